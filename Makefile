@@ -1,0 +1,63 @@
+# Development tasks. `make test` on a fresh Debian/Ubuntu machine (as root)
+# creates .venv, installs the system libraries Qt needs and runs the tests.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# Libraries PyQt5's xcb platform plugin links against, and Xvfb for a
+# virtual display; most are present on a desktop, few on a server or image.
+SYSDEPS := xvfb xauth libgl1 libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1 \
+	libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 \
+	libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 \
+	libxcb-cursor0
+
+# Without a display the demo runs in a virtual X server (tests get theirs
+# from pytest-xvfb).
+HEADLESS := $(if $(DISPLAY),,xvfb-run -a)
+
+# Extra arguments, e.g. make test PYTEST_ARGS="-m 'not slow'",
+# make demo DEMO_ARGS="--time-budget 30", make bench BENCH_ARGS=--quick
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: venv sysdeps test demo napari bench clean
+
+venv: $(STAMP)
+
+# torch goes in first, pinned, so pip takes the CPU wheel; every later install
+# is held to the same pin by constraints.txt (an unpinned torch pulls CUDA).
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -c constraints.txt -e ".[testing,bench]"
+	touch $@
+
+sysdeps: venv
+	@qxcb=$$($(PY) -c "import PyQt5, pathlib; print(pathlib.Path(PyQt5.__file__).parent / 'Qt5/plugins/platforms/libqxcb.so')"); \
+	if { [ -n "$$DISPLAY" ] || command -v xvfb-run >/dev/null; } && ! ldd "$$qxcb" | grep -q "not found"; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSDEPS); \
+	else \
+		echo "Qt or Xvfb libraries are missing; install them (as root): apt-get install $(SYSDEPS)" >&2; \
+		exit 1; \
+	fi
+
+test: sysdeps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: sysdeps
+	$(HEADLESS) $(PY) -m napari_autoencoders.demo $(DEMO_ARGS)
+
+napari: sysdeps
+	$(VENV)/bin/napari -w napari-autoencoders __all__
+
+bench: venv
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Keeps .venv, which takes minutes to rebuild; `rm -rf .venv` for a fresh one.
+clean:
+	rm -rf build dist demo_output bench/output .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,78 @@
+"""Run the benchmarks and rewrite BENCHMARKS.md.
+
+Usage: ``python bench/run.py [--quick] [--output BENCHMARKS.md] [--only NAME ...]``.
+Each benchmark module under ``bench/`` has ``run(quick) -> list of tables``;
+a table is a dict with ``title``, ``header`` and ``rows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import os
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+#: Benchmark modules, in the order their tables appear.
+MODULES = ["denoise"]
+
+
+def machine() -> str:
+    """One line naming the cores, CPU and torch version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+
+
+def render(tables: list[dict], command: str) -> str:
+    """Markdown for ``tables`` with the machine, command and date."""
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Machine: {machine()}.  ",
+        f"Command: `{command}`.  ",
+        f"Date: {datetime.date.today().isoformat()}.",
+        "",
+    ]
+    for table in tables:
+        lines += [f"## {table['title']}", ""]
+        if table.get("note"):
+            lines += [table["note"], ""]
+        lines.append("| " + " | ".join(table["header"]) + " |")
+        lines.append("|" + "---|" * len(table["header"]))
+        lines += ["| " + " | ".join(row) + " |" for row in table["rows"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks and write the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    parser.add_argument("--output", type=Path, default=HERE.parent / "BENCHMARKS.md")
+    parser.add_argument("--only", nargs="*", choices=MODULES, default=MODULES)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    tables = []
+    for name in args.only:
+        print(f"running bench/{name}.py ...", flush=True)
+        tables += importlib.import_module(name).run(quick=args.quick)
+    command = "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    args.output.write_text(render(tables, command.strip()))
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

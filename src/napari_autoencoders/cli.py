@@ -1,0 +1,377 @@
+"""Command line: train a model on image files, apply it to others.
+
+::
+
+    napari-autoencoders train --task denoise --mode self-supervised \\
+        --input noisy.tif --time-budget 300 --model denoiser.safetensors
+    napari-autoencoders apply --model denoiser.safetensors \\
+        --input noisy.tif --output denoised.tif
+
+Arguments become a :class:`~.core.config.Config` (:func:`config_from_args`),
+then the core trains or predicts; this module only parses, reports progress
+and turns bad input into a one-line error with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import __version__
+from .core.axes import default_axes
+from .core.config import Architecture, Config, DataConfig, Mode, ModelConfig, Task, TrainingConfig
+from .core.image_io import READ_FORMATS, WRITE_FORMATS, check_writable, read_image, write_image
+from .core.model_io import load_model, save_model
+from .core.noise import parse_noise
+from .core.prediction import iter_predict
+from .core.training import Trainer
+
+PROG = "napari-autoencoders"
+#: Exit status for bad input, as argparse uses for usage errors.
+EXIT_USAGE = 2
+#: Epoch cap when a time budget decides when to stop.
+UNBOUNDED_EPOCHS = 10**6
+#: Resolution of the training progress bar (it follows the event's fraction).
+BAR_STEPS = 1000
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error argparse already printed
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.handler(args)
+        except (ValueError, OSError) as err:  # ModelFileError and FileNotFoundError included
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the ``train`` and ``apply`` subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Train and apply convolutional autoencoders for denoising and reconstruction.",
+        epilog=f"Images are read from {', '.join(READ_FORMATS)} files and written as "
+        f"{', '.join(WRITE_FORMATS)}.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(commands)
+    _add_apply(commands)
+    return parser
+
+
+def _add_train(commands) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train a model on an image file",
+        description="Train a denoiser or a reconstruction autoencoder. Ctrl-C stops the "
+        "training and still saves the best model so far.",
+    )
+    train.set_defaults(handler=run_train)
+    task = train.add_argument_group("task and data")
+    task.add_argument("--task", choices=[t.value for t in Task], default=Task.DENOISE.value)
+    task.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        help="denoising only: 'synthetic' adds --noise to a clean --input, 'paired' learns "
+        "--input -> --target, 'self-supervised' (default) needs the noisy --input alone",
+    )
+    task.add_argument("--input", required=True, metavar="FILE", help="training image")
+    task.add_argument("--target", metavar="FILE", help="clean image for --mode paired")
+    task.add_argument(
+        "--noise",
+        metavar="SPEC",
+        help="noise added in --mode synthetic, e.g. gaussian:0.1, poisson:30, saltpepper:0.05 "
+        "or poisson:30+gaussian:0.02 (default gaussian:0.1)",
+    )
+    task.add_argument("--axes", help="axes of the input, e.g. YX, SYX, YXC (default: guessed)")
+    task.add_argument("--model", required=True, metavar="OUT", help="model file to write")
+
+    network = train.add_argument_group("network")
+    network.add_argument(
+        "--depth", type=int, metavar="N", help=f"2x downsamplings (default {ModelConfig.depth})"
+    )
+    network.add_argument(
+        "--width",
+        type=int,
+        metavar="N",
+        help=f"feature maps of the first level (default {ModelConfig.width})",
+    )
+    network.add_argument(
+        "--latent-dim",
+        type=int,
+        metavar="N",
+        help=f"latent vector length, reconstruct only (default {ModelConfig.latent_dim})",
+    )
+
+    training = train.add_argument_group("training")
+    stop = training.add_mutually_exclusive_group()
+    stop.add_argument(
+        "--epochs",
+        type=int,
+        metavar="N",
+        help=f"train for at most N epochs (default {TrainingConfig.epochs})",
+    )
+    stop.add_argument(
+        "--time-budget", type=float, metavar="SECONDS", help="train for this long instead"
+    )
+    training.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        metavar="N",
+        help=f"steps between validations (default {TrainingConfig.steps_per_epoch})",
+    )
+    training.add_argument(
+        "--patch-size",
+        type=int,
+        metavar="N",
+        help=f"side of the training patches (default {DataConfig.patch_size}, or the frame "
+        "size of smaller frames for reconstruct)",
+    )
+    training.add_argument(
+        "--batch-size", type=int, metavar="N", help=f"default {DataConfig.batch_size}"
+    )
+    training.add_argument(
+        "--learning-rate",
+        type=float,
+        metavar="RATE",
+        help=f"initial learning rate (default {TrainingConfig.learning_rate})",
+    )
+    training.add_argument("--seed", type=int, help=f"default {TrainingConfig.seed}")
+    _add_common(train)
+
+
+def _add_apply(commands) -> None:
+    apply = commands.add_parser("apply", help="apply a trained model to an image file")
+    apply.set_defaults(handler=run_apply)
+    apply.add_argument("--model", required=True, metavar="FILE", help="trained model file")
+    apply.add_argument("--input", required=True, metavar="FILE", help="image to process")
+    apply.add_argument(
+        "--output", required=True, metavar="FILE", help="result; its extension picks the format"
+    )
+    apply.add_argument("--axes", help="axes of the input (default: the model's axes)")
+    apply.add_argument("--tile", type=int, default=256, metavar="N", help="tile side (pixels)")
+    apply.add_argument(
+        "--overlap", type=int, default=32, metavar="N", help="overlap of neighbouring tiles"
+    )
+    apply.add_argument("--batch-size", type=int, default=4, metavar="N", help="tiles per batch")
+    _add_common(apply)
+
+
+def _add_common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--device", help="torch device, e.g. cpu or cuda (default: auto)")
+    command.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
+    """Build the training config from parsed ``train`` arguments.
+
+    Options left out keep the :class:`Config` defaults, except that the axes
+    are guessed from the image's ``shape`` and a reconstruction model's patch
+    size shrinks to the frame size for small frames (e.g. 28 for MNIST).
+
+    Raises
+    ------
+    ValueError
+        If options contradict each other or a value is invalid.
+    """
+    _check_task_options(args)
+    axes = args.axes or _guess_axes(shape)
+    data = _given(DataConfig(axes=axes), patch_size=args.patch_size, batch_size=args.batch_size)
+    training = _given(
+        TrainingConfig(task=args.task),
+        mode=args.mode,
+        noise=args.noise,
+        epochs=args.epochs,
+        time_budget=args.time_budget,
+        steps_per_epoch=args.steps_per_epoch,
+        learning_rate=args.learning_rate,
+        seed=args.seed,
+        device=args.device,
+    )
+    if args.time_budget is not None:
+        training.epochs = UNBOUNDED_EPOCHS
+    model = _given(ModelConfig(), depth=args.depth, width=args.width, latent_dim=args.latent_dim)
+    if args.task == Task.RECONSTRUCT.value:
+        if args.patch_size is None:
+            data.patch_size = min(data.patch_size, _frame_size(shape, axes))
+        model.architecture = Architecture.AUTOENCODER.value
+        model.input_size = data.patch_size
+    return Config(model=model, data=data, training=training).validate()
+
+
+def _check_task_options(args: argparse.Namespace) -> None:
+    """Reject options that the chosen task and mode would silently ignore."""
+    denoise = args.task == Task.DENOISE.value
+    mode = args.mode or Mode.SELF_SUPERVISED.value
+    if not denoise and args.mode is not None:
+        raise ValueError("--mode applies to --task denoise only.")
+    if denoise and args.latent_dim is not None:
+        raise ValueError("--latent-dim applies to --task reconstruct only.")
+    if denoise and mode == Mode.PAIRED.value and args.target is None:
+        raise ValueError("--mode paired needs --target FILE, the clean image matching --input.")
+    if args.target is not None and not (denoise and mode == Mode.PAIRED.value):
+        raise ValueError("--target is used with --task denoise --mode paired only.")
+    if args.noise is not None:
+        if not (denoise and mode == Mode.SYNTHETIC.value):
+            raise ValueError("--noise is used with --task denoise --mode synthetic only.")
+        parse_noise(args.noise)
+
+
+def _given(section, **values):
+    """Set the fields of a config section that were given on the command line."""
+    for name, value in values.items():
+        if value is not None:
+            setattr(section, name, value)
+    return section
+
+
+def _guess_axes(shape: Sequence[int]) -> str:
+    rgb = len(shape) == 3 and shape[-1] in (3, 4)
+    return default_axes(len(shape), rgb=rgb)
+
+
+def _frame_size(shape: Sequence[int], axes: str) -> int:
+    axes = axes.upper()
+    if len(axes) != len(shape) or "Y" not in axes or "X" not in axes:
+        return DataConfig.patch_size  # Config.validate or the trainer names the problem
+    return min(shape[axes.index("Y")], shape[axes.index("X")])
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """The ``train`` command: read the images, train, save the best model."""
+    _check_model_path(args.model)
+    inputs = read_image(args.input)
+    targets = read_image(args.target) if args.target else None
+    config = config_from_args(args, inputs.shape)
+    say = _printer(args.quiet)
+    if args.axes is None:
+        say(f"axes not given: reading the {inputs.shape} image as {config.data.axes!r}")
+    trainer = Trainer(config, inputs, targets)
+    start = time.perf_counter()
+    interrupted = _train(trainer, quiet=args.quiet)
+    model = trainer.result()
+    path = save_model(model, args.model)
+    if interrupted:
+        say("interrupted: stopped the training and kept the best model so far")
+    say(_summary(model.history, time.perf_counter() - start, path))
+    return 0
+
+
+def _check_model_path(path: str) -> None:
+    """Fail before training, not after it, if the model file cannot be written."""
+    if not Path(path).parent.is_dir():
+        raise FileNotFoundError(
+            f"the folder of model file {path!r} does not exist; create it first."
+        )
+
+
+def _train(trainer: Trainer, *, quiet: bool) -> bool:
+    """Drive the training with a progress bar; return whether Ctrl-C stopped it."""
+    bar = tqdm(total=BAR_STEPS, disable=quiet, bar_format="{l_bar}{bar}| {elapsed}{postfix}")
+    events = trainer.run()
+    val_loss = None
+    try:
+        for event in events:
+            val_loss = event.val_loss if event.val_loss is not None else val_loss
+            bar.update(max(0, round(event.fraction * BAR_STEPS) - bar.n))
+            postfix = {"step": event.step, "loss": f"{event.loss:.4g}"}
+            if val_loss is not None:
+                postfix["val"] = f"{val_loss:.4g}"
+            bar.set_postfix(postfix, refresh=False)
+    except KeyboardInterrupt:
+        trainer.stop()
+        # finishes the epoch under way (validating it) if the interrupt left it suspended
+        for _ in events:
+            pass
+        return True
+    finally:
+        bar.close()
+    return False
+
+
+def _summary(history: list[dict], seconds: float, path: Path) -> str:
+    if not history:
+        return f"stopped before the first validation after {seconds:.1f} s; model saved to {path}"
+    best = min(history, key=lambda entry: entry["val_loss"])
+    return (
+        f"trained {len(history)} epoch(s), {history[-1]['step']} steps in {seconds:.1f} s; "
+        f"best validation loss {best['val_loss']:.4g} (epoch {best['epoch']}); "
+        f"model saved to {path}"
+    )
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    """The ``apply`` command: predict tile by tile and write the result."""
+    model = load_model(args.model)
+    image = read_image(args.input, mmap=True)
+    check_writable(args.output, image.shape)
+    axes = args.axes or _apply_axes(model.config.data.axes, image.shape)
+    say = _printer(args.quiet)
+    if args.axes is None and axes != model.config.data.axes:
+        say(
+            f"the model was trained on {model.config.data.axes!r} images; reading the "
+            f"{image.shape} image as {axes!r}"
+        )
+    steps = iter_predict(
+        model,
+        image,
+        axes=axes,
+        tile=args.tile,
+        overlap=args.overlap,
+        batch_size=args.batch_size,
+        device=args.device or "auto",
+    )
+    result = _predict(steps, quiet=args.quiet)
+    path = write_image(args.output, result)
+    say(f"wrote {result.shape} {result.dtype} image to {path}")
+    return 0
+
+
+def _apply_axes(model_axes: str, shape: Sequence[int]) -> str:
+    """The model's axes if they fit ``shape``, else a guess with the same channel axis.
+
+    A model trained on single images (``YX``) then applies to stacks plane by plane.
+    """
+    if len(model_axes) == len(shape):
+        return model_axes
+    return default_axes(len(shape), rgb="C" in model_axes)
+
+
+def _predict(steps, *, quiet: bool):
+    """Drive :func:`~.core.prediction.iter_predict` with a tile progress bar."""
+    try:
+        done, total = next(steps)  # checks the image before a bar appears
+    except StopIteration as end:
+        return end.value
+    with tqdm(total=total, initial=done, unit="tile", disable=quiet) as bar:
+        while True:
+            try:
+                done, _ = next(steps)
+            except StopIteration as end:
+                return end.value
+            bar.update(done - bar.n)
+
+
+def _printer(quiet: bool):
+    return (lambda message: None) if quiet else print
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

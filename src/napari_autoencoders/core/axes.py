@@ -1,0 +1,129 @@
+"""Axis strings: turn any supported array into a stack of 2D planes and back.
+
+Axes are named by letters: ``Y`` and ``X`` (required), ``C`` for channels,
+and ``S`` (samples), ``T`` (time) or ``Z`` (depth) for stack axes, which are
+all processed as independent 2D planes for now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+STACK_AXES = "STZ"
+ALL_AXES = STACK_AXES + "CYX"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How an array of axes ``axes`` and shape ``shape`` maps to (N, C, Y, X)."""
+
+    axes: str
+    shape: tuple[int, ...]
+
+    @property
+    def stack_axes(self) -> str:
+        """Stack letters in the order they appear."""
+        return "".join(a for a in self.axes if a in STACK_AXES)
+
+    @property
+    def channels(self) -> int:
+        """Number of channels (1 without a ``C`` axis)."""
+        return self.shape[self.axes.index("C")] if "C" in self.axes else 1
+
+    @property
+    def canonical(self) -> str:
+        """The axes reordered as stacks, then ``C``, ``Y``, ``X``."""
+        return self.stack_axes + ("C" if "C" in self.axes else "") + "YX"
+
+
+def check_axes(axes: str, ndim: int) -> str:
+    """Return ``axes`` upper-cased after checking it fits an array of ``ndim``.
+
+    Raises
+    ------
+    ValueError
+        If a letter is unknown or repeated, ``Y`` or ``X`` is missing, or the
+        length differs from ``ndim``.
+    """
+    axes = axes.upper()
+    unknown = set(axes) - set(ALL_AXES)
+    if unknown:
+        raise ValueError(
+            f"axes {axes!r} has unknown letters {sorted(unknown)}; use letters from "
+            f"{ALL_AXES!r}, e.g. 'YX', 'SYX' or 'YXC'."
+        )
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"axes {axes!r} repeats a letter.")
+    if "Y" not in axes or "X" not in axes:
+        raise ValueError(f"axes {axes!r} must contain both 'Y' and 'X'.")
+    if len(axes) != ndim:
+        # default_axes only guesses 2 to 4 dimensions (it raises otherwise)
+        hint = f", e.g. {default_axes(ndim)!r}" if ndim in (2, 3, 4) else ""
+        raise ValueError(
+            f"axes {axes!r} names {len(axes)} axes but the image has {ndim} dimensions; "
+            f"give one letter per dimension{hint}."
+        )
+    return axes
+
+
+def default_axes(ndim: int, *, rgb: bool = False) -> str:
+    """Guess the axes of an array: ``YX``, ``SYX``, ``YXC`` (rgb) and so on."""
+    if rgb:
+        return default_axes(ndim - 1) + "C"
+    guesses = {2: "YX", 3: "SYX", 4: "TZYX"}
+    if ndim not in guesses:
+        raise ValueError(
+            f"cannot guess the axes of a {ndim}-dimensional image; give them, e.g. 'TZCYX'."
+        )
+    return guesses[ndim]
+
+
+def to_planes(image: np.ndarray, axes: str) -> tuple[np.ndarray, Layout]:
+    """View ``image`` as planes (N, C, Y, X) without copying when possible.
+
+    Parameters
+    ----------
+    image : ndarray
+        Array whose axes are named by ``axes``.
+    axes : str
+        E.g. ``"YX"``, ``"SYX"``, ``"TZYX"``, ``"YXC"``, ``"SCYX"``.
+
+    Returns
+    -------
+    planes : ndarray, shape (N, C, Y, X)
+        All stack axes flattened into N; dtype unchanged.
+    layout : Layout
+        What :func:`from_planes` needs to restore the original axes.
+    """
+    axes = check_axes(axes, image.ndim)
+    layout = Layout(axes, tuple(image.shape))
+    order = [axes.index(a) for a in layout.canonical]
+    moved = np.transpose(image, order)
+    if "C" not in axes:
+        moved = moved[..., np.newaxis, :, :]
+    return moved.reshape((-1,) + moved.shape[-3:]), layout
+
+
+def from_planes(planes: np.ndarray, layout: Layout) -> np.ndarray:
+    """Inverse of :func:`to_planes`; Y and X may have changed size.
+
+    Parameters
+    ----------
+    planes : ndarray, shape (N, C, Y', X')
+        Processed planes, in the order :func:`to_planes` produced them.
+    layout : Layout
+        The layout of the original array.
+    """
+    stack_shape = tuple(layout.shape[layout.axes.index(a)] for a in layout.stack_axes)
+    channels = planes.shape[1]
+    array = planes.reshape(stack_shape + planes.shape[1:])
+    canonical = layout.canonical
+    if "C" not in layout.axes:
+        if channels != 1:
+            raise ValueError(f"expected 1 channel for axes {layout.axes!r}, got {channels}.")
+        array = array[..., 0, :, :]
+        canonical = canonical.replace("C", "")
+    order = [canonical.index(a) for a in layout.axes]
+    return np.transpose(array, order)

@@ -1,0 +1,291 @@
+"""One small typed configuration tree, stored in every model file.
+
+A :class:`Config` holds a :class:`ModelConfig` (the network), a
+:class:`DataConfig` (axes, patches, normalisation) and a
+:class:`TrainingConfig` (task, mode, optimiser, stopping). A model is rebuilt
+from its stored config alone, so every field is plain JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .noise import parse_noise
+
+#: Version of the config layout; bumped when a field changes meaning.
+CONFIG_VERSION = 1
+
+
+class Task(str, Enum):
+    """What the network learns to produce."""
+
+    DENOISE = "denoise"
+    RECONSTRUCT = "reconstruct"
+
+
+class Mode(str, Enum):
+    """Where the training targets come from (denoising only)."""
+
+    SYNTHETIC = "synthetic"  # clean images, noise added on the fly
+    PAIRED = "paired"  # noisy input, clean target
+    SELF_SUPERVISED = "self-supervised"  # noisy image alone, blind-spot masking
+
+
+class Architecture(str, Enum):
+    """Network family."""
+
+    UNET = "unet"  # restoration network with skip connections
+    AUTOENCODER = "autoencoder"  # conv encoder, dense bottleneck, conv decoder
+
+
+@dataclass
+class ModelConfig:
+    """Network shape.
+
+    Parameters
+    ----------
+    architecture : {"unet", "autoencoder"}
+        ``"unet"`` for restoration (any input size), ``"autoencoder"`` for a
+        flat latent vector (fixed input size ``input_size``).
+    in_channels, out_channels : int
+        Channels of the input and output images.
+    depth : int
+        Number of 2x downsamplings; inputs are padded to a multiple of
+        ``2**depth`` and cropped back.
+    width : int
+        Feature maps of the first level; doubled at each level.
+    latent_dim : int
+        Length of the latent vector (``"autoencoder"`` only).
+    input_size : int
+        Side of the square input the dense bottleneck is built for
+        (``"autoencoder"`` only).
+    residual : bool
+        Predict a correction added to the input (``"unet"`` only; needs
+        ``in_channels == out_channels``).
+    """
+
+    architecture: str = Architecture.UNET.value
+    in_channels: int = 1
+    out_channels: int = 1
+    depth: int = 2
+    width: int = 32
+    latent_dim: int = 16
+    input_size: int = 64
+    residual: bool = False
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the bad field and a valid choice."""
+        _check_choice("model.architecture", self.architecture, Architecture)
+        _check_positive("model.in_channels", self.in_channels)
+        _check_positive("model.out_channels", self.out_channels)
+        _check_positive("model.width", self.width)
+        _check_positive("model.latent_dim", self.latent_dim)
+        if not 1 <= self.depth <= 6:
+            raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
+        if self.architecture == Architecture.AUTOENCODER.value:
+            if self.input_size < 2**self.depth:
+                raise ValueError(
+                    f"model.input_size ({self.input_size}) must be at least "
+                    f"2**depth = {2**self.depth}; lower the depth or use larger patches."
+                )
+        if self.residual and self.in_channels != self.out_channels:
+            raise ValueError(
+                "model.residual needs as many output as input channels, got "
+                f"{self.in_channels} in and {self.out_channels} out."
+            )
+
+
+@dataclass
+class DataConfig:
+    """How arrays become training samples.
+
+    Parameters
+    ----------
+    axes : str
+        Axis order of the input arrays, e.g. ``"YX"``, ``"SYX"``, ``"YXC"``.
+    patch_size : int
+        Side of the square training patches (pixels).
+    batch_size : int
+        Patches per optimisation step.
+    validation_fraction : float
+        Share of the data held out for validation (whole planes for stacks,
+        a strip of rows for a single image).
+    augment : bool
+        Random flips and 90 degree rotations of the patches.
+    percentiles : tuple of float
+        Low and high percentiles mapped to 0 and 1 by the normalisation.
+    """
+
+    axes: str = "YX"
+    patch_size: int = 64
+    batch_size: int = 16
+    validation_fraction: float = 0.1
+    augment: bool = True
+    percentiles: tuple[float, float] = (1.0, 99.8)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the bad field and a valid choice."""
+        _check_positive("data.patch_size", self.patch_size)
+        _check_positive("data.batch_size", self.batch_size)
+        if not 0.0 <= self.validation_fraction < 0.5:
+            raise ValueError(
+                "data.validation_fraction must be in [0, 0.5), got "
+                f"{self.validation_fraction}."
+            )
+        low, high = self.percentiles
+        if not 0.0 <= low < high <= 100.0:
+            raise ValueError(
+                f"data.percentiles must satisfy 0 <= low < high <= 100, got {self.percentiles}."
+            )
+
+
+@dataclass
+class TrainingConfig:
+    """Task, optimiser and stopping rules.
+
+    Parameters
+    ----------
+    task : {"denoise", "reconstruct"}
+        What the network learns.
+    mode : {"synthetic", "paired", "self-supervised"}
+        Source of the targets for denoising.
+    noise : str
+        Noise added on the fly in ``"synthetic"`` mode, e.g.
+        ``"gaussian:0.1"``, ``"poisson:30"``, ``"saltpepper:0.05"``, or
+        several joined with ``"+"`` (see :func:`.noise.parse_noise`).
+    epochs : int
+        Upper bound on epochs.
+    steps_per_epoch : int
+        Optimisation steps between two validations.
+    time_budget : float or None
+        Stop after this many seconds of training (the learning-rate
+        schedule then follows the elapsed time).
+    learning_rate, weight_decay : float
+        AdamW parameters; the learning rate follows a cosine decay.
+    patience : int
+        Stop after this many epochs without a better validation loss.
+    seed : int
+        Seeds the weights, the patch sampling and the noise.
+    mask_fraction : float
+        Share of pixels masked per patch in ``"self-supervised"`` mode.
+    mask_radius : int
+        Masked pixels take the value of a random neighbour at most this far.
+    device : str
+        ``"auto"`` (CUDA, then MPS, then CPU), or a torch device name.
+    """
+
+    task: str = Task.DENOISE.value
+    mode: str = Mode.SELF_SUPERVISED.value
+    noise: str = "gaussian:0.1"
+    epochs: int = 100
+    steps_per_epoch: int = 50
+    time_budget: float | None = None
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    patience: int = 20
+    seed: int = 0
+    mask_fraction: float = 0.02
+    mask_radius: int = 2
+    device: str = "auto"
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the bad field and a valid choice."""
+        _check_choice("training.task", self.task, Task)
+        _check_choice("training.mode", self.mode, Mode)
+        _check_positive("training.epochs", self.epochs)
+        _check_positive("training.steps_per_epoch", self.steps_per_epoch)
+        _check_positive("training.patience", self.patience)
+        if self.time_budget is not None and self.time_budget <= 0:
+            raise ValueError(
+                f"training.time_budget must be a positive number of seconds, got {self.time_budget}."
+            )
+        if self.learning_rate <= 0:
+            raise ValueError(f"training.learning_rate must be positive, got {self.learning_rate}.")
+        if not 0.0 < self.mask_fraction <= 0.25:
+            raise ValueError(
+                f"training.mask_fraction must be in (0, 0.25], got {self.mask_fraction}."
+            )
+        _check_positive("training.mask_radius", self.mask_radius)
+        parse_noise(self.noise)
+
+
+@dataclass
+class Config:
+    """Everything needed to rebuild and retrain a model."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    version: int = CONFIG_VERSION
+
+    def validate(self) -> Config:
+        """Check every field and the fields against each other; return self."""
+        self.model.validate()
+        self.data.validate()
+        self.training.validate()
+        if self.model.architecture == Architecture.AUTOENCODER.value:
+            if self.model.input_size != self.data.patch_size:
+                raise ValueError(
+                    f"model.input_size ({self.model.input_size}) must equal "
+                    f"data.patch_size ({self.data.patch_size}) for the dense autoencoder."
+                )
+        elif self.training.task == Task.RECONSTRUCT.value:
+            raise ValueError(
+                "training.task 'reconstruct' needs model.architecture 'autoencoder': a "
+                "U-Net's skip connections would copy the input past the bottleneck."
+            )
+        blind_spot = (self.training.task, self.training.mode) == (
+            Task.DENOISE.value,
+            Mode.SELF_SUPERVISED.value,
+        )
+        if blind_spot and self.data.patch_size <= 2 * self.training.mask_radius:
+            # a masked pixel's neighbour must fit in the patch on one side or the other
+            raise ValueError(
+                f"data.patch_size ({self.data.patch_size}) must exceed 2 * "
+                f"training.mask_radius ({self.training.mask_radius}); use larger patches "
+                "or a smaller radius."
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as plain JSON-serialisable data."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Rebuild a config from :meth:`to_dict` output.
+
+        Raises
+        ------
+        ValueError
+            If the version is newer than this package understands or a
+            section has unknown fields.
+        """
+        version = data.get("version")
+        if version != CONFIG_VERSION:
+            raise ValueError(
+                f"config version {version!r} is not supported (this package reads "
+                f"version {CONFIG_VERSION}); update napari-autoencoders."
+            )
+        try:
+            model = ModelConfig(**data["model"])
+            data_cfg = DataConfig(**data["data"])
+            data_cfg.percentiles = tuple(data_cfg.percentiles)
+            training = TrainingConfig(**data["training"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"config is malformed: {err}") from err
+        return cls(model=model, data=data_cfg, training=training, version=version).validate()
+
+
+def _check_positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}.")
+
+
+def _check_choice(name: str, value: str, enum: type[Enum]) -> None:
+    choices = [member.value for member in enum]
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")

@@ -1,0 +1,216 @@
+"""Reading and writing image files: TIFF, NumPy and PNG.
+
+The format follows the file extension:
+
+``.tif``, ``.tiff``
+    any shape and dtype, through tifffile (read and write);
+``.npy``
+    any shape and dtype, through NumPy (read and write);
+``.npz``
+    read only: the array named ``images``, or the only array in the archive;
+``.png``
+    2D greyscale (Y, X) or colour (Y, X, 3|4) images of 8 or 16 bits.
+
+Arrays keep their dtype and axis order; nothing here interprets axes.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+#: Extensions :func:`read_image` understands.
+READ_FORMATS = (".tif", ".tiff", ".npy", ".npz", ".png")
+#: Extensions :func:`write_image` understands.
+WRITE_FORMATS = (".tif", ".tiff", ".npy", ".png")
+
+
+def read_image(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
+    """Read the image stored at ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file whose extension is one of :data:`READ_FORMATS`.
+    mmap : bool
+        Map the file into memory instead of reading it, so that a large
+        image stays on disk until its pixels are used. Applies to ``.npy``
+        files and to uncompressed TIFF files; other files are read whole.
+
+    Returns
+    -------
+    ndarray
+        The stored array with its own shape and dtype (a ``numpy.memmap``
+        when mapped).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the extension is not supported or the file cannot be decoded.
+    """
+    path = Path(path)
+    suffix = _suffix(path, READ_FORMATS, "read")
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
+    try:
+        return _READERS[suffix](path, mmap)
+    except (OSError, ValueError, EOFError) as err:
+        # the decoders' messages can span lines; keep the first for a one-line error
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"could not read {str(path)!r} as {suffix} ({reason}).") from err
+
+
+def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Write ``array`` to ``path`` in the format its extension names; return the path.
+
+    TIFF and NumPy files store the array exactly (TIFF viewers show an
+    array whose last axis has 3 or 4 elements as colour). PNG stores 2D greyscale
+    images (Y, X) and colour images (Y, X, 3) or (Y, X, 4):
+
+    * uint8, and greyscale uint16, are written exactly;
+    * other integers are written exactly when their values fit in 8 bits
+      (16 bits for greyscale);
+    * anything else, floating point data in particular, is min-max scaled
+      to the full 16-bit range (8 bits for colour) with a warning, since the
+      original intensities are lost; write a TIFF to keep them.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination with an extension from :data:`WRITE_FORMATS`; its folder
+        must exist. An existing file is replaced.
+    array : ndarray
+        The image.
+
+    Raises
+    ------
+    ValueError
+        If the extension is not supported, or a PNG is asked for an array of
+        another shape or with NaN or infinite values.
+    FileNotFoundError
+        If the destination folder does not exist.
+    """
+    path = Path(path)
+    array = np.asarray(array)
+    suffix = check_writable(path, array.shape)
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        # without this a stack of 3 or 4 planes would be stored as one colour image
+        colour = array.ndim >= 3 and array.shape[-1] in (3, 4)
+        tifffile.imwrite(path, array, photometric="rgb" if colour else "minisblack")
+    elif suffix == ".npy":
+        np.save(path, array)
+    else:
+        import imageio.v3 as iio
+
+        iio.imwrite(path, _png_ready(array), plugin="pillow")
+    return path
+
+
+def check_writable(path: str | os.PathLike, shape: tuple[int, ...]) -> str:
+    """Check that an array of ``shape`` can be written to ``path``; return its extension.
+
+    Lets a caller fail before a long computation rather than after it.
+
+    Raises
+    ------
+    ValueError
+        If the extension is not in :data:`WRITE_FORMATS`, or PNG is asked for
+        a shape other than (Y, X), (Y, X, 3) or (Y, X, 4).
+    FileNotFoundError
+        If the destination folder does not exist.
+    """
+    path = Path(path)
+    suffix = _suffix(path, WRITE_FORMATS, "write")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
+    if suffix == ".png" and not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4))):
+        raise ValueError(
+            f"PNG holds a (Y, X) greyscale or (Y, X, 3|4) colour image, not shape {tuple(shape)}; "
+            "write a .tif or .npy file instead."
+        )
+    return suffix
+
+
+def _suffix(path: Path, formats: tuple[str, ...], verb: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in formats:
+        raise ValueError(
+            f"cannot {verb} {str(path)!r}: unknown extension {suffix or '(none)'!r}; "
+            f"supported formats are {', '.join(formats)}."
+        )
+    return suffix
+
+
+def _read_tiff(path: Path, mmap: bool) -> np.ndarray:
+    import tifffile
+
+    if mmap:
+        try:
+            return tifffile.memmap(path, mode="r")
+        except ValueError:  # compressed or tiled: not mappable, read it instead
+            pass
+    return tifffile.imread(path)
+
+
+def _read_npy(path: Path, mmap: bool) -> np.ndarray:
+    # allow_pickle=False: a .npy file must never run code when loaded
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def _read_npz(path: Path, mmap: bool) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as archive:
+        names = list(archive.keys())
+        if "images" in names:
+            return archive["images"]
+        if len(names) == 1:
+            return archive[names[0]]
+    raise ValueError(f"the archive holds arrays {names}; name the image array 'images'")
+
+
+def _read_png(path: Path, mmap: bool) -> np.ndarray:
+    import imageio.v3 as iio
+
+    return np.asarray(iio.imread(path, plugin="pillow"))
+
+
+_READERS = {
+    ".tif": _read_tiff,
+    ".tiff": _read_tiff,
+    ".npy": _read_npy,
+    ".npz": _read_npz,
+    ".png": _read_png,
+}
+
+
+def _png_ready(array: np.ndarray) -> np.ndarray:
+    """Return ``array`` as uint8 or uint16 for PNG, scaling only when needed."""
+    grey = array.ndim == 2
+    if array.dtype == np.uint8 or (grey and array.dtype == np.uint16):
+        return array
+    if np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
+        low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
+        for dtype in (np.uint8, np.uint16) if grey else (np.uint8,):
+            if 0 <= low and high <= np.iinfo(dtype).max:
+                return array.astype(dtype)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(
+            "cannot write NaN or infinite values to PNG; write a .tif or .npy file instead."
+        )
+    dtype = np.uint16 if grey else np.uint8
+    warnings.warn(
+        f"PNG cannot store {array.dtype} values: the image was min-max scaled to "
+        f"{np.dtype(dtype).name}; write a .tif file to keep its intensities.",
+        UserWarning,
+        stacklevel=3,
+    )
+    values = array.astype(np.float64)
+    low, high = values.min(), values.max()
+    scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+    return np.round(scaled * np.iinfo(dtype).max).astype(dtype)

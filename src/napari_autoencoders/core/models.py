@@ -1,0 +1,146 @@
+"""Networks: a U-Net for restoration and a convolutional autoencoder with a flat latent.
+
+Both take and return batches (B, C, Y, X) on the normalised intensity scale.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import Architecture, ModelConfig
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """Return the untrained network that ``config`` describes."""
+    config.validate()
+    if config.architecture == Architecture.UNET.value:
+        return UNet(config)
+    return ConvAutoencoder(config)
+
+
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Two 3x3 convolutions, each followed by a leaky ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.LeakyReLU(0.1, inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        nn.LeakyReLU(0.1, inplace=True),
+    )
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad Y and X of ``x`` (B, C, Y, X) at the far end up to a multiple of ``multiple``.
+
+    Reflection padding avoids the dark border that zero padding would teach;
+    a side shorter than the padding falls back to edge replication.
+    """
+    height, width = x.shape[-2:]
+    pad_y, pad_x = -height % multiple, -width % multiple
+    if pad_y or pad_x:
+        mode = "reflect" if pad_y < height and pad_x < width else "replicate"
+        x = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
+    return x, (height, width)
+
+
+class UNet(nn.Module):
+    """U-Net with ``depth`` levels of max pooling and skip connections.
+
+    Any input size works: inputs are padded to a multiple of ``2**depth`` and
+    the output is cropped back. With ``residual`` the network predicts a
+    correction that is added to its input.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        widths = [config.width * 2**level for level in range(config.depth + 1)]
+        self.down = nn.ModuleList()
+        channels = config.in_channels
+        for width in widths[:-1]:
+            self.down.append(conv_block(channels, width))
+            channels = width
+        self.bottom = conv_block(channels, widths[-1])
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for width in reversed(widths[:-1]):
+            self.up.append(nn.ConvTranspose2d(width * 2, width, 2, stride=2))
+            self.merge.append(conv_block(width * 2, width))
+        self.head = nn.Conv2d(widths[0], config.out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, C_in, Y, X) to (B, C_out, Y, X)."""
+        padded, (height, width) = pad_to_multiple(x, 2**self.config.depth)
+        skips = []
+        h = padded
+        for block in self.down:
+            h = block(h)
+            skips.append(h)
+            h = F.max_pool2d(h, 2)
+        h = self.bottom(h)
+        for up, merge, skip in zip(self.up, self.merge, reversed(skips)):
+            h = merge(torch.cat([up(h), skip], dim=1))
+        out = self.head(h)[..., :height, :width]
+        return out + x if self.config.residual else out
+
+
+class ConvAutoencoder(nn.Module):
+    """Convolutional encoder, dense bottleneck of ``latent_dim``, mirrored decoder.
+
+    Built for square inputs of side ``input_size`` (padded internally to a
+    multiple of ``2**depth``), as in the classic MNIST autoencoder; the latent
+    can be as small as 2 for plotting.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        side = -(-config.input_size // 2**config.depth)  # ceil division
+        widths = [config.width * 2**level for level in range(config.depth)]
+        layers: list[nn.Module] = []
+        channels = config.in_channels
+        for width in widths:
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1),
+                nn.LeakyReLU(0.1, inplace=True),
+                nn.Conv2d(width, width, 3, stride=2, padding=1),
+                nn.LeakyReLU(0.1, inplace=True),
+            ]
+            channels = width
+        self.encoder = nn.Sequential(*layers, nn.Flatten())
+        self.bottleneck_shape = (channels, side, side)
+        flat = channels * side * side
+        self.to_latent = nn.Linear(flat, config.latent_dim)
+        self.from_latent = nn.Sequential(nn.Linear(config.latent_dim, flat), nn.LeakyReLU(0.1))
+        layers = []
+        for width in reversed(widths):
+            layers += [
+                nn.ConvTranspose2d(channels, width, 2, stride=2),
+                nn.LeakyReLU(0.1, inplace=True),
+                nn.Conv2d(width, width, 3, padding=1),
+                nn.LeakyReLU(0.1, inplace=True),
+            ]
+            channels = width
+        self.decoder = nn.Sequential(*layers, nn.Conv2d(channels, config.out_channels, 1))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images (B, C, S, S) to latent vectors (B, latent_dim)."""
+        size = self.config.input_size
+        if tuple(x.shape[-2:]) != (size, size):
+            raise ValueError(
+                f"this autoencoder takes {size}x{size} images, got "
+                f"{x.shape[-2]}x{x.shape[-1]}; tile or crop the image to that size."
+            )
+        padded, _ = pad_to_multiple(x, 2**self.config.depth)
+        return self.to_latent(self.encoder(padded))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map latent vectors (B, latent_dim) to images (B, C_out, S, S)."""
+        h = self.from_latent(z).view(-1, *self.bottleneck_shape)
+        size = self.config.input_size
+        return self.decoder(h)[..., :size, :size]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct (B, C, S, S) through the latent bottleneck."""
+        return self.decode(self.encode(x))

@@ -1,0 +1,132 @@
+"""Training patches: input checks, the validation split and random patch batches.
+
+All arrays here are normalised planes (N, C, Y, X) of float32.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+
+def check_image(image: np.ndarray, name: str = "image") -> None:
+    """Raise ``ValueError`` if ``image`` cannot be used for training or prediction.
+
+    Accepts real numbers of any dtype (integers such as uint16 included) and
+    booleans; rejects complex and object arrays, and NaN or infinite values.
+    """
+    dtype = getattr(image, "dtype", None)
+    if dtype is None or not (np.issubdtype(dtype, np.number) or dtype == bool):
+        raise ValueError(f"{name} must hold real numbers, got dtype {dtype}.")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name} is complex; give its magnitude or real part instead.")
+    if np.issubdtype(dtype, np.floating):
+        bad = np.size(image) - int(np.count_nonzero(np.isfinite(image)))
+        if bad:
+            raise ValueError(
+                f"{name} has {bad} NaN or infinite value(s); replace them (e.g. with "
+                "numpy.nan_to_num) before training or prediction."
+            )
+
+
+def check_patch_size(planes: np.ndarray, patch_size: int) -> None:
+    """Raise ``ValueError`` if planes (N, C, Y, X) are smaller than a patch."""
+    height, width = planes.shape[-2:]
+    if height < patch_size or width < patch_size:
+        raise ValueError(
+            f"the image planes are {height}x{width} pixels, smaller than the "
+            f"{patch_size}x{patch_size} training patch; choose a patch size of at most "
+            f"{min(height, width)}."
+        )
+
+
+def split_validation(
+    inputs: np.ndarray,
+    targets: np.ndarray,
+    *,
+    fraction: float,
+    patch_size: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hold out data for validation.
+
+    A stack of planes gives whole random planes; a single plane gives a strip
+    of rows at the bottom (or of columns at the right) at least one patch
+    wide, so validation patches never overlap training patches. Data too
+    small to split is used for both, with a warning.
+
+    Returns
+    -------
+    train_inputs, train_targets, val_inputs, val_targets : ndarray
+        Planes (N, C, Y, X).
+    """
+    count, _, height, width = inputs.shape
+    held = int(round(count * fraction))
+    if fraction == 0:
+        return inputs, targets, inputs, targets
+    if held >= 1 and count - held >= 1:
+        order = rng.permutation(count)
+        val, train = np.sort(order[:held]), np.sort(order[held:])
+        return inputs[train], targets[train], inputs[val], targets[val]
+    for axis, size in ((2, height), (3, width)):
+        strip = max(patch_size, int(round(size * fraction)))
+        if size - strip >= patch_size:
+            cut = size - strip
+            return (
+                *(np.take(a, np.arange(cut), axis=axis) for a in (inputs, targets)),
+                *(np.take(a, np.arange(cut, size), axis=axis) for a in (inputs, targets)),
+            )
+    warnings.warn(
+        "the image is too small to hold out a validation region of one patch; "
+        "validating on the training data, so early stopping cannot detect overfitting.",
+        stacklevel=2,
+    )
+    return inputs, targets, inputs, targets
+
+
+class PatchSampler:
+    """Random square patches from planes, with flips and 90 degree rotations.
+
+    Parameters
+    ----------
+    inputs, targets : ndarray, shape (N, C, Y, X)
+        Normalised planes; the same crop and transform is taken from both.
+    patch_size, batch_size : int
+        Patch side and patches per batch.
+    augment : bool
+        Apply a random one of the 8 symmetries of the square to each patch.
+    rng : numpy.random.Generator
+        Source of randomness.
+    """
+
+    def __init__(self, inputs, targets, *, patch_size, batch_size, augment, rng):
+        check_patch_size(inputs, patch_size)
+        self.inputs = torch.from_numpy(np.ascontiguousarray(inputs))
+        self.targets = torch.from_numpy(np.ascontiguousarray(targets))
+        self.patch_size = patch_size
+        self.batch_size = batch_size
+        self.augment = augment
+        self.rng = rng
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return a batch of inputs and targets, each (B, C, P, P)."""
+        count, _, height, width = self.inputs.shape
+        size = self.patch_size
+        planes = self.rng.integers(0, count, self.batch_size)
+        ys = self.rng.integers(0, height - size + 1, self.batch_size)
+        xs = self.rng.integers(0, width - size + 1, self.batch_size)
+        turns = self.rng.integers(0, 4, self.batch_size) if self.augment else None
+        flips = self.rng.random(self.batch_size) < 0.5 if self.augment else None
+        pairs = []
+        for i, (n, y, x) in enumerate(zip(planes, ys, xs)):
+            crop = (n, slice(None), slice(y, y + size), slice(x, x + size))
+            pair = torch.stack([self.inputs[crop], self.targets[crop]])
+            if self.augment:
+                pair = torch.rot90(pair, int(turns[i]), dims=(-2, -1))
+                if flips[i]:
+                    pair = pair.flip(-1)
+            pairs.append(pair)
+        batch = torch.stack(pairs, dim=1)  # (2, B, C, P, P)
+        return batch[0].contiguous(), batch[1].contiguous()

@@ -1,0 +1,137 @@
+"""Apply a trained model to images of any size, tile by tile."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import numpy as np
+import torch
+
+from .axes import Layout, check_axes, from_planes, to_planes
+from .config import Architecture
+from .patches import check_image
+from .tiling import iter_tiled
+from .training import TrainedModel, select_device
+
+
+def iter_predict(
+    model: TrainedModel,
+    image: np.ndarray,
+    *,
+    axes: str | None = None,
+    tile: int = 256,
+    overlap: int = 32,
+    batch_size: int = 4,
+    device: str = "auto",
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Apply ``model`` to ``image``, yielding ``(tiles done, tiles in all)``.
+
+    Each plane is normalised as the training data was, cut into overlapping
+    tiles that are blended smoothly, and mapped back to the units of the
+    training targets.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The trained network and its normalisation.
+    image : ndarray
+        Image with axes ``axes`` (default: the axes the model was trained on);
+        it is read tile by tile, so a memory-mapped array stays on disk.
+    tile, overlap : int
+        Tile side and overlap between neighbouring tiles, in pixels. A dense
+        autoencoder always uses tiles of its input size.
+    batch_size : int
+        Tiles per forward pass.
+    device : str
+        Torch device, ``"auto"`` for the fastest available.
+
+    Returns
+    -------
+    ndarray of float32
+        The prediction, same shape and axes as ``image`` (returned as the
+        generator's value; :func:`predict` gives it directly).
+
+    Raises
+    ------
+    ValueError
+        If the image's axes or channels do not fit the model, or it holds
+        NaN or infinite values.
+    """
+    axes = check_input(model, image, axes)
+    planes, layout = to_planes(image, axes)
+    if model.config.model.architecture == Architecture.AUTOENCODER.value:
+        tile = model.config.model.input_size
+        overlap = min(overlap, tile // 2)
+    forward = _forward(model, select_device(device))
+    out = np.empty((planes.shape[0], model.config.model.out_channels) + planes.shape[-2:], np.float32)
+    count = planes.shape[0]
+    for index, plane in enumerate(planes):
+        tiles = iter_tiled(
+            forward, plane, tile=tile, overlap=overlap, batch_size=batch_size, out=out[index]
+        )
+        for done, total in tiles:
+            yield index * total + done, count * total
+    return from_planes(out, layout)
+
+
+def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None) -> str:
+    """Check that ``image`` can go through ``model``; return its axes.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The model to apply.
+    image : ndarray
+        The image, with axes ``axes`` (default: the model's training axes).
+
+    Raises
+    ------
+    ValueError
+        If the axes do not fit the image, its channels differ from the
+        model's, it holds NaN or infinite values, or it is smaller than a
+        dense autoencoder's input.
+    """
+    axes = check_axes(axes or model.config.data.axes, np.ndim(image))
+    layout = Layout(axes, tuple(image.shape))
+    expected = model.config.model.in_channels
+    if layout.channels != expected:
+        kind = "grey" if expected == 1 else f"{expected}-channel"
+        raise ValueError(
+            f"the model takes {expected}-channel images but this image has "
+            f"{layout.channels} channel(s) with axes {axes!r}; choose a {kind} image or "
+            "other axes."
+        )
+    check_image(image, "the input image")
+    size = model.config.model.input_size
+    is_dense = model.config.model.architecture == Architecture.AUTOENCODER.value
+    height, width = (image.shape[axes.index(a)] for a in "YX")
+    if is_dense and min(height, width) < size:
+        raise ValueError(
+            f"this autoencoder takes {size}x{size} tiles but the image planes are "
+            f"{height}x{width}; use a larger image."
+        )
+    return axes
+
+
+def predict(model: TrainedModel, image: np.ndarray, **options) -> np.ndarray:
+    """Apply ``model`` to ``image`` and return the result; see :func:`iter_predict`."""
+    generator = iter_predict(model, image, **options)
+    while True:
+        try:
+            next(generator)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _forward(model: TrainedModel, device: torch.device):
+    """Return a function from raw tiles (B, C, Y, X) to predictions in target units."""
+    network = model.network.to(device, memory_format=torch.channels_last).eval()
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(model.input_norm.normalize(batch))
+        x = x.to(device, memory_format=torch.channels_last)
+        with torch.inference_mode():
+            y = network(x).float().cpu().numpy()
+        return model.target_norm.denormalize(y)
+
+    return forward

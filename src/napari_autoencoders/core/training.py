@@ -1,0 +1,331 @@
+"""Training: a generator of progress events that any front end can drive and stop.
+
+>>> trainer = Trainer(config, noisy)               # doctest: +SKIP
+>>> for event in trainer.run():                    # doctest: +SKIP
+...     print(event.step, event.loss)
+>>> model = trainer.result()                       # best weights so far  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .axes import to_planes
+from .config import Config, Mode, Task
+from .masking import blind_spot, masked_mse
+from .models import build_model
+from .noise import apply_noise, parse_noise
+from .normalization import Normalizer
+from .patches import PatchSampler, check_image, check_patch_size, split_validation
+
+#: Batches in the fixed validation set.
+VALIDATION_BATCHES = 4
+
+
+@dataclass
+class TrainingEvent:
+    """Progress after one optimisation step.
+
+    ``val_loss`` is set on the last step of an epoch, after validation.
+    ``fraction`` runs from 0 to 1 over the planned steps or time budget.
+    """
+
+    step: int
+    epoch: int
+    loss: float
+    elapsed: float
+    learning_rate: float
+    fraction: float
+    val_loss: float | None = None
+
+
+@dataclass
+class TrainedModel:
+    """A trained network with everything needed to apply it.
+
+    Parameters
+    ----------
+    config : Config
+        The config it was trained with (channels filled in from the data).
+    network : torch.nn.Module
+        The network, on the CPU, in evaluation mode.
+    input_norm, target_norm : Normalizer
+        Normalisation of the inputs, and the one inverted on the outputs.
+    history : list of dict
+        One entry per epoch: ``epoch``, ``step``, ``loss``, ``val_loss``,
+        ``elapsed`` (seconds), ``learning_rate``.
+    """
+
+    config: Config
+    network: nn.Module
+    input_norm: Normalizer
+    target_norm: Normalizer
+    history: list[dict] = field(default_factory=list)
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """Return the torch device for ``name``; ``"auto"`` prefers CUDA, then MPS, then CPU."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class Trainer:
+    """Train the network ``config`` describes on arrays.
+
+    Parameters
+    ----------
+    config : Config
+        Model, data and training settings; channels are taken from the data.
+    inputs : ndarray
+        Images with axes ``config.data.axes``: clean images in ``synthetic``
+        mode, noisy ones otherwise.
+    targets : ndarray, optional
+        Clean images of the same shape as ``inputs`` (``paired`` mode only).
+
+    Raises
+    ------
+    ValueError
+        If the config or the arrays are unusable; the message says why.
+    """
+
+    def __init__(self, config: Config, inputs: np.ndarray, targets: np.ndarray | None = None):
+        config = copy.deepcopy(config).validate()
+        planes, layout = to_planes(inputs, config.data.axes)
+        target_planes = self._target_planes(config, planes, targets)
+        check_image(planes, "the input image")
+        check_patch_size(planes, config.data.patch_size)
+        channels = layout.channels
+        config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
+        self.config = config.validate()
+        self.input_norm = Normalizer.fit(planes, config.data.percentiles)
+        self.target_norm = (
+            Normalizer.fit(target_planes, config.data.percentiles)
+            if targets is not None
+            else self.input_norm
+        )
+        x = self.input_norm.normalize(planes)
+        y = self.target_norm.normalize(target_planes) if targets is not None else x
+        self._setup(x, y)
+
+    @staticmethod
+    def _target_planes(config: Config, planes: np.ndarray, targets: np.ndarray | None):
+        paired = config.training.task == Task.DENOISE.value and config.training.mode == Mode.PAIRED.value
+        if paired and targets is None:
+            raise ValueError("paired training needs a clean target image; give one with the noisy input.")
+        if targets is not None and not paired:
+            raise ValueError(
+                "a target image is only used by denoising in paired mode; choose task "
+                "'denoise' with mode 'paired', or leave the target out."
+            )
+        if targets is None:
+            return planes
+        target_planes, _ = to_planes(targets, config.data.axes)
+        if target_planes.shape != planes.shape:
+            raise ValueError(
+                f"the input {np.shape(planes)} and target {np.shape(target_planes)} planes differ "
+                "in shape; paired images must be registered and of the same size."
+            )
+        check_image(target_planes, "the target image")
+        return target_planes
+
+    def _setup(self, x: np.ndarray, y: np.ndarray) -> None:
+        cfg = self.config
+        seed = cfg.training.seed
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.device = select_device(cfg.training.device)
+        # channels-last convolutions run about 3x faster on CPU (measured, width 32)
+        self.network = build_model(cfg.model).to(self.device, memory_format=torch.channels_last)
+        self.noise = parse_noise(cfg.training.noise) if self._mode == Mode.SYNTHETIC.value else []
+        train_x, train_y, val_x, val_y = split_validation(
+            x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng
+        )
+        options = dict(patch_size=cfg.data.patch_size, batch_size=cfg.data.batch_size)
+        self.sampler = PatchSampler(train_x, train_y, augment=cfg.data.augment, rng=rng, **options)
+        val_sampler = PatchSampler(val_x, val_y, augment=False, rng=np.random.default_rng(seed + 1), **options)
+        val_generator = torch.Generator().manual_seed(seed + 1)
+        self.validation = [
+            self._prepare(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
+        ]
+        self.optimizer = torch.optim.AdamW(
+            self.network.parameters(),
+            lr=cfg.training.learning_rate,
+            weight_decay=cfg.training.weight_decay,
+        )
+        self.history: list[dict] = []
+        self.best_loss = math.inf
+        self.best_state: dict | None = None
+        self._stop = False
+
+    @property
+    def _mode(self) -> str | None:
+        training = self.config.training
+        return training.mode if training.task == Task.DENOISE.value else None
+
+    def _prepare(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+        """Turn sampled patches into (network input, target, loss mask or None)."""
+        mask = None
+        if self._mode == Mode.SYNTHETIC.value:
+            x = apply_noise(y, self.noise, generator)
+        elif self._mode == Mode.SELF_SUPERVISED.value:
+            x, mask = blind_spot(
+                x,
+                fraction=self.config.training.mask_fraction,
+                radius=self.config.training.mask_radius,
+                generator=generator,
+            )
+            mask = mask.to(self.device)
+        return _to(x, self.device), _to(y, self.device), mask
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        prediction = self.network(x)
+        if mask is not None:
+            return masked_mse(prediction, y, mask)
+        return nn.functional.mse_loss(prediction, y)
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop after the current step (thread-safe)."""
+        self._stop = True
+
+    def run(self) -> Iterator[TrainingEvent]:
+        """Train, yielding a :class:`TrainingEvent` after every step.
+
+        After each epoch's last step a second event carries the epoch's mean
+        loss and the validation loss. Stops after ``epochs`` epochs, when
+        ``time_budget`` seconds are used, after ``patience`` epochs without a
+        better validation loss, or when :meth:`stop` is called; the weights
+        with the best validation loss are kept for :meth:`result`.
+        """
+        training = self.config.training
+        self._start = time.perf_counter()
+        self._step, epoch, stale = 0, 0, 0
+        while not self._stop:
+            losses = yield from self._train_epoch()
+            if not losses:
+                break
+            epoch += 1
+            event = TrainingEvent(
+                step=self._step,
+                epoch=epoch,
+                loss=float(np.mean(losses)),
+                elapsed=time.perf_counter() - self._start,
+                learning_rate=self.optimizer.param_groups[0]["lr"],
+                fraction=min(self._fraction(), 1.0),
+                val_loss=self._validate(),
+            )
+            stale = self._record(event, stale)
+            yield event
+            if epoch >= training.epochs or stale >= training.patience:
+                break
+
+    def _fraction(self) -> float:
+        """Share of the planned steps, or of the time budget, used so far."""
+        training = self.config.training
+        fraction = self._step / (training.epochs * training.steps_per_epoch)
+        if training.time_budget is not None:
+            elapsed = time.perf_counter() - self._start
+            fraction = max(fraction, elapsed / training.time_budget)
+        return fraction
+
+    def _train_epoch(self) -> Iterator[TrainingEvent]:
+        """Run up to ``steps_per_epoch`` steps; return their losses."""
+        self.network.train()
+        losses: list[float] = []
+        for _ in range(self.config.training.steps_per_epoch):
+            fraction = self._fraction()
+            if fraction >= 1 or self._stop:
+                break
+            lr = self._set_learning_rate(fraction)
+            x, y, mask = self._prepare(*self.sampler.sample(), self.generator)
+            loss = self._loss(x, y, mask)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            losses.append(loss.item())
+            self._step += 1
+            elapsed = time.perf_counter() - self._start
+            yield TrainingEvent(self._step, len(self.history), losses[-1], elapsed, lr, fraction)
+        return losses
+
+    def _set_learning_rate(self, fraction: float) -> float:
+        """Cosine decay from the initial rate to 1 % of it."""
+        base = self.config.training.learning_rate
+        lr = base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(fraction, 1.0))))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    @torch.no_grad()
+    def _validate(self) -> float:
+        self.network.eval()
+        return float(np.mean([self._loss(*batch).item() for batch in self.validation]))
+
+    def _record(self, event: TrainingEvent, stale: int) -> int:
+        """Append to the history, keep the best weights; return epochs without progress."""
+        self.history.append(
+            {
+                "epoch": event.epoch,
+                "step": event.step,
+                "loss": event.loss,
+                "val_loss": event.val_loss,
+                "elapsed": event.elapsed,
+                "learning_rate": event.learning_rate,
+            }
+        )
+        if event.val_loss < self.best_loss:
+            self.best_loss = event.val_loss
+            self.best_state = copy.deepcopy(self.network.state_dict())
+            return 0
+        return stale + 1
+
+    def result(self) -> TrainedModel:
+        """Return the model with the best weights seen so far, on the CPU."""
+        network = copy.deepcopy(self.network)
+        if self.best_state is not None:
+            network.load_state_dict(self.best_state)
+        return TrainedModel(
+            config=copy.deepcopy(self.config),
+            network=network.cpu().eval(),
+            input_norm=self.input_norm,
+            target_norm=self.target_norm,
+            history=list(self.history),
+        )
+
+
+def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a (B, C, Y, X) batch to ``device`` in channels-last layout."""
+    return batch.to(device, memory_format=torch.channels_last)
+
+
+def fit(
+    config: Config,
+    inputs: np.ndarray,
+    targets: np.ndarray | None = None,
+    *,
+    callback: Callable[[TrainingEvent], bool | None] | None = None,
+) -> TrainedModel:
+    """Train to completion and return the best model.
+
+    ``callback`` is called with every :class:`TrainingEvent`; returning
+    ``False`` stops the training early (the best model so far is returned).
+    """
+    trainer = Trainer(config, inputs, targets)
+    for event in trainer.run():
+        if callback is not None and callback(event) is False:
+            trainer.stop()
+    return trainer.result()

@@ -1,0 +1,248 @@
+"""The "Apply model" widget: run a session or file model on an image layer, tile by tile."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+
+import napari
+import numpy as np
+from napari.layers import Image
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from ..core.config import Task
+from ..core.model_io import ModelFileError, load_model
+from ..core.prediction import check_input, iter_predict
+from ..core.training import TrainedModel
+from .layers import LayerComboBox, axes_edit, guess_axes, image_data, result_layer
+from .session import ModelRegistry, session_models
+from .threads import guarded
+
+#: Suffix of the result layer's name, by task.
+RESULT_SUFFIX = {Task.DENOISE.value: "denoised", Task.RECONSTRUCT.value: "reconstructed"}
+
+
+class ApplyWidget(QWidget):
+    """Apply a trained model to an image layer; the result becomes a new layer.
+
+    The input layer is never changed. The new layer, named ``"<input> denoised"``
+    or ``"<input> reconstructed"``, lies just above the input with its scale,
+    translate and a copy of its metadata.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+        The viewer whose image layers can be processed.
+    registry : ModelRegistry, optional
+        Where the models to choose from are; by default the session's, filled
+        by the "Train autoencoder" widget.
+    parent : QWidget, optional
+        Parent widget.
+    """
+
+    def __init__(
+        self,
+        napari_viewer: napari.Viewer,
+        registry: ModelRegistry | None = None,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.registry = registry if registry is not None else session_models()
+        #: The worker of the current or last prediction, None before the first.
+        self.worker = None
+        self._source: Image | None = None
+        self._task = Task.DENOISE.value
+        self._busy = False
+
+        layout = QVBoxLayout(self)
+        self.settings = QWidget()
+        settings_layout = QVBoxLayout(self.settings)
+        settings_layout.setContentsMargins(0, 0, 0, 0)
+        settings_layout.addLayout(self._build_form())
+        settings_layout.addWidget(self._build_advanced())
+        layout.addWidget(self.settings)
+        self.apply_button = QPushButton("Apply")
+        self.cancel_button = QPushButton("Cancel")
+        self.apply_button.clicked.connect(self.apply)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.apply_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        layout.addWidget(self.progress)
+        layout.addStretch()
+
+        self.model_choice.addItems(self.registry.names())
+        self.registry.added.connect(self._on_model_added)
+        self.image_layer.currentIndexChanged.connect(self._fill_axes)
+        self.model_choice.currentIndexChanged.connect(self._fill_axes)
+        self._fill_axes()
+        self._set_running(False)
+
+    def _build_form(self) -> QFormLayout:
+        self.image_layer = LayerComboBox(self.viewer)
+        self.model_choice = QComboBox()
+        self.model_choice.setToolTip("Models trained or loaded in this session.")
+        self.load_button = QPushButton("Load from file…")
+        self.load_button.clicked.connect(self._load_dialog)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_choice, stretch=1)
+        model_row.addWidget(self.load_button)
+        self.axes = axes_edit()
+        form = QFormLayout()
+        form.addRow("image", self.image_layer)
+        form.addRow("model", model_row)
+        form.addRow("axes", self.axes)
+        return form
+
+    def _build_advanced(self) -> QCollapsible:
+        self.tile = QSpinBox()
+        self.tile.setRange(16, 8192)
+        self.tile.setValue(256)
+        self.tile.setSuffix(" px")
+        self.overlap = QSpinBox()
+        self.overlap.setRange(0, 1024)
+        self.overlap.setValue(32)
+        self.overlap.setSuffix(" px")
+        content = QWidget()
+        form = QFormLayout(content)
+        form.addRow("tile size", self.tile)
+        form.addRow("tile overlap", self.overlap)
+        self.advanced = QCollapsible("Advanced options")
+        self.advanced.addWidget(content)
+        return self.advanced
+
+    # -- the public interface ----------------------------------------------
+
+    def model(self) -> TrainedModel | None:
+        """The chosen model, or None when the session has none."""
+        name = self.model_choice.currentText()
+        return self.registry[name] if name else None
+
+    def load_model_from(self, path: str | Path) -> str | None:
+        """Load a model file, add it to the session and choose it.
+
+        Returns its name in the session, or None (with an error notification)
+        if the file is missing, corrupt or not a model.
+        """
+        try:
+            model = load_model(path)
+        except ModelFileError as err:
+            show_error(f"Cannot load the model: {err}")
+            return None
+        name = self.registry.add(model, Path(path).name)
+        self.model_choice.setCurrentText(name)
+        return name
+
+    def apply(self) -> None:
+        """Check the choices, then predict in a worker thread.
+
+        Bad input is reported as an error notification and starts nothing.
+        """
+        if self._busy:
+            show_warning("A prediction is already running; cancel it first.")
+            return
+        layer = self.image_layer.layer()
+        model = self.model()
+        try:
+            data = image_data(layer)
+            if model is None:
+                raise ValueError(
+                    "no model: train one with 'Train autoencoder' or load a model file."
+                )
+            axes = check_input(model, data, self.axes.text().strip())
+        except ValueError as err:
+            show_error(f"Cannot apply the model: {err}")
+            return
+        self._source, self._task = layer, model.config.training.task
+        self.progress.setValue(0)
+        self._set_running(True)
+        self.worker = _predict_in_thread(
+            model,
+            data,
+            axes=axes,
+            tile=self.tile.value(),
+            overlap=self.overlap.value(),
+            _connect={
+                "yielded": self._on_progress,
+                "returned": self._add_result,
+                "aborted": self._on_aborted,
+                "errored": self._on_error,
+                "finished": lambda: self._set_running(False),
+            },
+        )  # starts the worker
+
+    def cancel(self) -> None:
+        """Stop the running prediction; no layer is added."""
+        if self._busy:
+            self.worker.quit()
+
+    # -- helpers -----------------------------------------------------------
+
+    def _fill_axes(self) -> None:
+        """Prefill the axes: the model's if they fit the layer, else a guess from the layer."""
+        layer, model = self.image_layer.layer(), self.model()
+        if layer is None:
+            return
+        axes = model.config.data.axes if model is not None else ""
+        fits = len(axes) == np.ndim(layer.data) and (axes.endswith("C") or not layer.rgb)
+        self.axes.setText(axes if fits else guess_axes(layer))
+
+    def _on_model_added(self, name: str) -> None:
+        self.model_choice.addItem(name)
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load model", "", "Model files (*.safetensors);;All files (*)"
+        )
+        if path:
+            self.load_model_from(path)
+
+    def _set_running(self, running: bool) -> None:
+        # our own flag: a started worker reports is_running only once its thread runs
+        self._busy = running
+        self.settings.setEnabled(not running)
+        self.apply_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    # -- worker signals (main thread) --------------------------------------
+
+    def _on_progress(self, progress: tuple[int, int]) -> None:
+        done, total = progress
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _add_result(self, result: np.ndarray) -> None:
+        source = self._source
+        layer = result_layer(source, result, f"{source.name} {RESULT_SUFFIX[self._task]}")
+        layers = self.viewer.layers
+        index = layers.index(source) + 1 if source in layers else len(layers)
+        layers.insert(index, layer)
+
+    def _on_error(self, error: Exception) -> None:
+        show_error(f"Prediction failed: {error}")
+
+    def _on_aborted(self) -> None:
+        self.progress.setValue(0)
+        show_info("Prediction cancelled; no layer was added.")
+
+
+@thread_worker
+def _predict_in_thread(model: TrainedModel, image: np.ndarray, **options) -> Generator:
+    """Run :func:`iter_predict` in a worker: yield ``(done, total)`` tiles, return the result."""
+    return (yield from guarded(iter_predict(model, image, **options)))

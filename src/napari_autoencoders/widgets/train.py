@@ -1,0 +1,447 @@
+"""The "Train autoencoder" widget: a form, a worker thread around :class:`Trainer`, a loss plot."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from pathlib import Path
+
+import napari
+import numpy as np
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QCollapsible
+
+from ..core.config import (
+    Architecture,
+    Config,
+    DataConfig,
+    Mode,
+    ModelConfig,
+    Task,
+    TrainingConfig,
+)
+from ..core.model_io import save_model
+from ..core.training import TrainedModel, Trainer, TrainingEvent
+from .layers import LayerComboBox, axes_edit, guess_axes, image_data
+from .plot import LossPlot
+from .session import ModelRegistry, session_models
+from .threads import guarded
+
+#: The GUI is updated at most this often (seconds) while training.
+UPDATE_INTERVAL = 0.1
+#: Resolution of the progress bar.
+PROGRESS_STEPS = 1000
+
+
+class TrainWidget(QWidget):
+    """Train a denoising or reconstructing autoencoder on an image layer.
+
+    The form becomes a :class:`~napari_autoencoders.core.config.Config`; the
+    :class:`~napari_autoencoders.core.training.Trainer` is built (and the
+    input checked) in the main thread, then runs in a worker thread. The best
+    model is kept in :attr:`model` and added to the session's models.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+        The viewer whose image layers can be trained on.
+    registry : ModelRegistry, optional
+        Where trained models go; by default the session's, shared with the
+        "Apply model" widget.
+    parent : QWidget, optional
+        Parent widget.
+    """
+
+    def __init__(
+        self,
+        napari_viewer: napari.Viewer,
+        registry: ModelRegistry | None = None,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.registry = registry if registry is not None else session_models()
+        #: The worker of the current or last training, None before the first.
+        self.worker = None
+        #: The last trained model, None before the first training ends.
+        self.model: TrainedModel | None = None
+        self._trainer: Trainer | None = None
+        self._label = ""
+        self._val_loss: float | None = None
+        self._busy = False
+
+        layout = QVBoxLayout(self)
+        self.settings = QWidget()
+        settings_layout = QVBoxLayout(self.settings)
+        settings_layout.setContentsMargins(0, 0, 0, 0)
+        settings_layout.addLayout(self._build_form())
+        settings_layout.addWidget(self._build_advanced())
+        layout.addWidget(self.settings)
+        layout.addLayout(self._build_buttons())
+        self.progress = QProgressBar()
+        self.progress.setRange(0, PROGRESS_STEPS)
+        self.status = QLabel("Not trained yet.")
+        self.status.setWordWrap(True)
+        self.plot = LossPlot()
+        for widget in (self.progress, self.status, self.plot):
+            layout.addWidget(widget)
+
+        for combo in (self.task, self.mode):
+            combo.currentIndexChanged.connect(self._update_rows)
+        self.input_layer.currentIndexChanged.connect(self._on_layer_changed)
+        self._update_rows()
+        self._on_layer_changed()
+        self._set_running(False)
+
+    # -- building the form -------------------------------------------------
+
+    def _build_form(self) -> QFormLayout:
+        defaults = TrainingConfig()
+        self.task = _combo([task.value for task in Task], defaults.task)
+        self.mode = _combo([mode.value for mode in Mode], defaults.mode)
+        self.input_layer = LayerComboBox(self.viewer)
+        self.target_layer = LayerComboBox(self.viewer)
+        self.noise = QLineEdit(defaults.noise)
+        self.noise.setToolTip(
+            'Noise added to the clean image, e.g. "gaussian:0.1" or "poisson:30+gaussian:0.02".'
+        )
+        self.axes = axes_edit()
+        self.epochs = _spin(defaults.epochs, 1, 100_000)
+        self.time_budget = _spin(0, 0, 7 * 24 * 3600, suffix=" s", special="off")
+        self.seed = _spin(defaults.seed, 0, 2**31 - 1)
+        self.latent_dim = _spin(ModelConfig().latent_dim, 1, 4096)
+        self.form = QFormLayout()
+        for label, field in (
+            ("task", self.task),
+            ("mode", self.mode),
+            ("image", self.input_layer),
+            ("clean target", self.target_layer),
+            ("noise", self.noise),
+            ("axes", self.axes),
+            ("epochs", self.epochs),
+            ("time budget", self.time_budget),
+            ("seed", self.seed),
+            ("latent dim", self.latent_dim),
+        ):
+            self.form.addRow(label, field)
+        return self.form
+
+    def _build_advanced(self) -> QCollapsible:
+        data, model, training = DataConfig(), ModelConfig(), TrainingConfig()
+        self.patch_size = _spin(data.patch_size, 4, 2048)
+        self.batch_size = _spin(data.batch_size, 1, 4096)
+        self.depth = _spin(model.depth, 1, 6)
+        self.width = _spin(model.width, 1, 1024)
+        self.learning_rate = _float_spin(training.learning_rate, 1e-6, 1.0, decimals=6)
+        self.steps_per_epoch = _spin(training.steps_per_epoch, 1, 1_000_000)
+        self.patience = _spin(training.patience, 1, 100_000)
+        self.mask_fraction = _float_spin(training.mask_fraction, 0.001, 0.25, decimals=3)
+        content = QWidget()
+        self.advanced_form = QFormLayout(content)
+        for label, field in (
+            ("patch size", self.patch_size),
+            ("batch size", self.batch_size),
+            ("depth", self.depth),
+            ("width", self.width),
+            ("learning rate", self.learning_rate),
+            ("steps per epoch", self.steps_per_epoch),
+            ("patience (epochs)", self.patience),
+            ("mask fraction", self.mask_fraction),
+        ):
+            self.advanced_form.addRow(label, field)
+        self.advanced = QCollapsible("Advanced options")
+        self.advanced.addWidget(content)
+        return self.advanced
+
+    def _build_buttons(self) -> QHBoxLayout:
+        self.train_button = QPushButton("Train")
+        self.stop_button = QPushButton("Stop")
+        self.save_button = QPushButton("Save model…")
+        self.train_button.clicked.connect(self.train)
+        self.stop_button.clicked.connect(self.stop)
+        self.save_button.clicked.connect(self._save_dialog)
+        buttons = QHBoxLayout()
+        for button in (self.train_button, self.stop_button, self.save_button):
+            buttons.addWidget(button)
+        return buttons
+
+    def _update_rows(self) -> None:
+        """Show only the fields the chosen task and mode use."""
+        denoise = self.task.currentText() == Task.DENOISE.value
+        mode = self.mode.currentText()
+        _show_row(self.form, self.mode, denoise)
+        _show_row(self.form, self.target_layer, denoise and mode == Mode.PAIRED.value)
+        _show_row(self.form, self.noise, denoise and mode == Mode.SYNTHETIC.value)
+        _show_row(self.form, self.latent_dim, not denoise)
+        masked = denoise and mode == Mode.SELF_SUPERVISED.value
+        _show_row(self.advanced_form, self.mask_fraction, masked)
+
+    def _on_layer_changed(self) -> None:
+        """Prefill the axes from the new layer and shrink the patch to fit its planes."""
+        layer = self.input_layer.layer()
+        if layer is None:
+            return
+        axes = guess_axes(layer)
+        self.axes.setText(axes)
+        if axes:
+            shape = np.shape(layer.data)
+            side = min(shape[axes.index("Y")], shape[axes.index("X")])
+            self.patch_size.setValue(min(self.patch_size.value(), side))
+
+    # -- the public interface ----------------------------------------------
+
+    def config(self) -> Config:
+        """Return the configuration the form describes (not yet validated)."""
+        task = self.task.currentText()
+        reconstruct = task == Task.RECONSTRUCT.value
+        patch_size = self.patch_size.value()
+        model = ModelConfig(
+            architecture=(Architecture.AUTOENCODER if reconstruct else Architecture.UNET).value,
+            depth=self.depth.value(),
+            width=self.width.value(),
+            latent_dim=self.latent_dim.value(),
+            input_size=patch_size,
+        )
+        data = DataConfig(
+            axes=self.axes.text().strip(),
+            patch_size=patch_size,
+            batch_size=self.batch_size.value(),
+        )
+        training = TrainingConfig(
+            task=task,
+            # reconstruction ignores the mode: store the default, not a hidden choice
+            mode=Mode.SELF_SUPERVISED.value if reconstruct else self.mode.currentText(),
+            noise=self.noise.text().strip(),
+            epochs=self.epochs.value(),
+            steps_per_epoch=self.steps_per_epoch.value(),
+            time_budget=float(self.time_budget.value()) or None,
+            learning_rate=self.learning_rate.value(),
+            patience=self.patience.value(),
+            seed=self.seed.value(),
+            mask_fraction=self.mask_fraction.value(),
+        )
+        return Config(model=model, data=data, training=training)
+
+    def train(self) -> None:
+        """Check the input, then start training in a worker thread.
+
+        Bad input is reported as an error notification and starts nothing.
+        """
+        if self._busy:
+            show_warning("A training is already running; stop it first.")
+            return
+        try:
+            config = self.config()
+            inputs, targets = self._training_data(config)
+            trainer = Trainer(config, inputs, targets)
+        except ValueError as err:
+            show_error(f"Cannot train: {err}")
+            return
+        self._trainer, self._label, self._val_loss = trainer, self._model_label(config), None
+        self.plot.clear()
+        self.progress.setValue(0)
+        self.status.setText("Starting…")
+        self._set_running(True)
+        self.worker = _train_in_thread(
+            trainer,
+            _connect={
+                "yielded": self._on_events,
+                "returned": self._keep,
+                "aborted": self._on_aborted,
+                "errored": self._on_error,
+                "finished": self._on_finished,
+            },
+        )  # starts the worker
+
+    def stop(self) -> None:
+        """Stop after the current step; the best model so far is kept."""
+        if self._busy:
+            self._trainer.stop()
+            self.status.setText("Stopping after the current step…")
+
+    def save_model_to(self, path: str | Path) -> Path | None:
+        """Save :attr:`model` to ``path`` (``.safetensors`` added without a suffix).
+
+        Returns the path written, or None (with a notification) on failure.
+        """
+        if self.model is None:
+            show_warning("There is no trained model to save yet; train one first.")
+            return None
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".safetensors")
+        try:
+            saved = save_model(self.model, path)
+        except OSError as err:
+            show_error(f"Could not save the model to {str(path)!r}: {err}")
+            return None
+        show_info(f"Model saved to {saved}")
+        return saved
+
+    # -- helpers -----------------------------------------------------------
+
+    def _training_data(self, config: Config) -> tuple[np.ndarray, np.ndarray | None]:
+        """Return the input array and, in paired mode, the target array; check the layers."""
+        layer = self.input_layer.layer()
+        inputs = image_data(layer, "input")
+        training = config.training
+        if training.task != Task.DENOISE.value or training.mode != Mode.PAIRED.value:
+            return inputs, None
+        target = self.target_layer.layer()
+        targets = image_data(target, "target")
+        if target is layer:
+            raise ValueError(
+                f"the target layer is the input layer {layer.name!r}; choose the clean image "
+                "of the same scene as the target."
+            )
+        if target.rgb != layer.rgb:
+            raise ValueError(
+                f"the input layer {layer.name!r} is {_colour(layer)} but the target layer "
+                f"{target.name!r} is {_colour(target)}; paired layers must be both RGB or "
+                "both grey."
+            )
+        if targets.shape != inputs.shape:
+            raise ValueError(
+                f"the input layer {layer.name!r} has shape {inputs.shape} but the target layer "
+                f"{target.name!r} has shape {targets.shape}; paired layers must have the same "
+                "shape."
+            )
+        return inputs, targets
+
+    def _model_label(self, config: Config) -> str:
+        layer = self.input_layer.layer().name
+        if config.training.task == Task.RECONSTRUCT.value:
+            return f"reconstruct (latent {config.model.latent_dim}) on {layer}"
+        return f"denoise ({config.training.mode}) on {layer}"
+
+    def _set_running(self, running: bool) -> None:
+        # our own flag: a started worker reports is_running only once its thread runs
+        self._busy = running
+        self.settings.setEnabled(not running)
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        self.save_button.setEnabled(not running and self.model is not None)
+
+    def _save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", "model.safetensors", "Model files (*.safetensors)"
+        )
+        if path:
+            self.save_model_to(path)
+
+    # -- worker signals (main thread) --------------------------------------
+
+    def _on_events(self, events: list[TrainingEvent]) -> None:
+        self.plot.add_events(events)
+        for event in events:
+            if event.val_loss is not None:
+                self._val_loss = event.val_loss
+        last = events[-1]
+        self.progress.setValue(round(PROGRESS_STEPS * last.fraction))
+        val = "–" if self._val_loss is None else f"{self._val_loss:.4g}"
+        self.status.setText(
+            f"step {last.step} · epoch {last.epoch} · loss {last.loss:.4g} · "
+            f"val loss {val} · {last.elapsed:.0f} s"
+        )
+
+    def _on_aborted(self) -> None:
+        # quit() (e.g. from napari's activity dock) skips `returned`: keep the model anyway
+        self._keep(self._trainer.result())
+
+    def _keep(self, model: TrainedModel) -> None:
+        """Keep and register the finished model, and say how it went."""
+        self.model = model
+        name = self.registry.add(model, self._label)
+        if model.history:
+            best = min(entry["val_loss"] for entry in model.history)
+            show_info(
+                f"Training finished: best validation loss {best:.4g} after "
+                f"{len(model.history)} epoch(s). Saved in this session as {name!r}."
+            )
+        else:
+            show_warning(
+                f"Training stopped before the first validation; the unvalidated model is "
+                f"kept as {name!r}."
+            )
+
+    def _on_error(self, error: Exception) -> None:
+        show_error(f"Training failed: {error}")
+
+    def _on_finished(self) -> None:
+        self._set_running(False)
+
+
+@thread_worker
+def _train_in_thread(trainer: Trainer) -> Generator[list[TrainingEvent], None, TrainedModel]:
+    """Run ``trainer`` in a worker; yield lists of events, return the best model."""
+    return (yield from guarded(_batched_events(trainer)))
+
+
+def _batched_events(
+    trainer: Trainer, interval: float = UPDATE_INTERVAL
+) -> Generator[list[TrainingEvent], None, TrainedModel]:
+    """Yield the trainer's events in lists, at most every ``interval`` seconds.
+
+    Every epoch's validation event is sent at once, so no validation loss is late.
+    """
+    batch: list[TrainingEvent] = []
+    last = time.monotonic()
+    for event in trainer.run():
+        batch.append(event)
+        if event.val_loss is not None or time.monotonic() - last >= interval:
+            yield batch
+            batch, last = [], time.monotonic()
+    if batch:
+        yield batch
+    return trainer.result()
+
+
+def _combo(choices: list[str], current: str) -> QComboBox:
+    combo = QComboBox()
+    combo.addItems(choices)
+    combo.setCurrentText(current)
+    return combo
+
+
+def _spin(
+    value: int, minimum: int, maximum: int, *, suffix: str = "", special: str = ""
+) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(minimum, maximum)
+    spin.setValue(value)
+    spin.setSuffix(suffix)
+    spin.setSpecialValueText(special)  # shown instead of the minimum when set
+    return spin
+
+
+def _float_spin(value: float, minimum: float, maximum: float, *, decimals: int) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setDecimals(decimals)
+    spin.setRange(minimum, maximum)
+    spin.setSingleStep(10 ** (1 - decimals))
+    spin.setValue(value)
+    return spin
+
+
+def _show_row(form: QFormLayout, field: QWidget, visible: bool) -> None:
+    field.setVisible(visible)
+    form.labelForField(field).setVisible(visible)
+
+
+def _colour(layer: napari.layers.Image) -> str:
+    return "RGB" if layer.rgb else "grey"

@@ -1,0 +1,157 @@
+"""Tests for the configuration tree: validation and the JSON round trip."""
+
+import json
+import re
+
+import pytest
+
+from napari_autoencoders.core.config import (
+    CONFIG_VERSION,
+    Architecture,
+    Config,
+    DataConfig,
+    Mode,
+    ModelConfig,
+    Task,
+    TrainingConfig,
+)
+
+
+def autoencoder_config(**model) -> Config:
+    """A valid reconstruction config for 28x28 frames."""
+    return Config(
+        model=ModelConfig(architecture="autoencoder", input_size=28, latent_dim=2, **model),
+        data=DataConfig(axes="SYX", patch_size=28),
+        training=TrainingConfig(task="reconstruct"),
+    )
+
+
+def test_defaults_validate():
+    config = Config()
+    assert config.validate() is config
+    assert config.version == CONFIG_VERSION
+
+
+def test_enums_are_the_stored_strings():
+    assert Task("reconstruct") is Task.RECONSTRUCT
+    assert Mode("self-supervised") is Mode.SELF_SUPERVISED
+    assert Architecture.AUTOENCODER == "autoencoder"
+    assert Config().model.architecture == Architecture.UNET.value
+
+
+@pytest.mark.parametrize("make", [Config, autoencoder_config], ids=["default", "autoencoder"])
+def test_dict_round_trip_through_json(make):
+    config = make()
+    config.training.time_budget = 12.5
+    config.data.percentiles = (0.5, 99.5)
+    data = json.loads(json.dumps(config.to_dict()))
+    restored = Config.from_dict(data)
+    assert restored == config
+    assert isinstance(restored.data.percentiles, tuple)
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "value"),
+    [
+        ("model", "architecture", "vae"),
+        ("model", "in_channels", 0),
+        ("model", "out_channels", -1),
+        ("model", "width", 0),
+        ("model", "latent_dim", 0),
+        ("model", "depth", 0),
+        ("model", "depth", 7),
+        ("data", "patch_size", 0),
+        ("data", "batch_size", 0),
+        ("data", "validation_fraction", -0.1),
+        ("data", "validation_fraction", 0.5),
+        ("data", "percentiles", (99.0, 1.0)),
+        ("data", "percentiles", (1.0, 101.0)),
+        ("data", "percentiles", (-1.0, 99.0)),
+        ("training", "task", "segment"),
+        ("training", "mode", "noise2void"),
+        ("training", "epochs", 0),
+        ("training", "steps_per_epoch", 0),
+        ("training", "patience", 0),
+        ("training", "time_budget", 0),
+        ("training", "learning_rate", 0.0),
+        ("training", "mask_fraction", 0.0),
+        ("training", "mask_fraction", 0.3),
+        ("training", "mask_radius", 0),
+    ],
+)
+def test_bad_value_names_its_field(section, name, value):
+    config = Config()
+    setattr(getattr(config, section), name, value)
+    with pytest.raises(ValueError, match=re.escape(f"{section}.{name}")):
+        config.validate()
+
+
+def test_bad_value_in_a_dict_is_rejected():
+    data = Config().to_dict()
+    data["data"]["batch_size"] = -4
+    with pytest.raises(ValueError, match="data.batch_size"):
+        Config.from_dict(data)
+
+
+def test_residual_needs_matching_channels():
+    config = Config(model=ModelConfig(residual=True, in_channels=1, out_channels=3))
+    with pytest.raises(ValueError, match="model.residual"):
+        config.validate()
+
+
+def test_autoencoder_input_must_hold_the_downsamplings():
+    config = autoencoder_config(depth=3)
+    config.model.input_size = config.data.patch_size = 4
+    with pytest.raises(ValueError, match="model.input_size"):
+        config.validate()
+
+
+def test_autoencoder_input_size_must_equal_patch_size():
+    config = autoencoder_config()
+    config.data.patch_size = 32
+    with pytest.raises(ValueError, match=r"model.input_size \(28\).*data.patch_size \(32\)"):
+        config.validate()
+
+
+def test_blind_spot_radius_must_fit_in_the_patch():
+    config = Config(data=DataConfig(patch_size=4), training=TrainingConfig(mask_radius=2))
+    with pytest.raises(ValueError, match=r"data.patch_size \(4\).*training.mask_radius \(2\)"):
+        config.validate()
+    config.training.mode = "paired"  # no masking: any radius will do
+    config.validate()
+
+
+def test_reconstruct_with_unet_is_rejected():
+    config = Config(training=TrainingConfig(task="reconstruct"))
+    with pytest.raises(ValueError, match="reconstruct.*autoencoder"):
+        config.validate()
+
+
+@pytest.mark.parametrize("version", [CONFIG_VERSION + 1, 0, None])
+def test_other_version_is_rejected(version):
+    data = Config().to_dict()
+    data["version"] = version
+    with pytest.raises(ValueError, match="version"):
+        Config.from_dict(data)
+
+
+def test_missing_version_is_rejected():
+    data = Config().to_dict()
+    del data["version"]
+    with pytest.raises(ValueError, match="version"):
+        Config.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda data: data["model"].update(colour="red"),
+        lambda data: data.pop("training"),
+    ],
+    ids=["unknown field", "missing section"],
+)
+def test_malformed_dict_is_rejected(change):
+    data = Config().to_dict()
+    change(data)
+    with pytest.raises(ValueError, match="malformed"):
+        Config.from_dict(data)

@@ -1,0 +1,261 @@
+"""Tests for the training generator, its stopping rules and its input checks."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from napari_autoencoders.core.noise import add_noise
+from napari_autoencoders.core.phantoms import fluorescence_phantom
+from napari_autoencoders.core.prediction import predict
+from napari_autoencoders.core.training import Trainer, TrainingEvent, fit
+
+
+@pytest.fixture
+def clean(blobs):
+    return blobs((48, 48))
+
+
+@pytest.fixture
+def noisy(clean):
+    return add_noise(clean, "gaussian:0.1", seed=0)
+
+
+def same_weights(first, second):
+    """True if two networks hold identical tensors."""
+    return same_state(first.state_dict(), second.state_dict())
+
+
+def same_state(first, second):
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def prediction_error(model, image, expected):
+    """Mean squared error of the model's prediction for ``image``."""
+    return float(np.mean((predict(model, image, device="cpu") - expected) ** 2))
+
+
+@pytest.mark.parametrize("mode", ["self-supervised", "synthetic", "paired"])
+def test_training_improves_the_model(tiny_config, clean, noisy, mode):
+    config = tiny_config(
+        data={"batch_size": 4},
+        training={"mode": mode, "epochs": 4, "steps_per_epoch": 8, "learning_rate": 1e-2},
+    )
+    data = {"self-supervised": (noisy, None), "synthetic": (clean, None), "paired": (noisy, clean)}
+    inputs, targets = data[mode]
+    trainer = Trainer(config, inputs, targets)
+    untrained = trainer.result()
+    for _ in trainer.run():
+        pass
+    trained = trainer.result()
+    error = prediction_error(trained, noisy, clean)
+    assert error < 0.5 * prediction_error(untrained, noisy, clean)
+
+
+def test_reconstruct_trains_the_autoencoder(tiny_config):
+    yy, xx = np.mgrid[:20, :20]
+    discs = [(yy - cy) ** 2 + (xx - cx) ** 2 < 16 for cy in (6, 13) for cx in (6, 13)]
+    frames = np.stack(discs).astype(np.float32)
+    config = tiny_config(
+        model={"architecture": "autoencoder", "input_size": 20, "latent_dim": 2},
+        data={"axes": "SYX", "patch_size": 20, "batch_size": 4, "validation_fraction": 0},
+        training={
+            "task": "reconstruct",
+            "epochs": 4,
+            "steps_per_epoch": 10,
+            "learning_rate": 1e-2,
+        },
+    )
+    trainer = Trainer(config, frames)
+    untrained = trainer.result()
+    for _ in trainer.run():
+        pass
+    trained = trainer.result()
+    error = prediction_error(trained, frames, frames)
+    assert error < 0.7 * prediction_error(untrained, frames, frames)
+
+
+def test_same_seed_gives_identical_weights(tiny_config, noisy):
+    config = tiny_config()
+    first, second = fit(config, noisy), fit(config, noisy)
+    assert same_weights(first.network, second.network)
+    assert [e["val_loss"] for e in first.history] == [e["val_loss"] for e in second.history]
+    config.training.seed = 1
+    assert not same_weights(first.network, fit(config, noisy).network)
+
+
+def test_events_and_history(tiny_config, noisy):
+    config = tiny_config(training={"epochs": 3, "steps_per_epoch": 4})
+    trainer = Trainer(config, noisy)
+    events = list(trainer.run())
+    assert all(isinstance(event, TrainingEvent) for event in events)
+    steps = [e for e in events if e.val_loss is None]
+    epochs = [e for e in events if e.val_loss is not None]
+    assert [e.step for e in steps] == list(range(1, 13))
+    assert [e.epoch for e in epochs] == [1, 2, 3]
+    assert [e.step for e in epochs] == [4, 8, 12]
+    # the epoch event carries the mean of its steps' losses
+    assert epochs[0].loss == pytest.approx(np.mean([e.loss for e in steps[:4]]))
+    fractions = [e.fraction for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    elapsed = [e.elapsed for e in events]
+    assert elapsed == sorted(elapsed)
+    model = trainer.result()
+    assert len(model.history) == 3
+    assert [entry["val_loss"] for entry in model.history] == [e.val_loss for e in epochs]
+    keys = {"epoch", "step", "loss", "val_loss", "elapsed", "learning_rate"}
+    assert set(model.history[0]) == keys
+    # the cosine schedule decays the learning rate
+    assert epochs[-1].learning_rate < epochs[0].learning_rate < config.training.learning_rate
+
+
+def test_result_is_on_the_cpu_in_evaluation_mode(tiny_config, noisy):
+    model = fit(tiny_config(), noisy)
+    assert not model.network.training
+    assert all(p.device.type == "cpu" for p in model.network.parameters())
+
+
+def test_stop_from_callback_returns_the_best_model(tiny_config, noisy):
+    config = tiny_config(training={"epochs": 10, "steps_per_epoch": 3})
+    trainer = Trainer(config, noisy)
+    for event in trainer.run():
+        if event.step == 7:
+            trainer.stop()
+    # two full epochs, then the stopped third one is still validated
+    assert [entry["step"] for entry in trainer.history] == [3, 6, 7]
+    model = trainer.result()
+    assert same_state(model.network.state_dict(), trainer.best_state)
+    assert trainer.best_loss == min(entry["val_loss"] for entry in model.history)
+
+
+def test_fit_callback_returning_false_stops(tiny_config, noisy):
+    seen = []
+    model = fit(
+        tiny_config(training={"epochs": 10, "steps_per_epoch": 3}),
+        noisy,
+        callback=lambda event: seen.append(event) or event.step < 2,
+    )
+    assert max(e.step for e in seen) == 2
+    assert len(model.history) == 1
+
+
+def test_stop_before_run_trains_nothing(tiny_config, noisy):
+    trainer = Trainer(tiny_config(), noisy)
+    untrained = trainer.result()
+    trainer.stop()
+    assert list(trainer.run()) == []
+    assert trainer.result().history == []
+    assert same_weights(trainer.result().network, untrained.network)
+
+
+def test_time_budget_stops_by_itself(tiny_config, noisy):
+    config = tiny_config(training={"epochs": 10_000, "steps_per_epoch": 5, "time_budget": 0.5})
+    start = time.perf_counter()
+    events = list(Trainer(config, noisy).run())
+    assert 0.5 <= time.perf_counter() - start < 30
+    assert events[-1].val_loss is not None
+    assert events[-1].step < 10_000 * 5
+    # the learning rate follows the elapsed time, not the planned steps
+    assert events[-1].learning_rate < config.training.learning_rate
+
+
+def test_early_stopping_after_patience_epochs_without_progress(tiny_config, noisy):
+    # a learning rate too small to change any float32 weight: the validation
+    # loss stays exactly the same, so it never improves after the first epoch
+    config = tiny_config(training={"epochs": 50, "patience": 2, "learning_rate": 1e-30})
+    model = fit(config, noisy)
+    losses = [entry["val_loss"] for entry in model.history]
+    assert len(losses) == 3
+    assert len(set(losses)) == 1
+
+
+@pytest.mark.parametrize(
+    ("mode", "make_inputs", "message"),
+    [
+        ("paired", lambda image: (image, None), "needs a clean target"),
+        ("self-supervised", lambda image: (image, image), "only used .*paired mode"),
+        ("synthetic", lambda image: (image, image), "only used .*paired mode"),
+        ("paired", lambda image: (image, image[:40]), "differ in shape"),
+        ("self-supervised", lambda image: (np.where(image > 0.5, np.nan, image), None), "NaN"),
+        ("paired", lambda image: (image, np.where(image > 0.5, np.inf, image)), "target image"),
+        ("self-supervised", lambda image: (np.full_like(image, 3.0), None), "constant"),
+        ("self-supervised", lambda image: (image[:12], None), "smaller than the 16x16"),
+        ("self-supervised", lambda image: (image[np.newaxis], None), "dimensions"),
+        ("self-supervised", lambda image: (image.astype(complex), None), "complex"),
+    ],
+    ids=[
+        "paired without target",
+        "target in self-supervised",
+        "target in synthetic",
+        "shapes differ",
+        "nan input",
+        "inf target",
+        "constant image",
+        "smaller than patch",
+        "wrong axes",
+        "complex input",
+    ],
+)
+def test_bad_data_raises(tiny_config, noisy, mode, make_inputs, message):
+    inputs, targets = make_inputs(noisy)
+    with pytest.raises(ValueError, match=message):
+        Trainer(tiny_config(training={"mode": mode}), inputs, targets)
+
+
+def test_bad_config_raises(tiny_config, noisy):
+    with pytest.raises(ValueError, match="training.epochs"):
+        Trainer(tiny_config(training={"epochs": 0}), noisy)
+
+
+def test_multichannel_input(tiny_config, blobs):
+    image = np.stack([blobs((40, 40), seed=0), 100 * blobs((40, 40), seed=1)], axis=-1)
+    config = tiny_config(data={"axes": "YXC"})
+    model = fit(config, image)
+    assert (model.config.model.in_channels, model.config.model.out_channels) == (2, 2)
+    assert len(model.input_norm.low) == 2
+    assert config.model.in_channels == 1  # the caller's config is left alone
+    result = predict(model, image, device="cpu")
+    assert result.shape == image.shape
+    # each channel comes back in its own units
+    assert result[..., 1].mean() > 10 * result[..., 0].mean()
+
+
+def test_stack_input_validates_on_whole_planes(tiny_config, blobs):
+    stack = blobs((4, 24, 24))
+    model = fit(tiny_config(data={"axes": "SYX", "validation_fraction": 0.25}), stack)
+    assert len(model.history) == 2
+
+
+def test_uint16_input(tiny_config, clean):
+    image = (1000 + 20000 * add_noise(clean, "gaussian:0.05", seed=0).clip(0, 1)).astype(np.uint16)
+    model = fit(tiny_config(), image)
+    assert np.isfinite([entry["val_loss"] for entry in model.history]).all()
+    result = predict(model, image, device="cpu")
+    assert result.dtype == np.float32 and result.shape == image.shape
+    assert np.isfinite(result).all()
+
+
+def psnr(clean, image):
+    """Peak signal-to-noise ratio (dB) of ``image`` against ``clean`` in [0, 1]."""
+    return 10 * np.log10(1.0 / np.mean((image - clean) ** 2))
+
+
+def test_self_supervised_training_denoises_a_phantom(tiny_config):
+    """Integration: blind-spot training on the noisy image alone removes noise.
+
+    About 2 s on two idle cores; measured gains 8 to 13 dB over seeds.
+    """
+    clean = fluorescence_phantom((128, 128), seed=0)
+    noisy = add_noise(clean, "gaussian:0.2", seed=0)
+    config = tiny_config(
+        data={"patch_size": 32, "batch_size": 8},
+        training={
+            "epochs": 8,
+            "steps_per_epoch": 25,
+            "learning_rate": 3e-3,
+            "mask_fraction": 0.05,
+        },
+    )
+    denoised = predict(fit(config, noisy), noisy, device="cpu")
+    assert psnr(clean, denoised) > psnr(clean, noisy) + 2.0

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from napari_autoencoders.widgets import apply, train
+from napari_autoencoders.widgets.session import ModelRegistry
+
+
+@pytest.fixture
+def registry(qtbot):
+    """A registry of this test's own, so tests do not see each other's models."""
+    return ModelRegistry()
+
+
+@pytest.fixture
+def notifications(monkeypatch):
+    """Capture the widgets' notifications: {"error": [...], "warning": [...], "info": [...]}."""
+    messages = {"error": [], "warning": [], "info": []}
+    for module in (train, apply):
+        for kind, store in messages.items():
+            monkeypatch.setattr(module, f"show_{kind}", store.append)
+    return messages
+
+
+@pytest.fixture
+def make_noisy():
+    """Return a function making float32 smooth blobs plus Gaussian noise, shape (..., Y, X)."""
+
+    def make(shape=(48, 48), seed=0):
+        rng = np.random.default_rng(seed)
+        y, x = np.mgrid[: shape[-2], : shape[-1]]
+        clean = 0.5 + 0.4 * np.sin(x / 4.0) * np.cos(y / 5.0)
+        return (clean + 0.15 * rng.standard_normal(shape)).astype(np.float32)
+
+    return make

@@ -1,0 +1,202 @@
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
+from napari_autoencoders.core.model_io import save_model
+from napari_autoencoders.core.training import fit
+from napari_autoencoders.widgets import apply as apply_module
+from napari_autoencoders.widgets.apply import ApplyWidget
+
+TIMEOUT_MS = 60_000
+
+
+def tiny_fit(image, *, axes="YX", task="denoise", architecture="unet"):
+    config = Config(
+        model=ModelConfig(architecture=architecture, depth=2, width=8, latent_dim=4, input_size=16),
+        data=DataConfig(axes=axes, patch_size=16, batch_size=2),
+        training=TrainingConfig(task=task, epochs=1, steps_per_epoch=2),
+    )
+    return fit(config, image)
+
+
+@pytest.fixture(scope="module")
+def denoiser():
+    rng = np.random.default_rng(0)
+    return tiny_fit(rng.random((32, 32), dtype=np.float32))
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def widget(viewer, registry, denoiser):
+    registry.add(denoiser, "tiny denoiser")
+    widget = ApplyWidget(viewer, registry=registry)
+    viewer.window.add_dock_widget(widget)
+    return widget
+
+
+def wait_until_idle(qtbot, widget):
+    # the worker starts at once and may finish before a waitSignal could connect;
+    # the Apply button is disabled from the click until `finished` is handled
+    assert not widget.apply_button.isEnabled()
+    qtbot.waitUntil(widget.apply_button.isEnabled, timeout=TIMEOUT_MS)
+
+
+def apply_and_wait(qtbot, widget):
+    widget.apply()
+    assert widget.worker is not None
+    wait_until_idle(qtbot, widget)
+
+
+def test_result_is_a_new_layer_placed_like_the_input(
+    qtbot, viewer, widget, make_noisy, notifications
+):
+    image = make_noisy((40, 36))
+    cells = viewer.add_image(image, name="cells", scale=(2, 3), translate=(5, 7), metadata={"a": 1})
+    viewer.add_image(make_noisy(), name="on top")
+    widget.image_layer.set_layer(cells)
+    assert widget.axes.text() == "YX"
+
+    apply_and_wait(qtbot, widget)
+
+    assert notifications["error"] == []
+    assert [layer.name for layer in viewer.layers] == ["cells", "cells denoised", "on top"]
+    result = viewer.layers["cells denoised"]
+    assert result.data.shape == image.shape and result.data.dtype == np.float32
+    assert np.all(np.isfinite(result.data))
+    np.testing.assert_array_equal(result.scale, (2, 3))
+    np.testing.assert_array_equal(result.translate, (5, 7))
+    assert result.metadata == {"a": 1} and result.metadata is not cells.metadata
+    low, high = result.contrast_limits
+    assert result.data.min() <= low < high <= result.data.max()
+    np.testing.assert_array_equal(cells.data, image)
+    assert not result.rgb
+
+
+def test_a_stack_is_processed_plane_by_plane(qtbot, viewer, widget, make_noisy):
+    stack = make_noisy((3, 24, 20))
+    viewer.add_image(stack, name="stack")
+    assert widget.axes.text() == "SYX"  # the model's "YX" does not fit a 3-D layer
+
+    apply_and_wait(qtbot, widget)
+
+    result = viewer.layers["stack denoised"].data
+    assert result.shape == stack.shape
+    assert not np.allclose(result[0], result[1])
+
+
+def test_rgb_layers_give_rgb_results(qtbot, viewer, widget, registry, make_noisy):
+    rgb = np.stack([make_noisy(seed=seed) for seed in range(3)], axis=-1)
+    name = registry.add(tiny_fit(rgb, axes="YXC"), "tiny colour denoiser")
+    viewer.add_image(rgb, name="colour", rgb=True)
+    widget.model_choice.setCurrentText(name)
+    assert widget.axes.text() == "YXC"
+
+    apply_and_wait(qtbot, widget)
+
+    result = viewer.layers["colour denoised"]
+    assert result.rgb and result.data.shape == rgb.shape
+
+
+def test_reconstruction_models_name_their_result(qtbot, viewer, widget, registry, make_noisy):
+    stack = make_noisy((4, 16, 16))
+    autoencoder = tiny_fit(stack, axes="SYX", task="reconstruct", architecture="autoencoder")
+    name = registry.add(autoencoder, "tiny autoencoder")
+    viewer.add_image(stack, name="digits")
+    widget.model_choice.setCurrentText(name)
+    assert widget.model() is autoencoder
+    assert widget.axes.text() == "SYX"  # the model's own axes
+
+    apply_and_wait(qtbot, widget)
+
+    assert viewer.layers["digits reconstructed"].data.shape == stack.shape
+
+
+def test_models_load_from_files(tmp_path, widget, registry, denoiser, notifications):
+    path = save_model(denoiser, tmp_path / "mine.safetensors")
+
+    name = widget.load_model_from(path)
+
+    assert name == "mine.safetensors #2"
+    assert widget.model_choice.currentText() == name
+    assert widget.model().config == denoiser.config
+    assert notifications["error"] == []
+
+
+@pytest.mark.parametrize("content", [b"not a model", b""])
+def test_corrupt_model_files_are_reported(tmp_path, widget, registry, notifications, content):
+    path = tmp_path / "broken.safetensors"
+    path.write_bytes(content)
+
+    assert widget.load_model_from(path) is None
+
+    assert len(notifications["error"]) == 1
+    assert "not a readable model file" in notifications["error"][0]
+    assert len(registry) == 1 and widget.model_choice.count() == 1
+
+
+def test_cancel_adds_no_layer(qtbot, viewer, widget, make_noisy, notifications):
+    viewer.add_image(make_noisy((4, 128, 128)), name="big")
+    widget.tile.setValue(32)
+    widget.overlap.setValue(8)
+
+    widget.apply()
+    widget.cancel()
+    wait_until_idle(qtbot, widget)
+
+    assert [layer.name for layer in viewer.layers] == ["big"]
+    assert notifications["info"] == ["Prediction cancelled; no layer was added."]
+    assert widget.apply_button.isEnabled()
+
+
+def test_bad_choices_are_reported_and_start_nothing(viewer, widget, make_noisy, notifications):
+    widget.apply()  # no layer yet
+    rgb = viewer.add_image(np.stack([make_noisy()] * 3, axis=-1), name="colour", rgb=True)
+    assert widget.axes.text() == "YXC"
+    widget.apply()  # a grey model on an RGB layer
+    widget.image_layer.set_layer(viewer.add_image(make_noisy(), name="grey"))
+    widget.axes.setText("YXZ")
+    widget.apply()
+    with_nan = make_noisy()
+    with_nan[0, 0] = np.inf
+    widget.image_layer.set_layer(viewer.add_image(with_nan, name="with inf"))
+    widget.apply()
+
+    expected = [
+        "no input layer",
+        "the model takes 1-channel images but this image has 3 channel(s) with axes 'YXC'",
+        "axes 'YXZ' names 3 axes but the image has 2 dimensions",
+        "the input image has 1 NaN or infinite value(s)",
+    ]
+    assert len(notifications["error"]) == len(expected)
+    for part, message in zip(expected, notifications["error"]):
+        assert message.startswith("Cannot apply the model: ") and part in message
+    assert widget.worker is None
+    assert rgb.data.shape == (48, 48, 3)
+
+
+def test_new_session_models_appear_in_the_choice(widget, registry, denoiser):
+    name = registry.add(denoiser, "another")
+    assert widget.model_choice.findText(name) >= 0
+    assert widget.model_choice.count() == 2
+
+
+def test_failures_in_the_worker_are_reported(
+    qtbot, monkeypatch, viewer, widget, make_noisy, notifications
+):
+    # torch fails with RuntimeError, which superqt's workers would swallow silently
+    def failing_predict(*args, **kwargs):
+        yield 0, 1
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(apply_module, "iter_predict", failing_predict)
+    viewer.add_image(make_noisy(), name="cells")
+
+    apply_and_wait(qtbot, widget)
+
+    assert notifications["error"] == ["Prediction failed: CUDA out of memory"]
+    assert [layer.name for layer in viewer.layers] == ["cells"]
+    assert widget.apply_button.isEnabled()

@@ -1,0 +1,250 @@
+import numpy as np
+import pytest
+from napari.layers import Image
+from qtpy.QtCore import Qt
+
+from napari_autoencoders.core.model_io import load_model
+from napari_autoencoders.core.training import Trainer
+from napari_autoencoders.widgets.train import TrainWidget
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def widget(viewer, registry):
+    widget = TrainWidget(viewer, registry=registry)
+    viewer.window.add_dock_widget(widget)
+    widget.advanced.expand(animate=False)
+    tiny = {"patch_size": 16, "batch_size": 2, "width": 8, "epochs": 2, "steps_per_epoch": 3}
+    for field, value in tiny.items():
+        getattr(widget, field).setValue(value)
+    return widget
+
+
+def train_and_wait(qtbot, widget):
+    qtbot.mouseClick(widget.train_button, Qt.MouseButton.LeftButton)
+    assert widget.worker is not None
+    # the worker starts at once and may finish before a waitSignal could connect;
+    # the Train button is disabled from the click until `finished` is handled
+    assert not widget.train_button.isEnabled()
+    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+
+
+def train_until_first_update(qtbot, widget):
+    widget.epochs.setValue(10_000)
+    widget.train()
+    qtbot.waitUntil(lambda: widget.status.text().startswith("step"), timeout=TIMEOUT_MS)
+
+
+def test_training_registers_a_model_and_leaves_the_input_alone(
+    qtbot, viewer, widget, registry, make_noisy, notifications
+):
+    layer = viewer.add_image(make_noisy(), name="noisy")
+    before = layer.data.copy()
+    assert widget.axes.text() == "YX"
+
+    train_and_wait(qtbot, widget)
+
+    assert registry.names() == ["denoise (self-supervised) on noisy #1"]
+    assert registry[registry.names()[0]] is widget.model
+    assert [entry["epoch"] for entry in widget.model.history] == [1, 2]
+    assert np.array_equal(layer.data, before)
+    assert len(viewer.layers) == 1
+    assert notifications["error"] == []
+    assert notifications["info"][-1].startswith("Training finished: best validation loss")
+    steps, _ = widget.plot.curves()["training"]
+    val_steps, val_losses = widget.plot.curves()["validation"]
+    assert list(steps) == list(range(1, 7))
+    assert list(val_steps) == [3, 6] and np.all(np.asarray(val_losses) > 0)
+    assert widget.progress.value() == widget.progress.maximum()
+    assert widget.train_button.isEnabled() and widget.save_button.isEnabled()
+    assert not widget.stop_button.isEnabled()
+
+
+def test_supervised_denoising_modes_train(qtbot, viewer, widget, registry, make_noisy):
+    noisy = viewer.add_image(make_noisy(seed=1), name="noisy")
+    clean = viewer.add_image(make_noisy(seed=2), name="clean")
+    widget.target_layer.set_layer(clean)
+    for mode, source in (("synthetic", clean), ("paired", noisy)):
+        widget.mode.setCurrentText(mode)
+        widget.input_layer.set_layer(source)
+        train_and_wait(qtbot, widget)
+        assert widget.model.config.training.mode == mode
+
+    assert registry.names() == ["denoise (synthetic) on clean #1", "denoise (paired) on noisy #2"]
+
+
+def test_reconstruction_of_a_stack_trains_an_autoencoder(qtbot, viewer, widget, make_noisy):
+    viewer.add_image(make_noisy((6, 20, 20)), name="digits")
+    widget.task.setCurrentText("reconstruct")
+    widget.latent_dim.setValue(4)
+
+    assert widget.axes.text() == "SYX"
+    assert widget.patch_size.value() == 16  # already fits the 20x20 planes
+    train_and_wait(qtbot, widget)
+
+    model = widget.model.config.model
+    assert (model.architecture, model.latent_dim, model.input_size) == ("autoencoder", 4, 16)
+
+
+def test_stop_keeps_the_best_model_so_far(qtbot, viewer, widget, registry, make_noisy):
+    viewer.add_image(make_noisy(), name="noisy")
+    train_until_first_update(qtbot, widget)
+    with qtbot.waitSignal(widget.worker.finished, timeout=TIMEOUT_MS):
+        widget.stop()
+
+    assert widget.model is not None
+    assert len(registry) == 1
+    assert len(widget.model.history) < 10_000
+    assert widget.train_button.isEnabled() and not widget.stop_button.isEnabled()
+
+
+def test_quitting_the_worker_keeps_the_model_too(qtbot, viewer, widget, registry, make_noisy):
+    # napari's activity dock cancels workers with quit(), which skips `returned`
+    viewer.add_image(make_noisy(), name="noisy")
+    train_until_first_update(qtbot, widget)
+    with qtbot.waitSignal(widget.worker.finished, timeout=TIMEOUT_MS):
+        widget.worker.quit()
+
+    assert registry.names() == ["denoise (self-supervised) on noisy #1"]
+    assert widget.model is registry[registry.names()[0]]
+
+
+def test_form_follows_task_mode_and_layer(viewer, widget, make_noisy):
+    viewer.add_image(make_noisy((3, 12, 10)), name="small")
+    assert widget.axes.text() == "SYX"
+    assert widget.patch_size.value() == 10  # shrunk to fit the planes
+    widget.axes.setText("TYX")
+    viewer.layers.insert(0, Image(make_noisy(), name="below"))
+    assert widget.input_layer.layer().name == "small"
+    assert widget.axes.text() == "TYX"  # the user's axes survive other layers' changes
+    widget.mode.setCurrentText("paired")
+    assert not widget.target_layer.isHidden() and widget.noise.isHidden()
+    assert widget.mask_fraction.isHidden()
+    widget.mode.setCurrentText("synthetic")
+    assert widget.target_layer.isHidden() and not widget.noise.isHidden()
+    widget.task.setCurrentText("reconstruct")
+    assert widget.mode.isHidden() and widget.noise.isHidden()
+    assert not widget.latent_dim.isHidden()
+
+
+def test_labels_layers_are_not_offered_and_are_refused(monkeypatch, viewer, widget, notifications):
+    labels = viewer.add_labels(np.zeros((48, 48), dtype=np.uint8), name="labels")
+    assert widget.input_layer.count() == 0
+
+    monkeypatch.setattr(widget.input_layer, "layer", lambda: labels)
+    widget.train()
+
+    assert notifications["error"] == [
+        "Cannot train: the input layer 'labels' is a Labels layer; choose an image layer."
+    ]
+    assert widget.worker is None
+
+
+def nan_image(viewer, widget, make_noisy):
+    image = make_noisy()
+    image[3, 4] = np.nan
+    viewer.add_image(image, name="with nan")
+
+
+def no_layer(viewer, widget, make_noisy):
+    pass
+
+
+def bad_axes(viewer, widget, make_noisy):
+    viewer.add_image(make_noisy(), name="noisy")
+    widget.axes.setText("SYX")
+
+
+def unknown_noise(viewer, widget, make_noisy):
+    viewer.add_image(make_noisy())
+    widget.mode.setCurrentText("synthetic")
+    widget.noise.setText("speckle:1")
+
+
+def paired(widget, noisy, clean):
+    widget.mode.setCurrentText("paired")
+    widget.input_layer.set_layer(noisy)
+    widget.target_layer.set_layer(clean)
+
+
+def paired_shapes_differ(viewer, widget, make_noisy):
+    paired(widget, viewer.add_image(make_noisy()), viewer.add_image(make_noisy((40, 40))))
+
+
+def paired_rgb_and_grey(viewer, widget, make_noisy):
+    rgb = viewer.add_image(np.stack([make_noisy()] * 3, axis=-1), rgb=True)
+    paired(widget, viewer.add_image(make_noisy()), rgb)
+
+
+def paired_with_itself(viewer, widget, make_noisy):
+    noisy = viewer.add_image(make_noisy())
+    paired(widget, noisy, noisy)
+
+
+BAD_INPUTS = {
+    nan_image: "has 1 NaN or infinite value(s)",
+    no_layer: "no input layer",
+    bad_axes: "3 axes but the image has 2 dimensions",
+    unknown_noise: "noise term 'speckle:1' is not understood",
+    paired_shapes_differ: "paired layers must have the same shape",
+    paired_rgb_and_grey: "paired layers must be both RGB or both grey",
+    paired_with_itself: "the target layer is the input layer",
+}
+
+
+def test_bad_input_is_reported_and_starts_nothing(
+    viewer, widget, registry, make_noisy, notifications
+):
+    # one viewer for all cases: a viewer takes a second to make
+    for setup, message in BAD_INPUTS.items():
+        viewer.layers.clear()
+        widget.mode.setCurrentText("self-supervised")
+        notifications["error"].clear()
+        setup(viewer, widget, make_noisy)
+        widget.train()
+
+        assert len(notifications["error"]) == 1, setup.__name__
+        assert message in notifications["error"][0], setup.__name__
+        assert widget.worker is None, setup.__name__
+        assert widget.train_button.isEnabled(), setup.__name__
+    assert len(registry) == 0
+
+
+def test_saved_model_loads_back(qtbot, tmp_path, viewer, widget, make_noisy, notifications):
+    assert widget.save_model_to(tmp_path / "none") is None
+    assert "no trained model" in notifications["warning"][0]
+    viewer.add_image(make_noisy(), name="noisy")
+    widget.epochs.setValue(1)
+    train_and_wait(qtbot, widget)
+
+    path = widget.save_model_to(tmp_path / "model")
+
+    assert path == tmp_path / "model.safetensors"
+    loaded = load_model(path)
+    assert loaded.config == widget.model.config
+    assert loaded.history == widget.model.history
+    assert widget.save_model_to(tmp_path / "missing" / "model.safetensors") is None
+    assert "Could not save the model" in notifications["error"][0]
+
+
+def test_failures_in_the_worker_are_reported(
+    qtbot, monkeypatch, viewer, widget, registry, make_noisy, notifications
+):
+    def failing_run(trainer):
+        yield from ()
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(Trainer, "run", failing_run)
+    viewer.add_image(make_noisy(), name="noisy")
+
+    train_and_wait(qtbot, widget)
+
+    assert notifications["error"] == ["Training failed: CUDA out of memory"]
+    assert len(registry) == 0 and widget.model is None
+    assert widget.train_button.isEnabled() and not widget.stop_button.isEnabled()
