@@ -10,6 +10,7 @@ import torch
 from .axes import Layout, check_axes, from_planes, to_planes
 from .config import Architecture
 from .patches import check_image
+from .precision import autocast
 from .tiling import iter_tiled
 from .training import TrainedModel, select_device
 
@@ -23,6 +24,7 @@ def iter_predict(
     overlap: int = 32,
     batch_size: int = 4,
     device: str = "auto",
+    out: np.ndarray | None = None,
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     """Apply ``model`` to ``image``, yielding ``(tiles done, tiles in all)``.
 
@@ -44,12 +46,16 @@ def iter_predict(
         Tiles per forward pass.
     device : str
         Torch device, ``"auto"`` for the fastest available.
+    out : ndarray, optional
+        Destination with the shape and axes of the result, e.g. a memory-mapped
+        file from ``numpy.lib.format.open_memmap``: rows are written into it as
+        the tiles finish, so the result never has to fit in memory.
 
     Returns
     -------
     ndarray of float32
-        The prediction, same shape and axes as ``image`` (returned as the
-        generator's value; :func:`predict` gives it directly).
+        The prediction, same shape and axes as ``image`` (``out`` if given;
+        returned as the generator's value; :func:`predict` gives it directly).
 
     Raises
     ------
@@ -63,15 +69,32 @@ def iter_predict(
         tile = model.config.model.input_size
         overlap = min(overlap, tile // 2)
     forward = _forward(model, select_device(device))
-    out = np.empty((planes.shape[0], model.config.model.out_channels) + planes.shape[-2:], np.float32)
+    shape = (planes.shape[0], model.config.model.out_channels) + planes.shape[-2:]
+    out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
     count = planes.shape[0]
     for index, plane in enumerate(planes):
         tiles = iter_tiled(
-            forward, plane, tile=tile, overlap=overlap, batch_size=batch_size, out=out[index]
+            forward, plane, tile=tile, overlap=overlap, batch_size=batch_size, out=out_planes[index]
         )
         for done, total in tiles:
             yield index * total + done, count * total
-    return from_planes(out, layout)
+    return from_planes(out_planes, layout) if out is None else out
+
+
+def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
+    """View a caller's ``out`` as planes (N, C, Y, X) of ``shape``, without copying."""
+    planes, _ = to_planes(out, layout.axes) if np.ndim(out) == len(layout.axes) else (None, None)
+    if planes is None or planes.shape != shape:
+        expected = from_planes(np.empty(shape, bool), layout).shape
+        raise ValueError(
+            f"out must have the result's shape {expected} (axes {layout.axes!r}), got "
+            f"{np.shape(out)}; allocate it with that shape."
+        )
+    if not np.may_share_memory(planes, out):
+        raise ValueError(
+            "out cannot be viewed as planes without a copy; give a C-contiguous array."
+        )
+    return planes
 
 
 def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None) -> str:
@@ -130,7 +153,7 @@ def _forward(model: TrainedModel, device: torch.device):
     def forward(batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(model.input_norm.normalize(batch))
         x = x.to(device, memory_format=torch.channels_last)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device):
             y = network(x).float().cpu().numpy()
         return model.target_norm.denormalize(y)
 

@@ -26,6 +26,7 @@ from .models import build_model
 from .noise import apply_noise, parse_noise
 from .normalization import Normalizer
 from .patches import PatchSampler, check_image, check_patch_size, split_validation
+from .precision import autocast
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -193,7 +194,8 @@ class Trainer:
         return _to(x, self.device), _to(y, self.device), mask
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        prediction = self.network(x)
+        with autocast(self.device):
+            prediction = self.network(x).float()
         if mask is not None:
             return masked_mse(prediction, y, mask)
         return nn.functional.mse_loss(prediction, y)
