@@ -7,7 +7,7 @@ import torch
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig
 from napari_autoencoders.core.models import build_model
 from napari_autoencoders.core.normalization import Normalizer
-from napari_autoencoders.core.prediction import iter_predict, predict
+from napari_autoencoders.core.prediction import iter_predict, output_shape, predict
 from napari_autoencoders.core.training import TrainedModel
 
 
@@ -175,3 +175,11 @@ def test_out_memmap_is_written_in_place(tmp_path, axes, shape):
 def test_out_of_the_wrong_shape_raises():
     with pytest.raises(ValueError, match=r"out must have the result's shape \(40, 50\)"):
         predict(untrained_model(), image_of((40, 50)), out=np.empty((40, 51), np.float32))
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape"), [("YX", (40, 50)), ("SYX", (3, 40, 50)), ("YXC", (40, 50, 2))]
+)
+def test_output_shape_is_the_predicted_shape(axes, shape):
+    model = untrained_model(shape[-1] if "C" in axes else 1, axes=axes)
+    assert output_shape(model, shape, axes) == shape

@@ -85,7 +85,7 @@ def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.n
     """View a caller's ``out`` as planes (N, C, Y, X) of ``shape``, without copying."""
     planes, _ = to_planes(out, layout.axes) if np.ndim(out) == len(layout.axes) else (None, None)
     if planes is None or planes.shape != shape:
-        expected = from_planes(np.empty(shape, bool), layout).shape
+        expected = _result_shape(shape, layout)
         raise ValueError(
             f"out must have the result's shape {expected} (axes {layout.axes!r}), got "
             f"{np.shape(out)}; allocate it with that shape."
@@ -95,6 +95,19 @@ def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.n
             "out cannot be viewed as planes without a copy; give a C-contiguous array."
         )
     return planes
+
+
+def output_shape(model: TrainedModel, shape: tuple[int, ...], axes: str) -> tuple[int, ...]:
+    """Shape of the prediction of an image of ``shape`` and ``axes`` by ``model``.
+
+    Use it to allocate the ``out`` array of :func:`iter_predict`.
+    """
+    planes, layout = to_planes(np.broadcast_to(np.empty((), bool), shape), check_axes(axes, len(shape)))
+    return _result_shape((planes.shape[0], model.config.model.out_channels) + planes.shape[2:], layout)
+
+
+def _result_shape(plane_shape: tuple[int, ...], layout: Layout) -> tuple[int, ...]:
+    return from_planes(np.broadcast_to(np.empty((), bool), plane_shape), layout).shape
 
 
 def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None) -> str:
