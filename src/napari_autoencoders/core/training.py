@@ -163,11 +163,9 @@ class Trainer:
         self.validation = [
             self._prepare(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
         ]
-        self.optimizer = torch.optim.AdamW(
-            self.network.parameters(),
-            lr=cfg.training.learning_rate,
-            weight_decay=cfg.training.weight_decay,
-        )
+        # made by run(): a process's first optimiser imports torch._dynamo, seconds
+        # that must pass in the training thread, not in napari's event loop
+        self.optimizer: torch.optim.Optimizer | None = None
         self.history: list[dict] = []
         self.best_loss = math.inf
         self.best_state: dict | None = None
@@ -214,6 +212,12 @@ class Trainer:
         with the best validation loss are kept for :meth:`result`.
         """
         training = self.config.training
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW(
+                self.network.parameters(),
+                lr=training.learning_rate,
+                weight_decay=training.weight_decay,
+            )
         self._start = time.perf_counter()
         self._step, epoch, stale = 0, 0, 0
         while not self._stop:
