@@ -169,11 +169,11 @@ def _add_apply(commands) -> None:
         "--output", required=True, metavar="FILE", help="result; its extension picks the format"
     )
     apply.add_argument("--axes", help="axes of the input (default: the model's axes)")
-    apply.add_argument("--tile", type=int, default=256, metavar="N", help="tile side (pixels)")
+    apply.add_argument("--tile", type=int, default=512, metavar="N", help="tile side (pixels)")
     apply.add_argument(
         "--overlap", type=int, default=32, metavar="N", help="overlap of neighbouring tiles"
     )
-    apply.add_argument("--batch-size", type=int, default=4, metavar="N", help="tiles per batch")
+    apply.add_argument("--batch-size", type=int, default=1, metavar="N", help="tiles per batch")
     _add_common(apply)
 
 

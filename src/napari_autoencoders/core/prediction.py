@@ -11,7 +11,7 @@ from .axes import Layout, check_axes, from_planes, to_planes
 from .config import Architecture
 from .patches import check_image
 from .precision import autocast
-from .tiling import iter_tiled
+from .tiling import fit_tile, iter_tiled
 from .training import TrainedModel, select_device
 
 
@@ -20,9 +20,9 @@ def iter_predict(
     image: np.ndarray,
     *,
     axes: str | None = None,
-    tile: int = 256,
+    tile: int = 512,
     overlap: int = 32,
-    batch_size: int = 4,
+    batch_size: int = 1,
     device: str = "auto",
     out: np.ndarray | None = None,
 ) -> Generator[tuple[int, int], None, np.ndarray]:
@@ -40,10 +40,12 @@ def iter_predict(
         Image with axes ``axes`` (default: the axes the model was trained on);
         it is read tile by tile, so a memory-mapped array stays on disk.
     tile, overlap : int
-        Tile side and overlap between neighbouring tiles, in pixels. A dense
-        autoencoder always uses tiles of its input size.
+        Largest tile side and overlap between neighbouring tiles, in pixels;
+        tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
+        dense autoencoder always uses tiles of its input size.
     batch_size : int
-        Tiles per forward pass.
+        Tiles per forward pass. A 512-pixel tile already keeps a CPU busy;
+        more tiles per pass only raise the memory used.
     device : str
         Torch device, ``"auto"`` for the fastest available.
     out : ndarray, optional
@@ -68,6 +70,9 @@ def iter_predict(
     if model.config.model.architecture == Architecture.AUTOENCODER.value:
         tile = model.config.model.input_size
         overlap = min(overlap, tile // 2)
+    else:  # even tiles, whole multiples of the UNet's downsampling: the least compute
+        multiple = 2**model.config.model.depth
+        tile = tuple(fit_tile(size, tile, overlap, multiple) for size in planes.shape[-2:])
     forward = _forward(model, select_device(device))
     shape = (planes.shape[0], model.config.model.out_channels) + planes.shape[-2:]
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
