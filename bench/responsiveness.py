@@ -96,7 +96,7 @@ def run(quick: bool = False) -> list[dict]:
     """Return the responsiveness table (``quick``: a short, tiny training)."""
     if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
         raise RuntimeError("bench/responsiveness.py needs a display; run it with xvfb-run -a.")
-    seconds = 2.0 if quick else 30.0
+    seconds = 1.0 if quick else 30.0
     return [
         {
             "title": "Responsiveness: napari's event loop while training",

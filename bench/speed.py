@@ -3,7 +3,9 @@
 * Training: samples per second of our :class:`Trainer` (sampling, masking or
   noise, validation and progress events included) against a bare PyTorch loop
   over the same network, batches and optimiser, its batches already in memory;
-  and the achieved GFLOP/s of a training step against a float32 matmul.
+  the achieved GFLOP/s of a training step against a float32 matmul; and, in
+  full runs, the bare loop under ``torch.compile`` against the eager one
+  (compiling takes minutes on a small CPU, so the Trainer does not use it).
 * Prediction: megapixels per second of tiled prediction at several sizes (the
   largest a memory-mapped ``.npy`` written tile by tile) against one untiled
   forward pass; and the peak memory of ``napari-autoencoders apply`` on the
