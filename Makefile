@@ -13,8 +13,8 @@ SYSDEPS := xvfb xauth libgl1 libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1 \
 	libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 \
 	libxcb-cursor0
 
-# Without a display the demo runs in a virtual X server (tests get theirs
-# from pytest-xvfb).
+# Without a display the demo and the benchmarks run in a virtual X server
+# (tests get theirs from pytest-xvfb).
 HEADLESS := $(if $(DISPLAY),,xvfb-run -a)
 
 # Extra arguments, e.g. make test PYTEST_ARGS="-m 'not slow'",
@@ -54,8 +54,9 @@ demo: sysdeps
 napari: sysdeps
 	$(VENV)/bin/napari -w napari-autoencoders __all__
 
-bench: venv
-	$(PY) bench/run.py $(BENCH_ARGS)
+# the responsiveness benchmark opens a napari window: a virtual display where there is none
+bench: sysdeps
+	$(HEADLESS) $(PY) bench/run.py $(BENCH_ARGS)
 
 # Keeps .venv, which takes minutes to rebuild; `rm -rf .venv` for a fresh one.
 clean:

@@ -13,6 +13,7 @@ from napari_autoencoders import cli
 from napari_autoencoders.cli import build_parser, config_from_args, main
 from napari_autoencoders.core.image_io import read_image
 from napari_autoencoders.core.model_io import load_model
+from napari_autoencoders.core.prediction import predict
 from napari_autoencoders.core.training import Trainer
 
 # one epoch of two steps on 16x16 patches of a narrow network: a second or so
@@ -90,6 +91,26 @@ def test_apply_writes_the_same_shape(files, tmp_path, capsys):
     assert result.dtype == np.float32
     assert np.isfinite(result).all()
     assert str(output) in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".tif"])
+def test_apply_writes_npy_and_tiff_tile_by_tile(files, tmp_path, monkeypatch, suffix):
+    def whole_array_write(*args):
+        raise AssertionError("the output should be written tile by tile, not whole")
+
+    monkeypatch.setattr(cli, "write_image", whole_array_write)
+    output = tmp_path / f"denoised{suffix}"
+    options = ["--output", output, "--tile", "32", "--overlap", "8", "--device", "cpu"]
+    assert apply("--model", files["model"], "--input", files["stack"], *options) == 0
+    expected = predict(load_model(files["model"]), np.load(files["stack"]), axes="SYX", tile=32, overlap=8)
+    np.testing.assert_allclose(read_image(output), expected, atol=1e-6)
+
+
+def test_apply_leaves_no_file_for_bad_input(files, tmp_path, capsys):
+    output = tmp_path / "denoised.npy"
+    run_error(capsys, ["apply", "--model", str(files["model"]), "--input", str(files["stack"]),
+                       "--axes", "YXC", "--output", str(output)])
+    assert not output.exists()
 
 
 def test_apply_a_single_image_model_to_a_stack(files, tmp_path):

@@ -26,10 +26,17 @@ from tqdm import tqdm
 from . import __version__
 from .core.axes import default_axes
 from .core.config import Architecture, Config, DataConfig, Mode, ModelConfig, Task, TrainingConfig
-from .core.image_io import READ_FORMATS, WRITE_FORMATS, check_writable, read_image, write_image
+from .core.image_io import (
+    READ_FORMATS,
+    WRITE_FORMATS,
+    check_writable,
+    create_image,
+    read_image,
+    write_image,
+)
 from .core.model_io import load_model, save_model
 from .core.noise import parse_noise
-from .core.prediction import iter_predict
+from .core.prediction import check_input, iter_predict, output_shape
 from .core.training import Trainer
 
 PROG = "napari-autoencoders"
@@ -162,11 +169,11 @@ def _add_apply(commands) -> None:
         "--output", required=True, metavar="FILE", help="result; its extension picks the format"
     )
     apply.add_argument("--axes", help="axes of the input (default: the model's axes)")
-    apply.add_argument("--tile", type=int, default=256, metavar="N", help="tile side (pixels)")
+    apply.add_argument("--tile", type=int, default=512, metavar="N", help="tile side (pixels)")
     apply.add_argument(
         "--overlap", type=int, default=32, metavar="N", help="overlap of neighbouring tiles"
     )
-    apply.add_argument("--batch-size", type=int, default=4, metavar="N", help="tiles per batch")
+    apply.add_argument("--batch-size", type=int, default=1, metavar="N", help="tiles per batch")
     _add_common(apply)
 
 
@@ -325,6 +332,8 @@ def run_apply(args: argparse.Namespace) -> int:
             f"the model was trained on {model.config.data.axes!r} images; reading the "
             f"{image.shape} image as {axes!r}"
         )
+    check_input(model, image, axes)  # before create_image leaves a file behind
+    out = create_image(args.output, output_shape(model, image.shape, axes))
     steps = iter_predict(
         model,
         image,
@@ -333,9 +342,14 @@ def run_apply(args: argparse.Namespace) -> int:
         overlap=args.overlap,
         batch_size=args.batch_size,
         device=args.device or "auto",
+        out=out,
     )
     result = _predict(steps, quiet=args.quiet)
-    path = write_image(args.output, result)
+    if out is None:
+        path = write_image(args.output, result)
+    else:  # written tile by tile, so a large image never sits in memory whole
+        out.flush()
+        path = Path(args.output)
     say(f"wrote {result.shape} {result.dtype} image to {path}")
     return 0
 

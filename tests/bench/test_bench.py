@@ -18,4 +18,35 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
         assert title in text
     for method in ("noisy input", "NL-means", "BM3D", "self-supervised", "synthetic", "paired"):
         assert method in text
-    sys.modules.pop("denoise", None)
+    for name in ("denoise", "speed", "responsiveness", "timing"):
+        sys.modules.pop(name, None)
+
+
+def table(text, title):
+    """The data rows of the table under ``## title``, as lists of cells."""
+    section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[1:]]
+
+
+def test_quick_speed_and_responsiveness_write_every_row(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    run = runpy.run_path(str(BENCH / "run.py"))
+    output = tmp_path / "BENCHMARKS.md"
+    assert run["main"](["--quick", "--only", "speed", "responsiveness", "--output", str(output)]) == 0
+    text = output.read_text()
+    training = table(text, "Training throughput: our loop against a bare PyTorch loop")
+    assert [row[0] for row in training] == ["self-supervised", "synthetic", "paired"]
+    flops = table(text, "Achieved GFLOP/s of a training step")
+    assert [row[0] for row in flops] == ["training step (bare loop)", "matmul 256x256 float32"]
+    prediction = table(text, "Prediction throughput: tiled against untiled")
+    assert [row[0] for row in prediction] == ["64x64", "128x128", "256x256"]
+    assert "memory-mapped" in prediction[-1][1]
+    memory = table(text, "Peak memory of napari-autoencoders apply")
+    assert [row[1] for row in memory] == [".npy", ".tif"]
+    stalls = table(text, "Responsiveness: napari's event loop while training")
+    assert stalls[0][0].startswith("idle viewer") and stalls[1][0].startswith("training")
+    for row in training + flops + prediction + memory + stalls:
+        assert all(cell and cell != "nan" for cell in row)
+    for name in ("speed", "responsiveness", "timing"):
+        sys.modules.pop(name, None)

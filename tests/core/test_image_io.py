@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from napari_autoencoders.core.image_io import check_writable, read_image, write_image
+from napari_autoencoders.core.image_io import check_writable, create_image, read_image, write_image
 
 
 def ramp(shape, dtype):
@@ -174,3 +174,18 @@ def test_writing_into_a_missing_folder(tmp_path):
 def test_check_writable_returns_the_format(tmp_path):
     assert check_writable(tmp_path / "out.TIFF", (2, 8, 8)) == ".tiff"
     assert check_writable(tmp_path / "out.png", (8, 8, 3)) == ".png"
+
+
+@pytest.mark.parametrize(("name", "shape"), [("a.npy", (2, 5, 6)), ("a.tif", (5, 6, 3))])
+def test_create_image_maps_a_file_written_piece_by_piece(tmp_path, name, shape):
+    mapped = create_image(tmp_path / name, shape, np.float32)
+    expected = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    for row in range(shape[0]):
+        mapped[row] = expected[row]
+    mapped.flush()
+    del mapped
+    np.testing.assert_array_equal(read_image(tmp_path / name), expected)
+
+
+def test_create_image_gives_none_for_png(tmp_path):
+    assert create_image(tmp_path / "a.png", (5, 6)) is None

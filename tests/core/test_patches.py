@@ -165,3 +165,22 @@ def test_seeded_sampler_is_reproducible():
 def test_sampler_rejects_planes_smaller_than_a_patch():
     with pytest.raises(ValueError, match="smaller than the 16x16"):
         sampler(np.zeros((1, 1, 12, 40), np.float32), patch_size=16)
+
+
+def test_gathered_batch_equals_cropping_and_turning_each_patch():
+    # the vectorised sampler reads the same random numbers as a per-patch loop would
+    inputs = np.random.default_rng(0).random((3, 2, 20, 24), dtype=np.float32)
+    x, _ = sampler(inputs, batch_size=64, seed=1).sample()
+    rng = np.random.default_rng(1)
+    planes, ys, xs = (rng.integers(0, high, 64) for high in (3, 13, 17))
+    turns, flips = rng.integers(0, 4, 64), rng.random(64) < 0.5
+    for i, patch in enumerate(x):
+        crop = torch.from_numpy(inputs[planes[i], :, ys[i] : ys[i] + 8, xs[i] : xs[i] + 8])
+        crop = torch.rot90(crop, int(turns[i]), dims=(-2, -1))
+        assert torch.equal(patch, crop.flip(-1) if flips[i] else crop)
+
+
+def test_sampler_returns_channels_last_batches():
+    inputs = np.random.default_rng(0).random((1, 3, 20, 24), dtype=np.float32)
+    for batch in sampler(inputs).sample():
+        assert batch.is_contiguous(memory_format=torch.channels_last)

@@ -7,7 +7,7 @@ import torch
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig
 from napari_autoencoders.core.models import build_model
 from napari_autoencoders.core.normalization import Normalizer
-from napari_autoencoders.core.prediction import iter_predict, predict
+from napari_autoencoders.core.prediction import iter_predict, output_shape, predict
 from napari_autoencoders.core.training import TrainedModel
 
 
@@ -158,3 +158,28 @@ def test_autoencoder_rejects_images_smaller_than_its_input():
     model = untrained_model(axes="SYX", architecture="autoencoder", input_size=28, depth=2)
     with pytest.raises(ValueError, match="28x28 tiles"):
         predict(model, image_of((2, 20, 30)))
+
+
+@pytest.mark.parametrize(("axes", "shape"), [("YX", (40, 50)), ("SYXC", (2, 40, 50, 2))])
+def test_out_memmap_is_written_in_place(tmp_path, axes, shape):
+    model = untrained_model(shape[-1] if "C" in axes else 1, axes=axes)
+    image = image_of(shape)
+    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=shape)
+    _, result = run_to_end(iter_predict(model, image, tile=32, overlap=8, device="cpu", out=out))
+    assert result is out
+    out.flush()
+    expected = predict(model, image, tile=32, overlap=8, device="cpu")
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
+
+
+def test_out_of_the_wrong_shape_raises():
+    with pytest.raises(ValueError, match=r"out must have the result's shape \(40, 50\)"):
+        predict(untrained_model(), image_of((40, 50)), out=np.empty((40, 51), np.float32))
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape"), [("YX", (40, 50)), ("SYX", (3, 40, 50)), ("YXC", (40, 50, 2))]
+)
+def test_output_shape_is_the_predicted_shape(axes, shape):
+    model = untrained_model(shape[-1] if "C" in axes else 1, axes=axes)
+    assert output_shape(model, shape, axes) == shape

@@ -8,6 +8,7 @@ import pytest
 from napari_autoencoders.core.tiling import (
     apply_tiled,
     blend_window,
+    fit_tile,
     iter_tiled,
     plan_tiles,
 )
@@ -226,3 +227,20 @@ def test_image_must_be_three_dimensional(shape):
 def test_fn_returning_wrong_shape_raises():
     with pytest.raises(ValueError, match="fn must return"):
         apply_tiled(identity, np.zeros((1, 20, 20)), tile=8, overlap=2, scale=2)
+
+
+@pytest.mark.parametrize(
+    ("size", "tile", "overlap"), [(2048, 512, 32), (8192, 256, 32), (37, 32, 8), (1000, 100, 0)]
+)
+def test_fit_tile_keeps_the_tile_count_with_less_overlap(size, tile, overlap):
+    side = fit_tile(size, tile, overlap, multiple=4)
+    assert side <= tile and (side % 4 == 0 or side == tile)
+    fitted = plan_tiles((size, size), tile=side, overlap=overlap)
+    largest = plan_tiles((size, size), tile=tile, overlap=overlap)
+    assert len(fitted.y_starts) == len(largest.y_starts)
+    assert fitted.y_starts[-1] + side == size  # still covers the image
+
+
+def test_fit_tile_shares_a_2048_side_evenly_and_leaves_small_images_alone():
+    assert fit_tile(2048, 512, 32, multiple=4) == 436
+    assert fit_tile(300, 512, 32) == 512

@@ -259,3 +259,14 @@ def test_self_supervised_training_denoises_a_phantom(tiny_config):
     )
     denoised = predict(fit(config, noisy), noisy, device="cpu")
     assert psnr(clean, denoised) > psnr(clean, noisy) + 2.0
+
+
+def test_the_optimiser_is_made_by_run_in_the_training_thread(tiny_config, noisy):
+    # a process's first optimiser imports torch._dynamo, which must not block a GUI thread
+    config = tiny_config()
+    trainer = Trainer(config, noisy)
+    assert trainer.optimizer is None
+    for _ in trainer.run():
+        pass
+    assert isinstance(trainer.optimizer, torch.optim.AdamW)
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == config.training.weight_decay

@@ -101,9 +101,7 @@ def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
     if suffix in (".tif", ".tiff"):
         import tifffile
 
-        # without this a stack of 3 or 4 planes would be stored as one colour image
-        colour = array.ndim >= 3 and array.shape[-1] in (3, 4)
-        tifffile.imwrite(path, array, photometric="rgb" if colour else "minisblack")
+        tifffile.imwrite(path, array, photometric=_photometric(array.shape))
     elif suffix == ".npy":
         np.save(path, array)
     else:
@@ -111,6 +109,48 @@ def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
 
         iio.imwrite(path, _png_ready(array), plugin="pillow")
     return path
+
+
+def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
+    """Create the file for an image and return it mapped into memory for writing.
+
+    Lets a large result be written piece by piece without ever being held
+    in memory whole; ``write_image`` would store the same file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination with an extension from :data:`WRITE_FORMATS`.
+    shape : tuple of int
+        Shape of the image, any axes.
+    dtype : data-type
+        Its dtype.
+
+    Returns
+    -------
+    numpy.memmap or None
+        The zero-filled file's pixels, for ``.npy`` and TIFF files; None for
+        PNG, which cannot be written piece by piece (use :func:`write_image`).
+        Call ``flush()`` on the map when done.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As :func:`check_writable`.
+    """
+    suffix = check_writable(path, shape)
+    if suffix == ".npy":
+        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
+    if suffix in (".tif", ".tiff"):
+        import tifffile
+
+        return tifffile.memmap(path, shape=tuple(shape), dtype=dtype, photometric=_photometric(shape))
+    return None
+
+
+def _photometric(shape: tuple[int, ...]) -> str:
+    """TIFF colour interpretation: without it a stack of 3 or 4 planes would be one colour image."""
+    return "rgb" if len(shape) >= 3 and shape[-1] in (3, 4) else "minisblack"
 
 
 def check_writable(path: str | os.PathLike, shape: tuple[int, ...]) -> str:

@@ -5,6 +5,7 @@ All arrays here are normalised planes (N, C, Y, X) of float32.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -103,30 +104,58 @@ class PatchSampler:
 
     def __init__(self, inputs, targets, *, patch_size, batch_size, augment, rng):
         check_patch_size(inputs, patch_size)
-        self.inputs = torch.from_numpy(np.ascontiguousarray(inputs))
-        self.targets = torch.from_numpy(np.ascontiguousarray(targets))
+        self.inputs = np.ascontiguousarray(inputs, np.float32)
+        self.targets = np.ascontiguousarray(targets, np.float32)
         self.patch_size = patch_size
         self.batch_size = batch_size
         self.augment = augment
         self.rng = rng
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return a batch of inputs and targets, each (B, C, P, P)."""
-        count, _, height, width = self.inputs.shape
+        """Return a batch of inputs and targets, each (B, C, P, P) in channels-last layout.
+
+        The whole batch is one gather from the flattened planes: each patch's
+        symmetry is folded into the pixel coordinates it is read from, so no
+        per-patch Python loop runs.
+        """
+        count, channels, height, width = self.inputs.shape
         size = self.patch_size
         planes = self.rng.integers(0, count, self.batch_size)
         ys = self.rng.integers(0, height - size + 1, self.batch_size)
         xs = self.rng.integers(0, width - size + 1, self.batch_size)
-        turns = self.rng.integers(0, 4, self.batch_size) if self.augment else None
-        flips = self.rng.random(self.batch_size) < 0.5 if self.augment else None
-        pairs = []
-        for i, (n, y, x) in enumerate(zip(planes, ys, xs)):
-            crop = (n, slice(None), slice(y, y + size), slice(x, x + size))
-            pair = torch.stack([self.inputs[crop], self.targets[crop]])
-            if self.augment:
-                pair = torch.rot90(pair, int(turns[i]), dims=(-2, -1))
-                if flips[i]:
-                    pair = pair.flip(-1)
-            pairs.append(pair)
-        batch = torch.stack(pairs, dim=1)  # (2, B, C, P, P)
-        return batch[0].contiguous(), batch[1].contiguous()
+        symmetry = np.zeros(self.batch_size, int)
+        if self.augment:
+            turns = self.rng.integers(0, 4, self.batch_size)
+            flips = self.rng.random(self.batch_size) < 0.5
+            symmetry = turns + 4 * flips
+        rows, cols = square_symmetries(size)[symmetry].transpose(1, 0, 2, 3)  # each (B, P, P)
+        first = (planes[:, None] * channels + np.arange(channels)) * height  # (B, C)
+        flat = ((first[..., None, None] + (ys[:, None, None] + rows)[:, None]) * width
+                + (xs[:, None, None] + cols)[:, None])  # (B, C, P, P)
+        return tuple(
+            torch.from_numpy(a.reshape(-1)[flat]).contiguous(memory_format=torch.channels_last)
+            for a in (self.inputs, self.targets)
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def square_symmetries(size: int) -> np.ndarray:
+    """Source coordinates of the 8 symmetries of a ``size`` x ``size`` square.
+
+    Returns
+    -------
+    ndarray of int, shape (8, 2, P, P)
+        For symmetry ``k = turns + 4 * flip``, ``[k, 0]`` and ``[k, 1]`` hold
+        the row and column each output pixel is read from: the patch is
+        turned ``turns`` times by 90 degrees as :func:`torch.rot90` turns it,
+        then mirrored left-right if ``flip``.
+    """
+    coords = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"))
+    result = np.empty((8, 2, size, size), int)
+    for turns in range(4):
+        # rot90 of the coordinate grids gives, at each output pixel, its source
+        turned = np.rot90(coords, turns, axes=(1, 2))
+        result[turns] = turned
+        result[turns + 4] = turned[..., ::-1]
+    result.flags.writeable = False
+    return result

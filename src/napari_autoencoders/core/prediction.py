@@ -10,7 +10,8 @@ import torch
 from .axes import Layout, check_axes, from_planes, to_planes
 from .config import Architecture
 from .patches import check_image
-from .tiling import iter_tiled
+from .precision import autocast
+from .tiling import fit_tile, iter_tiled
 from .training import TrainedModel, select_device
 
 
@@ -19,10 +20,11 @@ def iter_predict(
     image: np.ndarray,
     *,
     axes: str | None = None,
-    tile: int = 256,
+    tile: int = 512,
     overlap: int = 32,
-    batch_size: int = 4,
+    batch_size: int = 1,
     device: str = "auto",
+    out: np.ndarray | None = None,
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     """Apply ``model`` to ``image``, yielding ``(tiles done, tiles in all)``.
 
@@ -38,18 +40,24 @@ def iter_predict(
         Image with axes ``axes`` (default: the axes the model was trained on);
         it is read tile by tile, so a memory-mapped array stays on disk.
     tile, overlap : int
-        Tile side and overlap between neighbouring tiles, in pixels. A dense
-        autoencoder always uses tiles of its input size.
+        Largest tile side and overlap between neighbouring tiles, in pixels;
+        tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
+        dense autoencoder always uses tiles of its input size.
     batch_size : int
-        Tiles per forward pass.
+        Tiles per forward pass. A 512-pixel tile already keeps a CPU busy;
+        more tiles per pass only raise the memory used.
     device : str
         Torch device, ``"auto"`` for the fastest available.
+    out : ndarray, optional
+        Destination with the shape and axes of the result, e.g. a memory-mapped
+        file from ``numpy.lib.format.open_memmap``: rows are written into it as
+        the tiles finish, so the result never has to fit in memory.
 
     Returns
     -------
     ndarray of float32
-        The prediction, same shape and axes as ``image`` (returned as the
-        generator's value; :func:`predict` gives it directly).
+        The prediction, same shape and axes as ``image`` (``out`` if given;
+        returned as the generator's value; :func:`predict` gives it directly).
 
     Raises
     ------
@@ -62,16 +70,49 @@ def iter_predict(
     if model.config.model.architecture == Architecture.AUTOENCODER.value:
         tile = model.config.model.input_size
         overlap = min(overlap, tile // 2)
+    else:  # even tiles, whole multiples of the UNet's downsampling: the least compute
+        multiple = 2**model.config.model.depth
+        tile = tuple(fit_tile(size, tile, overlap, multiple) for size in planes.shape[-2:])
     forward = _forward(model, select_device(device))
-    out = np.empty((planes.shape[0], model.config.model.out_channels) + planes.shape[-2:], np.float32)
+    shape = (planes.shape[0], model.config.model.out_channels) + planes.shape[-2:]
+    out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
     count = planes.shape[0]
     for index, plane in enumerate(planes):
         tiles = iter_tiled(
-            forward, plane, tile=tile, overlap=overlap, batch_size=batch_size, out=out[index]
+            forward, plane, tile=tile, overlap=overlap, batch_size=batch_size, out=out_planes[index]
         )
         for done, total in tiles:
             yield index * total + done, count * total
-    return from_planes(out, layout)
+    return from_planes(out_planes, layout) if out is None else out
+
+
+def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
+    """View a caller's ``out`` as planes (N, C, Y, X) of ``shape``, without copying."""
+    planes, _ = to_planes(out, layout.axes) if np.ndim(out) == len(layout.axes) else (None, None)
+    if planes is None or planes.shape != shape:
+        expected = _result_shape(shape, layout)
+        raise ValueError(
+            f"out must have the result's shape {expected} (axes {layout.axes!r}), got "
+            f"{np.shape(out)}; allocate it with that shape."
+        )
+    if not np.may_share_memory(planes, out):
+        raise ValueError(
+            "out cannot be viewed as planes without a copy; give a C-contiguous array."
+        )
+    return planes
+
+
+def output_shape(model: TrainedModel, shape: tuple[int, ...], axes: str) -> tuple[int, ...]:
+    """Shape of the prediction of an image of ``shape`` and ``axes`` by ``model``.
+
+    Use it to allocate the ``out`` array of :func:`iter_predict`.
+    """
+    planes, layout = to_planes(np.broadcast_to(np.empty((), bool), shape), check_axes(axes, len(shape)))
+    return _result_shape((planes.shape[0], model.config.model.out_channels) + planes.shape[2:], layout)
+
+
+def _result_shape(plane_shape: tuple[int, ...], layout: Layout) -> tuple[int, ...]:
+    return from_planes(np.broadcast_to(np.empty((), bool), plane_shape), layout).shape
 
 
 def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None) -> str:
@@ -130,7 +171,7 @@ def _forward(model: TrainedModel, device: torch.device):
     def forward(batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(model.input_norm.normalize(batch))
         x = x.to(device, memory_format=torch.channels_last)
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device):
             y = network(x).float().cpu().numpy()
         return model.target_norm.denormalize(y)
 

@@ -26,6 +26,7 @@ from .models import build_model
 from .noise import apply_noise, parse_noise
 from .normalization import Normalizer
 from .patches import PatchSampler, check_image, check_patch_size, split_validation
+from .precision import autocast
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -162,11 +163,9 @@ class Trainer:
         self.validation = [
             self._prepare(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
         ]
-        self.optimizer = torch.optim.AdamW(
-            self.network.parameters(),
-            lr=cfg.training.learning_rate,
-            weight_decay=cfg.training.weight_decay,
-        )
+        # made by run(): a process's first optimiser imports torch._dynamo, seconds
+        # that must pass in the training thread, not in napari's event loop
+        self.optimizer: torch.optim.Optimizer | None = None
         self.history: list[dict] = []
         self.best_loss = math.inf
         self.best_state: dict | None = None
@@ -193,7 +192,8 @@ class Trainer:
         return _to(x, self.device), _to(y, self.device), mask
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        prediction = self.network(x)
+        with autocast(self.device):
+            prediction = self.network(x).float()
         if mask is not None:
             return masked_mse(prediction, y, mask)
         return nn.functional.mse_loss(prediction, y)
@@ -212,6 +212,12 @@ class Trainer:
         with the best validation loss are kept for :meth:`result`.
         """
         training = self.config.training
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW(
+                self.network.parameters(),
+                lr=training.learning_rate,
+                weight_decay=training.weight_decay,
+            )
         self._start = time.perf_counter()
         self._step, epoch, stale = 0, 0, 0
         while not self._stop:

@@ -113,7 +113,7 @@ class ApplyWidget(QWidget):
     def _build_advanced(self) -> QCollapsible:
         self.tile = QSpinBox()
         self.tile.setRange(16, 8192)
-        self.tile.setValue(256)
+        self.tile.setValue(512)
         self.tile.setSuffix(" px")
         self.overlap = QSpinBox()
         self.overlap.setRange(0, 1024)

@@ -1,0 +1,110 @@
+"""Responsiveness: the longest stall of napari's event loop while the Train widget trains.
+
+A Qt timer asks to fire every 10 ms and records how late each tick is; the
+longest delay is the longest the viewer froze. The same timer on an idle
+viewer, in the same run, is the reference. Needs a display (``make bench``
+starts a virtual one with xvfb-run where there is none).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+
+from napari_autoencoders.core.noise import add_noise
+from napari_autoencoders.core.phantoms import fluorescence_phantom
+
+#: Interval the probing timer asks for, in milliseconds.
+TICK_MS = 10
+
+
+def stalls(seconds: float, *, start=None, busy=None) -> list[float]:
+    """Lateness (ms) of every tick of a 10 ms timer over ``seconds``.
+
+    ``start()`` is called when the timer starts; the loop then runs until
+    ``seconds`` have passed and ``busy()`` (if given) returns False.
+    """
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    late: list[float] = []
+    last = time.perf_counter()
+    began = last
+    loop = QEventLoop()
+
+    def tick() -> None:
+        nonlocal last
+        now = time.perf_counter()
+        late.append(max(0.0, (now - last) * 1e3 - TICK_MS))
+        last = now
+        if now - began >= seconds and (busy is None or not busy()):
+            loop.quit()
+
+    timer = QTimer()
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(tick)
+    timer.start()
+    if start is not None:  # from inside the loop, so that its own time counts as a stall
+        QTimer.singleShot(0, start)
+    loop.exec_()
+    timer.stop()
+    return late
+
+
+def responsiveness_rows(seconds: float, quick: bool) -> list[list[str]]:
+    """The longest and typical stall with the viewer idle, then while training."""
+    import napari
+    from qtpy.QtCore import QTimer
+
+    from napari_autoencoders.widgets.train import TrainWidget
+
+    viewer = napari.Viewer(show=True)
+    try:
+        widget = TrainWidget(viewer)
+        viewer.window.add_dock_widget(widget)
+        noisy = add_noise(fluorescence_phantom((256, 256), seed=0), "gaussian:0.1", seed=1)
+        viewer.add_image(noisy, name="noisy")
+        sizes = {"epochs": 10_000}
+        if quick:
+            sizes.update(patch_size=16, batch_size=2, width=8, steps_per_epoch=5)
+        for field, value in sizes.items():
+            getattr(widget, field).setValue(value)
+
+        def start() -> None:
+            widget.train()
+            QTimer.singleShot(int(seconds * 1e3), widget.stop)
+
+        def training() -> bool:
+            return not widget.train_button.isEnabled()
+
+        stalls(1.0)  # let the viewer finish drawing itself
+        rows = []
+        for name, late in (
+            ("idle viewer (reference)", stalls(seconds / 2)),
+            ("training in the Train widget", stalls(seconds, start=start, busy=training)),
+        ):
+            rows.append([name, f"{max(late):.0f}", f"{statistics.median(late):.1f}", str(len(late))])
+        steps, _ = widget.plot.curves()["training"]
+        rows[-1][0] += f" ({len(steps)} steps)"
+        return rows
+    finally:
+        viewer.close()
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Return the responsiveness table (``quick``: a short, tiny training)."""
+    if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        raise RuntimeError("bench/responsiveness.py needs a display; run it with xvfb-run -a.")
+    seconds = 1.0 if quick else 30.0
+    return [
+        {
+            "title": "Responsiveness: napari's event loop while training",
+            "note": f"A {TICK_MS} ms Qt timer records how late each tick fires; {seconds:g} s of "
+            "training with the widget's default network and batch"
+            + (" (tiny in --quick)" if quick else "")
+            + "; target: longest stall under 100 ms.",
+            "header": ["viewer", "longest stall (ms)", "median lateness (ms)", "ticks"],
+            "rows": responsiveness_rows(seconds, quick),
+        }
+    ]
