@@ -28,7 +28,8 @@ def iter_predict(
 
     Each plane is normalised as the training data was, cut into overlapping
     tiles that are blended smoothly, and mapped back to the units of the
-    training targets.
+    training targets. A super-resolution model's tiles are stitched on the
+    grid ``factor`` times finer.
 
     Parameters
     ----------
@@ -48,8 +49,9 @@ def iter_predict(
     Returns
     -------
     ndarray of float32
-        The prediction, same shape and axes as ``image`` (returned as the
-        generator's value; :func:`predict` gives it directly).
+        The prediction, same shape and axes as ``image`` except Y and X
+        multiplied by the model's ``factor`` (returned as the generator's
+        value; :func:`predict` gives it directly).
 
     Raises
     ------
@@ -63,11 +65,19 @@ def iter_predict(
         tile = model.config.model.input_size
         overlap = min(overlap, tile // 2)
     forward = _forward(model, select_device(device))
-    out = np.empty((planes.shape[0], model.config.model.out_channels) + planes.shape[-2:], np.float32)
+    factor = model.config.model.factor
+    height, width = planes.shape[-2:]
+    out = np.empty((planes.shape[0], model.config.model.out_channels, height * factor, width * factor), np.float32)
     count = planes.shape[0]
     for index, plane in enumerate(planes):
         tiles = iter_tiled(
-            forward, plane, tile=tile, overlap=overlap, batch_size=batch_size, out=out[index]
+            forward,
+            plane,
+            tile=tile,
+            overlap=overlap,
+            scale=factor,
+            batch_size=batch_size,
+            out=out[index],
         )
         for done, total in tiles:
             yield index * total + done, count * total
