@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the ``train`` and ``apply`` subcommands."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Train and apply convolutional autoencoders for denoising and reconstruction.",
+        description="Train and apply convolutional autoencoders for denoising, reconstruction and "
+        "super-resolution.",
         epilog=f"Images are read from {', '.join(READ_FORMATS)} files and written as "
         f"{', '.join(WRITE_FORMATS)}.",
     )
@@ -86,7 +87,7 @@ def _add_train(commands) -> None:
     train = commands.add_parser(
         "train",
         help="train a model on an image file",
-        description="Train a denoiser or a reconstruction autoencoder. Ctrl-C stops the "
+        description="Train a denoiser, a reconstruction autoencoder or an upscaler. Ctrl-C stops the "
         "training and still saves the best model so far.",
     )
     train.set_defaults(handler=run_train)
