@@ -193,5 +193,5 @@ class SuperResolutionNet(nn.Module):
         """Map (B, C_in, Y, X) to (B, C_out, Y * factor, X * factor)."""
         features = self.head(x)
         detail = self.shuffle(self.tail(features + self.body(features)))
-        upsampled = F.interpolate(x, scale_factor=self.config.factor, mode="bicubic", align_corners=False)
-        return detail + upsampled
+        factor = self.config.factor
+        return detail + F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)

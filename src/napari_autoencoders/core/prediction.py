@@ -67,7 +67,8 @@ def iter_predict(
     forward = _forward(model, select_device(device))
     factor = model.config.model.factor
     height, width = planes.shape[-2:]
-    out = np.empty((planes.shape[0], model.config.model.out_channels, height * factor, width * factor), np.float32)
+    channels = model.config.model.out_channels
+    out = np.empty((planes.shape[0], channels, height * factor, width * factor), np.float32)
     count = planes.shape[0]
     for index, plane in enumerate(planes):
         tiles = iter_tiled(

@@ -85,7 +85,7 @@ def downscale(image: np.ndarray, factor: int, *, method: str = "area") -> np.nda
     height, width = (image.shape[-2] // factor) * factor, (image.shape[-1] // factor) * factor
     image = image[..., :height, :width]
     if parsed.method == "area":
-        blocks = image.reshape(image.shape[:-2] + (height // factor, factor, width // factor, factor))
+        blocks = image.reshape(image.shape[:-2] + (height // factor, factor, -1, factor))
         return blocks.mean(axis=(-3, -1), dtype=np.float32)
     sigma = (0.0,) * (image.ndim - 2) + (parsed.sigma, parsed.sigma)
     blurred = ndimage.gaussian_filter(image, sigma, mode="reflect")
@@ -114,7 +114,8 @@ def upscale_interpolated(image: np.ndarray, factor: int, *, order: int = 3) -> n
         raise ValueError(f"order must be 1 (bilinear) or 3 (bicubic), got {order}.")
     image = np.asarray(image, dtype=np.float32)
     planes = torch.from_numpy(image.reshape((-1, 1) + image.shape[-2:]))
-    upscaled = F.interpolate(planes, scale_factor=factor, mode=_INTERPOLATION[order], align_corners=False)
+    mode = _INTERPOLATION[order]
+    upscaled = F.interpolate(planes, scale_factor=factor, mode=mode, align_corners=False)
     return upscaled.numpy().reshape(image.shape[:-2] + upscaled.shape[-2:])
 
 
