@@ -1,4 +1,4 @@
-"""Upscaled result layers (widgets/resolution.py): through the Apply widget, placed over their input."""
+"""Upscaled result layers (widgets/resolution.py), through the Apply widget."""
 
 import numpy as np
 import pytest
