@@ -25,7 +25,16 @@ from tqdm import tqdm
 
 from . import __version__
 from .core.axes import default_axes
-from .core.config import Architecture, Config, DataConfig, Mode, ModelConfig, Task, TrainingConfig
+from .core.config import (
+    TASK_MODES,
+    Architecture,
+    Config,
+    DataConfig,
+    Mode,
+    ModelConfig,
+    Task,
+    TrainingConfig,
+)
 from .core.image_io import (
     READ_FORMATS,
     WRITE_FORMATS,
@@ -37,6 +46,7 @@ from .core.image_io import (
 from .core.model_io import load_model, save_model
 from .core.noise import parse_noise
 from .core.prediction import check_input, iter_predict, output_shape
+from .core.resolution import FACTORS, parse_downscale
 from .core.training import Trainer
 
 PROG = "napari-autoencoders"
@@ -68,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the ``train`` and ``apply`` subcommands."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Train and apply convolutional autoencoders for denoising and reconstruction.",
+        description="Train and apply convolutional autoencoders for denoising, reconstruction and "
+        "super-resolution.",
         epilog=f"Images are read from {', '.join(READ_FORMATS)} files and written as "
         f"{', '.join(WRITE_FORMATS)}.",
     )
@@ -83,7 +94,7 @@ def _add_train(commands) -> None:
     train = commands.add_parser(
         "train",
         help="train a model on an image file",
-        description="Train a denoiser or a reconstruction autoencoder. Ctrl-C stops the "
+        description="Train a denoiser, a reconstruction autoencoder or an upscaler. Ctrl-C stops the "
         "training and still saves the best model so far.",
     )
     train.set_defaults(handler=run_train)
@@ -92,11 +103,30 @@ def _add_train(commands) -> None:
     task.add_argument(
         "--mode",
         choices=[m.value for m in Mode],
-        help="denoising only: 'synthetic' adds --noise to a clean --input, 'paired' learns "
-        "--input -> --target, 'self-supervised' (default) needs the noisy --input alone",
+        help="denoising: 'synthetic' adds --noise to a clean --input, 'paired' learns "
+        "--input -> --target, 'self-supervised' (default) needs the noisy --input alone; "
+        "superres: 'from-highres' (default) downscales a high-resolution --input, 'paired' "
+        "learns a low-resolution --input -> high-resolution --target, 'zero-shot' needs the "
+        "low-resolution --input alone",
     )
     task.add_argument("--input", required=True, metavar="FILE", help="training image")
-    task.add_argument("--target", metavar="FILE", help="clean image for --mode paired")
+    task.add_argument(
+        "--target",
+        metavar="FILE",
+        help="clean image (denoise) or high-resolution image (superres) for --mode paired",
+    )
+    task.add_argument(
+        "--factor",
+        type=int,
+        choices=FACTORS,
+        help="superres only: upscaling factor in Y and X (default 2)",
+    )
+    task.add_argument(
+        "--downscale",
+        metavar="METHOD",
+        help="superres only: how training inputs are shrunk in --mode from-highres and "
+        "zero-shot, 'area' (default) or 'gaussian:SIGMA', e.g. gaussian:1.0",
+    )
     task.add_argument(
         "--noise",
         metavar="SPEC",
@@ -207,6 +237,7 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
         learning_rate=args.learning_rate,
         seed=args.seed,
         device=args.device,
+        downscale=args.downscale,
     )
     if args.time_budget is not None:
         training.epochs = UNBOUNDED_EPOCHS
@@ -216,21 +247,40 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
             data.patch_size = min(data.patch_size, _frame_size(shape, axes))
         model.architecture = Architecture.AUTOENCODER.value
         model.input_size = data.patch_size
+    if args.task == Task.SUPERRES.value:
+        training.mode = args.mode or TASK_MODES[args.task][0]
+        model.architecture = Architecture.SUPERRES.value
+        model.factor = args.factor or FACTORS[0]
     return Config(model=model, data=data, training=training).validate()
 
 
 def _check_task_options(args: argparse.Namespace) -> None:
     """Reject options that the chosen task and mode would silently ignore."""
     denoise = args.task == Task.DENOISE.value
-    mode = args.mode or Mode.SELF_SUPERVISED.value
-    if not denoise and args.mode is not None:
-        raise ValueError("--mode applies to --task denoise only.")
-    if denoise and args.latent_dim is not None:
+    superres = args.task == Task.SUPERRES.value
+    modes = TASK_MODES.get(args.task, ())
+    mode = args.mode or (modes[0] if modes else None)
+    if args.mode is not None and args.mode not in modes:
+        raise ValueError(
+            "--mode applies to --task denoise (synthetic, paired, self-supervised) and "
+            f"--task superres (from-highres, paired, zero-shot); got {args.mode!r} with "
+            f"--task {args.task}."
+        )
+    if args.task != Task.RECONSTRUCT.value and args.latent_dim is not None:
         raise ValueError("--latent-dim applies to --task reconstruct only.")
-    if denoise and mode == Mode.PAIRED.value and args.target is None:
-        raise ValueError("--mode paired needs --target FILE, the clean image matching --input.")
-    if args.target is not None and not (denoise and mode == Mode.PAIRED.value):
-        raise ValueError("--target is used with --task denoise --mode paired only.")
+    if mode == Mode.PAIRED.value and args.target is None:
+        kind = "clean" if denoise else "high-resolution"
+        raise ValueError(f"--mode paired needs --target FILE, the {kind} image matching --input.")
+    if args.target is not None and mode != Mode.PAIRED.value:
+        raise ValueError("--target is used with --mode paired only.")
+    if not superres and (args.factor is not None or args.downscale is not None):
+        raise ValueError("--factor and --downscale apply to --task superres only.")
+    if superres and args.depth is not None:
+        raise ValueError("--depth applies to the denoise and reconstruct networks, not superres.")
+    if args.downscale is not None:
+        if mode == Mode.PAIRED.value:
+            raise ValueError("--downscale is not used with --mode paired: the pairs are given.")
+        parse_downscale(args.downscale)
     if args.noise is not None:
         if not (denoise and mode == Mode.SYNTHETIC.value):
             raise ValueError("--noise is used with --task denoise --mode synthetic only.")

@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any
 
 from .noise import parse_noise
+from .resolution import FACTORS, parse_downscale
 
 #: Version of the config layout; bumped when a field changes meaning.
 CONFIG_VERSION = 1
@@ -24,14 +25,24 @@ class Task(str, Enum):
 
     DENOISE = "denoise"
     RECONSTRUCT = "reconstruct"
+    SUPERRES = "superres"
 
 
 class Mode(str, Enum):
-    """Where the training targets come from (denoising only)."""
+    """Where the training targets come from (denoising and super-resolution)."""
 
     SYNTHETIC = "synthetic"  # clean images, noise added on the fly
-    PAIRED = "paired"  # noisy input, clean target
+    PAIRED = "paired"  # noisy input and clean target, or low- and high-resolution
     SELF_SUPERVISED = "self-supervised"  # noisy image alone, blind-spot masking
+    FROM_HIGHRES = "from-highres"  # high-resolution images, downscaled on the fly
+    ZERO_SHOT = "zero-shot"  # low-resolution image alone, downscaled once more
+
+
+#: The modes each task accepts, the first being its default; tasks absent have no mode.
+TASK_MODES = {
+    Task.DENOISE.value: (Mode.SELF_SUPERVISED.value, Mode.SYNTHETIC.value, Mode.PAIRED.value),
+    Task.SUPERRES.value: (Mode.FROM_HIGHRES.value, Mode.PAIRED.value, Mode.ZERO_SHOT.value),
+}
 
 
 class Architecture(str, Enum):
@@ -39,6 +50,7 @@ class Architecture(str, Enum):
 
     UNET = "unet"  # restoration network with skip connections
     AUTOENCODER = "autoencoder"  # conv encoder, dense bottleneck, conv decoder
+    SUPERRES = "superres"  # residual blocks and pixel shuffle over bicubic upsampling
 
 
 @dataclass
@@ -47,9 +59,10 @@ class ModelConfig:
 
     Parameters
     ----------
-    architecture : {"unet", "autoencoder"}
+    architecture : {"unet", "autoencoder", "superres"}
         ``"unet"`` for restoration (any input size), ``"autoencoder"`` for a
-        flat latent vector (fixed input size ``input_size``).
+        flat latent vector (fixed input size ``input_size``), ``"superres"``
+        for upscaling by ``factor``.
     in_channels, out_channels : int
         Channels of the input and output images.
     depth : int
@@ -65,6 +78,11 @@ class ModelConfig:
     residual : bool
         Predict a correction added to the input (``"unet"`` only; needs
         ``in_channels == out_channels``).
+    factor : int
+        Output pixels per input pixel along Y and X: 1, or 2, 3 or 4 for
+        ``"superres"``.
+    blocks : int
+        Residual blocks of the ``"superres"`` network.
     """
 
     architecture: str = Architecture.UNET.value
@@ -75,6 +93,8 @@ class ModelConfig:
     latent_dim: int = 16
     input_size: int = 64
     residual: bool = False
+    factor: int = 1
+    blocks: int = 4
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -83,6 +103,22 @@ class ModelConfig:
         _check_positive("model.out_channels", self.out_channels)
         _check_positive("model.width", self.width)
         _check_positive("model.latent_dim", self.latent_dim)
+        _check_positive("model.blocks", self.blocks)
+        superres = self.architecture == Architecture.SUPERRES.value
+        if superres and self.factor not in FACTORS:
+            raise ValueError(
+                f"model.factor must be one of {list(FACTORS)} for super-resolution, got {self.factor}."
+            )
+        if superres and self.in_channels != self.out_channels:
+            raise ValueError(
+                "a 'superres' model adds its output to the upscaled input, so it needs as many "
+                f"output as input channels, got {self.in_channels} in and {self.out_channels} out."
+            )
+        if not superres and self.factor != 1:
+            raise ValueError(
+                f"model.factor ({self.factor}) changes the image size; only the 'superres' "
+                "architecture upscales, use factor 1 for the others."
+            )
         if not 1 <= self.depth <= 6:
             raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
         if self.architecture == Architecture.AUTOENCODER.value:
@@ -148,10 +184,12 @@ class TrainingConfig:
 
     Parameters
     ----------
-    task : {"denoise", "reconstruct"}
+    task : {"denoise", "reconstruct", "superres"}
         What the network learns.
-    mode : {"synthetic", "paired", "self-supervised"}
-        Source of the targets for denoising.
+    mode : str
+        Source of the targets: ``"synthetic"``, ``"paired"`` or
+        ``"self-supervised"`` for denoising; ``"from-highres"``, ``"paired"``
+        or ``"zero-shot"`` for super-resolution (see :data:`TASK_MODES`).
     noise : str
         Noise added on the fly in ``"synthetic"`` mode, e.g.
         ``"gaussian:0.1"``, ``"poisson:30"``, ``"saltpepper:0.05"``, or
@@ -175,6 +213,11 @@ class TrainingConfig:
         Masked pixels take the value of a random neighbour at most this far.
     device : str
         ``"auto"`` (CUDA, then MPS, then CPU), or a torch device name.
+    downscale : str
+        How super-resolution inputs are made from larger images in the
+        ``"from-highres"`` and ``"zero-shot"`` modes: ``"area"`` (block
+        average) or ``"gaussian:SIGMA"`` (blur of SIGMA high-resolution
+        pixels, then decimation); see :func:`.resolution.downscale`.
     """
 
     task: str = Task.DENOISE.value
@@ -190,6 +233,7 @@ class TrainingConfig:
     mask_fraction: float = 0.02
     mask_radius: int = 2
     device: str = "auto"
+    downscale: str = "area"
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -210,6 +254,13 @@ class TrainingConfig:
             )
         _check_positive("training.mask_radius", self.mask_radius)
         parse_noise(self.noise)
+        parse_downscale(self.downscale)
+        modes = TASK_MODES.get(self.task)
+        if modes is not None and self.mode not in modes:
+            raise ValueError(
+                f"training.mode {self.mode!r} does not apply to task {self.task!r}; choose "
+                f"one of {list(modes)}."
+            )
 
 
 @dataclass
@@ -236,6 +287,12 @@ class Config:
             raise ValueError(
                 "training.task 'reconstruct' needs model.architecture 'autoencoder': a "
                 "U-Net's skip connections would copy the input past the bottleneck."
+            )
+        superres = self.training.task == Task.SUPERRES.value
+        if superres != (self.model.architecture == Architecture.SUPERRES.value):
+            raise ValueError(
+                "training.task 'superres' and model.architecture 'superres' go together; "
+                f"got task {self.training.task!r} with architecture {self.model.architecture!r}."
             )
         blind_spot = (self.training.task, self.training.mode) == (
             Task.DENOISE.value,

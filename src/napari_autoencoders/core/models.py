@@ -1,6 +1,8 @@
-"""Networks: a U-Net for restoration and a convolutional autoencoder with a flat latent.
+"""Networks: a U-Net for restoration, a convolutional autoencoder with a flat latent,
+and an upscaling network for super-resolution.
 
-Both take and return batches (B, C, Y, X) on the normalised intensity scale.
+All take and return batches (B, C, Y, X) on the normalised intensity scale
+(the upscaler returns Y and X ``factor`` times larger).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ def build_model(config: ModelConfig) -> nn.Module:
     config.validate()
     if config.architecture == Architecture.UNET.value:
         return UNet(config)
+    if config.architecture == Architecture.SUPERRES.value:
+        return SuperResolutionNet(config)
     return ConvAutoencoder(config)
 
 
@@ -144,3 +148,50 @@ class ConvAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct (B, C, S, S) through the latent bottleneck."""
         return self.decode(self.encode(x))
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with a ReLU between them, added to the input (EDSR style)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, W, Y, X) to (B, W, Y, X)."""
+        return x + self.body(x)
+
+
+class SuperResolutionNet(nn.Module):
+    """Upscale by ``factor``: bicubic interpolation plus a learned correction.
+
+    A small EDSR/ESPCN-like body of ``blocks`` residual blocks of ``width``
+    feature maps works at the input resolution (cheap); a 3x3 convolution
+    makes ``factor**2`` sub-pixel values per channel, which a pixel shuffle
+    arranges on the fine grid. The result is added to the bicubic
+    upsampling of the input, so the network only learns the detail that
+    interpolation misses. The last convolution starts at zero: an untrained
+    network is exactly bicubic interpolation.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        width, factor = config.width, config.factor
+        self.head = nn.Conv2d(config.in_channels, width, 3, padding=1)
+        self.body = nn.Sequential(*(ResidualBlock(width) for _ in range(config.blocks)))
+        self.tail = nn.Conv2d(width, config.out_channels * factor**2, 3, padding=1)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+        self.shuffle = nn.PixelShuffle(factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, C_in, Y, X) to (B, C_out, Y * factor, X * factor)."""
+        features = self.head(x)
+        detail = self.shuffle(self.tail(features + self.body(features)))
+        factor = self.config.factor
+        return detail + F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)

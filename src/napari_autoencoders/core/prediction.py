@@ -30,7 +30,8 @@ def iter_predict(
 
     Each plane is normalised as the training data was, cut into overlapping
     tiles that are blended smoothly, and mapped back to the units of the
-    training targets.
+    training targets. A super-resolution model's tiles are stitched on the
+    grid ``factor`` times finer.
 
     Parameters
     ----------
@@ -56,8 +57,9 @@ def iter_predict(
     Returns
     -------
     ndarray of float32
-        The prediction, same shape and axes as ``image`` (``out`` if given;
-        returned as the generator's value; :func:`predict` gives it directly).
+        The prediction, same shape and axes as ``image`` except Y and X
+        multiplied by the model's ``factor`` (``out`` if given; returned as
+        the generator's value; :func:`predict` gives it directly).
 
     Raises
     ------
@@ -74,12 +76,20 @@ def iter_predict(
         multiple = 2**model.config.model.depth
         tile = tuple(fit_tile(size, tile, overlap, multiple) for size in planes.shape[-2:])
     forward = _forward(model, select_device(device))
-    shape = (planes.shape[0], model.config.model.out_channels) + planes.shape[-2:]
+    factor = model.config.model.factor
+    height, width = planes.shape[-2:]
+    shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
     count = planes.shape[0]
     for index, plane in enumerate(planes):
         tiles = iter_tiled(
-            forward, plane, tile=tile, overlap=overlap, batch_size=batch_size, out=out_planes[index]
+            forward,
+            plane,
+            tile=tile,
+            overlap=overlap,
+            scale=factor,
+            batch_size=batch_size,
+            out=out_planes[index],
         )
         for done, total in tiles:
             yield index * total + done, count * total
@@ -108,7 +118,10 @@ def output_shape(model: TrainedModel, shape: tuple[int, ...], axes: str) -> tupl
     Use it to allocate the ``out`` array of :func:`iter_predict`.
     """
     planes, layout = to_planes(np.broadcast_to(np.empty((), bool), shape), check_axes(axes, len(shape)))
-    return _result_shape((planes.shape[0], model.config.model.out_channels) + planes.shape[2:], layout)
+    factor = model.config.model.factor
+    plane_shape = (planes.shape[0], model.config.model.out_channels)
+    plane_shape += tuple(size * factor for size in planes.shape[2:])
+    return _result_shape(plane_shape, layout)
 
 
 def _result_shape(plane_shape: tuple[int, ...], layout: Layout) -> tuple[int, ...]:

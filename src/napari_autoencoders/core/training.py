@@ -27,6 +27,7 @@ from .noise import apply_noise, parse_noise
 from .normalization import Normalizer
 from .patches import PatchSampler, check_image, check_patch_size, split_validation
 from .precision import autocast
+from .resolution import pair_samplers, training_pairs
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -93,9 +94,13 @@ class Trainer:
         Model, data and training settings; channels are taken from the data.
     inputs : ndarray
         Images with axes ``config.data.axes``: clean images in ``synthetic``
-        mode, noisy ones otherwise.
+        mode, noisy ones otherwise; for super-resolution the high-resolution
+        images (``from-highres``) or the low-resolution ones (``paired``,
+        ``zero-shot``).
     targets : ndarray, optional
-        Clean images of the same shape as ``inputs`` (``paired`` mode only).
+        Clean images of the same shape as ``inputs`` (``paired`` denoising),
+        or high-resolution images ``factor`` times larger in Y and X
+        (``paired`` super-resolution).
 
     Raises
     ------
@@ -106,7 +111,10 @@ class Trainer:
     def __init__(self, config: Config, inputs: np.ndarray, targets: np.ndarray | None = None):
         config = copy.deepcopy(config).validate()
         planes, layout = to_planes(inputs, config.data.axes)
-        target_planes = self._target_planes(config, planes, targets)
+        if config.training.task == Task.SUPERRES.value:
+            planes, target_planes = self._resolution_pairs(config, inputs, targets)
+        else:
+            target_planes = self._target_planes(config, planes, targets)
         check_image(planes, "the input image")
         check_patch_size(planes, config.data.patch_size)
         channels = layout.channels
@@ -119,7 +127,7 @@ class Trainer:
             else self.input_norm
         )
         x = self.input_norm.normalize(planes)
-        y = self.target_norm.normalize(target_planes) if targets is not None else x
+        y = x if target_planes is planes else self.target_norm.normalize(target_planes)
         self._setup(x, y)
 
     @staticmethod
@@ -143,6 +151,19 @@ class Trainer:
         check_image(target_planes, "the target image")
         return target_planes
 
+    @staticmethod
+    def _resolution_pairs(config: Config, inputs: np.ndarray, targets: np.ndarray | None):
+        """Low- and high-resolution planes (N, C, Y, X), (N, C, Y * F, X * F)."""
+        return training_pairs(
+            inputs,
+            targets,
+            axes=config.data.axes,
+            factor=config.model.factor,
+            method=config.training.downscale,
+            paired=config.training.mode == Mode.PAIRED.value,
+            patch_size=config.data.patch_size,
+        )
+
     def _setup(self, x: np.ndarray, y: np.ndarray) -> None:
         cfg = self.config
         seed = cfg.training.seed
@@ -153,12 +174,7 @@ class Trainer:
         # channels-last convolutions run about 3x faster on CPU (measured, width 32)
         self.network = build_model(cfg.model).to(self.device, memory_format=torch.channels_last)
         self.noise = parse_noise(cfg.training.noise) if self._mode == Mode.SYNTHETIC.value else []
-        train_x, train_y, val_x, val_y = split_validation(
-            x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng
-        )
-        options = dict(patch_size=cfg.data.patch_size, batch_size=cfg.data.batch_size)
-        self.sampler = PatchSampler(train_x, train_y, augment=cfg.data.augment, rng=rng, **options)
-        val_sampler = PatchSampler(val_x, val_y, augment=False, rng=np.random.default_rng(seed + 1), **options)
+        self.sampler, val_sampler = self._samplers(x, y, rng)
         val_generator = torch.Generator().manual_seed(seed + 1)
         self.validation = [
             self._prepare(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
@@ -170,6 +186,29 @@ class Trainer:
         self.best_loss = math.inf
         self.best_state: dict | None = None
         self._stop = False
+
+    def _samplers(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
+        """Training and validation samplers of normalised planes ``x`` and ``y``."""
+        cfg, seed = self.config, self.config.training.seed
+        if cfg.training.task == Task.SUPERRES.value:
+            return pair_samplers(
+                x,
+                y,
+                factor=cfg.model.factor,
+                patch_size=cfg.data.patch_size,
+                batch_size=cfg.data.batch_size,
+                validation_fraction=cfg.data.validation_fraction,
+                augment=cfg.data.augment,
+                seed=seed,
+                rng=rng,
+            )
+        train_x, train_y, val_x, val_y = split_validation(
+            x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng
+        )
+        options = dict(patch_size=cfg.data.patch_size, batch_size=cfg.data.batch_size)
+        sampler = PatchSampler(train_x, train_y, augment=cfg.data.augment, rng=rng, **options)
+        val_sampler = PatchSampler(val_x, val_y, augment=False, rng=np.random.default_rng(seed + 1), **options)
+        return sampler, val_sampler
 
     @property
     def _mode(self) -> str | None:

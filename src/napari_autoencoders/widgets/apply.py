@@ -28,6 +28,7 @@ from ..core.model_io import ModelFileError, load_model
 from ..core.prediction import check_input, iter_predict
 from ..core.training import TrainedModel
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data, result_layer
+from .resolution import upscaled_layer
 from .session import ModelRegistry, session_models
 from .threads import guarded
 
@@ -40,7 +41,8 @@ class ApplyWidget(QWidget):
 
     The input layer is never changed. The new layer, named ``"<input> denoised"``
     or ``"<input> reconstructed"``, lies just above the input with its scale,
-    translate and a copy of its metadata.
+    translate and a copy of its metadata. A super-resolution model's result,
+    ``"<input> super-resolved ×F"``, has a finer scale and overlays the input.
 
     Parameters
     ----------
@@ -66,6 +68,8 @@ class ApplyWidget(QWidget):
         self.worker = None
         self._source: Image | None = None
         self._task = Task.DENOISE.value
+        self._axes = ""
+        self._factor = 1
         self._busy = False
 
         layout = QVBoxLayout(self)
@@ -170,6 +174,7 @@ class ApplyWidget(QWidget):
             show_error(f"Cannot apply the model: {err}")
             return
         self._source, self._task = layer, model.config.training.task
+        self._axes, self._factor = axes, model.config.model.factor
         self.progress.setValue(0)
         self._set_running(True)
         self.worker = _predict_in_thread(
@@ -229,7 +234,10 @@ class ApplyWidget(QWidget):
 
     def _add_result(self, result: np.ndarray) -> None:
         source = self._source
-        layer = result_layer(source, result, f"{source.name} {RESULT_SUFFIX[self._task]}")
+        if self._task == Task.SUPERRES.value:
+            layer = upscaled_layer(source, result, factor=self._factor, axes=self._axes)
+        else:
+            layer = result_layer(source, result, f"{source.name} {RESULT_SUFFIX[self._task]}")
         layers = self.viewer.layers
         index = layers.index(source) + 1 if source in layers else len(layers)
         layers.insert(index, layer)

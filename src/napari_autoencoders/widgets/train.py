@@ -10,6 +10,7 @@ import napari
 import numpy as np
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtCore import QSignalBlocker
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -27,6 +28,7 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from ..core.config import (
+    TASK_MODES,
     Architecture,
     Config,
     DataConfig,
@@ -36,6 +38,7 @@ from ..core.config import (
     TrainingConfig,
 )
 from ..core.model_io import save_model
+from ..core.resolution import FACTORS
 from ..core.training import TrainedModel, Trainer, TrainingEvent
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .plot import LossPlot
@@ -46,10 +49,15 @@ from .threads import guarded
 UPDATE_INTERVAL = 0.1
 #: Resolution of the progress bar.
 PROGRESS_STEPS = 1000
+#: The network of each task that does not use the U-Net.
+ARCHITECTURES = {
+    Task.RECONSTRUCT.value: Architecture.AUTOENCODER.value,
+    Task.SUPERRES.value: Architecture.SUPERRES.value,
+}
 
 
 class TrainWidget(QWidget):
-    """Train a denoising or reconstructing autoencoder on an image layer.
+    """Train a denoising, reconstructing or upscaling autoencoder on an image layer.
 
     The form becomes a :class:`~napari_autoencoders.core.config.Config`; the
     :class:`~napari_autoencoders.core.training.Trainer` is built (and the
@@ -101,6 +109,7 @@ class TrainWidget(QWidget):
         for widget in (self.progress, self.status, self.plot):
             layout.addWidget(widget)
 
+        self.task.currentIndexChanged.connect(self._fill_modes)
         for combo in (self.task, self.mode):
             combo.currentIndexChanged.connect(self._update_rows)
         self.input_layer.currentIndexChanged.connect(self._on_layer_changed)
@@ -113,12 +122,19 @@ class TrainWidget(QWidget):
     def _build_form(self) -> QFormLayout:
         defaults = TrainingConfig()
         self.task = _combo([task.value for task in Task], defaults.task)
-        self.mode = _combo([mode.value for mode in Mode], defaults.mode)
+        self.mode = _combo(list(TASK_MODES[defaults.task]), defaults.mode)
         self.input_layer = LayerComboBox(self.viewer)
         self.target_layer = LayerComboBox(self.viewer)
         self.noise = QLineEdit(defaults.noise)
         self.noise.setToolTip(
             'Noise added to the clean image, e.g. "gaussian:0.1" or "poisson:30+gaussian:0.02".'
+        )
+        self.factor = _combo([str(factor) for factor in FACTORS], str(FACTORS[0]))
+        self.factor.setToolTip("Upscaling factor in Y and X.")
+        self.downscale = QLineEdit(defaults.downscale)
+        self.downscale.setToolTip(
+            'How training inputs are shrunk: "area" (block average) or "gaussian:SIGMA" '
+            '(blur of SIGMA high-resolution pixels, then decimation), e.g. "gaussian:1.0".'
         )
         self.axes = axes_edit()
         self.epochs = _spin(defaults.epochs, 1, 100_000)
@@ -132,6 +148,8 @@ class TrainWidget(QWidget):
             ("image", self.input_layer),
             ("clean target", self.target_layer),
             ("noise", self.noise),
+            ("factor", self.factor),
+            ("downscale", self.downscale),
             ("axes", self.axes),
             ("epochs", self.epochs),
             ("time budget", self.time_budget),
@@ -180,14 +198,31 @@ class TrainWidget(QWidget):
             buttons.addWidget(button)
         return buttons
 
+    def _fill_modes(self) -> None:
+        """List the modes of the chosen task, keeping the current one if it is among them."""
+        modes = TASK_MODES.get(self.task.currentText(), ())
+        current = self.mode.currentText()
+        with QSignalBlocker(self.mode):
+            self.mode.clear()
+            self.mode.addItems(list(modes))
+            if current in modes:
+                self.mode.setCurrentText(current)
+
     def _update_rows(self) -> None:
         """Show only the fields the chosen task and mode use."""
-        denoise = self.task.currentText() == Task.DENOISE.value
+        task = self.task.currentText()
+        denoise, superres = task == Task.DENOISE.value, task == Task.SUPERRES.value
         mode = self.mode.currentText()
-        _show_row(self.form, self.mode, denoise)
-        _show_row(self.form, self.target_layer, denoise and mode == Mode.PAIRED.value)
+        _show_row(self.form, self.mode, task in TASK_MODES)
+        _show_row(self.form, self.target_layer, mode == Mode.PAIRED.value and task in TASK_MODES)
+        self.form.labelForField(self.target_layer).setText(
+            "high-res target" if superres else "clean target"
+        )
         _show_row(self.form, self.noise, denoise and mode == Mode.SYNTHETIC.value)
-        _show_row(self.form, self.latent_dim, not denoise)
+        _show_row(self.form, self.factor, superres)
+        _show_row(self.form, self.downscale, superres and mode != Mode.PAIRED.value)
+        _show_row(self.form, self.latent_dim, task == Task.RECONSTRUCT.value)
+        _show_row(self.advanced_form, self.depth, not superres)
         masked = denoise and mode == Mode.SELF_SUPERVISED.value
         _show_row(self.advanced_form, self.mask_fraction, masked)
 
@@ -209,9 +244,11 @@ class TrainWidget(QWidget):
         """Return the configuration the form describes (not yet validated)."""
         task = self.task.currentText()
         reconstruct = task == Task.RECONSTRUCT.value
+        superres = task == Task.SUPERRES.value
         patch_size = self.patch_size.value()
         model = ModelConfig(
-            architecture=(Architecture.AUTOENCODER if reconstruct else Architecture.UNET).value,
+            architecture=ARCHITECTURES.get(task, Architecture.UNET.value),
+            factor=int(self.factor.currentText()) if superres else 1,
             depth=self.depth.value(),
             width=self.width.value(),
             latent_dim=self.latent_dim.value(),
@@ -234,6 +271,7 @@ class TrainWidget(QWidget):
             patience=self.patience.value(),
             seed=self.seed.value(),
             mask_fraction=self.mask_fraction.value(),
+            downscale=self.downscale.text().strip(),
         )
         return Config(model=model, data=data, training=training)
 
@@ -300,7 +338,7 @@ class TrainWidget(QWidget):
         layer = self.input_layer.layer()
         inputs = image_data(layer, "input")
         training = config.training
-        if training.task != Task.DENOISE.value or training.mode != Mode.PAIRED.value:
+        if training.task not in TASK_MODES or training.mode != Mode.PAIRED.value:
             return inputs, None
         target = self.target_layer.layer()
         targets = image_data(target, "target")
@@ -315,7 +353,8 @@ class TrainWidget(QWidget):
                 f"{target.name!r} is {_colour(target)}; paired layers must be both RGB or "
                 "both grey."
             )
-        if targets.shape != inputs.shape:
+        # super-resolution pairs differ in size: the core checks them against the factor
+        if training.task == Task.DENOISE.value and targets.shape != inputs.shape:
             raise ValueError(
                 f"the input layer {layer.name!r} has shape {inputs.shape} but the target layer "
                 f"{target.name!r} has shape {targets.shape}; paired layers must have the same "
@@ -327,6 +366,8 @@ class TrainWidget(QWidget):
         layer = self.input_layer.layer().name
         if config.training.task == Task.RECONSTRUCT.value:
             return f"reconstruct (latent {config.model.latent_dim}) on {layer}"
+        if config.training.task == Task.SUPERRES.value:
+            return f"superres ×{config.model.factor} ({config.training.mode}) on {layer}"
         return f"denoise ({config.training.mode}) on {layer}"
 
     def _set_running(self, running: bool) -> None:
