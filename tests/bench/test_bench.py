@@ -18,4 +18,7 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
         assert title in text
     for method in ("noisy input", "NL-means", "BM3D", "self-supervised", "synthetic", "paired"):
         assert method in text
+    assert "VAE on MNIST: held-out negative ELBO" in text
+    assert "conv VAE" in text and "fully connected 784-512-latent VAE" in text
     sys.modules.pop("denoise", None)
+    sys.modules.pop("vae", None)
