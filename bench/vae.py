@@ -32,6 +32,9 @@ DRAWS = 8
 #: Fixed training length of the full benchmark: 30 epochs of 28 steps of 128 digits,
 #: about 7 passes over the 3,600 training digits.
 EPOCHS, STEPS_PER_EPOCH, BATCH = 30, 28, 128
+#: Both networks: this learning rate, and the KL weight warmed up over the first third of
+#: the steps (without it the conv VAE sat at the mean digit, KL about 2 nats, for 200 steps).
+LEARNING_RATE, WARMUP_SHARE = 3e-3, 1 / 3
 NETWORKS = {"conv VAE": "vae", "fully connected 784-512-latent VAE": "vae-dense"}
 
 
@@ -56,7 +59,13 @@ def vae_config(
             axes="SYX", patch_size=28, batch_size=batch, augment=False, percentiles=(0.0, 100.0)
         ),
         training=TrainingConfig(
-            task="vae", epochs=epochs, steps_per_epoch=steps, patience=epochs, device="cpu"
+            task="vae",
+            epochs=epochs,
+            steps_per_epoch=steps,
+            patience=epochs,
+            learning_rate=LEARNING_RATE,
+            kl_warmup=int(WARMUP_SHARE * epochs * steps),
+            device="cpu",
         ),
     )
 
@@ -102,8 +111,8 @@ def elbo_rows(quick: bool) -> tuple[list[list[str]], dict[str, TrainedModel]]:
 
 def save_manifold(model: TrainedModel, path: Path, *, grid: int = 15) -> Path:
     """Write the decoded 2D latent plane of ``model`` as an 8-bit PNG; return the path."""
-    mosaic = manifold(model, grid=grid)
-    scaled = np.clip(mosaic / 255.0, 0, 1)
+    mosaic = manifold(model, grid=grid)  # in the data's units
+    scaled = np.clip(model.target_norm.normalize(mosaic[None, None])[0, 0], 0, 1)
     io.imsave(path, (255 * scaled).astype(np.uint8), check_contrast=False)
     return path
 
@@ -125,7 +134,8 @@ def run(quick: bool = False) -> list[dict]:
     return [
         {
             "title": "VAE on MNIST: held-out negative ELBO (nats per image)",
-            "note": f"Trained on 4,000 digits ({schedule}, 2 threads), scored on the last 1,000 "
+            "note": f"Trained on 4,000 digits ({schedule}, learning rate {LEARNING_RATE:g}, KL "
+            "warm-up over the first third, 2 threads), scored on the last 1,000 "
             f"with {DRAWS} latent draws each; binary cross-entropy on min-max scaled pixels. "
             "Lower is better.",
             "header": ["network", "latent", "-ELBO", "reconstruction", "KL", "train seconds"],
