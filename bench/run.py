@@ -19,7 +19,6 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 #: Benchmark modules, in the order their tables appear.
-MODULES = ["denoise", "superres", "speed", "responsiveness"]
 
 
 def machine() -> str:

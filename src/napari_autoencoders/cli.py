@@ -6,6 +6,8 @@
         --input noisy.tif --time-budget 300 --model denoiser.safetensors
     napari-autoencoders apply --model denoiser.safetensors \\
         --input noisy.tif --output denoised.tif
+    napari-autoencoders train --task vae --input digits.npz --model vae.safetensors
+    napari-autoencoders sample --model vae.safetensors --n 16 --output samples.tif
 
 Arguments become a :class:`~.core.config.Config` (:func:`config_from_args`),
 then the core trains or predicts; this module only parses, reports progress
@@ -32,9 +34,11 @@ from .core.config import (
     DataConfig,
     Mode,
     ModelConfig,
+    ReconstructionLoss,
     Task,
     TrainingConfig,
 )
+from .core.generation import manifold, sample
 from .core.image_io import (
     READ_FORMATS,
     WRITE_FORMATS,
@@ -56,6 +60,8 @@ EXIT_USAGE = 2
 UNBOUNDED_EPOCHS = 10**6
 #: Resolution of the training progress bar (it follows the event's fraction).
 BAR_STEPS = 1000
+#: Latent length of a VAE when --latent-dim is not given: a plane to explore.
+VAE_LATENT_DIM = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train(commands)
     _add_apply(commands)
+    _add_sample(commands)
     return parser
 
 
@@ -150,7 +157,32 @@ def _add_train(commands) -> None:
         "--latent-dim",
         type=int,
         metavar="N",
-        help=f"latent vector length, reconstruct only (default {ModelConfig.latent_dim})",
+        help=f"latent vector length, reconstruct and vae only (default {ModelConfig.latent_dim}, "
+        f"{VAE_LATENT_DIM} for vae)",
+    )
+    vae = train.add_argument_group("variational autoencoder (--task vae)")
+    vae.add_argument(
+        "--dense",
+        action="store_true",
+        help="the fully connected VAE (pixels-512-latent) instead of the convolutional one",
+    )
+    vae.add_argument(
+        "--beta",
+        type=float,
+        metavar="B",
+        help=f"weight of the KL term (default {TrainingConfig.beta})",
+    )
+    vae.add_argument(
+        "--kl-warmup",
+        type=int,
+        metavar="STEPS",
+        help="raise the KL weight linearly from 0 to --beta over STEPS steps (default 0)",
+    )
+    vae.add_argument(
+        "--reconstruction-loss",
+        choices=[loss.value for loss in ReconstructionLoss],
+        help="'bce' (default): sigmoid output, frames min-max scaled to [0, 1]; 'mse': "
+        "Gaussian output, percentile-normalised frames",
     )
 
     training = train.add_argument_group("training")
@@ -207,6 +239,39 @@ def _add_apply(commands) -> None:
     _add_common(apply)
 
 
+def _add_sample(commands) -> None:
+    generate = commands.add_parser(
+        "sample",
+        help="generate images with a variational autoencoder",
+        description="Decode random draws from the prior into a stack of images, or with "
+        "--grid the latent manifold into one mosaic image.",
+    )
+    generate.set_defaults(handler=run_sample)
+    generate.add_argument("--model", required=True, metavar="FILE", help="trained model file")
+    generate.add_argument(
+        "--output", required=True, metavar="FILE", help="result; its extension picks the format"
+    )
+    generate.add_argument("--n", type=int, default=16, metavar="N", help="images to sample")
+    generate.add_argument(
+        "--temperature", type=float, default=1.0, help="scale of the prior draws (default 1)"
+    )
+    generate.add_argument("--seed", type=int, default=0, help="default 0")
+    generate.add_argument(
+        "--grid",
+        type=int,
+        metavar="G",
+        help="write the G x G mosaic of the latent plane (axes 0 and 1) instead of samples",
+    )
+    generate.add_argument(
+        "--span",
+        type=float,
+        metavar="R",
+        help="with --grid: latent coordinates from -R to R (default: the prior's 5-95 %% "
+        "quantiles)",
+    )
+    generate.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
 def _add_common(command: argparse.ArgumentParser) -> None:
     command.add_argument("--device", help="torch device, e.g. cpu or cuda (default: auto)")
     command.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -238,6 +303,8 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
         seed=args.seed,
         device=args.device,
         downscale=args.downscale,
+        beta=args.beta,
+        kl_warmup=args.kl_warmup,
     )
     if args.time_budget is not None:
         training.epochs = UNBOUNDED_EPOCHS
@@ -251,7 +318,22 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
         training.mode = args.mode or TASK_MODES[args.task][0]
         model.architecture = Architecture.SUPERRES.value
         model.factor = args.factor or FACTORS[0]
+    if args.task == Task.VAE.value:
+        _vae_options(args, shape, data, model)
     return Config(model=model, data=data, training=training).validate()
+
+
+def _vae_options(args: argparse.Namespace, shape: Sequence[int], data, model) -> None:
+    """Each frame is one sample: the patch is the frame, not flipped or turned."""
+    if args.patch_size is None:
+        data.patch_size = min(data.patch_size, _frame_size(shape, data.axes))
+    data.augment = False
+    model.architecture = (Architecture.VAE_DENSE if args.dense else Architecture.VAE).value
+    model.input_size = data.patch_size
+    model.latent_dim = args.latent_dim or VAE_LATENT_DIM
+    model.reconstruction_loss = args.reconstruction_loss or ReconstructionLoss.BCE.value
+    if model.reconstruction_loss == ReconstructionLoss.BCE.value:
+        data.percentiles = (0.0, 100.0)  # min-max: binary cross-entropy needs [0, 1]
 
 
 def _check_task_options(args: argparse.Namespace) -> None:
@@ -266,8 +348,8 @@ def _check_task_options(args: argparse.Namespace) -> None:
             f"--task superres (from-highres, paired, zero-shot); got {args.mode!r} with "
             f"--task {args.task}."
         )
-    if args.task != Task.RECONSTRUCT.value and args.latent_dim is not None:
-        raise ValueError("--latent-dim applies to --task reconstruct only.")
+    if args.task not in (Task.RECONSTRUCT.value, Task.VAE.value) and args.latent_dim is not None:
+        raise ValueError("--latent-dim applies to --task reconstruct and vae only.")
     if mode == Mode.PAIRED.value and args.target is None:
         kind = "clean" if denoise else "high-resolution"
         raise ValueError(f"--mode paired needs --target FILE, the {kind} image matching --input.")
@@ -281,6 +363,15 @@ def _check_task_options(args: argparse.Namespace) -> None:
         if mode == Mode.PAIRED.value:
             raise ValueError("--downscale is not used with --mode paired: the pairs are given.")
         parse_downscale(args.downscale)
+    vae_only = {
+        "--dense": args.dense,
+        "--beta": args.beta is not None,
+        "--kl-warmup": args.kl_warmup is not None,
+        "--reconstruction-loss": args.reconstruction_loss is not None,
+    }
+    given = [name for name, used in vae_only.items() if used]
+    if given and args.task != Task.VAE.value:
+        raise ValueError(f"{', '.join(given)} applies to --task vae only.")
     if args.noise is not None:
         if not (denoise and mode == Mode.SYNTHETIC.value):
             raise ValueError("--noise is used with --task denoise --mode synthetic only.")
@@ -401,6 +492,21 @@ def run_apply(args: argparse.Namespace) -> int:
         out.flush()
         path = Path(args.output)
     say(f"wrote {result.shape} {result.dtype} image to {path}")
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    """The ``sample`` command: random images from the prior, or the latent manifold."""
+    model = load_model(args.model)
+    if args.grid is None:
+        if args.span is not None:
+            raise ValueError("--span applies to the manifold only; give --grid G too.")
+        result = sample(model, args.n, temperature=args.temperature, seed=args.seed)
+    else:
+        result = manifold(model, grid=args.grid, span=args.span)
+    check_writable(args.output, result.shape)
+    path = write_image(args.output, result)
+    _printer(args.quiet)(f"wrote {result.shape} {result.dtype} image to {path}")
     return 0
 
 

@@ -155,3 +155,48 @@ def test_malformed_dict_is_rejected(change):
     change(data)
     with pytest.raises(ValueError, match="malformed"):
         Config.from_dict(data)
+
+
+def vae_config(**training) -> Config:
+    return Config(
+        model=ModelConfig(architecture="vae", input_size=28, latent_dim=2),
+        data=DataConfig(axes="SYX", patch_size=28, percentiles=(0.0, 100.0)),
+        training=TrainingConfig(task="vae", **training),
+    )
+
+
+def test_vae_config_round_trips():
+    config = vae_config(beta=0.5, kl_warmup=100).validate()
+    assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize(
+    "architecture, task", [("vae", "reconstruct"), ("autoencoder", "vae"), ("unet", "vae")]
+)
+def test_vae_task_and_architecture_go_together(architecture, task):
+    config = vae_config()
+    config.model.architecture, config.training.task = architecture, task
+    with pytest.raises(ValueError, match="task 'vae' needs architecture 'vae' or 'vae-dense'"):
+        config.validate()
+
+
+def test_bce_needs_min_max_normalisation():
+    config = vae_config()
+    config.data.percentiles = (1.0, 99.8)
+    with pytest.raises(ValueError, match=r"set data.percentiles to \(0, 100\)"):
+        config.validate()
+    config.model.reconstruction_loss = "mse"
+    config.validate()
+
+
+@pytest.mark.parametrize("field, value", [("beta", -1.0), ("kl_warmup", -5)])
+def test_negative_beta_or_warmup_is_rejected(field, value):
+    with pytest.raises(ValueError, match="must not be negative"):
+        vae_config(**{field: value}).validate()
+
+
+def test_unknown_reconstruction_loss_is_rejected():
+    config = vae_config()
+    config.model.reconstruction_loss = "l1"
+    with pytest.raises(ValueError, match="model.reconstruction_loss must be one of"):
+        config.validate()

@@ -159,3 +159,12 @@ def test_missing_tensor(saved, tmp_path):
 
 def test_model_file_error_is_a_value_error():
     assert issubclass(ModelFileError, ValueError)
+
+
+def test_vae_round_trip(tiny_vae_config, frames, tmp_path):
+    from napari_autoencoders.core.generation import sample
+
+    model = fit(tiny_vae_config(model={"architecture": "vae-dense", "hidden_dim": 8}), frames)
+    loaded = load_model(save_model(model, tmp_path / "vae.safetensors"))
+    assert loaded.config == model.config
+    np.testing.assert_array_equal(sample(loaded, 3, seed=2), sample(model, 3, seed=2))

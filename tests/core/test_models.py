@@ -4,7 +4,13 @@ import pytest
 import torch
 
 from napari_autoencoders.core.config import ModelConfig
-from napari_autoencoders.core.models import ConvAutoencoder, UNet, build_model, pad_to_multiple
+from napari_autoencoders.core.models import (
+    ConvAutoencoder,
+    ConvVAE,
+    UNet,
+    build_model,
+    pad_to_multiple,
+)
 
 
 def unet(**options):
@@ -89,3 +95,40 @@ def test_autoencoder_passes_only_through_the_latent():
 def test_autoencoder_rejects_other_input_sizes(shape):
     with pytest.raises(ValueError, match="28x28"):
         autoencoder().encode(torch.rand(shape))
+
+
+@pytest.mark.parametrize("architecture", ["vae", "vae-dense"])
+@pytest.mark.parametrize("loss", ["bce", "mse"])
+def test_vae_shapes_and_output_range(architecture, loss):
+    torch.manual_seed(0)
+    config = ModelConfig(
+        architecture=architecture, width=4, hidden_dim=16, latent_dim=3, input_size=12,
+        in_channels=2, out_channels=2, reconstruction_loss=loss,
+    )
+    network = build_model(config)
+    x = torch.rand(5, 2, 12, 12)
+    raw, mu, logvar = network.variational(x)
+    assert raw.shape == x.shape and mu.shape == logvar.shape == (5, 3)
+    reconstruction = network(x)
+    assert reconstruction.shape == x.shape
+    if loss == "bce":  # a sigmoid output: the raw output is logits
+        torch.testing.assert_close(reconstruction, torch.sigmoid(network.decode_logits(mu)))
+    else:
+        torch.testing.assert_close(reconstruction, network.decode_logits(mu))
+
+
+def test_conv_vae_reuses_the_autoencoder_layers():
+    config = ModelConfig(architecture="vae", width=4, latent_dim=2, input_size=16)
+    vae = build_model(config)
+    plain_config = ModelConfig(architecture="autoencoder", width=4, latent_dim=2, input_size=16)
+    plain = build_model(plain_config)
+    assert isinstance(vae, ConvVAE) and isinstance(vae, ConvAutoencoder)
+    extra = set(vae.state_dict()) - set(plain.state_dict())
+    assert extra == {"to_logvar.weight", "to_logvar.bias"}
+
+
+@pytest.mark.parametrize("architecture", ["vae", "vae-dense"])
+def test_vae_rejects_other_input_sizes(architecture):
+    network = build_model(ModelConfig(architecture=architecture, width=4, input_size=16))
+    with pytest.raises(ValueError, match="takes 16x16 images"):
+        network.encode_distribution(torch.zeros(1, 1, 20, 20))

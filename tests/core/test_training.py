@@ -270,3 +270,35 @@ def test_the_optimiser_is_made_by_run_in_the_training_thread(tiny_config, noisy)
         pass
     assert isinstance(trainer.optimizer, torch.optim.AdamW)
     assert trainer.optimizer.param_groups[0]["weight_decay"] == config.training.weight_decay
+def test_vae_training_lowers_the_negative_elbo(tiny_vae_config, frames):
+    config = tiny_vae_config(training={"epochs": 1, "steps_per_epoch": 40, "learning_rate": 3e-3})
+    trainer = Trainer(config, frames)
+    untrained = trainer._validate()
+    for _ in trainer.run():
+        pass
+    model = trainer.result()
+    assert model.history[-1]["val_loss"] < 0.9 * untrained
+    assert predict(model, frames).shape == frames.shape  # applies like any model
+
+
+def test_vae_validation_loss_is_deterministic(tiny_vae_config, frames):
+    trainer = Trainer(tiny_vae_config(), frames)
+    assert trainer._validate() == trainer._validate()
+
+
+def test_kl_warmup_starts_without_kl(tiny_vae_config, frames, monkeypatch):
+    from napari_autoencoders.core import training
+
+    weights = []
+    original = training.negative_elbo
+
+    def spy(*args, beta, **kwargs):
+        weights.append(beta)
+        return original(*args, beta=beta, **kwargs)
+
+    monkeypatch.setattr(training, "negative_elbo", spy)
+    warm_up = {"beta": 2.0, "kl_warmup": 4, "epochs": 1, "steps_per_epoch": 6}
+    config = tiny_vae_config(training=warm_up)
+    fit(config, frames)
+    # six training steps warming up over four, then four validation batches at full beta
+    assert weights == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0] + [2.0] * training.VALIDATION_BATCHES

@@ -248,3 +248,24 @@ def test_failures_in_the_worker_are_reported(
     assert notifications["error"] == ["Training failed: CUDA out of memory"]
     assert len(registry) == 0 and widget.model is None
     assert widget.train_button.isEnabled() and not widget.stop_button.isEnabled()
+
+
+def test_vae_task_trains_a_variational_autoencoder(qtbot, viewer, widget, registry, make_noisy):
+    viewer.add_image(make_noisy((6, 16, 16)), name="digits")
+    widget.task.setCurrentText("vae")
+    assert not widget.beta.isHidden() and not widget.latent_dim.isHidden()
+    widget.latent_dim.setValue(2)
+    widget.beta.setValue(0.5)
+    widget.dense.setChecked(True)
+    train_and_wait(qtbot, widget)
+
+    config = widget.model.config
+    assert (config.model.architecture, config.model.latent_dim) == ("vae-dense", 2)
+    assert config.training.beta == 0.5
+    assert config.data.percentiles == (0.0, 100.0) and not config.data.augment
+    assert registry.names() == ["vae (latent 2) on digits #1"]
+
+
+def test_vae_options_are_hidden_for_denoising(widget):
+    widget.task.setCurrentText("denoise")
+    assert widget.beta.isHidden() and widget.dense.isHidden()

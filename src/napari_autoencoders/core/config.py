@@ -26,6 +26,7 @@ class Task(str, Enum):
     DENOISE = "denoise"
     RECONSTRUCT = "reconstruct"
     SUPERRES = "superres"
+    VAE = "vae"  # variational autoencoder: reconstruct, sample, explore the latent
 
 
 class Mode(str, Enum):
@@ -51,6 +52,25 @@ class Architecture(str, Enum):
     UNET = "unet"  # restoration network with skip connections
     AUTOENCODER = "autoencoder"  # conv encoder, dense bottleneck, conv decoder
     SUPERRES = "superres"  # residual blocks and pixel shuffle over bicubic upsampling
+    VAE = "vae"  # the conv autoencoder with a Gaussian latent (task "vae")
+    VAE_DENSE = "vae-dense"  # fully connected VAE for tiny images (task "vae")
+
+
+class ReconstructionLoss(str, Enum):
+    """Likelihood of the VAE's decoder, i.e. its reconstruction term."""
+
+    BCE = "bce"  # Bernoulli: sigmoid output, binary cross-entropy; data in [0, 1]
+    MSE = "mse"  # Gaussian of unit variance: linear output, half the summed squared error
+
+
+#: Architectures with a flat latent and a fixed input size.
+LATENT_ARCHITECTURES = (
+    Architecture.AUTOENCODER.value,
+    Architecture.VAE.value,
+    Architecture.VAE_DENSE.value,
+)
+#: Architectures that model a distribution and can generate.
+VARIATIONAL_ARCHITECTURES = (Architecture.VAE.value, Architecture.VAE_DENSE.value)
 
 
 @dataclass
@@ -59,10 +79,12 @@ class ModelConfig:
 
     Parameters
     ----------
-    architecture : {"unet", "autoencoder", "superres"}
+    architecture : {"unet", "autoencoder", "superres", "vae", "vae-dense"}
         ``"unet"`` for restoration (any input size), ``"autoencoder"`` for a
         flat latent vector (fixed input size ``input_size``), ``"superres"``
-        for upscaling by ``factor``.
+        for upscaling by ``factor``, ``"vae"`` and
+        ``"vae-dense"`` for the convolutional and the fully connected
+        variational autoencoders (task ``"vae"``).
     in_channels, out_channels : int
         Channels of the input and output images.
     depth : int
@@ -71,10 +93,10 @@ class ModelConfig:
     width : int
         Feature maps of the first level; doubled at each level.
     latent_dim : int
-        Length of the latent vector (``"autoencoder"`` only).
+        Length of the latent vector (not for ``"unet"``).
     input_size : int
         Side of the square input the dense bottleneck is built for
-        (``"autoencoder"`` only).
+        (not for ``"unet"``).
     residual : bool
         Predict a correction added to the input (``"unet"`` only; needs
         ``in_channels == out_channels``).
@@ -83,6 +105,13 @@ class ModelConfig:
         ``"superres"``.
     blocks : int
         Residual blocks of the ``"superres"`` network.
+    hidden_dim : int
+        Units of the hidden layer of ``"vae-dense"`` (784-512-latent in the
+        textbook MNIST example).
+    reconstruction_loss : {"bce", "mse"}
+        The VAE decoder's likelihood: ``"bce"`` (sigmoid output, binary
+        cross-entropy) for images normalised to [0, 1], ``"mse"`` (linear
+        output, Gaussian of unit variance) otherwise.
     """
 
     architecture: str = Architecture.UNET.value
@@ -95,6 +124,8 @@ class ModelConfig:
     residual: bool = False
     factor: int = 1
     blocks: int = 4
+    hidden_dim: int = 512
+    reconstruction_loss: str = ReconstructionLoss.BCE.value
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -119,9 +150,11 @@ class ModelConfig:
                 f"model.factor ({self.factor}) changes the image size; only the 'superres' "
                 "architecture upscales, use factor 1 for the others."
             )
+        _check_positive("model.hidden_dim", self.hidden_dim)
+        _check_choice("model.reconstruction_loss", self.reconstruction_loss, ReconstructionLoss)
         if not 1 <= self.depth <= 6:
             raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
-        if self.architecture == Architecture.AUTOENCODER.value:
+        if self.architecture in (Architecture.AUTOENCODER.value, Architecture.VAE.value):
             if self.input_size < 2**self.depth:
                 raise ValueError(
                     f"model.input_size ({self.input_size}) must be at least "
@@ -184,7 +217,7 @@ class TrainingConfig:
 
     Parameters
     ----------
-    task : {"denoise", "reconstruct", "superres"}
+    task : {"denoise", "reconstruct", "superres", "vae"}
         What the network learns.
     mode : str
         Source of the targets: ``"synthetic"``, ``"paired"`` or
@@ -218,6 +251,11 @@ class TrainingConfig:
         ``"from-highres"`` and ``"zero-shot"`` modes: ``"area"`` (block
         average) or ``"gaussian:SIGMA"`` (blur of SIGMA high-resolution
         pixels, then decimation); see :func:`.resolution.downscale`.
+    beta : float
+        Weight of the KL term of the VAE loss (1 gives the ELBO).
+    kl_warmup : int
+        Steps over which the KL weight rises linearly from 0 to ``beta``
+        (0: no warm-up); validation always uses ``beta``.
     """
 
     task: str = Task.DENOISE.value
@@ -234,6 +272,8 @@ class TrainingConfig:
     mask_radius: int = 2
     device: str = "auto"
     downscale: str = "area"
+    beta: float = 1.0
+    kl_warmup: int = 0
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -253,6 +293,11 @@ class TrainingConfig:
                 f"training.mask_fraction must be in (0, 0.25], got {self.mask_fraction}."
             )
         _check_positive("training.mask_radius", self.mask_radius)
+        if self.beta < 0 or self.kl_warmup < 0:
+            raise ValueError(
+                f"training.beta ({self.beta}) and training.kl_warmup ({self.kl_warmup}) "
+                "must not be negative."
+            )
         parse_noise(self.noise)
         parse_downscale(self.downscale)
         modes = TASK_MODES.get(self.task)
@@ -277,7 +322,8 @@ class Config:
         self.model.validate()
         self.data.validate()
         self.training.validate()
-        if self.model.architecture == Architecture.AUTOENCODER.value:
+        self._check_variational()
+        if self.model.architecture in LATENT_ARCHITECTURES:
             if self.model.input_size != self.data.patch_size:
                 raise ValueError(
                     f"model.input_size ({self.model.input_size}) must equal "
@@ -306,6 +352,23 @@ class Config:
                 "or a smaller radius."
             )
         return self
+
+    def _check_variational(self) -> None:
+        """Task "vae" and the variational architectures go together; BCE needs [0, 1] data."""
+        variational = self.model.architecture in VARIATIONAL_ARCHITECTURES
+        if variational != (self.training.task == Task.VAE.value):
+            raise ValueError(
+                f"training.task {self.training.task!r} does not fit model.architecture "
+                f"{self.model.architecture!r}: task 'vae' needs architecture 'vae' or "
+                "'vae-dense', and those architectures need task 'vae'."
+            )
+        bce = self.model.reconstruction_loss == ReconstructionLoss.BCE.value
+        if variational and bce and tuple(self.data.percentiles) != (0.0, 100.0):
+            raise ValueError(
+                f"model.reconstruction_loss 'bce' needs images normalised to [0, 1]: set "
+                f"data.percentiles to (0, 100) (min-max), not {tuple(self.data.percentiles)}, "
+                "or use reconstruction_loss 'mse'."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain JSON-serialisable data."""

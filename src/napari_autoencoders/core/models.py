@@ -1,4 +1,4 @@
-"""Networks: a U-Net for restoration, a convolutional autoencoder with a flat latent,
+"""Networks: a U-Net for restoration, autoencoders with a flat latent, VAEs,
 and an upscaling network for super-resolution.
 
 All take and return batches (B, C, Y, X) on the normalised intensity scale
@@ -11,17 +11,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import Architecture, ModelConfig
+from .config import Architecture, ModelConfig, ReconstructionLoss
+from .losses import reparameterize
 
 
 def build_model(config: ModelConfig) -> nn.Module:
     """Return the untrained network that ``config`` describes."""
     config.validate()
-    if config.architecture == Architecture.UNET.value:
-        return UNet(config)
-    if config.architecture == Architecture.SUPERRES.value:
-        return SuperResolutionNet(config)
-    return ConvAutoencoder(config)
+    networks = {
+        Architecture.SUPERRES.value: SuperResolutionNet,
+        Architecture.UNET.value: UNet,
+        Architecture.AUTOENCODER.value: ConvAutoencoder,
+        Architecture.VAE.value: ConvVAE,
+        Architecture.VAE_DENSE.value: DenseVAE,
+    }
+    return networks[config.architecture](config)
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -46,6 +50,15 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
         mode = "reflect" if pad_y < height and pad_x < width else "replicate"
         x = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
     return x, (height, width)
+
+
+def check_input_size(x: torch.Tensor, size: int) -> None:
+    """Raise ``ValueError`` unless ``x`` (B, C, Y, X) is ``size`` x ``size``."""
+    if tuple(x.shape[-2:]) != (size, size):
+        raise ValueError(
+            f"this autoencoder takes {size}x{size} images, got "
+            f"{x.shape[-2]}x{x.shape[-1]}; tile or crop the image to that size."
+        )
 
 
 class UNet(nn.Module):
@@ -128,16 +141,15 @@ class ConvAutoencoder(nn.Module):
             channels = width
         self.decoder = nn.Sequential(*layers, nn.Conv2d(channels, config.out_channels, 1))
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images (B, C, S, S) to flat encoder features (B, F)."""
+        check_input_size(x, self.config.input_size)
+        padded, _ = pad_to_multiple(x, 2**self.config.depth)
+        return self.encoder(padded)
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Map images (B, C, S, S) to latent vectors (B, latent_dim)."""
-        size = self.config.input_size
-        if tuple(x.shape[-2:]) != (size, size):
-            raise ValueError(
-                f"this autoencoder takes {size}x{size} images, got "
-                f"{x.shape[-2]}x{x.shape[-1]}; tile or crop the image to that size."
-            )
-        padded, _ = pad_to_multiple(x, 2**self.config.depth)
-        return self.to_latent(self.encoder(padded))
+        return self.to_latent(self.features(x))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Map latent vectors (B, latent_dim) to images (B, C_out, S, S)."""
@@ -148,6 +160,94 @@ class ConvAutoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct (B, C, S, S) through the latent bottleneck."""
         return self.decode(self.encode(x))
+
+
+class Variational:
+    """Gaussian posterior and decoder likelihood, mixed into a network with a flat latent.
+
+    The network provides ``features(x)`` (B, F), the mean head ``to_latent``,
+    the log-variance head ``to_logvar`` and ``decode_logits(z)``, the raw
+    decoder output (B, C, S, S): logits for the ``"bce"`` reconstruction
+    loss, the mean for ``"mse"``. Calling the network reconstructs through
+    the posterior mean, so prediction treats a VAE like any model.
+    """
+
+    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map images (B, C, S, S) to the posterior mean and log-variance, each (B, D)."""
+        features = self.features(x)
+        return self.to_latent(features), self.to_logvar(features)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior mean (B, D) of images (B, C, S, S)."""
+        return self.encode_distribution(x)[0]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map latent vectors (B, D) to images (B, C, S, S) on the normalised scale."""
+        logits = self.decode_logits(z)
+        bce = self.config.reconstruction_loss == ReconstructionLoss.BCE.value
+        return torch.sigmoid(logits) if bce else logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct (B, C, S, S) through the posterior mean."""
+        return self.decode(self.encode(x))
+
+    def variational(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encode, draw a reparameterised ``z`` and decode: (raw output, mu, logvar).
+
+        This is what the loss (:func:`.losses.negative_elbo`) takes.
+        """
+        mu, logvar = self.encode_distribution(x)
+        return self.decode_logits(reparameterize(mu, logvar, generator)), mu, logvar
+
+
+class ConvVAE(Variational, ConvAutoencoder):
+    """The convolutional autoencoder turned variational.
+
+    Same encoder, decoder and dense layers as :class:`ConvAutoencoder`; its
+    latent layer becomes the mean head, beside a log-variance head.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.to_logvar = nn.Linear(self.to_latent.in_features, config.latent_dim)
+
+    decode_logits = ConvAutoencoder.decode
+
+
+class DenseVAE(Variational, nn.Module):
+    """Fully connected VAE for tiny images: pixels, ``hidden_dim`` units, latent, and back.
+
+    With 28x28 images and ``hidden_dim`` 512 it is the textbook
+    784-512-latent MNIST VAE.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.image_shape = (config.in_channels, config.input_size, config.input_size)
+        pixels = config.in_channels * config.input_size**2
+        self.encoder = nn.Sequential(
+            nn.Flatten(), nn.Linear(pixels, config.hidden_dim), nn.ReLU(inplace=True)
+        )
+        self.to_latent = nn.Linear(config.hidden_dim, config.latent_dim)
+        self.to_logvar = nn.Linear(config.hidden_dim, config.latent_dim)
+        self.decoder = nn.Sequential(
+            nn.Linear(config.latent_dim, config.hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(config.hidden_dim, config.out_channels * config.input_size**2),
+        )
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images (B, C, S, S) to hidden features (B, hidden_dim)."""
+        check_input_size(x, self.config.input_size)
+        return self.encoder(x)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Raw decoder output (B, C, S, S) of latent vectors (B, D)."""
+        size = self.config.input_size
+        return self.decoder(z).view(-1, self.config.out_channels, size, size)
 
 
 class ResidualBlock(nn.Module):

@@ -21,6 +21,7 @@ from torch import nn
 
 from .axes import to_planes
 from .config import Config, Mode, Task
+from .losses import kl_weight, negative_elbo
 from .masking import blind_spot, masked_mse
 from .models import build_model
 from .noise import apply_noise, parse_noise
@@ -231,11 +232,25 @@ class Trainer:
         return _to(x, self.device), _to(y, self.device), mask
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if self.config.training.task == Task.VAE.value:
+            return self._vae_loss(x, y)
         with autocast(self.device):
             prediction = self.network(x).float()
         if mask is not None:
             return masked_mse(prediction, y, mask)
         return nn.functional.mse_loss(prediction, y)
+
+    def _vae_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Reconstruction + weight * KL; validation uses the full beta and fixed noise."""
+        training = self.config.training
+        generator, beta = None, training.beta
+        if self.network.training:
+            beta = kl_weight(self._step, beta=training.beta, warmup=training.kl_warmup)
+        else:  # the same latent draws at every validation, so losses compare
+            generator = torch.Generator(device=x.device).manual_seed(training.seed)
+        output, mu, logvar = self.network.variational(x, generator)
+        kind = self.config.model.reconstruction_loss
+        return negative_elbo(output, mu, logvar, y, kind=kind, beta=beta)[0]
 
     def stop(self) -> None:
         """Ask :meth:`run` to stop after the current step (thread-safe)."""

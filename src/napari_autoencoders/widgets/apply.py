@@ -33,7 +33,11 @@ from .session import ModelRegistry, session_models
 from .threads import guarded
 
 #: Suffix of the result layer's name, by task.
-RESULT_SUFFIX = {Task.DENOISE.value: "denoised", Task.RECONSTRUCT.value: "reconstructed"}
+RESULT_SUFFIX = {
+    Task.DENOISE.value: "denoised",
+    Task.RECONSTRUCT.value: "reconstructed",
+    Task.VAE.value: "reconstructed",
+}
 
 
 class ApplyWidget(QWidget):

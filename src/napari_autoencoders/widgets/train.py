@@ -12,6 +12,7 @@ from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import QSignalBlocker
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -141,6 +142,10 @@ class TrainWidget(QWidget):
         self.time_budget = _spin(0, 0, 7 * 24 * 3600, suffix=" s", special="off")
         self.seed = _spin(defaults.seed, 0, 2**31 - 1)
         self.latent_dim = _spin(ModelConfig().latent_dim, 1, 4096)
+        self.beta = _float_spin(defaults.beta, 0.0, 1000.0, decimals=3)
+        self.beta.setToolTip("Weight of the KL term of the VAE loss; 1 gives the ELBO.")
+        self.kl_warmup = _spin(defaults.kl_warmup, 0, 10_000_000, suffix=" steps", special="off")
+        self.dense = QCheckBox("fully connected (tiny images)")
         self.form = QFormLayout()
         for label, field in (
             ("task", self.task),
@@ -155,6 +160,9 @@ class TrainWidget(QWidget):
             ("time budget", self.time_budget),
             ("seed", self.seed),
             ("latent dim", self.latent_dim),
+            ("β (KL weight)", self.beta),
+            ("KL warm-up", self.kl_warmup),
+            ("VAE network", self.dense),
         ):
             self.form.addRow(label, field)
         return self.form
@@ -221,8 +229,11 @@ class TrainWidget(QWidget):
         _show_row(self.form, self.noise, denoise and mode == Mode.SYNTHETIC.value)
         _show_row(self.form, self.factor, superres)
         _show_row(self.form, self.downscale, superres and mode != Mode.PAIRED.value)
-        _show_row(self.form, self.latent_dim, task == Task.RECONSTRUCT.value)
+        vae = task == Task.VAE.value
+        _show_row(self.form, self.latent_dim, task == Task.RECONSTRUCT.value or vae)
         _show_row(self.advanced_form, self.depth, not superres)
+        for field in (self.beta, self.kl_warmup, self.dense):
+            _show_row(self.form, field, vae)
         masked = denoise and mode == Mode.SELF_SUPERVISED.value
         _show_row(self.advanced_form, self.mask_fraction, masked)
 
@@ -243,11 +254,11 @@ class TrainWidget(QWidget):
     def config(self) -> Config:
         """Return the configuration the form describes (not yet validated)."""
         task = self.task.currentText()
-        reconstruct = task == Task.RECONSTRUCT.value
+        reconstruct = task in (Task.RECONSTRUCT.value, Task.VAE.value)
         superres = task == Task.SUPERRES.value
         patch_size = self.patch_size.value()
         model = ModelConfig(
-            architecture=ARCHITECTURES.get(task, Architecture.UNET.value),
+            architecture=self._architecture(task),
             factor=int(self.factor.currentText()) if superres else 1,
             depth=self.depth.value(),
             width=self.width.value(),
@@ -272,8 +283,18 @@ class TrainWidget(QWidget):
             seed=self.seed.value(),
             mask_fraction=self.mask_fraction.value(),
             downscale=self.downscale.text().strip(),
+            beta=self.beta.value(),
+            kl_warmup=self.kl_warmup.value(),
         )
+        if task == Task.VAE.value:
+            # each frame is one sample, min-max scaled to [0, 1] for the cross-entropy
+            data.augment, data.percentiles = False, (0.0, 100.0)
         return Config(model=model, data=data, training=training)
+
+    def _architecture(self, task: str) -> str:
+        if task == Task.VAE.value:
+            return (Architecture.VAE_DENSE if self.dense.isChecked() else Architecture.VAE).value
+        return ARCHITECTURES.get(task, Architecture.UNET.value)
 
     def train(self) -> None:
         """Check the input, then start training in a worker thread.
@@ -364,8 +385,8 @@ class TrainWidget(QWidget):
 
     def _model_label(self, config: Config) -> str:
         layer = self.input_layer.layer().name
-        if config.training.task == Task.RECONSTRUCT.value:
-            return f"reconstruct (latent {config.model.latent_dim}) on {layer}"
+        if config.training.task in (Task.RECONSTRUCT.value, Task.VAE.value):
+            return f"{config.training.task} (latent {config.model.latent_dim}) on {layer}"
         if config.training.task == Task.SUPERRES.value:
             return f"superres ×{config.model.factor} ({config.training.mode}) on {layer}"
         return f"denoise ({config.training.mode}) on {layer}"

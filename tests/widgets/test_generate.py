@@ -1,0 +1,133 @@
+"""Tests for the "Generate images" widget on tiny trained models."""
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
+from napari_autoencoders.core.model_io import save_model
+from napari_autoencoders.core.training import fit
+from napari_autoencoders.widgets import generate
+from napari_autoencoders.widgets.generate import GenerateWidget
+
+TIMEOUT_MS = 60_000
+TINY = {"epochs": 1, "steps_per_epoch": 2, "device": "cpu"}
+
+
+def disks(count=8, size=16):
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:size, :size]
+    centres = rng.uniform(5, 11, (count, 2, 1, 1))
+    return ((y - centres[:, 0]) ** 2 + (x - centres[:, 1]) ** 2 < 16).astype(np.float32)
+
+
+def train(architecture, task, latent_dim=2):
+    config = Config(
+        model=ModelConfig(architecture=architecture, width=4, input_size=16, latent_dim=latent_dim),
+        data=DataConfig(axes="SYX", patch_size=16, batch_size=2, percentiles=(0.0, 100.0)),
+        training=TrainingConfig(task=task, **TINY),
+    )
+    return fit(config, disks())
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {"vae": train("vae", "vae"), "plain": train("autoencoder", "reconstruct")}
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    messages = []
+    monkeypatch.setattr(generate, "show_error", messages.append)
+    return messages
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def widget(viewer, registry, models):
+    registry.add(models["vae"], "vae")
+    registry.add(models["plain"], "plain")
+    widget = GenerateWidget(viewer, registry=registry)
+    viewer.window.add_dock_widget(widget)
+    return widget
+
+
+def run(qtbot, widget, action, model="vae #1"):
+    widget.model_choice.setCurrentText(model)
+    widget.action.setCurrentText(action)
+    widget.generate()
+    if widget.worker is not None:
+        qtbot.waitUntil(widget.generate_button.isEnabled, timeout=TIMEOUT_MS)
+
+
+def test_sample_adds_a_stack(qtbot, viewer, widget, errors):
+    widget.count.setValue(5)
+    run(qtbot, widget, generate.SAMPLE)
+    assert errors == []
+    assert viewer.layers[-1].name == "vae #1 samples"
+    assert viewer.layers[-1].data.shape == (5, 16, 16)
+
+
+def test_manifold_adds_a_mosaic(qtbot, viewer, widget, errors):
+    widget.grid.setValue(3)
+    run(qtbot, widget, generate.MANIFOLD)
+    assert errors == []
+    assert viewer.layers[-1].name == "vae #1 manifold"
+    assert viewer.layers[-1].data.shape == (48, 48)
+
+
+def test_plain_autoencoder_manifold_uses_the_layer(qtbot, viewer, widget, errors):
+    viewer.add_image(disks(), name="digits")
+    widget.grid.setValue(2)
+    run(qtbot, widget, generate.MANIFOLD, model="plain #2")
+    assert errors == []
+    assert viewer.layers[-1].data.shape == (32, 32)
+
+
+def test_interpolation_lies_where_the_layer_lies(qtbot, viewer, widget, errors):
+    layer = viewer.add_image(disks(), name="digits", scale=(1, 2, 2))
+    before = layer.data.copy()
+    widget.steps.setValue(4)
+    widget.frame_b.setValue(3)
+    run(qtbot, widget, generate.INTERPOLATE)
+    assert errors == []
+    result = viewer.layers["digits interpolation"]
+    assert result.data.shape == (4, 16, 16)
+    assert tuple(result.scale) == (1, 2, 2)
+    assert np.array_equal(layer.data, before)
+
+
+def test_reconstruct_with_noise(qtbot, viewer, widget, errors):
+    viewer.add_image(disks(), name="digits")
+    run(qtbot, widget, generate.NOISE)
+    assert errors == []
+    assert viewer.layers["digits reconstructed + noise"].data.shape == (8, 16, 16)
+
+
+def test_a_plain_autoencoder_cannot_sample(qtbot, viewer, widget, errors):
+    run(qtbot, widget, generate.SAMPLE, model="plain #2")
+    assert "not generative" in errors[-1]
+    assert len(viewer.layers) == 0
+
+
+def test_frames_of_another_size_are_reported(qtbot, viewer, widget, errors):
+    viewer.add_image(np.zeros((3, 20, 20), np.float32), name="big")
+    run(qtbot, widget, generate.NOISE)
+    assert "frames of shape (16, 16)" in errors[-1]
+
+
+def test_a_frame_beyond_the_stack_is_reported(qtbot, viewer, widget, errors):
+    viewer.add_image(disks(count=2), name="two")
+    widget.frame_b.setValue(5)
+    run(qtbot, widget, generate.INTERPOLATE)
+    assert "has 2 frame(s)" in errors[-1]
+
+
+def test_a_model_file_loads(qtbot, viewer, widget, models, tmp_path, errors):
+    path = save_model(models["vae"], tmp_path / "vae.safetensors")
+    assert widget.load_model_from(path) == "vae.safetensors #3"
+    widget.load_model_from(tmp_path / "missing.safetensors")
+    assert "does not exist" in errors[-1]
