@@ -37,6 +37,11 @@ class Clustering(str, Enum):
     HDBSCAN = "hdbscan"  # finds the number of clusters itself; -1 marks noise
 
 
+def default_embedding(dim: int) -> str:
+    """The latent itself when it is 2D, else PCA (fast and deterministic)."""
+    return Embedding.IDENTITY.value if dim == 2 else Embedding.PCA.value
+
+
 def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndarray:
     """Project latent codes (N, D) to 2D (N, 2), float32.
 

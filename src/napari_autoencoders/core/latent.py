@@ -318,6 +318,33 @@ def iter_encode_objects(
     return Encoding(latents, ids, centers, OBJECTS)
 
 
+# -- tables ------------------------------------------------------------------
+
+
+def latent_table(encoding: Encoding, embedding: np.ndarray, clusters: np.ndarray) -> dict:
+    """Columns of one row per item: the index, ``z0..z{D-1}``, the 2D ``x``, ``y`` and ``cluster``.
+
+    Returns
+    -------
+    dict of str to ndarray
+        Column name to values (N,), in the order above; ``index`` is the
+        frame number, tile number or object label.
+    """
+    columns = {"index": encoding.index}
+    columns.update({f"z{d}": encoding.latents[:, d] for d in range(encoding.latents.shape[1])})
+    columns.update(x=embedding[:, 0], y=embedding[:, 1], cluster=clusters)
+    return columns
+
+
+def write_csv(path, columns: dict) -> None:
+    """Write :func:`latent_table` columns as a CSV file with a header row."""
+    names = list(columns)
+    integer = [np.issubdtype(np.asarray(columns[n]).dtype, np.integer) for n in names]
+    table = np.column_stack([np.asarray(columns[n], float) for n in names])
+    formats = ["%d" if is_int else "%.6g" for is_int in integer]
+    np.savetxt(path, table, fmt=formats, delimiter=",", header=",".join(names), comments="")
+
+
 # -- checks ------------------------------------------------------------------
 
 
