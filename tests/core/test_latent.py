@@ -142,3 +142,26 @@ def test_the_mean_of_a_variational_encoder_is_used():
 
     x = torch.arange(8.0).view(2, 1, 2, 2)
     np.testing.assert_array_equal(latent.latent_of(Variational(), x), [[0, 1], [4, 5]])
+
+
+def test_item_crops_give_the_encoded_pixels_back(encoder, blobs):
+    image, labels = labelled_image(blobs)
+    objects = run(iter_encode_objects(encoder, image, labels))
+    crops = latent.item_crops(objects, [1], image, axes="YX", size=SIZE, labels=labels)
+    np.testing.assert_array_equal(crops, object_crops(image, labels, SIZE)[0][1:])
+    tiles = run(iter_encode_tiles(encoder, image, stride=8))
+    crops = latent.item_crops(tiles, [0, 4], image, axes="YX", size=SIZE)
+    np.testing.assert_array_equal(crops[1, 0], image[8:24, 0:16])
+    stack = blobs((3, SIZE, SIZE))
+    frames = run(iter_encode_frames(encoder, stack))
+    crops = latent.item_crops(frames, [2], stack, axes="SYX", size=SIZE)
+    np.testing.assert_array_equal(crops[:, 0], stack[2:])
+
+
+def test_latent_table_and_csv(encoder, blobs, tmp_path):
+    encoding = run(iter_encode_frames(encoder, blobs((3, SIZE, SIZE))))
+    table = latent.latent_table(encoding, np.zeros((3, 2)), np.array([0, 1, 1]))
+    assert list(table) == ["index", "z0", "z1", "z2", "z3", "x", "y", "cluster"]
+    latent.write_csv(tmp_path / "t.csv", table)
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0] == ",".join(table) and lines[3].startswith("2,") and lines[3].endswith(",1")

@@ -274,7 +274,7 @@ def object_crops(
         raise ValueError(f"objects are cut from one plane, got {plane.shape[0]}; choose one frame.")
     plane = plane[0]
     check_image(plane, "the image")
-    labels = _check_labels(labels, plane.shape[-2:])
+    labels = check_labels(labels, plane.shape[-2:])
     regions = regionprops(labels)
     if not regions:
         raise ValueError("the labels image holds no objects (all zero); segment the image first.")
@@ -316,6 +316,37 @@ def iter_encode_objects(
     _check_channels(model, crops)
     latents = yield from iter_encode(model, crops, **options)
     return Encoding(latents, ids, centers, OBJECTS)
+
+
+# -- the items again ---------------------------------------------------------
+
+
+def item_crops(
+    encoding: Encoding,
+    items: np.ndarray,
+    image: np.ndarray,
+    *,
+    axes: str,
+    size: int,
+    labels: np.ndarray | None = None,
+    mask: bool = False,
+) -> np.ndarray:
+    """The pixels (n, C, S, S) of some encoded ``items`` (indices into the encoding).
+
+    ``image``, ``axes``, ``size``, ``labels`` and ``mask`` are those the
+    encoding was made with; frames come back whole.
+    """
+    items = np.asarray(items, dtype=int)
+    if encoding.kind == FRAMES:
+        return to_planes(image, axes)[0][items]
+    if encoding.kind == TILES:
+        plane = to_planes(image, axes)[0][0]
+        origins = np.rint(encoding.centers[items] - (size - 1) / 2).astype(int)
+        return TileCrops(plane, origins, size)[:]
+    lookup = np.zeros(int(labels.max()) + 1, bool)
+    lookup[encoding.index[items]] = True
+    chosen = np.where(lookup[labels], labels, 0)
+    return object_crops(image, chosen, size, axes=axes, mask=mask)[0]
 
 
 # -- tables ------------------------------------------------------------------
@@ -369,7 +400,8 @@ def _single_plane(model: TrainedModel, image: np.ndarray, axes: str) -> np.ndarr
     return planes[0]
 
 
-def _check_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def check_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Return ``labels`` as an array after checking it is integer and of ``shape`` (Y, X)."""
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"the labels must be integers, got dtype {labels.dtype}; give a labels image.")
