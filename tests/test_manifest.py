@@ -41,6 +41,7 @@ def test_widgets(manifest):
     assert widgets == {
         "Train autoencoder": "napari_autoencoders.widgets.train:TrainWidget",
         "Apply model": "napari_autoencoders.widgets.apply:ApplyWidget",
+        "Latent scatter": "napari_autoencoders.widgets.latent:LatentWidget",
     }
 
 
