@@ -19,7 +19,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 #: Benchmark modules, in the order their tables appear.
-MODULES = ["denoise"]
+MODULES = ["denoise", "latent"]
 
 
 def machine() -> str:

@@ -18,4 +18,7 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
         assert title in text
     for method in ("noisy input", "NL-means", "BM3D", "self-supervised", "synthetic", "paired"):
         assert method in text
+    for title in ("Latent codes of held-out MNIST digits", "Encoding speed"):
+        assert title in text
     sys.modules.pop("denoise", None)
+    sys.modules.pop("latent", None)
