@@ -19,6 +19,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 #: Benchmark modules, in the order their tables appear.
+MODULES = ["denoise", "superres", "vae", "latent", "speed", "responsiveness"]
 
 
 def machine() -> str:

@@ -42,6 +42,7 @@ def test_widgets(manifest):
         "Train autoencoder": "napari_autoencoders.widgets.train:TrainWidget",
         "Apply model": "napari_autoencoders.widgets.apply:ApplyWidget",
         "Generate images": "napari_autoencoders.widgets.generate:GenerateWidget",
+        "Latent scatter": "napari_autoencoders.widgets.latent:LatentWidget",
     }
 
 

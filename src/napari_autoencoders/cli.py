@@ -8,6 +8,8 @@
         --input noisy.tif --output denoised.tif
     napari-autoencoders train --task vae --input digits.npz --model vae.safetensors
     napari-autoencoders sample --model vae.safetensors --n 16 --output samples.tif
+    napari-autoencoders encode --model digits.safetensors \\
+        --input digits.tif --output latents.csv --clusters 10
 
 Arguments become a :class:`~.core.config.Config` (:func:`config_from_args`),
 then the core trains or predicts; this module only parses, reports progress
@@ -38,6 +40,7 @@ from .core.config import (
     Task,
     TrainingConfig,
 )
+from .core.clustering import Clustering, Embedding, cluster, default_embedding, embed
 from .core.generation import manifold, sample
 from .core.image_io import (
     READ_FORMATS,
@@ -49,6 +52,13 @@ from .core.image_io import (
 )
 from .core.model_io import load_model, save_model
 from .core.noise import parse_noise
+from .core.latent import (
+    iter_encode_frames,
+    iter_encode_objects,
+    iter_encode_tiles,
+    latent_table,
+    write_csv,
+)
 from .core.prediction import check_input, iter_predict, output_shape
 from .core.resolution import FACTORS, parse_downscale
 from .core.training import Trainer
@@ -94,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_apply(commands)
     _add_sample(commands)
+    _add_encode(commands)
     return parser
 
 
@@ -270,6 +281,42 @@ def _add_sample(commands) -> None:
         "quantiles)",
     )
     generate.add_argument("--quiet", action="store_true", help="print nothing but errors")
+def _add_encode(commands) -> None:
+    encode = commands.add_parser(
+        "encode",
+        help="encode frames, tiles or objects to latent codes, project and cluster them",
+        description="Encode every frame of a stack (default), every tile of a grid over one "
+        "image (--tile-stride) or every object of a labels image (--labels) with a trained "
+        "autoencoder, and write one CSV row per item: index, z0..z{D-1}, x, y, cluster.",
+    )
+    encode.set_defaults(handler=run_encode)
+    encode.add_argument("--model", required=True, metavar="FILE", help="trained autoencoder")
+    encode.add_argument("--input", required=True, metavar="FILE", help="image or stack")
+    encode.add_argument("--labels", metavar="FILE", help="labels image: encode its objects")
+    encode.add_argument("--mask", action="store_true", help="blank pixels outside each object")
+    encode.add_argument(
+        "--tile-stride", type=int, metavar="N", help="encode tiles of a grid N pixels apart"
+    )
+    encode.add_argument("--axes", help="axes of the input (default: guessed)")
+    encode.add_argument("--output", required=True, metavar="CSV", help="table to write")
+    encode.add_argument(
+        "--clusters",
+        type=int,
+        metavar="K",
+        help="number of clusters (default: the best silhouette over 2-10 for kmeans, the "
+        "lowest BIC for gmm; hdbscan: minimum cluster size)",
+    )
+    encode.add_argument(
+        "--method", choices=[c.value for c in Clustering], default=Clustering.KMEANS.value
+    )
+    encode.add_argument(
+        "--embed",
+        choices=[e.value for e in Embedding],
+        help="2D projection (default: identity for a 2D latent, else pca)",
+    )
+    encode.add_argument("--seed", type=int, default=0, help="seeds projection and clustering")
+    encode.add_argument("--batch-size", type=int, default=256, metavar="N", help="items per batch")
+    _add_common(encode)
 
 
 def _add_common(command: argparse.ArgumentParser) -> None:
@@ -533,6 +580,31 @@ def _predict(steps, *, quiet: bool):
             except StopIteration as end:
                 return end.value
             bar.update(done - bar.n)
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    """The ``encode`` command: encode, project, cluster, write the CSV table."""
+    model = load_model(args.model)
+    image = read_image(args.input)
+    if args.labels and args.tile_stride is not None:
+        raise ValueError("give --labels (objects) or --tile-stride (tiles), not both.")
+    axes = args.axes or _guess_axes(image.shape)
+    options = dict(axes=axes, batch_size=args.batch_size, device=args.device or "auto")
+    if args.labels:
+        steps = iter_encode_objects(model, image, read_image(args.labels), mask=args.mask, **options)
+    elif args.tile_stride is not None:
+        steps = iter_encode_tiles(model, image, stride=args.tile_stride, **options)
+    else:
+        steps = iter_encode_frames(model, image, **options)
+    encoding = _predict(steps, quiet=args.quiet)
+    method = args.embed or default_embedding(encoding.latents.shape[1])
+    embedding = embed(encoding.latents, method, seed=args.seed)
+    clusters = cluster(encoding.latents, args.method, args.clusters, seed=args.seed)
+    write_csv(args.output, latent_table(encoding, embedding, clusters))
+    found = len(set(clusters.tolist()) - {-1})
+    say = _printer(args.quiet)
+    say(f"wrote {len(clusters)} {encoding.kind}(s) in {found} cluster(s) to {args.output}")
+    return 0
 
 
 def _printer(quiet: bool):

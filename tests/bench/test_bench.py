@@ -11,7 +11,7 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))
     output = tmp_path / "BENCHMARKS.md"
-    assert run["main"](["--quick", "--only", "denoise", "superres", "vae", "--output", str(output)]) == 0
+    assert run["main"](["--quick", "--only", "denoise", "superres", "vae", "latent", "--output", str(output)]) == 0
     text = output.read_text()
     assert "Machine:" in text and "Command:" in text and "Date:" in text
     for title in ("Denoising quality", "Self-supervised PSNR against training time"):
@@ -22,7 +22,9 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
         assert title in text
     assert "VAE on MNIST: held-out negative ELBO" in text
     assert "conv VAE" in text and "fully connected 784-512-latent VAE" in text
-    for name in ("denoise", "superres", "vae"):
+    for title in ("Latent codes of held-out MNIST digits", "Encoding speed"):
+        assert title in text
+    for name in ("denoise", "superres", "vae", "latent"):
         sys.modules.pop(name, None)
 
 

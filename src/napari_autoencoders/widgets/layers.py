@@ -32,10 +32,15 @@ class LayerComboBox(QComboBox):
         The viewer whose layers are listed.
     parent : QWidget, optional
         Parent widget.
+    layer_type : type
+        The kind of layer listed (default image layers).
     """
 
-    def __init__(self, viewer: napari.Viewer, parent: QWidget | None = None):
+    def __init__(
+        self, viewer: napari.Viewer, parent: QWidget | None = None, *, layer_type: type = Image
+    ):
         super().__init__(parent)
+        self._type = layer_type
         self._layers = viewer.layers
         events = self._layers.events
         for emitter in (events.inserted, events.removed, events.moved):
@@ -53,12 +58,12 @@ class LayerComboBox(QComboBox):
             self.setCurrentIndex(index)
 
     def refresh(self) -> None:
-        """List the image layers again, keeping the current choice if it is still there."""
+        """List the layers again, keeping the current choice if it is still there."""
         current = self.layer()
         with QSignalBlocker(self):
             self.clear()
             for layer in self._layers:
-                if isinstance(layer, Image):
+                if isinstance(layer, self._type):
                     layer.events.name.connect(self.refresh)  # a second connect is ignored
                     self.addItem(layer.name, layer)
             index = self._index_of(current)

@@ -1,0 +1,197 @@
+"""Project latent codes to 2D, cluster them, and place the scatter beside the data.
+
+All functions take codes (N, D) and are reproducible for a given ``seed``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+from sklearn.cluster import HDBSCAN, KMeans
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.metrics import silhouette_score
+from sklearn.mixture import GaussianMixture
+
+#: Cluster counts tried when the number of clusters is chosen automatically.
+AUTO_RANGE = range(2, 11)
+#: Silhouette scores are estimated on at most this many items.
+SILHOUETTE_SAMPLES = 2000
+
+
+class Embedding(str, Enum):
+    """Projection of the latent codes to 2D."""
+
+    IDENTITY = "identity"  # the latent itself, for a 2D latent
+    PCA = "pca"
+    UMAP = "umap"  # needs the optional umap-learn
+    TSNE = "tsne"
+
+
+class Clustering(str, Enum):
+    """Clustering of the latent codes."""
+
+    KMEANS = "kmeans"
+    GMM = "gmm"  # Gaussian mixture
+    HDBSCAN = "hdbscan"  # finds the number of clusters itself; -1 marks noise
+
+
+def default_embedding(dim: int) -> str:
+    """The latent itself when it is 2D, else PCA (fast and deterministic)."""
+    return Embedding.IDENTITY.value if dim == 2 else Embedding.PCA.value
+
+
+def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndarray:
+    """Project latent codes (N, D) to 2D (N, 2), float32.
+
+    Parameters
+    ----------
+    method : {"identity", "pca", "umap", "tsne"}
+        ``"identity"`` needs a 2D latent; ``"umap"`` needs umap-learn.
+    seed : int
+        Seeds the random parts of PCA, UMAP and t-SNE.
+
+    Raises
+    ------
+    ValueError
+        If the method is unknown, ``"identity"`` meets a latent that is not
+        2D, or there are fewer than 3 items.
+    ImportError
+        If ``"umap"`` is asked for without umap-learn installed.
+    """
+    method = _choice(method, Embedding, "projection")
+    latents = np.asarray(latents, np.float32)
+    count, dim = latents.shape
+    if method == Embedding.IDENTITY.value:
+        if dim != 2:
+            raise ValueError(
+                f"the 'identity' projection needs a 2D latent, got {dim}D; choose 'pca', 'umap' "
+                "or 'tsne'."
+            )
+        return latents.copy()
+    if count < 3:
+        raise ValueError(f"projecting needs at least 3 items, got {count}.")
+    if method == Embedding.PCA.value:
+        return PCA(n_components=2, random_state=seed).fit_transform(latents).astype(np.float32)
+    if method == Embedding.TSNE.value:
+        perplexity = min(30.0, (count - 1) / 3)
+        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+        return tsne.fit_transform(latents).astype(np.float32)
+    return _umap(latents, seed)
+
+
+def _umap(latents: np.ndarray, seed: int) -> np.ndarray:
+    try:
+        import umap
+    except ImportError as err:
+        raise ImportError(
+            "the 'umap' projection needs umap-learn: pip install 'napari-autoencoders[umap]' "
+            "(or pip install umap-learn), or choose 'pca' or 'tsne'."
+        ) from err
+    neighbours = min(15, len(latents) - 1)
+    reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed)
+    return reducer.fit_transform(latents).astype(np.float32)
+
+
+def cluster(
+    latents: np.ndarray,
+    method: str = "kmeans",
+    n_clusters: int | None = None,
+    *,
+    seed: int = 0,
+) -> np.ndarray:
+    """Cluster codes (N, D); return one cluster id per item (N,) of int.
+
+    The number of clusters, when not given, is the best silhouette score
+    over 2 to 10 clusters for k-means and the lowest BIC over 2 to 10
+    components for a Gaussian mixture (diagonal covariances); HDBSCAN finds it itself (and marks
+    outliers -1), so ``n_clusters`` is then its minimum cluster size.
+
+    Raises
+    ------
+    ValueError
+        If the method is unknown or there are fewer items than clusters.
+    """
+    method = _choice(method, Clustering, "clustering")
+    latents = np.asarray(latents, np.float64)
+    count = len(latents)
+    if n_clusters is not None and n_clusters < 1:
+        raise ValueError(f"the number of clusters must be positive, got {n_clusters}.")
+    wanted = n_clusters or min(AUTO_RANGE)
+    if count < max(wanted, 2):
+        raise ValueError(
+            f"{count} item(s) cannot form {max(wanted, 2)} clusters; encode more items or ask "
+            "for fewer clusters."
+        )
+    if method == Clustering.HDBSCAN.value:
+        size = n_clusters or max(5, count // 100)
+        return HDBSCAN(min_cluster_size=max(2, size), copy=True).fit_predict(latents)
+    if n_clusters is None:
+        return _auto(latents, method, seed)
+    return _fit(latents, method, n_clusters, seed)
+
+
+def _fit(latents: np.ndarray, method: str, k: int, seed: int):
+    if method == Clustering.KMEANS.value:
+        return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(latents)
+    return _mixture(latents, k, seed).predict(latents)
+
+
+def _mixture(latents: np.ndarray, k: int, seed: int) -> GaussianMixture:
+    # diagonal covariances: full ones overfit small clusters and BIC then picks too many
+    return GaussianMixture(n_components=k, covariance_type="diag", random_state=seed).fit(latents)
+
+
+def _auto(latents: np.ndarray, method: str, seed: int) -> np.ndarray:
+    """Best k-means by silhouette, or best Gaussian mixture by BIC, over :data:`AUTO_RANGE`."""
+    best, best_score = None, -np.inf
+    for k in (k for k in AUTO_RANGE if k < len(latents)):
+        if method == Clustering.KMEANS.value:
+            ids = _fit(latents, method, k, seed)
+            if len(np.unique(ids)) < 2:
+                continue
+            sample = min(SILHOUETTE_SAMPLES, len(latents))
+            score = silhouette_score(latents, ids, sample_size=sample, random_state=seed)
+        else:
+            gmm = _mixture(latents, k, seed)
+            ids, score = gmm.predict(latents), -gmm.bic(latents)
+        if score > best_score:
+            best, best_score = ids, score
+    return best if best is not None else np.zeros(len(latents), int)
+
+
+def place_beside(
+    embedding: np.ndarray, bounds: np.ndarray, *, gap: float = 0.1
+) -> np.ndarray:
+    """World coordinates (N, 2) that put a 2D scatter to the right of a region.
+
+    Parameters
+    ----------
+    embedding : ndarray, shape (N, 2)
+        Scatter coordinates (x, y), in any units.
+    bounds : ndarray, shape (2, 2)
+        The region's world extent: rows (min, max), columns (Y, X).
+    gap : float
+        Space between the region and the scatter, as a share of the region's height.
+
+    Returns
+    -------
+    ndarray, shape (N, 2)
+        (Y, X) world coordinates: the scatter fills a square as high as the
+        region, ``gap`` to the right of it, with y pointing up.
+    """
+    bounds = np.asarray(bounds, float)
+    height = max(bounds[1, 0] - bounds[0, 0], 1.0)
+    low, high = embedding.min(axis=0), embedding.max(axis=0)
+    unit = (embedding - low) / np.where(high > low, high - low, 1.0)  # (N, 2) in [0, 1]
+    rows = bounds[1, 0] - unit[:, 1] * height
+    columns = bounds[1, 1] + gap * height + unit[:, 0] * height
+    return np.stack([rows, columns], axis=1)
+
+
+def _choice(value: str, enum: type[Enum], what: str) -> str:
+    choices = [member.value for member in enum]
+    if value not in choices:
+        raise ValueError(f"the {what} must be one of {choices}, got {value!r}.")
+    return value

@@ -1,0 +1,388 @@
+"""The "Latent scatter" widget: encode frames, tiles or objects, project, cluster, show linked."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+
+import napari
+import numpy as np
+from napari.layers import Labels
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.axes import Layout, check_axes
+from ..core.clustering import Clustering, Embedding, cluster, default_embedding, embed
+from ..core.config import Architecture, Config, DataConfig, ModelConfig, Task, TrainingConfig
+from ..core.latent import (
+    Encoding,
+    check_encoder,
+    check_labels,
+    item_crops,
+    iter_encode_frames,
+    iter_encode_objects,
+    iter_encode_tiles,
+    object_crops,
+)
+from ..core.model_io import ModelFileError, load_model
+from ..core.training import TrainedModel, Trainer
+from .layers import LayerComboBox, axes_edit, guess_axes, image_data
+from .scatter import LatentScatter, cluster_legend
+from .session import ModelRegistry, session_models
+from .threads import guarded
+from .train import _batched_events, _combo, _spin
+
+#: What can be encoded.
+MODES = ("frames", "tiles", "objects")
+#: Shown for the automatic choice of the projection.
+AUTO = "auto"
+
+
+@dataclass
+class _Job:
+    """What one encoding run needs, gathered in the main thread."""
+
+    source: napari.layers.Image
+    data: np.ndarray
+    axes: str
+    model: TrainedModel
+    mode: str
+    labels: np.ndarray | None
+    stride: int | None
+    mask: bool
+
+
+class LatentWidget(QWidget):
+    """Encode an image layer's frames, tiles or objects and show the codes as a linked scatter.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+        The viewer.
+    registry : ModelRegistry, optional
+        Models to choose from (default: the session's, shared with the other widgets).
+    parent : QWidget, optional
+        Parent widget.
+    """
+
+    def __init__(
+        self,
+        napari_viewer: napari.Viewer,
+        registry: ModelRegistry | None = None,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.registry = registry if registry is not None else session_models()
+        #: The worker of the current or last run, None before the first.
+        self.worker = None
+        #: The scatter of the last encoding, None before the first.
+        self.scatter: LatentScatter | None = None
+        self._job: _Job | None = None
+        layout = QVBoxLayout(self)
+        self.settings = QWidget()
+        self.settings.setLayout(self._build_form())
+        layout.addWidget(self.settings)
+        self.encode_button = QPushButton("Encode")
+        self.train_button = QPushButton("Train on objects")
+        self.train_button.setToolTip(
+            "Train a reconstruct autoencoder on crops around the objects, then choose it."
+        )
+        self.cancel_button = QPushButton("Cancel")
+        self.encode_button.clicked.connect(self.encode)
+        self.train_button.clicked.connect(self.train_on_objects)
+        self.cancel_button.clicked.connect(self.cancel)
+        layout.addLayout(_row(self.encode_button, self.train_button, self.cancel_button))
+        self.progress = QProgressBar()
+        layout.addWidget(self.progress)
+        self.legend = QLabel()
+        layout.addWidget(self.legend)
+        self.new_cluster_button = QPushButton("Selection → new cluster")
+        self.stack_button = QPushButton("Selection → image stack")
+        self.new_cluster_button.clicked.connect(self.selection_to_cluster)
+        self.stack_button.clicked.connect(self.selection_to_stack)
+        layout.addLayout(_row(self.new_cluster_button, self.stack_button))
+        layout.addStretch()
+        self.model_choice.addItems(self.registry.names())
+        self.registry.added.connect(self.model_choice.addItem)
+        self.image_layer.currentIndexChanged.connect(self._fill_axes)
+        self._fill_axes()
+        self._set_running(False)
+
+    def _build_form(self) -> QFormLayout:
+        self.image_layer = LayerComboBox(self.viewer)
+        self.labels_layer = LayerComboBox(self.viewer, layer_type=Labels)
+        self.model_choice = _combo([], "")
+        self.load_button = QPushButton("Load…")
+        self.load_button.clicked.connect(self._load_dialog)
+        self.mode = _combo(list(MODES), MODES[0])
+        self.axes = axes_edit()
+        self.stride = _spin(0, 0, 4096, suffix=" px", special="tile size")
+        self.mask = QCheckBox("blank pixels outside the object")
+        self.crop_size = _spin(32, 8, 512, suffix=" px")
+        self.crop_size.setToolTip("Crop side of a model trained on the objects.")
+        self.latent_dim = _spin(8, 2, 512)
+        self.epochs = _spin(20, 1, 10_000)
+        self.projection = _combo([AUTO] + [e.value for e in Embedding], AUTO)
+        self.projection.setToolTip("auto: the latent itself when it is 2D, else PCA.")
+        self.method = _combo([c.value for c in Clustering], Clustering.KMEANS.value)
+        self.clusters = _spin(0, 0, 100, special="auto")
+        self.clusters.setToolTip(
+            "auto: best silhouette over 2-10 (kmeans), lowest BIC (gmm); for hdbscan the "
+            "minimum cluster size."
+        )
+        self.seed = _spin(0, 0, 2**31 - 1)
+        form = QFormLayout()
+        form.addRow("image", self.image_layer)
+        form.addRow("labels (objects)", self.labels_layer)
+        form.addRow("model", _row(self.model_choice, self.load_button))
+        form.addRow("encode", self.mode)
+        form.addRow("axes", self.axes)
+        form.addRow("tile stride", self.stride)
+        form.addRow("mask", self.mask)
+        form.addRow("train: crop / latent / epochs", _row(self.crop_size, self.latent_dim, self.epochs))
+        form.addRow("projection", self.projection)
+        form.addRow("clustering", self.method)
+        form.addRow("clusters", self.clusters)
+        form.addRow("seed", self.seed)
+        return form
+
+    # -- the public interface ----------------------------------------------
+
+    def model(self) -> TrainedModel | None:
+        """The chosen model, or None when the session has none."""
+        name = self.model_choice.currentText()
+        return self.registry[name] if name else None
+
+    def load_model_from(self, path: str | Path) -> str | None:
+        """Load a model file, add it to the session and choose it; None on error."""
+        try:
+            model = load_model(path)
+        except ModelFileError as err:
+            show_error(f"Cannot load the model: {err}")
+            return None
+        name = self.registry.add(model, Path(path).name)
+        self.model_choice.setCurrentText(name)
+        return name
+
+    def encode(self) -> None:
+        """Check the choices, then encode, project and cluster in a worker thread."""
+        if self._busy:
+            show_warning("The widget is busy; cancel the running job first.")
+            return
+        try:
+            job = self._gather()
+        except ValueError as err:
+            show_error(f"Cannot encode: {err}")
+            return
+        self._job = job
+        self._start(
+            _encode_in_thread(
+                job,
+                projection=self.projection.currentText(),
+                method=self.method.currentText(),
+                n_clusters=self.clusters.value() or None,
+                seed=self.seed.value(),
+                _start_thread=False,
+            ),
+            self._show_result,
+        )
+
+    def train_on_objects(self) -> None:
+        """Train a reconstruct autoencoder on crops around the chosen labels' objects."""
+        if self._busy:
+            show_warning("The widget is busy; cancel the running job first.")
+            return
+        try:
+            source, data, axes, labels = self._objects_input()
+            crops, _, _ = object_crops(
+                data, labels, self.crop_size.value(), axes=axes, mask=self.mask.isChecked()
+            )
+            trainer = Trainer(self._object_config(len(crops)), crops)
+        except ValueError as err:
+            show_error(f"Cannot train on the objects: {err}")
+            return
+        self._label = f"objects of {source.name}"
+        self._start(_train_in_thread(trainer, _start_thread=False), self._add_model)
+
+    def cancel(self) -> None:
+        """Stop the running job; nothing is added."""
+        if self._busy:
+            self.worker.quit()
+
+    def selection_to_cluster(self) -> None:
+        """Make the selected points a new cluster."""
+        try:
+            new = self._scatter().new_cluster_from_selection()
+        except ValueError as err:
+            show_error(f"Cannot make a cluster: {err}")
+            return
+        self.legend.setText(cluster_legend(self.scatter.clusters))
+        show_info(f"The selected points are now cluster {new}.")
+
+    def selection_to_stack(self) -> None:
+        """Add the selected frames, tiles or object crops as a new image stack."""
+        try:
+            selected = self._scatter().selected()
+        except ValueError as err:
+            show_error(f"Cannot make a stack: {err}")
+            return
+        job = self._job
+        crops = item_crops(
+            self.scatter.encoding, selected, job.data, axes=job.axes,
+            size=job.model.config.model.input_size, labels=job.labels, mask=job.mask,
+        )
+        stack = np.moveaxis(crops, 1, -1) if crops.shape[1] > 1 else crops[:, 0]
+        name = f"{job.source.name} selection ({len(selected)})"
+        source = job.source
+        self.viewer.add_image(
+            stack, name=name, rgb=source.rgb, scale=(1, *source.scale[-2:]),
+            metadata=copy.deepcopy(dict(source.metadata)),
+        )
+
+    # -- helpers -----------------------------------------------------------
+
+    def _scatter(self) -> LatentScatter:
+        if self.scatter is None or self.scatter.points not in self.viewer.layers:
+            raise ValueError("no latent scatter: encode an image first.")
+        return self.scatter
+
+    def _gather(self) -> _Job:
+        mode = self.mode.currentText()
+        model = self.model()
+        if model is None:
+            raise ValueError("no model: train one (or 'Train on objects') or load a model file.")
+        if mode == "objects":
+            source, data, axes, labels = self._objects_input()
+        else:
+            source = self.image_layer.layer()
+            data, labels = image_data(source), None
+            axes = check_axes(self.axes.text().strip() or guess_axes(source), data.ndim)
+        check_encoder(model)
+        stride = self.stride.value() or None
+        return _Job(source, data, axes, model, mode, labels, stride, self.mask.isChecked())
+
+    def _objects_input(self):
+        source = self.image_layer.layer()
+        data = image_data(source)
+        axes = check_axes(self.axes.text().strip() or guess_axes(source), data.ndim)
+        layer = self.labels_layer.layer()
+        if layer is None:
+            raise ValueError("no labels layer: add the objects' labels layer and choose it.")
+        plane_shape = tuple(data.shape[axes.index(a)] for a in "YX")
+        return source, data, axes, check_labels(layer.data, plane_shape)
+
+    def _object_config(self, count: int) -> Config:
+        size = self.crop_size.value()
+        return Config(
+            model=ModelConfig(
+                architecture=Architecture.AUTOENCODER.value, depth=2, width=16,
+                latent_dim=self.latent_dim.value(), input_size=size,
+            ),
+            data=DataConfig(axes="SCYX", patch_size=size, batch_size=min(32, count)),
+            training=TrainingConfig(
+                task=Task.RECONSTRUCT.value, epochs=self.epochs.value(), seed=self.seed.value()
+            ),
+        )
+
+    def _start(self, worker, on_result) -> None:
+        self.progress.setValue(0)
+        self._set_running(True)
+        self.worker = worker
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(on_result)
+        worker.errored.connect(lambda error: show_error(f"Failed: {error}"))
+        worker.aborted.connect(lambda: show_info("Cancelled; nothing was added."))
+        worker.finished.connect(lambda: self._set_running(False))
+        worker.start()
+
+    def _fill_axes(self) -> None:
+        layer = self.image_layer.layer()
+        if layer is not None:
+            self.axes.setText(guess_axes(layer))
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load model", "", "Model files (*.safetensors);;All files (*)"
+        )
+        if path:
+            self.load_model_from(path)
+
+    def _set_running(self, running: bool) -> None:
+        self._busy = running
+        self.settings.setEnabled(not running)
+        self.encode_button.setEnabled(not running)
+        self.train_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+
+    # -- worker signals (main thread) --------------------------------------
+
+    def _on_progress(self, progress: tuple[int, int]) -> None:
+        done, total = progress
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _show_result(self, result: tuple[Encoding, np.ndarray, np.ndarray]) -> None:
+        encoding, embedding, clusters = result
+        job = self._job
+        layout = Layout(job.axes, job.data.shape)
+        self.scatter = LatentScatter(
+            self.viewer, job.source, encoding, embedding, clusters,
+            size=job.model.config.model.input_size,
+            stack_ndim=len(layout.stack_axes),
+            labels=job.labels,
+            stride=job.stride or job.model.config.model.input_size,
+        )
+        self.legend.setText(cluster_legend(clusters))
+
+    def _add_model(self, model: TrainedModel) -> None:
+        name = self.registry.add(model, self._label)
+        self.model_choice.setCurrentText(name)
+        show_info(f"Trained {name!r} on the objects; choose 'objects' and press Encode.")
+
+
+def _row(*widgets: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget, stretch=1)
+    return row
+
+
+@thread_worker
+def _encode_in_thread(
+    job: _Job, *, projection: str, method: str, n_clusters: int | None, seed: int
+) -> Generator[tuple[int, int], None, tuple[Encoding, np.ndarray, np.ndarray]]:
+    """Encode, then project and cluster; yield ``(done, total)`` items."""
+    options = dict(axes=job.axes)
+    if job.mode == "frames":
+        steps = iter_encode_frames(job.model, job.data, **options)
+    elif job.mode == "tiles":
+        steps = iter_encode_tiles(job.model, job.data, stride=job.stride, **options)
+    else:
+        steps = iter_encode_objects(job.model, job.data, job.labels, mask=job.mask, **options)
+    encoding = yield from guarded(steps)
+    dim = encoding.latents.shape[1]
+    projection = default_embedding(dim) if projection == AUTO else projection
+    embedding = embed(encoding.latents, projection, seed=seed)
+    return encoding, embedding, cluster(encoding.latents, method, n_clusters, seed=seed)
+
+
+@thread_worker
+def _train_in_thread(trainer: Trainer):
+    """Train in a worker; yield ``(done, total)`` per mille, return the best model."""
+    for events in guarded(_batched_events(trainer)):
+        yield round(events[-1].fraction * 1000), 1000
+    return trainer.result()

@@ -1,0 +1,205 @@
+import time
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
+from napari_autoencoders.core.training import fit
+from napari_autoencoders.widgets import latent as latent_module
+from napari_autoencoders.widgets.latent import LatentWidget
+from napari_autoencoders.widgets.scatter import cluster_colors
+
+TIMEOUT_MS = 60_000
+SIZE = 16
+
+
+def tiny(task="reconstruct", architecture="autoencoder", axes="SYX"):
+    config = Config(
+        model=ModelConfig(architecture=architecture, depth=1, width=8, latent_dim=3, input_size=SIZE),
+        data=DataConfig(axes=axes, patch_size=SIZE, batch_size=2),
+        training=TrainingConfig(task=task, epochs=1, steps_per_epoch=2, device="cpu"),
+    )
+    rng = np.random.default_rng(0)
+    shape = (4, SIZE, SIZE) if axes == "SYX" else (32, 32)
+    return fit(config, rng.random(shape, dtype=np.float32))
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return tiny()
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    found = {"error": [], "warning": [], "info": []}
+    for kind, store in found.items():
+        monkeypatch.setattr(latent_module, f"show_{kind}", store.append)
+    return found
+
+
+@pytest.fixture
+def widget(make_napari_viewer, registry, encoder):
+    viewer = make_napari_viewer()
+    registry.add(encoder, "tiny encoder")
+    widget = LatentWidget(viewer, registry=registry)
+    viewer.window.add_dock_widget(widget)
+    return widget
+
+
+def run_and_wait(qtbot, widget, action):
+    action()
+    assert not widget.encode_button.isEnabled()
+    qtbot.waitUntil(widget.encode_button.isEnabled, timeout=TIMEOUT_MS)
+
+
+def stack(count=12):
+    return np.random.default_rng(1).random((count, SIZE, SIZE), dtype=np.float32)
+
+
+def test_frames_make_a_coloured_scatter_beside_the_stack(qtbot, widget, messages):
+    viewer = widget.viewer
+    viewer.add_image(stack(), name="digits", scale=(1, 2, 2), translate=(0, 10, 5))
+    widget.clusters.setValue(3)
+    run_and_wait(qtbot, widget, widget.encode)
+
+    assert messages["error"] == []
+    points = viewer.layers["digits latent"]
+    features = points.features
+    assert list(features.columns) == ["z0", "z1", "z2", "x", "y", "frame", "cluster"]
+    assert len(points.data) == 12 and features["cluster"].dtype == "category"
+    np.testing.assert_array_equal(features["frame"], np.arange(12))
+    np.testing.assert_allclose(points.face_color, cluster_colors(features["cluster"].to_numpy(int)))
+    assert set(features["cluster"]) == {0, 1, 2}
+    assert "cluster 2" in widget.legend.text()
+    # beside the image: the boxes of the scatter and the image do not overlap
+    image_box = viewer.layers["digits"].extent.world[:, -2:]
+    points_box = points.extent.world
+    assert points_box[0, 1] > image_box[1, 1]
+    np.testing.assert_allclose(points_box[:, 0], image_box[:, 0], atol=points.size.max())
+
+
+def test_frames_link_both_ways(qtbot, widget):
+    viewer = widget.viewer
+    viewer.add_image(stack(), name="digits")
+    run_and_wait(qtbot, widget, widget.encode)
+    points = viewer.layers["digits latent"]
+
+    points.selected_data = {7}
+    assert viewer.dims.current_step[0] == 7
+    viewer.dims.set_current_step(0, 3)
+    assert set(points.selected_data) == {3}
+
+
+def test_selection_becomes_a_cluster_and_a_stack(qtbot, widget, messages):
+    viewer = widget.viewer
+    data = stack()
+    viewer.add_image(data, name="digits")
+    widget.clusters.setValue(2)
+    run_and_wait(qtbot, widget, widget.encode)
+    points = viewer.layers["digits latent"]
+    widget.selection_to_cluster()
+    assert messages["error"] and "no point is selected" in messages["error"][-1]
+
+    points.selected_data = {1, 4}
+    widget.selection_to_cluster()
+    clusters = points.features["cluster"].to_numpy(int)
+    assert clusters[1] == clusters[4] == 2 and np.sum(clusters == 2) == 2
+    np.testing.assert_allclose(points.face_color[1], cluster_colors([2])[0])
+    widget.selection_to_stack()
+    np.testing.assert_array_equal(viewer.layers["digits selection (2)"].data, data[[1, 4]])
+
+
+def test_objects_get_a_cluster_labels_layer_and_outlines(qtbot, widget):
+    viewer = widget.viewer
+    image = np.random.default_rng(2).random((60, 60), dtype=np.float32)
+    labels = np.zeros((60, 60), np.int32)
+    for label, (y, x) in enumerate([(5, 5), (10, 40), (30, 30), (50, 10), (50, 50)], start=1):
+        labels[y - 3 : y + 3, x - 3 : x + 3] = label
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+    widget.image_layer.set_layer(viewer.layers["cells"])
+    widget.mode.setCurrentText("objects")
+    widget.clusters.setValue(2)
+    run_and_wait(qtbot, widget, widget.encode)
+
+    points = viewer.layers["cells latent"]
+    np.testing.assert_array_equal(points.features["label"], [1, 2, 3, 4, 5])
+    clusters_layer = viewer.layers["cells clusters"]
+    colors = cluster_colors(points.features["cluster"].to_numpy(int))
+    np.testing.assert_allclose(clusters_layer.colormap.map(np.array([3]))[0], colors[2], atol=1e-6)
+    points.selected_data = {2}
+    outlines = viewer.layers["cells selection"]
+    assert len(outlines.data) == 1
+    np.testing.assert_allclose(outlines.data[0].mean(axis=0), (29.5, 29.5))
+    clusters_layer.selected_label = 4
+    assert set(points.selected_data) == {3}
+
+
+def test_tiles_get_a_map_of_cluster_ids_over_the_image(qtbot, widget):
+    viewer = widget.viewer
+    image = np.random.default_rng(3).random((48, 64), dtype=np.float32)
+    viewer.add_image(image, name="big", scale=(2, 2))
+    widget.mode.setCurrentText("tiles")
+    widget.stride.setValue(16)
+    run_and_wait(qtbot, widget, widget.encode)
+
+    assert len(viewer.layers["big latent"].data) == 12
+    tiles = viewer.layers["big clusters"]
+    assert tiles.data.shape == (3, 4)
+    np.testing.assert_allclose(tiles.scale, (32, 32))
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        ("unet", "no encoder"),
+        ("no labels", "no labels layer"),
+        ("small labels", "do not match"),
+    ],
+)
+def test_bad_input_is_reported(qtbot, widget, registry, messages, setup, message):
+    viewer = widget.viewer
+    viewer.add_image(np.random.default_rng(0).random((40, 40), dtype=np.float32), name="img")
+    if setup == "unet":
+        registry.add(tiny(task="denoise", architecture="unet", axes="YX"), "unet")
+        widget.model_choice.setCurrentText(registry.names()[-1])
+    else:
+        widget.mode.setCurrentText("objects")
+    if setup == "small labels":
+        viewer.add_labels(np.ones((20, 20), np.int32))
+    widget.encode()
+    assert widget.encode_button.isEnabled()
+    assert message in messages["error"][-1]
+
+
+def test_training_on_objects_adds_a_model(qtbot, widget, registry, messages):
+    viewer = widget.viewer
+    image = np.random.default_rng(2).random((40, 40), dtype=np.float32)
+    labels = np.zeros((40, 40), np.int32)
+    labels[5:10, 5:10], labels[20:30, 20:30] = 1, 2
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels)
+    widget.crop_size.setValue(16)
+    widget.epochs.setValue(1)
+    before = len(registry)
+    run_and_wait(qtbot, widget, widget.train_on_objects)
+    assert messages["error"] == []
+    assert len(registry) == before + 1
+    assert widget.model().config.model.input_size == 16
+
+
+def test_100k_points_are_added_quickly(make_napari_viewer):
+    from napari_autoencoders.core.latent import Encoding
+    from napari_autoencoders.widgets.scatter import LatentScatter
+
+    viewer = make_napari_viewer()
+    source = viewer.add_image(np.zeros((100_000, 4, 4), np.uint8), name="many")
+    rng = np.random.default_rng(0)
+    count = 100_000
+    encoding = Encoding(rng.random((count, 4), dtype=np.float32), np.arange(count), np.zeros((count, 2)), "frame")
+    start = time.perf_counter()
+    scatter = LatentScatter(viewer, source, encoding, rng.random((count, 2)), rng.integers(0, 10, count),
+                            size=4, stack_ndim=1)
+    took = time.perf_counter() - start
+    assert len(scatter.points.data) == count
+    assert took < 20  # about a second on a quiet machine
