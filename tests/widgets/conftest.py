@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_autoencoders.widgets import apply, train
+from napari_autoencoders.widgets import apply, choice, train
 from napari_autoencoders.widgets.session import ModelRegistry
 
 
@@ -15,9 +15,10 @@ def registry(qtbot):
 def notifications(monkeypatch):
     """Capture the widgets' notifications: {"error": [...], "warning": [...], "info": [...]}."""
     messages = {"error": [], "warning": [], "info": []}
-    for module in (train, apply):
+    for module in (train, apply, choice):
         for kind, store in messages.items():
-            monkeypatch.setattr(module, f"show_{kind}", store.append)
+            if hasattr(module, f"show_{kind}"):
+                monkeypatch.setattr(module, f"show_{kind}", store.append)
     return messages
 
 

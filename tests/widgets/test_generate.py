@@ -6,7 +6,7 @@ import pytest
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
 from napari_autoencoders.core.model_io import save_model
 from napari_autoencoders.core.training import fit
-from napari_autoencoders.widgets import generate
+from napari_autoencoders.widgets import choice, generate
 from napari_autoencoders.widgets.generate import GenerateWidget
 
 TIMEOUT_MS = 60_000
@@ -38,6 +38,7 @@ def models():
 def errors(monkeypatch):
     messages = []
     monkeypatch.setattr(generate, "show_error", messages.append)
+    monkeypatch.setattr(choice, "show_error", messages.append)
     return messages
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from pathlib import Path
 
 import napari
 import numpy as np
@@ -12,7 +11,6 @@ from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QProgressBar,
@@ -24,9 +22,9 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from ..core.config import Task
-from ..core.model_io import ModelFileError, load_model
 from ..core.prediction import check_input, iter_predict
 from ..core.training import TrainedModel
+from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data, result_layer
 from .resolution import upscaled_layer
 from .session import ModelRegistry, session_models
@@ -40,7 +38,7 @@ RESULT_SUFFIX = {
 }
 
 
-class ApplyWidget(QWidget):
+class ApplyWidget(ModelChoiceMixin, QWidget):
     """Apply a trained model to an image layer; the result becomes a new layer.
 
     The input layer is never changed. The new layer, named ``"<input> denoised"``
@@ -137,26 +135,6 @@ class ApplyWidget(QWidget):
 
     # -- the public interface ----------------------------------------------
 
-    def model(self) -> TrainedModel | None:
-        """The chosen model, or None when the session has none."""
-        name = self.model_choice.currentText()
-        return self.registry[name] if name else None
-
-    def load_model_from(self, path: str | Path) -> str | None:
-        """Load a model file, add it to the session and choose it.
-
-        Returns its name in the session, or None (with an error notification)
-        if the file is missing, corrupt or not a model.
-        """
-        try:
-            model = load_model(path)
-        except ModelFileError as err:
-            show_error(f"Cannot load the model: {err}")
-            return None
-        name = self.registry.add(model, Path(path).name)
-        self.model_choice.setCurrentText(name)
-        return name
-
     def apply(self) -> None:
         """Check the choices, then predict in a worker thread.
 
@@ -214,13 +192,6 @@ class ApplyWidget(QWidget):
 
     def _on_model_added(self, name: str) -> None:
         self.model_choice.addItem(name)
-
-    def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load model", "", "Model files (*.safetensors);;All files (*)"
-        )
-        if path:
-            self.load_model_from(path)
 
     def _set_running(self, running: bool) -> None:
         # our own flag: a started worker reports is_running only once its thread runs

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import napari
 import numpy as np
@@ -13,7 +12,6 @@ from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_warning
 from qtpy.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QPushButton,
@@ -23,8 +21,8 @@ from qtpy.QtWidgets import (
 
 from ..core import generation
 from ..core.config import VARIATIONAL_ARCHITECTURES
-from ..core.model_io import ModelFileError, load_model
 from ..core.training import TrainedModel
+from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, contrast_limits, image_data, result_layer
 from .session import ModelRegistry, session_models
 from .threads import WorkerError
@@ -36,7 +34,7 @@ SAMPLE, MANIFOLD, INTERPOLATE, NOISE = "sample", "manifold", "interpolate", "rec
 AXES_PLANE, PCA_PLANE = "latent axes", "principal directions of the layer"
 
 
-class GenerateWidget(QWidget):
+class GenerateWidget(ModelChoiceMixin, QWidget):
     """Generate images with a trained autoencoder; every result is a new layer.
 
     ``sample`` and ``reconstruct + noise`` need a variational autoencoder;
@@ -149,22 +147,6 @@ class GenerateWidget(QWidget):
 
     # -- the public interface ----------------------------------------------
 
-    def model(self) -> TrainedModel | None:
-        """The chosen model, or None when the session has none."""
-        name = self.model_choice.currentText()
-        return self.registry[name] if name else None
-
-    def load_model_from(self, path: str | Path) -> str | None:
-        """Load a model file, add it to the session and choose it; None on failure."""
-        try:
-            model = load_model(path)
-        except ModelFileError as err:
-            show_error(f"Cannot load the model: {err}")
-            return None
-        name = self.registry.add(model, Path(path).name)
-        self.model_choice.setCurrentText(name)
-        return name
-
     def generate(self) -> None:
         """Check the choices, then run the chosen action in a worker thread.
 
@@ -251,12 +233,6 @@ class GenerateWidget(QWidget):
         index = layers.index(source) + 1 if source in layers else len(layers)
         layers.insert(index, result_layer(source, result, name))
 
-    def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load model", "", "Model files (*.safetensors);;All files (*)"
-        )
-        if path:
-            self.load_model_from(path)
 
 
 def _frames(data: np.ndarray) -> np.ndarray:

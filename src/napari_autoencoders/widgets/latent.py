@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Generator
 from dataclasses import dataclass
-from pathlib import Path
 
 import napari
 import numpy as np
@@ -14,7 +13,6 @@ from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
     QCheckBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -37,8 +35,8 @@ from ..core.latent import (
     iter_encode_tiles,
     object_crops,
 )
-from ..core.model_io import ModelFileError, load_model
 from ..core.training import TrainedModel, Trainer
+from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .scatter import LatentScatter, cluster_legend
 from .session import ModelRegistry, session_models
@@ -65,7 +63,7 @@ class _Job:
     mask: bool
 
 
-class LatentWidget(QWidget):
+class LatentWidget(ModelChoiceMixin, QWidget):
     """Encode an image layer's frames, tiles or objects and show the codes as a linked scatter.
 
     Parameters
@@ -161,22 +159,6 @@ class LatentWidget(QWidget):
         return form
 
     # -- the public interface ----------------------------------------------
-
-    def model(self) -> TrainedModel | None:
-        """The chosen model, or None when the session has none."""
-        name = self.model_choice.currentText()
-        return self.registry[name] if name else None
-
-    def load_model_from(self, path: str | Path) -> str | None:
-        """Load a model file, add it to the session and choose it; None on error."""
-        try:
-            model = load_model(path)
-        except ModelFileError as err:
-            show_error(f"Cannot load the model: {err}")
-            return None
-        name = self.registry.add(model, Path(path).name)
-        self.model_choice.setCurrentText(name)
-        return name
 
     def encode(self) -> None:
         """Check the choices, then encode, project and cluster in a worker thread."""
@@ -313,13 +295,6 @@ class LatentWidget(QWidget):
         layer = self.image_layer.layer()
         if layer is not None:
             self.axes.setText(guess_axes(layer))
-
-    def _load_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load model", "", "Model files (*.safetensors);;All files (*)"
-        )
-        if path:
-            self.load_model_from(path)
 
     def _set_running(self, running: bool) -> None:
         self._busy = running

@@ -1,0 +1,46 @@
+"""The model choice shared by the widgets that apply a model: session models or a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from napari.utils.notifications import show_error
+from qtpy.QtWidgets import QFileDialog
+
+from ..core.model_io import ModelFileError, load_model
+from ..core.training import TrainedModel
+
+
+class ModelChoiceMixin:
+    """Choose a model from ``self.registry`` in ``self.model_choice``, or load one.
+
+    The widget provides ``registry`` (a :class:`.session.ModelRegistry`) and
+    ``model_choice`` (a ``QComboBox`` of the registry's names).
+    """
+
+    def model(self) -> TrainedModel | None:
+        """The chosen model, or None when the session has none."""
+        name = self.model_choice.currentText()
+        return self.registry[name] if name else None
+
+    def load_model_from(self, path: str | Path) -> str | None:
+        """Load a model file, add it to the session and choose it.
+
+        Returns its name in the session, or None (with an error notification)
+        if the file is missing, corrupt or not a model.
+        """
+        try:
+            model = load_model(path)
+        except ModelFileError as err:
+            show_error(f"Cannot load the model: {err}")
+            return None
+        name = self.registry.add(model, Path(path).name)
+        self.model_choice.setCurrentText(name)
+        return name
+
+    def _load_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load model", "", "Model files (*.safetensors);;All files (*)"
+        )
+        if path:
+            self.load_model_from(path)
