@@ -56,3 +56,19 @@ def test_quick_speed_and_responsiveness_write_every_row(tmp_path, monkeypatch):
         assert all(cell and cell != "nan" for cell in row)
     for name in ("speed", "responsiveness", "timing"):
         sys.modules.pop(name, None)
+
+
+def test_a_rerun_replaces_only_its_own_section(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    run = runpy.run_path(str(BENCH / "run.py"))
+    table = {"title": "T", "header": ["a"], "rows": [["1"]]}
+    first = run["render"]({
+        "vae": run["render_section"]("vae", [table], "python bench/run.py --only vae"),
+        "denoise": run["render_section"]("denoise", [table], "python bench/run.py --only denoise"),
+    })
+    kept = run["sections"](first)
+    assert list(kept) == ["denoise", "vae"]  # in MODULES order
+    kept["vae"] = run["render_section"]("vae", [{**table, "rows": [["2"]]}], "again")
+    second = run["render"](kept)
+    assert second.count("| 1 |") == 1 and second.count("| 2 |") == 1
+    assert "--only denoise" in second and "Command: `again`" in second
