@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-import napari
 import numpy as np
 from napari.layers import Image
 from napari.qt.threading import thread_worker
@@ -13,7 +12,6 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
     QHBoxLayout,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -26,8 +24,8 @@ from ..core.prediction import check_input, iter_predict
 from ..core.training import TrainedModel
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data, result_layer
+from .panel import JobPanel
 from .resolution import upscaled_layer
-from .session import ModelRegistry, session_models
 from .threads import guarded
 
 #: Suffix of the result layer's name, by task.
@@ -38,7 +36,7 @@ RESULT_SUFFIX = {
 }
 
 
-class ApplyWidget(ModelChoiceMixin, QWidget):
+class ApplyWidget(ModelChoiceMixin, JobPanel):
     """Apply a trained model to an image layer; the result becomes a new layer.
 
     The input layer is never changed. The new layer, named ``"<input> denoised"``
@@ -57,40 +55,21 @@ class ApplyWidget(ModelChoiceMixin, QWidget):
         Parent widget.
     """
 
-    def __init__(
-        self,
-        napari_viewer: napari.Viewer,
-        registry: ModelRegistry | None = None,
-        parent: QWidget | None = None,
-    ):
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.registry = registry if registry is not None else session_models()
-        #: The worker of the current or last prediction, None before the first.
-        self.worker = None
+    def _build(self, layout: QVBoxLayout) -> None:
         self._source: Image | None = None
         self._task = Task.DENOISE.value
         self._axes = ""
         self._factor = 1
-        self._busy = False
-
-        layout = QVBoxLayout(self)
-        self.settings = QWidget()
-        settings_layout = QVBoxLayout(self.settings)
-        settings_layout.setContentsMargins(0, 0, 0, 0)
-        settings_layout.addLayout(self._build_form())
-        settings_layout.addWidget(self._build_advanced())
-        layout.addWidget(self.settings)
         self.apply_button = QPushButton("Apply")
         self.cancel_button = QPushButton("Cancel")
         self.apply_button.clicked.connect(self.apply)
         self.cancel_button.clicked.connect(self.cancel)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.apply_button)
-        buttons.addWidget(self.cancel_button)
-        layout.addLayout(buttons)
-        self.progress = QProgressBar()
-        layout.addWidget(self.progress)
+        self._add_job_controls(
+            layout,
+            (self._build_form(), self._build_advanced()),
+            start=(self.apply_button,),
+            stop=self.cancel_button,
+        )
         layout.addStretch()
 
         self.model_choice.addItems(self.registry.names())
@@ -193,19 +172,7 @@ class ApplyWidget(ModelChoiceMixin, QWidget):
     def _on_model_added(self, name: str) -> None:
         self.model_choice.addItem(name)
 
-    def _set_running(self, running: bool) -> None:
-        # our own flag: a started worker reports is_running only once its thread runs
-        self._busy = running
-        self.settings.setEnabled(not running)
-        self.apply_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-
     # -- worker signals (main thread) --------------------------------------
-
-    def _on_progress(self, progress: tuple[int, int]) -> None:
-        done, total = progress
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
 
     def _add_result(self, result: np.ndarray) -> None:
         source = self._source

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-import napari
 import numpy as np
 from napari.layers import Image
 from napari.qt.threading import thread_worker
@@ -24,7 +23,7 @@ from ..core.config import VARIATIONAL_ARCHITECTURES
 from ..core.training import TrainedModel
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, contrast_limits, image_data, result_layer
-from .session import ModelRegistry, session_models
+from .panel import Panel
 from .threads import WorkerError
 from .train import _float_spin, _spin
 
@@ -34,7 +33,7 @@ SAMPLE, MANIFOLD, INTERPOLATE, NOISE = "sample", "manifold", "interpolate", "rec
 AXES_PLANE, PCA_PLANE = "latent axes", "principal directions of the layer"
 
 
-class GenerateWidget(ModelChoiceMixin, QWidget):
+class GenerateWidget(ModelChoiceMixin, Panel):
     """Generate images with a trained autoencoder; every result is a new layer.
 
     ``sample`` and ``reconstruct + noise`` need a variational autoencoder;
@@ -53,18 +52,7 @@ class GenerateWidget(ModelChoiceMixin, QWidget):
         Parent widget.
     """
 
-    def __init__(
-        self,
-        napari_viewer: napari.Viewer,
-        registry: ModelRegistry | None = None,
-        parent: QWidget | None = None,
-    ):
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.registry = registry if registry is not None else session_models()
-        #: The worker of the current or last generation, None before the first.
-        self.worker = None
-        layout = QVBoxLayout(self)
+    def _build(self, layout: QVBoxLayout) -> None:
         layout.addLayout(self._build_form())
         self.generate_button = QPushButton("Generate")
         self.generate_button.clicked.connect(self.generate)

@@ -16,7 +16,6 @@ from qtpy.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -38,8 +37,8 @@ from ..core.latent import (
 from ..core.training import TrainedModel, Trainer
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
+from .panel import JobPanel
 from .scatter import LatentScatter, cluster_legend
-from .session import ModelRegistry, session_models
 from .threads import guarded
 from .train import _batched_events, _combo, _spin
 
@@ -63,7 +62,7 @@ class _Job:
     mask: bool
 
 
-class LatentWidget(ModelChoiceMixin, QWidget):
+class LatentWidget(ModelChoiceMixin, JobPanel):
     """Encode an image layer's frames, tiles or objects and show the codes as a linked scatter.
 
     Parameters
@@ -76,24 +75,10 @@ class LatentWidget(ModelChoiceMixin, QWidget):
         Parent widget.
     """
 
-    def __init__(
-        self,
-        napari_viewer: napari.Viewer,
-        registry: ModelRegistry | None = None,
-        parent: QWidget | None = None,
-    ):
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.registry = registry if registry is not None else session_models()
-        #: The worker of the current or last run, None before the first.
-        self.worker = None
+    def _build(self, layout: QVBoxLayout) -> None:
         #: The scatter of the last encoding, None before the first.
         self.scatter: LatentScatter | None = None
         self._job: _Job | None = None
-        layout = QVBoxLayout(self)
-        self.settings = QWidget()
-        self.settings.setLayout(self._build_form())
-        layout.addWidget(self.settings)
         self.encode_button = QPushButton("Encode")
         self.train_button = QPushButton("Train on objects")
         self.train_button.setToolTip(
@@ -103,9 +88,12 @@ class LatentWidget(ModelChoiceMixin, QWidget):
         self.encode_button.clicked.connect(self.encode)
         self.train_button.clicked.connect(self.train_on_objects)
         self.cancel_button.clicked.connect(self.cancel)
-        layout.addLayout(_row(self.encode_button, self.train_button, self.cancel_button))
-        self.progress = QProgressBar()
-        layout.addWidget(self.progress)
+        self._add_job_controls(
+            layout,
+            (self._build_form(),),
+            start=(self.encode_button, self.train_button),
+            stop=self.cancel_button,
+        )
         self.legend = QLabel()
         layout.addWidget(self.legend)
         self.new_cluster_button = QPushButton("Selection → new cluster")
@@ -296,19 +284,7 @@ class LatentWidget(ModelChoiceMixin, QWidget):
         if layer is not None:
             self.axes.setText(guess_axes(layer))
 
-    def _set_running(self, running: bool) -> None:
-        self._busy = running
-        self.settings.setEnabled(not running)
-        self.encode_button.setEnabled(not running)
-        self.train_button.setEnabled(not running)
-        self.cancel_button.setEnabled(running)
-
     # -- worker signals (main thread) --------------------------------------
-
-    def _on_progress(self, progress: tuple[int, int]) -> None:
-        done, total = progress
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
 
     def _show_result(self, result: tuple[Encoding, np.ndarray, np.ndarray]) -> None:
         encoding, embedding, clusters = result

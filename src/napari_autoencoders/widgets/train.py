@@ -17,10 +17,8 @@ from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -43,7 +41,7 @@ from ..core.resolution import FACTORS
 from ..core.training import TrainedModel, Trainer, TrainingEvent
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .plot import LossPlot
-from .session import ModelRegistry, session_models
+from .panel import JobPanel
 from .threads import guarded
 
 #: The GUI is updated at most this often (seconds) while training.
@@ -57,7 +55,7 @@ ARCHITECTURES = {
 }
 
 
-class TrainWidget(QWidget):
+class TrainWidget(JobPanel):
     """Train a denoising, reconstructing or upscaling autoencoder on an image layer.
 
     The form becomes a :class:`~napari_autoencoders.core.config.Config`; the
@@ -76,38 +74,25 @@ class TrainWidget(QWidget):
         Parent widget.
     """
 
-    def __init__(
-        self,
-        napari_viewer: napari.Viewer,
-        registry: ModelRegistry | None = None,
-        parent: QWidget | None = None,
-    ):
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.registry = registry if registry is not None else session_models()
-        #: The worker of the current or last training, None before the first.
-        self.worker = None
+    def _build(self, layout: QVBoxLayout) -> None:
         #: The last trained model, None before the first training ends.
         self.model: TrainedModel | None = None
         self._trainer: Trainer | None = None
         self._label = ""
         self._val_loss: float | None = None
-        self._busy = False
-
-        layout = QVBoxLayout(self)
-        self.settings = QWidget()
-        settings_layout = QVBoxLayout(self.settings)
-        settings_layout.setContentsMargins(0, 0, 0, 0)
-        settings_layout.addLayout(self._build_form())
-        settings_layout.addWidget(self._build_advanced())
-        layout.addWidget(self.settings)
-        layout.addLayout(self._build_buttons())
-        self.progress = QProgressBar()
+        self._build_buttons()
+        self._add_job_controls(
+            layout,
+            (self._build_form(), self._build_advanced()),
+            start=(self.train_button,),
+            stop=self.stop_button,
+            extra=(self.save_button,),
+        )
         self.progress.setRange(0, PROGRESS_STEPS)
         self.status = QLabel("Not trained yet.")
         self.status.setWordWrap(True)
         self.plot = LossPlot()
-        for widget in (self.progress, self.status, self.plot):
+        for widget in (self.status, self.plot):
             layout.addWidget(widget)
 
         self.task.currentIndexChanged.connect(self._fill_modes)
@@ -194,17 +179,13 @@ class TrainWidget(QWidget):
         self.advanced.addWidget(content)
         return self.advanced
 
-    def _build_buttons(self) -> QHBoxLayout:
+    def _build_buttons(self) -> None:
         self.train_button = QPushButton("Train")
         self.stop_button = QPushButton("Stop")
         self.save_button = QPushButton("Save model…")
         self.train_button.clicked.connect(self.train)
         self.stop_button.clicked.connect(self.stop)
         self.save_button.clicked.connect(self._save_dialog)
-        buttons = QHBoxLayout()
-        for button in (self.train_button, self.stop_button, self.save_button):
-            buttons.addWidget(button)
-        return buttons
 
     def _fill_modes(self) -> None:
         """List the modes of the chosen task, keeping the current one if it is among them."""
@@ -392,11 +373,7 @@ class TrainWidget(QWidget):
         return f"denoise ({config.training.mode}) on {layer}"
 
     def _set_running(self, running: bool) -> None:
-        # our own flag: a started worker reports is_running only once its thread runs
-        self._busy = running
-        self.settings.setEnabled(not running)
-        self.train_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        super()._set_running(running)
         self.save_button.setEnabled(not running and self.model is not None)
 
     def _save_dialog(self) -> None:

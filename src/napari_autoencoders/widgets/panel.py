@@ -1,0 +1,114 @@
+"""The frame the widgets share: a viewer, the session's models, one worker at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import napari
+from qtpy.QtWidgets import (
+    QHBoxLayout,
+    QLayout,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .session import ModelRegistry, session_models
+
+
+class Panel(QWidget):
+    """A widget on a viewer and the session's models; subclasses fill it in :meth:`_build`.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+        The viewer the widget works on.
+    registry : ModelRegistry, optional
+        The models; by default the session's, shared by all widgets.
+    parent : QWidget, optional
+        Parent widget.
+    """
+
+    def __init__(
+        self,
+        napari_viewer: napari.Viewer,
+        registry: ModelRegistry | None = None,
+        parent: QWidget | None = None,
+    ):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.registry = registry if registry is not None else session_models()
+        #: The worker of the current or last job, None before the first.
+        self.worker = None
+        self._build(QVBoxLayout(self))
+
+    def _build(self, layout: QVBoxLayout) -> None:
+        """Add the widget's fields and buttons to ``layout`` and connect them."""
+        raise NotImplementedError
+
+
+class JobPanel(Panel):
+    """A panel whose settings and start buttons are locked while its job runs.
+
+    The subclass adds its controls with :meth:`_add_job_controls` and calls
+    :meth:`_set_running` when a job starts and ends.
+    """
+
+    # our own flag: a started worker reports is_running only once its thread runs
+    _busy = False
+
+    def _add_job_controls(
+        self,
+        layout: QVBoxLayout,
+        settings: Sequence[QLayout | QWidget],
+        *,
+        start: Sequence[QPushButton],
+        stop: QPushButton,
+        extra: Sequence[QPushButton] = (),
+    ) -> None:
+        """Add :attr:`settings`, a row of buttons and :attr:`progress` to ``layout``.
+
+        Parameters
+        ----------
+        layout : QVBoxLayout
+            The widget's layout.
+        settings : sequence of QLayout or QWidget
+            The form and other parts of :attr:`settings`, locked while a job runs.
+        start : sequence of QPushButton
+            Buttons that start a job, locked while one runs.
+        stop : QPushButton
+            The button that stops the job, enabled only while one runs.
+        extra : sequence of QPushButton
+            Further buttons at the end of the row, left to the subclass.
+        """
+        self.settings = QWidget()
+        settings_layout = QVBoxLayout(self.settings)
+        settings_layout.setContentsMargins(0, 0, 0, 0)
+        for part in settings:
+            if isinstance(part, QLayout):
+                settings_layout.addLayout(part)
+            else:
+                settings_layout.addWidget(part)
+        layout.addWidget(self.settings)
+        buttons = QHBoxLayout()
+        for button in (*start, stop, *extra):
+            buttons.addWidget(button)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        layout.addWidget(self.progress)
+        self._start_buttons, self._stop_button = tuple(start), stop
+
+    def _set_running(self, running: bool) -> None:
+        """Lock the settings and start buttons while a job runs, and free them after."""
+        self._busy = running
+        self.settings.setEnabled(not running)
+        for button in self._start_buttons:
+            button.setEnabled(not running)
+        self._stop_button.setEnabled(running)
+
+    def _on_progress(self, progress: tuple[int, int]) -> None:
+        """Show a worker's ``(done, total)`` on the progress bar."""
+        done, total = progress
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
