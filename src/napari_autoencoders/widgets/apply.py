@@ -9,9 +9,7 @@ from napari.layers import Image
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
-    QComboBox,
     QFormLayout,
-    QHBoxLayout,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -72,8 +70,6 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
         )
         layout.addStretch()
 
-        self.model_choice.addItems(self.registry.names())
-        self.registry.added.connect(self._on_model_added)
         self.image_layer.currentIndexChanged.connect(self._fill_axes)
         self.model_choice.currentIndexChanged.connect(self._fill_axes)
         self._fill_axes()
@@ -81,13 +77,8 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
 
     def _build_form(self) -> QFormLayout:
         self.image_layer = LayerComboBox(self.viewer)
-        self.model_choice = QComboBox()
+        model_row = self._build_model_row()
         self.model_choice.setToolTip("Models trained or loaded in this session.")
-        self.load_button = QPushButton("Load from file…")
-        self.load_button.clicked.connect(self._load_dialog)
-        model_row = QHBoxLayout()
-        model_row.addWidget(self.model_choice, stretch=1)
-        model_row.addWidget(self.load_button)
         self.axes = axes_edit()
         form = QFormLayout()
         form.addRow("image", self.image_layer)
@@ -168,9 +159,6 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
         axes = model.config.data.axes if model is not None else ""
         fits = len(axes) == np.ndim(layer.data) and (axes.endswith("C") or not layer.rgb)
         self.axes.setText(axes if fits else guess_axes(layer))
-
-    def _on_model_added(self, name: str) -> None:
-        self.model_choice.addItem(name)
 
     # -- worker signals (main thread) --------------------------------------
 

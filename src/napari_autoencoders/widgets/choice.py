@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari.utils.notifications import show_error
-from qtpy.QtWidgets import QFileDialog
+from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton
 
 from ..core.model_io import ModelFileError, load_model
 from ..core.training import TrainedModel
@@ -15,8 +15,20 @@ class ModelChoiceMixin:
     """Choose a model from ``self.registry`` in ``self.model_choice``, or load one.
 
     The widget provides ``registry`` (a :class:`.session.ModelRegistry`) and
-    ``model_choice`` (a ``QComboBox`` of the registry's names).
+    puts the row of :meth:`_build_model_row` in its form.
     """
+
+    def _build_model_row(self, load_text: str = "Load from file…") -> QHBoxLayout:
+        """Make ``model_choice``, kept up to date with the registry, and ``load_button``."""
+        self.model_choice = QComboBox()
+        self.model_choice.addItems(self.registry.names())
+        self.registry.added.connect(self.model_choice.addItem)
+        self.load_button = QPushButton(load_text)
+        self.load_button.clicked.connect(self._load_dialog)
+        row = QHBoxLayout()
+        row.addWidget(self.model_choice, stretch=1)
+        row.addWidget(self.load_button)
+        return row
 
     def model(self) -> TrainedModel | None:
         """The chosen model, or None when the session has none."""
