@@ -20,6 +20,7 @@ from skimage.measure import regionprops
 
 from .axes import to_planes
 from .patches import check_image
+from .progress import run  # noqa: F401  (re-exported: it drives the iter_encode_* generators)
 from .training import TrainedModel, select_device
 
 #: Items per forward pass of the encoder.
@@ -107,15 +108,6 @@ def iter_encode(
         yield min(start + batch_size, total), total
     dim = model.config.model.latent_dim
     return np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
-
-
-def run(generator: Generator):
-    """Drive a progress generator to its end and return its value."""
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
 
 
 # -- frames ------------------------------------------------------------------

@@ -11,6 +11,7 @@ from .axes import Layout, check_axes, from_planes, to_planes
 from .config import Architecture
 from .patches import check_image
 from .precision import autocast
+from .progress import run
 from .tiling import fit_tile, iter_tiled
 from .training import TrainedModel, select_device
 
@@ -169,12 +170,7 @@ def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None)
 
 def predict(model: TrainedModel, image: np.ndarray, **options) -> np.ndarray:
     """Apply ``model`` to ``image`` and return the result; see :func:`iter_predict`."""
-    generator = iter_predict(model, image, **options)
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
+    return run(iter_predict(model, image, **options))
 
 
 def _forward(model: TrainedModel, device: torch.device):

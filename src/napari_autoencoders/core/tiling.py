@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .progress import run
+
 
 @dataclass(frozen=True)
 class Tile:
@@ -296,22 +298,6 @@ def iter_tiled(
     return out
 
 
-def apply_tiled(
-    fn: Callable[[np.ndarray], np.ndarray],
-    image,
-    *,
-    tile: int | Sequence[int],
-    overlap: int | Sequence[int],
-    scale: int = 1,
-    out=None,
-    batch_size: int = 1,
-):
+def apply_tiled(fn: Callable[[np.ndarray], np.ndarray], image, **options):
     """Run :func:`iter_tiled` to the end and return its (C_out, Y * scale, X * scale) output."""
-    steps = iter_tiled(
-        fn, image, tile=tile, overlap=overlap, scale=scale, out=out, batch_size=batch_size
-    )
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
+    return run(iter_tiled(fn, image, **options))
