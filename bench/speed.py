@@ -65,9 +65,11 @@ def make_trainer(mode: str, size: dict) -> Trainer:
         training=TrainingConfig(mode=mode, noise=NOISE, epochs=1, steps_per_epoch=size["steps"],
                                 device="cpu"),
     )
-    if mode == "synthetic":
-        return Trainer(config, clean)
-    return Trainer(config, noisy, clean if mode == "paired" else None)
+    trainer = Trainer(config, clean) if mode == "synthetic" else Trainer(
+        config, noisy, clean if mode == "paired" else None
+    )
+    trainer.prepare()  # the bare loop borrows its sampler
+    return trainer
 
 
 def bare_loop(trainer: Trainer, network: torch.nn.Module):

@@ -273,6 +273,7 @@ def test_the_optimiser_is_made_by_run_in_the_training_thread(tiny_config, noisy)
 def test_vae_training_lowers_the_negative_elbo(tiny_vae_config, frames):
     config = tiny_vae_config(training={"epochs": 1, "steps_per_epoch": 40, "learning_rate": 3e-3})
     trainer = Trainer(config, frames)
+    trainer.prepare()
     untrained = trainer._validate()
     for _ in trainer.run():
         pass
@@ -283,6 +284,7 @@ def test_vae_training_lowers_the_negative_elbo(tiny_vae_config, frames):
 
 def test_vae_validation_loss_is_deterministic(tiny_vae_config, frames):
     trainer = Trainer(tiny_vae_config(), frames)
+    trainer.prepare()
     assert trainer._validate() == trainer._validate()
 
 
@@ -302,3 +304,17 @@ def test_kl_warmup_starts_without_kl(tiny_vae_config, frames, monkeypatch):
     fit(config, frames)
     # six training steps warming up over four, then four validation batches at full beta
     assert weights == [0.0, 0.5, 1.0, 1.5, 2.0, 2.0] + [2.0] * training.VALIDATION_BATCHES
+
+
+def test_construction_only_checks_and_run_does_the_heavy_set_up(tiny_config, noisy):
+    # a widget builds the Trainer in napari's event loop to report bad input at once;
+    # normalising, building the network and drawing batches wait for the worker thread
+    trainer = Trainer(tiny_config(), noisy)
+    assert not hasattr(trainer, "network") and not hasattr(trainer, "sampler")
+    next(trainer.run())
+    assert isinstance(trainer.network, torch.nn.Module)
+
+
+def test_result_before_training_is_the_untrained_network(tiny_config, noisy):
+    model = Trainer(tiny_config(), noisy).result()
+    assert model.history == [] and not model.network.training

@@ -127,9 +127,13 @@ class Trainer:
             if targets is not None
             else self.input_norm
         )
-        x = self.input_norm.normalize(planes)
-        y = x if target_planes is planes else self.target_norm.normalize(target_planes)
-        self._setup(x, y)
+        # the rest waits for prepare(), which run() calls in the training thread
+        self._planes: tuple[np.ndarray, np.ndarray] | None = (planes, target_planes)
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.history: list[dict] = []
+        self.best_loss = math.inf
+        self.best_state: dict | None = None
+        self._stop = False
 
     @staticmethod
     def _target_planes(config: Config, planes: np.ndarray, targets: np.ndarray | None):
@@ -165,7 +169,29 @@ class Trainer:
             patch_size=config.data.patch_size,
         )
 
+    def prepare(self) -> None:
+        """Normalise the data, build the network and optimiser, draw the validation batches.
+
+        :meth:`run` calls it first, so that this work (a good share of a
+        second on a small image, more on a large one; and, for a process's
+        first optimiser, the import of ``torch._dynamo``) happens in the
+        thread that trains, not in a GUI's event loop. Later calls do nothing.
+        """
+        if self._planes is None:
+            return
+        planes, target_planes = self._planes
+        x = self.input_norm.normalize(planes)
+        y = x if target_planes is planes else self.target_norm.normalize(target_planes)
+        self._setup(x, y)
+        self.optimizer = torch.optim.AdamW(
+            self.network.parameters(),
+            lr=self.config.training.learning_rate,
+            weight_decay=self.config.training.weight_decay,
+        )
+        self._planes = None
+
     def _setup(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Network, samplers and validation batches for normalised planes (N, C, Y, X)."""
         cfg = self.config
         seed = cfg.training.seed
         rng = np.random.default_rng(seed)
@@ -178,15 +204,8 @@ class Trainer:
         self.sampler, val_sampler = self._samplers(x, y, rng)
         val_generator = torch.Generator().manual_seed(seed + 1)
         self.validation = [
-            self._prepare(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
+            self._batch(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
         ]
-        # made by run(): a process's first optimiser imports torch._dynamo, seconds
-        # that must pass in the training thread, not in napari's event loop
-        self.optimizer: torch.optim.Optimizer | None = None
-        self.history: list[dict] = []
-        self.best_loss = math.inf
-        self.best_state: dict | None = None
-        self._stop = False
 
     def _samplers(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
         """Training and validation samplers of normalised planes ``x`` and ``y``."""
@@ -216,7 +235,7 @@ class Trainer:
         training = self.config.training
         return training.mode if training.task == Task.DENOISE.value else None
 
-    def _prepare(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+    def _batch(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
         """Turn sampled patches into (network input, target, loss mask or None)."""
         mask = None
         if self._mode == Mode.SYNTHETIC.value:
@@ -266,12 +285,7 @@ class Trainer:
         with the best validation loss are kept for :meth:`result`.
         """
         training = self.config.training
-        if self.optimizer is None:
-            self.optimizer = torch.optim.AdamW(
-                self.network.parameters(),
-                lr=training.learning_rate,
-                weight_decay=training.weight_decay,
-            )
+        self.prepare()
         self._start = time.perf_counter()
         self._step, epoch, stale = 0, 0, 0
         while not self._stop:
@@ -311,7 +325,7 @@ class Trainer:
             if fraction >= 1 or self._stop:
                 break
             lr = self._set_learning_rate(fraction)
-            x, y, mask = self._prepare(*self.sampler.sample(), self.generator)
+            x, y, mask = self._batch(*self.sampler.sample(), self.generator)
             loss = self._loss(x, y, mask)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -354,7 +368,11 @@ class Trainer:
         return stale + 1
 
     def result(self) -> TrainedModel:
-        """Return the model with the best weights seen so far, on the CPU."""
+        """Return the model with the best weights seen so far, on the CPU.
+
+        Before any training that is the untrained network.
+        """
+        self.prepare()
         network = copy.deepcopy(self.network)
         if self.best_state is not None:
             network.load_state_dict(self.best_state)
