@@ -24,7 +24,7 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
     assert "conv VAE" in text and "fully connected 784-512-latent VAE" in text
     for title in ("Latent codes of held-out MNIST digits", "Encoding speed"):
         assert title in text
-    for name in ("denoise", "superres", "vae", "latent"):
+    for name in ("denoise", "superres", "vae", "latent", "mnist"):
         sys.modules.pop(name, None)
 
 
