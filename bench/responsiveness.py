@@ -1,4 +1,5 @@
-"""Responsiveness: the longest stall of napari's event loop while the Train widget trains.
+"""Responsiveness: the longest stall of napari's event loop while the Train widget trains,
+and while a latent scatter of 100,000 points is drawn, recoloured and selected.
 
 A Qt timer asks to fire every 10 ms and records how late each tick is; the
 longest delay is the longest the viewer froze. The same timer on an idle
@@ -12,6 +13,7 @@ import os
 import statistics
 import time
 
+import numpy as np
 
 from napari_autoencoders.core.noise import add_noise
 from napari_autoencoders.core.phantoms import fluorescence_phantom
@@ -92,6 +94,45 @@ def responsiveness_rows(seconds: float, quick: bool) -> list[list[str]]:
         viewer.close()
 
 
+def scatter_rows(count: int) -> list[list[str]]:
+    """The longest stall (ms) of each latent-scatter operation on ``count`` frames."""
+    import napari
+
+    from napari_autoencoders.core.latent import Encoding
+    from napari_autoencoders.widgets.scatter import LatentScatter
+
+    viewer = napari.Viewer(show=True)
+    try:
+        source = viewer.add_image(np.zeros((count, 4, 4), np.uint8), name="frames")
+        rng = np.random.default_rng(0)
+        codes = rng.random((count, 4), dtype=np.float32)
+        encoding = Encoding(codes, np.arange(count), np.zeros((count, 2)), "frame")
+        made = []
+
+        def add() -> None:
+            made.append(LatentScatter(viewer, source, encoding, codes[:, :2],
+                                      rng.integers(0, 10, count), size=4, stack_ndim=1))
+
+        def recolour() -> None:
+            made[0].set_clusters(rng.integers(0, 10, count))
+
+        def select() -> None:
+            made[0].points.selected_data = set(range(0, count, max(1, count // 1000)))
+
+        stalls(1.0)  # let the viewer finish drawing itself
+        rows = []
+        for name, operation in (
+            (f"add the {count:,}-point layer", add),
+            (f"recolour {count:,} points by new clusters", recolour),
+            ("select 1,000 points (the slider follows)", select),
+        ):
+            late = stalls(1.0, start=operation)
+            rows.append([name, f"{max(late):.0f}"])
+        return rows
+    finally:
+        viewer.close()
+
+
 def run(quick: bool = False) -> list[dict]:
     """Return the responsiveness table (``quick``: a short, tiny training)."""
     if not os.environ.get("DISPLAY") and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
@@ -106,5 +147,13 @@ def run(quick: bool = False) -> list[dict]:
             + "; target: longest stall under 100 ms.",
             "header": ["viewer", "longest stall (ms)", "median lateness (ms)", "ticks"],
             "rows": responsiveness_rows(seconds, quick),
-        }
+        },
+        {
+            "title": "Responsiveness: a latent scatter of many points",
+            "note": "The same timer while the Latent scatter's layer is made (points, "
+            "features, colours), recoloured by new clusters and partly selected, each "
+            "started from the event loop; the stall includes napari's redraw.",
+            "header": ["operation", "longest stall (ms)"],
+            "rows": scatter_rows(1_000 if quick else 100_000),
+        },
     ]

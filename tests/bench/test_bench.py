@@ -18,7 +18,8 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
         assert title in text
     for method in ("noisy input", "NL-means", "BM3D", "self-supervised", "synthetic", "paired"):
         assert method in text
-    for title in ("Super-resolution quality", "Super-resolution apply speed"):
+    for title in ("Super-resolution quality, 64x64 phantom", "Super-resolution quality, 64x64 photograph",
+                  "Super-resolution apply speed"):
         assert title in text
     assert "VAE on MNIST: held-out negative ELBO" in text
     assert "conv VAE" in text and "fully connected 784-512-latent VAE" in text
@@ -52,7 +53,9 @@ def test_quick_speed_and_responsiveness_write_every_row(tmp_path, monkeypatch):
     assert [row[1] for row in memory] == [".npy", ".tif"]
     stalls = table(text, "Responsiveness: napari's event loop while training")
     assert stalls[0][0].startswith("idle viewer") and stalls[1][0].startswith("training")
-    for row in training + flops + prediction + memory + stalls:
+    scatter = table(text, "Responsiveness: a latent scatter of many points")
+    assert [row[0].split()[0] for row in scatter] == ["add", "recolour", "select"]
+    for row in training + flops + prediction + memory + stalls + scatter:
         assert all(cell and cell != "nan" for cell in row)
     for name in ("speed", "responsiveness", "timing"):
         sys.modules.pop(name, None)
