@@ -202,3 +202,12 @@ def test_100k_points_make_one_layer_coloured_by_cluster(make_napari_viewer):
     assert len(scatter.points.data) == count
     assert [layer.name for layer in viewer.layers].count(scatter.points.name) == 1
     np.testing.assert_allclose(scatter.points.face_color, cluster_colors(clusters))
+
+
+def test_points_shrink_with_their_number_within_bounds():
+    from napari_autoencoders.widgets.scatter import point_size
+
+    sizes = [point_size(100.0, count) for count in (10, 1_000, 10_000, 100_000, 10**7)]
+    assert sizes == sorted(sizes, reverse=True)
+    assert sizes[0] == 2.0 and sizes[-1] == 0.25  # 1/50 and 1/400 of the side
+    assert point_size(100.0, 10_000) == 0.5
