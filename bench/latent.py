@@ -82,7 +82,7 @@ def quality_rows(steps: int, test: int, *, umap_too: bool) -> list[list[str]]:
         key = f"{name}, {dim}-D latent ({steps} steps)"
         codes[key] = run_steps(iter_encode_frames(model, test_images, axes="SYX")).latents
         seconds[key] = time.perf_counter() - start
-        if umap_too and dim > 2:  # what the Latent scatter widget draws for such a model
+        if "UMAP-2 of pixels" in codes and dim > 2:  # as the Latent scatter draws it with UMAP
             projected = f"{key} -> UMAP-2"
             start = time.perf_counter()
             codes[projected] = embed(codes[key], "umap", seed=0)

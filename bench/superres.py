@@ -149,7 +149,7 @@ def run(quick: bool = False) -> list[dict]:
             "training",
             "note": "scikit-image's camera (test) downscaled by area averaging; `from-highres` "
             "trains on four other grey photographs (astronaut, coffee, chelsea, moon; "
-            "300x300 crops); `zero-shot` on the low-resolution camera alone.",
+            "crops of at most 300x300); `zero-shot` on the low-resolution camera alone.",
             "header": header,
             "rows": case_rows(*photographs(size), NATURAL_CASES, seconds=seconds,
                               patch_size=min(48, size // 4)),

@@ -155,7 +155,8 @@ def run(quick: bool = False) -> list[dict]:
             "note": f"Trained on 4,000 digits ({schedule}, learning rate {LEARNING_RATE:g}, KL "
             "warm-up over the first third, 2 threads), scored on the 1,000 others (random split, `bench/mnist.py`) "
             f"with {DRAWS} latent draws each; binary cross-entropy on min-max scaled pixels. "
-            f"Mean ± standard deviation over {len(SEEDS) if not quick else 1} training seed(s); "
+            f"Mean ± standard deviation (population, over n = {len(SEEDS) if not quick else 1}) "
+            "of the training seeds; "
             "reconstruction, KL and seconds are means. Lower is better.",
             "header": ["network", "latent", "-ELBO", "reconstruction", "KL", "train seconds"],
             "rows": rows,
