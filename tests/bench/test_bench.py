@@ -52,7 +52,7 @@ def test_quick_speed_and_responsiveness_write_every_row(tmp_path, monkeypatch):
     memory = table(text, "Peak memory of napari-autoencoders apply")
     assert [row[1] for row in memory] == [".npy", ".tif"]
     stalls = table(text, "Responsiveness: napari's event loop while training")
-    assert [row[0].split()[0] for row in stalls] == ["idle", "first", "second"]
+    assert [row[0].split()[0] for row in stalls] == ["opening", "idle", "first", "second"]
     scatter = table(text, "Responsiveness: a latent scatter of many points")
     assert [row[0].split()[0] for row in scatter] == ["add", "recolour", "select"]
     for row in training + flops + prediction + memory + stalls + scatter:

@@ -318,3 +318,12 @@ def test_construction_only_checks_and_run_does_the_heavy_set_up(tiny_config, noi
 def test_result_before_training_is_the_untrained_network(tiny_config, noisy):
     model = Trainer(tiny_config(), noisy).result()
     assert model.history == [] and not model.network.training
+
+
+def test_optimizer_support_can_be_imported_ahead_of_training():
+    import sys
+
+    from napari_autoencoders.core.training import import_optimizer_support
+
+    import_optimizer_support()
+    assert "torch._dynamo" in sys.modules

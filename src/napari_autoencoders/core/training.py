@@ -390,6 +390,16 @@ def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     return batch.to(device, memory_format=torch.channels_last)
 
 
+def import_optimizer_support() -> None:
+    """Import ``torch._dynamo``, which a process's first optimiser imports (about a second).
+
+    A GUI calls this while it opens: imported later, in a training thread,
+    the import holds the GIL for stretches of a fifth of a second and
+    freezes the event loop during the first training.
+    """
+    import torch._dynamo  # noqa: F401
+
+
 def fit(
     config: Config,
     inputs: np.ndarray,

@@ -38,7 +38,7 @@ from ..core.config import (
 )
 from ..core.model_io import save_model
 from ..core.resolution import FACTORS
-from ..core.training import TrainedModel, Trainer, TrainingEvent
+from ..core.training import TrainedModel, Trainer, TrainingEvent, import_optimizer_support
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .plot import LossPlot
 from .panel import JobPanel
@@ -75,6 +75,7 @@ class TrainWidget(JobPanel):
     """
 
     def _build(self, layout: QVBoxLayout) -> None:
+        import_optimizer_support()  # now, while the widget opens, rather than mid-training
         #: The last trained model, None before the first training ends.
         self.model: TrainedModel | None = None
         self._trainer: Trainer | None = None
