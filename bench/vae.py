@@ -40,12 +40,6 @@ SEEDS = (0, 1, 2)
 NETWORKS = {"conv VAE": "vae", "fully connected 784-512-latent VAE": "vae-dense"}
 
 
-def mnist() -> tuple[np.ndarray, np.ndarray]:
-    """Training and held-out digits, (S, 28, 28) uint8."""
-    train, test, _, _ = split()
-    return train, test
-
-
 def vae_config(
     architecture: str, latent_dim: int, *, epochs: int, steps: int, batch: int, seed: int = 0,
     **network,
@@ -94,7 +88,7 @@ def held_out_elbo(
 
 def elbo_rows(quick: bool) -> tuple[list[list[str]], dict[str, TrainedModel]]:
     """One row per network and latent size, over :data:`SEEDS`; also the seed-0 models."""
-    train, test = mnist()
+    train, test, _, _ = split()
     schedule = dict(epochs=EPOCHS, steps=STEPS_PER_EPOCH, batch=BATCH)
     seeds = SEEDS
     if quick:
@@ -174,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     schedule = dict(epochs=args.epochs, steps=STEPS_PER_EPOCH, batch=BATCH)
-    model = fit(vae_config("vae", 2, **schedule), mnist()[0])
+    model = fit(vae_config("vae", 2, **schedule), split()[0])
     args.output.parent.mkdir(exist_ok=True)
     print(f"wrote {save_manifold(model, args.output)}")
     return 0

@@ -3,6 +3,7 @@ import pytest
 
 from napari_autoencoders.widgets import apply, choice, train
 from napari_autoencoders.widgets.session import ModelRegistry
+from napari_autoencoders.widgets.train import TrainWidget
 
 
 @pytest.fixture
@@ -31,5 +32,21 @@ def make_noisy():
         y, x = np.mgrid[: shape[-2], : shape[-1]]
         clean = 0.5 + 0.4 * np.sin(x / 4.0) * np.cos(y / 5.0)
         return (clean + 0.15 * rng.standard_normal(shape)).astype(np.float32)
+
+    return make
+
+
+
+@pytest.fixture
+def make_train_widget(registry):
+    """Return a function docking a Train widget in a viewer, Advanced open, sizes set."""
+
+    def make(viewer, **sizes) -> TrainWidget:
+        widget = TrainWidget(viewer, registry=registry)
+        viewer.window.add_dock_widget(widget)
+        widget.advanced.expand(animate=False)
+        for field, value in sizes.items():
+            getattr(widget, field).setValue(value)
+        return widget
 
     return make

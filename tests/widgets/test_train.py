@@ -5,7 +5,6 @@ from qtpy.QtCore import Qt
 
 from napari_autoencoders.core.model_io import load_model
 from napari_autoencoders.core.training import Trainer
-from napari_autoencoders.widgets.train import TrainWidget
 
 TIMEOUT_MS = 60_000
 
@@ -16,14 +15,8 @@ def viewer(make_napari_viewer):
 
 
 @pytest.fixture
-def widget(viewer, registry):
-    widget = TrainWidget(viewer, registry=registry)
-    viewer.window.add_dock_widget(widget)
-    widget.advanced.expand(animate=False)
-    tiny = {"patch_size": 16, "batch_size": 2, "width": 8, "epochs": 2, "steps_per_epoch": 3}
-    for field, value in tiny.items():
-        getattr(widget, field).setValue(value)
-    return widget
+def widget(viewer, make_train_widget):
+    return make_train_widget(viewer, patch_size=16, batch_size=2, width=8, epochs=2, steps_per_epoch=3)
 
 
 def train_and_wait(qtbot, widget):

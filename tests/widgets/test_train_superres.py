@@ -4,20 +4,13 @@ import numpy as np
 import pytest
 
 from napari_autoencoders.core.resolution import downscale
-from napari_autoencoders.widgets.train import TrainWidget
 
 TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def widget(viewer, registry):
-    widget = TrainWidget(viewer, registry=registry)
-    viewer.window.add_dock_widget(widget)
-    widget.advanced.expand(animate=False)
-    tiny = {"patch_size": 8, "batch_size": 2, "width": 8, "epochs": 1, "steps_per_epoch": 2}
-    for field, value in tiny.items():
-        getattr(widget, field).setValue(value)
-    return widget
+def widget(viewer, make_train_widget):
+    return make_train_widget(viewer, patch_size=8, batch_size=2, width=8, epochs=1, steps_per_epoch=2)
 
 
 @pytest.fixture
