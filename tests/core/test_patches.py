@@ -8,6 +8,7 @@ from napari_autoencoders.core.patches import (
     PatchSampler,
     check_image,
     check_patch_size,
+    held_out_count,
     split_validation,
 )
 
@@ -184,3 +185,22 @@ def test_sampler_returns_channels_last_batches():
     inputs = np.random.default_rng(0).random((1, 3, 20, 24), dtype=np.float32)
     for batch in sampler(inputs).sample():
         assert batch.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_sampler_takes_the_planes_it_is_given():
+    planes = row_index_planes(6, 8, 8)
+    sampler = PatchSampler(
+        planes, planes, patch_size=8, batch_size=2, augment=True, rng=np.random.default_rng(0)
+    )
+    inputs, _ = sampler.sample(np.array([5, 0, 5]))
+    assert inputs.shape == (3, 1, 8, 8)
+    assert list(inputs.amax(dim=(1, 2, 3)) // 1000) == [5, 0, 5]
+
+
+@pytest.mark.parametrize(("count", "fraction", "held"), [(20, 0.1, 2), (4, 0.1, 0), (1, 0.5, 0), (9, 0.0, 0)])
+def test_held_out_count_matches_the_split(count, fraction, held):
+    planes = row_index_planes(count, 4, 4)
+    split = split_validation(planes, planes, fraction=fraction, patch_size=4, rng=np.random.default_rng(0))
+    assert held_out_count(count, fraction) == held
+    if held:
+        assert len(split[2]) == held

@@ -43,6 +43,12 @@ def check_patch_size(planes: np.ndarray, patch_size: int) -> None:
         )
 
 
+def held_out_count(count: int, fraction: float) -> int:
+    """Planes of a stack of ``count`` that :func:`split_validation` holds out (0: none)."""
+    held = int(round(count * fraction))
+    return held if 1 <= held < count else 0
+
+
 def split_validation(
     inputs: np.ndarray,
     targets: np.ndarray,
@@ -64,10 +70,10 @@ def split_validation(
         Planes (N, C, Y, X).
     """
     count, _, height, width = inputs.shape
-    held = int(round(count * fraction))
+    held = held_out_count(count, fraction)
     if fraction == 0:
         return inputs, targets, inputs, targets
-    if held >= 1 and count - held >= 1:
+    if held:
         order = rng.permutation(count)
         val, train = np.sort(order[:held]), np.sort(order[held:])
         return inputs[train], targets[train], inputs[val], targets[val]
@@ -111,22 +117,25 @@ class PatchSampler:
         self.augment = augment
         self.rng = rng
 
-    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, planes: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Return a batch of inputs and targets, each (B, C, P, P) in channels-last layout.
 
-        The whole batch is one gather from the flattened planes: each patch's
-        symmetry is folded into the pixel coordinates it is read from, so no
-        per-patch Python loop runs.
+        ``planes`` (B,) chooses the plane of each patch; by default
+        ``batch_size`` random ones. The whole batch is one gather from the
+        flattened planes: each patch's symmetry is folded into the pixel
+        coordinates it is read from, so no per-patch Python loop runs.
         """
         count, channels, height, width = self.inputs.shape
         size = self.patch_size
-        planes = self.rng.integers(0, count, self.batch_size)
-        ys = self.rng.integers(0, height - size + 1, self.batch_size)
-        xs = self.rng.integers(0, width - size + 1, self.batch_size)
-        symmetry = np.zeros(self.batch_size, int)
+        if planes is None:
+            planes = self.rng.integers(0, count, self.batch_size)
+        batch = len(planes)
+        ys = self.rng.integers(0, height - size + 1, batch)
+        xs = self.rng.integers(0, width - size + 1, batch)
+        symmetry = np.zeros(batch, int)
         if self.augment:
-            turns = self.rng.integers(0, 4, self.batch_size)
-            flips = self.rng.random(self.batch_size) < 0.5
+            turns = self.rng.integers(0, 4, batch)
+            flips = self.rng.random(batch) < 0.5
             symmetry = turns + 4 * flips
         rows, cols = square_symmetries(size)[symmetry].transpose(1, 0, 2, 3)  # each (B, P, P)
         first = (planes[:, None] * channels + np.arange(channels)) * height  # (B, C)
