@@ -77,6 +77,8 @@ def test_dict_round_trip_through_json(make):
         ("training", "mask_fraction", 0.0),
         ("training", "mask_fraction", 0.3),
         ("training", "mask_radius", 0),
+        ("training", "neighbour_weight", -1.0),
+        ("training", "neighbours", 0),
     ],
 )
 def test_bad_value_names_its_field(section, name, value):
@@ -200,3 +202,11 @@ def test_unknown_reconstruction_loss_is_rejected():
     config.model.reconstruction_loss = "l1"
     with pytest.raises(ValueError, match="model.reconstruction_loss must be one of"):
         config.validate()
+
+
+def test_neighbour_term_applies_to_latent_tasks_only():
+    config = Config()
+    config.training.neighbour_weight = 0.1
+    with pytest.raises(ValueError, match="'reconstruct' and 'vae', not 'denoise'"):
+        config.validate()
+    vae_config(neighbour_weight=0.1).validate()

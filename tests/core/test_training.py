@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from napari_autoencoders.core.latent import iter_encode_frames
 from napari_autoencoders.core.noise import add_noise
 from napari_autoencoders.core.phantoms import fluorescence_phantom
 from napari_autoencoders.core.prediction import predict
+from napari_autoencoders.core.progress import run as run_steps
 from napari_autoencoders.core.training import Trainer, TrainingEvent, fit
 
 
@@ -327,3 +329,75 @@ def test_optimizer_support_can_be_imported_ahead_of_training():
 
     import_optimizer_support()
     assert "torch._dynamo" in sys.modules
+
+
+def neighbour_frames():
+    """Frames (40, 16, 16): 20 disks at the top left, then 20 at the bottom right."""
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:16, :16]
+    centres = np.concatenate([rng.uniform(4, 6, (20, 2)), rng.uniform(10, 12, (20, 2))])
+    inside = (y - centres[:, :1, None]) ** 2 + (x - centres[:, 1:, None]) ** 2 < 9
+    return inside.astype(np.float32)
+
+
+def neighbour_config(tiny_config, **training):
+    return tiny_config(
+        model={"architecture": "autoencoder", "input_size": 16, "latent_dim": 2},
+        data={"axes": "SYX", "batch_size": 16, "augment": False},
+        training={"task": "reconstruct", "neighbour_weight": 1.0, "neighbours": 4, **training},
+    )
+
+
+def test_neighbour_term_keeps_the_groups_apart_in_the_latent(tiny_config):
+    frames = neighbour_frames()
+    config = neighbour_config(tiny_config, epochs=3, steps_per_epoch=40, learning_rate=1e-2)
+    codes = run_steps(iter_encode_frames(fit(config, frames), frames)).latents
+    within = np.mean([np.linalg.norm(codes[:20, None] - codes[None, :20], axis=2).mean(),
+                      np.linalg.norm(codes[20:, None] - codes[None, 20:], axis=2).mean()])
+    across = np.linalg.norm(codes[:20, None] - codes[None, 20:], axis=2).mean()
+    assert across > 2 * within
+
+
+def test_neighbour_batches_are_pairs_and_the_loss_adds_the_term(tiny_config, monkeypatch):
+    from napari_autoencoders.core import training
+
+    calls = []
+    original = training.neighbour_loss
+
+    def spy(heads, tails):
+        calls.append((heads.shape, tails.shape))
+        return original(heads, tails)
+
+    monkeypatch.setattr(training, "neighbour_loss", spy)
+    trainer = Trainer(neighbour_config(tiny_config), neighbour_frames())
+    trainer.prepare()
+    assert trainer._validate() == trainer._validate()  # the same pairs at every validation
+    for _ in trainer.run():
+        pass
+    assert calls and all(shape == ((8, 2), (8, 2)) for shape in calls)
+
+
+def test_vae_takes_the_neighbour_term_on_its_latent_mean(tiny_vae_config):
+    frames = neighbour_frames()
+    config = tiny_vae_config(
+        data={"batch_size": 8}, training={"neighbour_weight": 0.5, "neighbours": 3}
+    )
+    trainer = Trainer(config, frames)
+    for _ in trainer.run():
+        pass
+    assert np.isfinite(trainer.history[-1]["val_loss"])
+
+
+@pytest.mark.parametrize(
+    ("frames", "data", "message"),
+    [
+        (np.zeros((40, 20, 20), np.float32), {}, "frames must be the size of the patch"),
+        (np.zeros((4, 16, 16), np.float32), {}, "at least 5 training frames"),
+        (np.zeros((12, 16, 16), np.float32), {"validation_fraction": 0.1}, "2 validation frames"),
+    ],
+)
+def test_neighbour_term_rejects_unusable_frames(tiny_config, frames, data, message):
+    config = neighbour_config(tiny_config)
+    config.data.validation_fraction = data.get("validation_fraction", 0.1)
+    with pytest.raises(ValueError, match=message):
+        Trainer(config, frames)

@@ -256,6 +256,14 @@ class TrainingConfig:
     kl_warmup : int
         Steps over which the KL weight rises linearly from 0 to ``beta``
         (0: no warm-up); validation always uses ``beta``.
+    neighbour_weight : float
+        Weight of the neighbour term of tasks ``"reconstruct"`` and ``"vae"``
+        (0: off): frames that are near neighbours in pixel space are kept
+        near in the latent space, as parametric UMAP does (see
+        :mod:`.neighbours`). Each frame is one item, so the frames must be the
+        size of the patch.
+    neighbours : int
+        Nearest neighbours of each frame in the graph of the neighbour term.
     """
 
     task: str = Task.DENOISE.value
@@ -274,6 +282,8 @@ class TrainingConfig:
     downscale: str = "area"
     beta: float = 1.0
     kl_warmup: int = 0
+    neighbour_weight: float = 0.0
+    neighbours: int = 15
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -298,6 +308,12 @@ class TrainingConfig:
                 f"training.beta ({self.beta}) and training.kl_warmup ({self.kl_warmup}) "
                 "must not be negative."
             )
+        if self.neighbour_weight < 0:
+            raise ValueError(
+                f"training.neighbour_weight must not be negative (0 turns the term off), "
+                f"got {self.neighbour_weight}."
+            )
+        _check_positive("training.neighbours", self.neighbours)
         parse_noise(self.noise)
         parse_downscale(self.downscale)
         modes = TASK_MODES.get(self.task)
@@ -333,6 +349,12 @@ class Config:
             raise ValueError(
                 "training.task 'reconstruct' needs model.architecture 'autoencoder': a "
                 "U-Net's skip connections would copy the input past the bottleneck."
+            )
+        latent_task = self.training.task in (Task.RECONSTRUCT.value, Task.VAE.value)
+        if self.training.neighbour_weight > 0 and not latent_task:
+            raise ValueError(
+                "training.neighbour_weight shapes a latent space: it applies to tasks "
+                f"'reconstruct' and 'vae', not {self.training.task!r}; set it to 0."
             )
         superres = self.training.task == Task.SUPERRES.value
         if superres != (self.model.architecture == Architecture.SUPERRES.value):

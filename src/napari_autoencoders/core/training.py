@@ -24,9 +24,10 @@ from .config import Config, Mode, Task
 from .losses import kl_weight, negative_elbo
 from .masking import blind_spot, masked_mse
 from .models import build_model
+from .neighbours import NeighbourSampler, neighbour_graph, neighbour_loss
 from .noise import apply_noise, parse_noise
 from .normalization import Normalizer
-from .patches import PatchSampler, check_image, check_patch_size, split_validation
+from .patches import PatchSampler, check_image, check_patch_size, held_out_count, split_validation
 from .precision import autocast
 from .resolution import pair_samplers, training_pairs
 
@@ -118,6 +119,8 @@ class Trainer:
             target_planes = self._target_planes(config, planes, targets)
         check_image(planes, "the input image")
         check_patch_size(planes, config.data.patch_size)
+        if config.training.neighbour_weight > 0:
+            _check_neighbour_frames(config, planes)
         channels = layout.channels
         config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
         self.config = config.validate()
@@ -227,7 +230,13 @@ class Trainer:
         )
         options = dict(patch_size=cfg.data.patch_size, batch_size=cfg.data.batch_size)
         sampler = PatchSampler(train_x, train_y, augment=cfg.data.augment, rng=rng, **options)
-        val_sampler = PatchSampler(val_x, val_y, augment=False, rng=np.random.default_rng(seed + 1), **options)
+        val_rng = np.random.default_rng(seed + 1)
+        val_sampler = PatchSampler(val_x, val_y, augment=False, rng=val_rng, **options)
+        neighbours = cfg.training.neighbours
+        if cfg.training.neighbour_weight > 0:
+            sampler = NeighbourSampler(sampler, neighbour_graph(train_x, neighbours, seed=seed), rng)
+            val_graph = neighbour_graph(val_x, min(neighbours, len(val_x) - 1), seed=seed)
+            val_sampler = NeighbourSampler(val_sampler, val_graph, val_rng)
         return sampler, val_sampler
 
     @property
@@ -251,16 +260,29 @@ class Trainer:
         return _to(x, self.device), _to(y, self.device), mask
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        weight = self.config.training.neighbour_weight
         if self.config.training.task == Task.VAE.value:
-            return self._vae_loss(x, y)
-        with autocast(self.device):
-            prediction = self.network(x).float()
-        if mask is not None:
-            return masked_mse(prediction, y, mask)
-        return nn.functional.mse_loss(prediction, y)
+            loss, latent = self._vae_loss(x, y)
+        else:
+            with autocast(self.device):
+                latent = self.network.encode(x) if weight > 0 else None
+                prediction = self.network(x) if latent is None else self.network.decode(latent)
+            prediction = prediction.float()
+            if mask is not None:
+                loss = masked_mse(prediction, y, mask)
+            else:
+                loss = nn.functional.mse_loss(prediction, y)
+        if weight > 0:
+            heads, tails = latent.float().chunk(2)  # the sampler's neighbour pairs
+            loss = loss + weight * neighbour_loss(heads, tails)
+        return loss
 
-    def _vae_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Reconstruction + weight * KL; validation uses the full beta and fixed noise."""
+
+    def _vae_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reconstruction + weight * KL, and the latent means (B, D).
+
+        Validation uses the full beta and fixed noise.
+        """
         training = self.config.training
         generator, beta = None, training.beta
         if self.network.training:
@@ -269,7 +291,7 @@ class Trainer:
             generator = torch.Generator(device=x.device).manual_seed(training.seed)
         output, mu, logvar = self.network.variational(x, generator)
         kind = self.config.model.reconstruction_loss
-        return negative_elbo(output, mu, logvar, y, kind=kind, beta=beta)[0]
+        return negative_elbo(output, mu, logvar, y, kind=kind, beta=beta)[0], mu
 
     def stop(self) -> None:
         """Ask :meth:`run` to stop after the current step (thread-safe)."""
@@ -382,6 +404,26 @@ class Trainer:
             input_norm=self.input_norm,
             target_norm=self.target_norm,
             history=list(self.history),
+        )
+
+
+def _check_neighbour_frames(config: Config, planes: np.ndarray) -> None:
+    """Raise ``ValueError`` unless planes (N, C, Y, X) are frames the neighbour term can use."""
+    count, _, height, width = planes.shape
+    size = config.data.patch_size
+    if (height, width) != (size, size):
+        raise ValueError(
+            f"the neighbour term treats each frame as one item, so the frames must be the "
+            f"size of the patch: got {height}x{width} frames and {size}x{size} patches; "
+            "set the patch size to the frame size, or crop the frames."
+        )
+    neighbours = config.training.neighbours
+    held = held_out_count(count, config.data.validation_fraction)
+    if count - held <= neighbours or 0 < held < 2:
+        raise ValueError(
+            f"the neighbour term needs at least {neighbours + 1} training frames and 2 "
+            f"validation frames; got {count} frame(s), {held} of them held out for "
+            "validation. Give more frames or fewer neighbours."
         )
 
 

@@ -1,0 +1,122 @@
+"""Neighbourhoods of training frames, kept in the latent space by a contrastive loss.
+
+An autoencoder trained only to reconstruct keeps what rebuilds the pixels,
+and a 2D bottleneck then mixes up items that look alike. The neighbour
+term adds a neighbour-embedding loss to the reconstruction: frames that are
+near neighbours in pixel space attract each other in the latent space, and
+the other frames of the batch repel them. It is the InfoNCE form of t-SNE
+(InfoNC-t-SNE, Damrich et al., 2023), made parametric by the encoder as in
+parametric UMAP (Sainburg et al., 2021): with a Cauchy kernel, each frame
+must pick out its neighbour among all the frames of the batch.
+
+The graph is the symmetric k-nearest-neighbour graph of the frames after
+PCA to :data:`PCA_COMPONENTS` components, unweighted, as in Damrich et al.;
+scikit-learn's exact nearest neighbours are enough.
+
+References
+----------
+.. [1] S. Damrich, J. N. Böhm, F. A. Hamprecht, D. Kobak, "From t-SNE to
+   UMAP with contrastive learning", ICLR (2023).
+.. [2] T. Sainburg, L. McInnes, T. Q. Gentner, "Parametric UMAP embeddings
+   for representation and semisupervised learning", Neural Computation 33
+   (2021).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.decomposition import PCA
+from sklearn.neighbors import kneighbors_graph
+
+from .patches import PatchSampler
+
+#: Components kept before the neighbour search; they hold most of the variance of small frames.
+PCA_COMPONENTS = 50
+
+
+def neighbour_graph(frames: np.ndarray, neighbours: int, *, seed: int = 0) -> np.ndarray:
+    """Edges of the symmetric k-nearest-neighbour graph of ``frames``.
+
+    Parameters
+    ----------
+    frames : ndarray, shape (N, ...)
+        One item per entry, e.g. normalised planes (N, C, Y, X).
+    neighbours : int
+        Nearest neighbours of each frame (k); at most ``N - 1``.
+    seed : int
+        Seeds the randomised PCA.
+
+    Returns
+    -------
+    edges : ndarray of int, shape (E, 2)
+        Each pair (i, j) such that j is among the k nearest neighbours of
+        i, or i among those of j; both directions are listed.
+
+    Raises
+    ------
+    ValueError
+        If there are fewer than ``neighbours + 1`` frames.
+    """
+    count = len(frames)
+    if not 1 <= neighbours < count:
+        raise ValueError(
+            f"the neighbour term needs more frames than neighbours per frame: got {count} "
+            f"frame(s) and {neighbours} neighbours; add frames or lower the neighbours."
+        )
+    flat = np.asarray(frames, np.float32).reshape(count, -1)
+    components = min(PCA_COMPONENTS, count, flat.shape[1])
+    if components < flat.shape[1]:
+        flat = PCA(components, random_state=seed).fit_transform(flat)
+    graph = kneighbors_graph(flat, neighbours, mode="connectivity")
+    graph = graph.maximum(graph.T).tocoo()
+    return np.stack([graph.row, graph.col], axis=1).astype(np.int64)
+
+
+def neighbour_loss(heads: torch.Tensor, tails: torch.Tensor) -> torch.Tensor:
+    """InfoNCE loss of B neighbour pairs of latent codes, with a Cauchy kernel.
+
+    Each head must pick out its own tail among the B tails of the batch,
+    and each tail its head, with probabilities proportional to the
+    similarity ``1 / (1 + d**2)`` of the codes; the other B - 1 frames of
+    the batch are its negatives.
+
+    Parameters
+    ----------
+    heads, tails : Tensor, shape (B, D)
+        Latent codes of the two ends of B graph edges.
+
+    Returns
+    -------
+    Tensor
+        A scalar: the mean cross-entropy, in nats; ``log(B)`` when all codes
+        coincide, 0 when each pair is far closer than the rest.
+    """
+    log_similarity = -torch.log1p(torch.cdist(heads, tails).pow(2))  # (B, B)
+    own = torch.arange(len(heads), device=heads.device)
+    return 0.5 * (F.cross_entropy(log_similarity, own) + F.cross_entropy(log_similarity.T, own))
+
+
+class NeighbourSampler:
+    """Batches of neighbour pairs: the first half of a batch are heads, the second tails.
+
+    Parameters
+    ----------
+    patches : PatchSampler
+        Draws the frames (patches the size of the frames) and their symmetries.
+    edges : ndarray of int, shape (E, 2)
+        The graph, as :func:`neighbour_graph` returns it.
+    rng : numpy.random.Generator
+        Chooses the edges.
+    """
+
+    def __init__(self, patches: PatchSampler, edges: np.ndarray, rng: np.random.Generator):
+        self.patches = patches
+        self.edges = edges
+        self.rng = rng
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets (2 * (batch_size // 2), C, P, P): heads, then their tails."""
+        pairs = self.edges[self.rng.integers(0, len(self.edges), max(1, self.patches.batch_size // 2))]
+        return self.patches.sample(np.concatenate([pairs[:, 0], pairs[:, 1]]))

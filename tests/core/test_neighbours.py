@@ -1,0 +1,82 @@
+"""Tests for the neighbour graph, the UMAP loss and the neighbour-pair sampler."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_autoencoders.core.neighbours import NeighbourSampler, neighbour_graph, neighbour_loss
+from napari_autoencoders.core.patches import PatchSampler
+
+
+def two_groups(count=20, size=6, seed=0):
+    """Frames (2 * count, 1, size, size): dim noise, then bright noise."""
+    rng = np.random.default_rng(seed)
+    frames = rng.random((2 * count, 1, size, size)).astype(np.float32) * 0.1
+    frames[count:] += 1
+    return frames
+
+
+def test_graph_is_symmetric_without_self_loops():
+    edges = neighbour_graph(two_groups(), 4)
+    pairs = set(map(tuple, edges))
+    assert all((j, i) in pairs for i, j in pairs)
+    assert not any(i == j for i, j in pairs)
+    assert np.bincount(edges[:, 0]).min() >= 4  # each frame keeps at least its k neighbours
+
+
+def test_graph_links_frames_of_the_same_group_only():
+    edges = neighbour_graph(two_groups(), 5)
+    assert np.all((edges[:, 0] < 20) == (edges[:, 1] < 20))
+
+
+def test_graph_reduces_large_frames_with_pca():
+    frames = two_groups(count=40, size=10)  # 100 pixels > 50 components
+    assert np.all((neighbour_graph(frames, 3)[:, 0] < 40) == (neighbour_graph(frames, 3)[:, 1] < 40))
+
+
+@pytest.mark.parametrize("neighbours", [0, 40])
+def test_graph_needs_more_frames_than_neighbours(neighbours):
+    with pytest.raises(ValueError, match="more frames than neighbours"):
+        neighbour_graph(two_groups(), neighbours)
+
+
+def test_loss_prefers_codes_where_neighbours_are_near():
+    centres = torch.randn(64, 2, generator=torch.Generator().manual_seed(0)) * 10
+    near = neighbour_loss(centres, centres + 0.1)
+    scattered = neighbour_loss(centres, torch.randn(64, 2) * 10)
+    assert near < 1 < scattered
+
+
+def test_loss_of_coinciding_codes_is_log_of_the_batch():
+    codes = torch.zeros(16, 3)
+    assert torch.isclose(neighbour_loss(codes, codes), torch.log(torch.tensor(16.0)))
+
+
+def test_minimising_the_loss_separates_the_groups_of_the_graph():
+    edges = torch.from_numpy(neighbour_graph(two_groups(), 5))
+    codes = torch.randn(40, 2, generator=torch.Generator().manual_seed(0)).requires_grad_()
+    optimizer = torch.optim.Adam([codes], lr=0.05)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        batch = edges[torch.randint(0, len(edges), (32,), generator=generator)]
+        optimizer.zero_grad()
+        neighbour_loss(codes[batch[:, 0]], codes[batch[:, 1]]).backward()
+        optimizer.step()
+    codes = codes.detach()
+    within = torch.cdist(codes[:20], codes[:20]).mean()
+    across = torch.cdist(codes[:20], codes[20:]).mean()
+    assert across > 3 * within
+
+
+def test_sampler_gives_heads_then_their_neighbours():
+    count = 12
+    frames = np.arange(count, dtype=np.float32)[:, None, None, None] * np.ones((1, 1, 4, 4), np.float32)
+    edges = np.array([[i, (i + 1) % count] for i in range(count)])
+    rng = np.random.default_rng(0)
+    patches = PatchSampler(frames, frames, patch_size=4, batch_size=8, augment=False, rng=rng)
+    inputs, targets = NeighbourSampler(patches, edges, rng).sample()
+    assert inputs.shape == (8, 1, 4, 4)
+    ids = inputs[:, 0, 0, 0].long()
+    heads, tails = ids[:4], ids[4:]
+    assert torch.equal(tails, (heads + 1) % count)
+    assert torch.equal(inputs, targets)
