@@ -160,6 +160,35 @@ def test_reconstruct_a_stack_of_small_frames(tmp_path):
     assert read_image(output).shape == frames.shape
 
 
+def test_neighbour_options_reach_the_config():
+    args = parse_train("--task", "reconstruct", "--neighbour-weight", "0.5", "--neighbours", "7")
+    config = config_from_args(args, (100, 28, 28))
+    assert (config.training.neighbour_weight, config.training.neighbours) == (0.5, 7)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--neighbour-weight", "1"], "--neighbour-weight applies to --task reconstruct and vae only"),
+        (["--task", "reconstruct", "--neighbours", "5"], "give --neighbour-weight too"),
+    ],
+)
+def test_neighbour_options_are_checked(options, message):
+    with pytest.raises(ValueError, match=message):
+        config_from_args(parse_train(*options), (100, 28, 28))
+
+
+def test_reconstruct_with_the_neighbour_term_from_the_command_line(tmp_path):
+    frames = np.stack([blobs((16, 16), seed) for seed in range(24)])
+    stack, model_path = tmp_path / "frames.npy", tmp_path / "ae.safetensors"
+    np.save(stack, frames)
+    options = ["--task", "reconstruct", "--latent-dim", "2", "--epochs", "1", "--quiet"]
+    options += ["--steps-per-epoch", "2", "--batch-size", "4", "--width", "8", "--device", "cpu"]
+    options += ["--neighbour-weight", "1", "--neighbours", "3"]
+    assert train("--input", stack, "--model", model_path, *options) == 0
+    assert load_model(model_path).config.training.neighbour_weight == 1.0
+
+
 def parse_train(*options):
     return build_parser().parse_args(["train", "--input", "x.npy", "--model", "m", *options])
 

@@ -196,6 +196,21 @@ def _add_train(commands) -> None:
         "Gaussian output, percentile-normalised frames",
     )
 
+    latent = train.add_argument_group("latent space (--task reconstruct or vae)")
+    latent.add_argument(
+        "--neighbour-weight",
+        type=float,
+        metavar="W",
+        help="weight of the neighbour term, which keeps frames that are near neighbours in "
+        "pixel space near in the latent space (default 0: off; try 1 for a 2D latent to plot)",
+    )
+    latent.add_argument(
+        "--neighbours",
+        type=int,
+        metavar="K",
+        help=f"nearest neighbours per frame for the neighbour term (default {TrainingConfig.neighbours})",
+    )
+
     training = train.add_argument_group("training")
     stop = training.add_mutually_exclusive_group()
     stop.add_argument(
@@ -352,6 +367,8 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
         downscale=args.downscale,
         beta=args.beta,
         kl_warmup=args.kl_warmup,
+        neighbour_weight=args.neighbour_weight,
+        neighbours=args.neighbours,
     )
     if args.time_budget is not None:
         training.epochs = UNBOUNDED_EPOCHS
@@ -395,8 +412,16 @@ def _check_task_options(args: argparse.Namespace) -> None:
             f"--task superres (from-highres, paired, zero-shot); got {args.mode!r} with "
             f"--task {args.task}."
         )
-    if args.task not in (Task.RECONSTRUCT.value, Task.VAE.value) and args.latent_dim is not None:
-        raise ValueError("--latent-dim applies to --task reconstruct and vae only.")
+    latent_options = {
+        "--latent-dim": args.latent_dim,
+        "--neighbour-weight": args.neighbour_weight,
+        "--neighbours": args.neighbours,
+    }
+    given = [name for name, value in latent_options.items() if value is not None]
+    if given and args.task not in (Task.RECONSTRUCT.value, Task.VAE.value):
+        raise ValueError(f"{', '.join(given)} applies to --task reconstruct and vae only.")
+    if args.neighbours is not None and not args.neighbour_weight:
+        raise ValueError("--neighbours is used by the neighbour term only; give --neighbour-weight too.")
     if mode == Mode.PAIRED.value and args.target is None:
         kind = "clean" if denoise else "high-resolution"
         raise ValueError(f"--mode paired needs --target FILE, the {kind} image matching --input.")

@@ -211,3 +211,22 @@ def test_points_shrink_with_their_number_within_bounds():
     assert sizes == sorted(sizes, reverse=True)
     assert sizes[0] == 2.0 and sizes[-1] == 0.25  # 1/50 and 1/400 of the side
     assert point_size(100.0, 10_000) == 0.5
+
+
+def test_training_on_objects_can_keep_their_neighbours(qtbot, widget, registry, messages):
+    from napari_autoencoders.widgets.latent import NEIGHBOUR_OBJECTS
+
+    viewer = widget.viewer
+    image = np.random.default_rng(3).random((120, 120), dtype=np.float32)
+    labels = np.zeros((120, 120), np.int32)
+    for index in range(NEIGHBOUR_OBJECTS):  # a 5 x 4 grid of squares
+        row, col = divmod(index, 5)
+        labels[5 + 24 * row : 15 + 24 * row, 5 + 24 * col : 15 + 24 * col] = index + 1
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels)
+    widget.crop_size.setValue(16)
+    widget.epochs.setValue(1)
+    widget.neighbour_term.setChecked(True)
+    run_and_wait(qtbot, widget, widget.train_on_objects)
+    assert messages["error"] == []
+    assert widget.model().config.training.neighbour_weight > 0

@@ -85,6 +85,19 @@ def test_reconstruction_of_a_stack_trains_an_autoencoder(qtbot, viewer, widget, 
     assert (model.architecture, model.latent_dim, model.input_size) == ("autoencoder", 4, 16)
 
 
+def test_the_neighbour_term_reaches_the_autoencoder(qtbot, viewer, widget, make_noisy):
+    viewer.add_image(make_noisy((24, 16, 16)), name="digits")
+    assert widget.neighbour_weight.isHidden()  # denoising has no latent to shape
+    widget.task.setCurrentText("reconstruct")
+    assert not widget.neighbour_weight.isHidden()
+    widget.neighbour_weight.setValue(1.0)
+    widget.neighbours.setValue(3)
+    train_and_wait(qtbot, widget)
+
+    training = widget.model.config.training
+    assert (training.neighbour_weight, training.neighbours) == (1.0, 3)
+
+
 def test_stop_keeps_the_best_model_so_far(qtbot, viewer, widget, registry, make_noisy):
     viewer.add_image(make_noisy(), name="noisy")
     train_until_first_update(qtbot, widget)

@@ -46,6 +46,11 @@ from .train import _batched_events, _combo, _spin
 MODES = ("frames", "tiles", "objects")
 #: Shown for the automatic choice of the projection.
 AUTO = "auto"
+#: Weight of the neighbour term when "keep neighbours" is ticked (see BENCHMARKS.md).
+NEIGHBOUR_WEIGHT = 1.0
+#: Fewest objects for the neighbour term: 15 neighbours need 16 training objects, and a
+#: tenth held out for validation must be at least 2.
+NEIGHBOUR_OBJECTS = 20
 
 
 @dataclass
@@ -118,6 +123,11 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         self.crop_size.setToolTip("Crop side of a model trained on the objects.")
         self.latent_dim = _spin(8, 2, 512)
         self.epochs = _spin(20, 1, 10_000)
+        self.neighbour_term = QCheckBox("keep neighbours")
+        self.neighbour_term.setToolTip(
+            "Train with the neighbour term: objects alike in pixels stay near in the latent "
+            f"space. Needs at least {NEIGHBOUR_OBJECTS} objects."
+        )
         self.projection = _combo([AUTO] + [e.value for e in Embedding], AUTO)
         self.projection.setToolTip("auto: the latent itself when it is 2D, else PCA.")
         self.method = _combo([c.value for c in Clustering], Clustering.KMEANS.value)
@@ -136,6 +146,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         form.addRow("tile stride", self.stride)
         form.addRow("mask", self.mask)
         form.addRow("train: crop / latent / epochs", _row(self.crop_size, self.latent_dim, self.epochs))
+        form.addRow("", self.neighbour_term)
         form.addRow("projection", self.projection)
         form.addRow("clustering", self.method)
         form.addRow("clusters", self.clusters)
@@ -260,7 +271,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             ),
             data=DataConfig(axes="SCYX", patch_size=size, batch_size=min(32, count)),
             training=TrainingConfig(
-                task=Task.RECONSTRUCT.value, epochs=self.epochs.value(), seed=self.seed.value()
+                task=Task.RECONSTRUCT.value, epochs=self.epochs.value(), seed=self.seed.value(),
+                neighbour_weight=NEIGHBOUR_WEIGHT if self.neighbour_term.isChecked() else 0.0,
             ),
         )
 

@@ -132,6 +132,13 @@ class TrainWidget(JobPanel):
         self.beta.setToolTip("Weight of the KL term of the VAE loss; 1 gives the ELBO.")
         self.kl_warmup = _spin(defaults.kl_warmup, 0, 10_000_000, suffix=" steps", special="off")
         self.dense = QCheckBox("fully connected (tiny images)")
+        self.neighbour_weight = _float_spin(defaults.neighbour_weight, 0.0, 100.0, decimals=3)
+        self.neighbour_weight.setSpecialValueText("off")
+        self.neighbour_weight.setToolTip(
+            "Weight of the neighbour term: frames that are near neighbours in pixel space stay "
+            "near in the latent space, so a latent scatter groups alike frames (try 1 for a "
+            "2D latent). Each frame is one item: set the patch size to the frame size."
+        )
         self.form = QFormLayout()
         for label, field in (
             ("task", self.task),
@@ -146,6 +153,7 @@ class TrainWidget(JobPanel):
             ("time budget", self.time_budget),
             ("seed", self.seed),
             ("latent dim", self.latent_dim),
+            ("neighbour term", self.neighbour_weight),
             ("β (KL weight)", self.beta),
             ("KL warm-up", self.kl_warmup),
             ("VAE network", self.dense),
@@ -163,6 +171,8 @@ class TrainWidget(JobPanel):
         self.steps_per_epoch = _spin(training.steps_per_epoch, 1, 1_000_000)
         self.patience = _spin(training.patience, 1, 100_000)
         self.mask_fraction = _float_spin(training.mask_fraction, 0.001, 0.25, decimals=3)
+        self.neighbours = _spin(training.neighbours, 1, 1000)
+        self.neighbours.setToolTip("Nearest neighbours of each frame for the neighbour term.")
         content = QWidget()
         self.advanced_form = QFormLayout(content)
         for label, field in (
@@ -174,6 +184,7 @@ class TrainWidget(JobPanel):
             ("steps per epoch", self.steps_per_epoch),
             ("patience (epochs)", self.patience),
             ("mask fraction", self.mask_fraction),
+            ("neighbours per frame", self.neighbours),
         ):
             self.advanced_form.addRow(label, field)
         self.advanced = QCollapsible("Advanced options")
@@ -212,10 +223,12 @@ class TrainWidget(JobPanel):
         _show_row(self.form, self.factor, superres)
         _show_row(self.form, self.downscale, superres and mode != Mode.PAIRED.value)
         vae = task == Task.VAE.value
-        _show_row(self.form, self.latent_dim, task == Task.RECONSTRUCT.value or vae)
+        for field in (self.latent_dim, self.neighbour_weight):
+            _show_row(self.form, field, task == Task.RECONSTRUCT.value or vae)
         _show_row(self.advanced_form, self.depth, not superres)
         for field in (self.beta, self.kl_warmup, self.dense):
             _show_row(self.form, field, vae)
+        _show_row(self.advanced_form, self.neighbours, task == Task.RECONSTRUCT.value or vae)
         masked = denoise and mode == Mode.SELF_SUPERVISED.value
         _show_row(self.advanced_form, self.mask_fraction, masked)
 
@@ -267,6 +280,8 @@ class TrainWidget(JobPanel):
             downscale=self.downscale.text().strip(),
             beta=self.beta.value(),
             kl_warmup=self.kl_warmup.value(),
+            neighbour_weight=self.neighbour_weight.value() if reconstruct else 0.0,
+            neighbours=self.neighbours.value(),
         )
         if task == Task.VAE.value:
             # each frame is one sample, min-max scaled to [0, 1] for the cross-entropy
