@@ -143,14 +143,20 @@ def test_train_paired_with_target(files, tmp_path):
     assert load_model(model_path).config.training.mode == "paired"
 
 
-def test_reconstruct_a_stack_of_small_frames(tmp_path):
-    frames = np.stack([blobs((16, 16), seed) for seed in range(12)])
+def train_reconstruction(tmp_path, count, *options):
+    """Train a 2D-latent autoencoder on ``count`` 16x16 frames; return the stack's path, frames, model path."""
+    frames = np.stack([blobs((16, 16), seed) for seed in range(count)])
     stack, model_path = tmp_path / "frames.npy", tmp_path / "ae.safetensors"
     np.save(stack, frames)
     # no --patch-size: the 16x16 frames set it
-    options = ["--task", "reconstruct", "--latent-dim", "2", "--epochs", "1", "--quiet"]
-    options += ["--steps-per-epoch", "2", "--batch-size", "2", "--width", "8", "--device", "cpu"]
+    options = ["--task", "reconstruct", "--latent-dim", "2", "--epochs", "1", "--quiet", *options]
+    options += ["--steps-per-epoch", "2", "--width", "8", "--device", "cpu"]
     assert train("--input", stack, "--model", model_path, *options) == 0
+    return stack, frames, model_path
+
+
+def test_reconstruct_a_stack_of_small_frames(tmp_path):
+    stack, frames, model_path = train_reconstruction(tmp_path, 12, "--batch-size", "2")
     config = load_model(model_path).config
     assert (config.model.architecture, config.model.latent_dim) == ("autoencoder", 2)
     assert config.data.axes == "SYX"
@@ -179,13 +185,8 @@ def test_neighbour_options_are_checked(options, message):
 
 
 def test_reconstruct_with_the_neighbour_term_from_the_command_line(tmp_path):
-    frames = np.stack([blobs((16, 16), seed) for seed in range(24)])
-    stack, model_path = tmp_path / "frames.npy", tmp_path / "ae.safetensors"
-    np.save(stack, frames)
-    options = ["--task", "reconstruct", "--latent-dim", "2", "--epochs", "1", "--quiet"]
-    options += ["--steps-per-epoch", "2", "--batch-size", "4", "--width", "8", "--device", "cpu"]
-    options += ["--neighbour-weight", "1", "--neighbours", "3"]
-    assert train("--input", stack, "--model", model_path, *options) == 0
+    options = ["--batch-size", "4", "--neighbour-weight", "1", "--neighbours", "3"]
+    model_path = train_reconstruction(tmp_path, 24, *options)[2]
     assert load_model(model_path).config.training.neighbour_weight == 1.0
 
 

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from napari_autoencoders.core.neighbours import NeighbourSampler, neighbour_graph, neighbour_loss
+from napari_autoencoders.core.neighbours import (
+    NeighbourSampler,
+    neighbour_graph,
+    neighbour_loss,
+    neighbour_samplers,
+)
 from napari_autoencoders.core.patches import PatchSampler
 
 
@@ -80,3 +85,30 @@ def test_sampler_gives_heads_then_their_neighbours():
     heads, tails = ids[:4], ids[4:]
     assert torch.equal(tails, (heads + 1) % count)
     assert torch.equal(inputs, targets)
+
+
+def numbered_frames(count):
+    """Frames (count, 1, 4, 4) whose pixels all hold their index."""
+    return np.arange(count, dtype=np.float32)[:, None, None, None] * np.ones((1, 1, 4, 4), np.float32)
+
+
+def test_training_pairs_join_training_frames_and_validation_pairs_start_held_out():
+    frames = numbered_frames(40)
+    train, val = neighbour_samplers(
+        frames, frames, neighbours=3, fraction=0.2, batch_size=16, augment=False, seed=0,
+        rng=np.random.default_rng(0),
+    )
+    seen_in_training = {int(v) for _ in range(50) for v in train.sample()[0][:, 0, 0, 0]}
+    heads = {int(v) for _ in range(50) for v in val.sample()[0][:8, 0, 0, 0]}
+    assert len(heads) <= 8 and heads.isdisjoint(seen_in_training)
+    assert len(seen_in_training) > 25  # most of the 32 training frames
+
+
+def test_without_a_validation_split_both_samplers_use_every_frame():
+    frames = numbered_frames(10)
+    train, val = neighbour_samplers(
+        frames, frames, neighbours=3, fraction=0.0, batch_size=8, augment=False, seed=0,
+        rng=np.random.default_rng(0),
+    )
+    assert len(train.edges) == len(val.edges) == len(neighbour_graph(frames, 3))
+

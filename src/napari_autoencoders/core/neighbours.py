@@ -11,7 +11,9 @@ must pick out its neighbour among all the frames of the batch.
 
 The graph is the symmetric k-nearest-neighbour graph of the frames after
 PCA to :data:`PCA_COMPONENTS` components, unweighted, as in Damrich et al.;
-scikit-learn's exact nearest neighbours are enough.
+scikit-learn's exact nearest neighbours are enough. Validation pairs join
+each held-out frame to its neighbours in the same graph, so the validation
+loss measures frames the encoder has not seen.
 
 References
 ----------
@@ -30,7 +32,7 @@ import torch.nn.functional as F
 from sklearn.decomposition import PCA
 from sklearn.neighbors import kneighbors_graph
 
-from .patches import PatchSampler
+from .patches import PatchSampler, split_indices
 
 #: Components kept before the neighbour search; they hold most of the variance of small frames.
 PCA_COMPONENTS = 50
@@ -120,3 +122,46 @@ class NeighbourSampler:
         """Inputs and targets (2 * (batch_size // 2), C, P, P): heads, then their tails."""
         pairs = self.edges[self.rng.integers(0, len(self.edges), max(1, self.patches.batch_size // 2))]
         return self.patches.sample(np.concatenate([pairs[:, 0], pairs[:, 1]]))
+
+
+def neighbour_samplers(
+    frames: np.ndarray,
+    targets: np.ndarray,
+    *,
+    neighbours: int,
+    fraction: float,
+    batch_size: int,
+    augment: bool,
+    seed: int,
+    rng: np.random.Generator,
+) -> tuple[NeighbourSampler, NeighbourSampler]:
+    """Training and validation samplers of neighbour pairs of whole frames.
+
+    One graph joins all the frames. Training pairs join two training frames;
+    validation pairs join a held-out frame to any of its neighbours, so the
+    validation loss asks whether the encoder puts frames it has not seen
+    beside their neighbours, in a graph as dense as the training one.
+
+    Parameters
+    ----------
+    frames, targets : ndarray, shape (N, C, P, P)
+        Normalised frames, each the size of a patch, and their targets.
+    neighbours, fraction, batch_size, augment, seed
+        Neighbours per frame, share of frames held out for validation
+        (:func:`.patches.split_indices`), frames per batch, random
+        symmetries of the training frames, and the seed of the validation
+        draws and of the PCA.
+    rng : numpy.random.Generator
+        Draws the split and the training batches.
+    """
+    edges = neighbour_graph(frames, neighbours, seed=seed)
+    train, val = split_indices(len(frames), fraction, rng)
+    position = np.full(len(frames), -1)
+    position[train] = np.arange(len(train))
+    train_edges = position[edges[(position[edges] >= 0).all(axis=1)]]
+    val_edges = edges[np.isin(edges[:, 0], val)]
+    options = dict(patch_size=frames.shape[-1], batch_size=batch_size)
+    patches = PatchSampler(frames[train], targets[train], augment=augment, rng=rng, **options)
+    val_rng = np.random.default_rng(seed + 1)
+    val_patches = PatchSampler(frames, targets, augment=False, rng=val_rng, **options)
+    return NeighbourSampler(patches, train_edges, rng), NeighbourSampler(val_patches, val_edges, val_rng)

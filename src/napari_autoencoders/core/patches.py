@@ -49,6 +49,20 @@ def held_out_count(count: int, fraction: float) -> int:
     return held if 1 <= held < count else 0
 
 
+def split_indices(count: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation planes of a stack, as :func:`split_validation` draws them.
+
+    Returns sorted indices (train, validation); all planes for both when
+    :func:`held_out_count` holds none out.
+    """
+    held = held_out_count(count, fraction)
+    if not held:
+        everything = np.arange(count)
+        return everything, everything
+    order = rng.permutation(count)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
 def split_validation(
     inputs: np.ndarray,
     targets: np.ndarray,
@@ -70,12 +84,10 @@ def split_validation(
         Planes (N, C, Y, X).
     """
     count, _, height, width = inputs.shape
-    held = held_out_count(count, fraction)
     if fraction == 0:
         return inputs, targets, inputs, targets
-    if held:
-        order = rng.permutation(count)
-        val, train = np.sort(order[:held]), np.sort(order[held:])
+    if held_out_count(count, fraction):
+        train, val = split_indices(count, fraction, rng)
         return inputs[train], targets[train], inputs[val], targets[val]
     for axis, size in ((2, height), (3, width)):
         strip = max(patch_size, int(round(size * fraction)))

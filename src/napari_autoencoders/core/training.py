@@ -24,10 +24,10 @@ from .config import Config, Mode, Task
 from .losses import kl_weight, negative_elbo
 from .masking import blind_spot, masked_mse
 from .models import build_model
-from .neighbours import NeighbourSampler, neighbour_graph, neighbour_loss
+from .neighbours import neighbour_loss, neighbour_samplers
 from .noise import apply_noise, parse_noise
 from .normalization import Normalizer
-from .patches import PatchSampler, check_image, check_patch_size, held_out_count, split_validation
+from .patches import PatchSampler, check_image, check_patch_size, split_validation
 from .precision import autocast
 from .resolution import pair_samplers, training_pairs
 
@@ -103,6 +103,13 @@ class Trainer:
         Clean images of the same shape as ``inputs`` (``paired`` denoising),
         or high-resolution images ``factor`` times larger in Y and X
         (``paired`` super-resolution).
+
+    Notes
+    -----
+    With ``training.neighbour_weight`` above 0 (tasks ``"reconstruct"`` and
+    ``"vae"``), each batch holds pairs of frames that are near neighbours in
+    pixel space, and the loss adds the weighted neighbour term of
+    :mod:`.neighbours` on their latent codes.
 
     Raises
     ------
@@ -213,30 +220,25 @@ class Trainer:
     def _samplers(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
         """Training and validation samplers of normalised planes ``x`` and ``y``."""
         cfg, seed = self.config, self.config.training.seed
+        common = dict(batch_size=cfg.data.batch_size, augment=cfg.data.augment, seed=seed, rng=rng)
         if cfg.training.task == Task.SUPERRES.value:
             return pair_samplers(
                 x,
                 y,
                 factor=cfg.model.factor,
                 patch_size=cfg.data.patch_size,
-                batch_size=cfg.data.batch_size,
                 validation_fraction=cfg.data.validation_fraction,
-                augment=cfg.data.augment,
-                seed=seed,
-                rng=rng,
+                **common,
             )
+        if cfg.training.neighbour_weight > 0:
+            fraction = cfg.data.validation_fraction
+            return neighbour_samplers(x, y, neighbours=cfg.training.neighbours, fraction=fraction, **common)
         train_x, train_y, val_x, val_y = split_validation(
             x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng
         )
         options = dict(patch_size=cfg.data.patch_size, batch_size=cfg.data.batch_size)
         sampler = PatchSampler(train_x, train_y, augment=cfg.data.augment, rng=rng, **options)
-        val_rng = np.random.default_rng(seed + 1)
-        val_sampler = PatchSampler(val_x, val_y, augment=False, rng=val_rng, **options)
-        neighbours = cfg.training.neighbours
-        if cfg.training.neighbour_weight > 0:
-            sampler = NeighbourSampler(sampler, neighbour_graph(train_x, neighbours, seed=seed), rng)
-            val_graph = neighbour_graph(val_x, min(neighbours, len(val_x) - 1), seed=seed)
-            val_sampler = NeighbourSampler(val_sampler, val_graph, val_rng)
+        val_sampler = PatchSampler(val_x, val_y, augment=False, rng=np.random.default_rng(seed + 1), **options)
         return sampler, val_sampler
 
     @property
@@ -260,23 +262,32 @@ class Trainer:
         return _to(x, self.device), _to(y, self.device), mask
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        weight = self.config.training.neighbour_weight
+        """The task's loss, plus the weighted neighbour term when it is on."""
         if self.config.training.task == Task.VAE.value:
             loss, latent = self._vae_loss(x, y)
         else:
-            with autocast(self.device):
-                latent = self.network.encode(x) if weight > 0 else None
-                prediction = self.network(x) if latent is None else self.network.decode(latent)
-            prediction = prediction.float()
-            if mask is not None:
-                loss = masked_mse(prediction, y, mask)
-            else:
-                loss = nn.functional.mse_loss(prediction, y)
+            loss, latent = self._prediction_loss(x, y, mask)
+        weight = self.config.training.neighbour_weight
         if weight > 0:
             heads, tails = latent.float().chunk(2)  # the sampler's neighbour pairs
             loss = loss + weight * neighbour_loss(heads, tails)
         return loss
 
+    def _prediction_loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None):
+        """Mean squared error (over the masked pixels if ``mask``), and the latent or None.
+
+        The latent (B, D) is computed only when the neighbour term needs it.
+        """
+        with autocast(self.device):
+            if self.config.training.neighbour_weight > 0:
+                latent = self.network.encode(x)
+                prediction = self.network.decode(latent)
+            else:
+                latent, prediction = None, self.network(x)
+        prediction = prediction.float()
+        if mask is not None:
+            return masked_mse(prediction, y, mask), latent
+        return nn.functional.mse_loss(prediction, y), latent
 
     def _vae_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reconstruction + weight * KL, and the latent means (B, D).
@@ -418,12 +429,10 @@ def _check_neighbour_frames(config: Config, planes: np.ndarray) -> None:
             "set the patch size to the frame size, or crop the frames."
         )
     neighbours = config.training.neighbours
-    held = held_out_count(count, config.data.validation_fraction)
-    if count - held <= neighbours or 0 < held < 2:
+    if count <= neighbours:
         raise ValueError(
-            f"the neighbour term needs at least {neighbours + 1} training frames and 2 "
-            f"validation frames; got {count} frame(s), {held} of them held out for "
-            "validation. Give more frames or fewer neighbours."
+            f"the neighbour term needs more frames than neighbours per frame: got {count} "
+            f"frame(s) and {neighbours} neighbours; give more frames or fewer neighbours."
         )
 
 

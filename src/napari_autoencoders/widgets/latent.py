@@ -48,9 +48,8 @@ MODES = ("frames", "tiles", "objects")
 AUTO = "auto"
 #: Weight of the neighbour term when "keep neighbours" is ticked (see BENCHMARKS.md).
 NEIGHBOUR_WEIGHT = 1.0
-#: Fewest objects for the neighbour term: 15 neighbours need 16 training objects, and a
-#: tenth held out for validation must be at least 2.
-NEIGHBOUR_OBJECTS = 20
+#: Fewest objects for the neighbour term: each object's nearest neighbours, and itself.
+NEIGHBOUR_OBJECTS = TrainingConfig.neighbours + 1
 
 
 @dataclass
