@@ -25,6 +25,8 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
     assert "conv VAE" in text and "fully connected 784-512-latent VAE" in text
     for title in ("Latent codes of held-out MNIST digits", "Encoding speed"):
         assert title in text
+    latent = table(text, "Latent codes of held-out MNIST digits")
+    assert [row[1] for row in latent if "neighbour term" in row[0]] == ["10", "2"]
     for name in ("denoise", "superres", "vae", "latent", "mnist"):
         sys.modules.pop(name, None)
 
