@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from mnist import HELD_OUT, split
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -87,11 +86,14 @@ def baselines(pixels: np.ndarray, *, umap_too: bool) -> dict[str, np.ndarray]:
     return found
 
 
-def held_out_codes(models, steps: int, test: int) -> tuple[dict, dict, np.ndarray]:
-    """Train each of ``models`` (name, dim, weight); codes and seconds per row name, and labels."""
+def held_out_digits(test: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Training digits (4000, 28, 28), the first ``test`` held-out ones and their labels."""
     train_images, test_images, _, test_labels = split()
-    train_images = train_images.astype(np.float32)
-    test_images, test_labels = test_images[:test].astype(np.float32), test_labels[:test]
+    return train_images.astype(np.float32), test_images[:test].astype(np.float32), test_labels[:test]
+
+
+def held_out_codes(models, steps: int, train_images, test_images) -> tuple[dict, dict]:
+    """Train each of ``models`` (name, dim, weight); codes of ``test_images`` and seconds by row name."""
     codes, seconds = {}, {}
     for name, dim, weight in models:
         start = time.perf_counter()
@@ -99,13 +101,13 @@ def held_out_codes(models, steps: int, test: int) -> tuple[dict, dict, np.ndarra
         key = f"{name}, {dim}-D latent ({steps} steps)"
         codes[key] = run_steps(iter_encode_frames(model, test_images, axes="SYX")).latents
         seconds[key] = time.perf_counter() - start
-    return codes, seconds, test_labels
+    return codes, seconds
 
 
-def quality_rows(steps: int, test: int, *, umap_too: bool) -> tuple[list[list[str]], dict]:
-    """Table rows, and the codes of each row by name."""
-    learned, learned_seconds, test_labels = held_out_codes(MODELS, steps, test)
-    test_images = split()[1][:test].astype(np.float32)
+def quality_rows(steps: int, test: int, *, umap_too: bool) -> tuple[list[list[str]], dict, np.ndarray]:
+    """Table rows, the codes of each row by name, and the digit labels of the codes."""
+    train_images, test_images, test_labels = held_out_digits(test)
+    learned, learned_seconds = held_out_codes(MODELS, steps, train_images, test_images)
     codes = baselines(test_images.reshape(test, -1) / 255, umap_too=umap_too)
     seconds = dict.fromkeys(codes, 0.0)
     rows = []
@@ -133,7 +135,8 @@ def save_scatter(codes: dict[str, np.ndarray], labels: np.ndarray, path: Path) -
     for ax, (title, points) in zip(np.atleast_1d(axes), codes.items()):
         ax.scatter(*points.T, c=labels, cmap="tab10", vmin=-0.5, vmax=9.5, s=6)
         ax.set_title(title, fontsize=10)
-        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_xticks([])
+        ax.set_yticks([])
     handles = [plt.Line2D([], [], ls="", marker="o", color=plt.cm.tab10(d)) for d in range(10)]
     figure.legend(handles, range(10), loc="center right", title="digit")
     figure.savefig(path, dpi=100, bbox_inches="tight")
@@ -186,9 +189,9 @@ def run(quick: bool = False) -> list[dict]:
 
 def main() -> int:
     """Only draw the figure of the 2D latents: ``python bench/latent.py``."""
-    torch.set_num_threads(2)
     models = [model for model in MODELS if model[1] == 2]
-    codes, _, labels = held_out_codes(models, STEPS, TEST)
+    train_images, test_images, labels = held_out_digits(TEST)
+    codes = held_out_codes(models, STEPS, train_images, test_images)[0]
     FIGURE.parent.mkdir(exist_ok=True)
     print(f"wrote {save_scatter(two_dimensional(codes), labels, FIGURE)}")
     return 0

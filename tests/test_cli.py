@@ -176,7 +176,7 @@ def test_neighbour_options_reach_the_config():
     ("options", "message"),
     [
         (["--neighbour-weight", "1"], "--neighbour-weight applies to --task reconstruct and vae only"),
-        (["--task", "reconstruct", "--neighbours", "5"], "give --neighbour-weight too"),
+        (["--task", "reconstruct", "--neighbours", "5"], "give --neighbour-weight above 0 too"),
     ],
 )
 def test_neighbour_options_are_checked(options, message):

@@ -421,7 +421,9 @@ def _check_task_options(args: argparse.Namespace) -> None:
     if given and args.task not in (Task.RECONSTRUCT.value, Task.VAE.value):
         raise ValueError(f"{', '.join(given)} applies to --task reconstruct and vae only.")
     if args.neighbours is not None and not args.neighbour_weight:
-        raise ValueError("--neighbours is used by the neighbour term only; give --neighbour-weight too.")
+        raise ValueError(
+            "--neighbours is used by the neighbour term only; give --neighbour-weight above 0 too."
+        )
     if mode == Mode.PAIRED.value and args.target is None:
         kind = "clean" if denoise else "high-resolution"
         raise ValueError(f"--mode paired needs --target FILE, the {kind} image matching --input.")

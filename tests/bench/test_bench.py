@@ -77,3 +77,22 @@ def test_a_rerun_replaces_only_its_own_section(monkeypatch):
     second = run["render"](kept)
     assert second.count("| 1 |") == 1 and second.count("| 2 |") == 1
     assert "--only denoise" in second and "Command: `again`" in second
+
+
+def test_latent_figure_draws_each_learned_2d_latent(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    latent = runpy.run_path(str(BENCH / "latent.py"))
+    rng = np.random.default_rng(0)
+    codes = {
+        "PCA-2 of pixels": rng.random((20, 2)),
+        "autoencoder, 10-D latent (5 steps)": rng.random((20, 10)),
+        "autoencoder, 2-D latent (5 steps)": rng.random((20, 2)),
+        "autoencoder + neighbour term, 2-D latent (5 steps)": rng.random((20, 2)),
+    }
+    panels = latent["two_dimensional"](codes)
+    assert list(panels) == ["autoencoder", "autoencoder + neighbour term"]
+    path = latent["save_scatter"](panels, np.arange(20) % 10, tmp_path / "latent.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    sys.modules.pop("mnist", None)

@@ -77,7 +77,6 @@ def test_dict_round_trip_through_json(make):
         ("training", "mask_fraction", 0.0),
         ("training", "mask_fraction", 0.3),
         ("training", "mask_radius", 0),
-        ("training", "neighbour_weight", -1.0),
         ("training", "neighbours", 0),
     ],
 )
@@ -210,3 +209,25 @@ def test_neighbour_term_applies_to_latent_tasks_only():
     with pytest.raises(ValueError, match="'reconstruct' and 'vae', not 'denoise'"):
         config.validate()
     vae_config(neighbour_weight=0.1).validate()
+
+
+@pytest.mark.parametrize("weight", [-1.0, float("nan")])
+def test_neighbour_weight_must_be_zero_or_positive(weight):
+    config = vae_config(neighbour_weight=weight)
+    with pytest.raises(ValueError, match="training.neighbour_weight must be 0"):
+        config.validate()
+
+
+def test_neighbour_term_needs_two_pairs_per_batch():
+    config = vae_config(neighbour_weight=1.0)
+    config.data.batch_size = 3
+    with pytest.raises(ValueError, match="batch_size of at least 4"):
+        config.validate()
+
+
+def test_model_files_from_before_the_neighbour_term_still_load():
+    data = vae_config().to_dict()
+    del data["training"]["neighbour_weight"], data["training"]["neighbours"]
+    training = Config.from_dict(data).training
+    assert (training.neighbour_weight, training.neighbours) == (0.0, 15)
+

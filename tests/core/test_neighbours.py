@@ -1,4 +1,4 @@
-"""Tests for the neighbour graph, the UMAP loss and the neighbour-pair sampler."""
+"""Tests for the neighbour graph, the InfoNCE neighbour loss and the neighbour-pair samplers."""
 
 import numpy as np
 import pytest
@@ -111,4 +111,26 @@ def test_without_a_validation_split_both_samplers_use_every_frame():
         rng=np.random.default_rng(0),
     )
     assert len(train.edges) == len(val.edges) == len(neighbour_graph(frames, 3))
+
+
+def test_both_frames_of_a_pair_get_the_same_symmetry():
+    rng = np.random.default_rng(0)
+    pattern = rng.random((1, 1, 6, 6)).astype(np.float32)  # no symmetry of its own
+    frames = np.concatenate([pattern + index for index in range(8)])  # pairs 2m, 2m + 1 alike
+    frames[1::2] = frames[::2]
+    edges = np.array([[2 * m, 2 * m + 1] for m in range(4)])
+    patches = PatchSampler(frames, frames, patch_size=6, batch_size=16, augment=True, rng=rng)
+    inputs, _ = NeighbourSampler(patches, edges, rng).sample()
+    assert torch.equal(inputs[:8], inputs[8:])
+    turned = {tuple(inputs[i, 0, 0, :2].tolist()) for i in range(8)}
+    assert len(turned) > 1  # and the pairs were turned in different ways
+
+
+def test_no_pairs_among_the_training_frames_is_refused():
+    frames = numbered_frames(2)
+    with pytest.raises(ValueError, match="no two training frames are neighbours"):
+        neighbour_samplers(
+            frames, frames, neighbours=1, fraction=0.5, batch_size=4, augment=False, seed=0,
+            rng=np.random.default_rng(0),
+        )
 

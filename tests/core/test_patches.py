@@ -10,6 +10,7 @@ from napari_autoencoders.core.patches import (
     check_patch_size,
     held_out_count,
     split_validation,
+    square_symmetries,
 )
 
 
@@ -204,3 +205,15 @@ def test_held_out_count_matches_the_split(count, fraction, held):
     assert held_out_count(count, fraction) == held
     if held:
         assert len(split[2]) == held
+
+
+def test_sampler_applies_the_symmetries_it_is_given():
+    planes = np.random.default_rng(0).random((2, 1, 5, 5)).astype(np.float32)
+    sampler = PatchSampler(
+        planes, planes, patch_size=5, batch_size=2, augment=False, rng=np.random.default_rng(0)
+    )
+    inputs, _ = sampler.sample(np.array([1, 1]), np.array([0, 1]))
+    rows, cols = square_symmetries(5)[1]
+    assert np.array_equal(inputs[0, 0].numpy(), planes[1, 0])
+    assert np.array_equal(inputs[1, 0].numpy(), planes[1, 0][rows, cols])
+

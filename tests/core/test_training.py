@@ -358,7 +358,7 @@ def test_neighbour_term_keeps_the_groups_apart_in_the_latent(tiny_config):
     assert across > 2 * within
 
 
-def test_neighbour_batches_are_pairs_and_the_loss_adds_the_term(tiny_config, monkeypatch):
+def test_neighbour_batches_are_pairs_and_the_loss_adds_the_weighted_term(tiny_config, monkeypatch):
     from napari_autoencoders.core import training
 
     calls = []
@@ -369,11 +369,14 @@ def test_neighbour_batches_are_pairs_and_the_loss_adds_the_term(tiny_config, mon
         return original(heads, tails)
 
     monkeypatch.setattr(training, "neighbour_loss", spy)
-    trainer = Trainer(neighbour_config(tiny_config), neighbour_frames())
-    trainer.prepare()
-    assert trainer._validate() == trainer._validate()  # the same pairs at every validation
-    for _ in trainer.run():
-        pass
+    losses = []
+    for weight in (1.0, 2.0, 3.0):  # same seed: same network, same validation pairs
+        trainer = Trainer(neighbour_config(tiny_config, neighbour_weight=weight), neighbour_frames())
+        trainer.prepare()
+        losses.append(trainer._validate())
+    assert trainer._validate() == losses[-1]  # the same pairs at every validation
+    term = losses[1] - losses[0]
+    assert term > 0 and losses[2] - losses[1] == pytest.approx(term, rel=1e-4)
     assert calls and all(shape == ((8, 2), (8, 2)) for shape in calls)
 
 

@@ -230,3 +230,17 @@ def test_training_on_objects_can_keep_their_neighbours(qtbot, widget, registry, 
     run_and_wait(qtbot, widget, widget.train_on_objects)
     assert messages["error"] == []
     assert widget.model().config.training.neighbour_weight > 0
+
+
+def test_keeping_neighbours_of_too_few_objects_says_so(qtbot, widget, registry, messages):
+    viewer = widget.viewer
+    labels = np.zeros((40, 40), np.int32)
+    labels[5:10, 5:10], labels[20:30, 20:30] = 1, 2
+    viewer.add_image(np.random.default_rng(2).random((40, 40), dtype=np.float32), name="cells")
+    viewer.add_labels(labels)
+    widget.crop_size.setValue(16)
+    widget.neighbour_term.setChecked(True)
+    before = len(registry)
+    widget.train_on_objects()
+    assert "'keep neighbours' needs at least 16 objects, found 2" in messages["error"][-1]
+    assert widget.train_button.isEnabled() and len(registry) == before

@@ -92,6 +92,7 @@ def test_the_neighbour_term_reaches_the_autoencoder(qtbot, viewer, widget, make_
     assert not widget.neighbour_weight.isHidden()
     widget.neighbour_weight.setValue(1.0)
     widget.neighbours.setValue(3)
+    widget.batch_size.setValue(4)  # two pairs: one pair alone gives the term no gradient
     train_and_wait(qtbot, widget)
 
     training = widget.model.config.training

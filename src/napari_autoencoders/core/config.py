@@ -259,9 +259,10 @@ class TrainingConfig:
     neighbour_weight : float
         Weight of the neighbour term of tasks ``"reconstruct"`` and ``"vae"``
         (0: off): frames that are near neighbours in pixel space are kept
-        near in the latent space, as parametric UMAP does (see
-        :mod:`.neighbours`). Each frame is one item, so the frames must be the
-        size of the patch.
+        near in the latent space by a contrastive neighbour-embedding loss
+        (see :mod:`.neighbours`). Each frame is one item, so the frames must
+        be the size of the patch, and a batch must hold at least 2 pairs
+        (``data.batch_size`` of 4 or more).
     neighbours : int
         Nearest neighbours of each frame in the graph of the neighbour term.
     """
@@ -308,10 +309,9 @@ class TrainingConfig:
                 f"training.beta ({self.beta}) and training.kl_warmup ({self.kl_warmup}) "
                 "must not be negative."
             )
-        if self.neighbour_weight < 0:
+        if not self.neighbour_weight >= 0:  # NaN too
             raise ValueError(
-                f"training.neighbour_weight must not be negative (0 turns the term off), "
-                f"got {self.neighbour_weight}."
+                f"training.neighbour_weight must be 0 (off) or positive, got {self.neighbour_weight}."
             )
         _check_positive("training.neighbours", self.neighbours)
         parse_noise(self.noise)
@@ -355,6 +355,12 @@ class Config:
             raise ValueError(
                 "training.neighbour_weight shapes a latent space: it applies to tasks "
                 f"'reconstruct' and 'vae', not {self.training.task!r}; set it to 0."
+            )
+        if self.training.neighbour_weight > 0 and self.data.batch_size < 4:
+            # one pair per batch has no other frame to tell its neighbour from: no gradient
+            raise ValueError(
+                f"the neighbour term needs data.batch_size of at least 4 (2 pairs), got "
+                f"{self.data.batch_size}."
             )
         superres = self.training.task == Task.SUPERRES.value
         if superres != (self.model.architecture == Architecture.SUPERRES.value):

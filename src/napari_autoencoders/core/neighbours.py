@@ -38,6 +38,15 @@ from .patches import PatchSampler, split_indices
 PCA_COMPONENTS = 50
 
 
+def check_neighbour_count(count: int, neighbours: int) -> None:
+    """Raise ``ValueError`` unless ``count`` frames can each have ``neighbours`` (k) neighbours."""
+    if not 1 <= neighbours < count:
+        raise ValueError(
+            f"the neighbour term needs more frames than neighbours per frame: got {count} "
+            f"frame(s) and {neighbours} neighbours; give more frames or fewer neighbours."
+        )
+
+
 def neighbour_graph(frames: np.ndarray, neighbours: int, *, seed: int = 0) -> np.ndarray:
     """Edges of the symmetric k-nearest-neighbour graph of ``frames``.
 
@@ -62,11 +71,7 @@ def neighbour_graph(frames: np.ndarray, neighbours: int, *, seed: int = 0) -> np
         If there are fewer than ``neighbours + 1`` frames.
     """
     count = len(frames)
-    if not 1 <= neighbours < count:
-        raise ValueError(
-            f"the neighbour term needs more frames than neighbours per frame: got {count} "
-            f"frame(s) and {neighbours} neighbours; add frames or lower the neighbours."
-        )
+    check_neighbour_count(count, neighbours)
     flat = np.asarray(frames, np.float32).reshape(count, -1)
     components = min(PCA_COMPONENTS, count, flat.shape[1])
     if components < flat.shape[1]:
@@ -119,9 +124,15 @@ class NeighbourSampler:
         self.rng = rng
 
     def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Inputs and targets (2 * (batch_size // 2), C, P, P): heads, then their tails."""
-        pairs = self.edges[self.rng.integers(0, len(self.edges), max(1, self.patches.batch_size // 2))]
-        return self.patches.sample(np.concatenate([pairs[:, 0], pairs[:, 1]]))
+        """Inputs and targets (2 * (batch_size // 2), C, P, P): heads, then their tails.
+
+        Both frames of a pair get the same symmetry, which keeps them as
+        alike as the graph found them.
+        """
+        count = self.patches.batch_size // 2
+        pairs = self.edges[self.rng.integers(0, len(self.edges), count)]
+        symmetry = self.patches.random_symmetries(count)
+        return self.patches.sample(pairs.T.reshape(-1), np.concatenate([symmetry, symmetry]))
 
 
 def neighbour_samplers(
@@ -139,8 +150,11 @@ def neighbour_samplers(
 
     One graph joins all the frames. Training pairs join two training frames;
     validation pairs join a held-out frame to any of its neighbours, so the
-    validation loss asks whether the encoder puts frames it has not seen
-    beside their neighbours, in a graph as dense as the training one.
+    neighbour term of the validation loss asks whether the encoder puts
+    frames it has not seen beside their neighbours, in a graph as dense as
+    the training one (the tails, and so half of the reconstruction term,
+    are mostly training frames). Without a held-out share both use all
+    pairs. Training frames are drawn as often as they have edges.
 
     Parameters
     ----------
@@ -153,6 +167,15 @@ def neighbour_samplers(
         draws and of the PCA.
     rng : numpy.random.Generator
         Draws the split and the training batches.
+
+    Returns
+    -------
+    train, validation : NeighbourSampler
+
+    Raises
+    ------
+    ValueError
+        If no two training frames are neighbours.
     """
     edges = neighbour_graph(frames, neighbours, seed=seed)
     train, val = split_indices(len(frames), fraction, rng)
@@ -160,6 +183,11 @@ def neighbour_samplers(
     position[train] = np.arange(len(train))
     train_edges = position[edges[(position[edges] >= 0).all(axis=1)]]
     val_edges = edges[np.isin(edges[:, 0], val)]
+    if not len(train_edges):
+        raise ValueError(
+            "no two training frames are neighbours, so the neighbour term has no pairs to "
+            "learn from; give more frames, more neighbours or a smaller validation share."
+        )
     options = dict(patch_size=frames.shape[-1], batch_size=batch_size)
     patches = PatchSampler(frames[train], targets[train], augment=augment, rng=rng, **options)
     val_rng = np.random.default_rng(seed + 1)

@@ -129,13 +129,17 @@ class PatchSampler:
         self.augment = augment
         self.rng = rng
 
-    def sample(self, planes: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, planes: np.ndarray | None = None, symmetry: np.ndarray | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Return a batch of inputs and targets, each (B, C, P, P) in channels-last layout.
 
         ``planes`` (B,) chooses the plane of each patch; by default
-        ``batch_size`` random ones. The whole batch is one gather from the
-        flattened planes: each patch's symmetry is folded into the pixel
-        coordinates it is read from, so no per-patch Python loop runs.
+        ``batch_size`` random ones. ``symmetry`` (B,) chooses each patch's
+        symmetry (an index into :func:`square_symmetries`); by default a
+        random one if ``augment``, else none. The whole batch is one gather
+        from the flattened planes: each patch's symmetry is folded into the
+        pixel coordinates it is read from, so no per-patch Python loop runs.
         """
         count, channels, height, width = self.inputs.shape
         size = self.patch_size
@@ -144,11 +148,8 @@ class PatchSampler:
         batch = len(planes)
         ys = self.rng.integers(0, height - size + 1, batch)
         xs = self.rng.integers(0, width - size + 1, batch)
-        symmetry = np.zeros(batch, int)
-        if self.augment:
-            turns = self.rng.integers(0, 4, batch)
-            flips = self.rng.random(batch) < 0.5
-            symmetry = turns + 4 * flips
+        if symmetry is None:
+            symmetry = self.random_symmetries(batch)
         rows, cols = square_symmetries(size)[symmetry].transpose(1, 0, 2, 3)  # each (B, P, P)
         first = (planes[:, None] * channels + np.arange(channels)) * height  # (B, C)
         flat = ((first[..., None, None] + (ys[:, None, None] + rows)[:, None]) * width
@@ -157,6 +158,14 @@ class PatchSampler:
             torch.from_numpy(a.reshape(-1)[flat]).contiguous(memory_format=torch.channels_last)
             for a in (self.inputs, self.targets)
         )
+
+    def random_symmetries(self, count: int) -> np.ndarray:
+        """``count`` random symmetries of the square if ``augment``, else the identity."""
+        if not self.augment:
+            return np.zeros(count, int)
+        turns = self.rng.integers(0, 4, count)
+        flips = self.rng.random(count) < 0.5
+        return turns + 4 * flips
 
 
 @functools.lru_cache(maxsize=8)

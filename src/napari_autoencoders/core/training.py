@@ -24,7 +24,7 @@ from .config import Config, Mode, Task
 from .losses import kl_weight, negative_elbo
 from .masking import blind_spot, masked_mse
 from .models import build_model
-from .neighbours import neighbour_loss, neighbour_samplers
+from .neighbours import check_neighbour_count, neighbour_loss, neighbour_samplers
 from .noise import apply_noise, parse_noise
 from .normalization import Normalizer
 from .patches import PatchSampler, check_image, check_patch_size, split_validation
@@ -428,12 +428,7 @@ def _check_neighbour_frames(config: Config, planes: np.ndarray) -> None:
             f"size of the patch: got {height}x{width} frames and {size}x{size} patches; "
             "set the patch size to the frame size, or crop the frames."
         )
-    neighbours = config.training.neighbours
-    if count <= neighbours:
-        raise ValueError(
-            f"the neighbour term needs more frames than neighbours per frame: got {count} "
-            f"frame(s) and {neighbours} neighbours; give more frames or fewer neighbours."
-        )
+    check_neighbour_count(count, config.training.neighbours)
 
 
 def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:

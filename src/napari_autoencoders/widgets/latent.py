@@ -187,6 +187,11 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             crops, _, _ = object_crops(
                 data, labels, self.crop_size.value(), axes=axes, mask=self.mask.isChecked()
             )
+            if self.neighbour_term.isChecked() and len(crops) < NEIGHBOUR_OBJECTS:
+                raise ValueError(
+                    f"'keep neighbours' needs at least {NEIGHBOUR_OBJECTS} objects, found "
+                    f"{len(crops)}; untick it or label more objects."
+                )
             trainer = Trainer(self._object_config(len(crops)), crops)
         except ValueError as err:
             show_error(f"Cannot train on the objects: {err}")
