@@ -170,6 +170,12 @@ def test_neighbour_options_reach_the_config():
     args = parse_train("--task", "reconstruct", "--neighbour-weight", "0.5", "--neighbours", "7")
     config = config_from_args(args, (100, 28, 28))
     assert (config.training.neighbour_weight, config.training.neighbours) == (0.5, 7)
+    assert config.data.augment
+
+
+def test_no_augment_turns_the_flips_and_turns_off():
+    config = config_from_args(parse_train("--task", "reconstruct", "--no-augment"), (100, 28, 28))
+    assert not config.data.augment
 
 
 @pytest.mark.parametrize(

@@ -239,6 +239,12 @@ def _add_train(commands) -> None:
         "--batch-size", type=int, metavar="N", help=f"default {DataConfig.batch_size}"
     )
     training.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="no random flips and 90 degree turns of the patches (e.g. for digits: a turned 6 "
+        "is a 9); vae never augments",
+    )
+    training.add_argument(
         "--learning-rate",
         type=float,
         metavar="RATE",
@@ -354,6 +360,7 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
     _check_task_options(args)
     axes = args.axes or _guess_axes(shape)
     data = _given(DataConfig(axes=axes), patch_size=args.patch_size, batch_size=args.batch_size)
+    data.augment = not args.no_augment
     training = _given(
         TrainingConfig(task=args.task),
         mode=args.mode,

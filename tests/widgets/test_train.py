@@ -93,10 +93,13 @@ def test_the_neighbour_term_reaches_the_autoencoder(qtbot, viewer, widget, make_
     widget.neighbour_weight.setValue(1.0)
     widget.neighbours.setValue(3)
     widget.batch_size.setValue(4)  # two pairs: one pair alone gives the term no gradient
+    assert widget.augment.isChecked()
+    widget.augment.setChecked(False)
     train_and_wait(qtbot, widget)
 
     training = widget.model.config.training
     assert (training.neighbour_weight, training.neighbours) == (1.0, 3)
+    assert not widget.model.config.data.augment
 
 
 def test_stop_keeps_the_best_model_so_far(qtbot, viewer, widget, registry, make_noisy):

@@ -171,6 +171,9 @@ class TrainWidget(JobPanel):
         self.steps_per_epoch = _spin(training.steps_per_epoch, 1, 1_000_000)
         self.patience = _spin(training.patience, 1, 100_000)
         self.mask_fraction = _float_spin(training.mask_fraction, 0.001, 0.25, decimals=3)
+        self.augment = QCheckBox("random flips and 90° turns")
+        self.augment.setChecked(data.augment)
+        self.augment.setToolTip("Off for images whose orientation matters, e.g. digits (a turned 6 is a 9).")
         self.neighbours = _spin(training.neighbours, 1, 1000)
         self.neighbours.setToolTip("Nearest neighbours of each frame for the neighbour term.")
         content = QWidget()
@@ -184,6 +187,7 @@ class TrainWidget(JobPanel):
             ("steps per epoch", self.steps_per_epoch),
             ("patience (epochs)", self.patience),
             ("mask fraction", self.mask_fraction),
+            ("augment", self.augment),
             ("neighbours per frame", self.neighbours),
         ):
             self.advanced_form.addRow(label, field)
@@ -229,6 +233,7 @@ class TrainWidget(JobPanel):
         for field in (self.beta, self.kl_warmup, self.dense):
             _show_row(self.form, field, vae)
         _show_row(self.advanced_form, self.neighbours, task == Task.RECONSTRUCT.value or vae)
+        _show_row(self.advanced_form, self.augment, not vae)  # a VAE never augments
         masked = denoise and mode == Mode.SELF_SUPERVISED.value
         _show_row(self.advanced_form, self.mask_fraction, masked)
 
@@ -264,6 +269,7 @@ class TrainWidget(JobPanel):
             axes=self.axes.text().strip(),
             patch_size=patch_size,
             batch_size=self.batch_size.value(),
+            augment=self.augment.isChecked(),
         )
         training = TrainingConfig(
             task=task,
