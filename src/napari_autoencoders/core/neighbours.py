@@ -12,8 +12,8 @@ must pick out its neighbour among all the frames of the batch.
 The graph is the symmetric k-nearest-neighbour graph of the frames after
 PCA to :data:`PCA_COMPONENTS` components, unweighted, as in Damrich et al.;
 scikit-learn's exact nearest neighbours are enough. Validation pairs join
-each held-out frame to its neighbours in the same graph, so the validation
-loss measures frames the encoder has not seen.
+each held-out frame to its neighbours in the same graph, so the neighbour
+term of the validation loss measures frames the encoder has not seen.
 
 References
 ----------
