@@ -5,7 +5,10 @@ import pytest
 import torch
 
 from napari_autoencoders.core.neighbours import (
+    EXAGGERATED_SHARE,
+    EXAGGERATION,
     NeighbourSampler,
+    exaggeration_at,
     neighbour_graph,
     neighbour_loss,
     neighbour_samplers,
@@ -26,7 +29,16 @@ def test_graph_is_symmetric_without_self_loops():
     pairs = set(map(tuple, edges))
     assert all((j, i) in pairs for i, j in pairs)
     assert not any(i == j for i, j in pairs)
-    assert np.bincount(edges[:, 0]).min() >= 4  # each frame keeps at least its k neighbours
+    assert np.bincount(edges[:, 0], minlength=40).min() >= 1  # no frame is left out
+
+
+def test_graph_keeps_mutual_neighbours_and_each_nearest_one():
+    # a tight group at 0.0 .. 0.4 and an outlier at 10, in one dimension
+    frames = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 10.0], np.float32)[:, None, None, None]
+    pairs = set(map(tuple, neighbour_graph(frames, 2)))
+    assert {(0, 1), (1, 2), (2, 3), (3, 4)} <= pairs  # mutual 2-nearest neighbours
+    assert (0, 4) not in pairs  # 4 is not among the 2 nearest of 0
+    assert {j for i, j in pairs if i == 5} == {4}  # the outlier keeps only its nearest
 
 
 def test_graph_links_frames_of_the_same_group_only():
@@ -46,10 +58,11 @@ def test_graph_needs_more_frames_than_neighbours(neighbours):
 
 
 def test_loss_prefers_codes_where_neighbours_are_near():
-    centres = torch.randn(64, 2, generator=torch.Generator().manual_seed(0)) * 10
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.randn(64, 2, generator=generator) * 10
     near = neighbour_loss(centres, centres + 0.1)
-    scattered = neighbour_loss(centres, torch.randn(64, 2) * 10)
-    assert near < 1 < scattered
+    scattered = neighbour_loss(centres, torch.randn(64, 2, generator=generator) * 10)
+    assert near < 2 < 4 < scattered  # chance: log(64) = 4.16
 
 
 def test_loss_of_coinciding_codes_is_log_of_the_batch():
@@ -57,8 +70,37 @@ def test_loss_of_coinciding_codes_is_log_of_the_batch():
     assert torch.isclose(neighbour_loss(codes, codes), torch.log(torch.tensor(16.0)))
 
 
+def test_loss_with_one_degree_of_freedom_is_the_cauchy_kernel_of_t_sne():
+    heads, tails = torch.randn(8, 2), torch.randn(8, 2)
+    similarity = 1 / (1 + torch.cdist(heads, tails) ** 2)
+    probability = similarity.diag() / similarity.sum(1), similarity.diag() / similarity.sum(0)
+    expected = -0.5 * (probability[0].log().mean() + probability[1].log().mean())
+    assert torch.isclose(neighbour_loss(heads, tails, degrees_of_freedom=1), expected)
+
+
+def test_heavier_tails_push_harder_on_distant_frames():
+    # pairs that coincide, 10 apart from each other: the heavier tail still feels the others
+    codes = torch.arange(8.0)[:, None] * torch.tensor([10.0, 0.0])
+    cauchy = neighbour_loss(codes, codes, degrees_of_freedom=1)
+    heavy = neighbour_loss(codes, codes, degrees_of_freedom=0.5)
+    assert 0 < cauchy < heavy
+
+
+def test_exaggeration_multiplies_the_attraction_within_pairs():
+    heads, tails = torch.randn(8, 2), torch.randn(8, 2)
+    attraction = -torch.log1p(torch.cdist(heads, tails).diagonal() ** 2).mean()
+    plain = neighbour_loss(heads, tails, degrees_of_freedom=1)
+    exaggerated = neighbour_loss(heads, tails, degrees_of_freedom=1, exaggeration=4)
+    assert torch.isclose(plain - exaggerated, 3 * attraction)
+
+
+def test_exaggeration_lasts_for_the_first_part_of_the_training():
+    assert exaggeration_at(0.0) == EXAGGERATION > 1
+    assert exaggeration_at(EXAGGERATED_SHARE) == exaggeration_at(0.9) == 1
+
+
 def test_minimising_the_loss_separates_the_groups_of_the_graph():
-    edges = torch.from_numpy(neighbour_graph(two_groups(), 5))
+    edges = torch.from_numpy(neighbour_graph(two_groups(), 10))
     codes = torch.randn(40, 2, generator=torch.Generator().manual_seed(0)).requires_grad_()
     optimizer = torch.optim.Adam([codes], lr=0.05)
     generator = torch.Generator().manual_seed(0)

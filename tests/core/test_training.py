@@ -8,6 +8,7 @@ import torch
 
 from napari_autoencoders.core.latent import iter_encode_frames
 from napari_autoencoders.core.noise import add_noise
+from napari_autoencoders.core.neighbours import EXAGGERATION
 from napari_autoencoders.core.phantoms import fluorescence_phantom
 from napari_autoencoders.core.prediction import predict
 from napari_autoencoders.core.progress import run as run_steps
@@ -364,9 +365,9 @@ def test_neighbour_batches_are_pairs_and_the_loss_adds_the_weighted_term(tiny_co
     calls = []
     original = training.neighbour_loss
 
-    def spy(heads, tails):
-        calls.append((heads.shape, tails.shape))
-        return original(heads, tails)
+    def spy(heads, tails, *, exaggeration):
+        calls.append((heads.shape, tails.shape, exaggeration))
+        return original(heads, tails, exaggeration=exaggeration)
 
     monkeypatch.setattr(training, "neighbour_loss", spy)
     losses = []
@@ -377,7 +378,9 @@ def test_neighbour_batches_are_pairs_and_the_loss_adds_the_weighted_term(tiny_co
     assert trainer._validate() == losses[-1]  # the same pairs at every validation
     term = losses[1] - losses[0]
     assert term > 0 and losses[2] - losses[1] == pytest.approx(term, rel=1e-4)
-    assert calls and all(shape == ((8, 2), (8, 2)) for shape in calls)
+    assert calls and all(call == ((8, 2), (8, 2), 1.0) for call in calls)  # validation: plain
+    next(Trainer(neighbour_config(tiny_config), neighbour_frames()).run())  # one training step
+    assert calls[-1] == ((8, 2), (8, 2), EXAGGERATION)  # exaggerated early in the training
 
 
 def test_vae_takes_the_neighbour_term_on_its_latent_mean(tiny_vae_config):

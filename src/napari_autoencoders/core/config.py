@@ -264,7 +264,8 @@ class TrainingConfig:
         be the size of the patch, and a batch must hold at least 2 pairs
         (``data.batch_size`` of 4 or more).
     neighbours : int
-        Nearest neighbours of each frame in the graph of the neighbour term.
+        Nearest neighbours of each frame (k) for the graph of the neighbour
+        term: frames among each other's k nearest neighbours form pairs.
     """
 
     task: str = Task.DENOISE.value

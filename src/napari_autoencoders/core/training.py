@@ -24,7 +24,12 @@ from .config import Config, Mode, Task
 from .losses import kl_weight, negative_elbo
 from .masking import blind_spot, masked_mse
 from .models import build_model
-from .neighbours import check_neighbour_count, neighbour_loss, neighbour_samplers
+from .neighbours import (
+    check_neighbour_count,
+    exaggeration_at,
+    neighbour_loss,
+    neighbour_samplers,
+)
 from .noise import apply_noise, parse_noise
 from .normalization import Normalizer
 from .patches import PatchSampler, check_image, check_patch_size, split_validation
@@ -270,7 +275,9 @@ class Trainer:
         weight = self.config.training.neighbour_weight
         if weight > 0:
             heads, tails = latent.float().chunk(2)  # the sampler's neighbour pairs
-            loss = loss + weight * neighbour_loss(heads, tails)
+            # validation measures the plain term, so its losses compare across epochs
+            exaggeration = exaggeration_at(self._fraction()) if self.network.training else 1.0
+            loss = loss + weight * neighbour_loss(heads, tails, exaggeration=exaggeration)
         return loss
 
     def _prediction_loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None):
