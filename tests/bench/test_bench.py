@@ -27,6 +27,7 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
         assert title in text
     latent = table(text, "Latent codes of held-out MNIST digits")
     assert [row[1] for row in latent if "neighbour term" in row[0]] == ["10", "2"]
+    assert [" ± " in row[3] for row in latent if "neighbour term" in row[0]] == [False, True]
     for name in ("denoise", "superres", "vae", "latent", "mnist"):
         sys.modules.pop(name, None)
 

@@ -379,8 +379,39 @@ def test_neighbour_batches_are_pairs_and_the_loss_adds_the_weighted_term(tiny_co
     term = losses[1] - losses[0]
     assert term > 0 and losses[2] - losses[1] == pytest.approx(term, rel=1e-4)
     assert calls and all(call == ((8, 2), (8, 2), 1.0) for call in calls)  # validation: plain
-    next(Trainer(neighbour_config(tiny_config), neighbour_frames()).run())  # one training step
-    assert calls[-1] == ((8, 2), (8, 2), EXAGGERATION)  # exaggerated early in the training
+
+
+def test_neighbour_term_is_exaggerated_early_in_the_training_only(tiny_config, monkeypatch):
+    from napari_autoencoders.core import training
+
+    used = []
+    original = training.neighbour_loss
+
+    def spy(heads, tails, *, exaggeration):
+        used.append(exaggeration)
+        return original(heads, tails, exaggeration=exaggeration)
+
+    monkeypatch.setattr(training, "neighbour_loss", spy)
+    config = neighbour_config(tiny_config, epochs=1, steps_per_epoch=4)
+    for _ in Trainer(config, neighbour_frames()).run():
+        pass
+    # steps at 0, 25, 50 and 75 % of the training, then the plain validation batches
+    assert used == [EXAGGERATION] * 2 + [1.0] * 2 + [1.0] * training.VALIDATION_BATCHES
+
+
+def test_weights_of_exaggerated_epochs_give_way_to_the_first_plain_epoch(tiny_config):
+    trainer = Trainer(neighbour_config(tiny_config), neighbour_frames())
+    trainer.prepare()
+
+    def record(val_loss, exaggeration):
+        trainer._exaggeration = exaggeration
+        event = TrainingEvent(step=1, epoch=1, loss=1.0, elapsed=0.0, learning_rate=0.1,
+                              fraction=0.0, val_loss=val_loss)
+        return trainer._record(event, stale=5)
+
+    assert record(1.0, EXAGGERATION) == 0 and trainer.best_loss == 1.0
+    assert record(2.0, 1.0) == 0 and trainer.best_loss == 2.0  # plain, though worse
+    assert record(3.0, 1.0) == 6 and trainer.best_loss == 2.0  # then only improvements count
 
 
 def test_vae_takes_the_neighbour_term_on_its_latent_mean(tiny_vae_config):

@@ -262,10 +262,13 @@ class TrainingConfig:
         near in the latent space by a contrastive neighbour-embedding loss
         (see :mod:`.neighbours`). Each frame is one item, so the frames must
         be the size of the patch, and a batch must hold at least 2 pairs
-        (``data.batch_size`` of 4 or more).
+        (``data.batch_size`` of 4 or more). During the first 30 % of the
+        training the term's attraction is exaggerated, so the training loss
+        drops when that ends; validation always uses the plain term.
     neighbours : int
         Nearest neighbours of each frame (k) for the graph of the neighbour
-        term: frames among each other's k nearest neighbours form pairs.
+        term: frames among each other's k nearest neighbours form pairs,
+        and so does each frame with its nearest neighbour.
     """
 
     task: str = Task.DENOISE.value

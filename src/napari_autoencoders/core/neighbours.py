@@ -53,9 +53,10 @@ PCA_COMPONENTS = 50
 #: Degrees of freedom of the kernel of the loss: tails heavier than t-SNE's (1) separate
 #: groups better in a 2D latent (Kobak et al., 2019).
 DEGREES_OF_FREEDOM = 0.5
-#: Early exaggeration of the attraction, and the share of the training it lasts (t-SNE's
-#: is 4; early on it gathers the groups before they are pushed apart, whatever the seed).
+#: Early exaggeration of the attraction, as t-SNE's: it gathers the groups before the
+#: plain term pushes them apart, and makes the 2D layout depend less on the seed.
 EXAGGERATION = 4.0
+#: Share of the training during which the attraction is exaggerated.
 EXAGGERATED_SHARE = 0.3
 
 
@@ -109,7 +110,7 @@ def _adjacency(nearest: np.ndarray) -> sparse.csr_matrix:
     """The directed graph (N, N) from each frame to its neighbours ``nearest`` (N, k)."""
     count, neighbours = nearest.shape
     rows = np.repeat(np.arange(count), neighbours)
-    ones = np.ones(nearest.size, np.int8)
+    ones = np.ones(nearest.size, np.int8)  # only ever combined by minimum and maximum
     return sparse.csr_matrix((ones, (rows, nearest.ravel())), shape=(count, count))
 
 

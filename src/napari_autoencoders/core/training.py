@@ -148,6 +148,9 @@ class Trainer:
         self.history: list[dict] = []
         self.best_loss = math.inf
         self.best_state: dict | None = None
+        # exaggeration of the neighbour term in the last step, and in the best weights' epoch
+        self._exaggeration = 1.0
+        self._best_exaggerated = False
         self._stop = False
 
     @staticmethod
@@ -266,8 +269,15 @@ class Trainer:
             mask = mask.to(self.device)
         return _to(x, self.device), _to(y, self.device), mask
 
-    def _loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """The task's loss, plus the weighted neighbour term when it is on."""
+    def _loss(
+        self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, exaggeration: float = 1.0
+    ) -> torch.Tensor:
+        """The task's loss, plus the weighted neighbour term when it is on.
+
+        ``exaggeration`` multiplies the attraction of the neighbour term early
+        in the training (:func:`.neighbours.exaggeration_at`); validation
+        measures the plain term, so its losses compare across epochs.
+        """
         if self.config.training.task == Task.VAE.value:
             loss, latent = self._vae_loss(x, y)
         else:
@@ -275,8 +285,6 @@ class Trainer:
         weight = self.config.training.neighbour_weight
         if weight > 0:
             heads, tails = latent.float().chunk(2)  # the sampler's neighbour pairs
-            # validation measures the plain term, so its losses compare across epochs
-            exaggeration = exaggeration_at(self._fraction()) if self.network.training else 1.0
             loss = loss + weight * neighbour_loss(heads, tails, exaggeration=exaggeration)
         return loss
 
@@ -366,7 +374,9 @@ class Trainer:
                 break
             lr = self._set_learning_rate(fraction)
             x, y, mask = self._batch(*self.sampler.sample(), self.generator)
-            loss = self._loss(x, y, mask)
+            if self.config.training.neighbour_weight > 0:
+                self._exaggeration = exaggeration_at(fraction)
+            loss = self._loss(x, y, mask, self._exaggeration)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -390,7 +400,13 @@ class Trainer:
         return float(np.mean([self._loss(*batch).item() for batch in self.validation]))
 
     def _record(self, event: TrainingEvent, stale: int) -> int:
-        """Append to the history, keep the best weights; return epochs without progress."""
+        """Append to the history, keep the best weights; return epochs without progress.
+
+        Weights from an epoch with an exaggerated neighbour term are kept
+        only until the first plain epoch, which replaces them whatever its
+        validation loss: the exaggeration gathers the groups, and only the
+        plain term then spreads them.
+        """
         self.history.append(
             {
                 "epoch": event.epoch,
@@ -401,9 +417,10 @@ class Trainer:
                 "learning_rate": event.learning_rate,
             }
         )
-        if event.val_loss < self.best_loss:
+        if event.val_loss < self.best_loss or self._best_exaggerated:
             self.best_loss = event.val_loss
             self.best_state = copy.deepcopy(self.network.state_dict())
+            self._best_exaggerated = self._exaggeration > 1
             return 0
         return stale + 1
 
