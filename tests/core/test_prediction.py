@@ -57,7 +57,9 @@ def test_output_has_the_shape_and_axes_of_the_input(axes, shape, channels):
     result = predict(model, image, axes=axes, tile=32, overlap=8, device="cpu")
     assert result.shape == shape and result.dtype == np.float32
     if axes == "YXC":  # channels stay in place: the channel-first prediction, moved
-        channel_first = predict(model, np.moveaxis(image, -1, 0), axes="CYX", tile=32, overlap=8)
+        channel_first = predict(
+            model, np.moveaxis(image, -1, 0), axes="CYX", tile=32, overlap=8, device="cpu"
+        )
         np.testing.assert_allclose(result, np.moveaxis(channel_first, 0, -1), atol=1e-5)
 
 
@@ -133,14 +135,14 @@ def test_memmap_input(tmp_path):
     mapped = np.memmap(tmp_path / "image.raw", dtype=np.float32, mode="r", shape=image.shape)
     result = predict(model, mapped, tile=32, overlap=8, device="cpu")
     assert isinstance(result, np.ndarray) and result.shape == image.shape
-    np.testing.assert_allclose(result, predict(model, image, tile=32, overlap=8), atol=1e-6)
+    np.testing.assert_allclose(result, predict(model, image, tile=32, overlap=8, device="cpu"), atol=1e-6)
 
 
 def test_uint16_input():
     model = untrained_model()
     image = image_of((30, 30)).astype(np.uint16)
     result = predict(model, image, device="cpu")
-    np.testing.assert_allclose(result, predict(model, image.astype(np.float32)), atol=1e-5)
+    np.testing.assert_allclose(result, predict(model, image.astype(np.float32), device="cpu"), atol=1e-5)
 
 
 def test_autoencoder_uses_tiles_of_its_input_size():
