@@ -17,9 +17,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import denoise_nl_means
 
 from napari_autoencoders.core.config import Config, DataConfig, TrainingConfig
-from napari_autoencoders.core.noise import add_noise, noise_sigma
-from napari_autoencoders.core.phantoms import fluorescence_phantom
-from napari_autoencoders.core.prediction import predict
+from napari_autoencoders.core.data.noise import add_noise, noise_sigma
+from phantoms import fluorescence_phantom
+from napari_autoencoders.core.inference.prediction import predict
 from napari_autoencoders.core.training import fit
 
 #: Test cases: name, clean test image, clean training image of the same kind, noise.

@@ -3,7 +3,7 @@ import sys, time
 sys.path.insert(0, "bench")
 import bm3d
 from denoise import cases, train_and_denoise, _scores
-from napari_autoencoders.core.noise import add_noise, noise_sigma
+from napari_autoencoders.core.data.noise import add_noise, noise_sigma
 name, clean, _, spec = cases(512)[0]
 noisy = add_noise(clean, spec, seed=1)
 sigma = noise_sigma(clean, spec)

@@ -22,9 +22,9 @@ from sklearn.metrics import normalized_mutual_info_score
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from napari_autoencoders.core.clustering import embed
+from napari_autoencoders.core.latent.clustering import embed
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
-from napari_autoencoders.core.latent import iter_encode_frames, run as run_steps
+from napari_autoencoders.core.latent.encoding import encode_frames
 from napari_autoencoders.core.training import fit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ def held_out_codes(models, steps: int, train_images, test_images) -> tuple[dict,
             start = time.perf_counter()
             config = autoencoder_config(dim, steps, neighbour_weight=weight, seed=seed)
             model = fit(config, train_images)
-            codes[key].append(run_steps(iter_encode_frames(model, test_images, axes="SYX")).latents)
+            codes[key].append(encode_frames(model, test_images, axes="SYX").latents)
             took.append(time.perf_counter() - start)
         seconds[key] = float(np.mean(took))
     return codes, seconds
@@ -176,7 +176,7 @@ def timing_rows(count: int) -> list[list[str]]:
     model = fit(autoencoder_config(10, 1), np.random.default_rng(0).random((64, 28, 28), np.float32))
     frames = np.random.default_rng(1).random((count, 28, 28), dtype=np.float32)
     start = time.perf_counter()
-    run_steps(iter_encode_frames(model, frames, axes="SYX"))
+    encode_frames(model, frames, axes="SYX")
     took = time.perf_counter() - start
     return [[f"{count:,}", "28x28", f"{took:.1f}", f"{count / took:,.0f}"]]
 

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from napari_autoencoders.core.noise import add_noise
-from napari_autoencoders.core.phantoms import fluorescence_phantom
+from napari_autoencoders.core.data.noise import add_noise
+from phantoms import fluorescence_phantom
 
 #: Interval the probing timer asks for, in milliseconds.
 TICK_MS = 10
@@ -128,7 +128,7 @@ def scatter_rows(count: int, side: int = 28) -> list[list[str]]:
     """
     import napari
 
-    from napari_autoencoders.core.latent import Encoding
+    from napari_autoencoders.core.latent.encoding import Encoding
     from napari_autoencoders.widgets.scatter import LatentScatter
 
     viewer = napari.Viewer(show=True)

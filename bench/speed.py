@@ -24,12 +24,12 @@ import torch
 from timing import median_times, ratio
 
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
-from napari_autoencoders.core.flops import count_flops
-from napari_autoencoders.core.model_io import save_model
-from napari_autoencoders.core.models import build_model
-from napari_autoencoders.core.noise import add_noise
-from napari_autoencoders.core.phantoms import fluorescence_phantom
-from napari_autoencoders.core.prediction import predict
+from flops import count_flops
+from napari_autoencoders.core.io.model_files import save_model
+from napari_autoencoders.core.nn.models import build_model
+from napari_autoencoders.core.data.noise import add_noise
+from phantoms import fluorescence_phantom
+from napari_autoencoders.core.inference.prediction import predict
 from napari_autoencoders.core.training import Trainer
 
 NOISE = "gaussian:0.1"

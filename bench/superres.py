@@ -21,9 +21,9 @@ from skimage import color, data, img_as_float32
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
-from napari_autoencoders.core.phantoms import fluorescence_phantom
-from napari_autoencoders.core.prediction import predict
-from napari_autoencoders.core.resolution import downscale, upscale_interpolated
+from phantoms import fluorescence_phantom
+from napari_autoencoders.core.inference.prediction import predict
+from napari_autoencoders.core.data.resolution import downscale, upscale_interpolated
 from napari_autoencoders.core.training import fit
 
 #: Phantom seeds: the test image, and the training images of ``from-highres``.

@@ -21,9 +21,10 @@ from mnist import split
 from skimage import io
 
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
-from napari_autoencoders.core.generation import manifold
-from napari_autoencoders.core.losses import negative_elbo
-from napari_autoencoders.core.training import TrainedModel, fit
+from napari_autoencoders.core.latent.generation import manifold
+from napari_autoencoders.core.nn.losses import negative_elbo
+from napari_autoencoders.core.model import TrainedModel
+from napari_autoencoders.core.training import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Latent draws per held-out digit when estimating the ELBO.

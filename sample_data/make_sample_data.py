@@ -11,15 +11,18 @@ pixel values.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
-from napari_autoencoders.core.noise import add_noise
-from napari_autoencoders.core.phantoms import fluorescence_phantom
+from napari_autoencoders.core.data.noise import add_noise
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "bench"))  # the phantom is a benchmark helper, not shipped
+
+from phantoms import fluorescence_phantom  # noqa: E402
 
 #: Camera model of the fluorescence sample: intensity 1 of the phantom gives
 #: GAIN counts above an OFFSET that keeps the read noise away from zero.

@@ -28,7 +28,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__
-from .core.axes import default_axes
+from .core.data.axes import default_axes
 from .core.config import (
     TASK_MODES,
     Architecture,
@@ -40,9 +40,9 @@ from .core.config import (
     Task,
     TrainingConfig,
 )
-from .core.clustering import Clustering, Embedding, cluster, default_embedding, embed
-from .core.generation import manifold, sample
-from .core.image_io import (
+from .core.latent.clustering import Clustering, Embedding, cluster, default_embedding, embed
+from .core.latent.generation import manifold, sample
+from .core.io.images import (
     READ_FORMATS,
     WRITE_FORMATS,
     check_writable,
@@ -50,17 +50,17 @@ from .core.image_io import (
     read_image,
     write_image,
 )
-from .core.model_io import load_model, save_model
-from .core.noise import parse_noise
-from .core.latent import (
+from .core.io.model_files import load_model, save_model
+from .core.data.noise import parse_noise
+from .core.latent.encoding import (
     iter_encode_frames,
     iter_encode_objects,
     iter_encode_tiles,
     latent_table,
     write_csv,
 )
-from .core.prediction import check_input, iter_predict, output_shape
-from .core.resolution import FACTORS, parse_downscale
+from .core.inference.prediction import check_input, iter_predict, output_shape
+from .core.data.resolution import FACTORS, parse_downscale
 from .core.training import Trainer
 
 PROG = "napari-autoencoders"

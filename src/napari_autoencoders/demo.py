@@ -18,9 +18,9 @@ from skimage.metrics import peak_signal_noise_ratio
 from tqdm import tqdm
 
 from .core.config import Config, TrainingConfig
-from .core.image_io import write_image
-from .core.model_io import save_model
-from .core.prediction import predict
+from .core.io.images import write_image
+from .core.io.model_files import save_model
+from .core.inference.prediction import predict
 from .core.training import Trainer
 from .sample_data import noisy_fluorescence
 

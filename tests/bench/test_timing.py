@@ -1,11 +1,6 @@
 """Tests for the benchmark timing helpers."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-from timing import median_time, median_times, ratio  # noqa: E402
+from timing import median_time, median_times, ratio
 
 
 def test_median_times_interleave_the_functions_after_a_warmup():

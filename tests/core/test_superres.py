@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from napari_autoencoders.core.config import Config, ModelConfig, TrainingConfig
-from napari_autoencoders.core.model_io import load_model, save_model
-from napari_autoencoders.core.models import build_model
-from napari_autoencoders.core.phantoms import fluorescence_phantom
-from napari_autoencoders.core.prediction import predict
-from napari_autoencoders.core.resolution import downscale, upscale_interpolated
+from napari_autoencoders.core.io.model_files import load_model, save_model
+from napari_autoencoders.core.nn.models import build_model
+from phantoms import fluorescence_phantom
+from napari_autoencoders.core.inference.prediction import predict
+from napari_autoencoders.core.data.resolution import downscale, upscale_interpolated
 from napari_autoencoders.core.training import Trainer, fit
 
 

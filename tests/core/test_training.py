@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from napari_autoencoders.core.latent import iter_encode_frames
-from napari_autoencoders.core.noise import add_noise
-from napari_autoencoders.core.neighbours import EXAGGERATION
-from napari_autoencoders.core.phantoms import fluorescence_phantom
-from napari_autoencoders.core.prediction import predict
+from napari_autoencoders.core.latent.encoding import iter_encode_frames
+from napari_autoencoders.core.data.noise import add_noise
+from napari_autoencoders.core.data.neighbours import EXAGGERATION
+from phantoms import fluorescence_phantom
+from napari_autoencoders.core.inference.prediction import predict
 from napari_autoencoders.core.progress import run as run_steps
 from napari_autoencoders.core.training import Trainer, TrainingEvent, fit
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
-from napari_autoencoders.core.model_io import save_model
+from napari_autoencoders.core.io.model_files import save_model
 from napari_autoencoders.core.training import fit
 from napari_autoencoders.widgets import apply as apply_module
 from napari_autoencoders.widgets.apply import ApplyWidget

@@ -188,7 +188,7 @@ def test_training_on_objects_adds_a_model(qtbot, widget, registry, messages):
 
 def test_100k_points_make_one_layer_coloured_by_cluster(make_napari_viewer):
     # how long this blocks napari is measured in bench/responsiveness.py, not here
-    from napari_autoencoders.core.latent import Encoding
+    from napari_autoencoders.core.latent.encoding import Encoding
     from napari_autoencoders.widgets.scatter import LatentScatter, cluster_colors
 
     viewer = make_napari_viewer()

@@ -3,7 +3,7 @@ import pytest
 from napari.layers import Image
 from qtpy.QtCore import Qt
 
-from napari_autoencoders.core.model_io import load_model
+from napari_autoencoders.core.io.model_files import load_model
 from napari_autoencoders.core.training import Trainer
 
 TIMEOUT_MS = 60_000

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.resolution import downscale
+from napari_autoencoders.core.data.resolution import downscale
 
 TIMEOUT_MS = 60_000
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from .noise import parse_noise
-from .resolution import FACTORS, parse_downscale
+from .data.noise import parse_noise
+from .data.resolution import FACTORS, parse_downscale
 
 #: Version of the config layout; bumped when a field changes meaning.
 CONFIG_VERSION = 1

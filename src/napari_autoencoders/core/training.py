@@ -19,22 +19,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from .axes import to_planes
+from .data.axes import to_planes
 from .config import Config, Mode, Task
-from .losses import kl_weight, negative_elbo
-from .masking import blind_spot, masked_mse
-from .models import build_model
-from .neighbours import (
+from .model import TrainedModel
+from .nn.losses import kl_weight, negative_elbo
+from .data.masking import blind_spot, masked_mse
+from .nn.models import build_model
+from .data.neighbours import (
     check_neighbour_count,
     exaggeration_at,
     neighbour_loss,
     neighbour_samplers,
 )
-from .noise import apply_noise, parse_noise
-from .normalization import Normalizer
-from .patches import PatchSampler, check_image, check_patch_size, split_validation
-from .precision import autocast
-from .resolution import pair_samplers, training_pairs
+from .data.noise import apply_noise, parse_noise
+from .data.normalization import Normalizer
+from .data.patches import PatchSampler, check_image, check_patch_size, split_validation
+from .nn.device import autocast, select_device
+from .data.resolution import pair_samplers, training_pairs
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -55,41 +56,6 @@ class TrainingEvent:
     learning_rate: float
     fraction: float
     val_loss: float | None = None
-
-
-@dataclass
-class TrainedModel:
-    """A trained network with everything needed to apply it.
-
-    Parameters
-    ----------
-    config : Config
-        The config it was trained with (channels filled in from the data).
-    network : torch.nn.Module
-        The network, on the CPU, in evaluation mode.
-    input_norm, target_norm : Normalizer
-        Normalisation of the inputs, and the one inverted on the outputs.
-    history : list of dict
-        One entry per epoch: ``epoch``, ``step``, ``loss``, ``val_loss``,
-        ``elapsed`` (seconds), ``learning_rate``.
-    """
-
-    config: Config
-    network: nn.Module
-    input_norm: Normalizer
-    target_norm: Normalizer
-    history: list[dict] = field(default_factory=list)
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """Return the torch device for ``name``; ``"auto"`` prefers CUDA, then MPS, then CPU."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 class Trainer:

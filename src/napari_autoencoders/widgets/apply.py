@@ -18,8 +18,8 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from ..core.config import Task
-from ..core.prediction import check_input, iter_predict
-from ..core.training import TrainedModel
+from ..core.inference.prediction import check_input, iter_predict
+from ..core.model import TrainedModel
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data, result_layer
 from .panel import JobPanel

@@ -7,8 +7,8 @@ from pathlib import Path
 from napari.utils.notifications import show_error
 from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton
 
-from ..core.model_io import ModelFileError, load_model
-from ..core.training import TrainedModel
+from ..core.io.model_files import ModelFileError, load_model
+from ..core.model import TrainedModel
 
 
 class ModelChoiceMixin:

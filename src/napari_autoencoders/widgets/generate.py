@@ -18,9 +18,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core import generation
+from ..core.latent import generation
 from ..core.config import VARIATIONAL_ARCHITECTURES
-from ..core.training import TrainedModel
+from ..core.model import TrainedModel
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, contrast_limits, image_data, result_layer
 from .panel import Panel

@@ -21,10 +21,10 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.axes import Layout, check_axes
-from ..core.clustering import Clustering, Embedding, cluster, default_embedding, embed
+from ..core.data.axes import Layout, check_axes
+from ..core.latent.clustering import Clustering, Embedding, cluster, default_embedding, embed
 from ..core.config import Architecture, Config, DataConfig, ModelConfig, Task, TrainingConfig
-from ..core.latent import (
+from ..core.latent.encoding import (
     Encoding,
     check_encoder,
     check_labels,
@@ -34,7 +34,8 @@ from ..core.latent import (
     iter_encode_tiles,
     object_crops,
 )
-from ..core.training import TrainedModel, Trainer
+from ..core.model import TrainedModel
+from ..core.training import Trainer
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .panel import JobPanel

@@ -10,7 +10,7 @@ from napari.layers import Image, Layer
 from qtpy.QtCore import QSignalBlocker
 from qtpy.QtWidgets import QComboBox, QLineEdit, QWidget
 
-from ..core.axes import default_axes
+from ..core.data.axes import default_axes
 
 #: Layer properties that place data in the world; copied to result layers
 #: when this napari version has them (``units`` and ``axis_labels`` are recent).

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from napari.layers import Image, Labels, Points, Shapes
 
-from ..core.clustering import place_beside
-from ..core.latent import FRAMES, OBJECTS, TILES, Encoding, tile_grid_shape, tile_map_placement
+from ..core.latent.clustering import place_beside
+from ..core.latent.encoding import FRAMES, OBJECTS, TILES, Encoding, tile_grid_shape, tile_map_placement
 
 #: Cluster colours (matplotlib's tab10, then tab20's light shades), RGBA.
 PALETTE = np.array(

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 from qtpy.QtCore import QObject, Signal
 
-from ..core.training import TrainedModel
+from ..core.model import TrainedModel
 
 
 class ModelRegistry(QObject):

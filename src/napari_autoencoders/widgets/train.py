@@ -36,9 +36,10 @@ from ..core.config import (
     Task,
     TrainingConfig,
 )
-from ..core.model_io import save_model
-from ..core.resolution import FACTORS
-from ..core.training import TrainedModel, Trainer, TrainingEvent, import_optimizer_support
+from ..core.io.model_files import save_model
+from ..core.data.resolution import FACTORS
+from ..core.model import TrainedModel
+from ..core.training import Trainer, TrainingEvent, import_optimizer_support
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .plot import LossPlot
 from .panel import JobPanel

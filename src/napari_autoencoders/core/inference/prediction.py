@@ -1,0 +1,188 @@
+"""Apply a trained model to images of any size, tile by tile."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import numpy as np
+import torch
+
+from ..data.axes import Layout, check_axes, from_planes, to_planes
+from ..config import Architecture
+from ..data.patches import check_image
+from ..nn.device import autocast
+from ..progress import run
+from .tiling import fit_tile, iter_tiled
+from ..model import TrainedModel
+from ..nn.device import select_device
+
+
+def iter_predict(
+    model: TrainedModel,
+    image: np.ndarray,
+    *,
+    axes: str | None = None,
+    tile: int = 512,
+    overlap: int = 32,
+    batch_size: int = 1,
+    device: str = "auto",
+    out: np.ndarray | None = None,
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Apply ``model`` to ``image``, yielding ``(tiles done, tiles in all)``.
+
+    Each plane is normalised as the training data was, cut into overlapping
+    tiles that are blended smoothly, and mapped back to the units of the
+    training targets. A super-resolution model's tiles are stitched on the
+    grid ``factor`` times finer.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The trained network and its normalisation.
+    image : ndarray
+        Image with axes ``axes`` (default: the axes the model was trained on);
+        it is read tile by tile, so a memory-mapped array stays on disk.
+    tile, overlap : int
+        Largest tile side and overlap between neighbouring tiles, in pixels;
+        tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
+        dense autoencoder always uses tiles of its input size.
+    batch_size : int
+        Tiles per forward pass. A 512-pixel tile already keeps a CPU busy;
+        more tiles per pass only raise the memory used.
+    device : str
+        Torch device, ``"auto"`` for the fastest available.
+    out : ndarray, optional
+        Destination with the shape and axes of the result, e.g. a memory-mapped
+        file from ``numpy.lib.format.open_memmap``: rows are written into it as
+        the tiles finish, so the result never has to fit in memory.
+
+    Returns
+    -------
+    ndarray of float32
+        The prediction, same shape and axes as ``image`` except Y and X
+        multiplied by the model's ``factor`` (``out`` if given; returned as
+        the generator's value; :func:`predict` gives it directly).
+
+    Raises
+    ------
+    ValueError
+        If the image's axes or channels do not fit the model, or it holds
+        NaN or infinite values.
+    """
+    axes = check_input(model, image, axes)
+    planes, layout = to_planes(image, axes)
+    if model.config.model.architecture == Architecture.AUTOENCODER.value:
+        tile = model.config.model.input_size
+        overlap = min(overlap, tile // 2)
+    else:  # even tiles, whole multiples of the UNet's downsampling: the least compute
+        multiple = 2**model.config.model.depth
+        tile = tuple(fit_tile(size, tile, overlap, multiple) for size in planes.shape[-2:])
+    forward = _forward(model, select_device(device))
+    factor = model.config.model.factor
+    height, width = planes.shape[-2:]
+    shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
+    out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
+    count = planes.shape[0]
+    for index, plane in enumerate(planes):
+        tiles = iter_tiled(
+            forward,
+            plane,
+            tile=tile,
+            overlap=overlap,
+            scale=factor,
+            batch_size=batch_size,
+            out=out_planes[index],
+        )
+        for done, total in tiles:
+            yield index * total + done, count * total
+    return from_planes(out_planes, layout) if out is None else out
+
+
+def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
+    """View a caller's ``out`` as planes (N, C, Y, X) of ``shape``, without copying."""
+    planes, _ = to_planes(out, layout.axes) if np.ndim(out) == len(layout.axes) else (None, None)
+    if planes is None or planes.shape != shape:
+        expected = _result_shape(shape, layout)
+        raise ValueError(
+            f"out must have the result's shape {expected} (axes {layout.axes!r}), got "
+            f"{np.shape(out)}; allocate it with that shape."
+        )
+    if not np.may_share_memory(planes, out):
+        raise ValueError(
+            "out cannot be viewed as planes without a copy; give a C-contiguous array."
+        )
+    return planes
+
+
+def output_shape(model: TrainedModel, shape: tuple[int, ...], axes: str) -> tuple[int, ...]:
+    """Shape of the prediction of an image of ``shape`` and ``axes`` by ``model``.
+
+    Use it to allocate the ``out`` array of :func:`iter_predict`.
+    """
+    planes, layout = to_planes(np.broadcast_to(np.empty((), bool), shape), check_axes(axes, len(shape)))
+    factor = model.config.model.factor
+    plane_shape = (planes.shape[0], model.config.model.out_channels)
+    plane_shape += tuple(size * factor for size in planes.shape[2:])
+    return _result_shape(plane_shape, layout)
+
+
+def _result_shape(plane_shape: tuple[int, ...], layout: Layout) -> tuple[int, ...]:
+    return from_planes(np.broadcast_to(np.empty((), bool), plane_shape), layout).shape
+
+
+def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None) -> str:
+    """Check that ``image`` can go through ``model``; return its axes.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The model to apply.
+    image : ndarray
+        The image, with axes ``axes`` (default: the model's training axes).
+
+    Raises
+    ------
+    ValueError
+        If the axes do not fit the image, its channels differ from the
+        model's, it holds NaN or infinite values, or it is smaller than a
+        dense autoencoder's input.
+    """
+    axes = check_axes(axes or model.config.data.axes, np.ndim(image))
+    layout = Layout(axes, tuple(image.shape))
+    expected = model.config.model.in_channels
+    if layout.channels != expected:
+        kind = "grey" if expected == 1 else f"{expected}-channel"
+        raise ValueError(
+            f"the model takes {expected}-channel images but this image has "
+            f"{layout.channels} channel(s) with axes {axes!r}; choose a {kind} image or "
+            "other axes."
+        )
+    check_image(image, "the input image")
+    size = model.config.model.input_size
+    is_dense = model.config.model.architecture == Architecture.AUTOENCODER.value
+    height, width = (image.shape[axes.index(a)] for a in "YX")
+    if is_dense and min(height, width) < size:
+        raise ValueError(
+            f"this autoencoder takes {size}x{size} tiles but the image planes are "
+            f"{height}x{width}; use a larger image."
+        )
+    return axes
+
+
+def predict(model: TrainedModel, image: np.ndarray, **options) -> np.ndarray:
+    """Apply ``model`` to ``image`` and return the result; see :func:`iter_predict`."""
+    return run(iter_predict(model, image, **options))
+
+
+def _forward(model: TrainedModel, device: torch.device):
+    """Return a function from raw tiles (B, C, Y, X) to predictions in target units."""
+    network = model.network_on(device)
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(model.input_norm.normalize(batch))
+        x = x.to(device, memory_format=torch.channels_last)
+        with torch.inference_mode(), autocast(device):
+            y = network(x).float().cpu().numpy()
+        return model.target_norm.denormalize(y)
+
+    return forward

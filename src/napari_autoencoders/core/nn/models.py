@@ -1,0 +1,297 @@
+"""Networks: a U-Net for restoration, autoencoders with a flat latent, VAEs,
+and an upscaling network for super-resolution.
+
+All take and return batches (B, C, Y, X) on the normalised intensity scale
+(the upscaler returns Y and X ``factor`` times larger).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..config import Architecture, ModelConfig, ReconstructionLoss
+from .losses import reparameterize
+
+
+def build_model(config: ModelConfig) -> nn.Module:
+    """Return the untrained network that ``config`` describes."""
+    config.validate()
+    networks = {
+        Architecture.SUPERRES.value: SuperResolutionNet,
+        Architecture.UNET.value: UNet,
+        Architecture.AUTOENCODER.value: ConvAutoencoder,
+        Architecture.VAE.value: ConvVAE,
+        Architecture.VAE_DENSE.value: DenseVAE,
+    }
+    return networks[config.architecture](config)
+
+
+def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Two 3x3 convolutions, each followed by a leaky ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.LeakyReLU(0.1, inplace=True),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        nn.LeakyReLU(0.1, inplace=True),
+    )
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad Y and X of ``x`` (B, C, Y, X) at the far end up to a multiple of ``multiple``.
+
+    Reflection padding avoids the dark border that zero padding would teach;
+    a side shorter than the padding falls back to edge replication.
+    """
+    height, width = x.shape[-2:]
+    pad_y, pad_x = -height % multiple, -width % multiple
+    if pad_y or pad_x:
+        mode = "reflect" if pad_y < height and pad_x < width else "replicate"
+        x = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
+    return x, (height, width)
+
+
+def check_input_size(x: torch.Tensor, size: int) -> None:
+    """Raise ``ValueError`` unless ``x`` (B, C, Y, X) is ``size`` x ``size``."""
+    if tuple(x.shape[-2:]) != (size, size):
+        raise ValueError(
+            f"this autoencoder takes {size}x{size} images, got "
+            f"{x.shape[-2]}x{x.shape[-1]}; tile or crop the image to that size."
+        )
+
+
+class UNet(nn.Module):
+    """U-Net with ``depth`` levels of max pooling and skip connections.
+
+    Any input size works: inputs are padded to a multiple of ``2**depth`` and
+    the output is cropped back. With ``residual`` the network predicts a
+    correction that is added to its input.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        widths = [config.width * 2**level for level in range(config.depth + 1)]
+        self.down = nn.ModuleList()
+        channels = config.in_channels
+        for width in widths[:-1]:
+            self.down.append(conv_block(channels, width))
+            channels = width
+        self.bottom = conv_block(channels, widths[-1])
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        for width in reversed(widths[:-1]):
+            self.up.append(nn.ConvTranspose2d(width * 2, width, 2, stride=2))
+            self.merge.append(conv_block(width * 2, width))
+        self.head = nn.Conv2d(widths[0], config.out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, C_in, Y, X) to (B, C_out, Y, X)."""
+        padded, (height, width) = pad_to_multiple(x, 2**self.config.depth)
+        skips = []
+        h = padded
+        for block in self.down:
+            h = block(h)
+            skips.append(h)
+            h = F.max_pool2d(h, 2)
+        h = self.bottom(h)
+        for up, merge, skip in zip(self.up, self.merge, reversed(skips)):
+            h = merge(torch.cat([up(h), skip], dim=1))
+        out = self.head(h)[..., :height, :width]
+        return out + x if self.config.residual else out
+
+
+class ConvAutoencoder(nn.Module):
+    """Convolutional encoder, dense bottleneck of ``latent_dim``, mirrored decoder.
+
+    Built for square inputs of side ``input_size`` (padded internally to a
+    multiple of ``2**depth``), as in the classic MNIST autoencoder; the latent
+    can be as small as 2 for plotting.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        side = -(-config.input_size // 2**config.depth)  # ceil division
+        widths = [config.width * 2**level for level in range(config.depth)]
+        layers: list[nn.Module] = []
+        channels = config.in_channels
+        for width in widths:
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1),
+                nn.LeakyReLU(0.1, inplace=True),
+                nn.Conv2d(width, width, 3, stride=2, padding=1),
+                nn.LeakyReLU(0.1, inplace=True),
+            ]
+            channels = width
+        self.encoder = nn.Sequential(*layers, nn.Flatten())
+        self.bottleneck_shape = (channels, side, side)
+        flat = channels * side * side
+        self.to_latent = nn.Linear(flat, config.latent_dim)
+        self.from_latent = nn.Sequential(nn.Linear(config.latent_dim, flat), nn.LeakyReLU(0.1))
+        layers = []
+        for width in reversed(widths):
+            layers += [
+                nn.ConvTranspose2d(channels, width, 2, stride=2),
+                nn.LeakyReLU(0.1, inplace=True),
+                nn.Conv2d(width, width, 3, padding=1),
+                nn.LeakyReLU(0.1, inplace=True),
+            ]
+            channels = width
+        self.decoder = nn.Sequential(*layers, nn.Conv2d(channels, config.out_channels, 1))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images (B, C, S, S) to flat encoder features (B, F)."""
+        check_input_size(x, self.config.input_size)
+        padded, _ = pad_to_multiple(x, 2**self.config.depth)
+        return self.encoder(padded)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images (B, C, S, S) to latent vectors (B, latent_dim)."""
+        return self.to_latent(self.features(x))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map latent vectors (B, latent_dim) to images (B, C_out, S, S)."""
+        h = self.from_latent(z).view(-1, *self.bottleneck_shape)
+        size = self.config.input_size
+        return self.decoder(h)[..., :size, :size]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct (B, C, S, S) through the latent bottleneck."""
+        return self.decode(self.encode(x))
+
+
+class Variational:
+    """Gaussian posterior and decoder likelihood, mixed into a network with a flat latent.
+
+    The network provides ``features(x)`` (B, F), the mean head ``to_latent``,
+    the log-variance head ``to_logvar`` and ``decode_logits(z)``, the raw
+    decoder output (B, C, S, S): logits for the ``"bce"`` reconstruction
+    loss, the mean for ``"mse"``. Calling the network reconstructs through
+    the posterior mean, so prediction treats a VAE like any model.
+    """
+
+    def encode_distribution(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Map images (B, C, S, S) to the posterior mean and log-variance, each (B, D)."""
+        features = self.features(x)
+        return self.to_latent(features), self.to_logvar(features)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior mean (B, D) of images (B, C, S, S)."""
+        return self.encode_distribution(x)[0]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map latent vectors (B, D) to images (B, C, S, S) on the normalised scale."""
+        logits = self.decode_logits(z)
+        bce = self.config.reconstruction_loss == ReconstructionLoss.BCE.value
+        return torch.sigmoid(logits) if bce else logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstruct (B, C, S, S) through the posterior mean."""
+        return self.decode(self.encode(x))
+
+    def variational(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encode, draw a reparameterised ``z`` and decode: (raw output, mu, logvar).
+
+        This is what the loss (:func:`.losses.negative_elbo`) takes.
+        """
+        mu, logvar = self.encode_distribution(x)
+        return self.decode_logits(reparameterize(mu, logvar, generator)), mu, logvar
+
+
+class ConvVAE(Variational, ConvAutoencoder):
+    """The convolutional autoencoder turned variational.
+
+    Same encoder, decoder and dense layers as :class:`ConvAutoencoder`; its
+    latent layer becomes the mean head, beside a log-variance head.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.to_logvar = nn.Linear(self.to_latent.in_features, config.latent_dim)
+
+    decode_logits = ConvAutoencoder.decode
+
+
+class DenseVAE(Variational, nn.Module):
+    """Fully connected VAE for tiny images: pixels, ``hidden_dim`` units, latent, and back.
+
+    With 28x28 images and ``hidden_dim`` 512 it is the textbook
+    784-512-latent MNIST VAE.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.image_shape = (config.in_channels, config.input_size, config.input_size)
+        pixels = config.in_channels * config.input_size**2
+        self.encoder = nn.Sequential(
+            nn.Flatten(), nn.Linear(pixels, config.hidden_dim), nn.ReLU(inplace=True)
+        )
+        self.to_latent = nn.Linear(config.hidden_dim, config.latent_dim)
+        self.to_logvar = nn.Linear(config.hidden_dim, config.latent_dim)
+        self.decoder = nn.Sequential(
+            nn.Linear(config.latent_dim, config.hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(config.hidden_dim, config.out_channels * config.input_size**2),
+        )
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images (B, C, S, S) to hidden features (B, hidden_dim)."""
+        check_input_size(x, self.config.input_size)
+        return self.encoder(x)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        """Raw decoder output (B, C, S, S) of latent vectors (B, D)."""
+        size = self.config.input_size
+        return self.decoder(z).view(-1, self.config.out_channels, size, size)
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with a ReLU between them, added to the input (EDSR style)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=1),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, W, Y, X) to (B, W, Y, X)."""
+        return x + self.body(x)
+
+
+class SuperResolutionNet(nn.Module):
+    """Upscale by ``factor``: bicubic interpolation plus a learned correction.
+
+    A small EDSR/ESPCN-like body of ``blocks`` residual blocks of ``width``
+    feature maps works at the input resolution (cheap); a 3x3 convolution
+    makes ``factor**2`` sub-pixel values per channel, which a pixel shuffle
+    arranges on the fine grid. The result is added to the bicubic
+    upsampling of the input, so the network only learns the detail that
+    interpolation misses. The last convolution starts at zero: an untrained
+    network is exactly bicubic interpolation.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        width, factor = config.width, config.factor
+        self.head = nn.Conv2d(config.in_channels, width, 3, padding=1)
+        self.body = nn.Sequential(*(ResidualBlock(width) for _ in range(config.blocks)))
+        self.tail = nn.Conv2d(width, config.out_channels * factor**2, 3, padding=1)
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
+        self.shuffle = nn.PixelShuffle(factor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, C_in, Y, X) to (B, C_out, Y * factor, X * factor)."""
+        features = self.head(x)
+        detail = self.shuffle(self.tail(features + self.body(features)))
+        factor = self.config.factor
+        return detail + F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)

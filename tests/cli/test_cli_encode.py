@@ -1,0 +1,108 @@
+"""Tests for the ``encode`` command, run in-process on tiny files."""
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.cli import main
+from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
+from napari_autoencoders.core.io.model_files import save_model
+from napari_autoencoders.core.training import fit
+
+SIZE, DIM = 16, 3
+
+
+def stack(count=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((count, SIZE, SIZE), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A tiny reconstruct model, a stack, a large image with labels, and a U-Net."""
+    folder = tmp_path_factory.mktemp("encode")
+    tiny = dict(depth=1, width=8)
+    training = TrainingConfig(task="reconstruct", epochs=1, steps_per_epoch=2, device="cpu")
+    config = Config(
+        model=ModelConfig(architecture="autoencoder", input_size=SIZE, latent_dim=DIM, **tiny),
+        data=DataConfig(axes="SYX", patch_size=SIZE, batch_size=2),
+        training=training,
+    )
+    unet = Config(
+        model=ModelConfig(**tiny),
+        data=DataConfig(patch_size=SIZE, batch_size=2),
+        training=TrainingConfig(epochs=1, steps_per_epoch=1, device="cpu"),
+    )
+    labels = np.zeros((48, 48), np.int32)
+    for label, (y, x) in enumerate([(5, 5), (5, 30), (20, 20), (40, 10), (40, 40)], start=1):
+        labels[y - 3 : y + 3, x - 3 : x + 3] = label
+    paths = {name: folder / f"{name}.npy" for name in ("stack", "image", "labels")}
+    np.save(paths["stack"], stack())
+    np.save(paths["image"], stack(1, seed=1)[0].repeat(3, 0).repeat(3, 1))
+    np.save(paths["labels"], labels)
+    paths["model"] = save_model(fit(config, stack()), folder / "ae.safetensors")
+    paths["unet"] = save_model(fit(unet, stack(1)[0]), folder / "unet.safetensors")
+    return paths
+
+
+def encode(files, tmp_path, *options):
+    output = tmp_path / "latents.csv"
+    status = main(["encode", "--model", str(files["model"]), "--output", str(output), "--quiet",
+                   "--device", "cpu", *map(str, options)])
+    return status, output
+
+
+def read_csv(path):
+    header = path.read_text().splitlines()[0].split(",")
+    return header, np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+
+
+def test_frames_give_one_row_each(files, tmp_path):
+    status, output = encode(files, tmp_path, "--input", files["stack"], "--clusters", 3)
+    assert status == 0
+    header, rows = read_csv(output)
+    assert header == ["index", "z0", "z1", "z2", "x", "y", "cluster"]
+    assert rows.shape == (12, 7)
+    np.testing.assert_array_equal(rows[:, 0], np.arange(12))
+    assert set(rows[:, -1]) == {0, 1, 2}
+
+
+def test_objects_give_one_row_per_label(files, tmp_path):
+    status, output = encode(
+        files, tmp_path, "--input", files["image"], "--labels", files["labels"],
+        "--clusters", 2, "--method", "gmm", "--embed", "tsne", "--mask",
+    )
+    assert status == 0
+    _, rows = read_csv(output)
+    np.testing.assert_array_equal(rows[:, 0], [1, 2, 3, 4, 5])
+
+
+def test_tiles_follow_the_stride(files, tmp_path):
+    status, output = encode(files, tmp_path, "--input", files["image"], "--tile-stride", 16)
+    assert status == 0
+    _, rows = read_csv(output)
+    assert len(rows) == 9  # a 3 x 3 grid over 48 x 48
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--clusters", 20], "cannot form 20 clusters"),
+        (["--embed", "identity"], "needs a 2D latent"),
+    ],
+)
+def test_bad_choices_exit_with_status_2(files, tmp_path, capsys, options, message):
+    status, _ = encode(files, tmp_path, "--input", files["stack"], *options)
+    assert status == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_unet_is_refused(files, tmp_path, capsys):
+    output = tmp_path / "x.csv"
+    status = main(["encode", "--model", str(files["unet"]), "--input", str(files["stack"]),
+                   "--output", str(output)])
+    assert status == 2 and "no encoder" in capsys.readouterr().err
+
+
+def test_mismatched_labels_are_refused(files, tmp_path, capsys):
+    status, _ = encode(files, tmp_path, "--input", files["stack"], "--labels", files["labels"])
+    assert status == 2 and "error:" in capsys.readouterr().err

@@ -1,0 +1,73 @@
+"""The command line's super-resolution task, run in-process on tiny files."""
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.cli import main
+from napari_autoencoders.core.io.images import read_image
+from napari_autoencoders.core.io.model_files import load_model
+from napari_autoencoders.core.data.resolution import downscale
+
+FAST = ["--epochs", "1", "--steps-per-epoch", "2", "--patch-size", "8", "--batch-size", "2"]
+FAST += ["--width", "8", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A 48x48 high-resolution image and its x2 and x3 downscalings."""
+    folder = tmp_path_factory.mktemp("cli_superres")
+    yy, xx = np.mgrid[:48, :48]
+    high = (0.5 + 0.4 * np.sin(xx / 3.0) * np.cos(yy / 4.0)).astype(np.float32)
+    arrays = {"high": high, "low2": downscale(high, 2), "low3": downscale(high, 3)}
+    paths = {name: folder / f"{name}.npy" for name in arrays}
+    for name, array in arrays.items():
+        np.save(paths[name], array)
+    return paths
+
+
+def run(*argv):
+    return main([*map(str, argv)])
+
+
+@pytest.mark.parametrize(
+    ("options", "mode"),
+    [
+        (["--input", "{high}"], "from-highres"),
+        (["--mode", "paired", "--input", "{low3}", "--target", "{high}"], "paired"),
+        (["--mode", "zero-shot", "--input", "{high}", "--downscale", "gaussian:1"], "zero-shot"),
+    ],
+)
+def test_train_and_apply_each_mode(files, tmp_path, options, mode):
+    names = {name: str(path) for name, path in files.items()}
+    model_path, output = tmp_path / "sr.safetensors", tmp_path / "big.tif"
+    options = [option.format(**names) for option in options]
+    assert run("train", "--task", "superres", "--factor", "3", *options, "--model", model_path, *FAST) == 0
+    config = load_model(model_path).config
+    assert (config.training.mode, config.model.factor) == (mode, 3)
+    assert run("apply", "--model", model_path, "--input", files["low3"], "--output", output, "--quiet") == 0
+    assert read_image(output).shape == (48, 48)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--task", "superres", "--mode", "synthetic", "--input", "{high}"], "--task superres"),
+        (["--task", "superres", "--mode", "paired", "--input", "{low2}"], "high-resolution"),
+        (["--task", "superres", "--mode", "paired", "--input", "{low2}", "--target", "{low3}"],
+         "not 2 times"),
+        (["--task", "superres", "--factor", "4", "--input", "{low3}", "--patch-size", "8"],
+         "smaller than the 8x8"),
+        (["--task", "superres", "--downscale", "box", "--input", "{high}"], "gaussian:SIGMA"),
+        (["--task", "superres", "--depth", "3", "--input", "{high}"], "--depth"),
+        (["--factor", "2", "--input", "{high}"], "--task superres only"),
+    ],
+)
+def test_bad_superres_options_give_one_error_line(files, tmp_path, capsys, argv, message):
+    names = {name: str(path) for name, path in files.items()}
+    argv = ["train", *(arg.format(**names) for arg in argv), "--model", str(tmp_path / "m")]
+    capsys.readouterr()
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("napari-autoencoders: error: ")
+    assert message in lines[0]
+    assert not (tmp_path / "m").exists()

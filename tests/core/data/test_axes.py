@@ -1,0 +1,94 @@
+"""Tests for axis strings and the (N, C, Y, X) plane view."""
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.data.axes import check_axes, default_axes, from_planes, to_planes
+
+# Odd, distinct sizes so that a wrongly ordered axis cannot go unnoticed.
+SIZES = {"S": 3, "T": 2, "Z": 5, "C": 2, "Y": 7, "X": 9}
+
+
+def image_for(axes):
+    """An array with axes ``axes`` whose every value is unique."""
+    shape = tuple(SIZES[a] for a in axes)
+    return np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+
+
+@pytest.mark.parametrize("axes", ["YX", "SYX", "TZYX", "YXC", "CYX", "SCYX", "ZYXC"])
+def test_planes_round_trip(axes):
+    image = image_for(axes)
+    planes, layout = to_planes(image, axes)
+    stacks = np.prod([SIZES[a] for a in axes if a in "STZ"], dtype=int)
+    channels = SIZES["C"] if "C" in axes else 1
+    assert planes.shape == (stacks, channels, SIZES["Y"], SIZES["X"])
+    assert planes.dtype == image.dtype
+    assert layout.channels == channels
+    np.testing.assert_array_equal(from_planes(planes, layout), image)
+
+
+def test_planes_hold_y_x_planes_in_order():
+    image = image_for("YXC")
+    planes, _ = to_planes(image, "YXC")
+    np.testing.assert_array_equal(planes[0, 1], image[..., 1])
+    image = image_for("TZYX")
+    planes, _ = to_planes(image, "TZYX")
+    np.testing.assert_array_equal(planes[SIZES["Z"] + 2, 0], image[1, 2])
+
+
+def test_to_planes_does_not_copy_a_plain_stack():
+    image = image_for("SYX")
+    planes, _ = to_planes(image, "SYX")
+    assert np.shares_memory(planes, image)
+
+
+@pytest.mark.parametrize("axes", ["YX", "SYX", "YXC", "SCYX"])
+def test_from_planes_accepts_new_y_x_sizes(axes):
+    image = image_for(axes)
+    planes, layout = to_planes(image, axes)
+    upsampled = planes.repeat(2, axis=-2).repeat(3, axis=-1)
+    expected = image.repeat(2, axis=axes.index("Y")).repeat(3, axis=axes.index("X"))
+    np.testing.assert_array_equal(from_planes(upsampled, layout), expected)
+
+
+def test_from_planes_rejects_channels_without_c_axis():
+    planes, layout = to_planes(image_for("SYX"), "SYX")
+    with pytest.raises(ValueError, match="1 channel"):
+        from_planes(np.concatenate([planes, planes], axis=1), layout)
+
+
+def test_lower_case_axes_are_accepted():
+    assert check_axes("syx", 3) == "SYX"
+
+
+@pytest.mark.parametrize(
+    ("axes", "ndim", "message"),
+    [
+        ("YXQ", 3, "unknown letters"),
+        ("YYX", 3, "repeats"),
+        ("SX", 2, "'Y' and 'X'"),
+        ("SYX", 2, "2 dimensions"),
+        ("YX", 3, "3 dimensions"),
+        ("YX", 5, "5 dimensions"),
+    ],
+)
+def test_bad_axes_raise(axes, ndim, message):
+    with pytest.raises(ValueError, match=message):
+        check_axes(axes, ndim)
+    with pytest.raises(ValueError, match=message):
+        to_planes(np.zeros((4,) * ndim), axes)
+
+
+@pytest.mark.parametrize(
+    ("ndim", "rgb", "expected"),
+    [(2, False, "YX"), (3, False, "SYX"), (4, False, "TZYX"), (3, True, "YXC"), (4, True, "SYXC")],
+)
+def test_default_axes(ndim, rgb, expected):
+    assert default_axes(ndim, rgb=rgb) == expected
+    assert check_axes(expected, ndim) == expected
+
+
+@pytest.mark.parametrize("ndim", [1, 5])
+def test_default_axes_refuses_to_guess(ndim):
+    with pytest.raises(ValueError, match="cannot guess"):
+        default_axes(ndim)

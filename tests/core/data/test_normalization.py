@@ -1,0 +1,75 @@
+"""Tests for the per-channel percentile normalisation."""
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.data.normalization import Normalizer
+
+
+def ramp_planes(channels=1, scale=1.0):
+    """Planes (2, C, 25, 40) holding 0, 1, ... 1999 times ``scale * (c + 1)``."""
+    values = np.arange(2000, dtype=np.float64).reshape(2, 1, 25, 40)
+    return np.concatenate([values * scale * (c + 1) for c in range(channels)], axis=1)
+
+
+def test_percentiles_map_to_zero_and_one():
+    planes = ramp_planes()
+    normalizer = Normalizer.fit(planes, (1.0, 99.0))
+    normalized = normalizer.normalize(planes)
+    assert normalized.dtype == np.float32 and normalized.shape == planes.shape
+    low, high = np.percentile(normalized, [1.0, 99.0])
+    assert low == pytest.approx(0.0, abs=1e-6)
+    assert high == pytest.approx(1.0, abs=1e-6)
+
+
+def test_denormalize_inverts_normalize():
+    planes = np.random.default_rng(0).normal(100.0, 20.0, (3, 2, 16, 16))
+    normalizer = Normalizer.fit(planes)
+    restored = normalizer.denormalize(normalizer.normalize(planes))
+    np.testing.assert_allclose(restored, planes, rtol=1e-5, atol=1e-4)
+
+
+def test_channels_are_normalised_independently():
+    planes = ramp_planes(channels=2, scale=10.0)
+    normalizer = Normalizer.fit(planes, (0.0, 100.0))
+    assert normalizer.low == [0.0, 0.0]
+    assert normalizer.high == [19990.0, 39980.0]
+    normalized = normalizer.normalize(planes)
+    np.testing.assert_allclose(normalized[:, 0], normalized[:, 1], atol=1e-6)
+    np.testing.assert_allclose(normalized.max(axis=(0, 2, 3)), [1.0, 1.0])
+
+
+def test_constant_channel_raises_naming_it():
+    planes = ramp_planes(channels=2)
+    planes[:, 1] = 7.0
+    with pytest.raises(ValueError, match="channel 1 .*constant"):
+        Normalizer.fit(planes)
+
+
+def test_sparse_image_falls_back_to_min_and_max():
+    planes = np.zeros((1, 1, 32, 32))
+    planes[0, 0, 5, 5] = 3.0  # one bright pixel: both percentiles are 0
+    normalizer = Normalizer.fit(planes)
+    assert (normalizer.low, normalizer.high) == ([0.0], [3.0])
+
+
+def test_uint16_input():
+    planes = (ramp_planes() * 30).astype(np.uint16)
+    normalizer = Normalizer.fit(planes, (0.0, 100.0))
+    normalized = normalizer.normalize(planes)
+    assert normalized.dtype == np.float32
+    assert normalized.min() == 0.0 and normalized.max() == pytest.approx(1.0)
+    np.testing.assert_allclose(normalizer.denormalize(normalized), planes, rtol=1e-6, atol=1e-2)
+
+
+def test_wrong_channel_count_raises():
+    normalizer = Normalizer.fit(ramp_planes(channels=2))
+    with pytest.raises(ValueError, match="2 channel"):
+        normalizer.normalize(ramp_planes(channels=3))
+    with pytest.raises(ValueError, match="2 channel"):
+        normalizer.denormalize(ramp_planes(channels=1))
+
+
+def test_dict_round_trip():
+    normalizer = Normalizer.fit(ramp_planes(channels=2))
+    assert Normalizer(**normalizer.to_dict()) == normalizer

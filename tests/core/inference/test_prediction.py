@@ -1,0 +1,187 @@
+"""Tests for applying a model to whole images, tile by tile."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_autoencoders.core.config import Config, DataConfig, ModelConfig
+from napari_autoencoders.core.nn.models import build_model
+from napari_autoencoders.core.data.normalization import Normalizer
+from napari_autoencoders.core.inference.prediction import iter_predict, output_shape, predict
+from napari_autoencoders.core.model import TrainedModel
+
+
+def untrained_model(channels=1, axes="YX", **model_options):
+    """A fixed random network with distinct input and target normalisations."""
+    torch.manual_seed(0)
+    options = {"width": 8, "depth": 2, "in_channels": channels, "out_channels": channels}
+    options.update(model_options)
+    patch = options.get("input_size", 64)
+    config = Config(model=ModelConfig(**options), data=DataConfig(axes=axes, patch_size=patch))
+    if options.get("architecture") == "autoencoder":
+        config.training.task = "reconstruct"
+    return TrainedModel(
+        config=config.validate(),
+        network=build_model(config.model).eval(),
+        input_norm=Normalizer([10.0] * channels, [200.0] * channels),
+        target_norm=Normalizer([-1.0] * channels, [3.0] * channels),
+    )
+
+
+def image_of(shape, seed=0):
+    return np.random.default_rng(seed).uniform(10, 200, shape).astype(np.float32)
+
+
+def run_to_end(steps):
+    """Drive a generator, returning its yields and its return value."""
+    yielded = []
+    while True:
+        try:
+            yielded.append(next(steps))
+        except StopIteration as stop:
+            return yielded, stop.value
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape", "channels"),
+    [
+        ("YX", (37, 45), 1),
+        ("SYX", (2, 37, 45), 1),
+        ("YXC", (37, 45, 2), 2),
+        ("CYX", (2, 37, 45), 2),
+    ],
+)
+def test_output_has_the_shape_and_axes_of_the_input(axes, shape, channels):
+    model = untrained_model(channels)
+    image = image_of(shape)
+    result = predict(model, image, axes=axes, tile=32, overlap=8, device="cpu")
+    assert result.shape == shape and result.dtype == np.float32
+    if axes == "YXC":  # channels stay in place: the channel-first prediction, moved
+        channel_first = predict(
+            model, np.moveaxis(image, -1, 0), axes="CYX", tile=32, overlap=8, device="cpu"
+        )
+        np.testing.assert_allclose(result, np.moveaxis(channel_first, 0, -1), atol=1e-5)
+
+
+def test_stack_planes_are_predicted_independently_in_order():
+    model = untrained_model()
+    stack = image_of((3, 30, 30))
+    result = predict(model, stack, axes="SYX", device="cpu")
+    for index in range(3):
+        single = predict(model, stack[index], axes="YX", device="cpu")
+        np.testing.assert_allclose(result[index], single, atol=1e-5)
+
+
+def test_axes_default_to_the_training_axes():
+    model = untrained_model(axes="SYX")
+    assert predict(model, image_of((2, 20, 20)), device="cpu").shape == (2, 20, 20)
+
+
+def test_one_tile_equals_a_direct_forward_pass():
+    model = untrained_model()
+    image = image_of((37, 45))
+    result = predict(model, image, tile=64, device="cpu")
+    planes = model.input_norm.normalize(image[np.newaxis, np.newaxis])
+    with torch.no_grad():
+        direct = model.network(torch.from_numpy(planes)).numpy()
+    np.testing.assert_allclose(result, model.target_norm.denormalize(direct)[0, 0], atol=1e-5)
+
+
+def test_small_tiles_blend_close_to_one_tile(blobs):
+    model = untrained_model()
+    image = 10 + 190 * blobs((64, 80))
+    whole = predict(model, image, tile=128, device="cpu")
+    tiled = predict(model, image, tile=32, overlap=16, device="cpu")
+    # only the context at tile borders differs, and the blending spreads it out
+    assert np.abs(tiled - whole).mean() < 0.05 * whole.std()
+    assert np.abs(tiled - whole).max() < 0.5 * whole.std()
+
+
+def test_wrong_channel_count_raises():
+    with pytest.raises(ValueError, match="1-channel images .* 3 channel"):
+        predict(untrained_model(), image_of((20, 20, 3)), axes="YXC")
+
+
+def test_wrong_axes_raise():
+    with pytest.raises(ValueError, match="dimensions"):
+        predict(untrained_model(), image_of((2, 20, 20)), axes="YX")
+
+
+def test_nan_input_raises():
+    image = image_of((20, 20))
+    image[3, 4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        predict(untrained_model(), image)
+
+
+def test_generator_yields_progress_and_returns_the_result():
+    model = untrained_model()
+    stack = image_of((2, 40, 40))
+    progress, result = run_to_end(
+        iter_predict(model, stack, axes="SYX", tile=32, overlap=8, batch_size=3, device="cpu")
+    )
+    # 2 x 2 tiles per plane, batches of at most 3 tiles within one grid row
+    assert progress == [(2, 8), (4, 8), (6, 8), (8, 8)]
+    expected = predict(model, stack, axes="SYX", tile=32, overlap=8, device="cpu")
+    np.testing.assert_allclose(result, expected, atol=1e-6)
+
+
+def test_memmap_input(tmp_path):
+    model = untrained_model()
+    image = image_of((40, 50))
+    stored = np.memmap(tmp_path / "image.raw", dtype=np.float32, mode="w+", shape=image.shape)
+    stored[:] = image
+    stored.flush()
+    mapped = np.memmap(tmp_path / "image.raw", dtype=np.float32, mode="r", shape=image.shape)
+    result = predict(model, mapped, tile=32, overlap=8, device="cpu")
+    assert isinstance(result, np.ndarray) and result.shape == image.shape
+    np.testing.assert_allclose(result, predict(model, image, tile=32, overlap=8, device="cpu"), atol=1e-6)
+
+
+def test_uint16_input():
+    model = untrained_model()
+    image = image_of((30, 30)).astype(np.uint16)
+    result = predict(model, image, device="cpu")
+    np.testing.assert_allclose(result, predict(model, image.astype(np.float32), device="cpu"), atol=1e-5)
+
+
+def test_autoencoder_uses_tiles_of_its_input_size():
+    model = untrained_model(axes="SYX", architecture="autoencoder", input_size=28, depth=2)
+    frames = image_of((2, 28, 28))
+    result = predict(model, frames, tile=256, device="cpu")
+    assert result.shape == frames.shape
+    with torch.no_grad():
+        planes = torch.from_numpy(model.input_norm.normalize(frames[:, np.newaxis]))
+        direct = model.network(planes).numpy()
+    np.testing.assert_allclose(result, model.target_norm.denormalize(direct)[:, 0], atol=1e-5)
+
+
+def test_autoencoder_rejects_images_smaller_than_its_input():
+    model = untrained_model(axes="SYX", architecture="autoencoder", input_size=28, depth=2)
+    with pytest.raises(ValueError, match="28x28 tiles"):
+        predict(model, image_of((2, 20, 30)))
+
+
+@pytest.mark.parametrize(("axes", "shape"), [("YX", (40, 50)), ("SYXC", (2, 40, 50, 2))])
+def test_out_memmap_is_written_in_place(tmp_path, axes, shape):
+    model = untrained_model(shape[-1] if "C" in axes else 1, axes=axes)
+    image = image_of(shape)
+    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=shape)
+    _, result = run_to_end(iter_predict(model, image, tile=32, overlap=8, device="cpu", out=out))
+    assert result is out
+    out.flush()
+    expected = predict(model, image, tile=32, overlap=8, device="cpu")
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
+
+
+def test_out_of_the_wrong_shape_raises():
+    with pytest.raises(ValueError, match=r"out must have the result's shape \(40, 50\)"):
+        predict(untrained_model(), image_of((40, 50)), out=np.empty((40, 51), np.float32))
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape"), [("YX", (40, 50)), ("SYX", (3, 40, 50)), ("YXC", (40, 50, 2))]
+)
+def test_output_shape_is_the_predicted_shape(axes, shape):
+    model = untrained_model(shape[-1] if "C" in axes else 1, axes=axes)
+    assert output_shape(model, shape, axes) == shape

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.latent.clustering import cluster, embed, place_beside
+from sklearn.metrics import adjusted_rand_score
+
+
+@pytest.fixture
+def groups():
+    """Three well separated 5-D Gaussian groups of 30 codes, and their group ids."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=10, size=(3, 5))
+    truth = np.repeat(np.arange(3), 30)
+    return (centres[truth] + rng.normal(size=(90, 5))).astype(np.float32), truth
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne"])
+def test_projections_are_2d_and_reproducible(groups, method):
+    codes, _ = groups
+    first = embed(codes, method, seed=1)
+    assert first.shape == (90, 2) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, embed(codes, method, seed=1))
+
+
+def test_identity_needs_a_2d_latent(groups):
+    codes, _ = groups
+    np.testing.assert_array_equal(embed(codes[:, :2], "identity"), codes[:, :2])
+    with pytest.raises(ValueError, match="needs a 2D latent"):
+        embed(codes, "identity")
+
+
+def test_umap_without_umap_learn_says_what_to_install(groups, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # import umap now fails
+    with pytest.raises(ImportError, match=r"napari-autoencoders\[umap\]"):
+        embed(groups[0], "umap")
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gmm"])
+@pytest.mark.parametrize("k", [3, None])
+def test_clusters_find_the_groups_reproducibly(groups, method, k):
+    codes, truth = groups
+    ids = cluster(codes, method, k, seed=2)
+    assert adjusted_rand_score(truth, ids) == 1.0  # automatic choice finds k = 3 too
+    np.testing.assert_array_equal(ids, cluster(codes, method, k, seed=2))
+
+
+def test_hdbscan_chooses_the_number_itself(groups):
+    codes, truth = groups
+    assert adjusted_rand_score(truth, cluster(codes, "hdbscan")) > 0.9
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [((5,), "cannot form 5 clusters"), ((0,), "must be positive")],
+)
+def test_too_few_items_or_clusters_are_refused(groups, args, message):
+    with pytest.raises(ValueError, match=message):
+        cluster(groups[0][:4], "kmeans", *args)
+
+
+def test_unknown_methods_are_refused(groups):
+    with pytest.raises(ValueError, match="clustering must be one of"):
+        cluster(groups[0], "dbscan")
+    with pytest.raises(ValueError, match="projection must be one of"):
+        embed(groups[0], "mds")
+
+
+def test_scatter_lies_right_of_the_region_at_its_height():
+    rng = np.random.default_rng(0)
+    bounds = np.array([[10.0, -5.0], [110.0, 45.0]])  # rows 10..110, columns -5..45
+    world = place_beside(rng.normal(size=(50, 2)) * 1000, bounds)
+    assert world[:, 1].min() > bounds[1, 1]
+    np.testing.assert_allclose([world[:, 0].min(), world[:, 0].max()], [10, 110])
+    np.testing.assert_allclose(np.ptp(world[:, 1]), 100)

@@ -1,0 +1,167 @@
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.latent import encoding as latent
+from napari_autoencoders.core.latent.encoding import (
+    iter_encode_frames,
+    iter_encode_objects,
+    iter_encode_tiles,
+    object_crops,
+    run,
+    tile_grid_shape,
+    tile_map_placement,
+    tile_origins,
+)
+from napari_autoencoders.core.training import fit
+
+SIZE, DIM = 16, 4
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_config, blobs):
+    config = tiny_config(
+        model={"architecture": "autoencoder", "input_size": SIZE, "latent_dim": DIM},
+        data={"axes": "SYX"},
+        training={"task": "reconstruct"},
+    )
+    return fit(config, blobs((4, SIZE, SIZE)))
+
+
+@pytest.fixture(scope="module")
+def denoiser(tiny_config, blobs):
+    return fit(tiny_config(), blobs((32, 32)))
+
+
+def test_frames_give_one_code_per_frame(encoder, blobs):
+    encoding = run(iter_encode_frames(encoder, blobs((7, SIZE, SIZE)), axes="SYX", batch_size=3))
+    assert encoding.latents.shape == (7, DIM) and encoding.latents.dtype == np.float32
+    np.testing.assert_array_equal(encoding.index, np.arange(7))
+    assert encoding.kind == "frame"
+
+
+def test_encoding_is_batch_independent(encoder, blobs):
+    stack = blobs((5, SIZE, SIZE))
+    one = run(iter_encode_frames(encoder, stack, batch_size=1)).latents
+    all_ = run(iter_encode_frames(encoder, stack, batch_size=5)).latents
+    np.testing.assert_allclose(one, all_, rtol=1e-4, atol=1e-5)
+
+
+def test_progress_counts_items(encoder, blobs):
+    steps = iter_encode_frames(encoder, blobs((5, SIZE, SIZE)), batch_size=2)
+    assert [next(steps) for _ in range(3)] == [(2, 5), (4, 5), (5, 5)]
+
+
+def test_frames_of_the_wrong_size_are_refused(encoder, blobs):
+    with pytest.raises(ValueError, match="encode tiles or objects"):
+        run(iter_encode_frames(encoder, blobs((2, 20, 20))))
+
+
+def test_tiles_follow_the_stride(encoder, blobs):
+    image = blobs((40, 50))
+    encoding = run(iter_encode_tiles(encoder, image, axes="YX", stride=8))
+    rows, columns = tile_grid_shape((40, 50), SIZE, 8)
+    assert (rows, columns) == (4, 5)
+    assert encoding.latents.shape == (rows * columns, DIM)
+    np.testing.assert_array_equal(encoding.centers[1], (7.5, 15.5))
+
+
+def test_tile_crops_are_the_image_pixels(encoder, blobs):
+    image = blobs((40, 50))
+    origins = tile_origins(image.shape, SIZE, 8)
+    crops = latent.TileCrops(image[None], origins, SIZE)[2:4]
+    np.testing.assert_array_equal(crops[1, 0], image[0:16, 24:40])
+
+
+def test_tile_map_lies_on_the_tile_centres():
+    scale, translate = tile_map_placement((2.0, 3.0), (10.0, 0.0), SIZE, 8)
+    np.testing.assert_allclose(scale, (16, 24))
+    # pixel (1, 2) of the map: the centre of tile origin (8, 16) in the source's world
+    np.testing.assert_allclose(translate + scale * (1, 2), np.array((10.0, 0)) + (2, 3) * np.array((15.5, 23.5)))
+
+
+def labelled_image(blobs):
+    image = blobs((40, 40))
+    labels = np.zeros((40, 40), np.int32)
+    labels[2:8, 2:8] = 3  # near the corner: its crop is padded
+    labels[20:30, 15:25] = 7
+    return image, labels
+
+
+def test_objects_give_one_centred_crop_each(encoder, blobs):
+    image, labels = labelled_image(blobs)
+    crops, ids, centers = object_crops(image, labels, SIZE)
+    assert crops.shape == (2, 1, SIZE, SIZE)
+    np.testing.assert_array_equal(ids, (3, 7))
+    np.testing.assert_allclose(centers[1], (24.5, 19.5))
+    np.testing.assert_array_equal(crops[1, 0], image[16:32, 12:28])
+    assert np.all(crops[0, 0, :3, :3] == image.min())  # padding outside the image
+    encoding = run(iter_encode_objects(encoder, image, labels))
+    assert encoding.latents.shape == (2, DIM) and encoding.kind == "label"
+
+
+def test_masked_crops_blank_other_pixels(blobs):
+    image, labels = labelled_image(blobs)
+    crops, _, _ = object_crops(image, labels, SIZE, mask=True)
+    outside = labels[16:32, 12:28] != 7
+    assert np.all(crops[1, 0][outside] == image.min())
+    np.testing.assert_array_equal(crops[1, 0][~outside], image[16:32, 12:28][~outside])
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.zeros((30, 40), np.int32), "do not match"),
+        (np.zeros((40, 40), np.int32), "no objects"),
+        (np.zeros((40, 40), np.float32), "integers"),
+    ],
+)
+def test_bad_labels_are_refused(blobs, labels, message):
+    with pytest.raises(ValueError, match=message):
+        object_crops(blobs((40, 40)), labels, SIZE)
+
+
+def test_a_model_without_encoder_is_refused(denoiser, blobs):
+    with pytest.raises(ValueError, match="no encoder"):
+        run(iter_encode_frames(denoiser, blobs((2, 32, 32))))
+
+
+def test_tiles_need_a_positive_stride_and_a_large_image(encoder, blobs):
+    with pytest.raises(ValueError, match="stride"):
+        run(iter_encode_tiles(encoder, blobs((40, 40)), stride=0))
+    with pytest.raises(ValueError, match="smaller than one"):
+        run(iter_encode_tiles(encoder, blobs((10, 40))))
+
+
+def test_the_mean_of_a_variational_encoder_is_used():
+    import torch
+
+    class Variational(torch.nn.Module):
+        def encode(self, x):
+            mean = x.flatten(1)[:, :2]
+            return mean, torch.full_like(mean, 5.0)
+
+    x = torch.arange(8.0).view(2, 1, 2, 2)
+    np.testing.assert_array_equal(latent.latent_of(Variational(), x), [[0, 1], [4, 5]])
+
+
+def test_item_crops_give_the_encoded_pixels_back(encoder, blobs):
+    image, labels = labelled_image(blobs)
+    objects = run(iter_encode_objects(encoder, image, labels))
+    crops = latent.item_crops(objects, [1], image, axes="YX", size=SIZE, labels=labels)
+    np.testing.assert_array_equal(crops, object_crops(image, labels, SIZE)[0][1:])
+    tiles = run(iter_encode_tiles(encoder, image, stride=8))
+    crops = latent.item_crops(tiles, [0, 4], image, axes="YX", size=SIZE)
+    np.testing.assert_array_equal(crops[1, 0], image[8:24, 0:16])
+    stack = blobs((3, SIZE, SIZE))
+    frames = run(iter_encode_frames(encoder, stack))
+    crops = latent.item_crops(frames, [2], stack, axes="SYX", size=SIZE)
+    np.testing.assert_array_equal(crops[:, 0], stack[2:])
+
+
+def test_latent_table_and_csv(encoder, blobs, tmp_path):
+    encoding = run(iter_encode_frames(encoder, blobs((3, SIZE, SIZE))))
+    table = latent.latent_table(encoding, np.zeros((3, 2)), np.array([0, 1, 1]))
+    assert list(table) == ["index", "z0", "z1", "z2", "z3", "x", "y", "cluster"]
+    latent.write_csv(tmp_path / "t.csv", table)
+    lines = (tmp_path / "t.csv").read_text().splitlines()
+    assert lines[0] == ",".join(table) and lines[3].startswith("2,") and lines[3].endswith(",1")

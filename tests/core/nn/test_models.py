@@ -1,0 +1,134 @@
+"""Tests for the U-Net and the convolutional autoencoder."""
+
+import pytest
+import torch
+
+from napari_autoencoders.core.config import ModelConfig
+from napari_autoencoders.core.nn.models import (
+    ConvAutoencoder,
+    ConvVAE,
+    UNet,
+    build_model,
+    pad_to_multiple,
+)
+
+
+def unet(**options):
+    torch.manual_seed(0)
+    return build_model(ModelConfig(**{"width": 8, **options}))
+
+
+def autoencoder(**options):
+    torch.manual_seed(0)
+    defaults = {"architecture": "autoencoder", "width": 8, "depth": 3, "latent_dim": 2}
+    return build_model(ModelConfig(**{**defaults, "input_size": 28, **options}))
+
+
+def test_build_model_picks_the_architecture():
+    assert isinstance(unet(), UNet)
+    assert isinstance(autoencoder(), ConvAutoencoder)
+
+
+def test_build_model_validates_the_config():
+    with pytest.raises(ValueError, match="model.depth"):
+        build_model(ModelConfig(depth=0))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+@pytest.mark.parametrize(
+    ("shape", "channels_out"),
+    [((1, 1, 37, 53), 1), ((2, 3, 20, 31), 3), ((2, 3, 20, 31), 1), ((1, 1, 5, 3), 2)],
+)
+def test_unet_output_has_the_input_size(depth, shape, channels_out):
+    network = unet(depth=depth, in_channels=shape[1], out_channels=channels_out).eval()
+    with torch.no_grad():
+        out = network(torch.rand(shape))
+    assert out.shape == (shape[0], channels_out) + shape[2:]
+    assert torch.isfinite(out).all()
+
+
+def test_unet_output_depends_on_the_input():
+    network = unet().eval()
+    x = torch.rand((1, 1, 16, 16))
+    with torch.no_grad():
+        assert not torch.allclose(network(x), network(x + 1))
+
+
+def test_residual_unet_adds_its_input():
+    plain = unet(in_channels=2, out_channels=2)
+    residual = unet(in_channels=2, out_channels=2, residual=True)
+    residual.load_state_dict(plain.state_dict())
+    x = torch.rand((2, 2, 19, 23))
+    with torch.no_grad():
+        torch.testing.assert_close(residual(x) - plain(x), x)
+
+
+def test_pad_to_multiple():
+    x = torch.rand((1, 2, 9, 16))
+    padded, size = pad_to_multiple(x, 8)
+    assert padded.shape == (1, 2, 16, 16) and size == (9, 16)
+    assert torch.equal(padded[..., :9, :], x)
+    # a side shorter than its padding falls back to edge replication
+    padded, _ = pad_to_multiple(torch.rand((1, 1, 3, 3)), 8)
+    assert padded.shape == (1, 1, 8, 8)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_autoencoder_shapes_with_input_not_a_multiple_of_the_downsampling(depth):
+    network = autoencoder(depth=depth, in_channels=2, out_channels=2).eval()
+    x = torch.rand((3, 2, 28, 28))
+    with torch.no_grad():
+        latent = network.encode(x)
+        assert latent.shape == (3, 2)
+        assert network.decode(latent).shape == (3, 2, 28, 28)
+        assert network(x).shape == (3, 2, 28, 28)
+
+
+def test_autoencoder_passes_only_through_the_latent():
+    network = autoencoder().eval()
+    x = torch.rand((2, 1, 28, 28))
+    with torch.no_grad():
+        torch.testing.assert_close(network(x), network.decode(network.encode(x)))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 32, 32), (1, 1, 28, 27)])
+def test_autoencoder_rejects_other_input_sizes(shape):
+    with pytest.raises(ValueError, match="28x28"):
+        autoencoder().encode(torch.rand(shape))
+
+
+@pytest.mark.parametrize("architecture", ["vae", "vae-dense"])
+@pytest.mark.parametrize("loss", ["bce", "mse"])
+def test_vae_shapes_and_output_range(architecture, loss):
+    torch.manual_seed(0)
+    config = ModelConfig(
+        architecture=architecture, width=4, hidden_dim=16, latent_dim=3, input_size=12,
+        in_channels=2, out_channels=2, reconstruction_loss=loss,
+    )
+    network = build_model(config)
+    x = torch.rand(5, 2, 12, 12)
+    raw, mu, logvar = network.variational(x)
+    assert raw.shape == x.shape and mu.shape == logvar.shape == (5, 3)
+    reconstruction = network(x)
+    assert reconstruction.shape == x.shape
+    if loss == "bce":  # a sigmoid output: the raw output is logits
+        torch.testing.assert_close(reconstruction, torch.sigmoid(network.decode_logits(mu)))
+    else:
+        torch.testing.assert_close(reconstruction, network.decode_logits(mu))
+
+
+def test_conv_vae_reuses_the_autoencoder_layers():
+    config = ModelConfig(architecture="vae", width=4, latent_dim=2, input_size=16)
+    vae = build_model(config)
+    plain_config = ModelConfig(architecture="autoencoder", width=4, latent_dim=2, input_size=16)
+    plain = build_model(plain_config)
+    assert isinstance(vae, ConvVAE) and isinstance(vae, ConvAutoencoder)
+    extra = set(vae.state_dict()) - set(plain.state_dict())
+    assert extra == {"to_logvar.weight", "to_logvar.bias"}
+
+
+@pytest.mark.parametrize("architecture", ["vae", "vae-dense"])
+def test_vae_rejects_other_input_sizes(architecture):
+    network = build_model(ModelConfig(architecture=architecture, width=4, input_size=16))
+    with pytest.raises(ValueError, match="takes 16x16 images"):
+        network.encode_distribution(torch.zeros(1, 1, 20, 20))
