@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_autoencoders import cli
-from napari_autoencoders.cli import build_parser, config_from_args, main
+from napari_autoencoders.cli import apply as apply_command
+from napari_autoencoders.cli import build_parser, main
+from napari_autoencoders.cli.train import config_from_args
 from napari_autoencoders.core.io.images import read_image
 from napari_autoencoders.core.io.model_files import load_model
 from napari_autoencoders.core.inference.prediction import predict
+from napari_autoencoders.core.recipes import UNBOUNDED_EPOCHS
 from napari_autoencoders.core.training import Trainer
 
 # one epoch of two steps on 16x16 patches of a narrow network: a second or so
@@ -98,7 +100,7 @@ def test_apply_writes_npy_and_tiff_tile_by_tile(files, tmp_path, monkeypatch, su
     def whole_array_write(*args):
         raise AssertionError("the output should be written tile by tile, not whole")
 
-    monkeypatch.setattr(cli, "write_image", whole_array_write)
+    monkeypatch.setattr(apply_command, "write_image", whole_array_write)
     output = tmp_path / f"denoised{suffix}"
     options = ["--output", output, "--tile", "32", "--overlap", "8", "--device", "cpu"]
     assert apply("--model", files["model"], "--input", files["stack"], *options) == 0
@@ -181,7 +183,7 @@ def test_no_augment_turns_the_flips_and_turns_off():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--neighbour-weight", "1"], "--neighbour-weight applies to --task reconstruct and vae only"),
+        (["--neighbour-weight", "1"], "--neighbour-weight applies to tasks reconstruct and vae only"),
         (["--task", "reconstruct", "--neighbours", "5"], "give --neighbour-weight above 0 too"),
     ],
 )
@@ -232,7 +234,7 @@ def test_config_for_large_frames_keeps_the_default_patch():
 def test_time_budget_lifts_the_epoch_cap():
     training = config_from_args(parse_train("--time-budget", "30"), (64, 64)).training
     assert training.time_budget == 30
-    assert training.epochs == cli.UNBOUNDED_EPOCHS
+    assert training.epochs == UNBOUNDED_EPOCHS
 
 
 @pytest.mark.parametrize(
@@ -278,7 +280,7 @@ def corrupt_model(tmp_path):
         ),
         (
             ["train", "--noise", "gaussian:0.1", "--input", "{clean}", "--model", "{tmp}/m"],
-            "--mode synthetic",
+            "task denoise with mode synthetic",
         ),
         (["train", "--target", "{clean}", "--input", "{noisy}", "--model", "{tmp}/m"], "paired"),
         (

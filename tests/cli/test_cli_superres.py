@@ -51,7 +51,7 @@ def test_train_and_apply_each_mode(files, tmp_path, options, mode):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--task", "superres", "--mode", "synthetic", "--input", "{high}"], "--task superres"),
+        (["--task", "superres", "--mode", "synthetic", "--input", "{high}"], "task superres"),
         (["--task", "superres", "--mode", "paired", "--input", "{low2}"], "high-resolution"),
         (["--task", "superres", "--mode", "paired", "--input", "{low2}", "--target", "{low3}"],
          "not 2 times"),
@@ -59,7 +59,7 @@ def test_train_and_apply_each_mode(files, tmp_path, options, mode):
          "smaller than the 8x8"),
         (["--task", "superres", "--downscale", "box", "--input", "{high}"], "gaussian:SIGMA"),
         (["--task", "superres", "--depth", "3", "--input", "{high}"], "--depth"),
-        (["--factor", "2", "--input", "{high}"], "--task superres only"),
+        (["--factor", "2", "--input", "{high}"], "task superres only"),
     ],
 )
 def test_bad_superres_options_give_one_error_line(files, tmp_path, capsys, argv, message):

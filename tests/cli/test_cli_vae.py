@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from napari_autoencoders.cli import build_parser, config_from_args, main
+from napari_autoencoders.cli import build_parser, main
+from napari_autoencoders.cli.train import config_from_args
+from napari_autoencoders.core.config import ModelConfig
 from napari_autoencoders.core.io.images import read_image
 from napari_autoencoders.core.io.model_files import load_model
 
@@ -42,10 +44,10 @@ def sample(*options):
     return main(["sample", *map(str, options)])
 
 
-def test_train_vae_stores_a_two_dimensional_conv_vae(files):
+def test_train_vae_stores_a_conv_vae_with_the_recipe_latent(files):
     config = load_model(files["vae"]).config
     assert (config.training.task, config.model.architecture) == ("vae", "vae")
-    assert (config.model.latent_dim, config.model.input_size) == (2, 16)
+    assert (config.model.latent_dim, config.model.input_size) == (ModelConfig.latent_dim, 16)
     assert config.data.percentiles == (0.0, 100.0) and not config.data.augment
 
 
@@ -89,7 +91,7 @@ def test_a_plain_autoencoder_cannot_sample(files, tmp_path, capsys):
 
 def test_vae_options_need_the_vae_task(files, tmp_path, capsys):
     argv = ["train", "--input", files["frames"], "--model", tmp_path / "m", "--beta", "2"]
-    assert "--beta applies to --task vae only" in run_error(capsys, argv)
+    assert "--beta applies to task vae only" in run_error(capsys, argv)
 
 
 def test_span_needs_a_grid(files, tmp_path, capsys):

@@ -78,11 +78,11 @@ def test_reconstruction_of_a_stack_trains_an_autoencoder(qtbot, viewer, widget, 
     widget.latent_dim.setValue(4)
 
     assert widget.axes.text() == "SYX"
-    assert widget.patch_size.value() == 16  # already fits the 20x20 planes
+    widget.patch_size.setValue(0)  # auto: the recipe takes the 20x20 frames
     train_and_wait(qtbot, widget)
 
     model = widget.model.config.model
-    assert (model.architecture, model.latent_dim, model.input_size) == ("autoencoder", 4, 16)
+    assert (model.architecture, model.latent_dim, model.input_size) == ("autoencoder", 4, 20)
 
 
 def test_the_neighbour_term_reaches_the_autoencoder(qtbot, viewer, widget, make_noisy):
@@ -128,7 +128,8 @@ def test_quitting_the_worker_keeps_the_model_too(qtbot, viewer, widget, registry
 def test_form_follows_task_mode_and_layer(viewer, widget, make_noisy):
     viewer.add_image(make_noisy((3, 12, 10)), name="small")
     assert widget.axes.text() == "SYX"
-    assert widget.patch_size.value() == 10  # shrunk to fit the planes
+    widget.patch_size.setValue(0)
+    assert widget.config().data.patch_size == 10  # auto: shrunk to fit the planes
     widget.axes.setText("TYX")
     viewer.layers.insert(0, Image(make_noisy(), name="below"))
     assert widget.input_layer.layer().name == "small"

@@ -56,7 +56,8 @@ def test_superres_modes_train(qtbot, viewer, widget, registry, make_noisy, notif
     assert registry.names() == [f"superres ×3 ({mode}) on {widget.input_layer.layer().name} #1"]
     config = widget.model.config
     assert (config.model.architecture, config.model.factor) == ("superres", 3)
-    assert config.training.downscale == "gaussian:1.2"
+    # paired training downscales nothing: the hidden field is not used
+    assert config.training.downscale == ("area" if mode == "paired" else "gaussian:1.2")
 
 
 def test_bad_superres_input_is_reported(viewer, widget, make_noisy, notifications):

@@ -13,7 +13,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -90,18 +90,19 @@ class Trainer:
 
     def __init__(self, config: Config, inputs: np.ndarray, targets: np.ndarray | None = None):
         config = copy.deepcopy(config).validate()
-        planes, layout = to_planes(inputs, config.data.axes)
         if config.training.task == Task.SUPERRES.value:
             planes, target_planes = self._resolution_pairs(config, inputs, targets)
         else:
+            planes, _ = to_planes(inputs, config.data.axes)
             target_planes = self._target_planes(config, planes, targets)
         check_image(planes, "the input image")
         check_patch_size(planes, config.data.patch_size)
         if config.training.neighbour_weight > 0:
             _check_neighbour_frames(config, planes)
-        channels = layout.channels
+        # as many channels in as out, as validated: the data's
+        channels = planes.shape[1]
         config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
-        self.config = config.validate()
+        self.config = config
         self.input_norm = Normalizer.fit(planes, config.data.percentiles)
         self.target_norm = (
             Normalizer.fit(target_planes, config.data.percentiles)

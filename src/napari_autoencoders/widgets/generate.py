@@ -25,7 +25,7 @@ from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, contrast_limits, image_data, result_layer
 from .panel import Panel
 from .threads import WorkerError
-from .train import _float_spin, _spin
+from .forms import float_spin, spin
 
 #: The actions, as listed in the widget.
 SAMPLE, MANIFOLD, INTERPOLATE, NOISE = "sample", "manifold", "interpolate", "reconstruct + noise"
@@ -66,11 +66,11 @@ class GenerateWidget(ModelChoiceMixin, Panel):
         model_row = self._build_model_row()
         self.action = QComboBox()
         self.action.addItems([SAMPLE, MANIFOLD, INTERPOLATE, NOISE])
-        self.count = _spin(16, 1, 10_000)
-        self.temperature = _float_spin(1.0, 0.0, 10.0, decimals=2)
-        self.seed = _spin(0, 0, 2**31 - 1)
-        self.grid = _spin(15, 1, 100)
-        self.span = _float_spin(0.0, 0.0, 1000.0, decimals=2)
+        self.count = spin(16, 1, 10_000)
+        self.temperature = float_spin(1.0, 0.0, 10.0, decimals=2)
+        self.seed = spin(0, 0, 2**31 - 1)
+        self.grid = spin(15, 1, 100)
+        self.span = float_spin(0.0, 0.0, 1000.0, decimals=2)
         self.span.setSpecialValueText("auto")
         self.span.setToolTip(
             "Latent coordinates from -span to +span; auto: the prior's 5-95 % quantiles "
@@ -78,16 +78,16 @@ class GenerateWidget(ModelChoiceMixin, Panel):
         )
         self.plane = QComboBox()
         self.plane.addItems([AXES_PLANE, PCA_PLANE])
-        self.axis_x, self.axis_y = _spin(0, 0, 4095), _spin(1, 0, 4095)
+        self.axis_x, self.axis_y = spin(0, 0, 4095), spin(1, 0, 4095)
         axes_row = QHBoxLayout()
         axes_row.addWidget(self.axis_x)
         axes_row.addWidget(self.axis_y)
         self.axes_row = QWidget()
         self.axes_row.setLayout(axes_row)
         self.layer = LayerComboBox(self.viewer)
-        self.frame_a, self.frame_b = _spin(0, 0, 10**9), _spin(1, 0, 10**9)
-        self.steps = _spin(8, 2, 1000)
-        self.strength = _float_spin(1.0, 0.0, 100.0, decimals=2)
+        self.frame_a, self.frame_b = spin(0, 0, 10**9), spin(1, 0, 10**9)
+        self.steps = spin(8, 2, 1000)
+        self.strength = float_spin(1.0, 0.0, 100.0, decimals=2)
         self.strength.setToolTip("Latent noise in units of the encoder's posterior spread.")
         self.form = QFormLayout()
         for label, field in (

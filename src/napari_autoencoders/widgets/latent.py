@@ -14,16 +14,14 @@ from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
     QCheckBox,
     QFormLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
-    QWidget,
 )
 
 from ..core.data.axes import Layout, check_axes
 from ..core.latent.clustering import Clustering, Embedding, cluster, default_embedding, embed
-from ..core.config import Architecture, Config, DataConfig, ModelConfig, Task, TrainingConfig
+from ..core.config import Config, ModelConfig, Task, TrainingConfig
 from ..core.latent.encoding import (
     Encoding,
     check_encoder,
@@ -35,13 +33,15 @@ from ..core.latent.encoding import (
     object_crops,
 )
 from ..core.model import TrainedModel
+from ..core.recipes import task_config
 from ..core.training import Trainer
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .panel import JobPanel
 from .scatter import LatentScatter, cluster_legend
 from .threads import guarded
-from .train import _batched_events, _combo, _spin
+from .forms import combo, row, spin
+from .train import batched_events
 
 #: What can be encoded.
 MODES = ("frames", "tiles", "objects")
@@ -105,7 +105,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         self.stack_button = QPushButton("Selection → image stack")
         self.new_cluster_button.clicked.connect(self.selection_to_cluster)
         self.stack_button.clicked.connect(self.selection_to_stack)
-        layout.addLayout(_row(self.new_cluster_button, self.stack_button))
+        layout.addLayout(row(self.new_cluster_button, self.stack_button))
         layout.addStretch()
         self.image_layer.currentIndexChanged.connect(self._fill_axes)
         self._fill_axes()
@@ -115,28 +115,28 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         self.image_layer = LayerComboBox(self.viewer)
         self.labels_layer = LayerComboBox(self.viewer, layer_type=Labels)
         model_row = self._build_model_row("Load…")
-        self.mode = _combo(list(MODES), MODES[0])
+        self.mode = combo(list(MODES), MODES[0])
         self.axes = axes_edit()
-        self.stride = _spin(0, 0, 4096, suffix=" px", special="tile size")
+        self.stride = spin(0, 0, 4096, suffix=" px", special="tile size")
         self.mask = QCheckBox("blank pixels outside the object")
-        self.crop_size = _spin(32, 8, 512, suffix=" px")
+        self.crop_size = spin(32, 8, 512, suffix=" px")
         self.crop_size.setToolTip("Crop side of a model trained on the objects.")
-        self.latent_dim = _spin(8, 2, 512)
-        self.epochs = _spin(20, 1, 10_000)
+        self.latent_dim = spin(ModelConfig.latent_dim, 2, 512)
+        self.epochs = spin(TrainingConfig.epochs, 1, 10_000)
         self.neighbour_term = QCheckBox("keep neighbours")
         self.neighbour_term.setToolTip(
             "Train with the neighbour term: objects alike in pixels stay near in the latent "
             f"space. Needs at least {NEIGHBOUR_OBJECTS} objects."
         )
-        self.projection = _combo([AUTO] + [e.value for e in Embedding], AUTO)
+        self.projection = combo([AUTO] + [e.value for e in Embedding], AUTO)
         self.projection.setToolTip("auto: the latent itself when it is 2D, else PCA.")
-        self.method = _combo([c.value for c in Clustering], Clustering.KMEANS.value)
-        self.clusters = _spin(0, 0, 100, special="auto")
+        self.method = combo([c.value for c in Clustering], Clustering.KMEANS.value)
+        self.clusters = spin(0, 0, 100, special="auto")
         self.clusters.setToolTip(
             "auto: best silhouette over 2-10 (kmeans), lowest BIC (gmm); for hdbscan the "
             "minimum cluster size."
         )
-        self.seed = _spin(0, 0, 2**31 - 1)
+        self.seed = spin(0, 0, 2**31 - 1)
         form = QFormLayout()
         form.addRow("image", self.image_layer)
         form.addRow("labels (objects)", self.labels_layer)
@@ -145,7 +145,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         form.addRow("axes", self.axes)
         form.addRow("tile stride", self.stride)
         form.addRow("mask", self.mask)
-        form.addRow("train: crop / latent / epochs", _row(self.crop_size, self.latent_dim, self.epochs))
+        form.addRow("train: crop / latent / epochs", row(self.crop_size, self.latent_dim, self.epochs))
         form.addRow("", self.neighbour_term)
         form.addRow("projection", self.projection)
         form.addRow("clustering", self.method)
@@ -193,7 +193,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
                     f"'keep neighbours' needs at least {NEIGHBOUR_OBJECTS} objects, found "
                     f"{len(crops)}; untick it or label more objects."
                 )
-            trainer = Trainer(self._object_config(len(crops)), crops)
+            trainer = Trainer(self._object_config(crops), crops)
         except ValueError as err:
             show_error(f"Cannot train on the objects: {err}")
             return
@@ -267,18 +267,18 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         plane_shape = tuple(data.shape[axes.index(a)] for a in "YX")
         return source, data, axes, check_labels(layer.data, plane_shape)
 
-    def _object_config(self, count: int) -> Config:
-        size = self.crop_size.value()
-        return Config(
-            model=ModelConfig(
-                architecture=Architecture.AUTOENCODER.value, depth=2, width=16,
-                latent_dim=self.latent_dim.value(), input_size=size,
-            ),
-            data=DataConfig(axes="SCYX", patch_size=size, batch_size=min(32, count)),
-            training=TrainingConfig(
-                task=Task.RECONSTRUCT.value, epochs=self.epochs.value(), seed=self.seed.value(),
-                neighbour_weight=NEIGHBOUR_WEIGHT if self.neighbour_term.isChecked() else 0.0,
-            ),
+    def _object_config(self, crops: np.ndarray) -> Config:
+        """The recipe's reconstruct config for object crops (N, C, S, S)."""
+        neighbours = self.neighbour_term.isChecked()
+        return task_config(
+            Task.RECONSTRUCT.value,
+            shape=crops.shape,
+            axes="SCYX",
+            patch_size=self.crop_size.value(),
+            latent_dim=self.latent_dim.value(),
+            epochs=self.epochs.value(),
+            seed=self.seed.value(),
+            neighbour_weight=NEIGHBOUR_WEIGHT if neighbours else None,
         )
 
     def _start(self, worker, on_result) -> None:
@@ -318,13 +318,6 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         show_info(f"Trained {name!r} on the objects; choose 'objects' and press Encode.")
 
 
-def _row(*widgets: QWidget) -> QHBoxLayout:
-    row = QHBoxLayout()
-    for widget in widgets:
-        row.addWidget(widget, stretch=1)
-    return row
-
-
 @thread_worker
 def _encode_in_thread(
     job: _Job, *, projection: str, method: str, n_clusters: int | None, seed: int
@@ -347,6 +340,6 @@ def _encode_in_thread(
 @thread_worker
 def _train_in_thread(trainer: Trainer):
     """Train in a worker; yield ``(done, total)`` per mille, return the best model."""
-    for events in guarded(_batched_events(trainer)):
+    for events in guarded(batched_events(trainer)):
         yield round(events[-1].fraction * 1000), 1000
     return trainer.result()

@@ -14,13 +14,11 @@ from qtpy.QtCore import QSignalBlocker
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -28,7 +26,6 @@ from superqt import QCollapsible
 
 from ..core.config import (
     TASK_MODES,
-    Architecture,
     Config,
     DataConfig,
     Mode,
@@ -39,7 +36,9 @@ from ..core.config import (
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
 from ..core.model import TrainedModel
+from ..core.recipes import task_config
 from ..core.training import Trainer, TrainingEvent, import_optimizer_support
+from .forms import combo, float_spin, show_row, spin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .plot import LossPlot
 from .panel import JobPanel
@@ -49,11 +48,6 @@ from .threads import guarded
 UPDATE_INTERVAL = 0.1
 #: Resolution of the progress bar.
 PROGRESS_STEPS = 1000
-#: The network of each task that does not use the U-Net.
-ARCHITECTURES = {
-    Task.RECONSTRUCT.value: Architecture.AUTOENCODER.value,
-    Task.SUPERRES.value: Architecture.SUPERRES.value,
-}
 
 
 class TrainWidget(JobPanel):
@@ -98,8 +92,9 @@ class TrainWidget(JobPanel):
             layout.addWidget(widget)
 
         self.task.currentIndexChanged.connect(self._fill_modes)
-        for combo in (self.task, self.mode):
-            combo.currentIndexChanged.connect(self._update_rows)
+        for choice in (self.task, self.mode):
+            choice.currentIndexChanged.connect(self._update_rows)
+        self.time_budget.valueChanged.connect(self._update_rows)
         self.input_layer.currentIndexChanged.connect(self._on_layer_changed)
         self._update_rows()
         self._on_layer_changed()
@@ -109,15 +104,15 @@ class TrainWidget(JobPanel):
 
     def _build_form(self) -> QFormLayout:
         defaults = TrainingConfig()
-        self.task = _combo([task.value for task in Task], defaults.task)
-        self.mode = _combo(list(TASK_MODES[defaults.task]), defaults.mode)
+        self.task = combo([task.value for task in Task], defaults.task)
+        self.mode = combo(list(TASK_MODES[defaults.task]), defaults.mode)
         self.input_layer = LayerComboBox(self.viewer)
         self.target_layer = LayerComboBox(self.viewer)
         self.noise = QLineEdit(defaults.noise)
         self.noise.setToolTip(
             'Noise added to the clean image, e.g. "gaussian:0.1" or "poisson:30+gaussian:0.02".'
         )
-        self.factor = _combo([str(factor) for factor in FACTORS], str(FACTORS[0]))
+        self.factor = combo([str(factor) for factor in FACTORS], str(FACTORS[0]))
         self.factor.setToolTip("Upscaling factor in Y and X.")
         self.downscale = QLineEdit(defaults.downscale)
         self.downscale.setToolTip(
@@ -125,15 +120,15 @@ class TrainWidget(JobPanel):
             '(blur of SIGMA high-resolution pixels, then decimation), e.g. "gaussian:1.0".'
         )
         self.axes = axes_edit()
-        self.epochs = _spin(defaults.epochs, 1, 100_000)
-        self.time_budget = _spin(0, 0, 7 * 24 * 3600, suffix=" s", special="off")
-        self.seed = _spin(defaults.seed, 0, 2**31 - 1)
-        self.latent_dim = _spin(ModelConfig().latent_dim, 1, 4096)
-        self.beta = _float_spin(defaults.beta, 0.0, 1000.0, decimals=3)
+        self.epochs = spin(defaults.epochs, 1, 100_000)
+        self.time_budget = spin(0, 0, 7 * 24 * 3600, suffix=" s", special="off")
+        self.seed = spin(defaults.seed, 0, 2**31 - 1)
+        self.latent_dim = spin(ModelConfig().latent_dim, 1, 4096)
+        self.beta = float_spin(defaults.beta, 0.0, 1000.0, decimals=3)
         self.beta.setToolTip("Weight of the KL term of the VAE loss; 1 gives the ELBO.")
-        self.kl_warmup = _spin(defaults.kl_warmup, 0, 10_000_000, suffix=" steps", special="off")
+        self.kl_warmup = spin(defaults.kl_warmup, 0, 10_000_000, suffix=" steps", special="off")
         self.dense = QCheckBox("fully connected (tiny images)")
-        self.neighbour_weight = _float_spin(defaults.neighbour_weight, 0.0, 100.0, decimals=3)
+        self.neighbour_weight = float_spin(defaults.neighbour_weight, 0.0, 100.0, decimals=3)
         self.neighbour_weight.setSpecialValueText("off")
         self.neighbour_weight.setToolTip(
             "Weight of the neighbour term: frames that are near neighbours in pixel space stay "
@@ -164,18 +159,22 @@ class TrainWidget(JobPanel):
 
     def _build_advanced(self) -> QCollapsible:
         data, model, training = DataConfig(), ModelConfig(), TrainingConfig()
-        self.patch_size = _spin(data.patch_size, 4, 2048)
-        self.batch_size = _spin(data.batch_size, 1, 4096)
-        self.depth = _spin(model.depth, 1, 6)
-        self.width = _spin(model.width, 1, 1024)
-        self.learning_rate = _float_spin(training.learning_rate, 1e-6, 1.0, decimals=6)
-        self.steps_per_epoch = _spin(training.steps_per_epoch, 1, 1_000_000)
-        self.patience = _spin(training.patience, 1, 100_000)
-        self.mask_fraction = _float_spin(training.mask_fraction, 0.001, 0.25, decimals=3)
+        self.patch_size = spin(0, 0, 2048, special="auto")
+        self.patch_size.setToolTip(
+            f"auto: {data.patch_size} pixels, less for smaller planes; the frame itself for "
+            "reconstruct and vae on small frames."
+        )
+        self.batch_size = spin(data.batch_size, 1, 4096)
+        self.depth = spin(model.depth, 1, 6)
+        self.width = spin(model.width, 1, 1024)
+        self.learning_rate = float_spin(training.learning_rate, 1e-6, 1.0, decimals=6)
+        self.steps_per_epoch = spin(training.steps_per_epoch, 1, 1_000_000)
+        self.patience = spin(training.patience, 1, 100_000)
+        self.mask_fraction = float_spin(training.mask_fraction, 0.001, 0.25, decimals=3)
         self.augment = QCheckBox("random flips and 90° turns")
         self.augment.setChecked(data.augment)
         self.augment.setToolTip("Off for images whose orientation matters, e.g. digits (a turned 6 is a 9).")
-        self.neighbours = _spin(training.neighbours, 1, 1000)
+        self.neighbours = spin(training.neighbours, 1, 1000)
         self.neighbours.setToolTip("Nearest neighbours of each frame for the neighbour term.")
         content = QWidget()
         self.advanced_form = QFormLayout(content)
@@ -219,86 +218,82 @@ class TrainWidget(JobPanel):
         task = self.task.currentText()
         denoise, superres = task == Task.DENOISE.value, task == Task.SUPERRES.value
         mode = self.mode.currentText()
-        _show_row(self.form, self.mode, task in TASK_MODES)
-        _show_row(self.form, self.target_layer, mode == Mode.PAIRED.value and task in TASK_MODES)
+        show_row(self.form, self.mode, task in TASK_MODES)
+        show_row(self.form, self.target_layer, mode == Mode.PAIRED.value and task in TASK_MODES)
         self.form.labelForField(self.target_layer).setText(
             "high-res target" if superres else "clean target"
         )
-        _show_row(self.form, self.noise, denoise and mode == Mode.SYNTHETIC.value)
-        _show_row(self.form, self.factor, superres)
-        _show_row(self.form, self.downscale, superres and mode != Mode.PAIRED.value)
+        show_row(self.form, self.noise, denoise and mode == Mode.SYNTHETIC.value)
+        show_row(self.form, self.factor, superres)
+        show_row(self.form, self.downscale, superres and mode != Mode.PAIRED.value)
         vae = task == Task.VAE.value
         for field in (self.latent_dim, self.neighbour_weight):
-            _show_row(self.form, field, task == Task.RECONSTRUCT.value or vae)
-        _show_row(self.advanced_form, self.depth, not superres)
+            show_row(self.form, field, task == Task.RECONSTRUCT.value or vae)
+        show_row(self.advanced_form, self.depth, not superres)
         for field in (self.beta, self.kl_warmup, self.dense):
-            _show_row(self.form, field, vae)
-        _show_row(self.advanced_form, self.neighbours, task == Task.RECONSTRUCT.value or vae)
-        _show_row(self.advanced_form, self.augment, not vae)  # a VAE never augments
+            show_row(self.form, field, vae)
+        show_row(self.advanced_form, self.neighbours, task == Task.RECONSTRUCT.value or vae)
+        show_row(self.advanced_form, self.augment, not vae)  # a VAE never augments
         masked = denoise and mode == Mode.SELF_SUPERVISED.value
-        _show_row(self.advanced_form, self.mask_fraction, masked)
+        show_row(self.advanced_form, self.mask_fraction, masked)
+        self.epochs.setEnabled(not self.time_budget.value())  # a budget replaces the cap
 
     def _on_layer_changed(self) -> None:
-        """Prefill the axes from the new layer and shrink the patch to fit its planes."""
+        """Prefill the axes from the new layer."""
         layer = self.input_layer.layer()
-        if layer is None:
-            return
-        axes = guess_axes(layer)
-        self.axes.setText(axes)
-        if axes:
-            shape = np.shape(layer.data)
-            side = min(shape[axes.index("Y")], shape[axes.index("X")])
-            self.patch_size.setValue(min(self.patch_size.value(), side))
+        if layer is not None:
+            self.axes.setText(guess_axes(layer))
 
     # -- the public interface ----------------------------------------------
 
-    def config(self) -> Config:
-        """Return the configuration the form describes (not yet validated)."""
-        task = self.task.currentText()
-        reconstruct = task in (Task.RECONSTRUCT.value, Task.VAE.value)
-        superres = task == Task.SUPERRES.value
-        patch_size = self.patch_size.value()
-        model = ModelConfig(
-            architecture=self._architecture(task),
-            factor=int(self.factor.currentText()) if superres else 1,
-            depth=self.depth.value(),
-            width=self.width.value(),
-            latent_dim=self.latent_dim.value(),
-            input_size=patch_size,
-        )
-        data = DataConfig(
-            axes=self.axes.text().strip(),
-            patch_size=patch_size,
-            batch_size=self.batch_size.value(),
-            augment=self.augment.isChecked(),
-        )
-        training = TrainingConfig(
-            task=task,
-            # reconstruction ignores the mode: store the default, not a hidden choice
-            mode=Mode.SELF_SUPERVISED.value if reconstruct else self.mode.currentText(),
-            noise=self.noise.text().strip(),
-            epochs=self.epochs.value(),
-            steps_per_epoch=self.steps_per_epoch.value(),
-            time_budget=float(self.time_budget.value()) or None,
-            learning_rate=self.learning_rate.value(),
-            patience=self.patience.value(),
-            seed=self.seed.value(),
-            mask_fraction=self.mask_fraction.value(),
-            downscale=self.downscale.text().strip(),
-            beta=self.beta.value(),
-            kl_warmup=self.kl_warmup.value(),
-            neighbour_weight=self.neighbour_weight.value() if reconstruct else 0.0,
-            neighbours=self.neighbours.value(),
-        )
-        if task == Task.VAE.value:
-            # each frame is one sample, min-max scaled to [0, 1] for the cross-entropy
-            data.augment, data.percentiles = False, (0.0, 100.0)
-        return Config(model=model, data=data, training=training)
+    def recipe_options(self) -> dict[str, object]:
+        """The choices of the form's shown fields, as options of the core recipe.
 
-    def _architecture(self, task: str) -> str:
-        if task == Task.VAE.value:
-            return (Architecture.VAE_DENSE if self.dense.isChecked() else Architecture.VAE).value
-        return ARCHITECTURES.get(task, Architecture.UNET.value)
+        Hidden fields do not apply to the chosen task and mode, so they are
+        left out; a time budget replaces the epoch cap, and the neighbour
+        count goes with a neighbour weight above 0.
+        """
+        fields = {
+            "noise": self.noise, "factor": self.factor, "downscale": self.downscale,
+            "seed": self.seed, "latent_dim": self.latent_dim,
+            "neighbour_weight": self.neighbour_weight, "beta": self.beta,
+            "kl_warmup": self.kl_warmup, "dense": self.dense, "patch_size": self.patch_size,
+            "batch_size": self.batch_size, "depth": self.depth, "width": self.width,
+            "learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch,
+            "patience": self.patience, "mask_fraction": self.mask_fraction,
+            "augment": self.augment,
+        }  # fmt: skip
+        options = {name: _read(field) for name, field in fields.items() if not field.isHidden()}
+        if "factor" in options:
+            options["factor"] = int(options["factor"])
+        for name in ("neighbour_weight", "dense", "patch_size"):  # 0, unticked, auto: the recipe's
+            options[name] = options.get(name) or None
+        budget = self.time_budget.value()
+        options["time_budget"] = float(budget) if budget else None
+        options["epochs"] = None if budget else self.epochs.value()
+        if options.get("neighbour_weight"):
+            options["neighbours"] = self.neighbours.value()
+        return options
+
+    def config(self) -> Config:
+        """Return the validated configuration of the form for the chosen layer.
+
+        Raises
+        ------
+        ValueError
+            Without an input layer, or when the choices do not fit it.
+        """
+        layer = self.input_layer.layer()
+        if layer is None:
+            raise ValueError("no input layer: add an image layer and choose it.")
+        task = self.task.currentText()
+        return task_config(
+            task,
+            shape=np.shape(layer.data),
+            axes=self.axes.text().strip() or None,
+            mode=self.mode.currentText() if task in TASK_MODES else None,
+            **self.recipe_options(),
+        )
 
     def train(self) -> None:
         """Check the input, then start training in a worker thread.
@@ -451,10 +446,10 @@ class TrainWidget(JobPanel):
 @thread_worker
 def _train_in_thread(trainer: Trainer) -> Generator[list[TrainingEvent], None, TrainedModel]:
     """Run ``trainer`` in a worker; yield lists of events, return the best model."""
-    return (yield from guarded(_batched_events(trainer)))
+    return (yield from guarded(batched_events(trainer)))
 
 
-def _batched_events(
+def batched_events(
     trainer: Trainer, interval: float = UPDATE_INTERVAL
 ) -> Generator[list[TrainingEvent], None, TrainedModel]:
     """Yield the trainer's events in lists, at most every ``interval`` seconds.
@@ -473,36 +468,15 @@ def _batched_events(
     return trainer.result()
 
 
-def _combo(choices: list[str], current: str) -> QComboBox:
-    combo = QComboBox()
-    combo.addItems(choices)
-    combo.setCurrentText(current)
-    return combo
-
-
-def _spin(
-    value: int, minimum: int, maximum: int, *, suffix: str = "", special: str = ""
-) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(minimum, maximum)
-    spin.setValue(value)
-    spin.setSuffix(suffix)
-    spin.setSpecialValueText(special)  # shown instead of the minimum when set
-    return spin
-
-
-def _float_spin(value: float, minimum: float, maximum: float, *, decimals: int) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setDecimals(decimals)
-    spin.setRange(minimum, maximum)
-    spin.setSingleStep(10 ** (1 - decimals))
-    spin.setValue(value)
-    return spin
-
-
-def _show_row(form: QFormLayout, field: QWidget, visible: bool) -> None:
-    field.setVisible(visible)
-    form.labelForField(field).setVisible(visible)
+def _read(field: QWidget) -> object:
+    """The value of a form field: a number, a stripped text, a choice or a tick."""
+    if isinstance(field, QLineEdit):
+        return field.text().strip()
+    if isinstance(field, QComboBox):
+        return field.currentText()
+    if isinstance(field, QCheckBox):
+        return field.isChecked()
+    return field.value()
 
 
 def _colour(layer: napari.layers.Image) -> str:

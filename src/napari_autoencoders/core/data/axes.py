@@ -7,6 +7,7 @@ all processed as independent 2D planes for now.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,12 @@ def default_axes(ndim: int, *, rgb: bool = False) -> str:
             f"cannot guess the axes of a {ndim}-dimensional image; give them, e.g. 'TZCYX'."
         )
     return guesses[ndim]
+
+
+def guess_axes(shape: Sequence[int]) -> str:
+    """Guess the axes of an array of ``shape``; a last axis of 3 or 4 in 3-D is RGB(A) colour."""
+    rgb = len(shape) == 3 and shape[-1] in (3, 4)
+    return default_axes(len(shape), rgb=rgb)
 
 
 def to_planes(image: np.ndarray, axes: str) -> tuple[np.ndarray, Layout]:

@@ -1,0 +1,54 @@
+"""Command line: train a model on image files, apply it to others.
+
+::
+
+    napari-autoencoders train --task denoise --mode self-supervised \\
+        --input noisy.tif --time-budget 300 --model denoiser.safetensors
+    napari-autoencoders apply --model denoiser.safetensors \\
+        --input noisy.tif --output denoised.tif
+    napari-autoencoders train --task vae --input digits.npz --model vae.safetensors
+    napari-autoencoders sample --model vae.safetensors --n 16 --output samples.tif
+    napari-autoencoders encode --model digits.safetensors \\
+        --input digits.tif --output latents.csv --clusters 10
+
+:mod:`.parser` turns the arguments into options; each command reads its
+files, calls the core and writes the result. Bad input becomes a one-line
+error with exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Sequence
+
+from .apply import run_apply
+from .encode import run_encode
+from .parser import PROG, build_parser
+from .sample import run_sample
+from .train import run_train
+
+#: Exit status for bad input, as argparse uses for usage errors.
+EXIT_USAGE = 2
+#: The function of each subcommand.
+COMMANDS = {"train": run_train, "apply": run_apply, "sample": run_sample, "encode": run_encode}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, or a usage error argparse already printed
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return COMMANDS[args.command](args)
+        except (ValueError, OSError) as err:  # ModelFileError and FileNotFoundError included
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)

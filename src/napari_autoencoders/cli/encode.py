@@ -1,0 +1,43 @@
+"""The ``encode`` command: encode frames, tiles or objects, project, cluster, write a CSV table."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..core.data.axes import guess_axes
+from ..core.io.images import read_image
+from ..core.io.model_files import load_model
+from ..core.latent.clustering import cluster, default_embedding, embed
+from ..core.latent.encoding import (
+    iter_encode_frames,
+    iter_encode_objects,
+    iter_encode_tiles,
+    latent_table,
+    write_csv,
+)
+from .output import printer, run_with_bar
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    """Encode, project, cluster, write the CSV table."""
+    model = load_model(args.model)
+    image = read_image(args.input)
+    if args.labels and args.tile_stride is not None:
+        raise ValueError("give --labels (objects) or --tile-stride (tiles), not both.")
+    axes = args.axes or guess_axes(image.shape)
+    options = dict(axes=axes, batch_size=args.batch_size, device=args.device or "auto")
+    if args.labels:
+        steps = iter_encode_objects(model, image, read_image(args.labels), mask=args.mask, **options)
+    elif args.tile_stride is not None:
+        steps = iter_encode_tiles(model, image, stride=args.tile_stride, **options)
+    else:
+        steps = iter_encode_frames(model, image, **options)
+    encoding = run_with_bar(steps, quiet=args.quiet, unit="item")
+    method = args.embed or default_embedding(encoding.latents.shape[1])
+    embedding = embed(encoding.latents, method, seed=args.seed)
+    clusters = cluster(encoding.latents, args.method, args.clusters, seed=args.seed)
+    write_csv(args.output, latent_table(encoding, embedding, clusters))
+    found = len(set(clusters.tolist()) - {-1})
+    say = printer(args.quiet)
+    say(f"wrote {len(clusters)} {encoding.kind}(s) in {found} cluster(s) to {args.output}")
+    return 0

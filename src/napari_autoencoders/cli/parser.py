@@ -1,0 +1,285 @@
+"""The command line's parser: one subcommand per job, options grouped as in the Train widget.
+
+Defaults shown in the help are those of the core recipe
+(:func:`~napari_autoencoders.core.recipes.task_config`); an option left out
+is not passed on, so the recipe decides it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from ..core.config import DataConfig, Mode, ModelConfig, ReconstructionLoss, Task, TrainingConfig
+from ..core.data.resolution import FACTORS
+from ..core.io.images import READ_FORMATS, WRITE_FORMATS
+from ..core.latent.clustering import Clustering, Embedding
+
+PROG = "napari-autoencoders"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser of the ``train``, ``apply``, ``sample`` and ``encode`` subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Train and apply convolutional autoencoders for denoising, reconstruction and "
+        "super-resolution.",
+        epilog=f"Images are read from {', '.join(READ_FORMATS)} files and written as "
+        f"{', '.join(WRITE_FORMATS)}.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train(commands)
+    _add_apply(commands)
+    _add_sample(commands)
+    _add_encode(commands)
+    return parser
+
+
+def _add_train(commands) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train a model on an image file",
+        description="Train a denoiser, a reconstruction autoencoder or an upscaler. Ctrl-C stops the "
+        "training and still saves the best model so far.",
+    )
+    task = train.add_argument_group("task and data")
+    task.add_argument("--task", choices=[t.value for t in Task], default=Task.DENOISE.value)
+    task.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        help="denoising: 'synthetic' adds --noise to a clean --input, 'paired' learns "
+        "--input -> --target, 'self-supervised' (default) needs the noisy --input alone; "
+        "superres: 'from-highres' (default) downscales a high-resolution --input, 'paired' "
+        "learns a low-resolution --input -> high-resolution --target, 'zero-shot' needs the "
+        "low-resolution --input alone",
+    )
+    task.add_argument("--input", required=True, metavar="FILE", help="training image")
+    task.add_argument(
+        "--target",
+        metavar="FILE",
+        help="clean image (denoise) or high-resolution image (superres) for --mode paired",
+    )
+    task.add_argument(
+        "--factor",
+        type=int,
+        choices=FACTORS,
+        help="superres only: upscaling factor in Y and X (default 2)",
+    )
+    task.add_argument(
+        "--downscale",
+        metavar="METHOD",
+        help="superres only: how training inputs are shrunk in --mode from-highres and "
+        "zero-shot, 'area' (default) or 'gaussian:SIGMA', e.g. gaussian:1.0",
+    )
+    task.add_argument(
+        "--noise",
+        metavar="SPEC",
+        help="noise added in --mode synthetic, e.g. gaussian:0.1, poisson:30, saltpepper:0.05 "
+        "or poisson:30+gaussian:0.02 (default gaussian:0.1)",
+    )
+    task.add_argument("--axes", help="axes of the input, e.g. YX, SYX, YXC (default: guessed)")
+    task.add_argument("--model", required=True, metavar="OUT", help="model file to write")
+
+    network = train.add_argument_group("network")
+    network.add_argument(
+        "--depth", type=int, metavar="N", help=f"2x downsamplings (default {ModelConfig.depth})"
+    )
+    network.add_argument(
+        "--width",
+        type=int,
+        metavar="N",
+        help=f"feature maps of the first level (default {ModelConfig.width})",
+    )
+    network.add_argument(
+        "--latent-dim",
+        type=int,
+        metavar="N",
+        help=f"latent vector length, reconstruct and vae only (default {ModelConfig.latent_dim}; "
+        "2 to plot or draw the latent plane itself)",
+    )
+    vae = train.add_argument_group("variational autoencoder (--task vae)")
+    vae.add_argument(
+        "--dense",
+        action="store_true",
+        help="the fully connected VAE (pixels-512-latent) instead of the convolutional one",
+    )
+    vae.add_argument(
+        "--beta",
+        type=float,
+        metavar="B",
+        help=f"weight of the KL term (default {TrainingConfig.beta})",
+    )
+    vae.add_argument(
+        "--kl-warmup",
+        type=int,
+        metavar="STEPS",
+        help="raise the KL weight linearly from 0 to --beta over STEPS steps (default 0)",
+    )
+    vae.add_argument(
+        "--reconstruction-loss",
+        choices=[loss.value for loss in ReconstructionLoss],
+        help="'bce' (default): sigmoid output, frames min-max scaled to [0, 1]; 'mse': "
+        "Gaussian output, percentile-normalised frames",
+    )
+
+    latent = train.add_argument_group("latent space (--task reconstruct or vae)")
+    latent.add_argument(
+        "--neighbour-weight",
+        type=float,
+        metavar="W",
+        help="weight of the neighbour term, which keeps frames that are near neighbours in "
+        "pixel space near in the latent space (default 0: off; try 1 for a 2D latent to plot)",
+    )
+    latent.add_argument(
+        "--neighbours",
+        type=int,
+        metavar="K",
+        help=f"nearest neighbours per frame for the neighbour term (default {TrainingConfig.neighbours})",
+    )
+
+    training = train.add_argument_group("training")
+    stop = training.add_mutually_exclusive_group()
+    stop.add_argument(
+        "--epochs",
+        type=int,
+        metavar="N",
+        help=f"train for at most N epochs (default {TrainingConfig.epochs})",
+    )
+    stop.add_argument(
+        "--time-budget", type=float, metavar="SECONDS", help="train for this long instead"
+    )
+    training.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        metavar="N",
+        help=f"steps between validations (default {TrainingConfig.steps_per_epoch})",
+    )
+    training.add_argument(
+        "--patch-size",
+        type=int,
+        metavar="N",
+        help=f"side of the training patches (default {DataConfig.patch_size}, less for smaller "
+        "planes; the frame size of smaller frames for reconstruct and vae)",
+    )
+    training.add_argument(
+        "--batch-size", type=int, metavar="N", help=f"default {DataConfig.batch_size}"
+    )
+    training.add_argument(
+        "--no-augment",
+        action="store_true",
+        help="no random flips and 90 degree turns of the patches (e.g. for digits: a turned 6 "
+        "is a 9); vae never augments",
+    )
+    training.add_argument(
+        "--learning-rate",
+        type=float,
+        metavar="RATE",
+        help=f"initial learning rate (default {TrainingConfig.learning_rate})",
+    )
+    training.add_argument(
+        "--patience",
+        type=int,
+        metavar="EPOCHS",
+        help=f"stop after EPOCHS epochs without a better validation loss (default "
+        f"{TrainingConfig.patience})",
+    )
+    training.add_argument(
+        "--mask-fraction",
+        type=float,
+        metavar="F",
+        help="denoise --mode self-supervised only: share of pixels masked per patch (default "
+        f"{TrainingConfig.mask_fraction})",
+    )
+    training.add_argument("--seed", type=int, help=f"default {TrainingConfig.seed}")
+    _add_common(train)
+
+
+def _add_apply(commands) -> None:
+    apply = commands.add_parser("apply", help="apply a trained model to an image file")
+    apply.add_argument("--model", required=True, metavar="FILE", help="trained model file")
+    apply.add_argument("--input", required=True, metavar="FILE", help="image to process")
+    apply.add_argument(
+        "--output", required=True, metavar="FILE", help="result; its extension picks the format"
+    )
+    apply.add_argument("--axes", help="axes of the input (default: the model's axes)")
+    apply.add_argument("--tile", type=int, default=512, metavar="N", help="tile side (pixels)")
+    apply.add_argument(
+        "--overlap", type=int, default=32, metavar="N", help="overlap of neighbouring tiles"
+    )
+    apply.add_argument("--batch-size", type=int, default=1, metavar="N", help="tiles per batch")
+    _add_common(apply)
+
+
+def _add_sample(commands) -> None:
+    generate = commands.add_parser(
+        "sample",
+        help="generate images with a variational autoencoder",
+        description="Decode random draws from the prior into a stack of images, or with "
+        "--grid the latent manifold into one mosaic image.",
+    )
+    generate.add_argument("--model", required=True, metavar="FILE", help="trained model file")
+    generate.add_argument(
+        "--output", required=True, metavar="FILE", help="result; its extension picks the format"
+    )
+    generate.add_argument("--n", type=int, default=16, metavar="N", help="images to sample")
+    generate.add_argument(
+        "--temperature", type=float, default=1.0, help="scale of the prior draws (default 1)"
+    )
+    generate.add_argument("--seed", type=int, default=0, help="default 0")
+    generate.add_argument(
+        "--grid",
+        type=int,
+        metavar="G",
+        help="write the G x G mosaic of the latent plane (axes 0 and 1) instead of samples",
+    )
+    generate.add_argument(
+        "--span",
+        type=float,
+        metavar="R",
+        help="with --grid: latent coordinates from -R to R (default: the prior's 5-95 %% "
+        "quantiles)",
+    )
+    generate.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def _add_encode(commands) -> None:
+    encode = commands.add_parser(
+        "encode",
+        help="encode frames, tiles or objects to latent codes, project and cluster them",
+        description="Encode every frame of a stack (default), every tile of a grid over one "
+        "image (--tile-stride) or every object of a labels image (--labels) with a trained "
+        "autoencoder, and write one CSV row per item: index, z0..z{D-1}, x, y, cluster.",
+    )
+    encode.add_argument("--model", required=True, metavar="FILE", help="trained autoencoder")
+    encode.add_argument("--input", required=True, metavar="FILE", help="image or stack")
+    encode.add_argument("--labels", metavar="FILE", help="labels image: encode its objects")
+    encode.add_argument("--mask", action="store_true", help="blank pixels outside each object")
+    encode.add_argument(
+        "--tile-stride", type=int, metavar="N", help="encode tiles of a grid N pixels apart"
+    )
+    encode.add_argument("--axes", help="axes of the input (default: guessed)")
+    encode.add_argument("--output", required=True, metavar="CSV", help="table to write")
+    encode.add_argument(
+        "--clusters",
+        type=int,
+        metavar="K",
+        help="number of clusters (default: the best silhouette over 2-10 for kmeans, the "
+        "lowest BIC for gmm; hdbscan: minimum cluster size)",
+    )
+    encode.add_argument(
+        "--method", choices=[c.value for c in Clustering], default=Clustering.KMEANS.value
+    )
+    encode.add_argument(
+        "--embed",
+        choices=[e.value for e in Embedding],
+        help="2D projection (default: identity for a 2D latent, else pca)",
+    )
+    encode.add_argument("--seed", type=int, default=0, help="seeds projection and clustering")
+    encode.add_argument("--batch-size", type=int, default=256, metavar="N", help="items per batch")
+    _add_common(encode)
+
+
+def _add_common(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--device", help="torch device, e.g. cpu or cuda (default: auto)")
+    command.add_argument("--quiet", action="store_true", help="print nothing but errors")

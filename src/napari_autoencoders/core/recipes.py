@@ -1,0 +1,232 @@
+"""Task recipes: every rule and default of each task, in one place.
+
+The command line, the Train widget and the Latent widget's object training
+describe a training by a task, the shape of the data and the options the user
+gave; :func:`task_config` turns that into a validated :class:`.Config`. No
+front end decides a default of its own, so the same choices give the same
+config everywhere.
+
+>>> config = task_config("reconstruct", shape=(5000, 28, 28))
+>>> config.data.axes, config.data.patch_size, config.model.architecture
+('SYX', 28, 'autoencoder')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .config import (
+    TASK_MODES,
+    Architecture,
+    Config,
+    DataConfig,
+    Mode,
+    ModelConfig,
+    ReconstructionLoss,
+    Task,
+    TrainingConfig,
+)
+from .data.axes import Layout, check_axes, guess_axes
+from .data.resolution import FACTORS
+
+#: Epoch cap when a time budget decides when to stop.
+UNBOUNDED_EPOCHS = 10**6
+#: The network of each task; a VAE given ``dense=True`` uses the fully connected one.
+ARCHITECTURES = {
+    Task.DENOISE.value: Architecture.UNET.value,
+    Task.RECONSTRUCT.value: Architecture.AUTOENCODER.value,
+    Task.SUPERRES.value: Architecture.SUPERRES.value,
+    Task.VAE.value: Architecture.VAE.value,
+}
+#: Tasks whose items are whole frames with a flat latent code.
+LATENT_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value)
+#: Fields the recipe derives: an option never sets them.
+DERIVED = ("architecture", "in_channels", "out_channels", "input_size", "task", "axes", "mode")
+#: Options that are not config fields.
+EXTRA_OPTIONS = ("dense",)
+
+_DENOISE, _SUPERRES, _VAE = Task.DENOISE.value, Task.SUPERRES.value, Task.VAE.value
+
+
+def _applies(task: str, mode: str | None) -> dict[str, tuple[bool, str]]:
+    """Options that only some tasks or modes use: whether they apply here, and where they do."""
+    latent = task in LATENT_TASKS
+    return {
+        "depth": (task != _SUPERRES, "the denoise, reconstruct and vae networks, not superres"),
+        "blocks": (task == _SUPERRES, "task superres only"),
+        "residual": (task == _DENOISE, "task denoise only"),
+        "latent_dim": (latent, "tasks reconstruct and vae only"),
+        "neighbour_weight": (latent, "tasks reconstruct and vae only"),
+        "neighbours": (latent, "tasks reconstruct and vae only"),
+        "dense": (task == _VAE, "task vae only"),
+        "beta": (task == _VAE, "task vae only"),
+        "kl_warmup": (task == _VAE, "task vae only"),
+        "reconstruction_loss": (task == _VAE, "task vae only"),
+        "hidden_dim": (task == _VAE, "task vae only (the dense network)"),
+        "factor": (task == _SUPERRES, "task superres only"),
+        "downscale": (
+            task == _SUPERRES and mode != Mode.PAIRED.value,
+            "task superres with mode from-highres or zero-shot (paired images are given)",
+        ),
+        "noise": (
+            task == _DENOISE and mode == Mode.SYNTHETIC.value,
+            "task denoise with mode synthetic only",
+        ),
+        "mask_fraction": (
+            task == _DENOISE and mode == Mode.SELF_SUPERVISED.value,
+            "task denoise with mode self-supervised only",
+        ),
+        "mask_radius": (
+            task == _DENOISE and mode == Mode.SELF_SUPERVISED.value,
+            "task denoise with mode self-supervised only",
+        ),
+    }
+
+
+def task_config(
+    task: str = Task.DENOISE.value,
+    *,
+    shape: Sequence[int],
+    axes: str | None = None,
+    mode: str | None = None,
+    spell: Callable[[str], str] = repr,
+    **options: Any,
+) -> Config:
+    """Return the validated config of a training of ``task`` on data of ``shape``.
+
+    Options left out (or None) take the task's defaults:
+
+    - the mode is the task's first (``self-supervised`` for denoise,
+      ``from-highres`` for superres); other tasks have none;
+    - the network follows the task (U-Net, dense autoencoder, upscaler, conv
+      VAE; ``dense=True`` for the fully connected VAE); its channels follow
+      the data;
+    - the patch is at most 64 pixels and shrinks to fit smaller planes; for
+      reconstruct and vae, whose items are frames, it is the frame itself
+      when the frame is at most 64 pixels or the neighbour term is on;
+    - a VAE never augments, and its binary cross-entropy (the default
+      likelihood) scales frames to [0, 1] (percentiles 0 and 100);
+    - a time budget without ``epochs`` lifts the epoch cap.
+
+    Parameters
+    ----------
+    task : {"denoise", "reconstruct", "superres", "vae"}
+        What the network learns.
+    shape : sequence of int
+        Shape of the training input (for super-resolution in modes
+        ``paired`` and ``zero-shot`` the low-resolution image, in
+        ``from-highres`` the high-resolution one).
+    axes : str, optional
+        Axes of the input, e.g. ``"YX"``, ``"SYX"``, ``"YXC"``; guessed
+        from ``shape`` when left out (:func:`.data.axes.guess_axes`).
+    mode : str, optional
+        Source of the targets (:data:`.config.TASK_MODES`).
+    spell : callable, optional
+        How messages write an option's name, e.g. ``"--kl-warmup"`` for the
+        command line; ``repr`` by default.
+    **options
+        Fields of :class:`.ModelConfig`, :class:`.DataConfig` and
+        :class:`.TrainingConfig` by name (``latent_dim=2``, ``epochs=5``,
+        ``noise="poisson:30"``...), and ``dense``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown option, one the task or mode does not use, or an
+        invalid value; the message names it and the fix.
+    """
+    _check_choice(task, [t.value for t in Task], "task")
+    modes = TASK_MODES.get(task, ())
+    if mode is not None and mode not in modes:
+        raise ValueError(
+            f"{spell('mode')} applies to task denoise ({', '.join(TASK_MODES[_DENOISE])}) and task superres "
+            f"({', '.join(TASK_MODES[_SUPERRES])}); got {mode!r} with task {task!r}."
+        )
+    mode = mode or (modes[0] if modes else Mode.SELF_SUPERVISED.value)
+    given = {name: value for name, value in options.items() if value is not None}
+    _check_options(task, mode if modes else None, given, spell)
+    axes = check_axes(axes or guess_axes(shape), len(shape))
+    sections = _sections(given)
+    model, data, training = (
+        ModelConfig(**sections["model"]),
+        DataConfig(axes=axes, **sections["data"]),
+        TrainingConfig(task=task, mode=mode, **sections["training"]),
+    )
+    channels = Layout(axes, tuple(shape)).channels
+    model.in_channels = model.out_channels = channels
+    model.architecture = ARCHITECTURES[task]
+    if task == _SUPERRES:
+        model.factor = given.get("factor", FACTORS[0])
+    if task == _VAE:
+        _vae_rules(model, data, dense=given.get("dense", False))
+    if "patch_size" not in given:
+        data.patch_size = _default_patch(task, mode, shape, axes, model.factor, training)
+    if task in LATENT_TASKS:
+        model.input_size = data.patch_size
+    if training.time_budget is not None and "epochs" not in given:
+        training.epochs = UNBOUNDED_EPOCHS
+    return Config(model=model, data=data, training=training).validate()
+
+
+def _check_options(task: str, mode: str | None, given: dict, spell) -> None:
+    """Reject unknown options, derived fields, and options this task or mode ignores."""
+    sections = (ModelConfig, DataConfig, TrainingConfig)
+    known = {f.name for section in sections for f in dataclasses.fields(section)}
+    for name in given:
+        if name in DERIVED:
+            raise ValueError(
+                f"{spell(name)} is set by the recipe from the task, mode and data; leave it out."
+            )
+        if name not in known and name not in EXTRA_OPTIONS:
+            raise ValueError(f"unknown option {spell(name)}; see the fields of Config.")
+    for name, (applies, where) in _applies(task, mode).items():
+        if name in given and not applies:
+            raise ValueError(f"{spell(name)} applies to {where}; got task {task!r}.")
+    if "neighbours" in given and not given.get("neighbour_weight"):
+        raise ValueError(
+            f"{spell('neighbours')} is used by the neighbour term only; give "
+            f"{spell('neighbour_weight')} above 0 too."
+        )
+    if task == _VAE and given.get("augment"):
+        raise ValueError(
+            f"a VAE never augments: each frame is one sample; leave {spell('augment')} out."
+        )
+
+
+def _sections(given: dict) -> dict[str, dict]:
+    """Split flat options into the fields of each config section."""
+    sections = {"model": {}, "data": {}, "training": {}}
+    for key, cls in (("model", ModelConfig), ("data", DataConfig), ("training", TrainingConfig)):
+        names = {f.name for f in dataclasses.fields(cls)}
+        sections[key] = {name: value for name, value in given.items() if name in names}
+    if "percentiles" in sections["data"]:
+        sections["data"]["percentiles"] = tuple(sections["data"]["percentiles"])
+    return sections
+
+
+def _vae_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> None:
+    """Each frame is one sample, not flipped or turned; BCE needs frames in [0, 1]."""
+    if dense:
+        model.architecture = Architecture.VAE_DENSE.value
+    data.augment = False
+    if model.reconstruction_loss == ReconstructionLoss.BCE.value:
+        data.percentiles = (0.0, 100.0)  # min-max
+
+
+def _default_patch(
+    task: str, mode: str, shape: Sequence[int], axes: str, factor: int, training: TrainingConfig
+) -> int:
+    """The default patch side for planes of ``shape``: see :func:`task_config`."""
+    side = min(shape[axes.index("Y")], shape[axes.index("X")])
+    if task == _SUPERRES and mode != Mode.PAIRED.value:
+        side //= factor  # the training inputs are downscaled copies
+    if task in LATENT_TASKS and training.neighbour_weight > 0:
+        return side  # each frame is one item of the neighbour graph
+    return max(1, min(DataConfig.patch_size, side))
+
+
+def _check_choice(value: str, choices: list[str], name: str) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")

@@ -1,0 +1,107 @@
+"""Tests for the task recipes: every task rule and default in one place."""
+
+import pytest
+
+from napari_autoencoders.core.config import TASK_MODES, DataConfig, ModelConfig, Task
+from napari_autoencoders.core.recipes import UNBOUNDED_EPOCHS, task_config
+
+
+@pytest.mark.parametrize(
+    ("task", "architecture", "mode"),
+    [
+        ("denoise", "unet", "self-supervised"),
+        ("reconstruct", "autoencoder", "self-supervised"),
+        ("superres", "superres", "from-highres"),
+        ("vae", "vae", "self-supervised"),
+    ],
+)
+def test_each_task_gets_its_network_and_default_mode(task, architecture, mode):
+    config = task_config(task, shape=(200, 200))
+    assert (config.model.architecture, config.training.mode) == (architecture, mode)
+    assert config.training.task == task
+
+
+@pytest.mark.parametrize("task", [t.value for t in Task])
+@pytest.mark.parametrize("shape", [(64, 64), (40, 40), (3, 100, 120)])
+def test_every_task_and_mode_gives_a_valid_config(task, shape):
+    for mode in TASK_MODES.get(task, (None,)):
+        config = task_config(task, shape=shape, mode=mode)
+        assert config.validate() is config
+
+
+def test_axes_and_channels_follow_the_data():
+    config = task_config("denoise", shape=(64, 64, 3))
+    assert config.data.axes == "YXC"
+    assert config.model.in_channels == config.model.out_channels == 3
+    assert task_config("denoise", shape=(2, 3, 64, 64), axes="SCYX").model.in_channels == 3
+
+
+def test_frames_are_the_items_of_latent_tasks():
+    for task in ("reconstruct", "vae"):
+        config = task_config(task, shape=(5000, 28, 28))
+        assert config.data.patch_size == config.model.input_size == 28
+        large = task_config(task, shape=(10, 200, 300))
+        assert large.data.patch_size == large.model.input_size == DataConfig.patch_size
+
+
+def test_the_neighbour_term_takes_whole_frames_of_any_size():
+    config = task_config("reconstruct", shape=(40, 96, 96), neighbour_weight=1.0)
+    assert config.data.patch_size == config.model.input_size == 96
+
+
+def test_the_patch_shrinks_to_fit_small_planes():
+    assert task_config("denoise", shape=(40, 50)).data.patch_size == 40
+    # from-highres and zero-shot train on copies downscaled by the factor
+    assert task_config("superres", shape=(100, 100), factor=4).data.patch_size == 25
+    paired = task_config("superres", shape=(50, 50), mode="paired")
+    assert paired.data.patch_size == 50
+
+
+def test_a_given_patch_size_is_kept():
+    assert task_config("reconstruct", shape=(10, 28, 28), patch_size=16).data.patch_size == 16
+
+
+def test_a_vae_scales_to_unit_range_and_never_augments():
+    config = task_config("vae", shape=(100, 28, 28))
+    assert config.data.percentiles == (0.0, 100.0) and not config.data.augment
+    assert config.model.latent_dim == ModelConfig.latent_dim
+    mse = task_config("vae", shape=(100, 28, 28), reconstruction_loss="mse", dense=True)
+    assert mse.model.architecture == "vae-dense"
+    assert mse.data.percentiles == DataConfig.percentiles
+
+
+def test_a_time_budget_lifts_the_epoch_cap_unless_epochs_are_given():
+    assert task_config("denoise", shape=(64, 64), time_budget=30).training.epochs == UNBOUNDED_EPOCHS
+    both = task_config("denoise", shape=(64, 64), time_budget=30, epochs=5).training
+    assert (both.time_budget, both.epochs) == (30, 5)
+
+
+def test_options_left_as_none_take_the_defaults():
+    assert task_config("denoise", shape=(64, 64), seed=None) == task_config("denoise", shape=(64, 64))
+
+
+@pytest.mark.parametrize(
+    ("task", "mode", "options", "message"),
+    [
+        ("denoise", None, {"latent_dim": 2}, "'latent_dim' applies to tasks reconstruct and vae"),
+        ("denoise", None, {"noise": "gaussian:0.1"}, "denoise with mode synthetic only"),
+        ("denoise", "synthetic", {"mask_fraction": 0.1}, "mode self-supervised only"),
+        ("superres", "paired", {"downscale": "area"}, "paired images are given"),
+        ("superres", None, {"depth": 3}, "not superres"),
+        ("reconstruct", None, {"beta": 2.0}, "task vae only"),
+        ("reconstruct", None, {"neighbours": 5}, "above 0 too"),
+        ("vae", None, {"augment": True}, "never augments"),
+        ("denoise", None, {"architecture": "unet"}, "set by the recipe"),
+        ("denoise", None, {"colour": 1}, "unknown option 'colour'"),
+        ("denoise", "zero-shot", {}, "applies to task denoise"),
+        ("cluster", None, {}, "task must be one of"),
+    ],
+)
+def test_options_a_task_does_not_use_are_refused(task, mode, options, message):
+    with pytest.raises(ValueError, match=message):
+        task_config(task, shape=(64, 64), mode=mode, **options)
+
+
+def test_messages_spell_options_as_the_front_end_does():
+    with pytest.raises(ValueError, match="--kl-warmup applies to task vae only"):
+        task_config("denoise", shape=(64, 64), kl_warmup=10, spell=lambda n: f"--{n}".replace("_", "-"))

@@ -1,0 +1,64 @@
+"""The command line and the Train widget give the same config for the same choices."""
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.cli import build_parser
+from napari_autoencoders.cli.train import config_from_args
+
+FRAMES, IMAGE = (40, 28, 28), (96, 96)
+
+CASES = [
+    ("denoise", "self-supervised", IMAGE, {}),
+    ("denoise", "self-supervised", IMAGE, {"mask_fraction": 0.05, "patience": 7}),
+    ("denoise", "synthetic", IMAGE, {"noise": "poisson:30"}),
+    ("denoise", "paired", IMAGE, {"time_budget": 30}),
+    ("reconstruct", None, FRAMES, {}),
+    ("reconstruct", None, FRAMES, {"latent_dim": 4, "neighbour_weight": 1.0}),
+    ("superres", "from-highres", IMAGE, {"factor": 3, "downscale": "gaussian:1.0"}),
+    ("superres", "paired", IMAGE, {}),
+    ("superres", "zero-shot", IMAGE, {"factor": 4, "time_budget": 20}),
+    ("vae", None, FRAMES, {}),
+    ("vae", None, FRAMES, {"dense": True, "beta": 0.5, "kl_warmup": 100}),
+]
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+def widget_config(widget, task, mode, choices):
+    widget.task.setCurrentText(task)
+    if mode is not None:
+        widget.mode.setCurrentText(mode)
+    setters = {
+        "factor": lambda value: widget.factor.setCurrentText(str(value)),
+        "noise": widget.noise.setText,
+        "downscale": widget.downscale.setText,
+        "dense": widget.dense.setChecked,
+    }
+    for name, value in choices.items():
+        setter = setters.get(name) or getattr(widget, name).setValue
+        setter(value)
+    return widget.config()
+
+
+def cli_config(task, mode, shape, choices):
+    argv = ["train", "--task", task, "--input", "x.npy", "--model", "m.safetensors"]
+    if mode is not None:
+        argv += ["--mode", mode]
+    if mode == "paired":
+        argv += ["--target", "t.npy"]
+    for name, value in choices.items():
+        flag = "--" + name.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return config_from_args(build_parser().parse_args(argv), shape)
+
+
+@pytest.mark.parametrize(("task", "mode", "shape", "choices"), CASES)
+def test_cli_and_widget_agree(viewer, make_train_widget, task, mode, shape, choices):
+    viewer.add_image(np.zeros(shape, np.float32), name="data")
+    widget = make_train_widget(viewer)
+
+    assert widget_config(widget, task, mode, choices) == cli_config(task, mode, shape, choices)
