@@ -4,9 +4,12 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
+@pytest.mark.slow
 def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))
@@ -39,6 +42,7 @@ def table(text, title):
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[1:]]
 
 
+@pytest.mark.slow
 def test_quick_speed_and_responsiveness_write_every_row(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))

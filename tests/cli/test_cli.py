@@ -316,6 +316,7 @@ def test_bad_input_gives_one_error_line_and_status_2(files, tmp_path, capsys, ar
     assert not (tmp_path / "o.tif").exists()
 
 
+@pytest.mark.slow
 def test_time_budget_stops_by_itself(files, tmp_path):
     model_path = tmp_path / "budget.safetensors"
     start = time.perf_counter()
@@ -347,6 +348,7 @@ def test_ctrl_c_saves_the_best_model_so_far(files, tmp_path, monkeypatch, capsys
     assert str(model_path) in out
 
 
+@pytest.mark.slow
 def test_module_entry_point_prints_help():
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     command = [sys.executable, "-m", "napari_autoencoders", "--help"]

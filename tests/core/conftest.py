@@ -2,23 +2,9 @@
 
 import numpy as np
 import pytest
-import torch
 from skimage import filters
 
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
-
-
-@pytest.fixture(scope="session", autouse=True)
-def single_torch_thread():
-    """Run torch on one thread for the tiny test networks.
-
-    They gain nothing from more, and two threads on two cores shared with
-    other jobs made training up to 10 times slower (threads wait on each other).
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 #: Two epochs of three steps on the CPU, never stopped early.

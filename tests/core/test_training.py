@@ -244,6 +244,7 @@ def psnr(clean, image):
     return 10 * np.log10(1.0 / np.mean((image - clean) ** 2))
 
 
+@pytest.mark.slow
 def test_self_supervised_training_denoises_a_phantom(tiny_config):
     """Integration: blind-spot training on the noisy image alone removes noise.
 
@@ -349,6 +350,7 @@ def neighbour_config(tiny_config, **training):
     )
 
 
+@pytest.mark.slow
 def test_neighbour_term_keeps_the_groups_apart_in_the_latent(tiny_config):
     frames = neighbour_frames()
     config = neighbour_config(tiny_config, epochs=3, steps_per_epoch=40, learning_rate=1e-2)

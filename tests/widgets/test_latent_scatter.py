@@ -107,6 +107,7 @@ def test_selection_becomes_a_cluster_and_a_stack(qtbot, widget, messages):
     np.testing.assert_array_equal(viewer.layers["digits selection (2)"].data, data[[1, 4]])
 
 
+@pytest.mark.slow
 def test_objects_get_a_cluster_labels_layer_and_outlines(qtbot, widget):
     viewer = widget.viewer
     image = np.random.default_rng(2).random((60, 60), dtype=np.float32)
@@ -170,6 +171,7 @@ def test_bad_input_is_reported(qtbot, widget, registry, messages, setup, message
     assert message in messages["error"][-1]
 
 
+@pytest.mark.slow
 def test_training_on_objects_adds_a_model(qtbot, widget, registry, messages):
     viewer = widget.viewer
     image = np.random.default_rng(2).random((40, 40), dtype=np.float32)
@@ -213,6 +215,7 @@ def test_points_shrink_with_their_number_within_bounds():
     assert point_size(100.0, 10_000) == 0.5
 
 
+@pytest.mark.slow
 def test_training_on_objects_can_keep_their_neighbours(qtbot, widget, registry, messages):
     from napari_autoencoders.widgets.latent import NEIGHBOUR_OBJECTS
 

@@ -34,6 +34,7 @@ def train_until_first_update(qtbot, widget):
     qtbot.waitUntil(lambda: widget.status.text().startswith("step"), timeout=TIMEOUT_MS)
 
 
+@pytest.mark.slow
 def test_training_registers_a_model_and_leaves_the_input_alone(
     qtbot, viewer, widget, registry, make_noisy, notifications
 ):
@@ -59,6 +60,7 @@ def test_training_registers_a_model_and_leaves_the_input_alone(
     assert not widget.stop_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_supervised_denoising_modes_train(qtbot, viewer, widget, registry, make_noisy):
     noisy = viewer.add_image(make_noisy(seed=1), name="noisy")
     clean = viewer.add_image(make_noisy(seed=2), name="clean")
@@ -72,6 +74,7 @@ def test_supervised_denoising_modes_train(qtbot, viewer, widget, registry, make_
     assert registry.names() == ["denoise (synthetic) on clean #1", "denoise (paired) on noisy #2"]
 
 
+@pytest.mark.slow
 def test_reconstruction_of_a_stack_trains_an_autoencoder(qtbot, viewer, widget, make_noisy):
     viewer.add_image(make_noisy((6, 20, 20)), name="digits")
     widget.task.setCurrentText("reconstruct")
@@ -85,6 +88,7 @@ def test_reconstruction_of_a_stack_trains_an_autoencoder(qtbot, viewer, widget, 
     assert (model.architecture, model.latent_dim, model.input_size) == ("autoencoder", 4, 20)
 
 
+@pytest.mark.slow
 def test_the_neighbour_term_reaches_the_autoencoder(qtbot, viewer, widget, make_noisy):
     viewer.add_image(make_noisy((24, 16, 16)), name="digits")
     assert widget.neighbour_weight.isHidden()  # denoising has no latent to shape
@@ -102,6 +106,7 @@ def test_the_neighbour_term_reaches_the_autoencoder(qtbot, viewer, widget, make_
     assert not widget.model.config.data.augment
 
 
+@pytest.mark.slow
 def test_stop_keeps_the_best_model_so_far(qtbot, viewer, widget, registry, make_noisy):
     viewer.add_image(make_noisy(), name="noisy")
     train_until_first_update(qtbot, widget)
@@ -114,6 +119,7 @@ def test_stop_keeps_the_best_model_so_far(qtbot, viewer, widget, registry, make_
     assert widget.train_button.isEnabled() and not widget.stop_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_quitting_the_worker_keeps_the_model_too(qtbot, viewer, widget, registry, make_noisy):
     # napari's activity dock cancels workers with quit(), which skips `returned`
     viewer.add_image(make_noisy(), name="noisy")
@@ -209,6 +215,7 @@ BAD_INPUTS = {
 }
 
 
+@pytest.mark.slow
 def test_bad_input_is_reported_and_starts_nothing(
     viewer, widget, registry, make_noisy, notifications
 ):
@@ -227,6 +234,7 @@ def test_bad_input_is_reported_and_starts_nothing(
     assert len(registry) == 0
 
 
+@pytest.mark.slow
 def test_saved_model_loads_back(qtbot, tmp_path, viewer, widget, make_noisy, notifications):
     assert widget.save_model_to(tmp_path / "none") is None
     assert "no trained model" in notifications["warning"][0]
@@ -261,6 +269,7 @@ def test_failures_in_the_worker_are_reported(
     assert widget.train_button.isEnabled() and not widget.stop_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_vae_task_trains_a_variational_autoencoder(qtbot, viewer, widget, registry, make_noisy):
     viewer.add_image(make_noisy((6, 16, 16)), name="digits")
     widget.task.setCurrentText("vae")

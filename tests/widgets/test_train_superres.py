@@ -38,6 +38,7 @@ def test_superres_offers_its_modes_and_options(widget):
     assert widget.form.labelForField(widget.target_layer).text() == "clean target"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["from-highres", "zero-shot", "paired"])
 def test_superres_modes_train(qtbot, viewer, widget, registry, make_noisy, notifications, mode):
     high = make_noisy((48, 48))

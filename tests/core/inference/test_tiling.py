@@ -137,6 +137,7 @@ def test_finished_rows_are_written_before_the_last_tile(rng):
     assert not out[:, -1].any()
 
 
+@pytest.mark.slow
 def test_memory_stays_below_image_size(tmp_path):
     shape = (1, 8000, 256)
     image = np.lib.format.open_memmap(tmp_path / "in.npy", "w+", np.float32, shape)

@@ -14,6 +14,7 @@ def groups():
     return (centres[truth] + rng.normal(size=(90, 5))).astype(np.float32), truth
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["pca", "tsne"])
 def test_projections_are_2d_and_reproducible(groups, method):
     codes, _ = groups
