@@ -6,12 +6,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# Libraries PyQt5's xcb platform plugin links against, and Xvfb for a
+# Libraries Qt's xcb platform plugin links against, and Xvfb for a
 # virtual display; most are present on a desktop, few on a server or image.
 SYSDEPS := xvfb xauth libgl1 libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1 \
 	libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 \
 	libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 \
 	libxcb-cursor0
+
+# Prints the path of the Qt binding's X11 platform plugin (PyQt6, else PyQt5),
+# whose libraries sysdeps checks.
+define QXCB
+import importlib.util, pathlib
+name = next(n for n in ("PyQt6", "PyQt5") if importlib.util.find_spec(n))
+root = pathlib.Path(importlib.util.find_spec(name).origin).parent
+print(next(root.glob("Qt*/plugins/platforms/libqxcb.so")))
+endef
+export QXCB
 
 # Without a display the demo and the benchmarks run in a virtual X server
 # (tests get theirs from pytest-xvfb).
@@ -36,7 +46,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 sysdeps: venv
-	@qxcb=$$($(PY) -c "import PyQt5, pathlib; print(pathlib.Path(PyQt5.__file__).parent / 'Qt5/plugins/platforms/libqxcb.so')"); \
+	@qxcb=$$($(PY) -c "$$QXCB"); \
 	if { [ -n "$$DISPLAY" ] || command -v xvfb-run >/dev/null; } && ! ldd "$$qxcb" | grep -q "not found"; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(SYSDEPS); \
