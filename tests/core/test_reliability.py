@@ -4,12 +4,22 @@ Each test is one row or a few rows of the matrix of cases a hostile or
 careless user tried; all use tiny data and at most a few training steps.
 """
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
-from napari_autoencoders.core.config import MAX_SEED, MODEL_LIMITS, Config
+from napari_autoencoders.core.config import MAX_SEED, MODEL_LIMITS, Config, DataConfig, ModelConfig
+from napari_autoencoders.core.data.normalization import Normalizer
+from napari_autoencoders.core.io import model_files
+from napari_autoencoders.core.io.model_files import ModelFileError, load_model, save_model
+from napari_autoencoders.core.model import TrainedModel
+from napari_autoencoders.core.nn.models import build_model
 
 NON_FINITE = [float("nan"), float("inf"), float("-inf")]
 
@@ -112,3 +122,179 @@ def test_a_section_that_is_not_an_object_is_refused():
     data["model"] = [1, 2]
     with pytest.raises(ValueError, match="section 'model' must be a JSON object"):
         Config.from_dict(data)
+
+
+# --- model files: hostile, broken or diverged ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """An untrained tiny grey U-Net saved to a file: a valid model to break."""
+    config = Config(model=ModelConfig(depth=1, width=4), data=DataConfig(patch_size=16))
+    model = TrainedModel(
+        config=config.validate(),
+        network=build_model(config.model).eval(),
+        input_norm=Normalizer([0.0], [1.0]),
+        target_norm=Normalizer([0.0], [1.0]),
+    )
+    return save_model(model, tmp_path_factory.mktemp("models") / "model.safetensors")
+
+
+def _contents(path):
+    with safe_open(str(path), framework="pt") as handle:
+        return handle.metadata(), {name: handle.get_tensor(name) for name in handle.keys()}
+
+
+def _rewrite(source, path, *, sections=None, tensors=None, **header_changes):
+    """Copy ``source`` to ``path`` with changed config ``sections``, tensors or header entries."""
+    header, weights = _contents(source)
+    if sections is not None:
+        changed = json.loads(header["config"])
+        for section, values in sections.items():
+            changed[section].update(values)
+        header_changes["config"] = json.dumps(changed)
+    if tensors is not None:
+        weights = tensors(weights)
+    save_file(weights, str(path), metadata={**header, **header_changes})
+    return path
+
+
+class _Payload:
+    """Creates a marker file when unpickled."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickled_payload_is_never_run(tmp_path):
+    marker = tmp_path / "marker"
+    path = tmp_path / "payload.safetensors"
+    torch.save({"weights": _Payload(marker)}, path)
+    with pytest.raises(ModelFileError, match="not a readable model file"):
+        load_model(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"model": {"residual": "yes"}}, "model.residual must be true or false"),
+        ({"model": {"width": "8"}}, "model.width must be a whole number"),
+        ({"model": {"width": 4.0}}, "model.width must be a whole number"),
+        ({"model": {"blocks": 10**6}}, "model.blocks must be at most"),
+        ({"model": {"width": 10**20}}, "model.width must be at most"),
+        ({"model": {"latent_dim": 10**9}}, "model.latent_dim must be at most"),
+        ({"model": {"width": 1024}}, "tensor 'down.0.0.weight' has shape (4, 1, 3, 3)"),
+        ({"model": {"in_channels": 256, "out_channels": 256}}, "the config's network needs"),
+        ({"model": {"depth": 6}}, "missing tensors"),
+        ({"training": {"learning_rate": "fast"}}, "training.learning_rate must be a number"),
+    ],
+    ids=lambda value: str(value)[:40],
+)
+def test_a_header_that_does_not_fit_the_weights_is_refused_before_building(
+    model_file, tmp_path, monkeypatch, config, message
+):
+    path = _rewrite(model_file, tmp_path / "edited.safetensors", sections=config)
+    devices = []
+
+    def build(config):
+        network = build_model(config)
+        devices.append(next(network.parameters()).device.type)
+        return network
+
+    monkeypatch.setattr(model_files, "build_model", build)
+    with pytest.raises(ModelFileError, match=re.escape(message)):
+        load_model(path)
+    assert set(devices) <= {"meta"}  # no network was allocated
+
+
+@pytest.mark.parametrize("config", ["null", "[]", "1", '"config"'])
+def test_a_config_that_is_not_an_object_is_refused_in_a_file(model_file, tmp_path, config):
+    path = _rewrite(model_file, tmp_path / "config.safetensors", config=config)
+    with pytest.raises(ModelFileError, match="expected a JSON object"):
+        load_model(path)
+
+
+@pytest.mark.parametrize("value", NON_FINITE, ids=["nan", "inf", "-inf"])
+def test_non_finite_weights_are_refused(model_file, tmp_path, value):
+    def poison(weights):
+        name = sorted(weights)[0]
+        weights[name] = weights[name].clone()
+        weights[name].view(-1)[0] = value
+        return weights
+
+    path = _rewrite(model_file, tmp_path / "poisoned.safetensors", tensors=poison)
+    with pytest.raises(ModelFileError, match="1 NaN or infinite value.*lower learning rate"):
+        load_model(path)
+
+
+def test_integer_weights_are_refused(model_file, tmp_path):
+    def to_int(weights):
+        return {name: t.round().to(torch.int64) for name, t in weights.items()}
+
+    path = _rewrite(model_file, tmp_path / "integers.safetensors", tensors=to_int)
+    with pytest.raises(ModelFileError, match="holds torch.int64 values where the network needs torch.float32"):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    "norm, message",
+    [
+        ({"low": [0.5], "high": [0.5]}, "low=0.5, high=0.5; it must be finite with low < high"),
+        ({"low": [float("nan")], "high": [1.0]}, "low=nan"),
+        ({"low": [0.0], "high": [float("inf")]}, "high=inf"),
+        ({"low": [2.0], "high": [1.0]}, "low=2.0, high=1.0"),
+        ({"low": ["a"], "high": [1.0]}, "one number per channel"),
+        ({"low": [0.0, 0.0], "high": [1.0, 1.0]}, "2 channel(s) but the network 1"),
+        ({"low": [0.0]}, "an object with 'low' and 'high'"),
+    ],
+    ids=["equal", "nan", "inf", "reversed", "strings", "channels", "incomplete"],
+)
+@pytest.mark.parametrize("key", ["input_norm", "target_norm"])
+def test_a_broken_normalisation_is_refused(model_file, tmp_path, key, norm, message):
+    path = _rewrite(model_file, tmp_path / "norm.safetensors", **{key: json.dumps(norm)})
+    with pytest.raises(ModelFileError, match=re.escape(f"{key}") + ".*" + re.escape(message)):
+        load_model(path)
+
+
+def test_an_unreadable_format_version_names_the_file(model_file, tmp_path):
+    path = _rewrite(model_file, tmp_path / "version.safetensors", format_version="²")
+    with pytest.raises(ModelFileError, match="version.safetensors.*unreadable format_version"):
+        load_model(path)
+
+
+def test_a_missing_header_entry_is_named(model_file, tmp_path):
+    header, weights = _contents(model_file)
+    del header["input_norm"]
+    path = tmp_path / "no_norm.safetensors"
+    save_file(weights, str(path), metadata=header)
+    with pytest.raises(ModelFileError, match="no 'input_norm' entry"):
+        load_model(path)
+
+
+def test_a_folder_is_not_a_model_file(tmp_path):
+    with pytest.raises(ModelFileError, match="is a folder, not a model file"):
+        load_model(tmp_path)
+
+
+def test_a_failed_save_keeps_the_previous_model(model_file, tmp_path, monkeypatch):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(model_file.read_bytes())
+
+    def fail(tensors, filename, metadata):
+        Path(filename).write_bytes(b"half a model")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(model_files, "save_file", fail)
+    with pytest.raises(OSError, match="cannot write model file.*disk full"):
+        save_model(load_model(model_file), path)
+    assert path.read_bytes() == model_file.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_saving_to_a_folder_is_refused(model_file, tmp_path):
+    with pytest.raises(OSError, match="it is a folder"):
+        save_model(load_model(model_file), tmp_path)

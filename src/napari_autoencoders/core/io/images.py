@@ -16,8 +16,12 @@ Arrays keep their dtype and axis order; nothing here interprets axes.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +258,38 @@ def _png_ready(array: np.ndarray) -> np.ndarray:
     low, high = values.min(), values.max()
     scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
     return np.round(scaled * np.iinfo(dtype).max).astype(dtype)
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``, renamed over it when the block succeeds.
+
+    On an exception the temporary file is removed and ``path`` is untouched,
+    so an interrupted or failed write never destroys a previous result. The
+    temporary name starts with a dot and ends with ``path``'s extension
+    (writers choose the format by it).
+
+    Raises
+    ------
+    OSError
+        If the folder does not exist or cannot be written.
+    """
+    path = Path(path)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    os.close(handle)
+    try:
+        yield Path(name)
+        os.chmod(name, 0o666 & ~_umask())  # mkstemp's 0600 would hide the result from others
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+        raise
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's file creation mask (read once: reading it means setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
