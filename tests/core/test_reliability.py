@@ -20,6 +20,7 @@ from napari_autoencoders.core.io import model_files
 from napari_autoencoders.core.io.model_files import ModelFileError, load_model, save_model
 from napari_autoencoders.core.model import TrainedModel
 from napari_autoencoders.core.nn.models import build_model
+from napari_autoencoders.core.training import Trainer
 
 NON_FINITE = [float("nan"), float("inf"), float("-inf")]
 
@@ -298,3 +299,26 @@ def test_a_failed_save_keeps_the_previous_model(model_file, tmp_path, monkeypatc
 def test_saving_to_a_folder_is_refused(model_file, tmp_path):
     with pytest.raises(OSError, match="it is a folder"):
         save_model(load_model(model_file), tmp_path)
+
+
+# --- training that diverges ----------------------------------------------------------
+
+
+def test_a_diverging_training_stops_and_keeps_finite_weights(tiny_config, blobs):
+    trainer = Trainer(tiny_config(training={"learning_rate": 1e30, "mode": "paired"}), blobs(), blobs())
+    with pytest.raises(FloatingPointError, match=r"loss became \w+ at step \d+.*Lower the learning rate \(it was"):
+        for _ in trainer.run():
+            pass
+    weights = trainer.result().network.state_dict().values()
+    assert all(torch.isfinite(t).all() for t in weights)
+
+
+def test_a_non_finite_loss_is_never_applied(tiny_config, blobs, monkeypatch):
+    trainer = Trainer(tiny_config(), blobs())
+    trainer.prepare()
+    before = {name: t.clone() for name, t in trainer.network.state_dict().items()}
+    monkeypatch.setattr(trainer, "_loss", lambda *args: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(FloatingPointError, match="training loss became nan at step 1"):
+        next(trainer.run())
+    after = trainer.network.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)

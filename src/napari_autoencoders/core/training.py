@@ -114,6 +114,7 @@ class Trainer:
         self.history: list[dict] = []
         self.best_loss = math.inf
         self.best_state: dict | None = None
+        self._step = 0
         # exaggeration of the neighbour term in the last step, and in the best weights' epoch
         self._exaggeration = 1.0
         self._best_exaggerated = False
@@ -343,6 +344,7 @@ class Trainer:
             if self.config.training.neighbour_weight > 0:
                 self._exaggeration = exaggeration_at(fraction)
             loss = self._loss(x, y, mask, self._exaggeration)
+            _check_loss(loss.item(), "training", self._step + 1, self.config)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -363,7 +365,9 @@ class Trainer:
     @torch.no_grad()
     def _validate(self) -> float:
         self.network.eval()
-        return float(np.mean([self._loss(*batch).item() for batch in self.validation]))
+        loss = float(np.mean([self._loss(*batch).item() for batch in self.validation]))
+        _check_loss(loss, "validation", self._step, self.config)
+        return loss
 
     def _record(self, event: TrainingEvent, stale: int) -> int:
         """Append to the history, keep the best weights; return epochs without progress.
@@ -419,6 +423,16 @@ def _check_neighbour_frames(config: Config, planes: np.ndarray) -> None:
             "set the patch size to the frame size, or crop the frames."
         )
     check_neighbour_count(count, config.training.neighbours)
+
+
+def _check_loss(loss: float, kind: str, step: int, config: Config) -> None:
+    """Raise ``FloatingPointError`` if ``loss`` is NaN or infinite."""
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"the {kind} loss became {loss} at step {step}: the training diverged. Lower the "
+            f"learning rate (it was {config.training.learning_rate:.3g}), or check the data "
+            "for extreme values; the best weights so far are kept."
+        )
 
 
 def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
