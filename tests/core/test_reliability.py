@@ -17,6 +17,8 @@ from safetensors.torch import save_file
 from napari_autoencoders.core.config import MAX_SEED, MODEL_LIMITS, Config, DataConfig, ModelConfig
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.io import model_files
+from napari_autoencoders.core.latent import generation
+from napari_autoencoders.core.latent.generation import manifold, sample
 from napari_autoencoders.core.io.model_files import ModelFileError, load_model, save_model
 from napari_autoencoders.core.model import TrainedModel
 from napari_autoencoders.core.nn.models import build_model
@@ -322,3 +324,58 @@ def test_a_non_finite_loss_is_never_applied(tiny_config, blobs, monkeypatch):
         next(trainer.run())
     after = trainer.network.state_dict()
     assert all(torch.equal(before[name], after[name]) for name in before)
+
+
+# --- generation: bounded memory, finite parameters -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_vae(tiny_vae_config):
+    """An untrained tiny VAE on 16x16 frames (generation needs no training to be bounded)."""
+    config = tiny_vae_config().validate()
+    return TrainedModel(
+        config=config,
+        network=build_model(config.model).eval(),
+        input_norm=Normalizer([0.0], [1.0]),
+        target_norm=Normalizer([0.0], [1.0]),
+    )
+
+
+@pytest.mark.parametrize(
+    "generate, what",
+    [
+        (lambda model: sample(model, 10**9), "1000000000 samples"),
+        (lambda model: sample(model, 3_000_000), "3000000 samples"),
+        (lambda model: manifold(model, grid=100_000), "a manifold of 100000x100000 tiles"),
+        (lambda model: manifold(model, grid=2000), "a manifold of 2000x2000 tiles"),
+    ],
+    ids=["sample 1e9", "sample 3e6", "grid 1e5", "grid 2000"],
+)
+def test_a_huge_generation_is_refused_with_the_memory_it_needs(tiny_vae, generate, what):
+    with pytest.raises(ValueError, match=re.escape(what) + r" of 16x16 pixels would need [\d.]+ GiB.*at most \d+ images"):
+        generate(tiny_vae)
+
+
+def test_many_samples_are_decoded_in_batches(tiny_vae, monkeypatch):
+    monkeypatch.setattr(generation, "DECODE_BATCH", 4)
+    batches = []
+    network = tiny_vae.network_on("cpu")
+    decode_batch = network.decode
+    network.decode = lambda z: batches.append(len(z)) or decode_batch(z)
+    monkeypatch.setattr(TrainedModel, "network_on", lambda self, device: network)
+    images = sample(tiny_vae, 10, seed=1)
+    assert images.shape == (10, 16, 16) and batches == [4, 4, 2]
+    monkeypatch.undo()
+    np.testing.assert_allclose(images, sample(tiny_vae, 10, seed=1), atol=1e-6)
+
+
+@pytest.mark.parametrize("temperature", NON_FINITE + [-1.0], ids=["nan", "inf", "-inf", "negative"])
+def test_a_non_finite_or_negative_temperature_is_refused(tiny_vae, temperature):
+    with pytest.raises(ValueError, match="finite temperature >= 0"):
+        sample(tiny_vae, 2, temperature=temperature)
+
+
+@pytest.mark.parametrize("span", NON_FINITE + [-2.0, 0.0], ids=["nan", "inf", "-inf", "negative", "zero"])
+def test_a_span_that_is_not_positive_and_finite_is_refused(tiny_vae, span):
+    with pytest.raises(ValueError, match="span must be a positive, finite number"):
+        manifold(tiny_vae, grid=3, span=span)
