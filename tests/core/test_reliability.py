@@ -16,6 +16,8 @@ from safetensors.torch import save_file
 
 from napari_autoencoders.core.config import MAX_SEED, MODEL_LIMITS, Config, DataConfig, ModelConfig
 from napari_autoencoders.core.data.normalization import Normalizer
+from napari_autoencoders.core.inference.prediction import iter_predict
+from napari_autoencoders.core.inference.tiling import fit_tile
 from napari_autoencoders.core.io import model_files
 from napari_autoencoders.core.latent import generation
 from napari_autoencoders.core.latent.generation import manifold, sample
@@ -379,3 +381,51 @@ def test_a_non_finite_or_negative_temperature_is_refused(tiny_vae, temperature):
 def test_a_span_that_is_not_positive_and_finite_is_refused(tiny_vae, span):
     with pytest.raises(ValueError, match="span must be a positive, finite number"):
         manifold(tiny_vae, grid=3, span=span)
+
+
+# --- prediction: tiling options checked first, float32 results -----------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_unet():
+    """An untrained tiny grey U-Net of depth 1."""
+    config = Config(model=ModelConfig(depth=1, width=4), data=DataConfig(patch_size=16)).validate()
+    return TrainedModel(
+        config=config,
+        network=build_model(config.model).eval(),
+        input_norm=Normalizer([0.0], [1.0]),
+        target_norm=Normalizer([0.0], [1.0]),
+    )
+
+
+@pytest.mark.parametrize("tile, overlap", [(64, 64), (64, 65), (1, 32), (0, 0)])
+def test_fit_tile_refuses_an_overlap_not_below_the_tile(tile, overlap):
+    with pytest.raises(ValueError, match="overlap must satisfy|tile must be positive"):
+        fit_tile(200, tile, overlap)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"tile": 64, "overlap": 64}, "overlap must satisfy 0 <= overlap < tile"),
+        ({"tile": 32, "overlap": 40}, "overlap must satisfy 0 <= overlap < tile"),
+        ({"tile": 0}, "tile must be positive"),
+        ({"overlap": -1}, "overlap must satisfy"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        ({"batch_size": 1.5}, "batch_size must be an integer >= 1, got 1.5"),
+    ],
+)
+def test_bad_tiling_options_are_refused_before_the_output_is_touched(tiny_unet, options, message):
+    out = np.full((40, 40), 7.0, np.float32)
+    steps = iter_predict(tiny_unet, np.ones((40, 40), np.float32), out=out, device="cpu", **options)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        next(steps)
+    assert (out == 7).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_predictions_match_cpu_predictions_in_float32(tiny_unet):
+    image = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+    np.testing.assert_allclose(
+        tiny_unet.predict(image, device="cuda"), tiny_unet.predict(image, device="cpu"), atol=1e-4
+    )

@@ -10,9 +10,8 @@ import torch
 from ..data.axes import Layout, check_axes, from_planes, to_planes
 from ..config import Architecture
 from ..data.patches import check_image
-from ..nn.device import autocast
 from ..progress import run
-from .tiling import fit_tile, iter_tiled
+from .tiling import check_tiling, fit_tile, iter_tiled
 from ..model import TrainedModel
 from ..nn.device import select_device
 
@@ -66,9 +65,17 @@ def iter_predict(
     Raises
     ------
     ValueError
-        If the image's axes or channels do not fit the model, or it holds
-        NaN or infinite values.
+        If ``tile``, ``overlap`` or ``batch_size`` are unusable
+        (:func:`~.tiling.check_tiling`), the image's axes or channels do not
+        fit the model, or it holds NaN or infinite values; all checked
+        before anything is computed or written to ``out``.
+
+    Notes
+    -----
+    The network runs in float32 on every device: the bfloat16 autocast that
+    speeds up training on a GPU would round the results to about 8 bits.
     """
+    check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes)
     planes, layout = to_planes(image, axes)
     if model.config.model.architecture == Architecture.AUTOENCODER.value:
@@ -181,7 +188,7 @@ def _forward(model: TrainedModel, device: torch.device):
     def forward(batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(model.input_norm.normalize(batch))
         x = x.to(device, memory_format=torch.channels_last)
-        with torch.inference_mode(), autocast(device):
+        with torch.inference_mode():  # float32: bf16 autocast would quantise the output
             y = network(x).float().cpu().numpy()
         return model.target_norm.denormalize(y)
 
