@@ -15,10 +15,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from napari_autoencoders.core.config import MAX_SEED, MODEL_LIMITS, Config, DataConfig, ModelConfig
+from napari_autoencoders.core.data.axes import default_axes
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.inference.prediction import iter_predict
 from napari_autoencoders.core.inference.tiling import fit_tile
 from napari_autoencoders.core.io import model_files
+from napari_autoencoders.core.io.images import read_image
 from napari_autoencoders.core.latent import generation
 from napari_autoencoders.core.latent.generation import manifold, sample
 from napari_autoencoders.core.io.model_files import ModelFileError, load_model, save_model
@@ -429,3 +431,79 @@ def test_cuda_predictions_match_cpu_predictions_in_float32(tiny_unet):
     np.testing.assert_allclose(
         tiny_unet.predict(image, device="cuda"), tiny_unet.predict(image, device="cpu"), atol=1e-4
     )
+
+
+# --- degenerate inputs: clear messages with advice that can be followed --------------
+
+
+@pytest.mark.parametrize(
+    "shape, axes", [((0, 64, 64), "SYX"), ((0, 64), "YX"), ((0, 0), "YX"), ((64, 0), "YX")]
+)
+def test_empty_images_are_refused_for_training_and_prediction(tiny_config, tiny_unet, shape, axes):
+    image = np.zeros(shape, np.float32)
+    with pytest.raises(ValueError, match=re.escape(f"the image is empty: its shape {shape}")):
+        Trainer(tiny_config(data={"axes": axes}), image)
+    with pytest.raises(ValueError, match=re.escape(f"image is empty (shape {shape})")):
+        tiny_unet.predict(image, axes=axes, device="cpu")
+
+
+def test_an_empty_normalisation_fit_is_refused():
+    with pytest.raises(ValueError, match=r"empty planes of shape \(0, 1, 8, 8\)"):
+        Normalizer.fit(np.zeros((0, 1, 8, 8), np.float32))
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [(np.float32(3.0), r"0-D array \(a single number\)"), (np.zeros(64), r"1-D array \(a line of values\)")],
+    ids=["0-D", "1-D"],
+)
+def test_arrays_of_fewer_than_two_dimensions_are_not_images(tiny_config, tiny_unet, image, message):
+    expected = message + " is not an image; give an array with at least the two dimensions Y and X"
+    with pytest.raises(ValueError, match=expected):
+        Trainer(tiny_config(), image)
+    with pytest.raises(ValueError, match=expected):
+        tiny_unet.predict(image, device="cpu")
+    with pytest.raises(ValueError, match=expected):
+        default_axes(np.ndim(image))
+
+
+def test_a_grey_image_is_not_guessed_as_colour():
+    with pytest.raises(ValueError, match="a colour image has at least 3 dimensions.*this one has 2"):
+        default_axes(2, rgb=True)
+
+
+def test_a_two_channel_image_read_as_a_stack_gets_the_yxc_hint(tiny_config, blobs):
+    image = np.stack([blobs((32, 32), seed=0), blobs((32, 32), seed=1)], axis=-1)  # (32, 32, 2)
+    with pytest.raises(ValueError, match="32x2 pixels.*If the last axis \\(2 values\\) holds channels, give axes 'YXC'"):
+        Trainer(tiny_config(data={"axes": "SYX"}), image)
+
+
+def test_a_python_list_is_read_as_an_array(tiny_config, blobs):
+    trainer = Trainer(tiny_config(), blobs((32, 32)).tolist())
+    assert trainer.input_norm.low[0] >= 0
+
+
+def test_float64_values_beyond_float32_are_refused(tiny_config, tiny_unet, blobs):
+    image = blobs((32, 32)).astype(np.float64) * 1e300
+    with pytest.raises(ValueError, match=r"values up to 1e\+300, beyond float32's range.*rescale"):
+        Trainer(tiny_config(), image)
+    with pytest.raises(ValueError, match="beyond float32's range"):
+        tiny_unet.predict(image, device="cpu")
+
+
+def test_a_npy_header_declaring_more_than_the_file_holds_is_refused(tmp_path):
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(
+            handle, {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)}
+        )
+    for mmap in (False, True):
+        with pytest.raises(ValueError, match=r"declares an array of shape \(100000, 100000\).*37.3 GiB.*truncated or corrupt"):
+            read_image(path, mmap=mmap)
+
+
+def test_a_folder_is_not_an_image_file(tmp_path):
+    folder = tmp_path / "data.tif"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder, not a file"):
+        read_image(folder)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data.axes import to_planes
+from .data.axes import channel_hint, to_planes
 from .config import Config, Mode, Task
 from .model import TrainedModel
 from .nn.losses import kl_weight, negative_elbo
@@ -96,7 +96,8 @@ class Trainer:
         else:
             target_planes = self._target_planes(config, planes, targets)
         check_image(planes, "the input image")
-        check_patch_size(planes, config.data.patch_size)
+        hint = channel_hint(np.shape(inputs), config.data.axes)
+        check_patch_size(planes, config.data.patch_size, hint)
         if config.training.neighbour_weight > 0:
             _check_neighbour_frames(config, planes)
         channels = layout.channels

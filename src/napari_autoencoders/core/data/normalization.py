@@ -32,8 +32,14 @@ class Normalizer:
         Raises
         ------
         ValueError
-            If a channel is constant, since there is nothing to learn from it.
+            If ``planes`` is empty, or a channel is constant, since there is
+            nothing to learn from it.
         """
+        if np.size(planes) == 0:
+            raise ValueError(
+                f"cannot fit a normalisation to empty planes of shape {np.shape(planes)}; "
+                "give an image with at least one pixel."
+            )
         low, high = [], []
         for channel in range(planes.shape[1]):
             values = _subsample(planes[:, channel])

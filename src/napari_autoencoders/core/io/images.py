@@ -54,15 +54,25 @@ def read_image(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
     ------
     FileNotFoundError
         If ``path`` does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
     ValueError
-        If the extension is not supported or the file cannot be decoded.
+        If the extension is not supported, the file cannot be decoded, or
+        it declares more data than it holds or than fits in memory.
     """
     path = Path(path)
     suffix = _suffix(path, READ_FORMATS, "read")
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder, not a file; give an image file.")
     if not path.is_file():
         raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
     try:
         return _READERS[suffix](path, mmap)
+    except MemoryError as err:
+        raise ValueError(
+            f"{str(path)!r} is too large to read into memory ({err}); read it memory-mapped "
+            "or crop it."
+        ) from err
     except (OSError, ValueError, EOFError) as err:
         # the decoders' messages can span lines; keep the first for a one-line error
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -204,8 +214,34 @@ def _read_tiff(path: Path, mmap: bool) -> np.ndarray:
 
 
 def _read_npy(path: Path, mmap: bool) -> np.ndarray:
+    _check_npy_size(path)
     # allow_pickle=False: a .npy file must never run code when loaded
     return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def _check_npy_size(path: Path) -> None:
+    """Raise ``ValueError`` if a .npy header declares more data than the file holds.
+
+    A 200-byte file can declare an array of 37 GiB; numpy would try to
+    allocate it before finding the data missing.
+    """
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version not in readers:
+            return  # np.load reads (or refuses) the rarer versions itself
+        shape, _, dtype = readers[version](handle)
+        header_end = handle.tell()
+    if dtype.hasobject:
+        return  # refused by np.load(allow_pickle=False) with its own message
+    declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    held = path.stat().st_size - header_end
+    if declared > held:
+        raise ValueError(
+            f"its header declares an array of shape {shape} and {dtype} "
+            f"({declared / 1024**3:.3g} GiB) but the file holds only {held} bytes of data: "
+            "it is truncated or corrupt"
+        )
 
 
 def _read_npz(path: Path, mmap: bool) -> np.ndarray:
