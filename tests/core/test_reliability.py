@@ -6,6 +6,7 @@ careless user tried; all use tiny data and at most a few training steps.
 
 import json
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,14 @@ from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.inference.prediction import iter_predict
 from napari_autoencoders.core.inference.tiling import fit_tile
 from napari_autoencoders.core.io import model_files
-from napari_autoencoders.core.io.images import read_image
+from napari_autoencoders.core.io import images
+from napari_autoencoders.core.io.images import (
+    atomic_output,
+    check_not_input,
+    create_image,
+    read_image,
+    write_image,
+)
 from napari_autoencoders.core.latent import generation
 from napari_autoencoders.core.latent.generation import manifold, sample
 from napari_autoencoders.core.io.model_files import ModelFileError, load_model, save_model
@@ -507,3 +515,126 @@ def test_a_folder_is_not_an_image_file(tmp_path):
     folder.mkdir()
     with pytest.raises(IsADirectoryError, match="is a folder, not a file"):
         read_image(folder)
+
+
+# --- safe writes: temporary files renamed when complete, never over an input ---------
+
+
+@pytest.fixture
+def previous(tmp_path):
+    """Factory of a previous result at ``tmp_path / name``: write_image(name, 7s)."""
+
+    def make(name):
+        return write_image(tmp_path / name, np.full((8, 8), 7, np.uint8))
+
+    return make
+
+
+@pytest.mark.parametrize("name", ["out.tif", "out.npy", "out.png"])
+def test_a_write_failing_midway_keeps_the_previous_file(previous, monkeypatch, name):
+    path = previous(name)
+    before = path.read_bytes()
+
+    def fail_midway(target, array, suffix):
+        Path(target).write_bytes(b"half an image")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(images, "_write", fail_midway)
+    with pytest.raises(OSError, match="disk full"):
+        write_image(path, np.zeros((8, 8), np.uint8))
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [name]  # no temporary file left
+
+
+@pytest.mark.parametrize("name", ["out.tif", "out.npy", "out.png"])
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_an_interrupted_atomic_output_keeps_the_previous_file(previous, name, error):
+    path = previous(name)
+    before = path.read_bytes()
+    with pytest.raises(error):
+        with atomic_output(path, (16, 16), np.uint8) as out:
+            out[:8] = 3
+            raise error()
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [name]
+
+
+@pytest.mark.parametrize("name", ["out.tif", "out.npy", "out.png"])
+def test_a_completed_atomic_output_replaces_the_file(previous, name):
+    path = previous(name)
+    with atomic_output(path, (16, 16), np.uint8) as out:
+        out[:] = np.arange(16, dtype=np.uint8)
+    np.testing.assert_array_equal(read_image(path), np.tile(np.arange(16, dtype=np.uint8), (16, 1)))
+    assert [p.name for p in path.parent.iterdir()] == [name]
+
+
+def test_atomic_output_checks_the_path_before_creating_anything(tmp_path):
+    with pytest.raises(ValueError, match="PNG holds"):
+        with atomic_output(tmp_path / "out.png", (2, 8, 8)):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    path = write_image(tmp_path / "out.npy", np.zeros((4, 4)))
+    assert path.stat().st_mode & 0o777 == 0o666 & ~images._umask()
+
+
+@pytest.mark.parametrize("name", ["out.npy", "out.tif"])
+def test_created_images_have_their_disk_space_reserved(tmp_path, name):
+    out = create_image(tmp_path / name, (256, 256))
+    size = (tmp_path / name).stat()
+    del out
+    assert size.st_blocks * 512 >= size.st_size >= 256 * 256 * 4
+
+
+def test_object_arrays_are_not_written_as_pickles(tmp_path):
+    with pytest.raises(ValueError, match="holds Python objects"):
+        write_image(tmp_path / "objects.npy", np.array([[object()]]))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path, previous):
+    image = previous("image.tif")
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(b"model")
+    link = tmp_path / "link.tif"
+    link.symlink_to(image)
+    for output, source in [(image, image), (tmp_path / "." / "image.tif", image), (link, image), (model, model)]:
+        with pytest.raises(ValueError, match=f"the output '{re.escape(str(output))}' is the input '{re.escape(str(source))}'.*choose another output"):
+            check_not_input(output, tmp_path / "other.tif", source)
+    check_not_input(tmp_path / "result.tif", image, model, tmp_path / "missing.tif")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs at ``tmp_path / "disk"``; skipped where it cannot be mounted."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.parametrize("name", ["out.npy", "out.tif"])
+def test_a_full_disk_fails_up_front_and_keeps_the_previous_result(small_disk, name):
+    path = write_image(small_disk / name, np.full((8, 8), 7, np.uint8))
+    before = path.read_bytes()
+    with pytest.raises(OSError, match=r"no room on the disk for .*needs 4.0 MiB"):
+        with atomic_output(path, (1024, 1024), np.float32) as out:
+            out[:] = 1  # never reached: a sparse map would die here with SIGBUS
+    assert path.read_bytes() == before
+    assert [p.name for p in small_disk.iterdir()] == [name]
+
+
+def test_a_full_disk_during_write_image_keeps_the_previous_result(small_disk):
+    path = write_image(small_disk / "out.npy", np.full((8, 8), 7, np.uint8))
+    before = path.read_bytes()
+    with pytest.raises(OSError):
+        write_image(path, np.ones((1024, 1024), np.float32))
+    assert path.read_bytes() == before
+    assert [p.name for p in small_disk.iterdir()] == ["out.npy"]

@@ -17,6 +17,7 @@ Arrays keep their dtype and axis order; nothing here interprets axes.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import tempfile
@@ -93,6 +94,10 @@ def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
       to the full 16-bit range (8 bits for colour) with a warning, since the
       original intensities are lost; write a TIFF to keep them.
 
+    The file is written under a temporary name in the same folder and
+    renamed over ``path`` when complete (:func:`replacing`): a failed or
+    interrupted write leaves any previous file at ``path`` as it was.
+
     Parameters
     ----------
     path : str or path-like
@@ -104,32 +109,50 @@ def write_image(path: str | os.PathLike, array: np.ndarray) -> Path:
     Raises
     ------
     ValueError
-        If the extension is not supported, or a PNG is asked for an array of
-        another shape or with NaN or infinite values.
+        If the extension is not supported, the array holds Python objects,
+        or a PNG is asked for an array of another shape or with NaN or
+        infinite values.
     FileNotFoundError
         If the destination folder does not exist.
+    OSError
+        If the disk is full or the folder cannot be written.
     """
     path = Path(path)
     array = np.asarray(array)
     suffix = check_writable(path, array.shape)
+    if array.dtype.hasobject:
+        raise ValueError(
+            f"cannot write {str(path)!r}: the array holds Python objects, not numbers; "
+            "convert it to a numeric dtype first."
+        )
+    with replacing(path) as temporary:
+        _write(temporary, array, suffix)
+    return path
+
+
+def _write(path: Path, array: np.ndarray, suffix: str) -> None:
+    """Write ``array`` to ``path`` in the format of ``suffix``, in place."""
     if suffix in (".tif", ".tiff"):
         import tifffile
 
         tifffile.imwrite(path, array, photometric=_photometric(array.shape))
     elif suffix == ".npy":
-        np.save(path, array)
+        np.save(path, array, allow_pickle=False)
     else:
         import imageio.v3 as iio
 
-        iio.imwrite(path, _png_ready(array), plugin="pillow")
-    return path
+        iio.imwrite(path, _png_ready(array), plugin="pillow", extension=".png")
 
 
 def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
     """Create the file for an image and return it mapped into memory for writing.
 
     Lets a large result be written piece by piece without ever being held
-    in memory whole; ``write_image`` would store the same file.
+    in memory whole; ``write_image`` would store the same file. The file's
+    disk space is reserved at once (:func:`preallocate`), so a full disk
+    fails here with an ``OSError`` rather than later, mid-write, with a
+    SIGBUS. The file is created at ``path`` itself; :func:`atomic_output`
+    creates it under a temporary name and renames it when complete.
 
     Parameters
     ----------
@@ -151,15 +174,129 @@ def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float
     ------
     ValueError, FileNotFoundError
         As :func:`check_writable`.
+    OSError
+        If the disk has no room for the whole file (which is then removed).
     """
     suffix = check_writable(path, shape)
     if suffix == ".npy":
-        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
-    if suffix in (".tif", ".tiff"):
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(shape))
+    elif suffix in (".tif", ".tiff"):
         import tifffile
 
-        return tifffile.memmap(path, shape=tuple(shape), dtype=dtype, photometric=_photometric(shape))
-    return None
+        array = tifffile.memmap(path, shape=tuple(shape), dtype=dtype, photometric=_photometric(shape))
+    else:
+        return None
+    try:
+        preallocate(path)
+    except OSError:
+        del array
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return array
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32
+) -> Iterator[np.ndarray]:
+    """Yield an array to fill with a result; it becomes the file ``path`` only if the block succeeds.
+
+    For ``.npy`` and TIFF files the array is a memory map of a temporary
+    file in ``path``'s folder, with its disk space reserved up front
+    (:func:`create_image`); for PNG an array in memory, written at the end.
+    When the block ends normally the file is completed and renamed over
+    ``path``; when it raises (an error, Ctrl-C) the temporary file is
+    removed and a previous file at ``path`` is left as it was.
+
+    >>> with atomic_output("result.tif", (512, 512)) as out:   # doctest: +SKIP
+    ...     predict(model, image, out=out)
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination with an extension from :data:`WRITE_FORMATS`.
+    shape : tuple of int
+        Shape of the image, any axes.
+    dtype : data-type
+        Its dtype.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As :func:`check_writable`, before any file is created.
+    OSError
+        If the disk has no room for the file.
+    """
+    suffix = check_writable(path, shape)
+    with replacing(path) as temporary:
+        if suffix == ".png":
+            array = np.zeros(shape, dtype)
+            yield array
+            _write(temporary, array, suffix)
+        else:
+            array = create_image(temporary, shape, dtype)
+            yield array
+            array.flush()
+
+
+def preallocate(path: str | os.PathLike) -> None:
+    """Reserve the disk blocks of the whole file at ``path`` (a sparse file gets real blocks).
+
+    A memory-mapped file created sparse gets its blocks only when written,
+    and a full disk then kills the process with SIGBUS; reserving them first
+    turns that into an ``OSError`` here. Does nothing where the system or
+    the file system cannot reserve space.
+
+    Raises
+    ------
+    OSError
+        If the disk has no room for the file; the message gives its size.
+    """
+    if not hasattr(os, "posix_fallocate"):
+        return
+    size = os.path.getsize(path)
+    handle = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(handle, 0, max(size, 1))
+    except OSError as err:
+        if err.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            return  # this file system cannot reserve space: write as before
+        raise OSError(
+            err.errno,
+            f"no room on the disk for {str(path)!r}, which needs {size / 1024**2:.1f} MiB "
+            f"({err.strerror}); free some space or write elsewhere.",
+        ) from err
+    finally:
+        os.close(handle)
+
+
+def check_not_input(output: str | os.PathLike, *inputs: str | os.PathLike) -> None:
+    """Raise ``ValueError`` if ``output`` is the same file as one of ``inputs``.
+
+    Writing a result over its own input would destroy the input, often
+    before it is read (a memory-mapped input reads as zeros once its file
+    is truncated). Links and different spellings of one path are caught;
+    inputs that do not exist are ignored.
+
+    Parameters
+    ----------
+    output : str or path-like
+        Where a result is to be written.
+    *inputs : str or path-like
+        The files it is computed from: images, models.
+    """
+    output = Path(output)
+    for source in inputs:
+        source = Path(source)
+        same = output.resolve() == source.resolve()
+        if not same and output.exists() and source.exists():
+            same = os.path.samefile(output, source)
+        if same:
+            raise ValueError(
+                f"the output {str(output)!r} is the input {str(source)!r}; writing it would "
+                "destroy the input: choose another output path."
+            )
 
 
 def _photometric(shape: tuple[int, ...]) -> str:
