@@ -20,8 +20,7 @@ from napari_autoencoders.core.data.axes import default_axes
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.inference.prediction import iter_predict
 from napari_autoencoders.core.inference.tiling import fit_tile
-from napari_autoencoders.core.io import model_files
-from napari_autoencoders.core.io import images
+from napari_autoencoders.core.io import images, model_files
 from napari_autoencoders.core.io.images import (
     atomic_output,
     check_not_input,
@@ -29,9 +28,9 @@ from napari_autoencoders.core.io.images import (
     read_image,
     write_image,
 )
+from napari_autoencoders.core.io.model_files import ModelFileError, load_model, save_model
 from napari_autoencoders.core.latent import generation
 from napari_autoencoders.core.latent.generation import manifold, sample
-from napari_autoencoders.core.io.model_files import ModelFileError, load_model, save_model
 from napari_autoencoders.core.model import TrainedModel
 from napari_autoencoders.core.nn.models import build_model
 from napari_autoencoders.core.training import Trainer
@@ -81,7 +80,9 @@ def test_time_budget_must_be_finite(budget):
 def test_seed_out_of_range_is_refused(seed):
     config = Config()
     config.training.seed = seed
-    with pytest.raises(ValueError, match=f"training.seed must be an integer from 0 to {MAX_SEED}, got {seed}"):
+    with pytest.raises(
+        ValueError, match=f"training.seed must be an integer from 0 to {MAX_SEED}, got {seed}"
+    ):
         config.validate()
 
 
@@ -115,7 +116,9 @@ def test_model_sizes_have_upper_bounds(name):
 def test_config_fields_of_the_wrong_json_type_are_refused(section, name, value, expected):
     data = Config().to_dict()
     data[section][name] = value
-    with pytest.raises(ValueError, match=re.escape(f"config field {section}.{name} must be {expected}")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"config field {section}.{name} must be {expected}")
+    ):
         Config.from_dict(data)
 
 
@@ -236,7 +239,7 @@ def test_a_config_that_is_not_an_object_is_refused_in_a_file(model_file, tmp_pat
 @pytest.mark.parametrize("value", NON_FINITE, ids=["nan", "inf", "-inf"])
 def test_non_finite_weights_are_refused(model_file, tmp_path, value):
     def poison(weights):
-        name = sorted(weights)[0]
+        name = min(weights)
         weights[name] = weights[name].clone()
         weights[name].view(-1)[0] = value
         return weights
@@ -251,7 +254,9 @@ def test_integer_weights_are_refused(model_file, tmp_path):
         return {name: t.round().to(torch.int64) for name, t in weights.items()}
 
     path = _rewrite(model_file, tmp_path / "integers.safetensors", tensors=to_int)
-    with pytest.raises(ModelFileError, match="holds torch.int64 values where the network needs torch.float32"):
+    with pytest.raises(
+        ModelFileError, match="holds torch.int64 values where the network needs torch.float32"
+    ):
         load_model(path)
 
 
@@ -319,8 +324,12 @@ def test_saving_to_a_folder_is_refused(model_file, tmp_path):
 
 
 def test_a_diverging_training_stops_and_keeps_finite_weights(tiny_config, blobs):
-    trainer = Trainer(tiny_config(training={"learning_rate": 1e30, "mode": "paired"}), blobs(), blobs())
-    with pytest.raises(FloatingPointError, match=r"loss became \w+ at step \d+.*Lower the learning rate \(it was"):
+    trainer = Trainer(
+        tiny_config(training={"learning_rate": 1e30, "mode": "paired"}), blobs(), blobs()
+    )
+    with pytest.raises(
+        FloatingPointError, match=r"loss became \w+ at step \d+.*Lower the learning rate \(it was"
+    ):
         for _ in trainer.run():
             pass
     weights = trainer.result().network.state_dict().values()
@@ -331,7 +340,9 @@ def test_a_non_finite_loss_is_never_applied(tiny_config, blobs, monkeypatch):
     trainer = Trainer(tiny_config(), blobs())
     trainer.prepare()
     before = {name: t.clone() for name, t in trainer.network.state_dict().items()}
-    monkeypatch.setattr(trainer, "_loss", lambda *args: torch.tensor(float("nan"), requires_grad=True))
+    monkeypatch.setattr(
+        trainer, "_loss", lambda *args: torch.tensor(float("nan"), requires_grad=True)
+    )
     with pytest.raises(FloatingPointError, match="training loss became nan at step 1"):
         next(trainer.run())
     after = trainer.network.state_dict()
@@ -364,7 +375,10 @@ def tiny_vae(tiny_vae_config):
     ids=["sample 1e9", "sample 3e6", "grid 1e5", "grid 2000"],
 )
 def test_a_huge_generation_is_refused_with_the_memory_it_needs(tiny_vae, generate, what):
-    with pytest.raises(ValueError, match=re.escape(what) + r" of 16x16 pixels would need [\d.]+ GiB.*at most \d+ images"):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(what) + r" of 16x16 pixels would need [\d.]+ GiB.*at most \d+ images",
+    ):
         generate(tiny_vae)
 
 
@@ -387,7 +401,9 @@ def test_a_non_finite_or_negative_temperature_is_refused(tiny_vae, temperature):
         sample(tiny_vae, 2, temperature=temperature)
 
 
-@pytest.mark.parametrize("span", NON_FINITE + [-2.0, 0.0], ids=["nan", "inf", "-inf", "negative", "zero"])
+@pytest.mark.parametrize(
+    "span", NON_FINITE + [-2.0, 0.0], ids=["nan", "inf", "-inf", "negative", "zero"]
+)
 def test_a_span_that_is_not_positive_and_finite_is_refused(tiny_vae, span):
     with pytest.raises(ValueError, match="span must be a positive, finite number"):
         manifold(tiny_vae, grid=3, span=span)
@@ -462,7 +478,10 @@ def test_an_empty_normalisation_fit_is_refused():
 
 @pytest.mark.parametrize(
     "image, message",
-    [(np.float32(3.0), r"0-D array \(a single number\)"), (np.zeros(64), r"1-D array \(a line of values\)")],
+    [
+        (np.float32(3.0), r"0-D array \(a single number\)"),
+        (np.zeros(64), r"1-D array \(a line of values\)"),
+    ],
     ids=["0-D", "1-D"],
 )
 def test_arrays_of_fewer_than_two_dimensions_are_not_images(tiny_config, tiny_unet, image, message):
@@ -476,13 +495,18 @@ def test_arrays_of_fewer_than_two_dimensions_are_not_images(tiny_config, tiny_un
 
 
 def test_a_grey_image_is_not_guessed_as_colour():
-    with pytest.raises(ValueError, match="a colour image has at least 3 dimensions.*this one has 2"):
+    with pytest.raises(
+        ValueError, match="a colour image has at least 3 dimensions.*this one has 2"
+    ):
         default_axes(2, rgb=True)
 
 
 def test_a_two_channel_image_read_as_a_stack_gets_the_yxc_hint(tiny_config, blobs):
     image = np.stack([blobs((32, 32), seed=0), blobs((32, 32), seed=1)], axis=-1)  # (32, 32, 2)
-    with pytest.raises(ValueError, match="32x2 pixels.*If the last axis \\(2 values\\) holds channels, give axes 'YXC'"):
+    with pytest.raises(
+        ValueError,
+        match="32x2 pixels.*If the last axis \\(2 values\\) holds channels, give axes 'YXC'",
+    ):
         Trainer(tiny_config(data={"axes": "SYX"}), image)
 
 
@@ -506,7 +530,10 @@ def test_a_npy_header_declaring_more_than_the_file_holds_is_refused(tmp_path):
             handle, {"descr": "<f4", "fortran_order": False, "shape": (100_000, 100_000)}
         )
     for mmap in (False, True):
-        with pytest.raises(ValueError, match=r"declares an array of shape \(100000, 100000\).*37.3 GiB.*truncated or corrupt"):
+        with pytest.raises(
+            ValueError,
+            match=r"declares an array of shape \(100000, 100000\).*37.3 GiB.*truncated or corrupt",
+        ):
             read_image(path, mmap=mmap)
 
 
@@ -551,10 +578,9 @@ def test_a_write_failing_midway_keeps_the_previous_file(previous, monkeypatch, n
 def test_an_interrupted_atomic_output_keeps_the_previous_file(previous, name, error):
     path = previous(name)
     before = path.read_bytes()
-    with pytest.raises(error):
-        with atomic_output(path, (16, 16), np.uint8) as out:
-            out[:8] = 3
-            raise error()
+    with pytest.raises(error), atomic_output(path, (16, 16), np.uint8) as out:
+        out[:8] = 3
+        raise error()
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [name]
 
@@ -600,8 +626,16 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, previous):
     model.write_bytes(b"model")
     link = tmp_path / "link.tif"
     link.symlink_to(image)
-    for output, source in [(image, image), (tmp_path / "." / "image.tif", image), (link, image), (model, model)]:
-        with pytest.raises(ValueError, match=f"the output '{re.escape(str(output))}' is the input '{re.escape(str(source))}'.*choose another output"):
+    for output, source in [
+        (image, image),
+        (tmp_path / "." / "image.tif", image),
+        (link, image),
+        (model, model),
+    ]:
+        with pytest.raises(
+            ValueError,
+            match=f"the output '{re.escape(str(output))}' is the input '{re.escape(str(source))}'.*choose another output",
+        ):
             check_not_input(output, tmp_path / "other.tif", source)
     check_not_input(tmp_path / "result.tif", image, model, tmp_path / "missing.tif")
 
@@ -612,10 +646,14 @@ def small_disk(tmp_path):
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+        capture_output=True,
+        check=False,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}")
+        pytest.skip(
+            f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}"
+        )
     yield disk
     subprocess.run(["umount", str(disk)], check=True)
 

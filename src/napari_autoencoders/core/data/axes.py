@@ -112,7 +112,8 @@ def channel_hint(shape: tuple[int, ...], axes: str) -> str:
     suggests it.
     """
     looks_like_channels = len(shape) == len(axes) >= 3 and 2 <= shape[-1] <= 4
-    if "C" in axes or axes[0] not in STACK_AXES or not axes.endswith("X") or not looks_like_channels:
+    read_as_stack = "C" not in axes and axes[0] in STACK_AXES and axes.endswith("X")
+    if not (looks_like_channels and read_as_stack):
         return ""
     suggestion = axes[1:] + "C"  # one stack axis fewer, the last axis as channels
     return (

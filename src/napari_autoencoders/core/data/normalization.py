@@ -81,12 +81,15 @@ class Normalizer:
             or empty range would turn every output pixel into NaN or infinity.
         """
         if not isinstance(data, dict) or set(data) != {"low", "high"}:
-            raise ValueError(f"a normalisation must be an object with 'low' and 'high', got {data!r:.80}.")
+            raise ValueError(
+                f"a normalisation must be an object with 'low' and 'high', got {data!r:.80}."
+            )
         low, high = data["low"], data["high"]
         numbers = low + high if isinstance(low, list) and isinstance(high, list) else None
         if not numbers or len(low) != len(high) or not all(_is_number(n) for n in numbers):
             raise ValueError(
-                f"a normalisation needs one number per channel in 'low' and 'high', got {data!r:.80}."
+                "a normalisation needs one number per channel in 'low' and 'high', got "
+                f"{data!r:.80}."
             )
         for channel, (lo, hi) in enumerate(zip(low, high)):
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):

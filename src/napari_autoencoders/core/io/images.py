@@ -183,7 +183,8 @@ def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float
     elif suffix in (".tif", ".tiff"):
         import tifffile
 
-        array = tifffile.memmap(path, shape=tuple(shape), dtype=dtype, photometric=_photometric(shape))
+        photometric = _photometric(shape)
+        array = tifffile.memmap(path, shape=tuple(shape), dtype=dtype, photometric=photometric)
     else:
         return None
     try:
@@ -200,7 +201,7 @@ def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float
 def atomic_output(
     path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32
 ) -> Iterator[np.ndarray]:
-    """Yield an array to fill with a result; it becomes the file ``path`` only if the block succeeds.
+    """Yield an array to fill; it becomes the file ``path`` only if the block succeeds.
 
     For ``.npy`` and TIFF files the array is a memory map of a temporary
     file in ``path``'s folder, with its disk space reserved up front
@@ -362,7 +363,8 @@ def _check_npy_size(path: Path) -> None:
     A 200-byte file can declare an array of 37 GiB; numpy would try to
     allocate it before finding the data missing.
     """
-    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    formats = np.lib.format
+    readers = {(1, 0): formats.read_array_header_1_0, (2, 0): formats.read_array_header_2_0}
     with open(path, "rb") as handle:
         version = np.lib.format.read_magic(handle)
         if version not in readers:
@@ -448,7 +450,9 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
         If the folder does not exist or cannot be written.
     """
     path = Path(path)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    handle, name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
+    )
     os.close(handle)
     try:
         yield Path(name)

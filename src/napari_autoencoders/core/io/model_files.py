@@ -175,7 +175,8 @@ def _normalizer(header: dict[str, str], key: str, channels: int) -> Normalizer:
 def _check_shapes(config: Config, shapes: dict[str, tuple[int, ...]]) -> None:
     """Raise ``ValueError`` unless the file's tensors are those of the config's network."""
     with torch.device("meta"):  # shapes only: no memory, whatever the config asks for
-        expected = {name: tuple(t.shape) for name, t in build_model(config.model).state_dict().items()}
+        network = build_model(config.model)
+    expected = {name: tuple(t.shape) for name, t in network.state_dict().items()}
     missing, unexpected = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
     if missing or unexpected:
         raise ValueError(
