@@ -30,6 +30,7 @@ from napari_autoencoders.core.io.images import (
 )
 from napari_autoencoders.core.io.model_files import ModelFileError, load_model, save_model
 from napari_autoencoders.core.latent import generation
+from napari_autoencoders.core.latent.encoding import write_csv
 from napari_autoencoders.core.latent.generation import manifold, sample
 from napari_autoencoders.core.model import TrainedModel
 from napari_autoencoders.core.nn.models import build_model
@@ -676,3 +677,55 @@ def test_a_full_disk_during_write_image_keeps_the_previous_result(small_disk):
         write_image(path, np.ones((1024, 1024), np.float32))
     assert path.read_bytes() == before
     assert [p.name for p in small_disk.iterdir()] == ["out.npy"]
+
+
+# --- more unclear cases of the matrix ------------------------------------------------
+
+
+@pytest.mark.parametrize("axes", ["QQ", "YY", "SX", 123])
+def test_unusable_axes_in_a_config_are_refused(axes):
+    data = Config().to_dict()
+    data["data"]["axes"] = axes
+    with pytest.raises(ValueError, match="data.axes"):
+        Config.from_dict(data)
+
+
+@pytest.mark.parametrize("version", ["1", None, 1.0, True])
+def test_a_config_version_that_is_not_a_whole_number_is_refused(version):
+    data = Config().to_dict()
+    data["version"] = version
+    with pytest.raises(ValueError, match="config version must be a whole number.*corrupt"):
+        Config.from_dict(data)
+
+
+def test_a_target_of_other_axes_is_named(tiny_config, blobs):
+    rgb = np.stack([blobs((32, 32), seed=s) for s in range(3)], axis=-1)
+    config = tiny_config(data={"axes": "YXC"}, training={"mode": "paired"})
+    with pytest.raises(ValueError, match="the target image does not fit: axes 'YXC' names 3 axes"):
+        Trainer(config, rgb, blobs((32, 32)))
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5])
+def test_encoding_refuses_a_batch_size_below_one(tiny_vae, frames, batch_size):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        tiny_vae.encode(frames, batch_size=batch_size)
+
+
+def test_a_failed_csv_write_keeps_the_previous_table(tmp_path, monkeypatch):
+    path = tmp_path / "latents.csv"
+    path.write_text("z0\n1\n")
+    monkeypatch.setattr(np, "savetxt", lambda target, *args, **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        write_csv(path, {"z0": np.zeros(3)})
+    assert path.read_text() == "z0\n1\n" and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+@pytest.mark.parametrize(
+    "array, message",
+    [(np.zeros((0, 0)), "cannot hold an empty image"), (np.ones((4, 4), complex), "complex")],
+    ids=["empty", "complex"],
+)
+def test_png_refuses_empty_and_complex_images(tmp_path, array, message):
+    with pytest.raises(ValueError, match=message):
+        write_image(tmp_path / "out.png", array)
+    assert list(tmp_path.iterdir()) == []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .data.axes import check_axes
 from .data.noise import parse_noise
 from .data.resolution import FACTORS, parse_downscale
 
@@ -217,6 +218,10 @@ class DataConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
         _check_finite("data", self)
+        try:
+            check_axes(self.axes, len(self.axes))
+        except ValueError as err:
+            raise ValueError(f"data.axes is unusable: {err}") from err
         _check_positive("data.patch_size", self.patch_size)
         _check_positive("data.batch_size", self.batch_size)
         if not 0.0 <= self.validation_fraction < 0.5:
@@ -456,7 +461,12 @@ class Config:
                 f"{type(data).__name__} {data!r:.60}."
             )
         version = data.get("version")
-        if version != CONFIG_VERSION or isinstance(version, bool):
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(
+                f"config version must be a whole number, got {version!r}; the file is corrupt "
+                "or was edited."
+            )
+        if version != CONFIG_VERSION:
             raise ValueError(
                 f"config version {version!r} is not supported (this package reads "
                 f"version {CONFIG_VERSION}); update napari-autoencoders."

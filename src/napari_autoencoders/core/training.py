@@ -133,7 +133,10 @@ class Trainer:
             )
         if targets is None:
             return planes
-        target_planes, _ = to_planes(targets, config.data.axes)
+        try:
+            target_planes, _ = to_planes(targets, config.data.axes)
+        except ValueError as err:
+            raise ValueError(f"the target image does not fit: {err}") from err
         if target_planes.shape != planes.shape:
             raise ValueError(
                 f"the input {np.shape(planes)} and target {np.shape(target_planes)} planes differ "

@@ -314,7 +314,7 @@ def check_writable(path: str | os.PathLike, shape: tuple[int, ...]) -> str:
     ------
     ValueError
         If the extension is not in :data:`WRITE_FORMATS`, or PNG is asked for
-        a shape other than (Y, X), (Y, X, 3) or (Y, X, 4).
+        a shape other than (Y, X), (Y, X, 3) or (Y, X, 4), or an empty one.
     FileNotFoundError
         If the destination folder does not exist.
     """
@@ -326,6 +326,11 @@ def check_writable(path: str | os.PathLike, shape: tuple[int, ...]) -> str:
         raise ValueError(
             f"PNG holds a (Y, X) greyscale or (Y, X, 3|4) colour image, not shape {tuple(shape)}; "
             "write a .tif or .npy file instead."
+        )
+    if suffix == ".png" and 0 in tuple(shape):
+        raise ValueError(
+            f"a PNG cannot hold an empty image of shape {tuple(shape)}; write a .tif or .npy "
+            "file instead."
         )
     return suffix
 
@@ -411,6 +416,10 @@ _READERS = {
 def _png_ready(array: np.ndarray) -> np.ndarray:
     """Return ``array`` as uint8 or uint16 for PNG, scaling only when needed."""
     grey = array.ndim == 2
+    if np.iscomplexobj(array):
+        raise ValueError(
+            "PNG cannot store complex values; write their magnitude (numpy.abs) or a .tif file."
+        )
     if array.dtype == np.uint8 or (grey and array.dtype == np.uint16):
         return array
     if np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
