@@ -729,3 +729,9 @@ def test_png_refuses_empty_and_complex_images(tmp_path, array, message):
     with pytest.raises(ValueError, match=message):
         write_image(tmp_path / "out.png", array)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_history_that_is_not_a_list_is_refused(model_file, tmp_path):
+    path = _rewrite(model_file, tmp_path / "history.safetensors", history='{"epoch": 1}')
+    with pytest.raises(ModelFileError, match="history must be a list of epochs, got dict"):
+        load_model(path)

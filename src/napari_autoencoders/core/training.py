@@ -348,11 +348,12 @@ class Trainer:
             if self.config.training.neighbour_weight > 0:
                 self._exaggeration = exaggeration_at(fraction)
             loss = self._loss(x, y, mask, self._exaggeration)
-            _check_loss(loss.item(), "training", self._step + 1, self.config)
+            value = loss.item()
+            _check_loss(value, "training", self._step + 1, self.config)  # before any update
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            losses.append(loss.item())
+            losses.append(value)
             self._step += 1
             elapsed = time.perf_counter() - self._start
             yield TrainingEvent(self._step, len(self.history), losses[-1], elapsed, lr, fraction)

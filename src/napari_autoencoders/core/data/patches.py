@@ -42,7 +42,7 @@ def check_image(image: np.ndarray, name: str = "image") -> None:
                 "numpy.nan_to_num) before training or prediction."
             )
     if np.issubdtype(dtype, np.floating) and np.finfo(dtype).max > _FLOAT32_MAX:
-        largest = float(np.max(np.abs(image)))
+        largest = max(float(np.max(image)), -float(np.min(image)))  # no copy, unlike abs
         if largest > _FLOAT32_MAX:
             raise ValueError(
                 f"{name} has values up to {largest:.3g}, beyond float32's range "

@@ -97,6 +97,8 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
         input_norm = _normalizer(header, "input_norm", config.model.in_channels)
         target_norm = _normalizer(header, "target_norm", config.model.out_channels)
         history = json.loads(header.get("history", "[]"))
+        if not isinstance(history, list):
+            raise ValueError(f"the history must be a list of epochs, got {type(history).__name__}.")
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(f"model file {str(path)!r} is inconsistent: {err}") from err
     network = build_model(config.model)
