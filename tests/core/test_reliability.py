@@ -735,3 +735,19 @@ def test_a_history_that_is_not_a_list_is_refused(model_file, tmp_path):
     path = _rewrite(model_file, tmp_path / "history.safetensors", history='{"epoch": 1}')
     with pytest.raises(ModelFileError, match="history must be a list of epochs, got dict"):
         load_model(path)
+
+
+@pytest.mark.parametrize("architecture", ["vae", "vae-dense"])
+def test_a_vae_is_applied_tile_by_tile_to_a_larger_image(tiny_vae_config, architecture):
+    config = tiny_vae_config(model={"architecture": architecture, "hidden_dim": 8}).validate()
+    vae = TrainedModel(
+        config=config,
+        network=build_model(config.model).eval(),
+        input_norm=Normalizer([0.0], [1.0]),
+        target_norm=Normalizer([0.0], [1.0]),
+    )
+    image = np.random.default_rng(0).random((2, 40, 40), dtype=np.float32)
+    result = vae.predict(image, device="cpu")
+    assert result.shape == image.shape and np.isfinite(result).all()
+    with pytest.raises(ValueError, match="takes 16x16 tiles but the image planes are 8x40"):
+        vae.predict(image[:, :8], device="cpu")

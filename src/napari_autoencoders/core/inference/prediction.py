@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..data.axes import Layout, check_axes, from_planes, to_planes
-from ..config import Architecture
+from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
 from ..progress import run
 from .tiling import check_tiling, fit_tile, iter_tiled
@@ -44,7 +44,7 @@ def iter_predict(
     tile, overlap : int
         Largest tile side and overlap between neighbouring tiles, in pixels;
         tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
-        dense autoencoder always uses tiles of its input size.
+        dense autoencoder or a VAE always uses tiles of its input size.
     batch_size : int
         Tiles per forward pass. A 512-pixel tile already keeps a CPU busy;
         more tiles per pass only raise the memory used.
@@ -78,7 +78,7 @@ def iter_predict(
     check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes)
     planes, layout = to_planes(image, axes)
-    if model.config.model.architecture == Architecture.AUTOENCODER.value:
+    if model.config.model.architecture in LATENT_ARCHITECTURES:  # fixed input size
         tile = model.config.model.input_size
         overlap = min(overlap, tile // 2)
     else:  # even tiles, whole multiples of the UNet's downsampling: the least compute
@@ -166,7 +166,7 @@ def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None)
         )
     check_image(image, "the input image")
     size = model.config.model.input_size
-    is_dense = model.config.model.architecture == Architecture.AUTOENCODER.value
+    is_dense = model.config.model.architecture in LATENT_ARCHITECTURES
     height, width = (image.shape[axes.index(a)] for a in "YX")
     if is_dense and min(height, width) < size:
         raise ValueError(
