@@ -751,3 +751,11 @@ def test_a_vae_is_applied_tile_by_tile_to_a_larger_image(tiny_vae_config, archit
     assert result.shape == image.shape and np.isfinite(result).all()
     with pytest.raises(ValueError, match="takes 16x16 tiles but the image planes are 8x40"):
         vae.predict(image[:, :8], device="cpu")
+
+
+def test_writing_an_image_over_a_folder_is_refused(tmp_path):
+    folder = tmp_path / "out.tif"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="it is a folder; give a file name"):
+        write_image(folder, np.zeros((4, 4)))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.tif"] and folder.is_dir()

@@ -317,9 +317,13 @@ def check_writable(path: str | os.PathLike, shape: tuple[int, ...]) -> str:
         a shape other than (Y, X), (Y, X, 3) or (Y, X, 4), or an empty one.
     FileNotFoundError
         If the destination folder does not exist.
+    IsADirectoryError
+        If ``path`` is a folder.
     """
     path = Path(path)
     suffix = _suffix(path, WRITE_FORMATS, "write")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder; give a file name.")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
     if suffix == ".png" and not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4))):
