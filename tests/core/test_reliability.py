@@ -759,3 +759,11 @@ def test_writing_an_image_over_a_folder_is_refused(tmp_path):
     with pytest.raises(IsADirectoryError, match="it is a folder; give a file name"):
         write_image(folder, np.zeros((4, 4)))
     assert [p.name for p in tmp_path.iterdir()] == ["out.tif"] and folder.is_dir()
+
+
+def test_empty_axes_in_a_config_are_named():
+    config = Config(data=DataConfig(axes=""))
+    with pytest.raises(
+        ValueError, match="data.axes is unusable: axes '' must contain both 'Y' and 'X'"
+    ):
+        config.validate()

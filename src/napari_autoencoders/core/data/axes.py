@@ -44,10 +44,9 @@ def check_axes(axes: str, ndim: int) -> str:
     Raises
     ------
     ValueError
-        If a letter is unknown or repeated, ``Y`` or ``X`` is missing, or the
-        length differs from ``ndim``.
+        If a letter is unknown or repeated, ``Y`` or ``X`` is missing, the
+        array has fewer than 2 dimensions, or the length differs from ``ndim``.
     """
-    _check_dimensions(ndim)
     axes = axes.upper()
     unknown = set(axes) - set(ALL_AXES)
     if unknown:
@@ -59,6 +58,7 @@ def check_axes(axes: str, ndim: int) -> str:
         raise ValueError(f"axes {axes!r} repeats a letter.")
     if "Y" not in axes or "X" not in axes:
         raise ValueError(f"axes {axes!r} must contain both 'Y' and 'X'.")
+    _check_dimensions(ndim)
     if len(axes) != ndim:
         # default_axes only guesses 2 to 4 dimensions (it raises otherwise)
         hint = f", e.g. {default_axes(ndim)!r}" if ndim in (2, 3, 4) else ""
