@@ -146,16 +146,26 @@ def test_a_section_that_is_not_an_object_is_refused():
 # --- model files: hostile, broken or diverged ----------------------------------------
 
 
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    """An untrained tiny grey U-Net saved to a file: a valid model to break."""
-    config = Config(model=ModelConfig(depth=1, width=4), data=DataConfig(patch_size=16))
-    model = TrainedModel(
-        config=config.validate(),
+def _untrained(config: Config) -> TrainedModel:
+    """A model of ``config`` with random weights and identity normalisation (grey images)."""
+    config.validate()
+    return TrainedModel(
+        config=config,
         network=build_model(config.model).eval(),
         input_norm=Normalizer([0.0], [1.0]),
         target_norm=Normalizer([0.0], [1.0]),
     )
+
+
+def _tiny_unet_config() -> Config:
+    """A tiny grey U-Net of depth 1."""
+    return Config(model=ModelConfig(depth=1, width=4), data=DataConfig(patch_size=16))
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """An untrained tiny grey U-Net saved to a file: a valid model to break."""
+    model = _untrained(_tiny_unet_config())
     return save_model(model, tmp_path_factory.mktemp("models") / "model.safetensors")
 
 
@@ -356,13 +366,7 @@ def test_a_non_finite_loss_is_never_applied(tiny_config, blobs, monkeypatch):
 @pytest.fixture(scope="module")
 def tiny_vae(tiny_vae_config):
     """An untrained tiny VAE on 16x16 frames (generation needs no training to be bounded)."""
-    config = tiny_vae_config().validate()
-    return TrainedModel(
-        config=config,
-        network=build_model(config.model).eval(),
-        input_norm=Normalizer([0.0], [1.0]),
-        target_norm=Normalizer([0.0], [1.0]),
-    )
+    return _untrained(tiny_vae_config())
 
 
 @pytest.mark.parametrize(
@@ -416,13 +420,7 @@ def test_a_span_that_is_not_positive_and_finite_is_refused(tiny_vae, span):
 @pytest.fixture(scope="module")
 def tiny_unet():
     """An untrained tiny grey U-Net of depth 1."""
-    config = Config(model=ModelConfig(depth=1, width=4), data=DataConfig(patch_size=16)).validate()
-    return TrainedModel(
-        config=config,
-        network=build_model(config.model).eval(),
-        input_norm=Normalizer([0.0], [1.0]),
-        target_norm=Normalizer([0.0], [1.0]),
-    )
+    return _untrained(_tiny_unet_config())
 
 
 @pytest.mark.parametrize("tile, overlap", [(64, 64), (64, 65), (1, 32), (0, 0)])
@@ -739,13 +737,7 @@ def test_a_history_that_is_not_a_list_is_refused(model_file, tmp_path):
 
 @pytest.mark.parametrize("architecture", ["vae", "vae-dense"])
 def test_a_vae_is_applied_tile_by_tile_to_a_larger_image(tiny_vae_config, architecture):
-    config = tiny_vae_config(model={"architecture": architecture, "hidden_dim": 8}).validate()
-    vae = TrainedModel(
-        config=config,
-        network=build_model(config.model).eval(),
-        input_norm=Normalizer([0.0], [1.0]),
-        target_norm=Normalizer([0.0], [1.0]),
-    )
+    vae = _untrained(tiny_vae_config(model={"architecture": architecture, "hidden_dim": 8}))
     image = np.random.default_rng(0).random((2, 40, 40), dtype=np.float32)
     result = vae.predict(image, device="cpu")
     assert result.shape == image.shape and np.isfinite(result).all()
