@@ -211,10 +211,12 @@ def test_neighbour_term_applies_to_latent_tasks_only():
     vae_config(neighbour_weight=0.1).validate()
 
 
-@pytest.mark.parametrize("weight", [-1.0, float("nan")])
-def test_neighbour_weight_must_be_zero_or_positive(weight):
+@pytest.mark.parametrize(
+    "weight, message", [(-1.0, r"must be 0 \(off\) or positive"), (float("nan"), "must be a finite number")]
+)
+def test_neighbour_weight_must_be_zero_or_positive(weight, message):
     config = vae_config(neighbour_weight=weight)
-    with pytest.raises(ValueError, match="training.neighbour_weight must be 0"):
+    with pytest.raises(ValueError, match=f"training.neighbour_weight {message}"):
         config.validate()
 
 

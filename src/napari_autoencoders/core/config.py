@@ -9,15 +9,34 @@ from its stored config alone, so every field is plain JSON.
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .data.axes import check_axes
 from .data.noise import parse_noise
 from .data.resolution import FACTORS, parse_downscale
 
 #: Version of the config layout; bumped when a field changes meaning.
 CONFIG_VERSION = 1
+
+#: Largest value of each size of :class:`ModelConfig`. A model file's header
+#: is read before its weights, so without bounds a small file could ask for a
+#: network of many gigabytes; these leave room for any network this package
+#: trains in practice (the defaults are 32 wide, 2 deep, 4 blocks).
+MODEL_LIMITS = {
+    "in_channels": 256,
+    "out_channels": 256,
+    "width": 1024,
+    "latent_dim": 4096,
+    "input_size": 4096,
+    "blocks": 256,
+    "hidden_dim": 16384,
+}
+#: Largest seed: torch seeds are 64-bit integers, and the validation uses ``seed + 1``.
+MAX_SEED = 2**63 - 2
 
 
 class Task(str, Enum):
@@ -108,6 +127,10 @@ class ModelConfig:
     hidden_dim : int
         Units of the hidden layer of ``"vae-dense"`` (784-512-latent in the
         textbook MNIST example).
+
+        The sizes above have upper bounds (:data:`MODEL_LIMITS`), so that a
+        config, e.g. a model file's, cannot ask for a network that does not
+        fit in memory.
     reconstruction_loss : {"bce", "mse"}
         The VAE decoder's likelihood: ``"bce"`` (sigmoid output, binary
         cross-entropy) for images normalised to [0, 1], ``"mse"`` (linear
@@ -130,11 +153,9 @@ class ModelConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
         _check_choice("model.architecture", self.architecture, Architecture)
-        _check_positive("model.in_channels", self.in_channels)
-        _check_positive("model.out_channels", self.out_channels)
-        _check_positive("model.width", self.width)
-        _check_positive("model.latent_dim", self.latent_dim)
-        _check_positive("model.blocks", self.blocks)
+        for name, limit in MODEL_LIMITS.items():
+            _check_positive(f"model.{name}", getattr(self, name))
+            _check_at_most(f"model.{name}", getattr(self, name), limit)
         superres = self.architecture == Architecture.SUPERRES.value
         if superres and self.factor not in FACTORS:
             raise ValueError(
@@ -150,7 +171,6 @@ class ModelConfig:
                 f"model.factor ({self.factor}) changes the image size; only the 'superres' "
                 "architecture upscales, use factor 1 for the others."
             )
-        _check_positive("model.hidden_dim", self.hidden_dim)
         _check_choice("model.reconstruction_loss", self.reconstruction_loss, ReconstructionLoss)
         if not 1 <= self.depth <= 6:
             raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
@@ -197,6 +217,11 @@ class DataConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
+        _check_finite("data", self)
+        try:
+            check_axes(self.axes, len(self.axes))
+        except ValueError as err:
+            raise ValueError(f"data.axes is unusable: {err}") from err
         _check_positive("data.patch_size", self.patch_size)
         _check_positive("data.batch_size", self.batch_size)
         if not 0.0 <= self.validation_fraction < 0.5:
@@ -292,15 +317,18 @@ class TrainingConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
+        budget = self.time_budget
+        if budget is not None and not (math.isfinite(budget) and budget > 0):
+            raise ValueError(
+                f"training.time_budget must be a positive, finite number of seconds, got "
+                f"{budget}; leave it unset to train for the planned epochs."
+            )
+        _check_finite("training", self)
         _check_choice("training.task", self.task, Task)
         _check_choice("training.mode", self.mode, Mode)
         _check_positive("training.epochs", self.epochs)
         _check_positive("training.steps_per_epoch", self.steps_per_epoch)
         _check_positive("training.patience", self.patience)
-        if self.time_budget is not None and self.time_budget <= 0:
-            raise ValueError(
-                f"training.time_budget must be a positive number of seconds, got {self.time_budget}."
-            )
         if self.learning_rate <= 0:
             raise ValueError(f"training.learning_rate must be positive, got {self.learning_rate}.")
         if not 0.0 < self.mask_fraction <= 0.25:
@@ -318,6 +346,11 @@ class TrainingConfig:
                 f"training.neighbour_weight must be 0 (off) or positive, got {self.neighbour_weight}."
             )
         _check_positive("training.neighbours", self.neighbours)
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(
+                f"training.seed must be an integer from 0 to {MAX_SEED}, got {self.seed}; "
+                "use e.g. 0."
+            )
         parse_noise(self.noise)
         parse_downscale(self.downscale)
         modes = TASK_MODES.get(self.task)
@@ -410,31 +443,112 @@ class Config:
     def from_dict(cls, data: dict[str, Any]) -> Config:
         """Rebuild a config from :meth:`to_dict` output.
 
+        Every field present must have its declared type: JSON numbers for
+        floats, whole numbers for integers (not ``8.0``, not ``true``),
+        ``true`` or ``false`` for booleans, strings for strings. Missing fields
+        take their defaults, so files from before a field was added still load.
+
         Raises
         ------
         ValueError
-            If the version is newer than this package understands or a
-            section has unknown fields.
+            If ``data`` is not a dict, the version is newer than this package
+            understands, or a section is missing, has unknown fields or a
+            field of the wrong type.
         """
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"config is malformed: expected a JSON object of sections, got "
+                f"{type(data).__name__} {data!r:.60}."
+            )
         version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError(
+                f"config version must be a whole number, got {version!r}; the file is corrupt "
+                "or was edited."
+            )
         if version != CONFIG_VERSION:
             raise ValueError(
                 f"config version {version!r} is not supported (this package reads "
                 f"version {CONFIG_VERSION}); update napari-autoencoders."
             )
         try:
-            model = ModelConfig(**data["model"])
-            data_cfg = DataConfig(**data["data"])
+            model = _section(ModelConfig, "model", data["model"])
+            data_cfg = _section(DataConfig, "data", data["data"])
             data_cfg.percentiles = tuple(data_cfg.percentiles)
-            training = TrainingConfig(**data["training"])
+            training = _section(TrainingConfig, "training", data["training"])
         except (KeyError, TypeError) as err:
             raise ValueError(f"config is malformed: {err}") from err
         return cls(model=model, data=data_cfg, training=training, version=version).validate()
 
 
+def _section(kind: type, name: str, values: Any):
+    """Build section ``kind`` from ``values`` after checking each field's type."""
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"config is malformed: section {name!r} must be a JSON object, got "
+            f"{type(values).__name__}."
+        )
+    hints = typing.get_type_hints(kind)
+    for key, value in values.items():
+        if key in hints and not _has_type(value, hints[key]):
+            raise ValueError(
+                f"config field {name}.{key} must be {_type_name(hints[key])}, got "
+                f"{type(value).__name__} {value!r:.40}; the file is corrupt or was edited."
+            )
+    return kind(**values)
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether a JSON ``value`` fits the field type ``hint`` (bool is not a number here)."""
+    if hint is bool:
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if hint is int:
+        return isinstance(value, int)
+    if hint is float:
+        return isinstance(value, (int, float))
+    if hint is str:
+        return isinstance(value, str)
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:
+        return isinstance(value, (list, tuple)) and len(value) == len(args) and all(
+            _has_type(item, arg) for item, arg in zip(value, args)
+        )
+    if args:  # a union such as ``float | None``
+        return any(value is None if arg is type(None) else _has_type(value, arg) for arg in args)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+    if hint in names:
+        return names[hint]
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is tuple:
+        return f"a list of {len(args)} numbers"
+    return " or ".join("null" if arg is type(None) else _type_name(arg) for arg in args)
+
+
+def _check_finite(section: str, values: Any) -> None:
+    """Raise ``ValueError`` if a float field (or a number in a tuple field) is NaN or infinite."""
+    for item in dataclasses.fields(values):
+        value = getattr(values, item.name)
+        numbers = value if isinstance(value, (tuple, list)) else (value,)
+        if any(isinstance(n, float) and not math.isfinite(n) for n in numbers):
+            raise ValueError(
+                f"{section}.{item.name} must be a finite number, got {value}."
+            )
+
+
 def _check_positive(name: str, value: int) -> None:
     if value <= 0:
         raise ValueError(f"{name} must be positive, got {value}.")
+
+
+def _check_at_most(name: str, value: int, limit: int) -> None:
+    if value > limit:
+        raise ValueError(f"{name} must be at most {limit}, got {value}.")
 
 
 def _check_choice(name: str, value: str, enum: type[Enum]) -> None:

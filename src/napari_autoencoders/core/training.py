@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data.axes import to_planes
+from .data.axes import channel_hint, to_planes
 from .config import Config, Mode, Task
 from .model import TrainedModel
 from .nn.losses import kl_weight, negative_elbo
@@ -96,7 +96,8 @@ class Trainer:
             planes, _ = to_planes(inputs, config.data.axes)
             target_planes = self._target_planes(config, planes, targets)
         check_image(planes, "the input image")
-        check_patch_size(planes, config.data.patch_size)
+        hint = channel_hint(np.shape(inputs), config.data.axes)
+        check_patch_size(planes, config.data.patch_size, hint)
         if config.training.neighbour_weight > 0:
             _check_neighbour_frames(config, planes)
         # as many channels in as out, as validated: the data's
@@ -115,6 +116,7 @@ class Trainer:
         self.history: list[dict] = []
         self.best_loss = math.inf
         self.best_state: dict | None = None
+        self._step = 0
         # exaggeration of the neighbour term in the last step, and in the best weights' epoch
         self._exaggeration = 1.0
         self._best_exaggerated = False
@@ -132,7 +134,10 @@ class Trainer:
             )
         if targets is None:
             return planes
-        target_planes, _ = to_planes(targets, config.data.axes)
+        try:
+            target_planes, _ = to_planes(targets, config.data.axes)
+        except ValueError as err:
+            raise ValueError(f"the target image does not fit: {err}") from err
         if target_planes.shape != planes.shape:
             raise ValueError(
                 f"the input {np.shape(planes)} and target {np.shape(target_planes)} planes differ "
@@ -344,10 +349,12 @@ class Trainer:
             if self.config.training.neighbour_weight > 0:
                 self._exaggeration = exaggeration_at(fraction)
             loss = self._loss(x, y, mask, self._exaggeration)
+            value = loss.item()
+            _check_loss(value, "training", self._step + 1, self.config)  # before any update
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            losses.append(loss.item())
+            losses.append(value)
             self._step += 1
             elapsed = time.perf_counter() - self._start
             yield TrainingEvent(self._step, len(self.history), losses[-1], elapsed, lr, fraction)
@@ -364,7 +371,9 @@ class Trainer:
     @torch.no_grad()
     def _validate(self) -> float:
         self.network.eval()
-        return float(np.mean([self._loss(*batch).item() for batch in self.validation]))
+        loss = float(np.mean([self._loss(*batch).item() for batch in self.validation]))
+        _check_loss(loss, "validation", self._step, self.config)
+        return loss
 
     def _record(self, event: TrainingEvent, stale: int) -> int:
         """Append to the history, keep the best weights; return epochs without progress.
@@ -420,6 +429,16 @@ def _check_neighbour_frames(config: Config, planes: np.ndarray) -> None:
             "set the patch size to the frame size, or crop the frames."
         )
     check_neighbour_count(count, config.training.neighbours)
+
+
+def _check_loss(loss: float, kind: str, step: int, config: Config) -> None:
+    """Raise ``FloatingPointError`` if ``loss`` is NaN or infinite."""
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"the {kind} loss became {loss} at step {step}: the training diverged. Lower the "
+            f"learning rate (it was {config.training.learning_rate:.3g}), or check the data "
+            "for extreme values; the best weights so far are kept."
+        )
 
 
 def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:

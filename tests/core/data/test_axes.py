@@ -88,7 +88,7 @@ def test_default_axes(ndim, rgb, expected):
     assert check_axes(expected, ndim) == expected
 
 
-@pytest.mark.parametrize("ndim", [1, 5])
-def test_default_axes_refuses_to_guess(ndim):
-    with pytest.raises(ValueError, match="cannot guess"):
+@pytest.mark.parametrize("ndim, message", [(5, "cannot guess"), (1, "1-D array .* is not an image")])
+def test_default_axes_refuses_to_guess(ndim, message):
+    with pytest.raises(ValueError, match=message):
         default_axes(ndim)

@@ -45,8 +45,8 @@ def check_axes(axes: str, ndim: int) -> str:
     Raises
     ------
     ValueError
-        If a letter is unknown or repeated, ``Y`` or ``X`` is missing, or the
-        length differs from ``ndim``.
+        If a letter is unknown or repeated, ``Y`` or ``X`` is missing, the
+        array has fewer than 2 dimensions, or the length differs from ``ndim``.
     """
     axes = axes.upper()
     unknown = set(axes) - set(ALL_AXES)
@@ -59,6 +59,7 @@ def check_axes(axes: str, ndim: int) -> str:
         raise ValueError(f"axes {axes!r} repeats a letter.")
     if "Y" not in axes or "X" not in axes:
         raise ValueError(f"axes {axes!r} must contain both 'Y' and 'X'.")
+    _check_dimensions(ndim)
     if len(axes) != ndim:
         # default_axes only guesses 2 to 4 dimensions (it raises otherwise)
         hint = f", e.g. {default_axes(ndim)!r}" if ndim in (2, 3, 4) else ""
@@ -70,8 +71,21 @@ def check_axes(axes: str, ndim: int) -> str:
 
 
 def default_axes(ndim: int, *, rgb: bool = False) -> str:
-    """Guess the axes of an array: ``YX``, ``SYX``, ``YXC`` (rgb) and so on."""
+    """Guess the axes of an array: ``YX``, ``SYX``, ``YXC`` (rgb) and so on.
+
+    Raises
+    ------
+    ValueError
+        For fewer than 2 dimensions (not an image), fewer than 3 with
+        ``rgb``, or more than 4 (5 with ``rgb``): give the axes then.
+    """
+    _check_dimensions(ndim)
     if rgb:
+        if ndim < 3:
+            raise ValueError(
+                f"a colour image has at least 3 dimensions (Y, X and C), but this one has "
+                f"{ndim}; give a colour image, or use a model trained on grey images."
+            )
         return default_axes(ndim - 1) + "C"
     guesses = {2: "YX", 3: "SYX", 4: "TZYX"}
     if ndim not in guesses:
@@ -85,6 +99,34 @@ def guess_axes(shape: Sequence[int]) -> str:
     """Guess the axes of an array of ``shape``; a last axis of 3 or 4 in 3-D is RGB(A) colour."""
     rgb = len(shape) == 3 and shape[-1] in (3, 4)
     return default_axes(len(shape), rgb=rgb)
+
+
+def _check_dimensions(ndim: int) -> None:
+    """Raise ``ValueError`` for an array of fewer than 2 dimensions, which is no image."""
+    if ndim < 2:
+        what = "a single number" if ndim == 0 else "a line of values"
+        raise ValueError(
+            f"a {ndim}-D array ({what}) is not an image; give an array with at least the "
+            "two dimensions Y and X."
+        )
+
+
+def channel_hint(shape: tuple[int, ...], axes: str) -> str:
+    """A sentence suggesting ``C`` when the last axis, read as X, looks like channels.
+
+    A (64, 64, 2) image read as ``"SYX"`` has planes of 64x2 pixels; this
+    returns the advice to read it as ``"YXC"``, or ``""`` when nothing
+    suggests it.
+    """
+    looks_like_channels = len(shape) == len(axes) >= 3 and 2 <= shape[-1] <= 4
+    read_as_stack = "C" not in axes and axes[0] in STACK_AXES and axes.endswith("X")
+    if not (looks_like_channels and read_as_stack):
+        return ""
+    suggestion = axes[1:] + "C"  # one stack axis fewer, the last axis as channels
+    return (
+        f" If the last axis ({shape[-1]} values) holds channels, give axes "
+        f"{suggestion!r}."
+    )
 
 
 def to_planes(image: np.ndarray, axes: str) -> tuple[np.ndarray, Layout]:
@@ -103,8 +145,21 @@ def to_planes(image: np.ndarray, axes: str) -> tuple[np.ndarray, Layout]:
         All stack axes flattened into N; dtype unchanged.
     layout : Layout
         What :func:`from_planes` needs to restore the original axes.
+
+    Raises
+    ------
+    ValueError
+        If ``axes`` does not fit the image (:func:`check_axes`) or the image
+        has no pixels (an axis of length 0).
     """
+    if not hasattr(image, "ndim"):  # a list, say
+        image = np.asarray(image)
     axes = check_axes(axes, image.ndim)
+    if 0 in image.shape:
+        raise ValueError(
+            f"the image is empty: its shape {tuple(image.shape)} (axes {axes!r}) has no "
+            "pixels; give an image with at least one pixel along every axis."
+        )
     layout = Layout(axes, tuple(image.shape))
     order = [axes.index(a) for a in layout.canonical]
     moved = np.transpose(image, order)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +32,14 @@ class Normalizer:
         Raises
         ------
         ValueError
-            If a channel is constant, since there is nothing to learn from it.
+            If ``planes`` is empty, or a channel is constant, since there is
+            nothing to learn from it.
         """
+        if np.size(planes) == 0:
+            raise ValueError(
+                f"cannot fit a normalisation to empty planes of shape {np.shape(planes)}; "
+                "give an image with at least one pixel."
+            )
         low, high = [], []
         for channel in range(planes.shape[1]):
             values = _subsample(planes[:, channel])
@@ -61,6 +69,36 @@ class Normalizer:
         """Plain JSON data for the model file."""
         return {"low": list(self.low), "high": list(self.high)}
 
+    @classmethod
+    def from_dict(cls, data: Any) -> Normalizer:
+        """Rebuild a normaliser from :meth:`to_dict` output, checking every number.
+
+        Raises
+        ------
+        ValueError
+            Unless ``data`` holds lists ``low`` and ``high`` of one finite
+            number per channel with ``low < high`` in each: a NaN, infinite
+            or empty range would turn every output pixel into NaN or infinity.
+        """
+        if not isinstance(data, dict) or set(data) != {"low", "high"}:
+            raise ValueError(
+                f"a normalisation must be an object with 'low' and 'high', got {data!r:.80}."
+            )
+        low, high = data["low"], data["high"]
+        numbers = low + high if isinstance(low, list) and isinstance(high, list) else None
+        if not numbers or len(low) != len(high) or not all(_is_number(n) for n in numbers):
+            raise ValueError(
+                "a normalisation needs one number per channel in 'low' and 'high', got "
+                f"{data!r:.80}."
+            )
+        for channel, (lo, hi) in enumerate(zip(low, high)):
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(
+                    f"channel {channel} has the normalisation range low={lo}, high={hi}; it "
+                    "must be finite with low < high."
+                )
+        return cls([float(n) for n in low], [float(n) for n in high])
+
     def _affine(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
         if channels != len(self.low):
             raise ValueError(
@@ -70,6 +108,10 @@ class Normalizer:
         low = np.asarray(self.low, dtype=np.float32)[:, None, None]
         high = np.asarray(self.high, dtype=np.float32)[:, None, None]
         return low, high - low
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _subsample(values: np.ndarray) -> np.ndarray:

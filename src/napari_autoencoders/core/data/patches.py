@@ -12,12 +12,23 @@ import numpy as np
 import torch
 
 
+#: Largest float32: wider floats beyond it would become infinite in the network.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def check_image(image: np.ndarray, name: str = "image") -> None:
     """Raise ``ValueError`` if ``image`` cannot be used for training or prediction.
 
     Accepts real numbers of any dtype (integers such as uint16 included) and
-    booleans; rejects complex and object arrays, and NaN or infinite values.
+    booleans; rejects empty, complex and object arrays, NaN or infinite
+    values, and values too large for float32 (the networks compute in
+    float32, where they would become infinite).
     """
+    if np.size(image) == 0:
+        raise ValueError(
+            f"{name} is empty (shape {np.shape(image)}); give an image with at least one "
+            "pixel along every axis."
+        )
     dtype = getattr(image, "dtype", None)
     if dtype is None or not (np.issubdtype(dtype, np.number) or dtype == bool):
         raise ValueError(f"{name} must hold real numbers, got dtype {dtype}.")
@@ -30,16 +41,27 @@ def check_image(image: np.ndarray, name: str = "image") -> None:
                 f"{name} has {bad} NaN or infinite value(s); replace them (e.g. with "
                 "numpy.nan_to_num) before training or prediction."
             )
+    if np.issubdtype(dtype, np.floating) and np.finfo(dtype).max > _FLOAT32_MAX:
+        largest = max(float(np.max(image)), -float(np.min(image)))  # no copy, unlike abs
+        if largest > _FLOAT32_MAX:
+            raise ValueError(
+                f"{name} has values up to {largest:.3g}, beyond float32's range "
+                f"({_FLOAT32_MAX:.3g}) in which the network computes; rescale the image "
+                "(e.g. divide it by its maximum) first."
+            )
 
 
-def check_patch_size(planes: np.ndarray, patch_size: int) -> None:
-    """Raise ``ValueError`` if planes (N, C, Y, X) are smaller than a patch."""
+def check_patch_size(planes: np.ndarray, patch_size: int, hint: str = "") -> None:
+    """Raise ``ValueError`` if planes (N, C, Y, X) are smaller than a patch.
+
+    ``hint`` is appended to the message, e.g. :func:`.axes.channel_hint`'s advice.
+    """
     height, width = planes.shape[-2:]
     if height < patch_size or width < patch_size:
         raise ValueError(
             f"the image planes are {height}x{width} pixels, smaller than the "
             f"{patch_size}x{patch_size} training patch; choose a patch size of at most "
-            f"{min(height, width)}."
+            f"{min(height, width)}.{hint}"
         )
 
 

@@ -8,11 +8,10 @@ import numpy as np
 import torch
 
 from ..data.axes import Layout, check_axes, from_planes, to_planes
-from ..config import Architecture
+from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
-from ..nn.device import autocast
 from ..progress import run
-from .tiling import fit_tile, iter_tiled
+from .tiling import check_tiling, fit_tile, iter_tiled
 from ..model import TrainedModel
 from ..nn.device import select_device
 
@@ -45,7 +44,7 @@ def iter_predict(
     tile, overlap : int
         Largest tile side and overlap between neighbouring tiles, in pixels;
         tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
-        dense autoencoder always uses tiles of its input size.
+        dense autoencoder or a VAE always uses tiles of its input size.
     batch_size : int
         Tiles per forward pass. A 512-pixel tile already keeps a CPU busy;
         more tiles per pass only raise the memory used.
@@ -66,12 +65,20 @@ def iter_predict(
     Raises
     ------
     ValueError
-        If the image's axes or channels do not fit the model, or it holds
-        NaN or infinite values.
+        If ``tile``, ``overlap`` or ``batch_size`` are unusable
+        (:func:`~.tiling.check_tiling`), the image's axes or channels do not
+        fit the model, or it holds NaN or infinite values; all checked
+        before anything is computed or written to ``out``.
+
+    Notes
+    -----
+    The network runs in float32 on every device: the bfloat16 autocast that
+    speeds up training on a GPU would round the results to about 8 bits.
     """
+    check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes)
     planes, layout = to_planes(image, axes)
-    if model.config.model.architecture == Architecture.AUTOENCODER.value:
+    if model.config.model.architecture in LATENT_ARCHITECTURES:  # fixed input size
         tile = model.config.model.input_size
         overlap = min(overlap, tile // 2)
     else:  # even tiles, whole multiples of the UNet's downsampling: the least compute
@@ -159,7 +166,7 @@ def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None)
         )
     check_image(image, "the input image")
     size = model.config.model.input_size
-    is_dense = model.config.model.architecture == Architecture.AUTOENCODER.value
+    is_dense = model.config.model.architecture in LATENT_ARCHITECTURES
     height, width = (image.shape[axes.index(a)] for a in "YX")
     if is_dense and min(height, width) < size:
         raise ValueError(
@@ -181,7 +188,7 @@ def _forward(model: TrainedModel, device: torch.device):
     def forward(batch: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(model.input_norm.normalize(batch))
         x = x.to(device, memory_format=torch.channels_last)
-        with torch.inference_mode(), autocast(device):
+        with torch.inference_mode():  # float32: bf16 autocast would quantise the output
             y = network(x).float().cpu().numpy()
         return model.target_norm.denormalize(y)
 

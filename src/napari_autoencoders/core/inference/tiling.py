@@ -63,6 +63,41 @@ def _pair(value: int | Sequence[int], name: str) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def check_tiling(
+    tile: int | Sequence[int], overlap: int | Sequence[int], batch_size: int = 1
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Check tile sizes, overlaps and batch size; return the (Y, X) tile and overlap pairs.
+
+    Lets a caller refuse bad options before it creates any output.
+
+    Parameters
+    ----------
+    tile : int or (int, int)
+        Tile size, positive.
+    overlap : int or (int, int)
+        Least overlap between neighbouring tiles, ``0 <= overlap < tile``.
+    batch_size : int
+        Tiles per call, an integer of at least 1.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad value and a valid one.
+    """
+    tiles, overlaps = _pair(tile, "tile"), _pair(overlap, "overlap")
+    for size, lap in zip(tiles, overlaps):
+        if size <= 0:
+            raise ValueError(f"tile must be positive, got {tile!r}; use e.g. tile=256.")
+        if not 0 <= lap < size:
+            raise ValueError(
+                f"overlap must satisfy 0 <= overlap < tile, got overlap={overlap!r} "
+                f"and tile={tile!r}; use a smaller overlap, e.g. tile // 8."
+            )
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}; use e.g. 1.")
+    return tiles, overlaps
+
+
 def _axis_starts(size: int, tile: int, overlap: int) -> tuple[int, ...]:
     """Evenly spaced tile starts along one axis, each step at most ``tile - overlap``."""
     span = size - tile
@@ -96,15 +131,7 @@ def plan_tiles(
     ValueError
         If a tile size is not positive or an overlap is not in ``[0, tile)``.
     """
-    tiles, overlaps = _pair(tile, "tile"), _pair(overlap, "overlap")
-    for size, lap in zip(tiles, overlaps):
-        if size <= 0:
-            raise ValueError(f"tile must be positive, got {tile!r}; use e.g. tile=256.")
-        if not 0 <= lap < size:
-            raise ValueError(
-                f"overlap must satisfy 0 <= overlap < tile, got overlap={overlap!r} "
-                f"and tile={tile!r}; use a smaller overlap, e.g. tile // 8."
-            )
+    tiles, overlaps = check_tiling(tile, overlap)
     clipped = (min(tiles[0], shape_yx[0]), min(tiles[1], shape_yx[1]))
     starts = [_axis_starts(n, t, lap) for n, t, lap in zip(shape_yx, clipped, overlaps)]
     return TilePlan(tuple(map(int, shape_yx)), clipped, starts[0], starts[1])
@@ -131,7 +158,13 @@ def fit_tile(size: int, tile: int, overlap: int, multiple: int = 1) -> int:
     -------
     int
         The tile side; ``tile`` itself when the image fits in one tile.
+
+    Raises
+    ------
+    ValueError
+        If ``tile`` is not positive or ``overlap`` not in ``[0, tile)``.
     """
+    check_tiling(tile, overlap)
     if size <= tile:
         return tile
     count = -(-(size - overlap) // (tile - overlap))  # tiles of the largest side needed
@@ -272,10 +305,9 @@ def iter_tiled(
             f"image must be (C, Y, X), got shape {getattr(image, 'shape', None)}; "
             "add a channel axis with image[np.newaxis] for a 2-D image."
         )
-    if int(scale) != scale or scale < 1 or int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(
-            f"scale and batch_size must be integers >= 1, got {scale} and {batch_size}."
-        )
+    if int(scale) != scale or scale < 1:
+        raise ValueError(f"scale must be an integer >= 1, got {scale}.")
+    check_tiling(tile, overlap, batch_size)
     plan = plan_tiles(image.shape[1:], tile=tile, overlap=overlap)
     (ty, tx), (height, width) = plan.tile_yx, plan.shape_yx
     windows_x = [blend_window(plan.x_starts, i, tx, scale) for i in range(len(plan.x_starts))]

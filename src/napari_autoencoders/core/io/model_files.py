@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
+import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
@@ -19,6 +21,7 @@ from ..config import Config
 from ..nn.models import build_model
 from ..data.normalization import Normalizer
 from ..model import TrainedModel
+from .images import replacing
 
 #: Written in every file's header; a file without it is not ours.
 FORMAT = "napari-autoencoders"
@@ -31,7 +34,17 @@ class ModelFileError(ValueError):
 
 
 def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` (conventionally ``*.safetensors``); return the path."""
+    """Write ``model`` to ``path`` (conventionally ``*.safetensors``); return the path.
+
+    The file is written under a temporary name in the same folder and
+    renamed over ``path`` only when complete, so a failed or interrupted
+    save never leaves a broken model where a good one was.
+
+    Raises
+    ------
+    OSError
+        If the folder does not exist or cannot be written.
+    """
     path = Path(path)
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.network.state_dict().items()}
     header = {
@@ -43,9 +56,12 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
         "target_norm": json.dumps(model.target_norm.to_dict()),
         "history": json.dumps(model.history),
     }
+    if path.is_dir():
+        raise OSError(f"cannot write model file {str(path)!r}: it is a folder; give a file name.")
     try:
-        save_file(tensors, str(path), metadata=header)
-    except SafetensorError as err:  # e.g. a folder that does not exist
+        with replacing(path) as temporary:
+            save_file(tensors, str(temporary), metadata=header)
+    except (SafetensorError, OSError) as err:  # e.g. a folder that does not exist
         raise OSError(f"cannot write model file {str(path)!r}: {err}") from err
     return path
 
@@ -53,29 +69,82 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
 def load_model(path: str | os.PathLike) -> TrainedModel:
     """Read a model written by :func:`save_model`.
 
+    Nothing in the file is executed: the header is JSON and the weights raw
+    tensors. The tensors' names and shapes are compared with those of the
+    network the config describes, built on the ``meta`` device (no memory),
+    before the network is built for real, so a small file cannot make this
+    allocate a huge network; config sizes are bounded as well
+    (:data:`~napari_autoencoders.core.config.MODEL_LIMITS`).
+
     Raises
     ------
     ModelFileError
         If the file is missing, corrupt, from another program, from a newer
-        version of this package, or its weights do not fit its config.
+        version of this package, its config has fields of the wrong type,
+        its weights do not fit its config or are not all finite float
+        numbers, or its normalisation is not finite with low < high.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{str(path)!r} is a folder, not a model file.")
     if not path.is_file():
         raise ModelFileError(f"model file {str(path)!r} does not exist.")
+    header, shapes = _read_layout(path)
+    _check_format(path, header)
+    try:
+        config = Config.from_dict(_header_json(header, "config"))
+        _check_shapes(config, shapes)
+        input_norm = _normalizer(header, "input_norm", config.model.in_channels)
+        target_norm = _normalizer(header, "target_norm", config.model.out_channels)
+        history = json.loads(header.get("history", "[]"))
+        if not isinstance(history, list):
+            raise ValueError(f"the history must be a list of epochs, got {type(history).__name__}.")
+    except (KeyError, TypeError, ValueError) as err:
+        raise ModelFileError(f"model file {str(path)!r} is inconsistent: {err}") from err
+    network = build_model(config.model)
+    tensors = _read_tensors(path)
+    try:
+        _check_values(tensors, network.state_dict())
+        network.load_state_dict(tensors, strict=True)
+    except (ValueError, RuntimeError) as err:
+        raise ModelFileError(f"model file {str(path)!r} is unusable: {err}") from err
+    return TrainedModel(
+        config=config,
+        network=network.eval(),
+        input_norm=input_norm,
+        target_norm=target_norm,
+        history=history,
+    )
+
+
+def _read_layout(path: Path) -> tuple[dict[str, str], dict[str, tuple[int, ...]]]:
+    """The header and the tensors' shapes, without reading any tensor."""
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}
     except (SafetensorError, OSError, ValueError) as err:
         raise ModelFileError(
             f"{str(path)!r} is not a readable model file (corrupt or another format): {err}"
         ) from err
+    return header, shapes
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return {name: handle.get_tensor(name) for name in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ModelFileError(f"could not read the weights in {str(path)!r}: {err}") from err
+
+
+def _check_format(path: Path, header: dict[str, str]) -> None:
     if header.get("format") != FORMAT:
         raise ModelFileError(
             f"{str(path)!r} is a safetensors file but was not written by napari-autoencoders."
         )
     version = header.get("format_version", "0")
-    if not version.isdigit():
+    if not re.fullmatch(r"[0-9]{1,6}", version):
         raise ModelFileError(
             f"{str(path)!r} has an unreadable format_version {version!r}; the file is corrupt."
         )
@@ -84,17 +153,58 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
             f"{str(path)!r} was written by a newer napari-autoencoders "
             f"({header.get('package_version')}); update this package to read it."
         )
+
+
+def _header_json(header: dict[str, str], key: str):
+    if key not in header:
+        raise ValueError(f"the header has no {key!r} entry; the file is corrupt.")
     try:
-        config = Config.from_dict(json.loads(header["config"]))
+        return json.loads(header[key])
+    except ValueError as err:
+        raise ValueError(f"the header entry {key!r} is not valid JSON ({err}).") from err
+
+
+def _normalizer(header: dict[str, str], key: str, channels: int) -> Normalizer:
+    try:
+        norm = Normalizer.from_dict(_header_json(header, key))
+    except ValueError as err:
+        raise ValueError(f"{key}: {err}") from err
+    if len(norm.low) != channels:
+        raise ValueError(f"{key} has {len(norm.low)} channel(s) but the network {channels}.")
+    return norm
+
+
+def _check_shapes(config: Config, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Raise ``ValueError`` unless the file's tensors are those of the config's network."""
+    with torch.device("meta"):  # shapes only: no memory, whatever the config asks for
         network = build_model(config.model)
-        network.load_state_dict(tensors, strict=True)
-        model = TrainedModel(
-            config=config,
-            network=network.eval(),
-            input_norm=Normalizer(**json.loads(header["input_norm"])),
-            target_norm=Normalizer(**json.loads(header["target_norm"])),
-            history=json.loads(header.get("history", "[]")),
+    expected = {name: tuple(t.shape) for name, t in network.state_dict().items()}
+    missing, unexpected = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"its weights do not fit its config: missing tensors {missing[:3]}, unexpected "
+            f"tensors {unexpected[:3]}."
         )
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise ModelFileError(f"model file {str(path)!r} is inconsistent: {err}") from err
-    return model
+    for name, shape in expected.items():
+        if shapes[name] != shape:
+            raise ValueError(
+                f"its weights do not fit its config: tensor {name!r} has shape "
+                f"{shapes[name]}, the config's network needs {shape}."
+            )
+
+
+def _check_values(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Raise ``ValueError`` for a tensor of another dtype or with NaN or infinite values."""
+    for name, tensor in tensors.items():
+        if tensor.dtype != expected[name].dtype:
+            raise ValueError(
+                f"tensor {name!r} holds {tensor.dtype} values where the network needs "
+                f"{expected[name].dtype}; the file was edited or written by another program."
+            )
+        if tensor.is_floating_point():
+            bad = tensor.numel() - int(torch.isfinite(tensor).sum())
+            if bad:
+                raise ValueError(
+                    f"tensor {name!r} has {bad} NaN or infinite value(s): the training that "
+                    "wrote it diverged; train again with a lower learning rate."
+                )

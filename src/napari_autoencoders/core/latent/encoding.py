@@ -20,6 +20,7 @@ from skimage.measure import regionprops
 
 from ..data.axes import to_planes
 from ..data.patches import check_image
+from ..io.images import replacing
 from ..progress import run
 from ..model import TrainedModel
 from ..nn.device import select_device
@@ -97,6 +98,8 @@ def iter_encode(
         The latent codes (the generator's value; :func:`run` gives it).
     """
     check_encoder(model)
+    if isinstance(batch_size, bool) or int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}; use e.g. 64.")
     torch_device = select_device(device)
     network = model.network_on(torch_device)
     total = len(crops)
@@ -366,12 +369,18 @@ def latent_table(encoding: Encoding, embedding: np.ndarray, clusters: np.ndarray
 
 
 def write_csv(path, columns: dict) -> None:
-    """Write :func:`latent_table` columns as a CSV file with a header row."""
+    """Write :func:`latent_table` columns as a CSV file with a header row.
+
+    The file is written under a temporary name and renamed when complete
+    (:func:`~napari_autoencoders.core.io.images.replacing`), so a failure
+    never leaves half a table over a previous one.
+    """
     names = list(columns)
     integer = [np.issubdtype(np.asarray(columns[n]).dtype, np.integer) for n in names]
     table = np.column_stack([np.asarray(columns[n], float) for n in names])
     formats = ["%d" if is_int else "%.6g" for is_int in integer]
-    np.savetxt(path, table, fmt=formats, delimiter=",", header=",".join(names), comments="")
+    with replacing(path) as temporary:
+        np.savetxt(temporary, table, fmt=formats, delimiter=",", header=",".join(names), comments="")
 
 
 # -- checks ------------------------------------------------------------------

@@ -8,6 +8,8 @@ also work for a plain autoencoder, so the two can be compared.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from scipy.stats import norm
@@ -18,6 +20,10 @@ from ..model import TrainedModel
 
 #: Quantiles of the prior spanned by the default VAE manifold, as in the textbook figure.
 MANIFOLD_QUANTILES = (0.05, 0.95)
+#: Largest result, in bytes, that sampling or a manifold may produce (2 GiB).
+MAX_RESULT_BYTES = 2 * 1024**3
+#: Latent codes decoded per forward pass, so memory stays bounded for many images.
+DECODE_BATCH = 256
 
 
 def sample(
@@ -29,12 +35,21 @@ def sample(
     -------
     ndarray, shape (n, S, S[, C])
         The generated images; the same ``seed`` gives the same images.
+
+    Raises
+    ------
+    ValueError
+        For a model that is not variational, ``n < 1``, a negative or
+        non-finite temperature, or a result larger than
+        :data:`MAX_RESULT_BYTES`.
     """
     check_generative(model, "sample from the prior")
-    if n < 1 or temperature < 0:
+    if n < 1 or not (math.isfinite(temperature) and temperature >= 0):
         raise ValueError(
-            f"need n >= 1 samples and a temperature >= 0, got n={n}, temperature={temperature}."
+            f"need n >= 1 samples and a finite temperature >= 0, got n={n}, "
+            f"temperature={temperature}."
         )
+    check_result_size(model, n, f"{n} samples")
     generator = torch.Generator().manual_seed(seed)
     z = temperature * torch.randn(n, model.config.model.latent_dim, generator=generator)
     return decode(model, z.numpy())
@@ -79,7 +94,8 @@ def manifold_points(
     ------
     ValueError
         For a model without a latent, a latent of one dimension, bad axes,
-        or missing frames.
+        missing frames, a span that is not a positive finite number, or a
+        mosaic larger than :data:`MAX_RESULT_BYTES`.
     """
     check_latent(model, "draw a latent manifold")
     latent_dim = model.config.model.latent_dim
@@ -90,6 +106,9 @@ def manifold_points(
         )
     if grid < 1:
         raise ValueError(f"the grid needs at least 1 tile per side, got {grid}.")
+    if span is not None and not (math.isfinite(span) and span > 0):
+        raise ValueError(f"span must be a positive, finite number, got {span}; e.g. span=3.")
+    check_result_size(model, grid * grid, f"a manifold of {grid}x{grid} tiles")
     variational = model.config.model.architecture in VARIATIONAL_ARCHITECTURES
     codes = None if frames is None else encode(model, frames)
     if (axes == "pca" or (not variational and span is None)) and codes is None:
@@ -183,12 +202,45 @@ def encode(model: TrainedModel, frames: np.ndarray) -> np.ndarray:
 
 
 def decode(model: TrainedModel, codes: np.ndarray) -> np.ndarray:
-    """Images (N, S, S[, C]) in data units from latent codes (N, D)."""
+    """Images (N, S, S[, C]) in data units from latent codes (N, D).
+
+    Codes are decoded :data:`DECODE_BATCH` at a time into the result, so the
+    network's activations never need more memory than one batch.
+    """
     codes = np.asarray(codes, dtype=np.float32)
+    check_result_size(model, len(codes), f"{len(codes)} images")
+    network = model.network_on("cpu")
+    size, channels = model.config.model.input_size, model.config.model.out_channels
+    planes = np.empty((len(codes), channels, size, size), np.float32)
     with torch.no_grad():
-        planes = model.network_on("cpu").decode(torch.from_numpy(codes)).numpy()
-    planes = model.target_norm.denormalize(planes)  # (N, C, S, S)
-    return planes[:, 0] if planes.shape[1] == 1 else np.moveaxis(planes, 1, -1)
+        for start in range(0, len(codes), DECODE_BATCH):
+            batch = torch.from_numpy(codes[start : start + DECODE_BATCH])
+            decoded = network.decode(batch).numpy()
+            planes[start : start + DECODE_BATCH] = model.target_norm.denormalize(decoded)
+    return planes[:, 0] if channels == 1 else np.moveaxis(planes, 1, -1)
+
+
+def check_result_size(model: TrainedModel, count: int, what: str) -> None:
+    """Raise ``ValueError`` if ``count`` decoded images would exceed :data:`MAX_RESULT_BYTES`.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        A model with a latent; its input size and channels give each image's size.
+    count : int
+        Images to decode.
+    what : str
+        What is asked for, for the message, e.g. ``"1000000 samples"``.
+    """
+    size, channels = model.config.model.input_size, model.config.model.out_channels
+    needed = count * size * size * channels * np.dtype(np.float32).itemsize
+    if needed > MAX_RESULT_BYTES:
+        most = MAX_RESULT_BYTES // (size * size * channels * np.dtype(np.float32).itemsize)
+        raise ValueError(
+            f"{what} of {size}x{size} pixels would need {needed / 1024**3:.1f} GiB, more "
+            f"than the {MAX_RESULT_BYTES / 1024**3:.0f} GiB allowed; ask for at most "
+            f"{most} images."
+        )
 
 
 def check_latent(model: TrainedModel, action: str) -> None:

@@ -1,4 +1,8 @@
-"""Where the network runs, and in which precision: bfloat16 autocast on CUDA, float32 elsewhere."""
+"""Where the network runs, and in which precision.
+
+Training runs under bfloat16 autocast on CUDA (float32 elsewhere); prediction
+always runs in float32, since bfloat16 outputs keep only about 8 bits.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import torch
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """Return the context to run the network in on ``device``.
+    """Return the context to train the network in on ``device``.
 
     On a CUDA GPU with bfloat16 support, convolutions run in bfloat16 under
     :func:`torch.autocast` (about twice as fast on tensor cores; bfloat16 has
