@@ -197,7 +197,7 @@ def run(quick: bool = False) -> list[dict]:
             "5-nearest-neighbour classifier. "
             "\"-> UMAP-2\": the codes projected by UMAP, as the Latent scatter widget draws them. "
             f"\"+ neighbour term\": trained with `neighbour_weight` {NEIGHBOUR_WEIGHT:g} "
-            "(`core/neighbours.py`). Rows with \"±\": mean ± standard deviation (population) "
+            "(`core/data/neighbours.py`). Rows with \"±\": mean ± standard deviation (population) "
             f"over training seeds {', '.join(map(str, SEEDS))}, seconds per training; "
             "the other learned rows train once, with seed 0. "
             "Figure: `docs/latent_2d.png` (seed 0).",

@@ -17,10 +17,10 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 from tqdm import tqdm
 
-from .core.config import Config, TrainingConfig
 from .core.io.images import write_image
 from .core.io.model_files import save_model
 from .core.inference.prediction import predict
+from .core.recipes import task_config
 from .core.training import Trainer
 from .sample_data import noisy_fluorescence
 
@@ -34,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
 
     (noisy, *_), (clean, *_) = noisy_fluorescence()
-    config = Config(
-        training=TrainingConfig(mode="self-supervised", time_budget=args.time_budget, epochs=10**6)
-    )
+    config = task_config("denoise", shape=noisy.shape, time_budget=args.time_budget)
     trainer = Trainer(config, noisy)
     with tqdm(total=100, desc="training", unit="%", bar_format="{l_bar}{bar}| {postfix}") as bar:
         for event in trainer.run():
