@@ -21,6 +21,7 @@ from torch import nn
 
 from .config import Config
 from .data.normalization import Normalizer
+from .latent.density import LatentDensity
 from .nn.device import select_device
 
 
@@ -40,6 +41,9 @@ class TrainedModel:
     history : list of dict
         One entry per epoch: ``epoch``, ``step``, ``loss``, ``val_loss``,
         ``elapsed`` (seconds), ``learning_rate``.
+    density : LatentDensity, optional
+        A VAE's density of its training frames' codes, which :meth:`sample`
+        draws from (None: the prior N(0, I)).
     """
 
     config: Config
@@ -47,6 +51,7 @@ class TrainedModel:
     input_norm: Normalizer
     target_norm: Normalizer
     history: list[dict] = field(default_factory=list)
+    density: LatentDensity | None = None
 
     def network_on(self, device: str | torch.device = "auto") -> nn.Module:
         """Return a copy of the network on ``device``, channels-last, in evaluation mode.
@@ -107,7 +112,7 @@ class TrainedModel:
         return encode_frames(self, frames, axes=axes, **options).latents
 
     def sample(self, n: int, *, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
-        """Decode ``n`` draws from a variational model's prior.
+        """Decode ``n`` draws from a variational model's latent density (or prior).
 
         Returns
         -------

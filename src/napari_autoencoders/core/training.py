@@ -21,6 +21,8 @@ from torch import nn
 
 from .data.axes import channel_hint, to_planes
 from .config import Config, Mode, Task
+from .latent.density import LatentDensity
+from .latent.encoding import latent_of
 from .model import TrainedModel
 from .nn.losses import kl_weight, negative_elbo
 from .data.masking import blind_spot, masked_mse
@@ -121,6 +123,8 @@ class Trainer:
         self._exaggeration = 1.0
         self._best_exaggerated = False
         self._stop = False
+        #: The latent density a VAE's training ends with (:mod:`.latent.density`).
+        self.density: LatentDensity | None = None
 
     @staticmethod
     def _target_planes(config: Config, planes: np.ndarray, targets: np.ndarray | None):
@@ -173,6 +177,7 @@ class Trainer:
         x = self.input_norm.normalize(planes)
         y = x if target_planes is planes else self.target_norm.normalize(target_planes)
         self._setup(x, y)
+        self._frames = x if self._fits_density(x) else None
         self.optimizer = torch.optim.AdamW(
             self.network.parameters(),
             lr=self.config.training.learning_rate,
@@ -326,6 +331,23 @@ class Trainer:
             yield event
             if epoch >= training.epochs or stale >= training.patience:
                 break
+        if self._frames is not None and self.best_state is not None:
+            self.density = self._fit_density()
+
+    def _fits_density(self, x: np.ndarray) -> bool:
+        """Whether the training ends by fitting a latent density: a VAE whose frames are its items."""
+        size = self.config.data.patch_size
+        return self.config.training.task == Task.VAE.value and x.shape[-2:] == (size, size)
+
+    @torch.no_grad()
+    def _fit_density(self) -> LatentDensity:
+        """The density of the codes of the training frames under the best weights."""
+        network = self.result().network_on(self.device)
+        codes = [
+            latent_of(network, torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+            for batch in np.array_split(self._frames, max(1, len(self._frames) // 256))
+        ]
+        return LatentDensity.fit(np.concatenate(codes), seed=self.config.training.seed)
 
     def _fraction(self) -> float:
         """Share of the planned steps, or of the time budget, used so far."""
@@ -415,6 +437,7 @@ class Trainer:
             input_norm=self.input_norm,
             target_norm=self.target_norm,
             history=list(self.history),
+            density=self.density,
         )
 
 

@@ -1,11 +1,14 @@
 """Tests for sampling, the latent manifold, interpolation and latent noise."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from napari_autoencoders.core.latent import generation
 from napari_autoencoders.core.latent.generation import (
     decode,
+    encode,
     interpolate,
     manifold,
     manifold_points,
@@ -49,8 +52,31 @@ def test_samples_are_a_stack_and_seeded(vae):
 
 
 def test_zero_temperature_decodes_the_prior_mean(vae):
-    samples = sample(vae, 2, temperature=0.0)
+    samples = sample(vae, 2, temperature=0.0, source="prior")
     np.testing.assert_allclose(samples, decode(vae, np.zeros((2, 2))), rtol=1e-6)
+
+
+def test_a_trained_vae_samples_from_the_density_of_its_training_codes(vae, frames):
+    assert vae.density is not None  # fitted when the training ended
+    codes = encode(vae, frames)
+    assert vae.density.means.shape[1] == codes.shape[1] == 2
+    # at zero temperature each sample decodes a component's mean, which lies among the codes
+    means = vae.density.means
+    samples = sample(vae, 4, temperature=0.0)
+    component_images = decode(vae, means)
+    for image in samples:
+        assert np.abs(component_images - image).reshape(len(means), -1).max(axis=1).min() < 1e-5
+    assert np.all((means >= codes.min(axis=0) - 1e-6) & (means <= codes.max(axis=0) + 1e-6))
+    assert not np.allclose(sample(vae, 4), sample(vae, 4, source="prior"))
+
+
+def test_sampling_from_a_density_the_model_lacks_says_so(vae):
+    without = dataclasses.replace(vae, density=None)
+    with pytest.raises(ValueError, match="no latent density"):
+        sample(without, 2, source="density")
+    with pytest.raises(ValueError, match="source of the codes"):
+        sample(vae, 2, source="posterior")
+    np.testing.assert_allclose(sample(without, 3), sample(vae, 3, source="prior"))
 
 
 def test_samples_lie_in_the_training_range(vae, frames):

@@ -1,7 +1,7 @@
 """Model files: weights in safetensors, everything else as JSON in its header.
 
-One file holds the weights, the config, the normalisation and the training
-history. Loading parses JSON and raw tensors only, so a model file can never
+One file holds the weights, the config, the normalisation, the training
+history and, for a VAE, the density of its training codes. Loading parses JSON and raw tensors only, so a model file can never
 execute code (unlike a pickled torch checkpoint).
 """
 
@@ -20,6 +20,7 @@ from ... import __version__
 from ..config import Config
 from ..nn.models import build_model
 from ..data.normalization import Normalizer
+from ..latent.density import LatentDensity
 from ..model import TrainedModel
 from .images import replacing
 
@@ -56,6 +57,8 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
         "target_norm": json.dumps(model.target_norm.to_dict()),
         "history": json.dumps(model.history),
     }
+    if model.density is not None:
+        header["latent_density"] = json.dumps(model.density.to_dict())
     if path.is_dir():
         raise OSError(f"cannot write model file {str(path)!r}: it is a folder; give a file name.")
     try:
@@ -99,6 +102,11 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
         history = json.loads(header.get("history", "[]"))
         if not isinstance(history, list):
             raise ValueError(f"the history must be a list of epochs, got {type(history).__name__}.")
+        density = None
+        if "latent_density" in header:
+            density = LatentDensity.from_dict(
+                _header_json(header, "latent_density"), config.model.latent_dim
+            )
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(f"model file {str(path)!r} is inconsistent: {err}") from err
     network = build_model(config.model)
@@ -114,6 +122,7 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
         input_norm=input_norm,
         target_norm=target_norm,
         history=history,
+        density=density,
     )
 
 

@@ -26,10 +26,23 @@ MAX_RESULT_BYTES = 2 * 1024**3
 DECODE_BATCH = 256
 
 
+#: Where samples' codes come from: the density fitted to the training codes, or the prior.
+SOURCES = ("auto", "density", "prior")
+
+
 def sample(
-    model: TrainedModel, n: int, *, temperature: float = 1.0, seed: int = 0
+    model: TrainedModel, n: int, *, temperature: float = 1.0, seed: int = 0, source: str = "auto"
 ) -> np.ndarray:
-    """Decode ``n`` draws ``z = temperature * eps`` from the prior, ``eps ~ N(0, I)``.
+    """Decode ``n`` codes drawn from the model's latent density or from its prior.
+
+    Parameters
+    ----------
+    source : {"auto", "density", "prior"}
+        ``"density"``: the Gaussian mixture fitted to the codes of the
+        training frames (:class:`.density.LatentDensity`), each component's
+        spread scaled by ``temperature``; ``"prior"``: ``z = temperature *
+        eps``, ``eps ~ N(0, I)``; ``"auto"``: the density when the model has
+        one (a VAE trained by this version), else the prior.
 
     Returns
     -------
@@ -40,8 +53,8 @@ def sample(
     ------
     ValueError
         For a model that is not variational, ``n < 1``, a negative or
-        non-finite temperature, or a result larger than
-        :data:`MAX_RESULT_BYTES`.
+        non-finite temperature, an unknown source or a density the model does
+        not have, or a result larger than :data:`MAX_RESULT_BYTES`.
     """
     check_generative(model, "sample from the prior")
     if n < 1 or not (math.isfinite(temperature) and temperature >= 0):
@@ -49,7 +62,16 @@ def sample(
             f"need n >= 1 samples and a finite temperature >= 0, got n={n}, "
             f"temperature={temperature}."
         )
+    if source not in SOURCES:
+        raise ValueError(f"the source of the codes must be one of {list(SOURCES)}, got {source!r}.")
+    if source == "density" and model.density is None:
+        raise ValueError(
+            "this model has no latent density (trained by an older version, or not on frames); "
+            "sample from the prior instead."
+        )
     check_result_size(model, n, f"{n} samples")
+    if model.density is not None and source != "prior":
+        return decode(model, model.density.sample(n, temperature=temperature, seed=seed))
     generator = torch.Generator().manual_seed(seed)
     z = temperature * torch.randn(n, model.config.model.latent_dim, generator=generator)
     return decode(model, z.numpy())
