@@ -8,6 +8,9 @@ also work for a plain autoencoder, so the two can be compared.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Generator
+
 import numpy as np
 import torch
 from scipy.stats import norm
@@ -250,3 +253,85 @@ def _coordinates(grid: int, span, variational: bool, projected: np.ndarray | Non
         scale = 1.0 if projected is None else float(projected.std()) or 1.0
         return scale * norm.ppf(np.linspace(*MANIFOLD_QUANTILES, grid))
     return np.linspace(projected.min(), projected.max(), grid)
+
+
+# -- in steps, for a GUI: codes first, then decoding in batches with progress --
+
+#: Codes decoded per batch by :func:`iter_decode`: a progress step, and a point to stop at.
+DECODE_BATCH = 128
+
+
+def sample_codes(
+    model: TrainedModel, n: int, *, temperature: float = 1.0, seed: int = 0
+) -> np.ndarray:
+    """The latent draws (n, D) that :func:`sample` decodes; same checks, same ``seed``."""
+    check_generative(model, "sample from the prior")
+    if n < 1 or temperature < 0:
+        raise ValueError(
+            f"need n >= 1 samples and a temperature >= 0, got n={n}, temperature={temperature}."
+        )
+    generator = torch.Generator().manual_seed(seed)
+    z = temperature * torch.randn(n, model.config.model.latent_dim, generator=generator)
+    return z.numpy()
+
+
+def interpolation_codes(
+    model: TrainedModel, frame_a: np.ndarray, frame_b: np.ndarray, *, steps: int = 8
+) -> np.ndarray:
+    """The codes (steps, D) that :func:`interpolate` decodes."""
+    check_latent(model, "interpolate in the latent space")
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}.")
+    codes = encode(model, np.stack([np.asarray(frame_a), np.asarray(frame_b)]))
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return (1 - weights) * codes[0] + weights * codes[1]
+
+
+def noisy_codes(
+    model: TrainedModel, frames: np.ndarray, *, strength: float = 1.0, seed: int = 0
+) -> np.ndarray:
+    """The codes (N, D) that :func:`reconstruct_noisy` decodes."""
+    check_generative(model, "add latent noise")
+    if strength < 0:
+        raise ValueError(f"the noise strength must not be negative, got {strength}.")
+    network = model.network_on("cpu")
+    with torch.no_grad():
+        mu, logvar = network.encode_distribution(_to_batch(model, frames))
+        generator = torch.Generator().manual_seed(seed)
+        eps = torch.randn(mu.shape, generator=generator)
+        return (mu + strength * torch.exp(0.5 * logvar) * eps).numpy()
+
+
+def iter_decode(
+    model: TrainedModel, codes: np.ndarray, *, batch_size: int = DECODE_BATCH
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Decode codes (N, D) in batches, yielding ``(done, total)`` codes before and after each.
+
+    Returns the images (N, S, S[, C]) of :func:`decode`; a caller that stops
+    iterating stops the decoding between two batches.
+    """
+    if batch_size < 1:
+        raise ValueError(f"the batch size must be at least 1, got {batch_size}.")
+    codes = np.asarray(codes, dtype=np.float32)
+    total = len(codes)
+    parts = []
+    yield 0, total
+    for start in range(0, total, batch_size):
+        parts.append(decode(model, codes[start : start + batch_size]))
+        yield min(start + batch_size, total), total
+    return np.concatenate(parts) if parts else decode(model, codes)
+
+
+def mosaic(tiles: np.ndarray) -> np.ndarray:
+    """Lay out ``grid * grid`` tiles (grid², S, S[, C]) row by row, as :func:`manifold` does.
+
+    Returns
+    -------
+    ndarray, shape (grid * S, grid * S[, C])
+    """
+    grid = math.isqrt(len(tiles))
+    if grid * grid != len(tiles):
+        raise ValueError(f"a mosaic needs a square number of tiles, got {len(tiles)}.")
+    size = tiles.shape[1]
+    rows = tiles.reshape(grid, grid, size, size, *tiles.shape[3:]).swapaxes(1, 2)
+    return rows.reshape(grid * size, grid * size, *tiles.shape[3:])
