@@ -238,8 +238,15 @@ class TrainWidget(JobPanel):
         masked = denoise and mode == Mode.SELF_SUPERVISED.value
         _show_row(self.advanced_form, self.mask_fraction, masked)
 
+    #: The patch size wanted (the default or the user's own), and the one last fitted to a layer.
+    _patch_wanted, _patch_fitted = DataConfig().patch_size, None
+
     def _on_layer_changed(self) -> None:
-        """Prefill the axes from the new layer and shrink the patch to fit its planes."""
+        """Prefill the axes from the new layer and fit the patch to its planes.
+
+        The patch shrinks to a small layer's planes and grows back, up to the
+        wanted size, for a larger layer.
+        """
         layer = self.input_layer.layer()
         if layer is None:
             return
@@ -248,7 +255,10 @@ class TrainWidget(JobPanel):
         if axes:
             shape = np.shape(layer.data)
             side = min(shape[axes.index("Y")], shape[axes.index("X")])
-            self.patch_size.setValue(min(self.patch_size.value(), side))
+            if self.patch_size.value() != self._patch_fitted:  # the user's own choice
+                self._patch_wanted = self.patch_size.value()
+            self._patch_fitted = min(self._patch_wanted, side)
+            self.patch_size.setValue(self._patch_fitted)
 
     # -- the public interface ----------------------------------------------
 
