@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
+from napari_autoencoders.core.config import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    TrainingConfig,
+)
 from napari_autoencoders.core.training import fit
 from napari_autoencoders.widgets.apply import ApplyWidget
 from napari_autoencoders.widgets.generate import GenerateWidget

@@ -205,8 +205,8 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
             pair = (frames[first], frames[last])
             codes = partial(generation.interpolation_codes, model, *pair, steps=self.steps.value())
             return model, codes, f"{layer.name} interpolation", layer
-        options = dict(strength=self.strength.value(), seed=self.seed.value())
-        codes = partial(generation.noisy_codes, model, frames, **options)
+        strength, seed = self.strength.value(), self.seed.value()
+        codes = partial(generation.noisy_codes, model, frames, strength=strength, seed=seed)
         return model, codes, f"{layer.name} reconstructed + noise", layer
 
     def _manifold(self, model: TrainedModel) -> Callable[[], np.ndarray]:
