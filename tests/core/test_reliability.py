@@ -33,6 +33,7 @@ from napari_autoencoders.core.latent import generation
 from napari_autoencoders.core.latent.encoding import write_csv
 from napari_autoencoders.core.latent.generation import manifold, sample
 from napari_autoencoders.core.model import TrainedModel
+from napari_autoencoders.core.progress import run
 from napari_autoencoders.core.nn.models import build_model
 from napari_autoencoders.core.training import Trainer
 
@@ -388,13 +389,13 @@ def test_a_huge_generation_is_refused_with_the_memory_it_needs(tiny_vae, generat
 
 
 def test_many_samples_are_decoded_in_batches(tiny_vae, monkeypatch):
-    monkeypatch.setattr(generation, "DECODE_BATCH", 4)
     batches = []
     network = tiny_vae.network_on("cpu")
     decode_batch = network.decode
     network.decode = lambda z: batches.append(len(z)) or decode_batch(z)
     monkeypatch.setattr(TrainedModel, "network_on", lambda self, device: network)
-    images = sample(tiny_vae, 10, seed=1)
+    codes = generation.sample_codes(tiny_vae, 10, seed=1)
+    images = run(generation.iter_decode(tiny_vae, codes, batch_size=4))
     assert images.shape == (10, 16, 16) and batches == [4, 4, 2]
     monkeypatch.undo()
     np.testing.assert_allclose(images, sample(tiny_vae, 10, seed=1), atol=1e-6)

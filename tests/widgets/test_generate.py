@@ -1,10 +1,13 @@
 """Tests for the "Generate images" widget on tiny trained models."""
 
+import time
+
 import numpy as np
 import pytest
 
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
 from napari_autoencoders.core.io.model_files import save_model
+from napari_autoencoders.core.latent import generation
 from napari_autoencoders.core.training import fit
 from napari_autoencoders.widgets import choice, generate
 from napari_autoencoders.widgets.generate import GenerateWidget
@@ -132,3 +135,73 @@ def test_a_model_file_loads(qtbot, viewer, widget, models, tmp_path, errors):
     assert widget.load_model_from(path) == "vae.safetensors #3"
     widget.load_model_from(tmp_path / "missing.safetensors")
     assert "does not exist" in errors[-1]
+
+
+@pytest.fixture
+def infos(monkeypatch):
+    messages = []
+    monkeypatch.setattr(generate, "show_info", messages.append)
+    return messages
+
+
+def test_a_new_stack_is_shown_from_its_first_frame(qtbot, viewer, widget, errors):
+    viewer.add_image(np.zeros((200, 16, 16), np.float32), name="many digits")
+    viewer.dims.set_point(0, 150)  # as on frame 2499 of the MNIST sample: past 5 new frames
+    widget.count.setValue(5)
+    run(qtbot, widget, generate.SAMPLE)
+    assert errors == []
+    assert viewer.dims.current_step[0] == 0
+    assert viewer.layers.selection.active is viewer.layers["vae #1 samples"]
+
+
+def test_an_interpolation_is_shown_from_its_first_frame_where_the_layer_lies(
+    qtbot, viewer, widget, errors
+):
+    layer = viewer.add_image(
+        np.tile(disks(), (10, 1, 1)), name="digits", scale=(2, 1, 1), translate=(30, 0, 0)
+    )
+    viewer.dims.set_point(0, 100)
+    widget.layer.set_layer(layer)
+    widget.steps.setValue(4)
+    run(qtbot, widget, generate.INTERPOLATE)
+    assert errors == []
+    assert viewer.dims.point[0] == pytest.approx(30)  # frame 0 of both layers, in world units
+
+
+def test_progress_runs_to_the_number_of_decoded_images(qtbot, viewer, widget, errors):
+    widget.grid.setValue(12)
+    assert not widget.cancel_button.isEnabled()
+    run(qtbot, widget, generate.MANIFOLD)
+    assert errors == []
+    assert (widget.progress.value(), widget.progress.maximum()) == (144, 144)
+    assert not widget.cancel_button.isEnabled() and widget.settings.isEnabled()
+
+
+def test_cancel_stops_decoding_and_adds_nothing(qtbot, viewer, widget, errors, infos, monkeypatch):
+    batches = []
+    iter_decode = generation.iter_decode
+
+    def slow_iter_decode(model, codes):  # 16 batches of 100 on a slow CPU
+        steps = iter_decode(model, codes, batch_size=100)
+        while True:
+            try:
+                progress = next(steps)
+            except StopIteration as stop:
+                return stop.value
+            batches.append(progress)
+            time.sleep(0.05)
+            yield progress
+
+    monkeypatch.setattr(generation, "iter_decode", slow_iter_decode)
+    widget.grid.setValue(40)  # 1,600 codes
+    widget.model_choice.setCurrentText("vae #1")
+    widget.action.setCurrentText(generate.MANIFOLD)
+    widget.generate()
+    assert widget.cancel_button.isEnabled() and not widget.settings.isEnabled()
+    qtbot.waitUntil(lambda: widget.progress.value() > 0, timeout=TIMEOUT_MS)
+    assert widget.progress.maximum() == 1600
+    widget.cancel_button.click()
+    qtbot.waitUntil(widget.generate_button.isEnabled, timeout=TIMEOUT_MS)
+    assert len(viewer.layers) == 0
+    assert batches[-1][0] < 1600  # stopped before the last batch
+    assert "cancelled" in infos[-1] and errors == []

@@ -247,3 +247,88 @@ def test_keeping_neighbours_of_too_few_objects_says_so(qtbot, widget, registry, 
     widget.train_on_objects()
     assert "'keep neighbours' needs at least 16 objects, found 2" in messages["error"][-1]
     assert widget.train_button.isEnabled() and len(registry) == before
+
+
+def objects_image(viewer):
+    image = np.random.default_rng(2).random((60, 60), dtype=np.float32)
+    labels = np.zeros((60, 60), np.int32)
+    for label, (y, x) in enumerate([(5, 5), (10, 40), (30, 30), (50, 10), (50, 50)], start=1):
+        labels[y - 3 : y + 3, x - 3 : x + 3] = label
+    viewer.add_image(image, name="cells")
+    viewer.add_labels(labels, name="cells labels")
+
+
+def test_encoding_again_replaces_the_layers_of_that_source(qtbot, widget, messages):
+    viewer = widget.viewer
+    objects_image(viewer)
+    viewer.add_image(stack(), name="digits")
+    widget.image_layer.set_layer(viewer.layers["digits"])
+    run_and_wait(qtbot, widget, widget.encode)  # frames of the digits
+    widget.image_layer.set_layer(viewer.layers["cells"])
+    widget.mode.setCurrentText("objects")
+    run_and_wait(qtbot, widget, widget.encode)
+    names = [layer.name for layer in viewer.layers]
+
+    widget.clusters.setValue(2)
+    run_and_wait(qtbot, widget, widget.encode)  # the cells again
+
+    assert messages["error"] == []
+    assert sorted(layer.name for layer in viewer.layers) == sorted(names)
+    assert set(viewer.layers["cells latent"].features["cluster"]) == {0, 1}
+    assert viewer.layers["digits latent"] in viewer.layers  # another source's scatter stays
+    viewer.layers["cells latent"].selected_data = {0}
+    assert len(viewer.layers["cells selection"].data) == 1
+
+
+def test_the_points_are_active_after_encoding(qtbot, widget):
+    viewer = widget.viewer
+    objects_image(viewer)
+    widget.image_layer.set_layer(viewer.layers["cells"])
+    widget.mode.setCurrentText("objects")
+    run_and_wait(qtbot, widget, widget.encode)  # adds points, then clusters and outlines
+    points = viewer.layers["cells latent"]
+    assert viewer.layers.selection.active is points
+    assert points.mode == "select"
+
+
+def test_selected_points_stand_out_on_every_cluster_colour(qtbot, widget):
+    from napari_autoencoders.widgets.scatter import SELECTED_GROWTH
+
+    viewer = widget.viewer
+    viewer.add_image(stack(), name="digits")
+    widget.clusters.setValue(3)
+    run_and_wait(qtbot, widget, widget.encode)
+    points, highlight = viewer.layers["digits latent"], viewer.layers["digits latent selection"]
+    assert len(highlight.data) == 0
+    assert viewer.layers.index(highlight) > viewer.layers.index(points)  # drawn on top
+
+    points.selected_data = {1, 4}
+    # the selected points again, in their cluster colours, larger and ringed in white
+    np.testing.assert_allclose(highlight.data, points.data[[1, 4]])
+    np.testing.assert_allclose(highlight.face_color, points.face_color[[1, 4]])
+    np.testing.assert_allclose(highlight.size, SELECTED_GROWTH * points.size[[1, 4]])
+    np.testing.assert_allclose(highlight.border_color, [[1, 1, 1, 1]] * 2)
+    assert np.all(highlight.border_width > 0)
+
+    widget.selection_to_cluster()  # the ring follows the new colour
+    np.testing.assert_allclose(highlight.face_color, cluster_colors([3, 3]))
+    points.selected_data = set()
+    assert len(highlight.data) == 0
+
+
+@pytest.mark.parametrize(
+    "mode, shown",
+    [
+        ("frames", set()),
+        ("tiles", {"stride"}),
+        ("objects", {"labels_layer", "mask", "train_row", "neighbour_term", "train_button"}),
+    ],
+)
+def test_only_the_controls_of_the_mode_are_shown(widget, mode, shown):
+    widget.mode.setCurrentText(mode)
+    optional = {"stride", "labels_layer", "mask", "train_row", "neighbour_term", "train_button"}
+    visible = {name for name in optional if not getattr(widget, name).isHidden()}
+    assert visible == shown
+    for name in optional - {"train_button", "neighbour_term"}:  # those two have no label
+        label = widget.form.labelForField(getattr(widget, name))
+        assert label.isHidden() == (name not in shown)

@@ -5,24 +5,43 @@ from __future__ import annotations
 from pathlib import Path
 
 from napari.utils.notifications import show_error
+from qtpy.QtCore import Slot
 from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton
 
 from ..core.io.model_files import ModelFileError, load_model
 from ..core.model import TrainedModel
 
 
+class ModelComboBox(QComboBox):
+    """A combo box of model names that adds and chooses each new model."""
+
+    # a declared slot: Qt drops its connection when the box is deleted, whereas
+    # a plain bound method would outlive it and fail on the next model
+    @Slot(str)
+    def add_and_choose(self, name: str) -> None:
+        """List ``name`` and choose it."""
+        self.addItem(name)
+        self.setCurrentText(name)
+
+
 class ModelChoiceMixin:
     """Choose a model from ``self.registry`` in ``self.model_choice``, or load one.
 
+    A model added to the registry (a training finished, a file loaded in any
+    widget) becomes the choice, so a widget never keeps applying the old one.
     The widget provides ``registry`` (a :class:`.session.ModelRegistry`) and
     puts the row of :meth:`_build_model_row` in its form.
     """
 
     def _build_model_row(self, load_text: str = "Load from file…") -> QHBoxLayout:
-        """Make ``model_choice``, kept up to date with the registry, and ``load_button``."""
-        self.model_choice = QComboBox()
+        """Make ``model_choice``, kept up to date with the registry, and ``load_button``.
+
+        The newest model is chosen, at first and whenever one is added.
+        """
+        self.model_choice = ModelComboBox()
         self.model_choice.addItems(self.registry.names())
-        self.registry.added.connect(self.model_choice.addItem)
+        self.model_choice.setCurrentIndex(self.model_choice.count() - 1)
+        self.registry.added.connect(self.model_choice.add_and_choose)
         self.load_button = QPushButton(load_text)
         self.load_button.clicked.connect(self._load_dialog)
         row = QHBoxLayout()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from functools import partial
 
 import numpy as np
 from napari.layers import Image
 from napari.qt.threading import thread_worker
-from napari.utils.notifications import show_error, show_warning
+from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -23,9 +23,9 @@ from ..core.config import VARIATIONAL_ARCHITECTURES
 from ..core.model import TrainedModel
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, contrast_limits, image_data, result_layer
-from .panel import Panel
-from .threads import WorkerError
 from .forms import float_spin, spin
+from .panel import JobPanel
+from .threads import guarded
 
 #: The actions, as listed in the widget.
 SAMPLE, MANIFOLD, INTERPOLATE, NOISE = "sample", "manifold", "interpolate", "reconstruct + noise"
@@ -33,8 +33,11 @@ SAMPLE, MANIFOLD, INTERPOLATE, NOISE = "sample", "manifold", "interpolate", "rec
 AXES_PLANE, PCA_PLANE = "latent axes", "principal directions of the layer"
 
 
-class GenerateWidget(ModelChoiceMixin, Panel):
+class GenerateWidget(ModelChoiceMixin, JobPanel):
     """Generate images with a trained autoencoder; every result is a new layer.
+
+    Codes are decoded in batches in a worker thread, with a progress bar and
+    a Cancel button. A generated stack is shown from its first frame.
 
     ``sample`` and ``reconstruct + noise`` need a variational autoencoder;
     ``manifold`` and ``interpolate`` also take a plain one with a latent
@@ -53,14 +56,18 @@ class GenerateWidget(ModelChoiceMixin, Panel):
     """
 
     def _build(self, layout: QVBoxLayout) -> None:
-        layout.addLayout(self._build_form())
         self.generate_button = QPushButton("Generate")
+        self.cancel_button = QPushButton("Cancel")
         self.generate_button.clicked.connect(self.generate)
-        layout.addWidget(self.generate_button)
+        self.cancel_button.clicked.connect(self.cancel)
+        self._add_job_controls(
+            layout, (self._build_form(),), start=(self.generate_button,), stop=self.cancel_button
+        )
         layout.addStretch()
         self.action.currentIndexChanged.connect(self._update_rows)
         self.plane.currentIndexChanged.connect(self._update_rows)
         self._update_rows()
+        self._set_running(False)
 
     def _build_form(self) -> QFormLayout:
         model_row = self._build_model_row()
@@ -129,35 +136,46 @@ class GenerateWidget(ModelChoiceMixin, Panel):
     # -- the public interface ----------------------------------------------
 
     def generate(self) -> None:
-        """Check the choices, then run the chosen action in a worker thread.
+        """Check the choices, then compute the codes and decode them in a worker thread.
 
         Bad input is reported as an error notification and starts nothing.
         """
-        if self.worker is not None and self.worker.is_running:
-            show_warning("A generation is already running; wait for it to finish.")
+        if self._busy:
+            show_warning("A generation is already running; wait for it or cancel it.")
             return
         try:
-            job, name, source = self._job()
+            model, codes, name, source = self._job()
         except ValueError as err:
             show_error(f"Cannot generate: {err}")
             return
-        self.generate_button.setEnabled(False)
+        self.progress.setRange(0, 0)  # busy until the codes are known
+        self._set_running(True)
         self.worker = _generate_in_thread(
-            job,
+            model,
+            codes,
+            tiled=self.action.currentText() == MANIFOLD,
             _connect={
+                "yielded": self._on_progress,
                 "returned": partial(self._add_result, name=name, source=source),
+                "aborted": self._on_aborted,
                 "errored": lambda error: show_error(f"Generation failed: {error}"),
-                "finished": lambda: self.generate_button.setEnabled(True),
+                "finished": lambda: self._set_running(False),
             },
         )  # starts the worker
 
+    def cancel(self) -> None:
+        """Stop the running generation after the current batch; no layer is added."""
+        if self._busy:
+            self.worker.quit()
+
     # -- helpers -----------------------------------------------------------
 
-    def _job(self) -> tuple[Callable[[], np.ndarray], str, Image | None]:
-        """The computation, the result layer's name and the layer it comes from.
+    def _job(self) -> tuple[TrainedModel, Callable[[], np.ndarray], str, Image | None]:
+        """The model, its codes (computed in the worker), the result's name and source layer.
 
         Raises ``ValueError`` when the model, the layer or the options do not
-        fit (the core's checks, run here in the main thread where cheap).
+        fit; checks that need an encoding run in the worker and are reported
+        from there.
         """
         model = self.model()
         if model is None:
@@ -168,11 +186,13 @@ class GenerateWidget(ModelChoiceMixin, Panel):
         else:
             generation.check_latent(model, action)
         if action == SAMPLE:
-            options = dict(temperature=self.temperature.value(), seed=self.seed.value())
-            job = partial(generation.sample, model, self.count.value(), **options)
-            return job, f"{model_name} samples", None
+            codes = generation.sample_codes(
+                model, self.count.value(), temperature=self.temperature.value(),
+                seed=self.seed.value(),
+            )
+            return model, lambda: codes, f"{model_name} samples", None
         if action == MANIFOLD:
-            return self._manifold(model), f"{model_name} manifold", None
+            return model, self._manifold(model), f"{model_name} manifold", None
         layer = self.layer.layer()
         frames = _frames(image_data(layer, "frames"))
         if action == INTERPOLATE:
@@ -183,37 +203,63 @@ class GenerateWidget(ModelChoiceMixin, Panel):
                     f"0 to {len(frames) - 1}."
                 )
             pair = (frames[first], frames[last])
-            job = partial(generation.interpolate, model, *pair, steps=self.steps.value())
-            return job, f"{layer.name} interpolation", layer
+            codes = partial(generation.interpolation_codes, model, *pair, steps=self.steps.value())
+            return model, codes, f"{layer.name} interpolation", layer
         strength, seed = self.strength.value(), self.seed.value()
-        job = partial(generation.reconstruct_noisy, model, frames, strength=strength, seed=seed)
-        return job, f"{layer.name} reconstructed + noise", layer
+        codes = partial(generation.noisy_codes, model, frames, strength=strength, seed=seed)
+        return model, codes, f"{layer.name} reconstructed + noise", layer
 
     def _manifold(self, model: TrainedModel) -> Callable[[], np.ndarray]:
-        """The manifold job; frames come from the layer when the plane or range needs them."""
+        """The manifold's codes (grid², D); frames come from the layer when the plane or range needs them."""
         pca = self.plane.currentText() == PCA_PLANE
         span = self.span.value() or None
         variational = model.config.model.architecture in VARIATIONAL_ARCHITECTURES
         frames = None
         if pca or (not variational and span is None):
             frames = _frames(image_data(self.layer.layer(), "frames"))
-        options = dict(
+        return partial(
+            _flat_manifold_points,
+            model,
             grid=self.grid.value(),
             span=span,
             axes="pca" if pca else (self.axis_x.value(), self.axis_y.value()),
             frames=frames,
         )
-        generation.manifold_points(model, **options)  # checks the options: cheap next to decoding
-        return partial(generation.manifold, model, **options)
+
+    # -- worker signals (main thread) --------------------------------------
 
     def _add_result(self, result: np.ndarray, *, name: str, source: Image | None) -> None:
         layers = self.viewer.layers
         if source is None or np.ndim(result) != np.ndim(source.data):
-            layers.append(Image(result, name=name, contrast_limits=contrast_limits(result)))
-            return
-        index = layers.index(source) + 1 if source in layers else len(layers)
-        layers.insert(index, result_layer(source, result, name))
+            layer = Image(result, name=name, contrast_limits=contrast_limits(result))
+            layers.append(layer)
+        else:
+            layer = result_layer(source, result, name)
+            layers.insert(layers.index(source) + 1 if source in layers else len(layers), layer)
+        self._show_first_frame(layer)
 
+    def _show_first_frame(self, layer: Image) -> None:
+        """Move the sliders to the first frame of a new stack, which may lie before them.
+
+        The viewer keeps its sliders where they were, e.g. on frame 2499 of a
+        5000-frame input, past the end of 16 new frames, which then look empty.
+        """
+        stack_ndim = layer.ndim - 2  # an RGB layer's ndim leaves out its channels
+        first_axis = self.viewer.dims.ndim - layer.ndim
+        origin = layer.data_to_world(np.zeros(layer.ndim))
+        for axis in range(stack_ndim):
+            self.viewer.dims.set_point(first_axis + axis, origin[axis])
+
+    def _on_aborted(self) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        show_info("Generation cancelled; no layer was added.")
+
+
+def _flat_manifold_points(model: TrainedModel, **options) -> np.ndarray:
+    """The manifold's points (grid², D), row by row: the order :func:`generation.mosaic` takes."""
+    points = generation.manifold_points(model, **options)
+    return points.reshape(-1, points.shape[-1])
 
 
 def _frames(data: np.ndarray) -> np.ndarray:
@@ -222,9 +268,18 @@ def _frames(data: np.ndarray) -> np.ndarray:
 
 
 @thread_worker
-def _generate_in_thread(job: Callable[[], np.ndarray]) -> np.ndarray:
-    """Run ``job`` in a worker; a torch ``RuntimeError`` is raised as :class:`WorkerError`."""
-    try:
-        return job()
-    except RuntimeError as err:  # see WorkerError: superqt would swallow it
-        raise WorkerError(str(err)) from err
+def _generate_in_thread(
+    model: TrainedModel, codes: Callable[[], np.ndarray], *, tiled: bool
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Compute the codes, decode them in batches yielding ``(done, total)``, return the images.
+
+    ``tiled``: lay the images out as the manifold's mosaic.
+    """
+    return (yield from guarded(_generate(model, codes, tiled=tiled)))
+
+
+def _generate(
+    model: TrainedModel, codes: Callable[[], np.ndarray], *, tiled: bool
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    images = yield from generation.iter_decode(model, codes())
+    return generation.mosaic(images) if tiled else images

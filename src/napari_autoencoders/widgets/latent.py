@@ -17,6 +17,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QPushButton,
     QVBoxLayout,
+    QWidget,
 )
 
 from ..core.data.axes import Layout, check_axes
@@ -83,6 +84,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
     def _build(self, layout: QVBoxLayout) -> None:
         #: The scatter of the last encoding, None before the first.
         self.scatter: LatentScatter | None = None
+        #: The scatters in the viewer, one per source layer: encoding again replaces its own.
+        self._scatters: list[LatentScatter] = []
         self._job: _Job | None = None
         self.encode_button = QPushButton("Encode")
         self.train_button = QPushButton("Train on objects")
@@ -108,7 +111,9 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         layout.addLayout(row(self.new_cluster_button, self.stack_button))
         layout.addStretch()
         self.image_layer.currentIndexChanged.connect(self._fill_axes)
+        self.mode.currentIndexChanged.connect(self._update_rows)
         self._fill_axes()
+        self._update_rows()
         self._set_running(False)
 
     def _build_form(self) -> QFormLayout:
@@ -137,7 +142,10 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             "minimum cluster size."
         )
         self.seed = spin(0, 0, 2**31 - 1)
-        form = QFormLayout()
+        self.train_row = QWidget()
+        self.train_row.setLayout(row(self.crop_size, self.latent_dim, self.epochs))
+        self.train_row.layout().setContentsMargins(0, 0, 0, 0)
+        self.form = form = QFormLayout()
         form.addRow("image", self.image_layer)
         form.addRow("labels (objects)", self.labels_layer)
         form.addRow("model", model_row)
@@ -145,13 +153,25 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         form.addRow("axes", self.axes)
         form.addRow("tile stride", self.stride)
         form.addRow("mask", self.mask)
-        form.addRow("train: crop / latent / epochs", row(self.crop_size, self.latent_dim, self.epochs))
+        form.addRow("train: crop / latent / epochs", self.train_row)
         form.addRow("", self.neighbour_term)
         form.addRow("projection", self.projection)
         form.addRow("clustering", self.method)
         form.addRow("clusters", self.clusters)
         form.addRow("seed", self.seed)
         return form
+
+    def _update_rows(self) -> None:
+        """Show only the controls the chosen mode uses: stride for tiles, the rest for objects."""
+        mode = self.mode.currentText()
+        objects = (self.labels_layer, self.mask, self.train_row, self.neighbour_term)
+        for field in (self.stride, *objects):
+            shown = mode == ("tiles" if field is self.stride else "objects")
+            field.setVisible(shown)
+            label = self.form.labelForField(field)  # none for the unlabelled checkbox
+            if label is not None:
+                label.setVisible(shown)
+        self.train_button.setVisible(mode == "objects")
 
     # -- the public interface ----------------------------------------------
 
@@ -302,6 +322,10 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
     def _show_result(self, result: tuple[Encoding, np.ndarray, np.ndarray]) -> None:
         encoding, embedding, clusters = result
         job = self._job
+        # encoding a layer again replaces its scatter rather than stacking a copy on top
+        for old in [scatter for scatter in self._scatters if scatter.source is job.source]:
+            old.remove()
+            self._scatters.remove(old)
         layout = Layout(job.axes, job.data.shape)
         self.scatter = LatentScatter(
             self.viewer, job.source, encoding, embedding, clusters,
@@ -310,6 +334,10 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             labels=job.labels,
             stride=job.stride or job.model.config.model.input_size,
         )
+        self._scatters.append(self.scatter)
+        # ready to select points: the scatter's layer active, in its selection mode
+        self.viewer.layers.selection.active = self.scatter.points
+        self.scatter.points.mode = "select"
         self.legend.setText(cluster_legend(clusters))
 
     def _add_model(self, model: TrainedModel) -> None:

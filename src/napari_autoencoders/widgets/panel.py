@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import napari
+from qtpy.QtCore import QSize
 from qtpy.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLayout,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -17,8 +20,28 @@ from qtpy.QtWidgets import (
 from .session import ModelRegistry, session_models
 
 
+class _ContentScrollArea(QScrollArea):
+    """A scroll area that asks for its content's full size and accepts less.
+
+    QScrollArea's own size hint stops at about 24 lines of text, so every
+    dock would open short; this one opens as tall as its content when the
+    screen allows, and scrolls when the dock is made smaller.
+    """
+
+    def sizeHint(self) -> QSize:
+        content = self.widget()
+        if content is None:
+            return super().sizeHint()
+        bar = self.verticalScrollBar().sizeHint().width()
+        frame = 2 * self.frameWidth()
+        return content.sizeHint() + QSize(bar + frame, frame)
+
+
 class Panel(QWidget):
     """A widget on a viewer and the session's models; subclasses fill it in :meth:`_build`.
+
+    The content lies in :attr:`scroll_area`, so a dock taller than the screen
+    scrolls instead of being cut off.
 
     Parameters
     ----------
@@ -41,7 +64,15 @@ class Panel(QWidget):
         self.registry = registry if registry is not None else session_models()
         #: The worker of the current or last job, None before the first.
         self.worker = None
-        self._build(QVBoxLayout(self))
+        content = QWidget()
+        self.scroll_area = _ContentScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll_area)
+        self._build(QVBoxLayout(content))
 
     def _build(self, layout: QVBoxLayout) -> None:
         """Add the widget's fields and buttons to ``layout`` and connect them."""

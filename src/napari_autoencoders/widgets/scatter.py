@@ -4,7 +4,10 @@ One Points layer holds every item (one point each, its latent code and
 cluster in ``features``); colours are set as one (N, 4) array looked up from a
 palette, so updates stay vectorised for 100,000 points. Tiles and objects
 also get a Labels layer of the items, coloured by cluster, and a Shapes layer
-outlining the selected items; frames are linked to the viewer's slider.
+outlining the selected items; frames are linked to the viewer's slider. The
+selected points are drawn again, larger and ringed in white, in a small Points
+layer on top, so they stand out on every cluster colour; restyling 100,000
+points instead would take half a second per selection.
 """
 
 from __future__ import annotations
@@ -31,6 +34,9 @@ PALETTE = np.array(
 NOISE = "#7f7f7f"
 #: Outlines drawn at most, so that selecting 100,000 points stays fast.
 MAX_OUTLINES = 500
+#: Selected points are drawn this much larger, with a white ring of this
+#: width (a fraction of their size).
+SELECTED_GROWTH, SELECTED_RING = 1.8, 0.3
 
 
 def _rgba(hex_colors: np.ndarray) -> np.ndarray:
@@ -117,6 +123,11 @@ class LatentScatter:
         self.items = self._items_layer(labels, stride) if encoding.kind != FRAMES else None
         self.outlines = None
         viewer.add_layer(self.points)
+        # new points take the layer's current size and border: only data and colours change
+        self.highlight = viewer.add_points(
+            ndim=2, name=f"{source.name} latent selection", border_color="white",
+            border_width=SELECTED_RING, size=SELECTED_GROWTH * self.points.current_size,
+        )
         if self.items is not None:
             viewer.add_layer(self.items)
             self.items.events.selected_label.connect(self._on_label)
@@ -127,6 +138,15 @@ class LatentScatter:
         else:
             viewer.dims.events.current_step.connect(self._on_step)
         self.points.selected_data.events.items_changed.connect(self._on_points_selected)
+        self.points.selected_data.events.items_changed.connect(self._highlight)
+
+    def remove(self) -> None:
+        """Take this scatter's layers out of the viewer and stop following the viewer."""
+        if self.items is None:
+            self.viewer.dims.events.current_step.disconnect(self._on_step)
+        for layer in (self.points, self.highlight, self.items, self.outlines):
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
 
     @property
     def clusters(self) -> np.ndarray:
@@ -191,6 +211,7 @@ class LatentScatter:
         features["cluster"] = pd.Categorical(clusters)
         self.points.features = features  # reassigned so that the change event fires
         self.points.face_color = cluster_colors(clusters)
+        self._highlight()
         if self.items is not None:
             self.items.colormap = self._items_colormap(clusters)
 
@@ -218,6 +239,13 @@ class LatentScatter:
                 "selection tool of the Points layer first."
             )
         return selected
+
+    def _highlight(self, *_) -> None:
+        """Draw the selected points again on top, in their cluster colours, larger and ringed."""
+        selected = np.array(sorted(self.points.selected_data), dtype=int)
+        self.highlight.data = self.points.data[selected]
+        if selected.size:
+            self.highlight.face_color = self.points.face_color[selected]
 
     # -- links ---------------------------------------------------------------
 

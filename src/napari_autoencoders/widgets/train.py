@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Generator
+from functools import lru_cache
 from pathlib import Path
 
 import napari
@@ -70,7 +72,8 @@ class TrainWidget(JobPanel):
     """
 
     def _build(self, layout: QVBoxLayout) -> None:
-        import_optimizer_support()  # now, while the widget opens, rather than mid-training
+        # in the background while the widget opens, rather than mid-training or blocking napari
+        self._warm_up = warm_optimizer_support()
         #: The last trained model, None before the first training ends.
         self.model: TrainedModel | None = None
         self._trainer: Trainer | None = None
@@ -317,6 +320,7 @@ class TrainWidget(JobPanel):
         self._set_running(True)
         self.worker = _train_in_thread(
             trainer,
+            self._warm_up,
             _connect={
                 "yielded": self._on_events,
                 "returned": self._keep,
@@ -443,9 +447,30 @@ class TrainWidget(JobPanel):
         self._set_running(False)
 
 
+@lru_cache(maxsize=1)
+def warm_optimizer_support() -> threading.Thread:
+    """Start :func:`import_optimizer_support` in a daemon thread, once per process; return it.
+
+    The import takes a second or more; in napari's main thread it froze the
+    viewer while the Train widget opened.
+    """
+    thread = threading.Thread(
+        target=import_optimizer_support, name="import torch._dynamo", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 @thread_worker
-def _train_in_thread(trainer: Trainer) -> Generator[list[TrainingEvent], None, TrainedModel]:
-    """Run ``trainer`` in a worker; yield lists of events, return the best model."""
+def _train_in_thread(
+    trainer: Trainer, warm_up: threading.Thread
+) -> Generator[list[TrainingEvent], None, TrainedModel]:
+    """Run ``trainer`` in a worker once ``warm_up`` has imported; yield lists of events.
+
+    Waiting keeps two threads from importing ``torch._dynamo`` at once.
+    Returns the best model.
+    """
+    warm_up.join()
     return (yield from guarded(batched_events(trainer)))
 
 

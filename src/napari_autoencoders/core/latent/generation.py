@@ -9,6 +9,7 @@ also work for a plain autoencoder, so the two can be compared.
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from scipy.stats import norm
 from ..config import LATENT_ARCHITECTURES, VARIATIONAL_ARCHITECTURES
 from ..data.patches import check_image
 from ..model import TrainedModel
+from ..progress import run
 
 #: Quantiles of the prior spanned by the default VAE manifold, as in the textbook figure.
 MANIFOLD_QUANTILES = (0.05, 0.95)
@@ -30,10 +32,21 @@ DECODE_BATCH = 256
 SOURCES = ("auto", "density", "prior")
 
 
-def sample(
+def sample(model: TrainedModel, n: int, **options) -> np.ndarray:
+    """Decode ``n`` codes of :func:`sample_codes` (same options) into images.
+
+    Returns
+    -------
+    ndarray, shape (n, S, S[, C])
+        The generated images; the same ``seed`` gives the same images.
+    """
+    return decode(model, sample_codes(model, n, **options))
+
+
+def sample_codes(
     model: TrainedModel, n: int, *, temperature: float = 1.0, seed: int = 0, source: str = "auto"
 ) -> np.ndarray:
-    """Decode ``n`` codes drawn from the model's latent density or from its prior.
+    """Draw ``n`` codes (n, D) from the model's latent density or from its prior.
 
     Parameters
     ----------
@@ -46,8 +59,8 @@ def sample(
 
     Returns
     -------
-    ndarray, shape (n, S, S[, C])
-        The generated images; the same ``seed`` gives the same images.
+    ndarray of float32, shape (n, D)
+        The same ``seed`` gives the same codes.
 
     Raises
     ------
@@ -71,10 +84,10 @@ def sample(
         )
     check_result_size(model, n, f"{n} samples")
     if model.density is not None and source != "prior":
-        return decode(model, model.density.sample(n, temperature=temperature, seed=seed))
+        return model.density.sample(n, temperature=temperature, seed=seed)
     generator = torch.Generator().manual_seed(seed)
     z = temperature * torch.randn(n, model.config.model.latent_dim, generator=generator)
-    return decode(model, z.numpy())
+    return z.numpy()
 
 
 def manifold_points(
@@ -160,60 +173,17 @@ def manifold(model: TrainedModel, **options) -> np.ndarray:
     """
     points = manifold_points(model, **options)
     grid = points.shape[0]
-    tiles = decode(model, points.reshape(grid * grid, -1))  # (grid*grid, S, S[, C])
-    size = tiles.shape[1]
-    mosaic = tiles.reshape(grid, grid, size, size, *tiles.shape[3:]).swapaxes(1, 2)
-    return mosaic.reshape(grid * size, grid * size, *tiles.shape[3:])
+    return mosaic(decode(model, points.reshape(grid * grid, -1)))
 
 
-def interpolate(
-    model: TrainedModel, frame_a: np.ndarray, frame_b: np.ndarray, *, steps: int = 8
-) -> np.ndarray:
-    """Decode ``steps`` points on the line between the codes of two frames.
-
-    Parameters
-    ----------
-    frame_a, frame_b : ndarray, shape (S, S[, C])
-        The two frames; the first and last outputs are their reconstructions.
-
-    Returns
-    -------
-    ndarray, shape (steps, S, S[, C])
-    """
-    check_latent(model, "interpolate in the latent space")
-    if steps < 2:
-        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}.")
-    codes = encode(model, np.stack([np.asarray(frame_a), np.asarray(frame_b)]))
-    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-    return decode(model, (1 - weights) * codes[0] + weights * codes[1])
+def interpolate(model: TrainedModel, frame_a: np.ndarray, frame_b: np.ndarray, **options) -> np.ndarray:
+    """Decode the codes of :func:`interpolation_codes` (same options): (steps, S, S[, C])."""
+    return decode(model, interpolation_codes(model, frame_a, frame_b, **options))
 
 
-def reconstruct_noisy(
-    model: TrainedModel, frames: np.ndarray, *, strength: float = 1.0, seed: int = 0
-) -> np.ndarray:
-    """Reconstruct frames from ``z = mu + strength * sigma * eps``.
-
-    ``sigma`` is the encoder's posterior standard deviation, so ``strength``
-    0 gives the plain reconstruction and 1 a draw from the posterior.
-
-    Parameters
-    ----------
-    frames : ndarray, shape (N, S, S[, C])
-
-    Returns
-    -------
-    ndarray, shape (N, S, S[, C])
-    """
-    check_generative(model, "add latent noise")
-    if strength < 0:
-        raise ValueError(f"the noise strength must not be negative, got {strength}.")
-    network = model.network_on("cpu")
-    with torch.no_grad():
-        mu, logvar = network.encode_distribution(_to_batch(model, frames))
-        generator = torch.Generator().manual_seed(seed)
-        eps = torch.randn(mu.shape, generator=generator)
-        z = mu + strength * torch.exp(0.5 * logvar) * eps
-    return decode(model, z.numpy())
+def reconstruct_noisy(model: TrainedModel, frames: np.ndarray, **options) -> np.ndarray:
+    """Decode the codes of :func:`noisy_codes` (same options): (N, S, S[, C])."""
+    return decode(model, noisy_codes(model, frames, **options))
 
 
 def encode(model: TrainedModel, frames: np.ndarray) -> np.ndarray:
@@ -224,22 +194,8 @@ def encode(model: TrainedModel, frames: np.ndarray) -> np.ndarray:
 
 
 def decode(model: TrainedModel, codes: np.ndarray) -> np.ndarray:
-    """Images (N, S, S[, C]) in data units from latent codes (N, D).
-
-    Codes are decoded :data:`DECODE_BATCH` at a time into the result, so the
-    network's activations never need more memory than one batch.
-    """
-    codes = np.asarray(codes, dtype=np.float32)
-    check_result_size(model, len(codes), f"{len(codes)} images")
-    network = model.network_on("cpu")
-    size, channels = model.config.model.input_size, model.config.model.out_channels
-    planes = np.empty((len(codes), channels, size, size), np.float32)
-    with torch.no_grad():
-        for start in range(0, len(codes), DECODE_BATCH):
-            batch = torch.from_numpy(codes[start : start + DECODE_BATCH])
-            decoded = network.decode(batch).numpy()
-            planes[start : start + DECODE_BATCH] = model.target_norm.denormalize(decoded)
-    return planes[:, 0] if channels == 1 else np.moveaxis(planes, 1, -1)
+    """Images (N, S, S[, C]) in data units from latent codes (N, D); see :func:`iter_decode`."""
+    return run(iter_decode(model, codes))
 
 
 def check_result_size(model: TrainedModel, count: int, what: str) -> None:
@@ -324,3 +280,87 @@ def _coordinates(grid: int, span, variational: bool, projected: np.ndarray | Non
         scale = 1.0 if projected is None else float(projected.std()) or 1.0
         return scale * norm.ppf(np.linspace(*MANIFOLD_QUANTILES, grid))
     return np.linspace(projected.min(), projected.max(), grid)
+
+
+# -- the codes each action decodes, and the decoding in batches --
+
+
+def interpolation_codes(
+    model: TrainedModel, frame_a: np.ndarray, frame_b: np.ndarray, *, steps: int = 8
+) -> np.ndarray:
+    """Codes (steps, D) on the line between the codes of two frames (S, S[, C]).
+
+    The first and last decode to the frames' reconstructions.
+    """
+    check_latent(model, "interpolate in the latent space")
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}.")
+    codes = encode(model, np.stack([np.asarray(frame_a), np.asarray(frame_b)]))
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return (1 - weights) * codes[0] + weights * codes[1]
+
+
+def noisy_codes(
+    model: TrainedModel, frames: np.ndarray, *, strength: float = 1.0, seed: int = 0
+) -> np.ndarray:
+    """Codes ``z = mu + strength * sigma * eps`` (N, D) of frames (N, S, S[, C]).
+
+    ``sigma`` is the encoder's posterior standard deviation, so ``strength``
+    0 gives the plain reconstruction and 1 a draw from the posterior.
+    """
+    check_generative(model, "add latent noise")
+    if not (math.isfinite(strength) and strength >= 0):
+        raise ValueError(f"the noise strength must be a finite number >= 0, got {strength}.")
+    network = model.network_on("cpu")
+    with torch.no_grad():
+        mu, logvar = network.encode_distribution(_to_batch(model, frames))
+        generator = torch.Generator().manual_seed(seed)
+        eps = torch.randn(mu.shape, generator=generator)
+        return (mu + strength * torch.exp(0.5 * logvar) * eps).numpy()
+
+
+def iter_decode(
+    model: TrainedModel, codes: np.ndarray, *, batch_size: int = DECODE_BATCH
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Decode codes (N, D) in batches, yielding ``(done, total)`` codes before and after each.
+
+    The images go into one array allocated first (after
+    :func:`check_result_size`), so the network's activations never need more
+    memory than one batch; a caller that stops iterating stops the decoding
+    between two batches.
+
+    Returns
+    -------
+    ndarray, shape (N, S, S[, C])
+        Images in data units (the generator's value; :func:`decode` gives it).
+    """
+    if batch_size < 1:
+        raise ValueError(f"the batch size must be at least 1, got {batch_size}.")
+    codes = np.asarray(codes, dtype=np.float32)
+    check_result_size(model, len(codes), f"{len(codes)} images")
+    network = model.network_on("cpu")  # one copy for all batches
+    size, channels = model.config.model.input_size, model.config.model.out_channels
+    planes = np.empty((len(codes), channels, size, size), np.float32)
+    total = len(codes)
+    yield 0, total
+    for start in range(0, total, batch_size):
+        with torch.no_grad():
+            decoded = network.decode(torch.from_numpy(codes[start : start + batch_size])).numpy()
+        planes[start : start + batch_size] = model.target_norm.denormalize(decoded)
+        yield min(start + batch_size, total), total
+    return planes[:, 0] if channels == 1 else np.moveaxis(planes, 1, -1)
+
+
+def mosaic(tiles: np.ndarray) -> np.ndarray:
+    """Lay out ``grid * grid`` tiles (grid², S, S[, C]) row by row, as :func:`manifold` does.
+
+    Returns
+    -------
+    ndarray, shape (grid * S, grid * S[, C])
+    """
+    grid = math.isqrt(len(tiles))
+    if grid * grid != len(tiles):
+        raise ValueError(f"a mosaic needs a square number of tiles, got {len(tiles)}.")
+    size = tiles.shape[1]
+    rows = tiles.reshape(grid, grid, size, size, *tiles.shape[3:]).swapaxes(1, 2)
+    return rows.reshape(grid * size, grid * size, *tiles.shape[3:])

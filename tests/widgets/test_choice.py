@@ -1,0 +1,58 @@
+"""The model choosers of Apply, Generate and Latent scatter follow the session's newest model."""
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.config import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    TrainingConfig,
+)
+from napari_autoencoders.core.training import fit
+from napari_autoencoders.widgets.apply import ApplyWidget
+from napari_autoencoders.widgets.generate import GenerateWidget
+from napari_autoencoders.widgets.latent import LatentWidget
+
+CHOOSERS = [ApplyWidget, GenerateWidget, LatentWidget]
+
+
+@pytest.fixture(scope="module")
+def model():
+    config = Config(
+        model=ModelConfig(architecture="autoencoder", depth=1, width=4, latent_dim=2, input_size=8),
+        data=DataConfig(axes="SYX", patch_size=8, batch_size=2),
+        training=TrainingConfig(task="reconstruct", epochs=1, steps_per_epoch=1, device="cpu"),
+    )
+    return fit(config, np.random.default_rng(0).random((4, 8, 8), dtype=np.float32))
+
+
+@pytest.mark.parametrize("widget_class", CHOOSERS, ids=lambda cls: cls.__name__)
+def test_a_newly_added_model_is_chosen(make_napari_viewer, registry, model, widget_class):
+    registry.add(model, "old")
+    widget = widget_class(make_napari_viewer(), registry=registry)
+    assert widget.model_choice.currentText() == "old #1"
+    widget.model_choice.setCurrentText("old #1")
+
+    registry.add(model, "trained just now")  # what the Train widget does when training ends
+
+    assert widget.model_choice.currentText() == "trained just now #2"
+    assert widget.model() is registry["trained just now #2"]
+    assert widget.model_choice.count() == 2
+
+
+@pytest.mark.parametrize("widget_class", CHOOSERS, ids=lambda cls: cls.__name__)
+def test_a_widget_opened_later_chooses_the_newest_model(make_napari_viewer, registry, model,
+                                                        widget_class):
+    registry.add(model, "first")
+    registry.add(model, "second")
+    widget = widget_class(make_napari_viewer(), registry=registry)
+    assert widget.model_choice.currentText() == "second #2"
+
+
+def test_a_deleted_widget_does_not_break_the_registry(make_napari_viewer, registry, model, qtbot):
+    widget = ApplyWidget(make_napari_viewer(), registry=registry)
+    widget.deleteLater()
+    qtbot.wait(10)  # the deletion runs in the event loop
+    registry.add(model, "after")  # would raise if the deleted combo box were still connected
+    assert registry.names() == ["after #1"]

@@ -1,0 +1,70 @@
+"""The Train widget's form follows the layer, and the widget opens without importing for a second."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from napari_autoencoders.core.config import DataConfig
+from napari_autoencoders.widgets import train
+from napari_autoencoders.widgets.train import TrainWidget
+
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def viewer(make_napari_viewer):
+    return make_napari_viewer()
+
+
+def test_the_automatic_patch_shrinks_to_a_small_layer_and_grows_back(viewer, registry):
+    big = viewer.add_image(np.zeros((100, 100), np.float32), name="big")
+    small = viewer.add_image(np.zeros((30, 28, 28), np.float32), name="digits")
+    widget = TrainWidget(viewer, registry=registry)
+    assert widget.patch_size.value() == 0 and widget.patch_size.text() == "auto"
+    widget.input_layer.set_layer(small)
+    assert widget.config().data.patch_size == 28
+    widget.input_layer.set_layer(big)
+    assert widget.config().data.patch_size == DataConfig().patch_size
+
+    widget.patch_size.setValue(16)  # the user's own choice holds for every layer
+    widget.input_layer.set_layer(small)
+    assert widget.config().data.patch_size == 16
+    widget.input_layer.set_layer(big)
+    assert widget.config().data.patch_size == 16
+
+
+@pytest.fixture
+def slow_warm_up(monkeypatch):
+    """Make the optimiser-support import block until released; record its thread."""
+    release, threads = threading.Event(), []
+
+    def slow_import():
+        threads.append(threading.current_thread())
+        release.wait(TIMEOUT_MS / 1000)
+
+    monkeypatch.setattr(train, "import_optimizer_support", slow_import)
+    train.warm_optimizer_support.cache_clear()
+    yield release, threads
+    release.set()
+    train.warm_optimizer_support.cache_clear()
+
+
+def test_the_widget_opens_while_the_optimiser_support_imports_in_the_background(
+    qtbot, viewer, make_train_widget, registry, make_noisy, slow_warm_up
+):
+    release, threads = slow_warm_up
+    viewer.add_image(make_noisy(), name="noisy")
+    widget = make_train_widget(viewer, patch_size=16, batch_size=2, width=8, epochs=1,
+                               steps_per_epoch=2)  # opens although the import has not ended
+    qtbot.waitUntil(lambda: len(threads) == 1, timeout=TIMEOUT_MS)
+    assert threads[0] is not threading.main_thread() and threads[0].daemon
+    assert TrainWidget(viewer, registry=registry)  # a second widget starts no second import
+    assert len(threads) == 1
+
+    widget.train()  # before the warm-up ends: the training waits for it
+    qtbot.wait(200)
+    assert widget.model is None and not widget.train_button.isEnabled()
+    release.set()
+    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+    assert registry.names() == ["denoise (self-supervised) on noisy #1"]
