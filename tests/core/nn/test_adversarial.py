@@ -103,6 +103,15 @@ def test_the_discriminator_gives_one_logit_per_code_without_a_sigmoid():
     assert not any(isinstance(m, (nn.Sigmoid, nn.Dropout)) for m in discriminator.modules())
 
 
+def test_the_discriminator_sees_the_spread_of_the_batch():
+    discriminator = Discriminator(2, width=8)
+    code = torch.zeros(1, 2)
+    gathered = discriminator(torch.cat([code, torch.full((3, 2), 0.01)]))[0]
+    spread = discriminator(torch.cat([code, 3 * torch.randn(3, 2)]))[0]
+    assert not torch.allclose(gathered, spread)
+    assert torch.isfinite(discriminator(code)).all()  # a batch of one has spread 0
+
+
 def test_the_losses_stay_finite_when_the_discriminator_is_certain():
     # a sigmoid and log(D + eps) would saturate here; logits keep the loss and gradient exact
     real = torch.tensor([[-200.0]], requires_grad=True)
