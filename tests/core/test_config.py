@@ -233,3 +233,67 @@ def test_model_files_from_before_the_neighbour_term_still_load():
     training = Config.from_dict(data).training
     assert (training.neighbour_weight, training.neighbours) == (0.0, 15)
 
+
+
+def aae_config(prior="gaussian", latent_dim=2, **training) -> Config:
+    return Config(
+        model=ModelConfig(architecture="aae", input_size=28, latent_dim=latent_dim, prior=prior),
+        data=DataConfig(axes="SYX", patch_size=28, percentiles=(0.0, 100.0)),
+        training=TrainingConfig(task="aae", **training),
+    )
+
+
+def test_aae_config_round_trips():
+    config = aae_config(prior="mixture", adversarial_rate=0.2).validate()
+    assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize(
+    "architecture, task", [("aae", "reconstruct"), ("autoencoder", "aae"), ("vae", "aae")]
+)
+def test_aae_task_and_architecture_go_together(architecture, task):
+    config = aae_config()
+    config.model.architecture, config.training.task = architecture, task
+    with pytest.raises(ValueError, match="does not fit model.architecture"):
+        config.validate()
+
+
+def test_aae_bce_needs_min_max_normalisation():
+    config = aae_config()
+    config.data.percentiles = (1.0, 99.8)
+    with pytest.raises(ValueError, match=r"set data.percentiles to \(0, 100\)"):
+        config.validate()
+    config.model.reconstruction_loss = "mse"
+    config.validate()
+
+
+def test_the_mixture_prior_needs_a_2d_latent_and_an_aae():
+    with pytest.raises(ValueError, match="needs model.latent_dim 2, got 16"):
+        aae_config(prior="mixture", latent_dim=16).validate()
+    config = vae_config()
+    config.model.prior = "mixture"
+    with pytest.raises(ValueError, match="applies to task 'aae' only"):
+        config.validate()
+    config.model.prior = "laplace"
+    with pytest.raises(ValueError, match="model.prior must be one of"):
+        config.validate()
+
+
+@pytest.mark.parametrize(
+    ("rate", "message"), [(0.0, "be positive"), (-1.0, "be positive"), (float("nan"), "finite")]
+)
+def test_adversarial_rate_must_be_positive(rate, message):
+    with pytest.raises(ValueError, match=f"training.adversarial_rate must {message}|be a {message}"):
+        aae_config(adversarial_rate=rate).validate()
+
+
+def test_the_neighbour_term_does_not_apply_to_an_aae():
+    with pytest.raises(ValueError, match="'reconstruct' and 'vae', not 'aae'"):
+        aae_config(neighbour_weight=1.0).validate()
+
+
+def test_model_files_from_before_the_aae_still_load():
+    data = vae_config().to_dict()
+    del data["model"]["prior"], data["training"]["adversarial_rate"]
+    config = Config.from_dict(data)
+    assert (config.model.prior, config.training.adversarial_rate) == ("gaussian", 0.5)

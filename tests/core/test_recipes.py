@@ -13,6 +13,7 @@ from napari_autoencoders.core.recipes import UNBOUNDED_EPOCHS, task_config
         ("reconstruct", "autoencoder", "self-supervised"),
         ("superres", "superres", "from-highres"),
         ("vae", "vae", "self-supervised"),
+        ("aae", "aae", "self-supervised"),
     ],
 )
 def test_each_task_gets_its_network_and_default_mode(task, architecture, mode):
@@ -37,7 +38,7 @@ def test_axes_and_channels_follow_the_data():
 
 
 def test_frames_are_the_items_of_latent_tasks():
-    for task in ("reconstruct", "vae"):
+    for task in ("reconstruct", "vae", "aae"):
         config = task_config(task, shape=(5000, 28, 28))
         assert config.data.patch_size == config.model.input_size == 28
         large = task_config(task, shape=(10, 200, 300))
@@ -70,6 +71,18 @@ def test_a_vae_scales_to_unit_range_and_never_augments():
     assert mse.data.percentiles == DataConfig.percentiles
 
 
+def test_an_aae_follows_the_vae_rules_with_a_prior_of_its_own():
+    config = task_config("aae", shape=(100, 28, 28))
+    assert (config.model.architecture, config.model.prior) == ("aae", "gaussian")
+    assert config.data.percentiles == (0.0, 100.0) and not config.data.augment
+    assert config.model.latent_dim == ModelConfig.latent_dim
+    options = dict(latent_dim=2, prior="mixture", adversarial_rate=0.2)
+    mixture = task_config("aae", shape=(100, 28, 28), **options)
+    assert (mixture.model.prior, mixture.training.adversarial_rate) == ("mixture", 0.2)
+    mse = task_config("aae", shape=(100, 28, 28), reconstruction_loss="mse")
+    assert mse.data.percentiles == DataConfig.percentiles
+
+
 def test_a_time_budget_lifts_the_epoch_cap_unless_epochs_are_given():
     assert task_config("denoise", shape=(64, 64), time_budget=30).training.epochs == UNBOUNDED_EPOCHS
     both = task_config("denoise", shape=(64, 64), time_budget=30, epochs=5).training
@@ -83,7 +96,7 @@ def test_options_left_as_none_take_the_defaults():
 @pytest.mark.parametrize(
     ("task", "mode", "options", "message"),
     [
-        ("denoise", None, {"latent_dim": 2}, "'latent_dim' applies to tasks reconstruct and vae"),
+        ("denoise", None, {"latent_dim": 2}, "'latent_dim' applies to tasks reconstruct, vae and aae"),
         ("denoise", None, {"noise": "gaussian:0.1"}, "denoise with mode synthetic only"),
         ("denoise", "synthetic", {"mask_fraction": 0.1}, "mode self-supervised only"),
         ("superres", "paired", {"downscale": "area"}, "paired images are given"),
@@ -91,6 +104,14 @@ def test_options_left_as_none_take_the_defaults():
         ("reconstruct", None, {"beta": 2.0}, "task vae only"),
         ("reconstruct", None, {"neighbours": 5}, "above 0 too"),
         ("vae", None, {"augment": True}, "never augments"),
+        ("aae", None, {"augment": True}, "task 'aae' never augments"),
+        ("aae", None, {"neighbour_weight": 1.0}, "tasks reconstruct and vae only"),
+        ("aae", None, {"dense": True}, "task vae only"),
+        ("aae", None, {"beta": 2.0}, "task vae only"),
+        ("vae", None, {"prior": "mixture"}, "'prior' applies to task aae only"),
+        ("reconstruct", None, {"adversarial_rate": 1.0}, "task aae only"),
+        ("reconstruct", None, {"reconstruction_loss": "mse"}, "tasks vae and aae only"),
+        ("aae", None, {"prior": "mixture"}, "needs model.latent_dim 2"),
         ("denoise", None, {"architecture": "unet"}, "set by the recipe"),
         ("denoise", None, {"colour": 1}, "unknown option 'colour'"),
         ("denoise", "zero-shot", {}, "applies to task denoise"),

@@ -437,3 +437,54 @@ def test_vae_takes_the_neighbour_term_on_its_latent_mean(tiny_vae_config):
 def test_neighbour_term_rejects_unusable_frames(tiny_config, frames, message):
     with pytest.raises(ValueError, match=message):
         Trainer(neighbour_config(tiny_config), frames)
+
+
+def aae_config(tiny_config, **training):
+    return tiny_config(
+        model={"architecture": "aae", "input_size": 16, "latent_dim": 2},
+        data={"axes": "SYX", "augment": False, "percentiles": (0.0, 100.0)},
+        training={"task": "aae", **training},
+    )
+
+
+def test_aae_training_runs_the_three_phases(tiny_config, frames):
+    trainer = Trainer(aae_config(tiny_config), frames)
+    trainer.prepare()
+    regularizer = trainer.regularizer
+    assert regularizer.network is trainer.network
+    discriminator = [p.detach().clone() for p in regularizer.discriminator.parameters()]
+    for _ in trainer.run():
+        pass
+    changed = [not torch.equal(a, b) for a, b in zip(discriminator, regularizer.discriminator.parameters())]
+    assert all(changed)  # the discriminator trained beside the autoencoder
+    rate = trainer.config.training.adversarial_rate
+    learning_rate = trainer.optimizer.param_groups[0]["lr"]
+    assert regularizer.encoder_optimizer.param_groups[0]["lr"] == pytest.approx(rate * learning_rate)
+    assert len(trainer.result().history) == 2
+
+
+def test_only_the_aae_has_a_regularizer(tiny_vae_config, frames):
+    trainer = Trainer(tiny_vae_config(), frames)
+    trainer.prepare()
+    assert trainer.regularizer is None
+
+
+def test_aae_validation_loss_is_the_reconstruction_loss(tiny_config, frames):
+    from napari_autoencoders.core.nn.losses import reconstruction_loss
+
+    trainer = Trainer(aae_config(tiny_config), frames)
+    for _ in trainer.run():
+        pass
+    network = trainer.network.eval()
+    with torch.no_grad():
+        expected = [
+            reconstruction_loss(network.decode_logits(network.encode(x)), y, "bce").mean().item()
+            for x, y, _ in trainer.validation
+        ]
+    assert trainer._validate() == pytest.approx(np.mean(expected))
+
+
+def test_aae_training_is_seeded(tiny_config, frames):
+    first, second = (fit(aae_config(tiny_config), frames) for _ in range(2))
+    for a, b in zip(first.network.parameters(), second.network.parameters()):
+        torch.testing.assert_close(a, b)

@@ -34,7 +34,11 @@ def train(architecture, task, latent_dim=2):
 
 @pytest.fixture(scope="module")
 def models():
-    return {"vae": train("vae", "vae"), "plain": train("autoencoder", "reconstruct")}
+    return {
+        "vae": train("vae", "vae"),
+        "plain": train("autoencoder", "reconstruct"),
+        "aae": train("aae", "aae"),
+    }
 
 
 @pytest.fixture
@@ -205,3 +209,31 @@ def test_cancel_stops_decoding_and_adds_nothing(qtbot, viewer, widget, errors, i
     assert len(viewer.layers) == 0
     assert batches[-1][0] < 1600  # stopped before the last batch
     assert "cancelled" in infos[-1] and errors == []
+
+
+@pytest.mark.parametrize(
+    ("action", "shape"),
+    [(generate.SAMPLE, (5, 16, 16)), (generate.MANIFOLD, (48, 48)), (generate.INTERPOLATE, (8, 16, 16))],
+)
+def test_an_adversarial_autoencoder_generates(
+    qtbot, viewer, widget, registry, models, errors, action, shape
+):
+    name = registry.add(models["aae"], "aae")
+    viewer.add_image(disks(), name="disks")
+    widget.count.setValue(5)
+    widget.grid.setValue(3)
+    run(qtbot, widget, action, model=name)
+    assert widget.model() is models["aae"]
+    assert errors == []
+    assert viewer.layers[-1].data.shape == shape
+
+
+def test_an_adversarial_autoencoder_has_no_latent_noise(
+    qtbot, viewer, widget, registry, models, errors
+):
+    name = registry.add(models["aae"], "aae")
+    viewer.add_image(disks(), name="disks")
+    run(qtbot, widget, generate.NOISE, model=name)
+    assert widget.model() is models["aae"]
+    assert len(errors) == 1 and "deterministic, so it has no posterior spread" in errors[0]
+    assert widget.worker is None

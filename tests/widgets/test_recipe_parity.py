@@ -20,6 +20,8 @@ CASES = [
     ("superres", "zero-shot", IMAGE, {"factor": 4, "time_budget": 20}),
     ("vae", None, FRAMES, {}),
     ("vae", None, FRAMES, {"dense": True, "beta": 0.5, "kl_warmup": 100}),
+    ("aae", None, FRAMES, {}),
+    ("aae", None, FRAMES, {"latent_dim": 2, "prior": "mixture", "adversarial_rate": 0.25}),
 ]
 
 
@@ -37,6 +39,7 @@ def widget_config(widget, task, mode, choices):
         "noise": widget.noise.setText,
         "downscale": widget.downscale.setText,
         "dense": widget.dense.setChecked,
+        "prior": widget.prior.setCurrentText,
     }
     for name, value in choices.items():
         setter = setters.get(name) or getattr(widget, name).setValue

@@ -289,3 +289,41 @@ def test_vae_task_trains_a_variational_autoencoder(qtbot, viewer, widget, regist
 def test_vae_options_are_hidden_for_denoising(widget):
     widget.task.setCurrentText("denoise")
     assert widget.beta.isHidden() and widget.dense.isHidden()
+
+
+def test_aae_task_trains_an_adversarial_autoencoder_that_generates(
+    qtbot, viewer, widget, registry, make_noisy
+):
+    from napari_autoencoders.widgets.generate import SAMPLE, GenerateWidget
+
+    viewer.add_image(make_noisy((6, 16, 16)), name="digits")
+    widget.task.setCurrentText("aae")
+    for field in (widget.prior, widget.adversarial_rate, widget.latent_dim):
+        assert not field.isHidden()
+    for field in (widget.beta, widget.dense, widget.neighbour_weight, widget.augment):
+        assert field.isHidden()
+    widget.latent_dim.setValue(2)
+    widget.prior.setCurrentText("mixture")
+    widget.adversarial_rate.setValue(0.25)
+    train_and_wait(qtbot, widget)
+
+    config = widget.model.config
+    assert (config.model.architecture, config.model.prior) == ("aae", "mixture")
+    assert config.training.adversarial_rate == 0.25
+    assert config.data.percentiles == (0.0, 100.0) and not config.data.augment
+    assert registry.names() == ["aae (latent 2) on digits #1"]
+
+    generate = GenerateWidget(viewer, registry=registry)
+    generate.model_choice.setCurrentText("aae (latent 2) on digits #1")
+    assert generate.model() is widget.model
+    generate.action.setCurrentText(SAMPLE)
+    generate.count.setValue(3)
+    generate.generate()
+    qtbot.waitUntil(generate.generate_button.isEnabled, timeout=TIMEOUT_MS)
+    assert viewer.layers[-1].data.shape == (3, 16, 16)
+
+
+def test_aae_options_are_hidden_for_other_tasks(widget):
+    for task in ("denoise", "reconstruct", "vae"):
+        widget.task.setCurrentText(task)
+        assert widget.prior.isHidden() and widget.adversarial_rate.isHidden()

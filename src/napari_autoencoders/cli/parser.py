@@ -10,7 +10,15 @@ from __future__ import annotations
 import argparse
 
 from .. import __version__
-from ..core.config import DataConfig, Mode, ModelConfig, ReconstructionLoss, Task, TrainingConfig
+from ..core.config import (
+    DataConfig,
+    Mode,
+    ModelConfig,
+    Prior,
+    ReconstructionLoss,
+    Task,
+    TrainingConfig,
+)
 from ..core.data.resolution import FACTORS
 from ..core.io.images import READ_FORMATS, WRITE_FORMATS
 from ..core.latent.clustering import Clustering, Embedding
@@ -40,8 +48,9 @@ def _add_train(commands) -> None:
     train = commands.add_parser(
         "train",
         help="train a model on an image file",
-        description="Train a denoiser, a reconstruction autoencoder or an upscaler. Ctrl-C stops the "
-        "training and still saves the best model so far.",
+        description="Train a denoiser, a reconstruction autoencoder, an upscaler, or a variational "
+        "or adversarial autoencoder. Ctrl-C stops the training and still saves the best model so "
+        "far.",
     )
     task = train.add_argument_group("task and data")
     task.add_argument("--task", choices=[t.value for t in Task], default=Task.DENOISE.value)
@@ -95,7 +104,7 @@ def _add_train(commands) -> None:
         "--latent-dim",
         type=int,
         metavar="N",
-        help=f"latent vector length, reconstruct and vae only (default {ModelConfig.latent_dim}; "
+        help=f"latent vector length, reconstruct, vae and aae only (default {ModelConfig.latent_dim}; "
         "2 to plot or draw the latent plane itself)",
     )
     vae = train.add_argument_group("variational autoencoder (--task vae)")
@@ -119,8 +128,23 @@ def _add_train(commands) -> None:
     vae.add_argument(
         "--reconstruction-loss",
         choices=[loss.value for loss in ReconstructionLoss],
-        help="'bce' (default): sigmoid output, frames min-max scaled to [0, 1]; 'mse': "
-        "Gaussian output, percentile-normalised frames",
+        help="vae and aae: 'bce' (default): sigmoid output, frames min-max scaled to [0, 1]; "
+        "'mse': Gaussian output, percentile-normalised frames",
+    )
+    aae = train.add_argument_group("adversarial autoencoder (--task aae)")
+    aae.add_argument(
+        "--prior",
+        choices=[prior.value for prior in Prior],
+        help="the distribution a discriminator pushes the codes toward, and samples come from: "
+        "'gaussian' (default), the standard normal; 'mixture', 10 Gaussians on a circle "
+        "(--latent-dim 2 only)",
+    )
+    aae.add_argument(
+        "--adversarial-rate",
+        type=float,
+        metavar="R",
+        help="learning rate of the discriminator and of the encoder's regularisation, as a "
+        f"share of --learning-rate (default {TrainingConfig.adversarial_rate})",
     )
 
     latent = train.add_argument_group("latent space (--task reconstruct or vae)")
@@ -169,7 +193,7 @@ def _add_train(commands) -> None:
         "--no-augment",
         action="store_true",
         help="no random flips and 90 degree turns of the patches (e.g. for digits: a turned 6 "
-        "is a 9); vae never augments",
+        "is a 9); vae and aae never augment",
     )
     training.add_argument(
         "--learning-rate",
@@ -214,7 +238,7 @@ def _add_apply(commands) -> None:
 def _add_sample(commands) -> None:
     generate = commands.add_parser(
         "sample",
-        help="generate images with a variational autoencoder",
+        help="generate images with a variational or adversarial autoencoder",
         description="Decode random draws from the prior into a stack of images, or with "
         "--grid the latent manifold into one mosaic image.",
     )
@@ -238,7 +262,7 @@ def _add_sample(commands) -> None:
         type=float,
         metavar="R",
         help="with --grid: latent coordinates from -R to R (default: the prior's 5-95 %% "
-        "quantiles)",
+        "quantiles; 2.5 for an aae's mixture prior)",
     )
     generate.add_argument("--quiet", action="store_true", help="print nothing but errors")
 

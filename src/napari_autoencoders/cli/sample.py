@@ -1,4 +1,4 @@
-"""The ``sample`` command: random images from a VAE's prior, or its latent manifold."""
+"""The ``sample`` command: random images from a VAE's or an AAE's prior, or its latent manifold."""
 
 from __future__ import annotations
 

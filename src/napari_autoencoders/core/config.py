@@ -46,6 +46,7 @@ class Task(str, Enum):
     RECONSTRUCT = "reconstruct"
     SUPERRES = "superres"
     VAE = "vae"  # variational autoencoder: reconstruct, sample, explore the latent
+    AAE = "aae"  # adversarial autoencoder: a discriminator pushes the codes toward a prior
 
 
 class Mode(str, Enum):
@@ -73,6 +74,7 @@ class Architecture(str, Enum):
     SUPERRES = "superres"  # residual blocks and pixel shuffle over bicubic upsampling
     VAE = "vae"  # the conv autoencoder with a Gaussian latent (task "vae")
     VAE_DENSE = "vae-dense"  # fully connected VAE for tiny images (task "vae")
+    AAE = "aae"  # the conv autoencoder with a likelihood decoder (task "aae")
 
 
 class ReconstructionLoss(str, Enum):
@@ -82,14 +84,25 @@ class ReconstructionLoss(str, Enum):
     MSE = "mse"  # Gaussian of unit variance: linear output, half the summed squared error
 
 
+class Prior(str, Enum):
+    """The distribution an adversarial autoencoder's codes are pushed toward, and sampled from."""
+
+    GAUSSIAN = "gaussian"  # N(0, I), as a VAE's prior
+    MIXTURE = "mixture"  # 10 Gaussians on a circle, for a 2-D latent (Makhzani et al. 2015)
+
+
 #: Architectures with a flat latent and a fixed input size.
 LATENT_ARCHITECTURES = (
     Architecture.AUTOENCODER.value,
     Architecture.VAE.value,
     Architecture.VAE_DENSE.value,
+    Architecture.AAE.value,
 )
 #: Architectures that model a distribution and can generate.
 VARIATIONAL_ARCHITECTURES = (Architecture.VAE.value, Architecture.VAE_DENSE.value)
+#: Architectures whose decoder samples from a known prior: the VAEs and the adversarial one,
+#: whose deterministic encoder has no posterior spread.
+GENERATIVE_ARCHITECTURES = (*VARIATIONAL_ARCHITECTURES, Architecture.AAE.value)
 
 
 @dataclass
@@ -98,12 +111,13 @@ class ModelConfig:
 
     Parameters
     ----------
-    architecture : {"unet", "autoencoder", "superres", "vae", "vae-dense"}
+    architecture : {"unet", "autoencoder", "superres", "vae", "vae-dense", "aae"}
         ``"unet"`` for restoration (any input size), ``"autoencoder"`` for a
         flat latent vector (fixed input size ``input_size``), ``"superres"``
         for upscaling by ``factor``, ``"vae"`` and
         ``"vae-dense"`` for the convolutional and the fully connected
-        variational autoencoders (task ``"vae"``).
+        variational autoencoders (task ``"vae"``), ``"aae"`` for the
+        adversarial autoencoder (task ``"aae"``).
     in_channels, out_channels : int
         Channels of the input and output images.
     depth : int
@@ -132,9 +146,13 @@ class ModelConfig:
         config, e.g. a model file's, cannot ask for a network that does not
         fit in memory.
     reconstruction_loss : {"bce", "mse"}
-        The VAE decoder's likelihood: ``"bce"`` (sigmoid output, binary
-        cross-entropy) for images normalised to [0, 1], ``"mse"`` (linear
-        output, Gaussian of unit variance) otherwise.
+        The VAE and AAE decoder's likelihood: ``"bce"`` (sigmoid output,
+        binary cross-entropy) for images normalised to [0, 1], ``"mse"``
+        (linear output, Gaussian of unit variance) otherwise.
+    prior : {"gaussian", "mixture"}
+        The AAE's prior (architecture ``"aae"`` only): ``"gaussian"``, the
+        standard normal, or ``"mixture"``, 10 Gaussians on a circle, for a
+        latent of 2 dimensions.
     """
 
     architecture: str = Architecture.UNET.value
@@ -149,6 +167,7 @@ class ModelConfig:
     blocks: int = 4
     hidden_dim: int = 512
     reconstruction_loss: str = ReconstructionLoss.BCE.value
+    prior: str = Prior.GAUSSIAN.value
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -172,9 +191,11 @@ class ModelConfig:
                 "architecture upscales, use factor 1 for the others."
             )
         _check_choice("model.reconstruction_loss", self.reconstruction_loss, ReconstructionLoss)
+        _check_choice("model.prior", self.prior, Prior)
         if not 1 <= self.depth <= 6:
             raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
-        if self.architecture in (Architecture.AUTOENCODER.value, Architecture.VAE.value):
+        convolutional = (Architecture.AUTOENCODER.value, Architecture.VAE.value, Architecture.AAE.value)
+        if self.architecture in convolutional:
             if self.input_size < 2**self.depth:
                 raise ValueError(
                     f"model.input_size ({self.input_size}) must be at least "
@@ -294,6 +315,12 @@ class TrainingConfig:
         Nearest neighbours of each frame (k) for the graph of the neighbour
         term: frames among each other's k nearest neighbours form pairs,
         and so does each frame with its nearest neighbour.
+    adversarial_rate : float
+        Task ``"aae"``: learning rate of the discriminator and of the
+        encoder's regularisation phase, as a share of the learning rate of
+        the reconstruction phase (all follow the same cosine decay). Each
+        phase has its own Adam optimiser, so this ratio, not a loss weight,
+        sets how hard the codes are pushed toward the prior.
     """
 
     task: str = Task.DENOISE.value
@@ -314,6 +341,7 @@ class TrainingConfig:
     kl_warmup: int = 0
     neighbour_weight: float = 0.0
     neighbours: int = 15
+    adversarial_rate: float = 0.5
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -351,6 +379,11 @@ class TrainingConfig:
                 f"training.seed must be an integer from 0 to {MAX_SEED}, got {self.seed}; "
                 "use e.g. 0."
             )
+        if not self.adversarial_rate > 0:  # NaN too
+            raise ValueError(
+                f"training.adversarial_rate must be positive (0.5 by default), got "
+                f"{self.adversarial_rate}."
+            )
         parse_noise(self.noise)
         parse_downscale(self.downscale)
         modes = TASK_MODES.get(self.task)
@@ -376,6 +409,7 @@ class Config:
         self.data.validate()
         self.training.validate()
         self._check_variational()
+        self._check_adversarial()
         if self.model.architecture in LATENT_ARCHITECTURES:
             if self.model.input_size != self.data.patch_size:
                 raise ValueError(
@@ -419,7 +453,10 @@ class Config:
         return self
 
     def _check_variational(self) -> None:
-        """Task "vae" and the variational architectures go together; BCE needs [0, 1] data."""
+        """Task "vae" and the variational architectures go together; BCE needs [0, 1] data.
+
+        The BCE rule holds for the adversarial autoencoder's decoder too.
+        """
         variational = self.model.architecture in VARIATIONAL_ARCHITECTURES
         if variational != (self.training.task == Task.VAE.value):
             raise ValueError(
@@ -427,12 +464,32 @@ class Config:
                 f"{self.model.architecture!r}: task 'vae' needs architecture 'vae' or "
                 "'vae-dense', and those architectures need task 'vae'."
             )
+        generative = self.model.architecture in GENERATIVE_ARCHITECTURES
         bce = self.model.reconstruction_loss == ReconstructionLoss.BCE.value
-        if variational and bce and tuple(self.data.percentiles) != (0.0, 100.0):
+        if generative and bce and tuple(self.data.percentiles) != (0.0, 100.0):
             raise ValueError(
                 f"model.reconstruction_loss 'bce' needs images normalised to [0, 1]: set "
                 f"data.percentiles to (0, 100) (min-max), not {tuple(self.data.percentiles)}, "
                 "or use reconstruction_loss 'mse'."
+            )
+
+    def _check_adversarial(self) -> None:
+        """Task "aae" and architecture "aae" go together; the mixture prior is 2-D."""
+        adversarial = self.model.architecture == Architecture.AAE.value
+        if adversarial != (self.training.task == Task.AAE.value):
+            raise ValueError(
+                f"training.task {self.training.task!r} does not fit model.architecture "
+                f"{self.model.architecture!r}: task 'aae' and architecture 'aae' go together."
+            )
+        if self.model.prior != Prior.GAUSSIAN.value and not adversarial:
+            raise ValueError(
+                f"model.prior {self.model.prior!r} applies to task 'aae' only (a VAE's prior is "
+                "the standard normal); leave it 'gaussian'."
+            )
+        if self.model.prior == Prior.MIXTURE.value and self.model.latent_dim != 2:
+            raise ValueError(
+                f"the 'mixture' prior lies in a plane: it needs model.latent_dim 2, got "
+                f"{self.model.latent_dim}; set latent_dim 2 or use prior 'gaussian'."
             )
 
     def to_dict(self) -> dict[str, Any]:

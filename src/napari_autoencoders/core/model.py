@@ -112,7 +112,7 @@ class TrainedModel:
         return encode_frames(self, frames, axes=axes, **options).latents
 
     def sample(self, n: int, *, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
-        """Decode ``n`` draws from a variational model's latent density (or prior).
+        """Decode ``n`` draws from a generative model's latent density or prior (VAE or AAE).
 
         Returns
         -------

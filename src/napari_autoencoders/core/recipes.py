@@ -39,31 +39,39 @@ ARCHITECTURES = {
     Task.RECONSTRUCT.value: Architecture.AUTOENCODER.value,
     Task.SUPERRES.value: Architecture.SUPERRES.value,
     Task.VAE.value: Architecture.VAE.value,
+    Task.AAE.value: Architecture.AAE.value,
 }
 #: Tasks whose items are whole frames with a flat latent code.
-LATENT_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value)
+LATENT_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value, Task.AAE.value)
+#: Tasks that generate from a prior: each frame is one sample, scaled as their likelihood needs.
+GENERATIVE_TASKS = (Task.VAE.value, Task.AAE.value)
+#: Tasks with the neighbour term.
+NEIGHBOUR_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value)
 #: Fields the recipe derives: an option never sets them.
 DERIVED = ("architecture", "in_channels", "out_channels", "input_size", "task", "axes", "mode")
 #: Options that are not config fields.
 EXTRA_OPTIONS = ("dense",)
 
 _DENOISE, _SUPERRES, _VAE = Task.DENOISE.value, Task.SUPERRES.value, Task.VAE.value
+_AAE = Task.AAE.value
 
 
 def _applies(task: str, mode: str | None) -> dict[str, tuple[bool, str]]:
     """Options that only some tasks or modes use: whether they apply here, and where they do."""
-    latent = task in LATENT_TASKS
+    latent, neighbour = task in LATENT_TASKS, task in NEIGHBOUR_TASKS
     return {
-        "depth": (task != _SUPERRES, "the denoise, reconstruct and vae networks, not superres"),
+        "depth": (task != _SUPERRES, "the denoise, reconstruct, vae and aae networks, not superres"),
         "blocks": (task == _SUPERRES, "task superres only"),
         "residual": (task == _DENOISE, "task denoise only"),
-        "latent_dim": (latent, "tasks reconstruct and vae only"),
-        "neighbour_weight": (latent, "tasks reconstruct and vae only"),
-        "neighbours": (latent, "tasks reconstruct and vae only"),
+        "latent_dim": (latent, "tasks reconstruct, vae and aae only"),
+        "neighbour_weight": (neighbour, "tasks reconstruct and vae only"),
+        "neighbours": (neighbour, "tasks reconstruct and vae only"),
         "dense": (task == _VAE, "task vae only"),
         "beta": (task == _VAE, "task vae only"),
         "kl_warmup": (task == _VAE, "task vae only"),
-        "reconstruction_loss": (task == _VAE, "task vae only"),
+        "reconstruction_loss": (task in GENERATIVE_TASKS, "tasks vae and aae only"),
+        "prior": (task == _AAE, "task aae only"),
+        "adversarial_rate": (task == _AAE, "task aae only"),
         "hidden_dim": (task == _VAE, "task vae only (the dense network)"),
         "factor": (task == _SUPERRES, "task superres only"),
         "downscale": (
@@ -101,18 +109,19 @@ def task_config(
     - the mode is the task's first (``self-supervised`` for denoise,
       ``from-highres`` for superres); other tasks have none;
     - the network follows the task (U-Net, dense autoencoder, upscaler, conv
-      VAE; ``dense=True`` for the fully connected VAE); its channels follow
-      the data;
+      VAE, conv adversarial autoencoder; ``dense=True`` for the fully
+      connected VAE); its channels follow the data;
     - the patch is at most 64 pixels and shrinks to fit smaller planes; for
-      reconstruct and vae, whose items are frames, it is the frame itself
-      when the frame is at most 64 pixels or the neighbour term is on;
-    - a VAE never augments, and its binary cross-entropy (the default
-      likelihood) scales frames to [0, 1] (percentiles 0 and 100);
+      reconstruct, vae and aae, whose items are frames, it is the frame
+      itself when the frame is at most 64 pixels or the neighbour term is on;
+    - a VAE or AAE never augments, and its binary cross-entropy (the
+      default likelihood) scales frames to [0, 1] (percentiles 0 and 100);
+    - an AAE's prior is the standard normal unless ``prior="mixture"``;
     - a time budget without ``epochs`` lifts the epoch cap.
 
     Parameters
     ----------
-    task : {"denoise", "reconstruct", "superres", "vae"}
+    task : {"denoise", "reconstruct", "superres", "vae", "aae"}
         What the network learns.
     shape : sequence of int
         Shape of the training input (for super-resolution in modes
@@ -159,8 +168,8 @@ def task_config(
     model.architecture = ARCHITECTURES[task]
     if task == _SUPERRES:
         model.factor = given.get("factor", FACTORS[0])
-    if task == _VAE:
-        _vae_rules(model, data, dense=given.get("dense", False))
+    if task in GENERATIVE_TASKS:
+        _generative_rules(model, data, dense=given.get("dense", False))
     if "patch_size" not in given:
         data.patch_size = _default_patch(task, mode, shape, axes, model.factor, training)
     if task in LATENT_TASKS:
@@ -189,9 +198,10 @@ def _check_options(task: str, mode: str | None, given: dict, spell) -> None:
             f"{spell('neighbours')} is used by the neighbour term only; give "
             f"{spell('neighbour_weight')} above 0 too."
         )
-    if task == _VAE and given.get("augment"):
+    if task in GENERATIVE_TASKS and given.get("augment"):
         raise ValueError(
-            f"a VAE never augments: each frame is one sample; leave {spell('augment')} out."
+            f"task {task!r} never augments: each frame is one sample of what it learns to "
+            f"generate (a turned digit is not a digit); leave {spell('augment')} out."
         )
 
 
@@ -206,7 +216,7 @@ def _sections(given: dict) -> dict[str, dict]:
     return sections
 
 
-def _vae_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> None:
+def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> None:
     """Each frame is one sample, not flipped or turned; BCE needs frames in [0, 1]."""
     if dense:
         model.architecture = Architecture.VAE_DENSE.value

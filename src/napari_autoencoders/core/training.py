@@ -24,7 +24,8 @@ from .config import Config, Mode, Task
 from .latent.density import LatentDensity
 from .latent.encoding import latent_of
 from .model import TrainedModel
-from .nn.losses import kl_weight, negative_elbo
+from .nn.adversarial import AdversarialRegularizer
+from .nn.losses import kl_weight, negative_elbo, reconstruction_loss
 from .data.masking import blind_spot, masked_mse
 from .nn.models import build_model
 from .data.neighbours import (
@@ -84,6 +85,12 @@ class Trainer:
     pixel space, and the loss adds the weighted neighbour term of
     :mod:`.neighbours` on their latent codes.
 
+    Task ``"aae"`` follows each step (the reconstruction phase) with the
+    discriminator's and the encoder's regularisation phases of an
+    :class:`.adversarial.AdversarialRegularizer`; its training and
+    validation losses are the reconstruction loss alone (nats per image),
+    so the best weights are the best reconstructing ones.
+
     Raises
     ------
     ValueError
@@ -115,6 +122,7 @@ class Trainer:
         # the rest waits for prepare(), which run() calls in the training thread
         self._planes: tuple[np.ndarray, np.ndarray] | None = (planes, target_planes)
         self.optimizer: torch.optim.Optimizer | None = None
+        self.regularizer: AdversarialRegularizer | None = None
         self.history: list[dict] = []
         self.best_loss = math.inf
         self.best_state: dict | None = None
@@ -183,6 +191,14 @@ class Trainer:
             lr=self.config.training.learning_rate,
             weight_decay=self.config.training.weight_decay,
         )
+        if self.config.training.task == Task.AAE.value:
+            self.regularizer = AdversarialRegularizer(
+                self.network,
+                prior=self.config.model.prior,
+                rate=self.config.training.adversarial_rate,
+                seed=self.config.training.seed + 2,  # + 1 seeds the validation batches
+                device=self.device,
+            )
         self._planes = None
 
     def _setup(self, x: np.ndarray, y: np.ndarray) -> None:
@@ -257,6 +273,8 @@ class Trainer:
         """
         if self.config.training.task == Task.VAE.value:
             loss, latent = self._vae_loss(x, y)
+        elif self.config.training.task == Task.AAE.value:
+            loss, latent = self._reconstruction_loss(x, y)
         else:
             loss, latent = self._prediction_loss(x, y, mask)
         weight = self.config.training.neighbour_weight
@@ -295,6 +313,17 @@ class Trainer:
         output, mu, logvar = self.network.variational(x, generator)
         kind = self.config.model.reconstruction_loss
         return negative_elbo(output, mu, logvar, y, kind=kind, beta=beta)[0], mu
+
+    def _reconstruction_loss(self, x: torch.Tensor, y: torch.Tensor):
+        """The decoder's negative log-likelihood per image (nats), and the codes (B, D).
+
+        The adversarial autoencoder's reconstruction phase: the VAE's
+        reconstruction term, without a KL term (the discriminator takes its
+        place).
+        """
+        codes = self.network.encode(x)
+        output = self.network.decode_logits(codes)
+        return reconstruction_loss(output, y, self.config.model.reconstruction_loss).mean(), codes
 
     def stop(self) -> None:
         """Ask :meth:`run` to stop after the current step (thread-safe)."""
@@ -335,9 +364,10 @@ class Trainer:
             self.density = self._fit_density()
 
     def _fits_density(self, x: np.ndarray) -> bool:
-        """Whether the training ends by fitting a latent density: a VAE whose frames are its items."""
+        """Whether the training ends by fitting a latent density: a VAE or AAE on whole frames."""
         size = self.config.data.patch_size
-        return self.config.training.task == Task.VAE.value and x.shape[-2:] == (size, size)
+        generative = self.config.training.task in (Task.VAE.value, Task.AAE.value)
+        return generative and x.shape[-2:] == (size, size)
 
     @torch.no_grad()
     def _fit_density(self) -> LatentDensity:
@@ -376,6 +406,8 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+            if self.regularizer is not None:
+                self.regularizer.step(x, lr)
             losses.append(value)
             self._step += 1
             elapsed = time.perf_counter() - self._start

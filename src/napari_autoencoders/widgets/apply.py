@@ -31,6 +31,7 @@ RESULT_SUFFIX = {
     Task.DENOISE.value: "denoised",
     Task.RECONSTRUCT.value: "reconstructed",
     Task.VAE.value: "reconstructed",
+    Task.AAE.value: "reconstructed",
 }
 
 

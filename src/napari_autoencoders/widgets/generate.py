@@ -19,7 +19,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..core.latent import generation
-from ..core.config import VARIATIONAL_ARCHITECTURES
+from ..core.config import GENERATIVE_ARCHITECTURES
 from ..core.model import TrainedModel
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, contrast_limits, image_data, result_layer
@@ -39,10 +39,12 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
     Codes are decoded in batches in a worker thread, with a progress bar and
     a Cancel button. A generated stack is shown from its first frame.
 
-    ``sample`` and ``reconstruct + noise`` need a variational autoencoder;
-    ``manifold`` and ``interpolate`` also take a plain one with a latent
-    plane. Results: ``"<model> samples"``, ``"<model> manifold"``,
-    ``"<layer> interpolation"`` and ``"<layer> reconstructed + noise"``; the
+    ``sample`` needs a generative model (a variational or an adversarial
+    autoencoder) and ``reconstruct + noise`` a variational one, whose encoder
+    has a posterior spread; ``manifold`` and ``interpolate`` also take a
+    plain autoencoder with a latent plane. Results: ``"<model> samples"``,
+    ``"<model> manifold"``, ``"<layer> interpolation"`` and
+    ``"<layer> reconstructed + noise"``; the
     last two lie where the chosen layer lies.
 
     Parameters
@@ -81,7 +83,8 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
         self.span.setSpecialValueText("auto")
         self.span.setToolTip(
             "Latent coordinates from -span to +span; auto: the prior's 5-95 % quantiles "
-            "for a VAE, the layer's encoded extent for a plain autoencoder."
+            "for a VAE or an AAE (2.5, around the circle, for an AAE's mixture prior), the "
+            "layer's encoded extent for a plain autoencoder."
         )
         self.plane = QComboBox()
         self.plane.addItems([AXES_PLANE, PCA_PLANE])
@@ -181,8 +184,10 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
         if model is None:
             raise ValueError("no model: train one with 'Train autoencoder' or load a model file.")
         model_name, action = self.model_choice.currentText(), self.action.currentText()
-        if action in (SAMPLE, NOISE):
+        if action == SAMPLE:
             generation.check_generative(model, action)
+        elif action == NOISE:
+            generation.check_variational(model, action)
         else:
             generation.check_latent(model, action)
         if action == SAMPLE:
@@ -213,9 +218,9 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
         """The manifold's codes (grid², D); frames come from the layer when the plane or range needs them."""
         pca = self.plane.currentText() == PCA_PLANE
         span = self.span.value() or None
-        variational = model.config.model.architecture in VARIATIONAL_ARCHITECTURES
+        with_prior = model.config.model.architecture in GENERATIVE_ARCHITECTURES
         frames = None
-        if pca or (not variational and span is None):
+        if pca or (not with_prior and span is None):
             frames = _frames(image_data(self.layer.layer(), "frames"))
         return partial(
             _flat_manifold_points,

@@ -32,13 +32,14 @@ from ..core.config import (
     DataConfig,
     Mode,
     ModelConfig,
+    Prior,
     Task,
     TrainingConfig,
 )
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
 from ..core.model import TrainedModel
-from ..core.recipes import task_config
+from ..core.recipes import GENERATIVE_TASKS, LATENT_TASKS, NEIGHBOUR_TASKS, task_config
 from ..core.training import Trainer, TrainingEvent, import_optimizer_support
 from .forms import combo, float_spin, show_row, spin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
@@ -131,6 +132,16 @@ class TrainWidget(JobPanel):
         self.beta.setToolTip("Weight of the KL term of the VAE loss; 1 gives the ELBO.")
         self.kl_warmup = spin(defaults.kl_warmup, 0, 10_000_000, suffix=" steps", special="off")
         self.dense = QCheckBox("fully connected (tiny images)")
+        self.prior = combo([prior.value for prior in Prior], ModelConfig().prior)
+        self.prior.setToolTip(
+            "The distribution the discriminator pushes the codes toward, and samples come "
+            "from: gaussian, the standard normal; mixture, 10 Gaussians on a circle (latent dim 2)."
+        )
+        self.adversarial_rate = float_spin(defaults.adversarial_rate, 0.001, 100.0, decimals=3)
+        self.adversarial_rate.setToolTip(
+            "Learning rate of the discriminator and of the encoder's regularisation, as a share "
+            "of the learning rate: how hard the codes are pushed toward the prior."
+        )
         self.neighbour_weight = float_spin(defaults.neighbour_weight, 0.0, 100.0, decimals=3)
         self.neighbour_weight.setSpecialValueText("off")
         self.neighbour_weight.setToolTip(
@@ -156,6 +167,8 @@ class TrainWidget(JobPanel):
             ("β (KL weight)", self.beta),
             ("KL warm-up", self.kl_warmup),
             ("VAE network", self.dense),
+            ("prior", self.prior),
+            ("adversarial rate", self.adversarial_rate),
         ):
             self.form.addRow(label, field)
         return self.form
@@ -229,14 +242,17 @@ class TrainWidget(JobPanel):
         show_row(self.form, self.noise, denoise and mode == Mode.SYNTHETIC.value)
         show_row(self.form, self.factor, superres)
         show_row(self.form, self.downscale, superres and mode != Mode.PAIRED.value)
-        vae = task == Task.VAE.value
-        for field in (self.latent_dim, self.neighbour_weight):
-            show_row(self.form, field, task == Task.RECONSTRUCT.value or vae)
+        vae, aae = task == Task.VAE.value, task == Task.AAE.value
+        show_row(self.form, self.latent_dim, task in LATENT_TASKS)
+        show_row(self.form, self.neighbour_weight, task in NEIGHBOUR_TASKS)
         show_row(self.advanced_form, self.depth, not superres)
         for field in (self.beta, self.kl_warmup, self.dense):
             show_row(self.form, field, vae)
-        show_row(self.advanced_form, self.neighbours, task == Task.RECONSTRUCT.value or vae)
-        show_row(self.advanced_form, self.augment, not vae)  # a VAE never augments
+        for field in (self.prior, self.adversarial_rate):
+            show_row(self.form, field, aae)
+        show_row(self.advanced_form, self.neighbours, task in NEIGHBOUR_TASKS)
+        # each frame is one sample of what a generative model learns to draw
+        show_row(self.advanced_form, self.augment, task not in GENERATIVE_TASKS)
         masked = denoise and mode == Mode.SELF_SUPERVISED.value
         show_row(self.advanced_form, self.mask_fraction, masked)
         self.epochs.setEnabled(not self.time_budget.value())  # a budget replaces the cap
@@ -260,7 +276,8 @@ class TrainWidget(JobPanel):
             "noise": self.noise, "factor": self.factor, "downscale": self.downscale,
             "seed": self.seed, "latent_dim": self.latent_dim,
             "neighbour_weight": self.neighbour_weight, "beta": self.beta,
-            "kl_warmup": self.kl_warmup, "dense": self.dense, "patch_size": self.patch_size,
+            "kl_warmup": self.kl_warmup, "dense": self.dense, "prior": self.prior,
+            "adversarial_rate": self.adversarial_rate, "patch_size": self.patch_size,
             "batch_size": self.batch_size, "depth": self.depth, "width": self.width,
             "learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch,
             "patience": self.patience, "mask_fraction": self.mask_fraction,
@@ -388,7 +405,7 @@ class TrainWidget(JobPanel):
 
     def _model_label(self, config: Config) -> str:
         layer = self.input_layer.layer().name
-        if config.training.task in (Task.RECONSTRUCT.value, Task.VAE.value):
+        if config.training.task in LATENT_TASKS:
             return f"{config.training.task} (latent {config.model.latent_dim}) on {layer}"
         if config.training.task == Task.SUPERRES.value:
             return f"superres ×{config.model.factor} ({config.training.mode}) on {layer}"

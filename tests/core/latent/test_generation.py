@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from napari_autoencoders.core.latent import generation
 from napari_autoencoders.core.latent.generation import (
@@ -15,6 +16,7 @@ from napari_autoencoders.core.latent.generation import (
     reconstruct_noisy,
     sample,
 )
+from napari_autoencoders.core.nn.adversarial import MIXTURE_SPAN, sample_prior
 from napari_autoencoders.core.training import fit
 
 
@@ -37,6 +39,24 @@ def plain(tiny_config, frames):
         training={"task": "reconstruct"},
     )
     return fit(config, frames)
+
+
+@pytest.fixture(scope="module")
+def aae(tiny_config, frames):
+    return fit(_aae_config(tiny_config), frames)
+
+
+@pytest.fixture(scope="module")
+def aae_mixture(tiny_config, frames):
+    return fit(_aae_config(tiny_config, prior="mixture"), frames)
+
+
+def _aae_config(tiny_config, **model):
+    return tiny_config(
+        model={"architecture": "aae", "input_size": 16, "latent_dim": 2, **model},
+        data={"axes": "SYX", "augment": False, "percentiles": (0.0, 100.0)},
+        training={"task": "aae"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +168,7 @@ def test_noise_strength_zero_reconstructs_and_more_varies(vae, frames):
     lambda m, f: reconstruct_noisy(m, f[:2]),
 ])
 def test_plain_autoencoders_do_not_generate(plain, frames, call):
-    with pytest.raises(ValueError, match="not generative; train one with task 'vae'"):
+    with pytest.raises(ValueError, match="not (generative|variational); train one with task 'vae'"):
         call(plain, frames)
 
 
@@ -189,3 +209,36 @@ def test_plain_manifold_needs_frames_or_a_span(plain):
     with pytest.raises(ValueError, match="give frames"):
         manifold(plain)
     assert manifold(plain, grid=2, span=1.0).shape == (32, 32)
+
+
+def test_an_adversarial_autoencoder_samples_from_its_prior(aae, frames):
+    assert aae.density is not None  # it samples its training codes' density by default
+    samples = sample(aae, 4, seed=3, source="prior")
+    assert samples.shape == (4, 16, 16)
+    np.testing.assert_array_equal(samples, sample(aae, 4, seed=3, source="prior"))
+    # the standard normal prior: the same draws as a VAE's
+    codes = torch.randn(4, 2, generator=torch.Generator().manual_seed(3))
+    np.testing.assert_allclose(samples, decode(aae, codes.numpy()), rtol=1e-6)
+    assert samples.min() >= frames.min() - 1e-6 and samples.max() <= frames.max() + 1e-6
+
+
+def test_a_mixture_prior_samples_around_its_circle(aae_mixture):
+    samples = sample(aae_mixture, 3, temperature=0.0, seed=1, source="prior")
+    codes = sample_prior("mixture", 3, 2, generator=torch.Generator().manual_seed(1), temperature=0)
+    np.testing.assert_allclose(samples, decode(aae_mixture, codes.numpy()), rtol=1e-6)
+
+
+def test_a_mixture_prior_manifold_spans_its_circle(aae_mixture):
+    points = manifold_points(aae_mixture, grid=3)
+    np.testing.assert_allclose(points[0, 0], [-MIXTURE_SPAN, MIXTURE_SPAN])
+    assert manifold(aae_mixture, grid=3).shape == (48, 48)
+
+
+def test_an_adversarial_autoencoder_manifold_is_centred_on_the_prior(aae, vae):
+    np.testing.assert_allclose(manifold_points(aae, grid=5), manifold_points(vae, grid=5))
+    assert interpolate(aae, *np.zeros((2, 16, 16), np.float32), steps=3).shape == (3, 16, 16)
+
+
+def test_an_adversarial_autoencoder_has_no_latent_noise(aae, frames):
+    with pytest.raises(ValueError, match="deterministic, so it has no posterior spread"):
+        reconstruct_noisy(aae, frames[:2])

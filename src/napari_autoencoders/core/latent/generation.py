@@ -1,9 +1,10 @@
 """Generation and latent exploration with a trained autoencoder.
 
 Frames and results are stacks (N, Y, X) for grey models, (N, Y, X, C) for
-multi-channel ones, in the units of the training data. Sampling and latent
-noise need a variational model; the latent manifold and the interpolation
-also work for a plain autoencoder, so the two can be compared.
+multi-channel ones, in the units of the training data. Sampling needs a
+generative model (a VAE, or an adversarial autoencoder, which samples from
+its own prior) and latent noise a variational one; the latent manifold and
+the interpolation also work for a plain autoencoder, so they can be compared.
 """
 
 from __future__ import annotations
@@ -15,10 +16,17 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from ..config import LATENT_ARCHITECTURES, VARIATIONAL_ARCHITECTURES
+from ..config import (
+    GENERATIVE_ARCHITECTURES,
+    LATENT_ARCHITECTURES,
+    VARIATIONAL_ARCHITECTURES,
+    Architecture,
+    Prior,
+)
 from ..data.patches import check_image
 from ..model import TrainedModel
 from ..progress import run
+from ..nn.adversarial import MIXTURE_SPAN, sample_prior
 
 #: Quantiles of the prior spanned by the default VAE manifold, as in the textbook figure.
 MANIFOLD_QUANTILES = (0.05, 0.95)
@@ -55,7 +63,8 @@ def sample_codes(
         training frames (:class:`.density.LatentDensity`), each component's
         spread scaled by ``temperature``; ``"prior"``: ``z = temperature *
         eps``, ``eps ~ N(0, I)``; ``"auto"``: the density when the model has
-        one (a VAE trained by this version), else the prior.
+        one (a VAE or AAE trained on whole frames by this version), else the
+        prior (an AAE's chosen one).
 
     Returns
     -------
@@ -86,7 +95,10 @@ def sample_codes(
     if model.density is not None and source != "prior":
         return model.density.sample(n, temperature=temperature, seed=seed)
     generator = torch.Generator().manual_seed(seed)
-    z = temperature * torch.randn(n, model.config.model.latent_dim, generator=generator)
+    network = model.config.model
+    z = sample_prior(
+        network.prior, n, network.latent_dim, generator=generator, temperature=temperature
+    )
     return z.numpy()
 
 
@@ -107,18 +119,21 @@ def manifold_points(
     Parameters
     ----------
     model : TrainedModel
-        A VAE or a plain autoencoder with a latent of at least 2 dimensions.
+        A VAE, an adversarial autoencoder or a plain autoencoder with a
+        latent of at least 2 dimensions.
     grid : int
         Tiles per side.
     span : float, optional
         Plane coordinates run linearly from ``-span`` to ``span`` around the
-        origin. By default a VAE's run through the prior's 5 to 95 %
-        quantiles (inverse normal CDF, scaled by the data's spread along a
-        principal direction), and a plain autoencoder's over the extent of
-        the encoded ``frames``.
+        origin. By default those of a model with a standard normal prior (a
+        VAE, an AAE) run through the prior's 5 to 95 % quantiles (inverse
+        normal CDF, scaled by the data's spread along a principal
+        direction), those of an AAE's mixture prior over its circle and two
+        spreads of its components beyond (2.5), and a plain autoencoder's
+        over the extent of the encoded ``frames``.
     axes : (int, int) or "pca"
         Two latent axes spanning the plane (other coordinates at the prior
-        mean 0 for a VAE, the encoded frames' mean otherwise), or ``"pca"``:
+        mean 0 for a VAE or an AAE, the encoded frames' mean otherwise), or ``"pca"``:
         the first two principal directions of the encoded ``frames``,
         through their mean.
     frames : ndarray, optional
@@ -144,7 +159,11 @@ def manifold_points(
     if span is not None and not (math.isfinite(span) and span > 0):
         raise ValueError(f"span must be a positive, finite number, got {span}; e.g. span=3.")
     check_result_size(model, grid * grid, f"a manifold of {grid}x{grid} tiles")
-    variational = model.config.model.architecture in VARIATIONAL_ARCHITECTURES
+    # below, "variational" means a latent with a known prior (a VAE's or an AAE's): its centre
+    # and quantiles set the default plane
+    variational = model.config.model.architecture in GENERATIVE_ARCHITECTURES
+    if span is None and model.config.model.prior == Prior.MIXTURE.value:
+        span = MIXTURE_SPAN
     codes = None if frames is None else encode(model, frames)
     if (axes == "pca" or (not variational and span is None)) and codes is None:
         raise ValueError(
@@ -222,22 +241,38 @@ def check_result_size(model: TrainedModel, count: int, what: str) -> None:
 
 
 def check_latent(model: TrainedModel, action: str) -> None:
-    """Raise ``ValueError`` unless ``model`` has a flat latent (autoencoder or VAE)."""
+    """Raise ``ValueError`` unless ``model`` has a flat latent (autoencoder, VAE or AAE)."""
     architecture = model.config.model.architecture
     if architecture not in LATENT_ARCHITECTURES:
         raise ValueError(
             f"cannot {action}: a {architecture!r} model has no latent vector; train a "
-            "'vae' or 'reconstruct' model."
+            "'vae', 'aae' or 'reconstruct' model."
         )
 
 
 def check_generative(model: TrainedModel, action: str) -> None:
-    """Raise ``ValueError`` unless ``model`` is a variational autoencoder."""
+    """Raise ``ValueError`` unless ``model`` decodes draws from a prior (a VAE or an AAE)."""
     architecture = model.config.model.architecture
+    if architecture not in GENERATIVE_ARCHITECTURES:
+        raise ValueError(
+            f"cannot {action}: a {architecture!r} model ({model.config.training.task}) is not "
+            "generative; train one with task 'vae' or 'aae'."
+        )
+
+
+def check_variational(model: TrainedModel, action: str) -> None:
+    """Raise ``ValueError`` unless ``model`` has a posterior spread (a VAE)."""
+    architecture = model.config.model.architecture
+    if architecture == Architecture.AAE.value:
+        raise ValueError(
+            f"cannot {action}: an adversarial autoencoder's encoder is deterministic, so it has "
+            "no posterior spread to scale the noise by; sample, interpolate or draw the manifold "
+            "instead, or train a 'vae'."
+        )
     if architecture not in VARIATIONAL_ARCHITECTURES:
         raise ValueError(
             f"cannot {action}: a {architecture!r} model ({model.config.training.task}) is not "
-            "generative; train one with task 'vae'."
+            "variational; train one with task 'vae'."
         )
 
 
@@ -308,7 +343,7 @@ def noisy_codes(
     ``sigma`` is the encoder's posterior standard deviation, so ``strength``
     0 gives the plain reconstruction and 1 a draw from the posterior.
     """
-    check_generative(model, "add latent noise")
+    check_variational(model, "add latent noise")
     if not (math.isfinite(strength) and strength >= 0):
         raise ValueError(f"the noise strength must be a finite number >= 0, got {strength}.")
     network = model.network_on("cpu")

@@ -1,5 +1,5 @@
 """Networks: a U-Net for restoration, autoencoders with a flat latent, VAEs,
-and an upscaling network for super-resolution.
+the adversarial autoencoder, and an upscaling network for super-resolution.
 
 All take and return batches (B, C, Y, X) on the normalised intensity scale
 (the upscaler returns Y and X ``factor`` times larger).
@@ -24,6 +24,7 @@ def build_model(config: ModelConfig) -> nn.Module:
         Architecture.AUTOENCODER.value: ConvAutoencoder,
         Architecture.VAE.value: ConvVAE,
         Architecture.VAE_DENSE.value: DenseVAE,
+        Architecture.AAE.value: AdversarialAutoencoder,
     }
     return networks[config.architecture](config)
 
@@ -162,13 +163,28 @@ class ConvAutoencoder(nn.Module):
         return self.decode(self.encode(x))
 
 
-class Variational:
+class LikelihoodDecoder:
+    """A decoder whose raw output parametrises the likelihood of the reconstruction loss.
+
+    The network provides ``decode_logits(z)``, the raw decoder output
+    (B, C, S, S): logits for the ``"bce"`` reconstruction loss, the mean for
+    ``"mse"``. The losses take the raw output (binary cross-entropy on
+    logits never takes the log of 0); :meth:`decode` gives images.
+    """
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Map latent vectors (B, D) to images (B, C, S, S) on the normalised scale."""
+        logits = self.decode_logits(z)
+        bce = self.config.reconstruction_loss == ReconstructionLoss.BCE.value
+        return torch.sigmoid(logits) if bce else logits
+
+
+class Variational(LikelihoodDecoder):
     """Gaussian posterior and decoder likelihood, mixed into a network with a flat latent.
 
     The network provides ``features(x)`` (B, F), the mean head ``to_latent``,
-    the log-variance head ``to_logvar`` and ``decode_logits(z)``, the raw
-    decoder output (B, C, S, S): logits for the ``"bce"`` reconstruction
-    loss, the mean for ``"mse"``. Calling the network reconstructs through
+    the log-variance head ``to_logvar`` and ``decode_logits(z)`` (see
+    :class:`LikelihoodDecoder`). Calling the network reconstructs through
     the posterior mean, so prediction treats a VAE like any model.
     """
 
@@ -180,12 +196,6 @@ class Variational:
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The posterior mean (B, D) of images (B, C, S, S)."""
         return self.encode_distribution(x)[0]
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Map latent vectors (B, D) to images (B, C, S, S) on the normalised scale."""
-        logits = self.decode_logits(z)
-        bce = self.config.reconstruction_loss == ReconstructionLoss.BCE.value
-        return torch.sigmoid(logits) if bce else logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Reconstruct (B, C, S, S) through the posterior mean."""
@@ -214,6 +224,23 @@ class ConvVAE(Variational, ConvAutoencoder):
         self.to_logvar = nn.Linear(self.to_latent.in_features, config.latent_dim)
 
     decode_logits = ConvAutoencoder.decode
+
+
+class AdversarialAutoencoder(LikelihoodDecoder, ConvAutoencoder):
+    """The convolutional autoencoder of an adversarial autoencoder (task ``"aae"``).
+
+    Same layers as :class:`ConvAutoencoder`, a deterministic encoder, and
+    the decoder likelihood of the VAEs. The discriminator that pushes the
+    codes toward the prior is not part of it: it only serves the training
+    (:mod:`.adversarial`), and a trained model needs the encoder, the
+    decoder and the prior alone.
+    """
+
+    decode_logits = ConvAutoencoder.decode
+
+    def encoder_parameters(self) -> list[nn.Parameter]:
+        """The weights of the encoder, images to codes: what the regularisation phase trains."""
+        return [*self.encoder.parameters(), *self.to_latent.parameters()]
 
 
 class DenseVAE(Variational, nn.Module):
