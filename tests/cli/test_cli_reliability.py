@@ -241,6 +241,7 @@ def test_a_signal_during_apply_keeps_the_previous_result(
 
     monkeypatch.setattr(apply_command, "iter_predict", signalled_after_one_tile)
     output, before = previous_result(tmp_path, name)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     line = one_line(
         capsys, status, "apply", "--model", files["model"], "--input", files["image.npy"],
         "--output", output, "--tile", "16", "--overlap", "4", "--quiet",
@@ -248,8 +249,7 @@ def test_a_signal_during_apply_keeps_the_previous_result(
     assert "interrupted by" in line
     assert "as they were" in line
     assert unchanged(tmp_path, output, before)
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is restored
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
 
 
 @pytest.mark.parametrize("name", ["result.npy", "result.tif"])
@@ -358,6 +358,7 @@ def test_a_signal_stops_the_training_and_saves_it_validated(
 ):  # rows 334, 335, 338
     monkeypatch.setattr(Trainer, "run", signalling([signum], after_step=1))
     path, _ = old_model
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     options = ["--epochs", "5", "--steps-per-epoch", "4", *TINY[:-1]]
     assert run("train", "--input", files["image.npy"], "--model", path, *options) == 0
     history = load_model(path).history
@@ -365,7 +366,7 @@ def test_a_signal_stops_the_training_and_saves_it_validated(
     assert np.isfinite(history[0]["val_loss"])
     out = capsys.readouterr().out
     assert "stopped the training and kept the best validated model so far" in out
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
 
 
 @pytest.mark.parametrize(
@@ -449,6 +450,17 @@ def test_encode_refuses_a_table_named_as_an_image(files, tmp_path, capsys):  # r
     )  # fmt: skip
     assert "must end in .csv; use e.g." in line
     assert list(tmp_path.iterdir()) == []
+
+
+def test_encode_asks_for_the_axes_of_a_two_channel_image(files, tmp_path, capsys):  # row 52
+    image = tmp_path / "two_channels.npy"
+    np.save(image, np.random.default_rng(0).random((16, 16, 2)).astype(np.float32))
+    line = one_line(
+        capsys, 2, "encode", "--model", files["vae"], "--input", image,
+        "--output", tmp_path / "table.csv",
+    )  # fmt: skip
+    assert "give --axes YXC" in line
+    assert not (tmp_path / "table.csv").exists()
 
 
 @pytest.mark.parametrize(
