@@ -1,4 +1,6 @@
-"""Settings for the whole suite."""
+"""Settings and fixtures for the whole suite."""
+
+import subprocess
 
 import pytest
 import torch
@@ -16,3 +18,31 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def _mounted_tmpfs(folder, options):
+    """Mount a tmpfs with ``options`` at the new ``folder``; skip where it cannot be mounted."""
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(
+            f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}"
+        )
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs at ``tmp_path / "disk"``, to fill; skipped where it cannot be mounted."""
+    yield from _mounted_tmpfs(tmp_path / "disk", "size=1m")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path):
+    """A read-only tmpfs at ``tmp_path / "read-only"``; skipped where it cannot be mounted."""
+    yield from _mounted_tmpfs(tmp_path / "read-only", "size=1m,ro")

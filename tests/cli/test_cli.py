@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_autoencoders.cli import apply as apply_command
 from napari_autoencoders.cli import build_parser, main
 from napari_autoencoders.cli.train import config_from_args
+from napari_autoencoders.core.io import images
 from napari_autoencoders.core.io.images import read_image
 from napari_autoencoders.core.io.model_files import load_model
 from napari_autoencoders.core.inference.prediction import predict
@@ -100,7 +100,7 @@ def test_apply_writes_npy_and_tiff_tile_by_tile(files, tmp_path, monkeypatch, su
     def whole_array_write(*args):
         raise AssertionError("the output should be written tile by tile, not whole")
 
-    monkeypatch.setattr(apply_command, "write_image", whole_array_write)
+    monkeypatch.setattr(images, "_write", whole_array_write)
     output = tmp_path / f"denoised{suffix}"
     options = ["--output", output, "--tile", "32", "--overlap", "8", "--device", "cpu"]
     assert apply("--model", files["model"], "--input", files["stack"], *options) == 0
@@ -270,26 +270,26 @@ def corrupt_model(tmp_path):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["train", "--input", "{tmp}/missing.npy", "--model", "{tmp}/m"], "missing.npy"),
-        (["train", "--input", "{nan}", "--model", "{tmp}/m", *FAST], "NaN"),
-        (["train", "--mode", "paired", "--input", "{noisy}", "--model", "{tmp}/m"], "--target"),
+        (["train", "--input", "{tmp}/missing.npy", "--model", "{tmp}/m.safetensors"], "missing.npy"),
+        (["train", "--input", "{nan}", "--model", "{tmp}/m.safetensors", *FAST], "NaN"),
+        (["train", "--mode", "paired", "--input", "{noisy}", "--model", "{tmp}/m.safetensors"], "--target"),
         (
             ["train", "--mode", "synthetic", "--noise", "gauss:0.1", "--input", "{clean}"]
-            + ["--model", "{tmp}/m"],
+            + ["--model", "{tmp}/m.safetensors"],
             "gauss:0.1",
         ),
         (
-            ["train", "--noise", "gaussian:0.1", "--input", "{clean}", "--model", "{tmp}/m"],
+            ["train", "--noise", "gaussian:0.1", "--input", "{clean}", "--model", "{tmp}/m.safetensors"],
             "task denoise with mode synthetic",
         ),
-        (["train", "--target", "{clean}", "--input", "{noisy}", "--model", "{tmp}/m"], "paired"),
+        (["train", "--target", "{clean}", "--input", "{noisy}", "--model", "{tmp}/m.safetensors"], "paired"),
         (
-            ["train", "--latent-dim", "4", "--input", "{noisy}", "--model", "{tmp}/m"],
+            ["train", "--latent-dim", "4", "--input", "{noisy}", "--model", "{tmp}/m.safetensors"],
             "reconstruct",
         ),
-        (["train", "--axes", "SYX", "--input", "{noisy}", "--model", "{tmp}/m"], "'SYX'"),
-        (["train", "--input", "{noisy}", "--model", "{tmp}/no/folder/m"], "does not exist"),
-        (["train", "--input", "{noisy}", "--model", "{tmp}/m", "--patch-size", "64"], "patch"),
+        (["train", "--axes", "SYX", "--input", "{noisy}", "--model", "{tmp}/m.safetensors"], "'SYX'"),
+        (["train", "--input", "{noisy}", "--model", "{tmp}/no/folder/m.safetensors"], "does not exist"),
+        (["train", "--input", "{noisy}", "--model", "{tmp}/m.safetensors", "--patch-size", "64"], "patch"),
         (
             ["apply", "--model", "{corrupt}", "--input", "{noisy}", "--output", "{tmp}/o.tif"],
             "corrupt.safetensors",
@@ -312,7 +312,7 @@ def test_bad_input_gives_one_error_line_and_status_2(files, tmp_path, capsys, ar
     names.update(corrupt=str(corrupt_model(tmp_path)))
     line = run_error(capsys, [arg.format(**names) for arg in argv])
     assert message in line
-    assert not (tmp_path / "m").exists()
+    assert not (tmp_path / "m.safetensors").exists()
     assert not (tmp_path / "o.tif").exists()
 
 

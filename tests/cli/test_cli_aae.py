@@ -77,13 +77,15 @@ def run_error(capsys, argv):
 
 
 def test_aae_options_need_the_aae_task(files, tmp_path, capsys):
-    argv = ["train", "--task", "vae", "--input", files["frames"], "--model", tmp_path / "m"]
+    model = tmp_path / "m.safetensors"
+    argv = ["train", "--task", "vae", "--input", files["frames"], "--model", model]
     assert "--prior applies to task aae only" in run_error(capsys, [*argv, "--prior", "mixture"])
     rate = [*argv, "--adversarial-rate", "1"]
     assert "--adversarial-rate applies to task aae only" in run_error(capsys, rate)
 
 
 def test_the_mixture_prior_needs_a_2d_latent():
-    argv = ["train", "--task", "aae", "--input", "x.npy", "--model", "m", "--prior", "mixture"]
+    argv = ["train", "--task", "aae", "--input", "x.npy", "--model", "m.safetensors"]
+    argv += ["--prior", "mixture"]
     with pytest.raises(ValueError, match="needs model.latent_dim 2, got 16"):
         config_from_args(build_parser().parse_args(argv), (100, 28, 28))

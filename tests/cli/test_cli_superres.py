@@ -64,7 +64,7 @@ def test_train_and_apply_each_mode(files, tmp_path, options, mode):
 )
 def test_bad_superres_options_give_one_error_line(files, tmp_path, capsys, argv, message):
     names = {name: str(path) for name, path in files.items()}
-    argv = ["train", *(arg.format(**names) for arg in argv), "--model", str(tmp_path / "m")]
+    argv = ["train", *(arg.format(**names) for arg in argv), "--model", str(tmp_path / "m.safetensors")]
     capsys.readouterr()
     assert main(argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()

@@ -90,7 +90,7 @@ def test_a_plain_autoencoder_cannot_sample(files, tmp_path, capsys):
 
 
 def test_vae_options_need_the_vae_task(files, tmp_path, capsys):
-    argv = ["train", "--input", files["frames"], "--model", tmp_path / "m", "--beta", "2"]
+    argv = ["train", "--input", files["frames"], "--model", tmp_path / "m.safetensors", "--beta", "2"]
     assert "--beta applies to task vae only" in run_error(capsys, argv)
 
 

@@ -6,7 +6,6 @@ careless user tried; all use tiny data and at most a few training steps.
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -638,24 +637,6 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, previous):
         ):
             check_not_input(output, tmp_path / "other.tif", source)
     check_not_input(tmp_path / "result.tif", image, model, tmp_path / "missing.tif")
-
-
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MiB tmpfs at ``tmp_path / "disk"``; skipped where it cannot be mounted."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-        capture_output=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(
-            f"cannot mount a small tmpfs here (needs root): {mounted.stderr.decode().strip()}"
-        )
-    yield disk
-    subprocess.run(["umount", str(disk)], check=True)
 
 
 @pytest.mark.parametrize("name", ["out.npy", "out.tif"])

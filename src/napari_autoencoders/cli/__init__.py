@@ -11,9 +11,13 @@
     napari-autoencoders encode --model digits.safetensors \\
         --input digits.tif --output latents.csv --clusters 10
 
-:mod:`.parser` turns the arguments into options; each command reads its
-files, calls the core and writes the result. Bad input becomes a one-line
-error with exit status 2.
+:mod:`.parser` turns the arguments into options; each command checks them,
+reads its files, calls the core and writes the result. Bad input becomes a
+one-line error with exit status 2. Ctrl-C and SIGTERM stop a command alike
+(:mod:`.signals`): one line says so and the exit status is 128 plus the
+signal's number (130, 143), except for a training that saved its model (0).
+No input is ever written, and outputs are renamed into place only when
+complete, so a failed or stopped command leaves previous files as they were.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .apply import run_apply
 from .encode import run_encode
 from .parser import PROG, build_parser
 from .sample import run_sample
+from .signals import signal_name, signal_of, terminate_as_interrupt
 from .train import run_train
 
 #: Exit status for bad input, as argparse uses for usage errors.
@@ -41,13 +46,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error argparse already printed
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), terminate_as_interrupt():
         warnings.showwarning = _show_warning
         try:
             return COMMANDS[args.command](args)
         except (ValueError, OSError) as err:  # ModelFileError and FileNotFoundError included
             print(f"{PROG}: error: {err}", file=sys.stderr)
             return EXIT_USAGE
+        except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM as signals.Interrupted
+            signum = signal_of(interrupt)
+            kept = str(interrupt) or (
+                "nothing was written; files at the output paths are as they were"
+            )
+            print(f"{PROG}: interrupted by {signal_name(signum)}: {kept}", file=sys.stderr)
+            return 128 + signum
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

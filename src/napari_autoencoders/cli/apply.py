@@ -4,46 +4,53 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 from ..core.data.axes import default_axes
 from ..core.inference.prediction import check_input, iter_predict, output_shape
-from ..core.io.images import check_writable, create_image, read_image, write_image
+from ..core.inference.tiling import check_tiling
+from ..core.io.images import atomic_output, check_not_input, read_image
 from ..core.io.model_files import load_model
+from .checks import check_device, check_guessed_axes
 from .output import printer, run_with_bar
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    """Predict tile by tile and write the result."""
+    """Predict tile by tile and write the result.
+
+    Every option is checked before the output is created, and the result is
+    written to a temporary file renamed over ``--output`` when complete, so
+    a usage error, an exception, Ctrl-C or SIGTERM leaves a previous file at
+    ``--output`` as it was.
+    """
+    check_not_input(args.output, args.input, args.model)
+    check_tiling(args.tile, args.overlap, args.batch_size)
+    check_device(args.device)
     model = load_model(args.model)
     image = read_image(args.input, mmap=True)
-    check_writable(args.output, image.shape)
     axes = args.axes or _apply_axes(model.config.data.axes, image.shape)
     say = printer(args.quiet)
-    if args.axes is None and axes != model.config.data.axes:
-        say(
-            f"the model was trained on {model.config.data.axes!r} images; reading the "
-            f"{image.shape} image as {axes!r}"
+    if args.axes is None:
+        check_guessed_axes(image.shape, axes, model.config.model.in_channels)
+        if axes != model.config.data.axes:
+            say(
+                f"the model was trained on {model.config.data.axes!r} images; reading the "
+                f"{image.shape} image as {axes!r}"
+            )
+    check_input(model, image, axes)
+    # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
+    with atomic_output(args.output, output_shape(model, image.shape, axes)) as out:
+        steps = iter_predict(
+            model,
+            image,
+            axes=axes,
+            tile=args.tile,
+            overlap=args.overlap,
+            batch_size=args.batch_size,
+            device=args.device or "auto",
+            out=out,
         )
-    check_input(model, image, axes)  # before create_image leaves a file behind
-    out = create_image(args.output, output_shape(model, image.shape, axes))
-    steps = iter_predict(
-        model,
-        image,
-        axes=axes,
-        tile=args.tile,
-        overlap=args.overlap,
-        batch_size=args.batch_size,
-        device=args.device or "auto",
-        out=out,
-    )
-    result = run_with_bar(steps, quiet=args.quiet)
-    if out is None:
-        path = write_image(args.output, result)
-    else:  # written tile by tile, so a large image never sits in memory whole
-        out.flush()
-        path = Path(args.output)
-    say(f"wrote {result.shape} {result.dtype} image to {path}")
+        result = run_with_bar(steps, quiet=args.quiet)
+    say(f"wrote {result.shape} {result.dtype} image to {args.output}")
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.data.axes import guess_axes
-from ..core.io.images import read_image
+from ..core.io.images import check_not_input, read_image
 from ..core.io.model_files import load_model
 from ..core.latent.clustering import cluster, default_embedding, embed
 from ..core.latent.encoding import (
@@ -15,16 +15,26 @@ from ..core.latent.encoding import (
     latent_table,
     write_csv,
 )
+from .checks import check_device, check_guessed_axes, check_suffix
 from .output import printer, run_with_bar
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    """Encode, project, cluster, write the CSV table."""
-    model = load_model(args.model)
-    image = read_image(args.input)
+    """Encode, project, cluster, write the CSV table.
+
+    The output must be a new ``.csv`` path, not one of the inputs; it is
+    written to a temporary file renamed when complete.
+    """
+    check_not_input(args.output, args.input, args.model, *([args.labels] if args.labels else []))
+    check_suffix(args.output, ".csv", "the table")
+    check_device(args.device)
     if args.labels and args.tile_stride is not None:
         raise ValueError("give --labels (objects) or --tile-stride (tiles), not both.")
+    model = load_model(args.model)
+    image = read_image(args.input)
     axes = args.axes or guess_axes(image.shape)
+    if args.axes is None:
+        check_guessed_axes(image.shape, axes, model.config.model.in_channels)
     options = dict(axes=axes, batch_size=args.batch_size, device=args.device or "auto")
     if args.labels:
         steps = iter_encode_objects(model, image, read_image(args.labels), mask=args.mask, **options)

@@ -49,8 +49,10 @@ def _add_train(commands) -> None:
         "train",
         help="train a model on an image file",
         description="Train a denoiser, a reconstruction autoencoder, an upscaler, or a variational "
-        "or adversarial autoencoder. Ctrl-C stops the training and still saves the best model so "
-        "far.",
+        "or adversarial autoencoder. Ctrl-C (or SIGTERM) stops the training: the epoch so far is "
+        "validated and the best validated model saved; a second Ctrl-C stops at once. Only "
+        "validated models are saved, so an existing --model file is never replaced by an "
+        "unvalidated one.",
     )
     task = train.add_argument_group("task and data")
     task.add_argument("--task", choices=[t.value for t in Task], default=Task.DENOISE.value)
@@ -88,7 +90,9 @@ def _add_train(commands) -> None:
         "or poisson:30+gaussian:0.02 (default gaussian:0.1)",
     )
     task.add_argument("--axes", help="axes of the input, e.g. YX, SYX, YXC (default: guessed)")
-    task.add_argument("--model", required=True, metavar="OUT", help="model file to write")
+    task.add_argument(
+        "--model", required=True, metavar="OUT", help="model file to write, named *.safetensors"
+    )
 
     network = train.add_argument_group("network")
     network.add_argument(
@@ -171,7 +175,11 @@ def _add_train(commands) -> None:
         help=f"train for at most N epochs (default {TrainingConfig.epochs})",
     )
     stop.add_argument(
-        "--time-budget", type=float, metavar="SECONDS", help="train for this long instead"
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="train for this long instead; not reproducible with --seed, since the number of "
+        "steps depends on the machine's speed (give --epochs for that)",
     )
     training.add_argument(
         "--steps-per-epoch",
@@ -283,7 +291,7 @@ def _add_encode(commands) -> None:
         "--tile-stride", type=int, metavar="N", help="encode tiles of a grid N pixels apart"
     )
     encode.add_argument("--axes", help="axes of the input (default: guessed)")
-    encode.add_argument("--output", required=True, metavar="CSV", help="table to write")
+    encode.add_argument("--output", required=True, metavar="CSV", help="table to write (.csv)")
     encode.add_argument(
         "--clusters",
         type=int,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..core.io.images import check_writable, write_image
+from ..core.io.images import check_not_input, check_writable, write_image
 from ..core.io.model_files import load_model
 from ..core.latent.generation import manifold, sample
 from .output import printer
@@ -12,6 +12,7 @@ from .output import printer
 
 def run_sample(args: argparse.Namespace) -> int:
     """Decode draws from the prior, or with ``--grid`` the latent manifold; write the image."""
+    check_not_input(args.output, args.model)
     model = load_model(args.model)
     if args.grid is None:
         if args.span is not None:

@@ -1,18 +1,21 @@
-"""The ``train`` command: read the images, train, save the best model."""
+"""The ``train`` command: read the images, train, save the best validated model."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from ..core.config import Config
-from ..core.io.images import read_image
+from ..core.io.images import check_not_input, read_image
 from ..core.io.model_files import save_model
 from ..core.recipes import task_config
 from ..core.training import Trainer
+from .checks import check_device, check_model_path
 from .output import printer, train_with_bar
+from .signals import Interrupted, signal_name
 
 #: The ``train`` options that become recipe options, by their name in ``args``.
 RECIPE_OPTIONS = (
@@ -24,8 +27,25 @@ RECIPE_OPTIONS = (
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Read the images, train, save the best model."""
-    _check_model_path(args.model)
+    """Read the images, train, save the best validated model.
+
+    The model path (:func:`~.checks.check_model_path`) and the device are
+    checked before anything is read or trained. Only validated weights are
+    ever saved, so an existing file at ``--model`` is replaced only by a
+    model that was validated:
+
+    * Ctrl-C or SIGTERM stops the training after the step under way and
+      validates the epoch so far (a second one stops at once); the best
+      validated model is saved and the status is 0;
+    * a loss that becomes NaN or infinite is an error (status 2), after the
+      best model validated before it is saved;
+    * without any validation (stopped during the setup, or a time budget
+      spent before the first step) nothing is saved and an existing file is
+      left as it was: status 2, or 130/143 for Ctrl-C/SIGTERM.
+    """
+    check_not_input(args.model, args.input, *([args.target] if args.target else []))
+    check_model_path(args.model)
+    check_device(args.device)
     inputs = read_image(args.input)
     targets = read_image(args.target) if args.target else None
     config = config_from_args(args, inputs.shape)
@@ -34,12 +54,26 @@ def run_train(args: argparse.Namespace) -> int:
         say(f"axes not given: reading the {inputs.shape} image as {config.data.axes!r}")
     trainer = Trainer(config, inputs, targets)
     start = time.perf_counter()
-    interrupted = train_with_bar(trainer, quiet=args.quiet)
-    model = trainer.result()
-    path = save_model(model, args.model)
-    if interrupted:
-        say("interrupted: stopped the training and kept the best model so far")
-    say(_summary(model.history, time.perf_counter() - start, path))
+    try:
+        signum = train_with_bar(trainer, quiet=args.quiet)
+    except FloatingPointError as err:
+        raise ValueError(f"{err} {_save_after_divergence(trainer, args.model)}") from err
+    seconds = time.perf_counter() - start
+    if not trainer.history:
+        nothing = f"no model saved{_left_as_it_was(args.model)}"
+        if signum is not None:
+            raise Interrupted(signum, f"stopped before the first validation: {nothing}.")
+        raise ValueError(
+            f"the time budget of {args.time_budget:g} s ran out before the first training "
+            f"step: {nothing}; give a longer --time-budget."
+        )
+    path = save_model(trainer.result(), args.model)
+    if signum is not None:
+        say(
+            f"interrupted by {signal_name(signum)}: stopped the training and kept the best "
+            "validated model so far"
+        )
+    say(_summary(trainer.history, seconds, path))
     return 0
 
 
@@ -61,7 +95,13 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
     if args.no_augment:
         options["augment"] = False
     _check_target(args)
-    return task_config(args.task, shape=shape, axes=args.axes, mode=args.mode, spell=_flag, **options)
+    try:
+        return task_config(
+            args.task, shape=shape, axes=args.axes, mode=args.mode, spell=_flag, **options
+        )
+    except ValueError as err:
+        given = [name for name, value in options.items() if value is not None]
+        raise ValueError(_spell_fields(str(err), given)) from err
 
 
 def _check_target(args: argparse.Namespace) -> None:
@@ -74,23 +114,43 @@ def _check_target(args: argparse.Namespace) -> None:
         raise ValueError("--target is used with --mode paired only.")
 
 
+def _spell_fields(message: str, given: Sequence[str]) -> str:
+    """Name the config fields of ``given`` options as options: ``training.seed`` -> ``--seed``."""
+
+    def spell(match: re.Match) -> str:
+        return _flag(match[1]) if match[1] in given else match[0]
+
+    return re.sub(r"\b(?:model|data|training)\.(\w+)", spell, message)
+
+
 def _flag(name: str) -> str:
     """The command-line spelling of a recipe option: ``kl_warmup`` -> ``--kl-warmup``."""
     return "--" + name.replace("_", "-")
 
 
-def _check_model_path(path: str) -> None:
-    """Fail before training, not after it, if the model file cannot be written."""
-    if not Path(path).parent.is_dir():
-        raise FileNotFoundError(
-            f"the folder of model file {path!r} does not exist; create it first."
-        )
+def _save_after_divergence(trainer: Trainer, path: str) -> str:
+    """Save the best validated model of a training that diverged, if any; say what was done."""
+    if not trainer.history:
+        return f"But none were validated, so none were saved{_left_as_it_was(path)}."
+    best = _best(trainer.history)
+    saved = save_model(trainer.result(), path)
+    return (
+        f"Saved the best validated model (epoch {best['epoch']}, validation loss "
+        f"{best['val_loss']:.4g}) to {saved}."
+    )
+
+
+def _left_as_it_was(path: str) -> str:
+    """``"; 'm.safetensors' is left as it was"`` if a file is at ``path``, else nothing."""
+    return f"; {path!r} is left as it was" if Path(path).exists() else ""
+
+
+def _best(history: list[dict]) -> dict:
+    return min(history, key=lambda entry: entry["val_loss"])
 
 
 def _summary(history: list[dict], seconds: float, path: Path) -> str:
-    if not history:
-        return f"stopped before the first validation after {seconds:.1f} s; model saved to {path}"
-    best = min(history, key=lambda entry: entry["val_loss"])
+    best = _best(history)
     return (
         f"trained {len(history)} epoch(s), {history[-1]['step']} steps in {seconds:.1f} s; "
         f"best validation loss {best['val_loss']:.4g} (epoch {best['epoch']}); "
