@@ -51,7 +51,10 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
 
 
 def load_model(path: str | os.PathLike) -> TrainedModel:
-    """Read a model written by :func:`save_model`.
+    """Read a model written by :func:`save_model`, or open a bioimage.io package.
+
+    A ``.zip`` or ``rdf.yaml`` path is opened by
+    :func:`~napari_autoencoders.core.io.bioimageio.load_bioimageio`.
 
     Raises
     ------
@@ -59,6 +62,10 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
         If the file is missing, corrupt, from another program, from a newer
         version of this package, or its weights do not fit its config.
     """
+    from .bioimageio import is_package, load_bioimageio  # it imports this module
+
+    if is_package(path):
+        return load_bioimageio(path)
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file {str(path)!r} does not exist.")
