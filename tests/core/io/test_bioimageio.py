@@ -193,6 +193,7 @@ def test_sample_becomes_the_test_input_and_cover(tmp_path):
     [
         ({"path": "model.safetensors"}, "name the output 'model.zip'"),
         ({"authors": [" "]}, "at least one author"),
+        ({"license": "free for all"}, "not an SPDX licence identifier"),
         ({"sample": np.zeros((20, 20), np.float32)}, "at least 36x36"),
         ({"sample": np.zeros((64, 64, 3), np.float32), "sample_axes": "YXC"}, "has 3 channel"),
     ],

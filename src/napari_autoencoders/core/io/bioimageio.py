@@ -157,8 +157,9 @@ def export_bioimageio(
     Raises
     ------
     ValueError
-        If ``path`` is not a ``.zip``, no author is given, the model cannot be
-        exported or the sample is too small.
+        If ``path`` is not a ``.zip``, no author is given, the licence is not
+        an SPDX identifier, the model cannot be exported, or the sample does
+        not fit the model.
     MissingExtraError
         If the ``bioimageio`` extra is not installed.
     """
@@ -176,6 +177,13 @@ def export_bioimageio(
         )
     _check_exportable(model)
     bio = _import_bioimageio()
+    try:
+        bio.v.LicenseId(license)
+    except ValueError:
+        raise ValueError(
+            f"license {license!r} is not an SPDX licence identifier; use one such as "
+            "'CC-BY-4.0', 'MIT' or 'BSD-3-Clause' (see https://spdx.org/licenses)."
+        ) from None
     config = model.config
     test_input = _test_input(model, sample, sample_axes)
     test_output = _run_network(model, test_input)
