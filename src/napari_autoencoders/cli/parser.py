@@ -19,7 +19,7 @@ PROG = "napari-autoencoders"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the parser of the ``train``, ``apply``, ``sample``, ``encode`` and ``export`` subcommands."""
+    """Return the parser of ``train``, ``apply``, ``sample``, ``encode`` and ``export``."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Train and apply convolutional autoencoders for denoising, reconstruction and "
@@ -291,15 +291,23 @@ def _add_export(commands) -> None:
         "'napari-autoencoders[bioimageio]'.",
     )
     export.add_argument("--model", required=True, metavar="FILE", help="trained model file")
-    export.add_argument("--format", choices=["bioimageio"], default="bioimageio", help="default bioimageio")
+    export.add_argument(
+        "--format", choices=["bioimageio"], default="bioimageio", help="default bioimageio"
+    )
     export.add_argument("--output", required=True, metavar="ZIP", help="package to write (.zip)")
     export.add_argument(
-        "--authors", required=True, metavar="NAMES", help='who trained the model, e.g. "Ada Lovelace;Alan Turing"'
+        "--authors",
+        required=True,
+        metavar="NAMES",
+        help='who trained the model, e.g. "Ada Lovelace;Alan Turing"',
     )
     export.add_argument("--name", help="name in the model zoo (default: from the task)")
     export.add_argument("--description", help="one sentence (default: from the task and mode)")
     export.add_argument(
-        "--license", default="CC-BY-4.0", metavar="SPDX", help="licence identifier (default CC-BY-4.0)"
+        "--license",
+        default="CC-BY-4.0",
+        metavar="SPDX",
+        help="licence identifier (default CC-BY-4.0)",
     )
     export.add_argument(
         "--input",

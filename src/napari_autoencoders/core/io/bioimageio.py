@@ -12,7 +12,8 @@ package opens again as the very model that was exported.
 >>> export_bioimageio(model, "denoiser.zip", authors=["Ada Lovelace"])  # doctest: +SKIP
 >>> model = load_bioimageio("denoiser.zip")                             # doctest: +SKIP
 
-Packages from other tools open as an adapter (:class:`PackageNetwork`) when
+Packages from other tools open as an adapter
+(:class:`~.foreign_packages.PackageNetwork`) when
 they map one 2D image to another (axes batch, channel, y, x in any order),
 with ``pytorch_state_dict`` or ``torchscript`` weights and fixed affine
 processing; anything else gets a :class:`BioimageioError` naming it.
@@ -27,7 +28,6 @@ import dataclasses
 import datetime
 import inspect
 import io
-import math
 import os
 import tempfile
 import warnings
@@ -37,12 +37,17 @@ from types import SimpleNamespace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ... import __version__
-from ..config import Architecture, Config, DataConfig, ModelConfig, ReconstructionLoss, Task
-from ..config import TrainingConfig
+from ..config import (
+    TASK_MODES,
+    Architecture,
+    Config,
+    ModelConfig,
+    ReconstructionLoss,
+    Task,
+    TrainingConfig,
+)
 from ..data.axes import check_axes, to_planes
 from ..data.normalization import Normalizer
 from ..model import TrainedModel
@@ -60,8 +65,6 @@ UNET_HALO = 16
 TEST_SIDE = {Architecture.UNET.value: 64, Architecture.SUPERRES.value: 32}
 #: Largest side of the test image cut from a sample.
 MAX_TEST_SIDE = 256
-#: Weight formats that can be opened, in order of preference.
-READABLE_WEIGHTS = ("pytorch_state_dict", "torchscript")
 
 # What the architecture file holds: the networks and all they use, in order.
 _ARCHITECTURE_PARTS = (
@@ -87,8 +90,10 @@ _CITATIONS = {
         "Hinton and Salakhutdinov 2006, Reducing the dimensionality of data with neural networks",
         "10.1126/science.1127647",
     ),
-    Architecture.VAE.value: ("Kingma and Welling 2013, Auto-encoding variational Bayes",
-                             "10.48550/arXiv.1312.6114"),
+    Architecture.VAE.value: (
+        "Kingma and Welling 2013, Auto-encoding variational Bayes",
+        "10.48550/arXiv.1312.6114",
+    ),
     Architecture.SUPERRES.value: (
         "Lim et al. 2017, Enhanced deep residual networks for single image super-resolution",
         "10.1109/CVPRW.2017.151",
@@ -146,8 +151,9 @@ def export_bioimageio(
         An image in the units of the training data, with axes
         ``sample_axes`` (default: the model's training axes). Its first
         plane, cropped to at most 256 pixels (the model's input size for
-        dense autoencoders), becomes the test input and the cover; without
-        it a smooth synthetic image in the training data's range is used.
+        dense autoencoders) or mirrored out to the least size the network
+        takes, becomes the test input and the cover; without it a smooth
+        synthetic image in the training data's range is used.
 
     Returns
     -------
@@ -205,8 +211,10 @@ def export_bioimageio(
 
 
 def _check_exportable(model: TrainedModel) -> None:
-    if isinstance(model.network, PackageNetwork):
-        raise ValueError(
+    from .foreign_packages import PackageNetwork  # it imports this module
+
+    if isinstance(model.network, PackageNetwork):  # a user's choice, not a programming error
+        raise ValueError(  # noqa: TRY004
             "this model was opened from another tool's bioimage.io package; share that "
             "package itself instead of exporting it again."
         )
@@ -273,18 +281,15 @@ def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None
             f"{mconfig.in_channels}; give a sample like the training data."
         )
     plane = np.asarray(planes[0], dtype=np.float32)
+    need, step = (mconfig.input_size, 0) if _is_fixed(mconfig) else _size_rule(mconfig)
+    # a plane smaller than the network's least input is mirrored out to it
+    pads = [(0, 0)] + [(0, max(0, need - side)) for side in plane.shape[-2:]]
+    plane = np.pad(plane, pads, mode="symmetric")
     height, width = plane.shape[-2:]
-    if _is_fixed(mconfig):
-        need = mconfig.input_size
-        sides = (need, need)
-    else:  # the largest valid sides up to MAX_TEST_SIDE
-        need, step = _size_rule(mconfig)
+    if step:  # the largest valid sides up to MAX_TEST_SIDE
         sides = tuple(need + (min(s, MAX_TEST_SIDE) - need) // step * step for s in (height, width))
-    if min(height, width) < need:
-        raise ValueError(
-            f"the sample's planes are {height}x{width} but the test image must be at least "
-            f"{need}x{need}; give a larger sample."
-        )
+    else:  # a dense model's input size
+        sides = (need, need)
     top, left = (height - sides[0]) // 2, (width - sides[1]) // 2
     return np.ascontiguousarray(plane[None, :, top : top + sides[0], left : left + sides[1]])
 
@@ -351,7 +356,9 @@ def _write_files(
     return files
 
 
-def _write_cover(model: TrainedModel, path: Path, test_input: np.ndarray, test_output: np.ndarray) -> None:
+def _write_cover(
+    model: TrainedModel, path: Path, test_input: np.ndarray, test_output: np.ndarray
+) -> None:
     """A PNG of the first channel of the input and the output side by side."""
     import imageio.v3 as iio
 
@@ -370,6 +377,10 @@ _TASK_NAMES = {
     Task.SUPERRES.value: "super-resolution",
     Task.VAE.value: "variational autoencoder",
 }
+
+
+def _has_mode(training: TrainingConfig) -> bool:
+    return training.task in TASK_MODES
 
 
 def _default_description(model: TrainedModel) -> str:
@@ -396,8 +407,10 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
         "",
         "## Network",
         "",
-        f"- architecture `{mconfig.architecture}`, {mconfig.in_channels} channel(s) in, "
-        f"{mconfig.out_channels} out; depth {mconfig.depth}, width {mconfig.width}",
+        (
+            f"- architecture `{mconfig.architecture}`, {mconfig.in_channels} channel(s) in, "
+            f"{mconfig.out_channels} out; depth {mconfig.depth}, width {mconfig.width}"
+        ),
     ]
     if _is_fixed(mconfig):
         lines.append(
@@ -414,10 +427,11 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
         "",
         "## Training",
         "",
-        f"- task `{training.task}`"
-        + (f", mode `{training.mode}`" if training.task in (Task.DENOISE.value, Task.SUPERRES.value) else ""),
-        f"- data axes `{data.axes}`, patches {data.patch_size}x{data.patch_size}, batches of "
-        f"{data.batch_size}, percentiles {tuple(data.percentiles)} mapped to 0 and 1",
+        f"- task `{training.task}`" + (f", mode `{training.mode}`" if _has_mode(training) else ""),
+        (
+            f"- data axes `{data.axes}`, patches {data.patch_size}x{data.patch_size}, batches of "
+            f"{data.batch_size}, percentiles {tuple(data.percentiles)} mapped to 0 and 1"
+        ),
         f"- AdamW, learning rate {training.learning_rate}, seed {training.seed}",
     ]
     if training.mode == "synthetic" and training.task == Task.DENOISE.value:
@@ -439,8 +453,10 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
         "",
         "## Validation",
         "",
-        "The test output is this model's output for the test input; the bioimage.io model test"
-        " reproduces it with both weight formats, at several input sizes.",
+        (
+            "The test output is this model's output for the test input; the bioimage.io model "
+            "test reproduces it with both weight formats, at several input sizes."
+        ),
         "",
         "## Use",
         "",
@@ -448,8 +464,10 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
         "",
         "    napari-autoencoders apply --model this-package.zip --input image.tif --output result.tif",
         "",
-        "The weights come as `pytorch_state_dict` (architecture in `napari_autoencoders_networks.py`,"
-        " torch alone) and `torchscript`.",
+        (
+            "The weights come as `pytorch_state_dict` (architecture in "
+            "`napari_autoencoders_networks.py`, torch alone) and `torchscript`."
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -569,7 +587,7 @@ def load_bioimageio(path: str | os.PathLike) -> TrainedModel:
     A package exported by :func:`export_bioimageio` opens as the model that
     was exported (config, normalisation and history included). Another
     tool's package opens as an adapter: a :class:`TrainedModel` whose
-    network is a :class:`PackageNetwork` and whose normalisation comes from
+    network is a :class:`~.foreign_packages.PackageNetwork` and whose normalisation comes from
     the package's fixed pre- and postprocessing.
 
     Parameters
@@ -595,11 +613,15 @@ def load_bioimageio(path: str | os.PathLike) -> TrainedModel:
     try:
         descr = bio.load_model_description(path, format_version="latest", perform_io_checks=False)
     except (ValueError, OSError) as err:
-        raise BioimageioError(f"{str(path)!r} is not a valid bioimage.io model package: {err}") from err
+        raise BioimageioError(
+            f"{str(path)!r} is not a valid bioimage.io model package: {err}"
+        ) from err
     ours = (descr.config.model_extra or {}).get(CONFIG_KEY)
     if ours is not None and descr.weights.pytorch_state_dict is not None:
         return _load_ours(bio, descr, ours, path)
-    return _load_foreign(bio, descr, path)
+    from .foreign_packages import load_foreign  # it imports this module
+
+    return load_foreign(bio, descr, path)
 
 
 def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
@@ -619,251 +641,12 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
         raise BioimageioError(f"package {str(path)!r} is inconsistent: {err}") from err
 
 
-def _load_foreign(bio, descr, path: Path) -> TrainedModel:
-    where = f"package {str(path)!r} ({descr.name})"
-    if len(descr.inputs) != 1 or len(descr.outputs) != 1:
-        raise BioimageioError(
-            f"{where} has {len(descr.inputs)} input(s) and {len(descr.outputs)} output(s); "
-            "only models of one input image and one output image are supported."
-        )
-    tensor_in, tensor_out = descr.inputs[0], descr.outputs[0]
-    in_axes = _axis_roles(tensor_in, where, "input")
-    out_axes = _axis_roles(tensor_out, where, "output")
-    sizes = {axis.id: axis.size for axis in tensor_in.axes}
-    in_channels = _channels(tensor_in)
-    out_channels = _channels(tensor_out)
-    fixed = [sizes[a] for a in ("y", "x") if isinstance(sizes[a], int)]
-    factor = _output_factor(bio.v, tensor_in, tensor_out, where)
-    if fixed:
-        if len(fixed) != 2 or fixed[0] != fixed[1] or factor != 1:
-            raise BioimageioError(
-                f"{where} takes a fixed input of {sizes['y']} x {sizes['x']}; only square fixed "
-                "sizes with outputs of the same size are supported."
-            )
-        model_config = ModelConfig(
-            architecture=Architecture.AUTOENCODER.value,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            input_size=fixed[0],
-        )
-        task = Task.RECONSTRUCT.value
-        minimum, step = fixed[0], 1
-    else:
-        minimum, step = _parameterized(sizes, where)
-        model_config = ModelConfig(
-            architecture=Architecture.SUPERRES.value if factor > 1 else Architecture.UNET.value,
-            in_channels=in_channels,
-            out_channels=out_channels,
-            depth=max(0, int(math.log2(step))) if step & (step - 1) == 0 else 0,
-            factor=factor,
-        )
-        task = Task.SUPERRES.value if factor > 1 else Task.DENOISE.value
-    inner = _foreign_network(bio, descr, where)
-    network = PackageNetwork(
-        inner, input_axes=in_axes, output_axes=out_axes, minimum=minimum, step=step, factor=factor
-    )
-    axes = "YXC" if in_channels > 1 else "YX"
-    config = Config(
-        model=model_config,
-        data=DataConfig(axes=axes, patch_size=minimum),
-        training=TrainingConfig(task=task),
-    )
-    in_gain, in_offset = _affine_chain(tensor_in.preprocessing, in_channels, where, "preprocessing")
-    out_gain, out_offset = _affine_chain(
-        tensor_out.postprocessing, out_channels, where, "postprocessing"
-    )
-    low = -in_offset / in_gain
-    return TrainedModel(
-        config=config,
-        network=network.eval(),
-        input_norm=Normalizer(low.tolist(), (low + 1 / in_gain).tolist()),
-        target_norm=Normalizer(out_offset.tolist(), (out_offset + out_gain).tolist()),
-    )
-
-
-def _axis_roles(tensor, where: str, kind: str) -> str:
-    """The tensor's axes as letters ``B``, ``C``, ``Y``, ``X``; raise for any other axis."""
-    letters = ""
-    for axis in tensor.axes:
-        if axis.type == "batch":
-            letters += "B"
-        elif axis.type == "channel":
-            letters += "C"
-        elif axis.type == "space" and axis.id in ("y", "x"):
-            letters += axis.id.upper()
-        elif axis.type == "space":
-            raise BioimageioError(
-                f"{where} has a 3D {kind} (space axis {axis.id!r}); only 2D models (axes y "
-                "and x) are supported for now."
-            )
-        else:
-            raise BioimageioError(
-                f"{where} has a {axis.type} axis {axis.id!r} in its {kind}; only image-to-image "
-                "models with axes batch, channel, y and x are supported."
-            )
-    if "Y" not in letters or "X" not in letters:
-        raise BioimageioError(
-            f"{where}'s {kind} lacks space axis y or x; only image-to-image models are supported."
-        )
-    return letters
-
-
-def _channels(tensor) -> int:
-    return next((axis.size for axis in tensor.axes if axis.type == "channel"), 1)
-
-
-def _output_factor(v, tensor_in, tensor_out, where: str) -> int:
-    """Output pixels per input pixel along Y and X (the same on both)."""
-    in_axes = {axis.id: axis for axis in tensor_in.axes}
-    factors = set()
-    for axis in tensor_out.axes:
-        if axis.type != "space":
-            continue
-        if isinstance(axis.size, int) and isinstance(in_axes[axis.id].size, int):
-            ratio = axis.size / in_axes[axis.id].size
-        elif isinstance(axis.size, v.SizeReference) and axis.size.axis_id == axis.id:
-            ratio = in_axes[axis.id].scale / axis.scale
-        else:
-            raise BioimageioError(
-                f"{where}'s output axis {axis.id!r} does not follow the input's size; only "
-                "image-to-image models are supported."
-            )
-        factors.add(ratio)
-    if len(factors) != 1 or next(iter(factors)) not in (1, 2, 3, 4):
-        raise BioimageioError(
-            f"{where} scales Y and X by {sorted(factors)}; only equal whole factors 1 to 4 are "
-            "supported."
-        )
-    return int(next(iter(factors)))
-
-
-def _parameterized(sizes: dict, where: str) -> tuple[int, int]:
-    """The common minimum and step of the input's Y and X."""
-    rules = {(size.min, size.step) for size in (sizes["y"], sizes["x"]) if hasattr(size, "step")}
-    if len(rules) != 1:
-        raise BioimageioError(
-            f"{where} has input sizes {sizes['y']} and {sizes['x']}; only Y and X of the same "
-            "min + n x step rule are supported."
-        )
-    return next(iter(rules))
-
-
-def _foreign_network(bio, descr, where: str) -> nn.Module:
-    """The package's network, from its pytorch_state_dict or torchscript weights, on the CPU."""
-    weights = descr.weights
-    present = [name for name, entry in weights if entry is not None]
-    if weights.pytorch_state_dict is not None:
-        try:
-            return bio.load_torch_model(weights.pytorch_state_dict, devices=["cpu"]).eval()
-        except Exception as err:  # the package's own code may raise anything
-            raise BioimageioError(f"{where}'s pytorch_state_dict network cannot be built: {err}") from err
-    if weights.torchscript is not None:
-        data = bio.download(weights.torchscript.source).read()
-        return torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
-    raise BioimageioError(
-        f"{where} has weights in {', '.join(present)}; napari-autoencoders can open "
-        f"{' or '.join(READABLE_WEIGHTS)} weights only."
-    )
-
-
-def _step_affine(step) -> tuple[object, object]:
-    """Gain and offset (scalars or per channel) of a scale_linear or fixed_zero_mean_unit_variance step."""
-    kwargs = step.kwargs
-    if step.id == "scale_linear":
-        return kwargs.gain, kwargs.offset
-    std = np.asarray(kwargs.std, np.float64) + 1e-6  # as bioimageio.core, eps added to std
-    gain = 1.0 / std
-    return gain, -np.asarray(kwargs.mean, np.float64) * gain
-
-
-def _affine_chain(steps, channels: int, where: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Gain and offset per channel of a chain of fixed affine steps."""
-    gain, offset = np.ones(channels), np.zeros(channels)
-    for step in steps:
-        if step.id == "ensure_dtype":
-            continue
-        if step.id not in ("scale_linear", "fixed_zero_mean_unit_variance"):
-            raise BioimageioError(
-                f"{where}'s {kind} step {step.id!r} is not supported: tiled prediction applies "
-                "only fixed affine steps (scale_linear, fixed_zero_mean_unit_variance), since "
-                "steps computed from each image would differ from tile to tile."
-            )
-        axis = getattr(step.kwargs, "axis", None)
-        if axis is not None and axis != "channel":
-            raise BioimageioError(
-                f"{where}'s {kind} step {step.id!r} varies along axis {axis!r}; only "
-                "per-channel values are supported."
-            )
-        step_gain, step_offset = (np.broadcast_to(np.asarray(value, np.float64), channels)
-                                  for value in _step_affine(step))
-        gain, offset = step_gain * gain, step_gain * offset + step_offset
-    return gain, offset
-
-
-class PackageNetwork(nn.Module):
-    """Another tool's network, seen as one of ours: (B, C, Y, X) in and out.
-
-    The input is padded (reflected) up to a size the package allows, the
-    axes are put in the package's order, and the output is cropped back to
-    the input's size times ``factor``.
-
-    Parameters
-    ----------
-    network : torch.nn.Module
-        The package's network (after its preprocessing, before its
-        postprocessing).
-    input_axes, output_axes : str
-        The package's axis orders as letters of ``"BCYX"``; ``B`` and ``C``
-        may be missing.
-    minimum, step : int
-        Valid input sides are ``minimum + n * step``.
-    factor : int
-        Output pixels per input pixel along Y and X.
-    """
-
-    def __init__(
-        self, network: nn.Module, *, input_axes: str, output_axes: str, minimum: int, step: int,
-        factor: int,
-    ):
-        super().__init__()
-        self.network = network
-        self.input_axes, self.output_axes = input_axes, output_axes
-        self.minimum, self.step, self.factor = minimum, step, factor
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (B, C, Y, X) to (B, C_out, Y * factor, X * factor)."""
-        height, width = x.shape[-2:]
-        pad_y, pad_x = (self._valid(size) - size for size in (height, width))
-        if pad_y or pad_x:
-            mode = "reflect" if pad_y < height and pad_x < width else "replicate"
-            x = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
-        outputs = [self._run(sample) for sample in x] if "B" not in self.input_axes else [self._run(x)]
-        y = torch.cat(outputs) if "B" in self.input_axes else torch.stack(outputs)
-        return y[..., : height * self.factor, : width * self.factor]
-
-    def _run(self, x: torch.Tensor) -> torch.Tensor:
-        """Run (B, C, Y, X) or (C, Y, X) through the network, in its axis orders."""
-        ours = "BCYX" if x.ndim == 4 else "CYX"
-        if "C" not in self.input_axes:
-            x, ours = x.squeeze(ours.index("C")), ours.replace("C", "")
-        y = self.network(x.permute(*(ours.index(a) for a in self.input_axes)).contiguous())
-        theirs = self.output_axes if "B" in self.input_axes else self.output_axes.replace("B", "")
-        if "C" not in theirs:
-            y, theirs = y.unsqueeze(0), "C" + theirs
-        target = "BCYX" if "B" in theirs else "CYX"
-        return y.permute(*(theirs.index(a) for a in target))
-
-    def _valid(self, size: int) -> int:
-        """The smallest valid side not below ``size``."""
-        return self.minimum + max(0, math.ceil((size - self.minimum) / self.step)) * self.step
-
-
 def _import_bioimageio() -> SimpleNamespace:
     """What this module uses of bioimageio.spec and bioimageio.core; ``v`` is the spec 0.5."""
     try:
-        import bioimageio.spec.model.v0_5 as v0_5
         from bioimageio.core.backends.pytorch_backend import load_torch_model
         from bioimageio.spec import load_model_description, save_bioimageio_package
+        from bioimageio.spec.model import v0_5
         from bioimageio.spec.utils import download
     except ImportError as err:
         raise MissingExtraError(
