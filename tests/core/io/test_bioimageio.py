@@ -493,6 +493,13 @@ def test_unsupported_packages_say_what_is_unsupported(tmp_path, foreign_package,
     assert isinstance(error.value, ModelFileError)
 
 
+def test_weights_that_do_not_match_their_hash_are_refused(packages, tmp_path):
+    rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", lambda rdf: None)
+    (tmp_path / "unpacked" / "weights.pt").write_bytes(b"tampered")
+    with pytest.raises(ModelFileError, match="inconsistent: SHA256 mismatch"):
+        load_model(rdf)
+
+
 def test_missing_or_invalid_package_is_a_model_file_error(tmp_path):
     with pytest.raises(ModelFileError, match="does not exist"):
         load_model(tmp_path / "missing.zip")

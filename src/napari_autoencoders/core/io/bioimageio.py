@@ -628,7 +628,7 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
     try:
         config = Config.from_dict(ours["config"])
         network = models.build_model(config.model)
-        data = bio.download(descr.weights.pytorch_state_dict.source).read()
+        data = bio.download(descr.weights.pytorch_state_dict).read()
         network.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), strict=True)
         return TrainedModel(
             config=config,

@@ -181,7 +181,7 @@ def _foreign_network(bio, descr, where: str) -> nn.Module:
                 f"{where}'s pytorch_state_dict network cannot be built: {err}"
             ) from err
     if weights.torchscript is not None:
-        data = bio.download(weights.torchscript.source).read()
+        data = bio.download(weights.torchscript).read()
         try:
             return torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
         except RuntimeError as err:
