@@ -40,6 +40,7 @@ import torch
 
 from ... import __version__
 from ..config import (
+    LATENT_ARCHITECTURES,
     TASK_MODES,
     Architecture,
     Config,
@@ -108,12 +109,14 @@ class BioimageioError(ModelFileError):
 
 
 class MissingExtraError(ImportError, ModelFileError):
-    """The optional ``bioimageio`` packages are not installed (a ModelFileError too, so that
-    callers that report unreadable models report this as well)."""
+    """The optional ``bioimageio`` packages are not installed.
+
+    A ModelFileError too, so that callers reporting unreadable models report this as well.
+    """
 
 
 def is_package(path: str | os.PathLike) -> bool:
-    """Whether ``path`` names a bioimage.io package: a ``.zip`` or an ``rdf.yaml``/``bioimageio.yaml``."""
+    """Whether ``path`` names a package: ``.zip``, ``rdf.yaml`` or ``bioimageio.yaml``."""
     name = Path(path).name.lower()
     return name.endswith((".zip", "rdf.yaml", "bioimageio.yaml"))
 
@@ -218,12 +221,6 @@ def _check_exportable(model: TrainedModel) -> None:
             "this model was opened from another tool's bioimage.io package; share that "
             "package itself instead of exporting it again."
         )
-    architecture = model.config.model.architecture
-    if architecture not in models.NETWORKS:
-        raise ValueError(
-            f"models of architecture {architecture!r} cannot be exported to bioimage.io; "
-            f"exportable are {sorted(models.NETWORKS)}."
-        )
 
 
 def architecture_source() -> str:
@@ -295,7 +292,8 @@ def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None
 
 
 def _is_fixed(mconfig: ModelConfig) -> bool:
-    return mconfig.architecture not in TEST_SIDE
+    """Whether the network takes one input size only (a dense bottleneck)."""
+    return mconfig.architecture in LATENT_ARCHITECTURES
 
 
 def _size_rule(mconfig: ModelConfig) -> tuple[int, int]:
@@ -321,7 +319,7 @@ def _run_network(model: TrainedModel, batch: np.ndarray) -> np.ndarray:
     """The model's output (B, C, Y, X) in the target's units, as bioimage.io computes it."""
     x = torch.from_numpy(model.input_norm.normalize(batch))
     with torch.inference_mode():
-        y = model.network.eval()(x).float().numpy()
+        y = model.network(x).float().numpy()
     return model.target_norm.denormalize(y)
 
 
@@ -338,7 +336,7 @@ def _write_files(
         "cover": folder / "cover.png",
         "readme": folder / "README.md",
     }
-    network = model.network.eval()
+    network = model.network  # on the CPU, in evaluation mode, as a TrainedModel keeps it
     state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
     torch.save(state, files["weights"])
     with warnings.catch_warnings():
@@ -462,7 +460,7 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
         "",
         "In napari, *Apply model* > *Load from file…*; on the command line:",
         "",
-        "    napari-autoencoders apply --model this-package.zip --input image.tif --output result.tif",
+        "    napari-autoencoders apply --model package.zip --input image.tif --output out.tif",
         "",
         (
             "The weights come as `pytorch_state_dict` (architecture in "

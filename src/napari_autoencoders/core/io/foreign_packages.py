@@ -193,7 +193,7 @@ def _foreign_network(bio, descr, where: str) -> nn.Module:
 
 
 def _step_affine(step) -> tuple[object, object]:
-    """Gain and offset (scalars or per channel) of a scale_linear or fixed_zero_mean_unit_variance step."""
+    """Gain and offset (scalars or per channel) of a fixed affine processing step."""
     kwargs = step.kwargs
     if step.id == "scale_linear":
         return kwargs.gain, kwargs.offset
