@@ -74,21 +74,8 @@ def test_export_then_apply_the_package(files, tmp_path, capsys):
     assert test_input.shape == (1, 1, 48, 48)  # the sample, 36 + 3 x 4
 
     result = tmp_path / "denoised.tif"
-    assert (
-        main(
-            [
-                "apply",
-                "--model",
-                str(package),
-                "--input",
-                str(files["noisy"]),
-                "--output",
-                str(result),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    apply = ["apply", "--model", str(package), "--input", str(files["noisy"])]
+    assert main([*apply, "--output", str(result), "--device", "cpu", "--quiet"]) == 0
     noisy = np.load(files["noisy"])
     expected = predict(load_model(files["model"]), noisy, device="cpu")
     np.testing.assert_allclose(read_image(result), expected, rtol=1e-5, atol=1e-4)
