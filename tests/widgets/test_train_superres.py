@@ -1,6 +1,5 @@
 """The Train widget's super-resolution task: its rows, modes and trainings."""
 
-import numpy as np
 import pytest
 
 from napari_autoencoders.core.data.resolution import downscale

@@ -10,6 +10,8 @@
     napari-autoencoders sample --model vae.safetensors --n 16 --output samples.tif
     napari-autoencoders encode --model digits.safetensors \\
         --input digits.tif --output latents.csv --clusters 10
+    napari-autoencoders export --model denoiser.safetensors --format bioimageio \\
+        --output denoiser.zip --authors "Ada Lovelace;Alan Turing"
 
 :mod:`.parser` turns the arguments into options; each command checks them,
 reads its files, calls the core and writes the result. Bad input becomes a
@@ -28,6 +30,7 @@ from collections.abc import Sequence
 
 from .apply import run_apply
 from .encode import run_encode
+from .export import run_export
 from .parser import PROG, build_parser
 from .sample import run_sample
 from .signals import signal_name, signal_of, terminate_as_interrupt
@@ -36,7 +39,13 @@ from .train import run_train
 #: Exit status for bad input, as argparse uses for usage errors.
 EXIT_USAGE = 2
 #: The function of each subcommand.
-COMMANDS = {"train": run_train, "apply": run_apply, "sample": run_sample, "encode": run_encode}
+COMMANDS = {
+    "train": run_train,
+    "apply": run_apply,
+    "sample": run_sample,
+    "encode": run_encode,
+    "export": run_export,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,7 @@ PROG = "napari-autoencoders"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the parser of the ``train``, ``apply``, ``sample`` and ``encode`` subcommands."""
+    """Return the parser of ``train``, ``apply``, ``sample``, ``encode`` and ``export``."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Train and apply convolutional autoencoders for denoising, reconstruction and "
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_apply(commands)
     _add_sample(commands)
     _add_encode(commands)
+    _add_export(commands)
     return parser
 
 
@@ -310,6 +311,44 @@ def _add_encode(commands) -> None:
     encode.add_argument("--seed", type=int, default=0, help="seeds projection and clustering")
     encode.add_argument("--batch-size", type=int, default=256, metavar="N", help="items per batch")
     _add_common(encode)
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a trained model as a BioImage Model Zoo package",
+        description="Write a bioimage.io model package (spec 0.5, a .zip) that Fiji/deepImageJ, "
+        "ilastik, QuPath and bioimageio.core open: pytorch_state_dict and TorchScript weights, "
+        "test tensors, a cover and a README. Needs the bioimageio extra: pip install "
+        "'napari-autoencoders[bioimageio]'.",
+    )
+    export.add_argument("--model", required=True, metavar="FILE", help="trained model file")
+    export.add_argument(
+        "--format", choices=["bioimageio"], default="bioimageio", help="default bioimageio"
+    )
+    export.add_argument("--output", required=True, metavar="ZIP", help="package to write (.zip)")
+    export.add_argument(
+        "--authors",
+        required=True,
+        metavar="NAMES",
+        help='who trained the model, e.g. "Ada Lovelace;Alan Turing"',
+    )
+    export.add_argument("--name", help="name in the model zoo (default: from the task)")
+    export.add_argument("--description", help="one sentence (default: from the task and mode)")
+    export.add_argument(
+        "--license",
+        default="CC-BY-4.0",
+        metavar="SPDX",
+        help="licence identifier (default CC-BY-4.0)",
+    )
+    export.add_argument(
+        "--input",
+        metavar="FILE",
+        help="an image like the training data: its first plane becomes the test image and cover "
+        "(default: a synthetic image)",
+    )
+    export.add_argument("--axes", help="axes of --input (default: the model's axes)")
+    export.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def _add_common(command: argparse.ArgumentParser) -> None:

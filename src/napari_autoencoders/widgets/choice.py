@@ -71,7 +71,11 @@ class ModelChoiceMixin:
 
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Load model", "", "Model files (*.safetensors);;All files (*)"
+            self,
+            "Load model",
+            "",
+            "Model files (*.safetensors *.zip);;bioimage.io packages (*.zip rdf.yaml "
+            "bioimageio.yaml);;All files (*)",
         )
         if path:
             self.load_model_from(path)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import napari
 import numpy as np
 import pandas as pd
-from napari.layers import Image, Labels, Points, Shapes
+from napari.layers import Image, Labels, Points
 
 from ..core.latent.clustering import place_beside
 from ..core.latent.encoding import FRAMES, OBJECTS, TILES, Encoding, tile_grid_shape, tile_map_placement

@@ -16,6 +16,7 @@ from qtpy.QtCore import QSignalBlocker
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDialog,
     QFileDialog,
     QFormLayout,
     QLabel,
@@ -41,6 +42,7 @@ from ..core.data.resolution import FACTORS
 from ..core.model import TrainedModel
 from ..core.recipes import GENERATIVE_TASKS, LATENT_TASKS, NEIGHBOUR_TASKS, task_config
 from ..core.training import Trainer, TrainingEvent, import_optimizer_support
+from .export import ExportDialog, export_package
 from .forms import combo, float_spin, show_row, spin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .plot import LossPlot
@@ -86,7 +88,7 @@ class TrainWidget(JobPanel):
             (self._build_form(), self._build_advanced()),
             start=(self.train_button,),
             stop=self.stop_button,
-            extra=(self.save_button,),
+            extra=(self.save_button, self.export_button),
         )
         self.progress.setRange(0, PROGRESS_STEPS)
         self.status = QLabel("Not trained yet.")
@@ -218,6 +220,9 @@ class TrainWidget(JobPanel):
         self.train_button.clicked.connect(self.train)
         self.stop_button.clicked.connect(self.stop)
         self.save_button.clicked.connect(self._save_dialog)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write a BioImage Model Zoo package (.zip)")
+        self.export_button.clicked.connect(self._export_dialog)
 
     def _fill_modes(self) -> None:
         """List the modes of the chosen task, keeping the current one if it is among them."""
@@ -372,6 +377,23 @@ class TrainWidget(JobPanel):
         show_info(f"Model saved to {saved}")
         return saved
 
+    def export_model_to(self, path: str | Path, **options) -> Path | None:
+        """Export :attr:`model` as a bioimage.io package; see :func:`.export.export_package`.
+
+        The input layer becomes the package's test image and cover when it
+        has the model's axes. ``options`` are those of the Export dialog:
+        ``authors``, ``license``, ``name``, ``description``. Returns the path
+        written, or None (with a notification).
+        """
+        if self.model is None:
+            show_warning("There is no trained model to export yet; train one first.")
+            return None
+        layer = self.input_layer.layer()
+        axes = self.model.config.data.axes
+        fits = layer is not None and np.ndim(layer.data) == len(axes)
+        sample = image_data(layer) if fits else None
+        return export_package(self.model, path, sample=sample, sample_axes=axes, **options)
+
     # -- helpers -----------------------------------------------------------
 
     def _training_data(self, config: Config) -> tuple[np.ndarray, np.ndarray | None]:
@@ -414,6 +436,7 @@ class TrainWidget(JobPanel):
     def _set_running(self, running: bool) -> None:
         super()._set_running(running)
         self.save_button.setEnabled(not running and self.model is not None)
+        self.export_button.setEnabled(not running and self.model is not None)
 
     def _save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -421,6 +444,11 @@ class TrainWidget(JobPanel):
         )
         if path:
             self.save_model_to(path)
+
+    def _export_dialog(self) -> None:
+        dialog = ExportDialog(self._label, parent=self)
+        if dialog.exec() == QDialog.Accepted:
+            self.export_model_to(dialog.path.text(), **dialog.options())
 
     # -- worker signals (main thread) --------------------------------------
 

@@ -70,7 +70,10 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
 
 
 def load_model(path: str | os.PathLike) -> TrainedModel:
-    """Read a model written by :func:`save_model`.
+    """Read a model written by :func:`save_model`, or open a bioimage.io package.
+
+    A ``.zip`` or ``rdf.yaml`` path is opened by
+    :func:`~napari_autoencoders.core.io.bioimageio.load_bioimageio`.
 
     Nothing in the file is executed: the header is JSON and the weights raw
     tensors. The tensors' names and shapes are compared with those of the
@@ -87,6 +90,10 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
         its weights do not fit its config or are not all finite float
         numbers, or its normalisation is not finite with low < high.
     """
+    from .bioimageio import is_package, load_bioimageio  # it imports this module
+
+    if is_package(path):
+        return load_bioimageio(path)
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(f"{str(path)!r} is a folder, not a model file.")

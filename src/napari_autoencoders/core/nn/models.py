@@ -18,15 +18,7 @@ from .losses import reparameterize
 def build_model(config: ModelConfig) -> nn.Module:
     """Return the untrained network that ``config`` describes."""
     config.validate()
-    networks = {
-        Architecture.SUPERRES.value: SuperResolutionNet,
-        Architecture.UNET.value: UNet,
-        Architecture.AUTOENCODER.value: ConvAutoencoder,
-        Architecture.VAE.value: ConvVAE,
-        Architecture.VAE_DENSE.value: DenseVAE,
-        Architecture.AAE.value: AdversarialAutoencoder,
-    }
-    return networks[config.architecture](config)
+    return NETWORKS[config.architecture](config)
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -322,3 +314,14 @@ class SuperResolutionNet(nn.Module):
         detail = self.shuffle(self.tail(features + self.body(features)))
         factor = self.config.factor
         return detail + F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)
+
+
+#: The network class of each architecture.
+NETWORKS: dict[str, type[nn.Module]] = {
+    Architecture.SUPERRES.value: SuperResolutionNet,
+    Architecture.UNET.value: UNet,
+    Architecture.AUTOENCODER.value: ConvAutoencoder,
+    Architecture.VAE.value: ConvVAE,
+    Architecture.VAE_DENSE.value: DenseVAE,
+    Architecture.AAE.value: AdversarialAutoencoder,
+}

@@ -1,0 +1,668 @@
+"""BioImage Model Zoo packages: export a trained model, open a package for prediction.
+
+A package (a ``.zip`` following the bioimage.io model spec 0.5) holds the
+network in two weight formats, ``pytorch_state_dict`` (with a self-contained
+architecture file, generated from :mod:`..nn.models`, that needs torch alone)
+and ``torchscript``; a test input and the output the model gives it; a cover
+(input | output); a README saying how the model was trained; and the
+normalisation as fixed ``scale_linear`` pre- and postprocessing. Its
+``config.napari_autoencoders`` entry keeps our own config, so that this
+package opens again as the very model that was exported.
+
+>>> export_bioimageio(model, "denoiser.zip", authors=["Ada Lovelace"])  # doctest: +SKIP
+>>> model = load_bioimageio("denoiser.zip")                             # doctest: +SKIP
+
+Packages from other tools open as an adapter
+(:class:`~.foreign_packages.PackageNetwork`) when
+they map one 2D image to another (axes batch, channel, y, x in any order),
+with ``pytorch_state_dict`` or ``torchscript`` weights and fixed affine
+processing; anything else gets a :class:`BioimageioError` naming it.
+
+The ``bioimageio.spec`` and ``bioimageio.core`` packages are imported only
+here and only when needed: they are the optional extra ``bioimageio``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import inspect
+import io
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from ... import __version__
+from ..config import (
+    LATENT_ARCHITECTURES,
+    TASK_MODES,
+    Architecture,
+    Config,
+    ModelConfig,
+    ReconstructionLoss,
+    Task,
+    TrainingConfig,
+)
+from ..data.axes import check_axes, to_planes
+from ..data.normalization import Normalizer
+from ..model import TrainedModel
+from ..nn import losses, models
+from .model_files import ModelFileError
+
+#: How to install what this module needs.
+INSTALL_HINT = "pip install 'napari-autoencoders[bioimageio]'"
+#: Key of our own settings in a package's ``config``.
+CONFIG_KEY = "napari_autoencoders"
+#: Halo of a U-Net's output (pixels cropped on each side when tiling), as the
+#: overlap of 32 pixels between the tiles of our own prediction.
+UNET_HALO = 16
+#: Side of the synthetic test image of a U-Net or an upscaler without a sample.
+TEST_SIDE = {Architecture.UNET.value: 64, Architecture.SUPERRES.value: 32}
+#: Largest side of the test image cut from a sample.
+MAX_TEST_SIDE = 256
+
+# What the architecture file holds: the networks and all they use, in order.
+_ARCHITECTURE_PARTS = (
+    ReconstructionLoss,
+    losses.reparameterize,
+    models.conv_block,
+    models.pad_to_multiple,
+    models.check_input_size,
+    models.UNet,
+    models.ConvAutoencoder,
+    models.LikelihoodDecoder,
+    models.Variational,
+    models.ConvVAE,
+    models.AdversarialAutoencoder,
+    models.DenseVAE,
+    models.ResidualBlock,
+    models.SuperResolutionNet,
+)
+#: The callable of the architecture file.
+ARCHITECTURE_CALLABLE = "build_network"
+#: Publications describing each architecture, cited in the package.
+_CITATIONS = {
+    Architecture.UNET.value: ("Ronneberger et al. 2015, U-Net", "10.1007/978-3-319-24574-4_28"),
+    Architecture.AUTOENCODER.value: (
+        "Hinton and Salakhutdinov 2006, Reducing the dimensionality of data with neural networks",
+        "10.1126/science.1127647",
+    ),
+    Architecture.VAE.value: (
+        "Kingma and Welling 2013, Auto-encoding variational Bayes",
+        "10.48550/arXiv.1312.6114",
+    ),
+    Architecture.SUPERRES.value: (
+        "Lim et al. 2017, Enhanced deep residual networks for single image super-resolution",
+        "10.1109/CVPRW.2017.151",
+    ),
+}
+_CITATIONS[Architecture.VAE_DENSE.value] = _CITATIONS[Architecture.VAE.value]
+_CITATIONS[Architecture.AAE.value] = (
+    "Makhzani et al. 2015, Adversarial autoencoders",
+    "10.48550/arXiv.1511.05644",
+)
+_NOISE2VOID = ("Krull et al. 2019, Noise2Void", "10.1109/CVPR.2019.00223")
+
+
+class BioimageioError(ModelFileError):
+    """A package that cannot be opened, or a model that cannot be exported."""
+
+
+class MissingExtraError(ImportError, ModelFileError):
+    """The optional ``bioimageio`` packages are not installed.
+
+    A ModelFileError too, so that callers reporting unreadable models report this as well.
+    """
+
+
+def is_package(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a package: ``.zip``, ``rdf.yaml`` or ``bioimageio.yaml``."""
+    name = Path(path).name.lower()
+    return name.endswith((".zip", "rdf.yaml", "bioimageio.yaml"))
+
+
+# -- export -----------------------------------------------------------------
+
+
+def export_bioimageio(
+    model: TrainedModel,
+    path: str | os.PathLike,
+    *,
+    authors: Sequence[str],
+    name: str | None = None,
+    description: str | None = None,
+    license: str = "CC-BY-4.0",
+    sample: np.ndarray | None = None,
+    sample_axes: str | None = None,
+) -> Path:
+    """Write ``model`` as a bioimage.io model package (spec 0.5) to ``path``.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        A model trained by this package (not one opened from another
+        tool's package).
+    path : path-like
+        The ``.zip`` file to write.
+    authors : sequence of str
+        Names of the people who trained the model; at least one.
+    name, description : str, optional
+        Shown in the model zoo; by default made from the task.
+    license : str
+        SPDX licence identifier, e.g. ``"CC-BY-4.0"`` or ``"MIT"``.
+    sample : ndarray, optional
+        An image in the units of the training data, with axes
+        ``sample_axes`` (default: the model's training axes). Its first
+        plane, cropped to at most 256 pixels (the model's input size for
+        dense autoencoders) or mirrored out to the least size the network
+        takes, becomes the test input and the cover; without it a smooth
+        synthetic image in the training data's range is used.
+
+    Returns
+    -------
+    Path
+        The package written.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not a ``.zip``, no author is given, the licence is not
+        an SPDX identifier, the model cannot be exported, or the sample does
+        not fit the model.
+    MissingExtraError
+        If the ``bioimageio`` extra is not installed.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".zip":
+        raise ValueError(
+            f"a bioimage.io package is a .zip file, got {str(path)!r}; name the output "
+            f"{path.with_suffix('.zip').name!r}."
+        )
+    authors = [author.strip() for author in authors if author.strip()]
+    if not authors:
+        raise ValueError(
+            "a bioimage.io package needs at least one author; give the names of the people "
+            "who trained the model, e.g. authors=['Ada Lovelace']."
+        )
+    _check_exportable(model)
+    bio = _import_bioimageio()
+    try:
+        bio.v.LicenseId(license)
+    except ValueError:
+        raise ValueError(
+            f"license {license!r} is not an SPDX licence identifier; use one such as "
+            "'CC-BY-4.0', 'MIT' or 'BSD-3-Clause' (see https://spdx.org/licenses)."
+        ) from None
+    config = model.config
+    test_input = _test_input(model, sample, sample_axes)
+    test_output = _run_network(model, test_input)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        files = _write_files(model, folder, test_input, test_output)
+        task_name = _TASK_NAMES[config.training.task]
+        descr = _describe(
+            bio.v,
+            model,
+            files,
+            name=name or f"napari-autoencoders {task_name}",
+            description=description or _default_description(model),
+            authors=authors,
+            license=license,
+        )
+        bio.save_bioimageio_package(descr, output_path=path)
+    return path
+
+
+def _check_exportable(model: TrainedModel) -> None:
+    from .foreign_packages import PackageNetwork  # it imports this module
+
+    if isinstance(model.network, PackageNetwork):  # a user's choice, not a programming error
+        raise ValueError(  # noqa: TRY004
+            "this model was opened from another tool's bioimage.io package; share that "
+            "package itself instead of exporting it again."
+        )
+
+
+def architecture_source() -> str:
+    """Python source of a module that rebuilds any of our networks with torch alone.
+
+    Its ``build_network(architecture=..., **fields)`` takes the fields of a
+    :class:`~napari_autoencoders.core.config.ModelConfig` and returns the
+    untrained network. It is made of the very source of :mod:`..nn.models`,
+    so the package and this library can never disagree.
+    """
+    header = (
+        '"""Networks of napari-autoencoders, rebuilt from their settings with torch alone.\n\n'
+        f"Generated by napari-autoencoders {__version__} from its networks module.\n"
+        '"""\n\n'
+        "from __future__ import annotations\n\n"
+        "from enum import Enum\n"
+        "from types import SimpleNamespace\n\n"
+        "import torch\n"
+        "import torch.nn.functional as F\n"
+        "from torch import nn\n"
+    )
+    parts = [inspect.getsource(part) for part in _ARCHITECTURE_PARTS]
+    table = "".join(f"    {key!r}: {cls.__name__},\n" for key, cls in models.NETWORKS.items())
+    footer = (
+        f"NETWORKS = {{\n{table}}}\n\n\n"
+        f"def {ARCHITECTURE_CALLABLE}(architecture: str, **fields) -> nn.Module:\n"
+        '    """Return the untrained network ``architecture`` with settings ``fields``."""\n'
+        "    return NETWORKS[architecture](SimpleNamespace(architecture=architecture, **fields))\n"
+    )
+    return "\n\n".join([header, *parts, footer])
+
+
+def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None) -> np.ndarray:
+    """The test input (1, C, Y, X), float32, in the units of the training data."""
+    mconfig = model.config.model
+    if sample is None:
+        if _is_fixed(mconfig):
+            side = mconfig.input_size
+        else:
+            side = max(TEST_SIDE[mconfig.architecture], _size_rule(mconfig)[0])
+        rng = np.random.default_rng(0)
+        field = rng.random((mconfig.in_channels, side + 8, side + 8))
+        kernel = np.ones(5) / 5  # a box blur on both axes: smooth blobs, no extra dependency
+        for axis in (1, 2):
+            field = np.apply_along_axis(np.convolve, axis, field, kernel, mode="valid")
+        field = (field - field.min()) / (field.max() - field.min())
+        low = np.asarray(model.input_norm.low)[:, None, None]
+        high = np.asarray(model.input_norm.high)[:, None, None]
+        return (low + (high - low) * field[:, :side, :side])[None].astype(np.float32)
+    axes = check_axes(axes or model.config.data.axes, np.ndim(sample))
+    planes, layout = to_planes(sample, axes)
+    if layout.channels != mconfig.in_channels:
+        raise ValueError(
+            f"the sample has {layout.channels} channel(s) but the model takes "
+            f"{mconfig.in_channels}; give a sample like the training data."
+        )
+    plane = np.asarray(planes[0], dtype=np.float32)
+    need, step = (mconfig.input_size, 0) if _is_fixed(mconfig) else _size_rule(mconfig)
+    # a plane smaller than the network's least input is mirrored out to it
+    pads = [(0, 0)] + [(0, max(0, need - side)) for side in plane.shape[-2:]]
+    plane = np.pad(plane, pads, mode="symmetric")
+    height, width = plane.shape[-2:]
+    if step:  # the largest valid sides up to MAX_TEST_SIDE
+        sides = tuple(need + (min(s, MAX_TEST_SIDE) - need) // step * step for s in (height, width))
+    else:  # a dense model's input size
+        sides = (need, need)
+    top, left = (height - sides[0]) // 2, (width - sides[1]) // 2
+    return np.ascontiguousarray(plane[None, :, top : top + sides[0], left : left + sides[1]])
+
+
+def _is_fixed(mconfig: ModelConfig) -> bool:
+    """Whether the network takes one input size only (a dense bottleneck)."""
+    return mconfig.architecture in LATENT_ARCHITECTURES
+
+
+def _size_rule(mconfig: ModelConfig) -> tuple[int, int]:
+    """Minimum and step of the input's Y and X of a network that takes many sizes."""
+    if mconfig.architecture == Architecture.UNET.value:
+        # sizes that need no padding inside the network (so the TorchScript trace holds),
+        # with room for the halo on both sides
+        step = 2**mconfig.depth
+        return step * (2 * UNET_HALO // step + 1), step
+    return 2 * _superres_reach(mconfig) + 1, 1
+
+
+def _superres_reach(mconfig: ModelConfig) -> int:
+    """Input pixels an upscaler's output depends on beyond each side of its own pixel.
+
+    Head and tail convolutions and two per residual block (1 pixel each),
+    and the bicubic interpolation (2 pixels).
+    """
+    return 2 + 2 * mconfig.blocks + 2
+
+
+def _run_network(model: TrainedModel, batch: np.ndarray) -> np.ndarray:
+    """The model's output (B, C, Y, X) in the target's units, as bioimage.io computes it."""
+    x = torch.from_numpy(model.input_norm.normalize(batch))
+    with torch.inference_mode():
+        y = model.network(x).float().numpy()
+    return model.target_norm.denormalize(y)
+
+
+def _write_files(
+    model: TrainedModel, folder: Path, test_input: np.ndarray, test_output: np.ndarray
+) -> dict[str, Path]:
+    """Write the weights, architecture, test tensors, cover and README; return their paths."""
+    files = {
+        "weights": folder / "weights.pt",
+        "torchscript": folder / "weights_torchscript.pt",
+        "architecture": folder / "napari_autoencoders_networks.py",
+        "test_input": folder / "test_input.npy",
+        "test_output": folder / "test_output.npy",
+        "cover": folder / "cover.png",
+        "readme": folder / "README.md",
+    }
+    network = model.network  # on the CPU, in evaluation mode, as a TrainedModel keeps it
+    state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
+    torch.save(state, files["weights"])
+    with warnings.catch_warnings():
+        # the trace holds for every size the package allows: those need no padding inside the
+        # U-Net, whose shape tests are what the tracer warns about; torch.jit is deprecated
+        # but TorchScript is what Fiji/deepImageJ read
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(network, torch.from_numpy(model.input_norm.normalize(test_input)))
+    traced.save(str(files["torchscript"]))
+    files["architecture"].write_text(architecture_source())
+    np.save(files["test_input"], test_input)
+    np.save(files["test_output"], test_output.astype(np.float32))
+    _write_cover(model, files["cover"], test_input, test_output)
+    files["readme"].write_text(_readme(model, test_input.shape))
+    return files
+
+
+def _write_cover(
+    model: TrainedModel, path: Path, test_input: np.ndarray, test_output: np.ndarray
+) -> None:
+    """A PNG of the first channel of the input and the output side by side."""
+    import imageio.v3 as iio
+
+    factor = model.config.model.factor
+    shown = [
+        np.repeat(np.repeat(model.input_norm.normalize(test_input)[0, 0], factor, 0), factor, 1),
+        model.target_norm.normalize(test_output)[0, 0],
+    ]
+    image = np.concatenate([np.clip(part, 0, 1) for part in shown], axis=1)
+    iio.imwrite(path, (image * 255).round().astype(np.uint8))
+
+
+_TASK_NAMES = {
+    Task.DENOISE.value: "denoiser",
+    Task.RECONSTRUCT.value: "autoencoder",
+    Task.SUPERRES.value: "super-resolution",
+    Task.VAE.value: "variational autoencoder",
+    Task.AAE.value: "adversarial autoencoder",
+}
+
+
+def _has_mode(training: TrainingConfig) -> bool:
+    return training.task in TASK_MODES
+
+
+def _default_description(model: TrainedModel) -> str:
+    training = model.config.training
+    what = {
+        Task.DENOISE.value: f"Denoises 2D images ({training.mode} training)",
+        Task.RECONSTRUCT.value: "Reconstructs 2D images through a latent bottleneck",
+        Task.SUPERRES.value: (
+            f"Upscales 2D images {model.config.model.factor}x ({training.mode} training)"
+        ),
+        Task.VAE.value: "Reconstructs 2D images through a variational latent",
+        Task.AAE.value: "Reconstructs 2D images through a latent shaped by an adversary",
+    }[training.task]
+    return f"{what}; trained with napari-autoencoders {__version__}."
+
+
+def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
+    config = model.config
+    mconfig, training, data = config.model, config.training, config.data
+    history = model.history
+    lines = [
+        f"# napari-autoencoders {_TASK_NAMES[training.task]}",
+        "",
+        _default_description(model),
+        "",
+        "## Network",
+        "",
+        (
+            f"- architecture `{mconfig.architecture}`, {mconfig.in_channels} channel(s) in, "
+            f"{mconfig.out_channels} out; depth {mconfig.depth}, width {mconfig.width}"
+        ),
+    ]
+    if _is_fixed(mconfig):
+        lines.append(
+            f"- fixed input size {mconfig.input_size}x{mconfig.input_size}, latent of "
+            f"{mconfig.latent_dim} dimensions"
+        )
+    else:
+        minimum, step = _size_rule(mconfig)
+        lines.append(f"- input Y and X of {minimum} + n x {step} pixels")
+    if mconfig.factor > 1:
+        lines.append(f"- output {mconfig.factor} times larger in Y and X")
+    lines += [
+        "- stacks are processed plane by plane (the batch axis)",
+        "",
+        "## Training",
+        "",
+        f"- task `{training.task}`" + (f", mode `{training.mode}`" if _has_mode(training) else ""),
+        (
+            f"- data axes `{data.axes}`, patches {data.patch_size}x{data.patch_size}, batches of "
+            f"{data.batch_size}, percentiles {tuple(data.percentiles)} mapped to 0 and 1"
+        ),
+        f"- AdamW, learning rate {training.learning_rate}, seed {training.seed}",
+    ]
+    if training.mode == "synthetic" and training.task == Task.DENOISE.value:
+        lines.append(f"- noise added during training: `{training.noise}`")
+    if history:
+        losses_ = [entry["val_loss"] for entry in history if entry.get("val_loss") is not None]
+        best = f", best validation loss {min(losses_):.4g}" if losses_ else ""
+        lines.append(
+            f"- {len(history)} epoch(s), {history[-1]['step']} steps in "
+            f"{history[-1]['elapsed']:.0f} s{best}"
+        )
+    lines += [
+        "",
+        "## Inputs and outputs",
+        "",
+        "- preprocessing: `scale_linear` per channel, the training data's percentiles to 0 and 1",
+        "- postprocessing: `scale_linear` per channel, back to the units of the training targets",
+        f"- test input of shape {test_shape} (batch, channel, y, x)",
+        "",
+        "## Validation",
+        "",
+        (
+            "The test output is this model's output for the test input; the bioimage.io model "
+            "test reproduces it with both weight formats, at several input sizes."
+        ),
+        "",
+        "## Use",
+        "",
+        "In napari, *Apply model* > *Load from file…*; on the command line:",
+        "",
+        "    napari-autoencoders apply --model package.zip --input image.tif --output out.tif",
+        "",
+        (
+            "The weights come as `pytorch_state_dict` (architecture in "
+            "`napari_autoencoders_networks.py`, torch alone) and `torchscript`."
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _describe(v, model: TrainedModel, files: dict[str, Path], **meta):
+    """The spec-0.5 model description (``v``: the module of spec 0.5) of the exported files."""
+    mconfig = model.config.model
+    channel_names = [f"channel{index}" for index in range(mconfig.in_channels)]
+    out_names = [f"channel{index}" for index in range(mconfig.out_channels)]
+    input_id, output_id = v.TensorId("input"), v.TensorId("output")
+    if _is_fixed(mconfig):
+        size = mconfig.input_size
+        in_space = [v.SpaceInputAxis(id=v.AxisId(a), size=size) for a in "yx"]
+        out_space = [v.SpaceOutputAxis(id=v.AxisId(a), size=size) for a in "yx"]
+    else:
+        minimum, step = _size_rule(mconfig)
+        factor = mconfig.factor
+        halo = UNET_HALO if factor == 1 else _superres_reach(mconfig) * factor
+        in_space = [
+            v.SpaceInputAxis(id=v.AxisId(a), size=v.ParameterizedSize(min=minimum, step=step))
+            for a in "yx"
+        ]
+        out_space = [
+            v.SpaceOutputAxisWithHalo(
+                id=v.AxisId(a),
+                halo=halo,
+                scale=1 / factor,
+                size=v.SizeReference(tensor_id=input_id, axis_id=v.AxisId(a)),
+            )
+            for a in "yx"
+        ]
+    inputs = v.InputTensorDescr(
+        id=input_id,
+        description="image planes in the units of the training data",
+        axes=[v.BatchAxis(), v.ChannelAxis(channel_names=channel_names), *in_space],
+        test_tensor=v.FileDescr(source=files["test_input"]),
+        preprocessing=_scale_linear(v, *_normalize_affine(model.input_norm)),
+    )
+    norm = model.target_norm
+    scale = (np.asarray(norm.high) - np.asarray(norm.low)).tolist()
+    outputs = v.OutputTensorDescr(
+        id=output_id,
+        description=_TASK_NAMES[model.config.training.task] + " output",
+        axes=[v.BatchAxis(), v.ChannelAxis(channel_names=out_names), *out_space],
+        test_tensor=v.FileDescr(source=files["test_output"]),
+        postprocessing=_scale_linear(v, scale, list(norm.low)),
+    )
+    torch_version = v.Version(torch.__version__.split("+")[0])
+    weights = v.WeightsDescr(
+        pytorch_state_dict=v.PytorchStateDictWeightsDescr(
+            source=files["weights"],
+            architecture=v.ArchitectureFromFileDescr(
+                source=files["architecture"],
+                callable=v.Identifier(ARCHITECTURE_CALLABLE),
+                kwargs=dataclasses.asdict(mconfig),
+            ),
+            pytorch_version=torch_version,
+        ),
+        torchscript=v.TorchscriptWeightsDescr(
+            source=files["torchscript"],
+            parent="pytorch_state_dict",
+            pytorch_version=torch_version,
+            comment="traced from the pytorch_state_dict network",
+        ),
+    )
+    cites = [_CITATIONS[mconfig.architecture]]
+    training = model.config.training
+    if (training.task, training.mode) == (Task.DENOISE.value, "self-supervised"):
+        cites.append(_NOISE2VOID)
+    return v.ModelDescr(
+        name=meta["name"],
+        description=meta["description"],
+        authors=[v.Author(name=author) for author in meta["authors"]],
+        cite=[v.CiteEntry(text=text, doi=v.Doi(doi)) for text, doi in cites],
+        license=meta["license"],
+        documentation=v.FileDescr(source=files["readme"]),
+        covers=[v.FileDescr(source=files["cover"])],
+        tags=["napari-autoencoders", "2d", "pytorch", training.task],
+        inputs=[inputs],
+        outputs=[outputs],
+        weights=weights,
+        timestamp=datetime.datetime.now(datetime.timezone.utc),
+        config={
+            CONFIG_KEY: {
+                "package_version": __version__,
+                "config": model.config.to_dict(),
+                "input_norm": model.input_norm.to_dict(),
+                "target_norm": model.target_norm.to_dict(),
+                "history": model.history,
+            }
+        },
+    )
+
+
+def _normalize_affine(norm: Normalizer) -> tuple[list[float], list[float]]:
+    """Gain and offset per channel of ``norm.normalize``."""
+    low, high = np.asarray(norm.low, np.float64), np.asarray(norm.high, np.float64)
+    gain = 1.0 / (high - low)
+    return gain.tolist(), (-low * gain).tolist()
+
+
+def _scale_linear(v, gain: list[float], offset: list[float]) -> list:
+    """A ``scale_linear`` step per channel, or none for the identity (which the spec forbids)."""
+    if all(g == 1.0 for g in gain) and all(o == 0.0 for o in offset):
+        return []
+    kwargs = v.ScaleLinearAlongAxisKwargs(axis=v.AxisId("channel"), gain=gain, offset=offset)
+    return [v.ScaleLinearDescr(kwargs=kwargs)]
+
+
+# -- import -----------------------------------------------------------------
+
+
+def load_bioimageio(path: str | os.PathLike) -> TrainedModel:
+    """Open a bioimage.io model package for prediction with our tiling.
+
+    A package exported by :func:`export_bioimageio` opens as the model that
+    was exported (config, normalisation and history included). Another
+    tool's package opens as an adapter: a :class:`TrainedModel` whose
+    network is a :class:`~.foreign_packages.PackageNetwork` and whose normalisation comes from
+    the package's fixed pre- and postprocessing.
+
+    Parameters
+    ----------
+    path : path-like
+        A package ``.zip``, or the ``rdf.yaml``/``bioimageio.yaml`` of an
+        unpacked one.
+
+    Raises
+    ------
+    BioimageioError
+        If the package is missing or invalid, or uses what cannot be
+        predicted with our tiling: weights other than pytorch_state_dict or
+        torchscript, 3D or non-image axes, several inputs or outputs,
+        processing that depends on each image's statistics.
+    MissingExtraError
+        If the ``bioimageio`` extra is not installed.
+    """
+    bio = _import_bioimageio()
+    path = Path(path)
+    if not path.exists():
+        raise BioimageioError(f"bioimage.io package {str(path)!r} does not exist.")
+    try:
+        descr = bio.load_model_description(path, format_version="latest", perform_io_checks=False)
+    except (ValueError, OSError) as err:
+        raise BioimageioError(
+            f"{str(path)!r} is not a valid bioimage.io model package: {err}"
+        ) from err
+    ours = (descr.config.model_extra or {}).get(CONFIG_KEY)
+    if ours is not None and descr.weights.pytorch_state_dict is not None:
+        return _load_ours(bio, descr, ours, path)
+    from .foreign_packages import load_foreign  # it imports this module
+
+    return load_foreign(bio, descr, path)
+
+
+def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
+    try:
+        config = Config.from_dict(ours["config"])
+        network = models.build_model(config.model)
+        data = bio.download(descr.weights.pytorch_state_dict).read()
+        network.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), strict=True)
+        return TrainedModel(
+            config=config,
+            network=network.eval(),
+            input_norm=Normalizer(**ours["input_norm"]),
+            target_norm=Normalizer(**ours["target_norm"]),
+            history=list(ours.get("history", [])),
+        )
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise BioimageioError(f"package {str(path)!r} is inconsistent: {err}") from err
+
+
+def _import_bioimageio() -> SimpleNamespace:
+    """What this module uses of bioimageio.spec and bioimageio.core; ``v`` is the spec 0.5."""
+    try:
+        from bioimageio.core.backends.pytorch_backend import load_torch_model
+        from bioimageio.spec import load_model_description, save_bioimageio_package
+        from bioimageio.spec.model import v0_5
+        from bioimageio.spec.utils import download
+    except ImportError as err:
+        raise MissingExtraError(
+            f"bioimage.io packages need the bioimageio.spec and bioimageio.core packages: "
+            f"{INSTALL_HINT}"
+        ) from err
+    return SimpleNamespace(
+        v=v0_5,
+        load_torch_model=load_torch_model,
+        load_model_description=load_model_description,
+        save_bioimageio_package=save_bioimageio_package,
+        download=download,
+    )

@@ -1,0 +1,515 @@
+"""Tests for bioimage.io packages: export, the zoo's own model test, import, bad input.
+
+Everything runs offline: packages are written to temporary folders, foreign
+packages are built here with bioimageio.spec itself, and bioimageio's cache
+points into a temporary folder.
+"""
+
+import dataclasses
+import io
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("bioimageio.core")
+
+from bioimageio.core import test_model as run_zoo_test
+from bioimageio.spec import save_bioimageio_package
+from bioimageio.spec.model import v0_5
+from bioimageio.spec.utils import read_yaml, write_yaml
+
+from napari_autoencoders.core.config import (
+    Config,
+    DataConfig,
+    ModelConfig,
+    TrainingConfig,
+)
+from napari_autoencoders.core.data.normalization import Normalizer
+from napari_autoencoders.core.inference.prediction import predict
+from napari_autoencoders.core.io import bioimageio
+from napari_autoencoders.core.io.bioimageio import (
+    BioimageioError,
+    MissingExtraError,
+    architecture_source,
+    export_bioimageio,
+    load_bioimageio,
+)
+from napari_autoencoders.core.io.foreign_packages import PackageNetwork
+from napari_autoencoders.core.io.model_files import ModelFileError, load_model
+from napari_autoencoders.core.model import TrainedModel
+from napari_autoencoders.core.nn.models import build_model
+
+HISTORY = [
+    {"epoch": 1, "step": 3, "loss": 0.1, "val_loss": 0.2, "elapsed": 1.5, "learning_rate": 1e-3}
+]
+
+
+@pytest.fixture(autouse=True)
+def offline_cache(tmp_path, monkeypatch):
+    """bioimageio's cache in a temporary folder: nothing is read from or left in the home."""
+    from bioimageio.spec import settings
+
+    monkeypatch.setattr(settings, "cache_path", tmp_path / "bioimageio-cache")
+
+
+def make_model(architecture="unet", task="denoise", *, channels=1, **fields) -> TrainedModel:
+    """An untrained model with normalisations in two different units, its weights perturbed."""
+    size = fields.get("input_size", 16)
+    config = Config(
+        model=ModelConfig(
+            architecture=architecture,
+            in_channels=channels,
+            out_channels=channels,
+            depth=fields.pop("depth", 2),
+            width=8,
+            blocks=1,
+            latent_dim=4,
+            hidden_dim=32,
+            reconstruction_loss="mse",
+            **fields,
+        ),
+        data=DataConfig(axes="YXC" if channels > 1 else "YX", patch_size=size),
+        training=TrainingConfig(
+            task=task, mode="from-highres" if task == "superres" else "self-supervised"
+        ),
+    ).validate()
+    torch.manual_seed(0)
+    network = build_model(config.model).eval()
+    with torch.no_grad():  # the upscaler's last layer starts at zero; make it do something
+        for parameter in network.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    low = [10.0 * (c + 1) for c in range(channels)]
+    high = [200.0 + c for c in range(channels)]
+    return TrainedModel(
+        config,
+        network,
+        Normalizer(low, high),
+        Normalizer([5.0] * channels, [150.0] * channels),
+        HISTORY,
+    )
+
+
+MODELS = {
+    "denoise": lambda: make_model(),
+    "superres": lambda: make_model("superres", "superres", factor=2),
+    "reconstruct": lambda: make_model("autoencoder", "reconstruct", input_size=16),
+    "vae": lambda: make_model("vae-dense", "vae", input_size=8),
+    "aae": lambda: make_model("aae", "aae", input_size=16),
+}
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    """Each kind of model and its exported package."""
+    folder = tmp_path_factory.mktemp("packages")
+    exported = {}
+    for kind, make in MODELS.items():
+        model = make()
+        exported[kind] = (
+            model,
+            export_bioimageio(model, folder / f"{kind}.zip", authors=["Ada Lovelace"]),
+        )
+    return exported
+
+
+def image(shape=(40, 52), seed=0, low=10.0, high=200.0):
+    rng = np.random.default_rng(seed)
+    return (low + (high - low) * rng.random(shape)).astype(np.float32)
+
+
+def read_member(package, name):
+    """The bytes of file ``name`` in ``package``."""
+    with zipfile.ZipFile(package) as archive:
+        return archive.read(name)
+
+
+def read_array(package, name):
+    return np.load(io.BytesIO(read_member(package, name)))
+
+
+# -- export -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["denoise", "superres", "reconstruct", "vae", "aae"])
+def test_exported_package_passes_the_bioimageio_model_test(packages, kind):
+    """bioimageio.core runs both weight formats on the test input and at several sizes.
+
+    Nothing is skipped: the test needs the network, which it builds from the
+    package's own architecture file (and TorchScript), on the CPU.
+    """
+    _, path = packages[kind]
+    summary = run_zoo_test(path, devices=["cpu"])
+    failed = [(d.name, [e.msg for e in d.errors]) for d in summary.details if d.status == "failed"]
+    assert summary.status == "passed", failed
+    tested = " ".join(detail.name for detail in summary.details)
+    assert "pytorch_state_dict" in tested and "torchscript" in tested
+
+
+def test_package_holds_weights_architecture_tests_cover_and_readme(packages):
+    _, path = packages["denoise"]
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+    assert {
+        "rdf.yaml",
+        "weights.pt",
+        "weights_torchscript.pt",
+        "napari_autoencoders_networks.py",
+        "test_input.npy",
+        "test_output.npy",
+        "cover.png",
+        "README.md",
+    } <= names
+    readme = read_member(path, "README.md").decode()
+    assert (
+        "self-supervised" in readme
+        and "1 epoch(s)" in readme
+        and "best validation loss 0.2" in readme
+    )
+
+
+def test_axes_sizes_halo_and_normalisation_are_described(packages):
+    descr = _description(packages["denoise"][1])
+    model = packages["denoise"][0]
+    axes = descr.inputs[0].axes
+    assert [a.type for a in axes] == ["batch", "channel", "space", "space"]
+    assert axes[2].size.step == 4 and axes[2].size.min % 4 == 0  # 2**depth
+    assert descr.outputs[0].axes[2].halo == bioimageio.UNET_HALO
+    pre = next(step for step in descr.inputs[0].preprocessing if step.id == "scale_linear")
+    low, high = model.input_norm.low[0], model.input_norm.high[0]
+    assert pre.kwargs.gain[0] * low + pre.kwargs.offset[0] == pytest.approx(0)
+    assert pre.kwargs.gain[0] * high + pre.kwargs.offset[0] == pytest.approx(1)
+    post = next(step for step in descr.outputs[0].postprocessing if step.id == "scale_linear")
+    assert (post.kwargs.gain[0], post.kwargs.offset[0]) == (145.0, 5.0)
+
+
+def test_superres_output_is_factor_times_larger(packages):
+    descr = _description(packages["superres"][1])
+    space = [a for a in descr.outputs[0].axes if a.type == "space"]
+    assert all(a.scale == pytest.approx(0.5) for a in space)
+    test_in = read_array(packages["superres"][1], "test_input.npy")
+    test_out = read_array(packages["superres"][1], "test_output.npy")
+    assert test_out.shape[-2:] == tuple(2 * s for s in test_in.shape[-2:])
+
+
+def test_dense_models_have_a_fixed_size(packages):
+    for kind, size in (("reconstruct", 16), ("vae", 8), ("aae", 16)):
+        descr = _description(packages[kind][1])
+        assert [a.size for a in descr.inputs[0].axes if a.type == "space"] == [size, size]
+
+
+def test_architecture_file_needs_torch_alone():
+    """The file rebuilds each network in a namespace without napari_autoencoders."""
+    source = architecture_source()
+    assert "napari_autoencoders" not in source.replace("napari-autoencoders", "")
+    namespace = {"__name__": "napari_autoencoders_networks"}
+    exec(compile(source, "napari_autoencoders_networks.py", "exec"), namespace)  # noqa: S102 (our own source)
+    for make in MODELS.values():
+        model = make()
+        rebuilt = namespace["build_network"](**dataclasses.asdict(model.config.model))
+        rebuilt.load_state_dict(model.network.state_dict(), strict=True)
+        size = model.config.model.input_size
+        x = torch.rand(2, 1, size, size)
+        with torch.no_grad():
+            torch.testing.assert_close(rebuilt.eval()(x), model.network(x))
+
+
+def test_sample_becomes_the_test_input_and_cover(tmp_path):
+    model = make_model(channels=2)
+    sample = image((3, 50, 70, 2))  # stack of two-channel planes, axes SYXC
+    path = export_bioimageio(
+        model, tmp_path / "m.zip", authors=["A"], sample=sample, sample_axes="SYXC"
+    )
+    test_input = read_array(path, "test_input.npy")
+    assert test_input.shape == (1, 2, 48, 68)  # largest 36 + n * 4 that fits
+    np.testing.assert_array_equal(test_input[0], np.moveaxis(sample[0, 1:49, 1:69], -1, 0))
+    import imageio.v3 as iio
+
+    assert iio.imread(read_member(path, "cover.png")).shape == (48, 136)
+
+
+def test_a_dense_model_tests_a_crop_of_its_input_size(tmp_path):
+    sample = image((40, 40))
+    model = make_model("autoencoder", "reconstruct", input_size=16)
+    path = export_bioimageio(model, tmp_path / "m.zip", authors=["A"], sample=sample)
+    test_input = read_array(path, "test_input.npy")
+    np.testing.assert_array_equal(test_input[0, 0], sample[12:28, 12:28])
+
+
+def test_a_small_sample_is_mirrored_out_to_the_least_input(tmp_path):
+    sample = image((20, 30))
+    path = export_bioimageio(make_model(), tmp_path / "m.zip", authors=["A"], sample=sample)
+    test_input = read_array(path, "test_input.npy")
+    assert test_input.shape == (1, 1, 36, 36)
+    np.testing.assert_array_equal(test_input[0, 0, :20, :30], sample)
+    np.testing.assert_array_equal(test_input[0, 0, 20:36, :30], sample[::-1][:16])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"path": "model.safetensors"}, "name the output 'model.zip'"),
+        ({"authors": [" "]}, "at least one author"),
+        ({"license": "free for all"}, "not an SPDX licence identifier"),
+        ({"sample": np.zeros((64, 64, 3), np.float32), "sample_axes": "YXC"}, "has 3 channel"),
+    ],
+)
+def test_bad_export_options_are_refused(tmp_path, options, message):
+    options = {"authors": ["Ada"], **options}
+    path = tmp_path / options.pop("path", "model.zip")
+    with pytest.raises(ValueError, match=message):
+        export_bioimageio(make_model(), path, **options)
+    assert not path.exists()
+
+
+def test_a_package_opened_from_another_tool_is_not_exported_again(tmp_path, foreign_package):
+    model = load_bioimageio(foreign_package)
+    with pytest.raises(ValueError, match="share that package itself"):
+        export_bioimageio(model, tmp_path / "again.zip", authors=["Ada"])
+
+
+def test_missing_extra_names_the_install_command(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "bioimageio.spec", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'napari-autoencoders\[bioimageio\]'"):
+        export_bioimageio(make_model(), tmp_path / "m.zip", authors=["Ada"])
+    with pytest.raises(ImportError):
+        load_model(tmp_path / "m.zip")
+
+
+# -- import: our own packages --------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["denoise", "superres", "reconstruct", "vae", "aae"])
+def test_our_package_opens_as_the_exported_model(packages, kind):
+    model, path = packages[kind]
+    loaded = load_model(path)
+    assert loaded.config == model.config
+    assert (loaded.input_norm, loaded.target_norm, loaded.history) == (
+        model.input_norm,
+        model.target_norm,
+        model.history,
+    )
+    size = model.config.model.input_size if kind in ("reconstruct", "vae", "aae") else 40
+    data = image((size, size))
+    np.testing.assert_array_equal(
+        predict(loaded, data, device="cpu"), predict(model, data, device="cpu")
+    )
+
+
+# -- import: foreign packages --------------------------------------------------
+
+
+ARCHITECTURE = '''
+import torch
+from torch import nn
+
+
+class TwoLayers(nn.Module):
+    """Two convolutions; takes (B, Y, X, C), as some tools do."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.first = nn.Conv2d(channels, 4, 3, padding=1)
+        self.second = nn.Conv2d(4, channels, 3, padding=1)
+
+    def forward(self, x):
+        x = x.permute(0, 3, 1, 2)
+        return self.second(torch.relu(self.first(x))).permute(0, 2, 3, 1)
+'''
+
+
+def _foreign_network():
+    """The foreign network, built from its architecture file."""
+    namespace = {}
+    exec(ARCHITECTURE, namespace)  # noqa: S102 (the test's own source)
+    torch.manual_seed(1)
+    return namespace["TwoLayers"](channels=1).eval()
+
+
+def build_foreign_package(folder, *, weights="pytorch_state_dict"):
+    """A tiny package of another tool: axes (batch, y, x, channel), min 8 + n * 8, its own processing."""
+    folder.mkdir(exist_ok=True)
+    network = _foreign_network()
+    (folder / "two_layers.py").write_text(ARCHITECTURE)
+    torch.save(network.state_dict(), folder / "weights.pt")
+    traced = torch.jit.trace(network, torch.rand(1, 16, 16, 1))
+    traced.save(str(folder / "weights_ts.pt"))
+    test_in = image((1, 16, 16, 1), low=0, high=1000)
+    x = torch.from_numpy(test_in * 0.001 - 0.5)
+    with torch.no_grad():
+        test_out = (network(x).numpy() * 2.0 + 3.0).astype(np.float32)
+    np.save(folder / "in.npy", test_in)
+    np.save(folder / "out.npy", test_out)
+    space = [
+        v0_5.SpaceInputAxis(id=v0_5.AxisId(a), size=v0_5.ParameterizedSize(min=8, step=8))
+        for a in "yx"
+    ]
+    version = v0_5.Version(torch.__version__.split("+")[0])
+    entries = {
+        "pytorch_state_dict": v0_5.PytorchStateDictWeightsDescr(
+            source=folder / "weights.pt",
+            architecture=v0_5.ArchitectureFromFileDescr(
+                source=folder / "two_layers.py", callable="TwoLayers", kwargs={"channels": 1}
+            ),
+            pytorch_version=version,
+        ),
+        "torchscript": v0_5.TorchscriptWeightsDescr(
+            source=folder / "weights_ts.pt", pytorch_version=version
+        ),
+    }
+    descr = v0_5.ModelDescr(
+        name="two layers",
+        description="a foreign test model",
+        authors=[v0_5.Author(name="Someone Else")],
+        cite=[v0_5.CiteEntry(text="none", doi=v0_5.Doi("10.1000/182"))],
+        license="MIT",
+        documentation=v0_5.FileDescr(source=_readme(folder)),
+        inputs=[
+            v0_5.InputTensorDescr(
+                id=v0_5.TensorId("raw"),
+                axes=[v0_5.BatchAxis(), *space, v0_5.ChannelAxis(channel_names=["c"])],
+                test_tensor=v0_5.FileDescr(source=folder / "in.npy"),
+                preprocessing=[
+                    v0_5.ScaleLinearDescr(kwargs=v0_5.ScaleLinearKwargs(gain=0.001, offset=-0.5))
+                ],
+            )
+        ],
+        outputs=[
+            v0_5.OutputTensorDescr(
+                id=v0_5.TensorId("restored"),
+                axes=[
+                    v0_5.BatchAxis(),
+                    *[
+                        v0_5.SpaceOutputAxis(
+                            id=v0_5.AxisId(a),
+                            size=v0_5.SizeReference(
+                                tensor_id=v0_5.TensorId("raw"), axis_id=v0_5.AxisId(a)
+                            ),
+                        )
+                        for a in "yx"
+                    ],
+                    v0_5.ChannelAxis(channel_names=["c"]),
+                ],
+                test_tensor=v0_5.FileDescr(source=folder / "out.npy"),
+                postprocessing=[
+                    v0_5.ScaleLinearDescr(kwargs=v0_5.ScaleLinearKwargs(gain=2.0, offset=3.0))
+                ],
+            )
+        ],
+        weights=v0_5.WeightsDescr(**{weights: entries[weights]}),
+    )
+    return save_bioimageio_package(descr, output_path=folder / "foreign.zip"), network
+
+
+def _readme(folder):
+    (folder / "README.md").write_text("# two layers\n")
+    return folder / "README.md"
+
+
+@pytest.fixture(scope="module")
+def foreign_package(tmp_path_factory):
+    return build_foreign_package(tmp_path_factory.mktemp("foreign"))[0]
+
+
+def expected_foreign(network, data):
+    """What the foreign model gives for ``data`` (Y, X): its own processing around its network."""
+    x = torch.from_numpy((data * 0.001 - 0.5).astype(np.float32))[None, :, :, None]
+    with torch.no_grad():
+        return network(x).numpy()[0, :, :, 0] * 2.0 + 3.0
+
+
+@pytest.mark.parametrize("weights", ["pytorch_state_dict", "torchscript"])
+def test_foreign_package_predicts_with_our_tiling(tmp_path, weights):
+    path, network = build_foreign_package(tmp_path / weights, weights=weights)
+    assert run_zoo_test(path, devices=["cpu"]).status == "passed"  # a valid package to begin with
+    model = load_model(path)
+    assert isinstance(model.network, PackageNetwork)
+    assert model.config.data.axes == "YX" and model.config.model.factor == 1
+    data = image((37, 45), low=0, high=1000)  # not a multiple of the step: padded inside
+    result = predict(model, data, device="cpu", tile=24, overlap=8)
+    assert result.shape == data.shape
+    expected = expected_foreign(network, data)
+    # the image is padded to 40 x 48 by reflection, the network itself pads with zeros: the last
+    # 2 rows and columns (the reach of its two 3x3 convolutions) see different context
+    whole = predict(model, data, device="cpu", tile=64)
+    np.testing.assert_allclose(whole[:-2, :-2], expected[:-2, :-2], rtol=1e-4, atol=1e-3)
+    # tiles blend where they overlap, and their border pixels see padding, not neighbours
+    np.testing.assert_allclose(result[:-2, :-2], expected[:-2, :-2], atol=0.05)
+
+
+def edit_package(source, folder, edit):
+    """Unpack ``source`` into ``folder``, change its rdf.yaml with ``edit(rdf)``; return the yaml."""
+    zipfile.ZipFile(source).extractall(folder)
+    rdf = read_yaml(folder / "rdf.yaml")
+    edit(rdf)
+    write_yaml(rdf, folder / "rdf.yaml")
+    return folder / "rdf.yaml"
+
+
+def _keras_only(rdf):
+    rdf["weights"] = {"keras_hdf5": {"source": "weights.pt", "tensorflow_version": "2.15"}}
+
+
+def _z_axis(rdf):
+    for tensor in rdf["inputs"] + rdf["outputs"]:
+        space = dict(next(a for a in tensor["axes"] if a.get("id") == "y"))
+        tensor["axes"].insert(1, {**space, "id": "z"})
+
+
+def _scale_range(rdf):
+    rdf["inputs"][0]["preprocessing"] = [
+        {"id": "scale_range", "kwargs": {"min_percentile": 1, "max_percentile": 99}}
+    ]
+
+
+def _two_outputs(rdf):
+    second = {**rdf["outputs"][0], "id": "second"}
+    second.pop("test_tensor", None)
+    rdf["outputs"].append(second)
+
+
+def _index_axis(rdf):
+    rdf["outputs"][0]["axes"] = [{"type": "batch"}, {"type": "index", "id": "label", "size": 3}]
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            _keras_only,
+            "weights in keras_hdf5; napari-autoencoders can open pytorch_state_dict or torchscript",
+        ),
+        (_z_axis, "3D input \\(space axis 'z'\\)"),
+        (_scale_range, "preprocessing step 'scale_range' is not supported"),
+        (_two_outputs, "1 input\\(s\\) and 2 output\\(s\\)"),
+        (_index_axis, "index axis 'label'"),
+    ],
+)
+def test_unsupported_packages_say_what_is_unsupported(tmp_path, foreign_package, edit, message):
+    rdf = edit_package(foreign_package, tmp_path / "unpacked", edit)
+    with pytest.raises(BioimageioError, match=message) as error:
+        load_model(rdf)
+    assert isinstance(error.value, ModelFileError)
+
+
+def test_weights_that_do_not_match_their_hash_are_refused(packages, tmp_path):
+    rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", lambda rdf: None)
+    (tmp_path / "unpacked" / "weights.pt").write_bytes(b"tampered")
+    with pytest.raises(ModelFileError, match="inconsistent: SHA256 mismatch"):
+        load_model(rdf)
+
+
+def test_missing_or_invalid_package_is_a_model_file_error(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        load_model(tmp_path / "missing.zip")
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    with pytest.raises(ModelFileError, match="not a valid bioimage.io model package"):
+        load_model(tmp_path / "junk.zip")
+
+
+def _description(path):
+    from bioimageio.spec import load_model_description
+
+    return load_model_description(path, perform_io_checks=False)
