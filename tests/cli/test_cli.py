@@ -172,11 +172,11 @@ def test_neighbour_options_reach_the_config():
     args = parse_train("--task", "reconstruct", "--neighbour-weight", "0.5", "--neighbours", "7")
     config = config_from_args(args, (100, 28, 28))
     assert (config.training.neighbour_weight, config.training.neighbours) == (0.5, 7)
-    assert config.data.augment
+    assert not config.data.augment  # frames to embed: a turned 6 is a 9
 
 
 def test_no_augment_turns_the_flips_and_turns_off():
-    config = config_from_args(parse_train("--task", "reconstruct", "--no-augment"), (100, 28, 28))
+    config = config_from_args(parse_train("--task", "reconstruct", "--no-augment"), (512, 512))
     assert not config.data.augment
 
 
@@ -184,7 +184,10 @@ def test_no_augment_turns_the_flips_and_turns_off():
     ("options", "message"),
     [
         (["--neighbour-weight", "1"], "--neighbour-weight applies to tasks reconstruct and vae only"),
-        (["--task", "reconstruct", "--neighbours", "5"], "give --neighbour-weight above 0 too"),
+        (
+            ["--task", "reconstruct", "--neighbour-weight", "0", "--neighbours", "5"],
+            "give --neighbour-weight above 0 too",
+        ),
     ],
 )
 def test_neighbour_options_are_checked(options, message):

@@ -3,7 +3,7 @@
 import pytest
 
 from napari_autoencoders.core.config import TASK_MODES, DataConfig, ModelConfig, Task
-from napari_autoencoders.core.recipes import UNBOUNDED_EPOCHS, task_config
+from napari_autoencoders.core.recipes import NEIGHBOUR_WEIGHT, UNBOUNDED_EPOCHS, task_config
 
 
 @pytest.mark.parametrize(
@@ -126,3 +126,31 @@ def test_options_a_task_does_not_use_are_refused(task, mode, options, message):
 def test_messages_spell_options_as_the_front_end_does():
     with pytest.raises(ValueError, match="--kl-warmup applies to task vae only"):
         task_config("denoise", shape=(64, 64), kl_warmup=10, spell=lambda n: f"--{n}".replace("_", "-"))
+
+
+def test_a_stack_of_frames_to_embed_gets_the_neighbour_term_and_no_augmentation():
+    config = task_config("reconstruct", shape=(4000, 28, 28))
+    assert config.training.neighbour_weight == NEIGHBOUR_WEIGHT and not config.data.augment
+    off = task_config("reconstruct", shape=(4000, 28, 28), neighbour_weight=0.0, augment=True)
+    assert off.training.neighbour_weight == 0 and off.data.augment
+    # with the term on by default, the number of neighbours can be given alone
+    assert task_config("reconstruct", shape=(4000, 28, 28), neighbours=7).training.neighbours == 7
+
+
+@pytest.mark.parametrize(
+    ("shape", "options"),
+    [
+        ((10, 28, 28), {}),  # fewer frames than neighbours per frame
+        ((100, 28, 28), {"batch_size": 2}),  # a batch cannot hold two pairs
+        ((10, 200, 300), {}),  # large frames: the items are patches, not frames
+    ],
+)
+def test_the_neighbour_term_stays_off_where_it_cannot_run(shape, options):
+    config = task_config("reconstruct", shape=shape, **options)
+    assert config.training.neighbour_weight == 0
+    with pytest.raises(ValueError, match="neighbour term only, which is off here"):
+        task_config("reconstruct", shape=shape, neighbours=20, **options)
+
+
+def test_large_images_to_reconstruct_keep_their_augmentation():
+    assert task_config("reconstruct", shape=(512, 512)).data.augment

@@ -229,24 +229,32 @@ def test_training_on_objects_can_keep_their_neighbours(qtbot, widget, registry, 
     viewer.add_labels(labels)
     widget.crop_size.setValue(16)
     widget.epochs.setValue(1)
-    widget.neighbour_term.setChecked(True)
     run_and_wait(qtbot, widget, widget.train_on_objects)
     assert messages["error"] == []
     assert widget.model().config.training.neighbour_weight > 0
 
 
-def test_keeping_neighbours_of_too_few_objects_says_so(qtbot, widget, registry, messages):
+@pytest.mark.slow
+def test_too_few_objects_train_without_the_neighbour_term(qtbot, widget, registry, messages):
     viewer = widget.viewer
     labels = np.zeros((40, 40), np.int32)
     labels[5:10, 5:10], labels[20:30, 20:30] = 1, 2
     viewer.add_image(np.random.default_rng(2).random((40, 40), dtype=np.float32), name="cells")
     viewer.add_labels(labels)
     widget.crop_size.setValue(16)
-    widget.neighbour_term.setChecked(True)
-    before = len(registry)
-    widget.train_on_objects()
-    assert "'keep neighbours' needs at least 16 objects, found 2" in messages["error"][-1]
-    assert widget.train_button.isEnabled() and len(registry) == before
+    widget.epochs.setValue(1)
+    assert widget.neighbour_term.isChecked()  # the recipe's choice by default
+    run_and_wait(qtbot, widget, widget.train_on_objects)
+    assert messages["error"] == []
+    assert widget.model().config.training.neighbour_weight == 0
+
+
+def test_unticking_keep_neighbours_turns_the_term_off(widget):
+    crops = np.zeros((40, 1, 16, 16), np.float32)
+    widget.crop_size.setValue(16)
+    assert widget._object_config(crops).training.neighbour_weight > 0
+    widget.neighbour_term.setChecked(False)
+    assert widget._object_config(crops).training.neighbour_weight == 0
 
 
 def objects_image(viewer):

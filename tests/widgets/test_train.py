@@ -97,8 +97,8 @@ def test_the_neighbour_term_reaches_the_autoencoder(qtbot, viewer, widget, make_
     widget.neighbour_weight.setValue(1.0)
     widget.neighbours.setValue(3)
     widget.batch_size.setValue(4)  # two pairs: one pair alone gives the term no gradient
-    assert widget.augment.isChecked()
-    widget.augment.setChecked(False)
+    assert widget.augment.currentText() == "auto"
+    widget.augment.setCurrentText("off")
     train_and_wait(qtbot, widget)
 
     training = widget.model.config.training

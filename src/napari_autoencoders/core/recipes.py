@@ -45,6 +45,8 @@ ARCHITECTURES = {
 LATENT_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value, Task.AAE.value)
 #: Tasks that generate from a prior: each frame is one sample, scaled as their likelihood needs.
 GENERATIVE_TASKS = (Task.VAE.value, Task.AAE.value)
+#: Weight of the neighbour term that a stack of frames to embed gets by default.
+NEIGHBOUR_WEIGHT = 1.0
 #: Tasks with the neighbour term.
 NEIGHBOUR_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value)
 #: Fields the recipe derives: an option never sets them.
@@ -53,6 +55,7 @@ DERIVED = ("architecture", "in_channels", "out_channels", "input_size", "task", 
 EXTRA_OPTIONS = ("dense",)
 
 _DENOISE, _SUPERRES, _VAE = Task.DENOISE.value, Task.SUPERRES.value, Task.VAE.value
+_RECONSTRUCT = Task.RECONSTRUCT.value
 _AAE = Task.AAE.value
 
 
@@ -114,6 +117,9 @@ def task_config(
     - the patch is at most 64 pixels and shrinks to fit smaller planes; for
       reconstruct, vae and aae, whose items are frames, it is the frame
       itself when the frame is at most 64 pixels or the neighbour term is on;
+    - a reconstruct autoencoder on a stack of frames (each frame one item)
+      does not augment and, given more frames than neighbours per frame,
+      trains with the neighbour term (weight :data:`NEIGHBOUR_WEIGHT`);
     - a VAE or AAE never augments, and its binary cross-entropy (the
       default likelihood) scales frames to [0, 1] (percentiles 0 and 100);
     - an AAE's prior is the standard normal unless ``prior="mixture"``;
@@ -150,8 +156,8 @@ def task_config(
     modes = TASK_MODES.get(task, ())
     if mode is not None and mode not in modes:
         raise ValueError(
-            f"{spell('mode')} applies to task denoise ({', '.join(TASK_MODES[_DENOISE])}) and task superres "
-            f"({', '.join(TASK_MODES[_SUPERRES])}); got {mode!r} with task {task!r}."
+            f"{spell('mode')} applies to task denoise ({', '.join(TASK_MODES[_DENOISE])}) and "
+            f"task superres ({', '.join(TASK_MODES[_SUPERRES])}); got {mode!r} with task {task!r}."
         )
     mode = mode or (modes[0] if modes else Mode.SELF_SUPERVISED.value)
     given = {name: value for name, value in options.items() if value is not None}
@@ -172,6 +178,13 @@ def task_config(
         _generative_rules(model, data, dense=given.get("dense", False))
     if "patch_size" not in given:
         data.patch_size = _default_patch(task, mode, shape, axes, model.factor, training)
+    if task == _RECONSTRUCT and _frames_are_items(shape, axes, data.patch_size):
+        _frame_rules(data, training, Layout(axes, tuple(shape)).count, given)
+    if "neighbours" in given and not training.neighbour_weight > 0:
+        raise ValueError(
+            f"{spell('neighbours')} is used by the neighbour term only, which is off here; give "
+            f"{spell('neighbour_weight')} above 0 too."
+        )
     if task in LATENT_TASKS:
         model.input_size = data.patch_size
     if training.time_budget is not None and "epochs" not in given:
@@ -193,11 +206,6 @@ def _check_options(task: str, mode: str | None, given: dict, spell) -> None:
     for name, (applies, where) in _applies(task, mode).items():
         if name in given and not applies:
             raise ValueError(f"{spell(name)} applies to {where}; got task {task!r}.")
-    if "neighbours" in given and not given.get("neighbour_weight"):
-        raise ValueError(
-            f"{spell('neighbours')} is used by the neighbour term only; give "
-            f"{spell('neighbour_weight')} above 0 too."
-        )
     if task in GENERATIVE_TASKS and given.get("augment"):
         raise ValueError(
             f"task {task!r} never augments: each frame is one sample of what it learns to "
@@ -223,6 +231,26 @@ def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> N
     data.augment = False
     if model.reconstruction_loss == ReconstructionLoss.BCE.value:
         data.percentiles = (0.0, 100.0)  # min-max
+
+
+def _frames_are_items(shape: Sequence[int], axes: str, patch_size: int) -> bool:
+    """Whether each frame of the data is one training item: frames the size of the patch."""
+    return all(shape[axes.index(axis)] == patch_size for axis in "YX")
+
+
+def _frame_rules(data: DataConfig, training: TrainingConfig, count: int, given: dict) -> None:
+    """A stack of frames to embed: no flips or turns, and the neighbour term when it can run.
+
+    A turned or flipped frame can be another class (a turned 6 is a 9), and
+    the neighbour term groups frames alike in pixels (BENCHMARKS.md, latent
+    section); it needs more frames than neighbours per frame, and 2 pairs per
+    batch.
+    """
+    if "augment" not in given:
+        data.augment = False
+    enough = count > training.neighbours and data.batch_size >= 4
+    if "neighbour_weight" not in given and enough:
+        training.neighbour_weight = NEIGHBOUR_WEIGHT
 
 
 def _default_patch(

@@ -48,8 +48,6 @@ from .train import batched_events
 MODES = ("frames", "tiles", "objects")
 #: Shown for the automatic choice of the projection.
 AUTO = "auto"
-#: Weight of the neighbour term when "keep neighbours" is ticked (see BENCHMARKS.md).
-NEIGHBOUR_WEIGHT = 1.0
 #: Fewest objects for the neighbour term: each object's nearest neighbours, and itself.
 NEIGHBOUR_OBJECTS = TrainingConfig.neighbours + 1
 
@@ -129,9 +127,11 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         self.latent_dim = spin(ModelConfig.latent_dim, 2, 512)
         self.epochs = spin(TrainingConfig.epochs, 1, 10_000)
         self.neighbour_term = QCheckBox("keep neighbours")
+        self.neighbour_term.setChecked(True)
         self.neighbour_term.setToolTip(
             "Train with the neighbour term: objects alike in pixels stay near in the latent "
-            f"space. Needs at least {NEIGHBOUR_OBJECTS} objects."
+            f"space. It needs at least {NEIGHBOUR_OBJECTS} objects; with fewer the training "
+            "goes on without it."
         )
         self.projection = combo([AUTO] + [e.value for e in Embedding], AUTO)
         self.projection.setToolTip("auto: the latent itself when it is 2D, else PCA.")
@@ -208,11 +208,6 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             crops, _, _ = object_crops(
                 data, labels, self.crop_size.value(), axes=axes, mask=self.mask.isChecked()
             )
-            if self.neighbour_term.isChecked() and len(crops) < NEIGHBOUR_OBJECTS:
-                raise ValueError(
-                    f"'keep neighbours' needs at least {NEIGHBOUR_OBJECTS} objects, found "
-                    f"{len(crops)}; untick it or label more objects."
-                )
             trainer = Trainer(self._object_config(crops), crops)
         except ValueError as err:
             show_error(f"Cannot train on the objects: {err}")
@@ -289,7 +284,6 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
 
     def _object_config(self, crops: np.ndarray) -> Config:
         """The recipe's reconstruct config for object crops (N, C, S, S)."""
-        neighbours = self.neighbour_term.isChecked()
         return task_config(
             Task.RECONSTRUCT.value,
             shape=crops.shape,
@@ -298,7 +292,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             latent_dim=self.latent_dim.value(),
             epochs=self.epochs.value(),
             seed=self.seed.value(),
-            neighbour_weight=NEIGHBOUR_WEIGHT if neighbours else None,
+            # ticked: the recipe's choice (the term, given enough objects); unticked: off
+            neighbour_weight=None if self.neighbour_term.isChecked() else 0.0,
         )
 
     def _start(self, worker, on_result) -> None:

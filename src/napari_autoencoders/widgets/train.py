@@ -53,6 +53,10 @@ from .threads import guarded
 UPDATE_INTERVAL = 0.1
 #: Resolution of the progress bar.
 PROGRESS_STEPS = 1000
+#: The choices of an on/off field whose default the recipe decides.
+SWITCH = {"auto": None, "on": True, "off": False}
+#: The value of a number field shown as "auto": the recipe decides.
+AUTO_NUMBER = -1.0
 
 
 class TrainWidget(JobPanel):
@@ -144,12 +148,12 @@ class TrainWidget(JobPanel):
             "Learning rate of the discriminator and of the encoder's regularisation, as a share "
             "of the learning rate: how hard the codes are pushed toward the prior."
         )
-        self.neighbour_weight = float_spin(defaults.neighbour_weight, 0.0, 100.0, decimals=3)
-        self.neighbour_weight.setSpecialValueText("off")
+        self.neighbour_weight = float_spin(AUTO_NUMBER, AUTO_NUMBER, 100.0, decimals=3)
+        self.neighbour_weight.setSpecialValueText("auto")
         self.neighbour_weight.setToolTip(
             "Weight of the neighbour term: frames that are near neighbours in pixel space stay "
-            "near in the latent space, so a latent scatter groups alike frames (try 1 for a "
-            "2D latent). Each frame is one item: set the patch size to the frame size."
+            "near in the latent space, so a latent scatter groups alike frames. auto: 1 for a "
+            "stack of small frames (each frame one item), else off; 0: off."
         )
         self.form = QFormLayout()
         for label, field in (
@@ -189,9 +193,11 @@ class TrainWidget(JobPanel):
         self.steps_per_epoch = spin(training.steps_per_epoch, 1, 1_000_000)
         self.patience = spin(training.patience, 1, 100_000)
         self.mask_fraction = float_spin(training.mask_fraction, 0.001, 0.25, decimals=3)
-        self.augment = QCheckBox("random flips and 90° turns")
-        self.augment.setChecked(data.augment)
-        self.augment.setToolTip("Off for images whose orientation matters, e.g. digits (a turned 6 is a 9).")
+        self.augment = combo(list(SWITCH), "auto")
+        self.augment.setToolTip(
+            "Random flips and 90° turns of the patches. auto: on, except for a stack of frames "
+            "to embed, whose orientation can matter (a turned 6 is a 9)."
+        )
         self.neighbours = spin(training.neighbours, 1, 1000)
         self.neighbours.setToolTip("Nearest neighbours of each frame for the neighbour term.")
         content = QWidget()
@@ -291,8 +297,12 @@ class TrainWidget(JobPanel):
         options = {name: _read(field) for name, field in fields.items() if not field.isHidden()}
         if "factor" in options:
             options["factor"] = int(options["factor"])
-        for name in ("neighbour_weight", "dense", "patch_size"):  # 0, unticked, auto: the recipe's
+        for name in ("dense", "patch_size"):  # unticked, auto: the recipe's
             options[name] = options.get(name) or None
+        if "augment" in options:
+            options["augment"] = SWITCH[options["augment"]]
+        if options.get("neighbour_weight") == AUTO_NUMBER:
+            options["neighbour_weight"] = None
         budget = self.time_budget.value()
         options["time_budget"] = float(budget) if budget else None
         options["epochs"] = None if budget else self.epochs.value()

@@ -7,6 +7,7 @@ all processed as independent 2D planes for now.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,11 @@ class Layout:
     def channels(self) -> int:
         """Number of channels (1 without a ``C`` axis)."""
         return self.shape[self.axes.index("C")] if "C" in self.axes else 1
+
+    @property
+    def count(self) -> int:
+        """Number of planes: the product of the stack axes' lengths (1 without any)."""
+        return math.prod(self.shape[self.axes.index(a)] for a in self.stack_axes)
 
     @property
     def canonical(self) -> str:
