@@ -35,6 +35,25 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
         sys.modules.pop(name, None)
 
 
+@pytest.mark.slow
+def test_quick_defaults_bench_writes_its_tables(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    run = runpy.run_path(str(BENCH / "run.py"))
+    output = tmp_path / "BENCHMARKS.md"
+    assert run["main"](["--quick", "--only", "defaults", "--output", str(output)]) == 0
+    text = output.read_text()
+    samples = table(text, "Generated digits with the defaults (120 s)")
+    assert [row[0] for row in samples][:3] == [
+        "real digits (training set)", "real digits blurred (σ = 1 pixel)", "uniform noise"
+    ]
+    assert sum("density" in row[0] for row in samples) == sum("prior" in row[0] for row in samples) == 2
+    latents = table(text, "Latents with the defaults (120 s)")
+    assert {row[0] for row in latents} == {"MNIST digits", "photograph tiles (8 sources)"}
+    assert sum("reconstruct" in row[1] for row in latents) == 4
+    for name in ("defaults", "mnist"):
+        sys.modules.pop(name, None)
+
+
 def table(text, title):
     """The data rows of the table under ``## title``, as lists of cells."""
     section = text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]

@@ -111,8 +111,14 @@ class TrainedModel:
 
         return encode_frames(self, frames, axes=axes, **options).latents
 
-    def sample(self, n: int, *, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
+    def sample(
+        self, n: int, *, temperature: float = 1.0, seed: int = 0, source: str = "auto"
+    ) -> np.ndarray:
         """Decode ``n`` draws from a generative model's latent density or prior (VAE or AAE).
+
+        ``source`` is ``"auto"`` (the density of the training codes when the
+        model has one, else the prior), ``"density"`` or ``"prior"``; see
+        :func:`~napari_autoencoders.core.latent.generation.sample_codes`.
 
         Returns
         -------
@@ -122,7 +128,7 @@ class TrainedModel:
         """
         from .latent.generation import sample
 
-        return sample(self, n, temperature=temperature, seed=seed)
+        return sample(self, n, temperature=temperature, seed=seed, source=source)
 
     def manifold(self, **options) -> np.ndarray:
         """Decode a grid over a latent plane into one mosaic image.
