@@ -359,3 +359,10 @@ def test_module_entry_point_prints_help():
     assert result.returncode == 0
     assert "train" in result.stdout
     assert "apply" in result.stdout
+
+
+def test_a_result_no_better_than_its_input_is_a_warning(files, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(Trainer, "warning", lambda self: "the best validation loss is not below")
+    model = tmp_path / "flagged.safetensors"
+    assert train("--input", files["noisy"], "--model", model, *FAST) == 0
+    assert "napari-autoencoders: warning: the best validation loss" in capsys.readouterr().err

@@ -3,7 +3,12 @@
 import pytest
 
 from napari_autoencoders.core.config import TASK_MODES, DataConfig, ModelConfig, Task
-from napari_autoencoders.core.recipes import NEIGHBOUR_WEIGHT, UNBOUNDED_EPOCHS, task_config
+from napari_autoencoders.core.recipes import (
+    DEFAULT_TIME_BUDGET,
+    NEIGHBOUR_WEIGHT,
+    UNBOUNDED_EPOCHS,
+    task_config,
+)
 
 
 @pytest.mark.parametrize(
@@ -154,3 +159,10 @@ def test_the_neighbour_term_stays_off_where_it_cannot_run(shape, options):
 
 def test_large_images_to_reconstruct_keep_their_augmentation():
     assert task_config("reconstruct", shape=(512, 512)).data.augment
+
+
+def test_without_epochs_or_budget_a_training_has_the_default_budget():
+    training = task_config("denoise", shape=(64, 64)).training
+    assert (training.time_budget, training.epochs) == (DEFAULT_TIME_BUDGET, UNBOUNDED_EPOCHS)
+    epochs = task_config("denoise", shape=(64, 64), epochs=7).training
+    assert (epochs.time_budget, epochs.epochs) == (None, 7)  # reproducible with a seed

@@ -488,3 +488,33 @@ def test_aae_training_is_seeded(tiny_config, frames):
     first, second = (fit(aae_config(tiny_config), frames) for _ in range(2))
     for a, b in zip(first.network.parameters(), second.network.parameters()):
         torch.testing.assert_close(a, b)
+
+
+def test_a_result_no_better_than_its_input_is_named(tiny_config, blobs):
+    image = blobs((48, 48))
+    config = tiny_config(training={"mode": "synthetic", "noise": "gaussian:0.05"})
+    trainer = Trainer(config, image)
+    trainer.prepare()
+    assert trainer.input_loss > 0  # the noise's own error
+    assert trainer.warning() is None  # nothing validated yet
+    trainer.best_loss = trainer.input_loss * 2  # as a network worse than its input
+    assert "not below that of the input" in trainer.warning()
+    trainer.best_loss = trainer.input_loss / 2
+    assert trainer.warning() is None
+
+
+def test_super_resolution_is_held_against_bicubic_and_latents_against_nothing(
+    tiny_config, tiny_vae_config, blobs, frames
+):
+    config = tiny_config(
+        model={"architecture": "superres", "factor": 2},
+        data={"patch_size": 8},
+        training={"task": "superres", "mode": "from-highres"},
+    )
+    trainer = Trainer(config, blobs((48, 48)))
+    trainer.prepare()
+    trainer.best_loss = trainer.input_loss * 2
+    assert "bicubic upscaling" in trainer.warning()
+    vae = Trainer(tiny_vae_config(), frames)
+    vae.prepare()
+    assert vae.input_loss is None and vae.warning() is None

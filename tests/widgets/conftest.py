@@ -39,12 +39,17 @@ def make_noisy():
 
 @pytest.fixture
 def make_train_widget(registry):
-    """Return a function docking a Train widget in a viewer, Advanced open, sizes set."""
+    """Return a function docking a Train widget in a viewer, Advanced open, sizes set.
+
+    Given ``epochs``, the default time budget is turned off so that they count.
+    """
 
     def make(viewer, **sizes) -> TrainWidget:
         widget = TrainWidget(viewer, registry=registry)
         viewer.window.add_dock_widget(widget)
         widget.advanced.expand(animate=False)
+        if "epochs" in sizes:
+            widget.time_budget.setValue(0)
         for field, value in sizes.items():
             getattr(widget, field).setValue(value)
         return widget

@@ -327,3 +327,27 @@ def test_aae_options_are_hidden_for_other_tasks(widget):
     for task in ("denoise", "reconstruct", "vae"):
         widget.task.setCurrentText(task)
         assert widget.prior.isHidden() and widget.adversarial_rate.isHidden()
+
+
+def test_a_first_click_has_a_time_budget_and_the_status_an_estimate(viewer, registry):
+    from napari_autoencoders.core.recipes import DEFAULT_TIME_BUDGET
+    from napari_autoencoders.core.training import TrainingEvent
+    from napari_autoencoders.widgets.train import TrainWidget
+
+    viewer.add_image(np.zeros((64, 64), np.float32), name="noisy")
+    fresh = TrainWidget(viewer, registry=registry)
+    assert fresh.time_budget.value() == DEFAULT_TIME_BUDGET
+    assert not fresh.epochs.isEnabled()  # the budget decides
+    assert fresh.config().training.time_budget == DEFAULT_TIME_BUDGET
+    fresh._on_events([TrainingEvent(10, 0, 0.5, elapsed=30.0, learning_rate=1e-3, fraction=0.25)])
+    assert "about 90 s left" in fresh.status.text()
+
+
+@pytest.mark.slow
+def test_a_result_no_better_than_its_input_is_flagged(
+    qtbot, monkeypatch, viewer, widget, make_noisy, notifications
+):
+    monkeypatch.setattr(Trainer, "warning", lambda self: "the best validation loss is not below")
+    viewer.add_image(make_noisy(), name="noisy")
+    train_and_wait(qtbot, widget)
+    assert any("Check the result" in message for message in notifications["warning"])

@@ -22,6 +22,7 @@ from ..core.config import (
 from ..core.data.resolution import FACTORS
 from ..core.io.images import READ_FORMATS, WRITE_FORMATS
 from ..core.latent.clustering import Clustering, Embedding
+from ..core.recipes import DEFAULT_TIME_BUDGET
 
 PROG = "napari-autoencoders"
 
@@ -173,14 +174,16 @@ def _add_train(commands) -> None:
         "--epochs",
         type=int,
         metavar="N",
-        help=f"train for at most N epochs (default {TrainingConfig.epochs})",
+        help="train for at most N epochs of --steps-per-epoch steps, reproducibly with --seed "
+        "(default: a time budget instead)",
     )
     stop.add_argument(
         "--time-budget",
         type=float,
         metavar="SECONDS",
-        help="train for this long instead; not reproducible with --seed, since the number of "
-        "steps depends on the machine's speed (give --epochs for that)",
+        help=f"train for this long instead (default {DEFAULT_TIME_BUDGET:g} s when --epochs is not "
+        "given); not reproducible with --seed, since the number of steps depends on the "
+        "machine's speed (give --epochs for that)",
     )
     training.add_argument(
         "--steps-per-epoch",

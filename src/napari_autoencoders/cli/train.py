@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,8 +65,8 @@ def run_train(args: argparse.Namespace) -> int:
         if signum is not None:
             raise Interrupted(signum, f"stopped before the first validation: {nothing}.")
         raise ValueError(
-            f"the time budget of {args.time_budget:g} s ran out before the first training "
-            f"step: {nothing}; give a longer --time-budget."
+            f"the time budget of {trainer.config.training.time_budget:g} s ran out before the "
+            f"first training step: {nothing}; give a longer --time-budget."
         )
     path = save_model(trainer.result(), args.model)
     if signum is not None:
@@ -74,6 +75,8 @@ def run_train(args: argparse.Namespace) -> int:
             "validated model so far"
         )
     say(_summary(trainer.history, seconds, path))
+    if warning := trainer.warning():
+        warnings.warn(warning, stacklevel=1)
     return 0
 
 

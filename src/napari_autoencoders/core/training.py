@@ -131,6 +131,8 @@ class Trainer:
         self._exaggeration = 1.0
         self._best_exaggerated = False
         self._stop = False
+        #: The validation loss of the input itself (:meth:`_input_loss`), once prepared.
+        self.input_loss: float | None = None
         #: The latent density a VAE's training ends with (:mod:`.latent.density`).
         self.density: LatentDensity | None = None
 
@@ -186,6 +188,7 @@ class Trainer:
         y = x if target_planes is planes else self.target_norm.normalize(target_planes)
         self._setup(x, y)
         self._frames = x if self._fits_density(x) else None
+        self.input_loss = self._input_loss()
         self.optimizer = torch.optim.AdamW(
             self.network.parameters(),
             lr=self.config.training.learning_rate,
@@ -362,6 +365,49 @@ class Trainer:
                 break
         if self._frames is not None and self.best_state is not None:
             self.density = self._fit_density()
+
+    @torch.no_grad()
+    def _input_loss(self) -> float | None:
+        """The validation loss of the input taken as the output, where there is one.
+
+        Denoising: the noisy input (in self-supervised mode, the masked input:
+        a neighbour's value at each masked pixel); super-resolution: the
+        input upscaled by bicubic interpolation, where the upscaler starts.
+        None for the latent tasks, whose output is no better input.
+        """
+        task = self.config.training.task
+        if task == Task.DENOISE.value:
+            outputs = [x for x, _, _ in self.validation]
+        elif task == Task.SUPERRES.value:
+            factor = self.config.model.factor
+            upscale = dict(scale_factor=factor, mode="bicubic", align_corners=False)
+            outputs = [nn.functional.interpolate(x, **upscale) for x, _, _ in self.validation]
+        else:
+            return None
+        losses = [
+            masked_mse(output, y, mask) if mask is not None else nn.functional.mse_loss(output, y)
+            for output, (_, y, mask) in zip(outputs, self.validation)
+        ]
+        return float(np.mean([loss.item() for loss in losses]))
+
+    def warning(self) -> str | None:
+        """A sentence when the best validation loss is not below the input's own, else None.
+
+        Then the result is likely no better than the input (noisy, or
+        bicubic): the training was too short, or the data do not suit the
+        task or mode.
+        """
+        if self.input_loss is None or not math.isfinite(self.best_loss):
+            return None
+        if self.best_loss < self.input_loss:
+            return None
+        superres = self.config.training.task == Task.SUPERRES.value
+        baseline = "bicubic upscaling" if superres else "the input"
+        return (
+            f"the best validation loss ({self.best_loss:.4g}) is not below that of {baseline} "
+            f"({self.input_loss:.4g}): the result may be no better than {baseline}; train longer "
+            "(a larger time budget) or check the task and mode."
+        )
 
     def _fits_density(self, x: np.ndarray) -> bool:
         """Whether the training ends by fitting a latent density: a VAE or AAE on whole frames."""

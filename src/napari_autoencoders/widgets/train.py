@@ -40,7 +40,13 @@ from ..core.config import (
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
 from ..core.model import TrainedModel
-from ..core.recipes import GENERATIVE_TASKS, LATENT_TASKS, NEIGHBOUR_TASKS, task_config
+from ..core.recipes import (
+    DEFAULT_TIME_BUDGET,
+    GENERATIVE_TASKS,
+    LATENT_TASKS,
+    NEIGHBOUR_TASKS,
+    task_config,
+)
 from ..core.training import Trainer, TrainingEvent, import_optimizer_support
 from .export import ExportDialog, export_package
 from .forms import combo, float_spin, show_row, spin
@@ -131,7 +137,11 @@ class TrainWidget(JobPanel):
         )
         self.axes = axes_edit()
         self.epochs = spin(defaults.epochs, 1, 100_000)
-        self.time_budget = spin(0, 0, 7 * 24 * 3600, suffix=" s", special="off")
+        self.time_budget = spin(int(DEFAULT_TIME_BUDGET), 0, 7 * 24 * 3600, suffix=" s", special="off")
+        self.time_budget.setToolTip(
+            "Seconds of training (it stops earlier without progress). off: train for the epochs "
+            "instead, reproducibly with the seed."
+        )
         self.seed = spin(defaults.seed, 0, 2**31 - 1)
         self.latent_dim = spin(ModelConfig().latent_dim, 1, 4096)
         self.beta = float_spin(defaults.beta, 0.0, 1000.0, decimals=3)
@@ -470,9 +480,10 @@ class TrainWidget(JobPanel):
         last = events[-1]
         self.progress.setValue(round(PROGRESS_STEPS * last.fraction))
         val = "–" if self._val_loss is None else f"{self._val_loss:.4g}"
+        left = _seconds_left(last)
         self.status.setText(
             f"step {last.step} · epoch {last.epoch} · loss {last.loss:.4g} · "
-            f"val loss {val} · {last.elapsed:.0f} s"
+            f"val loss {val} · {last.elapsed:.0f} s" + (f" · about {left} s left" if left else "")
         )
 
     def _on_aborted(self) -> None:
@@ -489,6 +500,8 @@ class TrainWidget(JobPanel):
                 f"Training finished: best validation loss {best:.4g} after "
                 f"{len(model.history)} epoch(s). Saved in this session as {name!r}."
             )
+            if self._trainer is not None and (warning := self._trainer.warning()):
+                show_warning(f"Check the result: {warning}")
         else:
             show_warning(
                 f"Training stopped before the first validation; the unvalidated model is "
@@ -546,6 +559,16 @@ def batched_events(
     if batch:
         yield batch
     return trainer.result()
+
+
+def _seconds_left(event: TrainingEvent) -> int | None:
+    """Seconds to the planned end (time budget or epochs), or None early on.
+
+    The training may end sooner: after ``patience`` epochs without progress.
+    """
+    if event.fraction < 0.02 or event.fraction >= 1:
+        return None
+    return round(event.elapsed * (1 - event.fraction) / event.fraction)
 
 
 def _read(field: QWidget) -> object:
