@@ -7,6 +7,7 @@ from napari_autoencoders.core.recipes import (
     DEFAULT_TIME_BUDGET,
     NEIGHBOUR_WEIGHT,
     UNBOUNDED_EPOCHS,
+    ZERO_SHOT_TIME_BUDGET,
     task_config,
 )
 
@@ -166,3 +167,8 @@ def test_without_epochs_or_budget_a_training_has_the_default_budget():
     assert (training.time_budget, training.epochs) == (DEFAULT_TIME_BUDGET, UNBOUNDED_EPOCHS)
     epochs = task_config("denoise", shape=(64, 64), epochs=7).training
     assert (epochs.time_budget, epochs.epochs) == (None, 7)  # reproducible with a seed
+
+
+def test_zero_shot_super_resolution_trains_briefly_by_default():
+    config = task_config("superres", shape=(200, 200), mode="zero-shot")
+    assert config.training.time_budget == ZERO_SHOT_TIME_BUDGET < DEFAULT_TIME_BUDGET

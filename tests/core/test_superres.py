@@ -144,3 +144,22 @@ def test_training_beats_bicubic_on_held_out_phantoms(tiny_config):
     error = np.mean((predict(model, low, axes="YX") - truth) ** 2)
     bicubic = np.mean((upscale_interpolated(low, 2) - truth) ** 2)
     assert 10 * np.log10(bicubic / error) > 0.5  # dB
+
+
+def test_an_upscaler_keeps_bicubic_until_an_epoch_beats_it(tiny_config, blobs):
+    from napari_autoencoders.core.data.resolution import upscale_interpolated
+
+    config = tiny_config(
+        model={"architecture": "superres", "factor": 2},
+        data={"patch_size": 8},
+        training={"task": "superres", "mode": "zero-shot"},
+    )
+    image = blobs((48, 48))
+    trainer = Trainer(config, image)
+    trainer.prepare()
+    assert trainer.best_loss == trainer.input_loss  # the untrained network, bicubic, is the best
+    bicubic = upscale_interpolated(image, 2)
+    np.testing.assert_allclose(predict(trainer.result(), image, tile=48), bicubic, atol=1e-4)
+    for _ in trainer.run():
+        pass
+    assert trainer.best_loss <= trainer.input_loss  # kept weights never lose to bicubic

@@ -330,15 +330,21 @@ def test_aae_options_are_hidden_for_other_tasks(widget):
 
 
 def test_a_first_click_has_a_time_budget_and_the_status_an_estimate(viewer, registry):
-    from napari_autoencoders.core.recipes import DEFAULT_TIME_BUDGET
+    from napari_autoencoders.core.recipes import DEFAULT_TIME_BUDGET, ZERO_SHOT_TIME_BUDGET
     from napari_autoencoders.core.training import TrainingEvent
     from napari_autoencoders.widgets.train import TrainWidget
 
     viewer.add_image(np.zeros((64, 64), np.float32), name="noisy")
     fresh = TrainWidget(viewer, registry=registry)
-    assert fresh.time_budget.value() == DEFAULT_TIME_BUDGET
+    assert fresh.time_budget.text() == "auto"
     assert not fresh.epochs.isEnabled()  # the budget decides
     assert fresh.config().training.time_budget == DEFAULT_TIME_BUDGET
+    fresh.task.setCurrentText("superres")
+    fresh.mode.setCurrentText("zero-shot")
+    assert fresh.config().training.time_budget == ZERO_SHOT_TIME_BUDGET
+    fresh.time_budget.setValue(0)
+    assert fresh.time_budget.text() == "off" and fresh.epochs.isEnabled()
+    assert fresh.config().training.time_budget is None
     fresh._on_events([TrainingEvent(10, 0, 0.5, elapsed=30.0, learning_rate=1e-3, fraction=0.25)])
     assert "about 90 s left" in fresh.status.text()
 

@@ -68,3 +68,17 @@ def test_the_widget_opens_while_the_optimiser_support_imports_in_the_background(
     release.set()
     qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
     assert registry.names() == ["denoise (self-supervised) on noisy #1"]
+
+
+def test_worded_boxes_read_and_take_their_words(qtbot):
+    from qtpy.QtGui import QValidator
+
+    from napari_autoencoders.widgets.forms import worded_spin
+
+    box = worded_spin(-1, -1, 100, words={-1: "auto", 0: "off"})
+    qtbot.addWidget(box)
+    assert box.text() == "auto"
+    assert (box.valueFromText("off"), box.valueFromText("25")) == (0, 25)
+    assert box.validate("of", 2)[0] == QValidator.State.Intermediate
+    box.setValue(30)
+    assert box.text() == "30"

@@ -34,6 +34,9 @@ from .data.resolution import FACTORS
 #: Seconds of training when neither epochs nor a time budget is given: a first training that
 #: ends in a couple of minutes on a laptop's CPU (and stops earlier without progress).
 DEFAULT_TIME_BUDGET = 120.0
+#: Zero-shot super-resolution's default budget: trained longer, it learns detail of the
+#: coarser scale that the image itself lacks (README, super-resolution).
+ZERO_SHOT_TIME_BUDGET = 30.0
 #: Epoch cap when a time budget decides when to stop.
 UNBOUNDED_EPOCHS = 10**6
 #: The network of each task; a VAE given ``dense=True`` uses the fully connected one.
@@ -127,7 +130,8 @@ def task_config(
       default likelihood) scales frames to [0, 1] (percentiles 0 and 100);
     - an AAE's prior is the standard normal unless ``prior="mixture"``;
     - without ``epochs`` or ``time_budget`` the training has a budget of
-      :data:`DEFAULT_TIME_BUDGET` seconds; a time budget without ``epochs``
+      :data:`DEFAULT_TIME_BUDGET` seconds (:data:`ZERO_SHOT_TIME_BUDGET` for
+      zero-shot super-resolution); a time budget without ``epochs``
       lifts the epoch cap (it stops earlier after ``patience`` epochs
       without a better validation loss).
 
@@ -194,7 +198,8 @@ def task_config(
     if task in LATENT_TASKS:
         model.input_size = data.patch_size
     if "epochs" not in given and "time_budget" not in given:
-        training.time_budget = DEFAULT_TIME_BUDGET
+        zero_shot = task == _SUPERRES and mode == Mode.ZERO_SHOT.value
+        training.time_budget = ZERO_SHOT_TIME_BUDGET if zero_shot else DEFAULT_TIME_BUDGET
     if training.time_budget is not None and "epochs" not in given:
         training.epochs = UNBOUNDED_EPOCHS
     return Config(model=model, data=data, training=training).validate()

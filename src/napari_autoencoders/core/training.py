@@ -189,6 +189,10 @@ class Trainer:
         self._setup(x, y)
         self._frames = x if self._fits_density(x) else None
         self.input_loss = self._input_loss()
+        if self.config.training.task == Task.SUPERRES.value:
+            # the untrained upscaler is bicubic interpolation: a result to beat, never to lose
+            self.best_loss = self.input_loss
+            self.best_state = copy.deepcopy(self.network.state_dict())
         self.optimizer = torch.optim.AdamW(
             self.network.parameters(),
             lr=self.config.training.learning_rate,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from qtpy.QtGui import QValidator
 from qtpy.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -27,6 +28,38 @@ def spin(value: int, minimum: int, maximum: int, *, suffix: str = "", special: s
     box.setValue(value)
     box.setSuffix(suffix)
     box.setSpecialValueText(special)
+    return box
+
+
+class WordedSpinBox(QSpinBox):
+    """An integer box in which some values read as words, e.g. -1 "auto" and 0 "off"."""
+
+    def __init__(self, words: dict[int, str]):
+        super().__init__()
+        self.words = words
+
+    def textFromValue(self, value: int) -> str:  # noqa: N802 (Qt's name)
+        return self.words.get(value, super().textFromValue(value))
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802 (Qt's name)
+        for value, word in self.words.items():
+            if text.strip() == word:
+                return value
+        return super().valueFromText(text)
+
+    def validate(self, text: str, position: int):
+        if text.strip() in self.words.values():
+            return QValidator.State.Acceptable, text, position
+        if any(word.startswith(text.strip()) for word in self.words.values()):
+            return QValidator.State.Intermediate, text, position
+        return super().validate(text, position)
+
+
+def worded_spin(value: int, minimum: int, maximum: int, *, words: dict[int, str]) -> WordedSpinBox:
+    """An integer box from ``minimum`` to ``maximum`` whose ``words`` stand for some values."""
+    box = WordedSpinBox(words)
+    box.setRange(minimum, maximum)
+    box.setValue(value)
     return box
 
 

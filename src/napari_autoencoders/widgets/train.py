@@ -43,13 +43,14 @@ from ..core.model import TrainedModel
 from ..core.recipes import (
     DEFAULT_TIME_BUDGET,
     GENERATIVE_TASKS,
+    ZERO_SHOT_TIME_BUDGET,
     LATENT_TASKS,
     NEIGHBOUR_TASKS,
     task_config,
 )
 from ..core.training import Trainer, TrainingEvent, import_optimizer_support
 from .export import ExportDialog, export_package
-from .forms import combo, float_spin, show_row, spin
+from .forms import combo, float_spin, show_row, spin, worded_spin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data
 from .plot import LossPlot
 from .panel import JobPanel
@@ -63,6 +64,9 @@ PROGRESS_STEPS = 1000
 SWITCH = {"auto": None, "on": True, "off": False}
 #: The value of a number field shown as "auto": the recipe decides.
 AUTO_NUMBER = -1.0
+#: The time budget's words: the recipe's budget, or none (the epochs count).
+AUTO, OFF = -1, 0
+BUDGET_WORDS = {AUTO: "auto", OFF: "off"}
 
 
 class TrainWidget(JobPanel):
@@ -137,10 +141,11 @@ class TrainWidget(JobPanel):
         )
         self.axes = axes_edit()
         self.epochs = spin(defaults.epochs, 1, 100_000)
-        self.time_budget = spin(int(DEFAULT_TIME_BUDGET), 0, 7 * 24 * 3600, suffix=" s", special="off")
+        self.time_budget = worded_spin(AUTO, AUTO, 7 * 24 * 3600, words=BUDGET_WORDS)
         self.time_budget.setToolTip(
-            "Seconds of training (it stops earlier without progress). off: train for the epochs "
-            "instead, reproducibly with the seed."
+            f"Seconds of training (it stops earlier without progress). auto: "
+            f"{DEFAULT_TIME_BUDGET:g} s ({ZERO_SHOT_TIME_BUDGET:g} s for zero-shot "
+            "super-resolution); off: train for the epochs instead, reproducibly with the seed."
         )
         self.seed = spin(defaults.seed, 0, 2**31 - 1)
         self.latent_dim = spin(ModelConfig().latent_dim, 1, 4096)
@@ -176,7 +181,7 @@ class TrainWidget(JobPanel):
             ("downscale", self.downscale),
             ("axes", self.axes),
             ("epochs", self.epochs),
-            ("time budget", self.time_budget),
+            ("time budget (s)", self.time_budget),
             ("seed", self.seed),
             ("latent dim", self.latent_dim),
             ("neighbour term", self.neighbour_weight),
@@ -276,7 +281,7 @@ class TrainWidget(JobPanel):
         show_row(self.advanced_form, self.augment, task not in GENERATIVE_TASKS)
         masked = denoise and mode == Mode.SELF_SUPERVISED.value
         show_row(self.advanced_form, self.mask_fraction, masked)
-        self.epochs.setEnabled(not self.time_budget.value())  # a budget replaces the cap
+        self.epochs.setEnabled(self.time_budget.value() == OFF)  # a budget replaces the cap
 
     def _on_layer_changed(self) -> None:
         """Prefill the axes from the new layer."""
@@ -313,9 +318,9 @@ class TrainWidget(JobPanel):
             options["augment"] = SWITCH[options["augment"]]
         if options.get("neighbour_weight") == AUTO_NUMBER:
             options["neighbour_weight"] = None
-        budget = self.time_budget.value()
-        options["time_budget"] = float(budget) if budget else None
-        options["epochs"] = None if budget else self.epochs.value()
+        budget = self.time_budget.value()  # auto: the recipe's budget; off: the epochs count
+        options["time_budget"] = float(budget) if budget > 0 else None
+        options["epochs"] = self.epochs.value() if budget == OFF else None
         if options.get("neighbour_weight"):
             options["neighbours"] = self.neighbours.value()
         return options
