@@ -46,3 +46,19 @@ def small_disk(tmp_path):
 def read_only_folder(tmp_path):
     """A read-only tmpfs at ``tmp_path / "read-only"``; skipped where it cannot be mounted."""
     yield from _mounted_tmpfs(tmp_path / "read-only", "size=1m,ro")
+
+
+def _run_to_end(steps):
+    """Drive a progress generator to its end; return its yields and its value."""
+    yielded = []
+    while True:
+        try:
+            yielded.append(next(steps))
+        except StopIteration as stop:
+            return yielded, stop.value
+
+
+@pytest.fixture(scope="session")
+def run_to_end():
+    """Drive a generator of the core to its end: ``yields, value = run_to_end(steps)``."""
+    return _run_to_end

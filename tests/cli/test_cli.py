@@ -59,15 +59,6 @@ def apply(*options):
     return main(["apply", *map(str, options)])
 
 
-def run_error(capsys, argv):
-    """Run ``argv``; check for exit status 2 and a single error line; return it."""
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("napari-autoencoders: error: ")
-    return lines[0]
 
 
 def test_train_self_supervised_writes_a_model(files, tmp_path, capsys):
@@ -108,9 +99,9 @@ def test_apply_writes_npy_and_tiff_tile_by_tile(files, tmp_path, monkeypatch, su
     np.testing.assert_allclose(read_image(output), expected, atol=1e-6)
 
 
-def test_apply_leaves_no_file_for_bad_input(files, tmp_path, capsys):
+def test_apply_leaves_no_file_for_bad_input(files, tmp_path, capsys, run_error):
     output = tmp_path / "denoised.npy"
-    run_error(capsys, ["apply", "--model", str(files["model"]), "--input", str(files["stack"]),
+    run_error(["apply", "--model", str(files["model"]), "--input", str(files["stack"]),
                        "--axes", "YXC", "--output", str(output)])
     assert not output.exists()
 
@@ -309,11 +300,13 @@ def corrupt_model(tmp_path):
         (["apply", "--model", "{model}", "--input", "{stack}", "--output", "{tmp}/o.png"], "PNG"),
     ],
 )
-def test_bad_input_gives_one_error_line_and_status_2(files, tmp_path, capsys, argv, message):
+def test_bad_input_gives_one_error_line_and_status_2(
+    files, tmp_path, capsys, argv, message, run_error
+):
     names = {name: str(path) for name, path in files.items()}
     names.update(tmp=str(tmp_path), nan=str(nan_file(tmp_path)))
     names.update(corrupt=str(corrupt_model(tmp_path)))
-    line = run_error(capsys, [arg.format(**names) for arg in argv])
+    line = run_error([arg.format(**names) for arg in argv])
     assert message in line
     assert not (tmp_path / "m.safetensors").exists()
     assert not (tmp_path / "o.tif").exists()

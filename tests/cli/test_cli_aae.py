@@ -68,20 +68,14 @@ def test_sample_writes_a_stack_and_a_manifold(files, tmp_path, prior):
     assert read_image(mosaic).shape == (48, 48)
 
 
-def run_error(capsys, argv):
-    capsys.readouterr()
-    assert main([str(arg) for arg in argv]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("napari-autoencoders: error: ")
-    return lines[0]
 
 
-def test_aae_options_need_the_aae_task(files, tmp_path, capsys):
+def test_aae_options_need_the_aae_task(files, tmp_path, capsys, run_error):
     model = tmp_path / "m.safetensors"
     argv = ["train", "--task", "vae", "--input", files["frames"], "--model", model]
-    assert "--prior applies to task aae only" in run_error(capsys, [*argv, "--prior", "mixture"])
+    assert "--prior applies to task aae only" in run_error([*argv, "--prior", "mixture"])
     rate = [*argv, "--adversarial-rate", "1"]
-    assert "--adversarial-rate applies to task aae only" in run_error(capsys, rate)
+    assert "--adversarial-rate applies to task aae only" in run_error(rate)
 
 
 def test_the_mixture_prior_needs_a_2d_latent():

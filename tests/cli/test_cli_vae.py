@@ -76,24 +76,18 @@ def test_sample_grid_writes_the_manifold_mosaic(files, tmp_path):
     assert read_image(output).shape == (48, 48)
 
 
-def run_error(capsys, argv):
-    capsys.readouterr()
-    assert main([str(arg) for arg in argv]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("napari-autoencoders: error: ")
-    return lines[0]
 
 
-def test_a_plain_autoencoder_cannot_sample(files, tmp_path, capsys):
+def test_a_plain_autoencoder_cannot_sample(files, tmp_path, capsys, run_error):
     argv = ["sample", "--model", files["plain"], "--output", tmp_path / "o.tif"]
-    assert "not generative" in run_error(capsys, argv)
+    assert "not generative" in run_error(argv)
 
 
-def test_vae_options_need_the_vae_task(files, tmp_path, capsys):
+def test_vae_options_need_the_vae_task(files, tmp_path, capsys, run_error):
     argv = ["train", "--input", files["frames"], "--model", tmp_path / "m.safetensors", "--beta", "2"]
-    assert "--beta applies to task vae only" in run_error(capsys, argv)
+    assert "--beta applies to task vae only" in run_error(argv)
 
 
-def test_span_needs_a_grid(files, tmp_path, capsys):
+def test_span_needs_a_grid(files, tmp_path, capsys, run_error):
     argv = ["sample", "--model", files["vae"], "--span", "2", "--output", tmp_path / "o.tif"]
-    assert "--grid" in run_error(capsys, argv)
+    assert "--grid" in run_error(argv)

@@ -32,16 +32,6 @@ def image_of(shape, seed=0):
     return np.random.default_rng(seed).uniform(10, 200, shape).astype(np.float32)
 
 
-def run_to_end(steps):
-    """Drive a generator, returning its yields and its return value."""
-    yielded = []
-    while True:
-        try:
-            yielded.append(next(steps))
-        except StopIteration as stop:
-            return yielded, stop.value
-
-
 @pytest.mark.parametrize(
     ("axes", "shape", "channels"),
     [
@@ -114,7 +104,7 @@ def test_nan_input_raises():
         predict(untrained_model(), image)
 
 
-def test_generator_yields_progress_and_returns_the_result():
+def test_generator_yields_progress_and_returns_the_result(run_to_end):
     model = untrained_model()
     stack = image_of((2, 40, 40))
     progress, result = run_to_end(
@@ -163,7 +153,7 @@ def test_autoencoder_rejects_images_smaller_than_its_input():
 
 
 @pytest.mark.parametrize(("axes", "shape"), [("YX", (40, 50)), ("SYXC", (2, 40, 50, 2))])
-def test_out_memmap_is_written_in_place(tmp_path, axes, shape):
+def test_out_memmap_is_written_in_place(tmp_path, axes, shape, run_to_end):
     model = untrained_model(shape[-1] if "C" in axes else 1, axes=axes)
     image = image_of(shape)
     out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=shape)

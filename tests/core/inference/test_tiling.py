@@ -30,16 +30,6 @@ def upsample(scale):
     return lambda batch: batch.repeat(scale, axis=-2).repeat(scale, axis=-1)
 
 
-def run_to_end(steps):
-    """Drive a generator, returning its yields and its return value."""
-    yielded = []
-    while True:
-        try:
-            yielded.append(next(steps))
-        except StopIteration as stop:
-            return yielded, stop.value
-
-
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
@@ -150,7 +140,7 @@ def test_memory_stays_below_image_size(tmp_path):
 
 
 @pytest.mark.parametrize("batch_size", [2, 5])
-def test_progress_and_batches(rng, batch_size):
+def test_progress_and_batches(rng, batch_size, run_to_end):
     image = rng.random((2, 50, 61), dtype=np.float32)
     calls = []
 

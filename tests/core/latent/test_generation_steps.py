@@ -12,19 +12,9 @@ def vae(tiny_vae_config, frames):
     return fit(tiny_vae_config(), frames)
 
 
-def drain(steps):
-    """Run a generator to its end; return its yields and its value."""
-    yielded = []
-    while True:
-        try:
-            yielded.append(next(steps))
-        except StopIteration as stop:
-            return yielded, stop.value
-
-
-def test_iter_decode_gives_the_images_of_decode_with_progress(vae):
+def test_iter_decode_gives_the_images_of_decode_with_progress(vae, run_to_end):
     codes = np.random.default_rng(0).standard_normal((7, 2)).astype(np.float32)
-    progress, images = drain(generation.iter_decode(vae, codes, batch_size=3))
+    progress, images = run_to_end(generation.iter_decode(vae, codes, batch_size=3))
     assert progress == [(0, 7), (3, 7), (6, 7), (7, 7)]
     np.testing.assert_allclose(images, generation.decode(vae, codes), rtol=1e-5, atol=1e-6)
 
