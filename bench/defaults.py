@@ -77,7 +77,7 @@ def sample_scores(classifier: MLPClassifier, images: np.ndarray, real: np.ndarra
     probabilities = classifier.predict_proba(x)
     counts = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])
     shares = counts[counts > 0] / counts.sum()
-    entropy = float(-(shares * np.log2(shares)).sum())
+    entropy = float(-(shares * np.log2(shares)).sum()) + 0.0  # no "-0.00" for one class
     distance = frechet_distance(features(classifier, images), features(classifier, real))
     return [f"{probabilities.max(axis=1).mean():.3f}", f"{entropy:.2f}", f"{distance:.1f}"]
 
