@@ -9,6 +9,14 @@ from ..core.data.axes import default_axes
 from ..core.inference.prediction import check_input, iter_predict, output_shape
 from ..core.inference.tiling import check_tiling
 from ..core.io.images import atomic_output, check_not_input, read_image
+from ..core.io.zarr_store import (
+    atomic_zarr,
+    check_zarr_writable,
+    is_zarr,
+    output_chunks,
+    output_scale,
+    read_zarr,
+)
 from ..core.io.model_files import load_model
 from .checks import check_device, check_guessed_axes
 from .output import printer, run_with_bar
@@ -25,11 +33,18 @@ def run_apply(args: argparse.Namespace) -> int:
     check_not_input(args.output, args.input, args.model)
     check_tiling(args.tile, args.overlap, args.batch_size)
     check_device(args.device)
+    if is_zarr(args.output):
+        check_zarr_writable(args.output)
     model = load_model(args.model)
-    image = read_image(args.input, mmap=True)
-    axes = args.axes or _apply_axes(model.config.data.axes, image.shape)
+    stored_axes, scale = None, None
+    if is_zarr(args.input):  # read chunk by chunk, never whole
+        source = read_zarr(args.input)
+        image, stored_axes, scale = source.array, source.axes, source.scale
+    else:
+        image = read_image(args.input, mmap=True)
+    axes = args.axes or stored_axes or _apply_axes(model.config.data.axes, image.shape)
     say = printer(args.quiet)
-    if args.axes is None:
+    if args.axes is None and stored_axes is None:
         check_guessed_axes(image.shape, axes, model.config.model.in_channels)
         if axes != model.config.data.axes:
             say(
@@ -37,8 +52,14 @@ def run_apply(args: argparse.Namespace) -> int:
                 f"{image.shape} image as {axes!r}"
             )
     check_input(model, image, axes)
-    # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
-    with atomic_output(args.output, output_shape(model, image.shape, axes)) as out:
+    shape, factor = output_shape(model, image.shape, axes), model.config.model.factor
+    if is_zarr(args.output):  # written tile by tile into a temporary store
+        chunks = output_chunks(getattr(image, "chunks", None), axes, shape, factor)
+        scale = output_scale(scale, axes, factor)
+        output = atomic_zarr(args.output, shape, chunks=chunks, axes=axes, scale=scale)
+    else:  # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
+        output = atomic_output(args.output, shape)
+    with output as out:
         steps = iter_predict(
             model,
             image,

@@ -231,9 +231,19 @@ def _add_train(commands) -> None:
 def _add_apply(commands) -> None:
     apply = commands.add_parser("apply", help="apply a trained model to an image file")
     apply.add_argument("--model", required=True, metavar="FILE", help="trained model file")
-    apply.add_argument("--input", required=True, metavar="FILE", help="image to process")
     apply.add_argument(
-        "--output", required=True, metavar="FILE", help="result; its extension picks the format"
+        "--input",
+        required=True,
+        metavar="FILE",
+        help="image to process: a file, or a .zarr store (an array or an OME-Zarr image, "
+        "read chunk by chunk)",
+    )
+    apply.add_argument(
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="result; its extension picks the format: .zarr or .ome.zarr stores are written "
+        "chunk by chunk, with the input's chunks and pixel sizes",
     )
     apply.add_argument("--axes", help="axes of the input (default: the model's axes)")
     apply.add_argument("--tile", type=int, default=512, metavar="N", help="tile side (pixels)")

@@ -185,3 +185,42 @@ def test_out_of_the_wrong_shape_raises():
 def test_output_shape_is_the_predicted_shape(axes, shape):
     model = untrained_model(shape[-1] if "C" in axes else 1, axes=axes)
     assert output_shape(model, shape, axes) == shape
+
+
+class CountingArray:
+    """A lazy array that records the size of every read and refuses to be loaded whole."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
+        self.reads = []
+
+    def __getitem__(self, key):
+        values = self.array[key]
+        self.reads.append(values.size)
+        return values
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the lazy image was loaded whole")
+
+
+@pytest.mark.parametrize(("axes", "shape"), [("SYX", (2, 256, 256)), ("YXC", (256, 256, 2))])
+def test_zarr_input_and_output_are_read_and_written_tile_by_tile(tmp_path, axes, shape):
+    zarr = pytest.importorskip("zarr")
+    channels = shape[-1] if "C" in axes else 1
+    model = untrained_model(channels=channels, axes=axes)
+    image = image_of(shape)
+    stored = zarr.create_array(str(tmp_path / "in.zarr"), shape=shape, chunks=(64,) * 3, dtype="f4")
+    stored[:] = image
+    lazy = CountingArray(stored)
+    out = zarr.create_array(str(tmp_path / "out.zarr"), shape=shape, chunks=(64,) * 3, dtype="f4")
+    predict(model, lazy, tile=64, overlap=16, out=out)
+    np.testing.assert_allclose(out[:], predict(model, image, tile=64, overlap=16), atol=1e-5)
+    assert max(lazy.reads) <= 64 * 64 * channels  # one tile at a time
+
+
+def test_nan_in_a_lazy_input_is_found_in_its_tile():
+    model = untrained_model()
+    image = image_of((128, 128))
+    image[100, 5] = np.nan
+    with pytest.raises(ValueError, match="a tile of the input image has 1 NaN"):
+        predict(model, CountingArray(image), tile=64, overlap=16)

@@ -7,7 +7,7 @@ from collections.abc import Generator
 import numpy as np
 import torch
 
-from ..data.axes import Layout, check_axes, from_planes, to_planes
+from ..data.axes import Layout, PlaneView, check_axes, from_planes, to_planes
 from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
 from ..progress import run
@@ -38,9 +38,11 @@ def iter_predict(
     ----------
     model : TrainedModel
         The trained network and its normalisation.
-    image : ndarray
+    image : ndarray or array-like
         Image with axes ``axes`` (default: the axes the model was trained on);
-        it is read tile by tile, so a memory-mapped array stays on disk.
+        it is read tile by tile, so a memory-mapped array stays on disk, and
+        a zarr or dask array is never loaded whole (its values are checked
+        tile by tile, as they are read).
     tile, overlap : int
         Largest tile side and overlap between neighbouring tiles, in pixels;
         tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
@@ -50,10 +52,11 @@ def iter_predict(
         more tiles per pass only raise the memory used.
     device : str
         Torch device, ``"auto"`` for the fastest available.
-    out : ndarray, optional
+    out : ndarray or array-like, optional
         Destination with the shape and axes of the result, e.g. a memory-mapped
-        file from ``numpy.lib.format.open_memmap``: rows are written into it as
-        the tiles finish, so the result never has to fit in memory.
+        file from ``numpy.lib.format.open_memmap`` or a zarr array: rows are
+        written into it as the tiles finish, so the result never has to fit
+        in memory.
 
     Returns
     -------
@@ -77,23 +80,25 @@ def iter_predict(
     """
     check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes)
-    planes, layout = to_planes(image, axes)
+    lazy = not isinstance(image, np.ndarray)
+    planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
+    layout = Layout(axes, tuple(image.shape))
     if model.config.model.architecture in LATENT_ARCHITECTURES:  # fixed input size
         tile = model.config.model.input_size
         overlap = min(overlap, tile // 2)
     else:  # even tiles, whole multiples of the UNet's downsampling: the least compute
         multiple = 2**model.config.model.depth
         tile = tuple(fit_tile(size, tile, overlap, multiple) for size in planes.shape[-2:])
-    forward = _forward(model, select_device(device))
+    forward = _forward(model, select_device(device), check=lazy)
     factor = model.config.model.factor
     height, width = planes.shape[-2:]
     shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
     count = planes.shape[0]
-    for index, plane in enumerate(planes):
+    for index in range(count):
         tiles = iter_tiled(
             forward,
-            plane,
+            planes[index],
             tile=tile,
             overlap=overlap,
             scale=factor,
@@ -107,14 +112,24 @@ def iter_predict(
 
 def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
     """View a caller's ``out`` as planes (N, C, Y, X) of ``shape``, without copying."""
-    planes, _ = to_planes(out, layout.axes) if np.ndim(out) == len(layout.axes) else (None, None)
-    if planes is None or planes.shape != shape:
+    if len(np.shape(out)) != len(layout.axes):
+        planes = None
+    elif isinstance(out, np.ndarray):
+        planes, _ = to_planes(out, layout.axes)
+    else:  # zarr or another array written region by region
+        return _check_planes(PlaneView(out, layout.axes), layout, shape, out)
+    return _check_planes(planes, layout, shape, out)
+
+
+def _check_planes(planes, layout: Layout, shape: tuple[int, ...], out):
+    """Raise ``ValueError`` unless ``planes`` of ``out`` have ``shape`` and share its memory."""
+    if planes is None or tuple(planes.shape) != shape:
         expected = _result_shape(shape, layout)
         raise ValueError(
             f"out must have the result's shape {expected} (axes {layout.axes!r}), got "
             f"{np.shape(out)}; allocate it with that shape."
         )
-    if not np.may_share_memory(planes, out):
+    if isinstance(out, np.ndarray) and not np.may_share_memory(planes, out):
         raise ValueError(
             "out cannot be viewed as planes without a copy; give a C-contiguous array."
         )
@@ -164,7 +179,10 @@ def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None)
             f"{layout.channels} channel(s) with axes {axes!r}; choose a {kind} image or "
             "other axes."
         )
-    check_image(image, "the input image")
+    if isinstance(image, np.ndarray):
+        check_image(image, "the input image")
+    else:  # a lazy array: only its dtype now, its values as tiles are read (_forward)
+        check_image(np.zeros(1, image.dtype), "the input image")
     size = model.config.model.input_size
     is_dense = model.config.model.architecture in LATENT_ARCHITECTURES
     height, width = (image.shape[axes.index(a)] for a in "YX")
@@ -181,11 +199,16 @@ def predict(model: TrainedModel, image: np.ndarray, **options) -> np.ndarray:
     return run(iter_predict(model, image, **options))
 
 
-def _forward(model: TrainedModel, device: torch.device):
-    """Return a function from raw tiles (B, C, Y, X) to predictions in target units."""
+def _forward(model: TrainedModel, device: torch.device, *, check: bool = False):
+    """Return a function from raw tiles (B, C, Y, X) to predictions in target units.
+
+    With ``check``, each batch is refused if it holds NaN or infinite values.
+    """
     network = model.network_on(device)
 
     def forward(batch: np.ndarray) -> np.ndarray:
+        if check:
+            check_image(batch, "a tile of the input image")
         x = torch.from_numpy(model.input_norm.normalize(batch))
         x = x.to(device, memory_format=torch.channels_last)
         with torch.inference_mode():  # float32: bf16 autocast would quantise the output
