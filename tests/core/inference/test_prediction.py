@@ -1,5 +1,7 @@
 """Tests for applying a model to whole images, tile by tile."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,12 @@ import torch
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig
 from napari_autoencoders.core.nn.models import build_model
 from napari_autoencoders.core.data.normalization import Normalizer
-from napari_autoencoders.core.inference.prediction import iter_predict, output_shape, predict
+from napari_autoencoders.core.inference.prediction import (
+    iter_predict,
+    output_shape,
+    predict,
+    predict_block,
+)
 from napari_autoencoders.core.model import TrainedModel
 
 
@@ -20,6 +27,8 @@ def untrained_model(channels=1, axes="YX", **model_options):
     config = Config(model=ModelConfig(**options), data=DataConfig(axes=axes, patch_size=patch))
     if options.get("architecture") == "autoencoder":
         config.training.task = "reconstruct"
+    if options.get("architecture") == "superres":
+        config.training.task, config.training.mode = "superres", "from-highres"
     return TrainedModel(
         config=config.validate(),
         network=build_model(config.model).eval(),
@@ -224,3 +233,26 @@ def test_nan_in_a_lazy_input_is_found_in_its_tile():
     image[100, 5] = np.nan
     with pytest.raises(ValueError, match="a tile of the input image has 1 NaN"):
         predict(model, CountingArray(image), tile=64, overlap=16)
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape", "chunks", "factor"),
+    [
+        ("YX", (100, 90), (40, 32), 1),
+        ("SYX", (3, 70, 64), (2, 32, 64), 1),
+        ("YXC", (64, 50, 2), (24, 40, 2), 1),
+        ("YX", (50, 40), (32, 32), 2),
+    ],
+)
+def test_blocks_computed_apart_fit_together_into_the_prediction(axes, shape, chunks, factor):
+    channels = shape[-1] if "C" in axes else 1
+    options = {"architecture": "superres", "factor": factor} if factor > 1 else {}
+    model = untrained_model(channels=channels, axes=axes, **options)
+    image = image_of(shape)
+    expected = predict(model, image, tile=32, overlap=8)
+    result = np.zeros_like(expected)
+    for block in itertools.product(*(range(0, n, c) for n, c in zip(expected.shape, chunks))):
+        location = [(start, min(start + c, n)) for start, c, n in zip(block, chunks, expected.shape)]
+        where = tuple(slice(*span) for span in location)
+        result[where] = predict_block(model, image, location, axes=axes, tile=32, overlap=8)
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)

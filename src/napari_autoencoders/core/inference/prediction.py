@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import itertools
+from collections.abc import Generator, Sequence
 
 import numpy as np
 import torch
@@ -11,7 +12,7 @@ from ..data.axes import Layout, PlaneView, check_axes, from_planes, to_planes
 from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
 from ..progress import run
-from .tiling import check_tiling, fit_tile, iter_tiled
+from .tiling import check_tiling, fit_tile, iter_tiled, tiled_region
 from ..model import TrainedModel
 from ..nn.device import select_device
 
@@ -83,12 +84,7 @@ def iter_predict(
     lazy = not isinstance(image, np.ndarray)
     planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
     layout = Layout(axes, tuple(image.shape))
-    if model.config.model.architecture in LATENT_ARCHITECTURES:  # fixed input size
-        tile = model.config.model.input_size
-        overlap = min(overlap, tile // 2)
-    else:  # even tiles, whole multiples of the UNet's downsampling: the least compute
-        multiple = 2**model.config.model.depth
-        tile = tuple(fit_tile(size, tile, overlap, multiple) for size in planes.shape[-2:])
+    tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
     forward = _forward(model, select_device(device), check=lazy)
     factor = model.config.model.factor
     height, width = planes.shape[-2:]
@@ -108,6 +104,79 @@ def iter_predict(
         for done, total in tiles:
             yield index * total + done, count * total
     return from_planes(out_planes, layout) if out is None else out
+
+
+def _model_tiles(model: TrainedModel, shape_yx, tile: int, overlap: int):
+    """The tile and overlap ``model`` uses on planes of ``shape_yx`` when asked for ``tile``, ``overlap``."""
+    if model.config.model.architecture in LATENT_ARCHITECTURES:  # fixed input size
+        tile = model.config.model.input_size
+        return tile, min(overlap, tile // 2)
+    # even tiles, whole multiples of the UNet's downsampling: the least compute
+    multiple = 2**model.config.model.depth
+    return tuple(fit_tile(size, tile, overlap, multiple) for size in shape_yx), overlap
+
+
+def predict_block(
+    model: TrainedModel,
+    image,
+    location: Sequence[tuple[int, int]],
+    *,
+    axes: str,
+    tile: int = 512,
+    overlap: int = 32,
+    batch_size: int = 1,
+    device: str = "auto",
+) -> np.ndarray:
+    """One block of :func:`predict`'s result, computed from the tiles that touch it alone.
+
+    The tiles, their blending and their order are those of the whole
+    image's prediction (:func:`~.tiling.tiled_region`), so blocks computed
+    apart, e.g. by the workers of a dask cluster, fit together into the
+    result of :func:`predict` (to floating-point tolerance: only the batches
+    of tiles differ).
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The trained network and its normalisation.
+    image : array-like
+        The whole input, axes ``axes``, read tile by tile (numpy, memmap, zarr, dask).
+    location : sequence of (int, int)
+        ``(start, stop)`` of the block along each axis of the result (axes
+        ``axes``; Y and X on the grid ``factor`` times finer).
+    axes : str
+        The axes of ``image`` and of the result.
+    tile, overlap, batch_size, device
+        As :func:`iter_predict`.
+
+    Returns
+    -------
+    ndarray of float32
+        The block, axes ``axes``, of shape ``stop - start`` along each axis.
+    """
+    check_tiling(tile, overlap, batch_size)
+    axes = check_input(model, image, axes)
+    planes = PlaneView(image, axes)
+    tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
+    forward = _forward(model, select_device(device), check=not isinstance(image, np.ndarray))
+    block = np.empty(tuple(stop - start for start, stop in location), np.float32)
+    spans = dict(zip(axes, location))
+    out = PlaneView(block, axes)
+    stack_axes = out.layout.stack_axes
+    stack_shape = tuple(image.shape[axes.index(a)] for a in stack_axes)
+    channels = slice(*spans["C"]) if "C" in axes else slice(None)
+    for local, position in enumerate(itertools.product(*(range(*spans[a]) for a in stack_axes))):
+        index = int(np.ravel_multi_index(position, stack_shape)) if stack_axes else 0
+        out[local][:, :, :] = tiled_region(
+            forward,
+            planes[index],
+            (spans["Y"], spans["X"]),
+            tile=tile,
+            overlap=overlap,
+            scale=model.config.model.factor,
+            batch_size=batch_size,
+        )[channels]
+    return block
 
 
 def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
