@@ -4,11 +4,10 @@ import numpy as np
 import pytest
 import zarr
 
+from napari_autoencoders.cli import main
 from napari_autoencoders.core.inference.prediction import predict
 from napari_autoencoders.core.io.model_files import load_model
 from napari_autoencoders.core.io.zarr_store import atomic_zarr, read_zarr
-
-from napari_autoencoders.cli import main
 
 FAST = ["--epochs", "1", "--steps-per-epoch", "2", "--patch-size", "16", "--batch-size", "2"]
 FAST += ["--width", "8", "--depth", "2", "--device", "cpu"]
@@ -50,7 +49,9 @@ def stack(shape=(2, 256, 256)):
 def test_ome_zarr_in_and_out_keep_axes_chunks_and_pixel_sizes(tmp_path, model_path):
     image = stack()
     source, result = tmp_path / "in.ome.zarr", tmp_path / "out.ome.zarr"
-    with atomic_zarr(source, image.shape, chunks=(1, 64, 64), axes="ZYX", scale=(3, 0.2, 0.2)) as out:
+    with atomic_zarr(
+        source, image.shape, chunks=(1, 64, 64), axes="ZYX", scale=(3, 0.2, 0.2)
+    ) as out:
         out[:] = image
     assert apply("--model", model_path, "--input", source, "--output", result, *TILES) == 0
     written = read_zarr(result)
@@ -62,11 +63,16 @@ def test_ome_zarr_in_and_out_keep_axes_chunks_and_pixel_sizes(tmp_path, model_pa
 
 def test_plain_zarr_to_npy_and_back(tmp_path, model_path):
     image = stack((1, 256, 256))[0]
-    source = tmp_path / "in.zarr"
-    zarr.create_array(str(source), shape=image.shape, chunks=(64, 64), dtype="f4")[:] = image
-    for source, result in ((source, tmp_path / "r.npy"), (tmp_path / "r.npy", tmp_path / "r.zarr")):
+    zarr.create_array(str(tmp_path / "in.zarr"), shape=image.shape, chunks=(64, 64), dtype="f4")[
+        :
+    ] = image
+    steps = ((tmp_path / "in.zarr", tmp_path / "r.npy"), (tmp_path / "r.npy", tmp_path / "r.zarr"))
+    for source, result in steps:
         assert apply("--model", model_path, "--input", source, "--output", result, *TILES) == 0
-    assert read_zarr(tmp_path / "r.zarr").array.chunks == (256, 256)  # one 1024-pixel chunk, clipped
+    assert read_zarr(tmp_path / "r.zarr").array.chunks == (
+        256,
+        256,
+    )  # one 1024-pixel chunk, clipped
 
 
 def test_output_over_the_input_store_is_refused(tmp_path, model_path, capsys):

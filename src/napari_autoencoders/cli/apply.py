@@ -8,14 +8,14 @@ from collections.abc import Sequence
 from ..core.data.axes import default_axes
 from ..core.inference.prediction import check_input, iter_predict, output_shape
 from ..core.inference.tiling import check_tiling
-from ..core.io.images import atomic_output, check_not_input, read_image
+from ..core.io.images import atomic_output, check_not_input
 from ..core.io.zarr_store import (
     atomic_zarr,
     check_zarr_writable,
     is_zarr,
     output_chunks,
+    open_image,
     output_scale,
-    read_zarr,
 )
 from ..core.io.model_files import load_model
 from .checks import check_device, check_guessed_axes
@@ -36,12 +36,8 @@ def run_apply(args: argparse.Namespace) -> int:
     if is_zarr(args.output):
         check_zarr_writable(args.output)
     model = load_model(args.model)
-    stored_axes, scale = None, None
-    if is_zarr(args.input):  # read chunk by chunk, never whole
-        source = read_zarr(args.input)
-        image, stored_axes, scale = source.array, source.axes, source.scale
-    else:
-        image = read_image(args.input, mmap=True)
+    source = open_image(args.input)  # zarr chunk by chunk, files memory-mapped
+    image, stored_axes, scale = source.array, source.axes, source.scale
     axes = args.axes or stored_axes or _apply_axes(model.config.data.axes, image.shape)
     say = printer(args.quiet)
     if args.axes is None and stored_axes is None:

@@ -214,7 +214,8 @@ class CountingArray:
 
 @pytest.mark.parametrize(("axes", "shape"), [("SYX", (2, 256, 256)), ("YXC", (256, 256, 2))])
 def test_zarr_input_and_output_are_read_and_written_tile_by_tile(tmp_path, axes, shape):
-    zarr = pytest.importorskip("zarr")
+    import zarr
+
     channels = shape[-1] if "C" in axes else 1
     model = untrained_model(channels=channels, axes=axes)
     image = image_of(shape)

@@ -11,6 +11,7 @@ from napari_autoencoders.core.io.zarr_store import (
     check_zarr_writable,
     is_ome_zarr,
     is_zarr,
+    open_image,
     output_chunks,
     output_scale,
     read_zarr,
@@ -36,7 +37,9 @@ def test_plain_array_is_read_lazily_without_axes(tmp_path):
 def test_ome_zarr_round_trip_keeps_axes_scale_and_chunks(tmp_path):
     path = tmp_path / "result.ome.zarr"
     data = np.arange(2 * 256 * 256, dtype=np.float32).reshape(2, 256, 256)
-    with atomic_zarr(path, data.shape, chunks=(1, 64, 64), axes="ZYX", scale=(2.0, 0.5, 0.5)) as out:
+    with atomic_zarr(
+        path, data.shape, chunks=(1, 64, 64), axes="ZYX", scale=(2.0, 0.5, 0.5)
+    ) as out:
         out[:] = data
     image = read_zarr(path)
     assert image.axes == "ZYX" and image.scale == (2.0, 0.5, 0.5)
@@ -129,9 +132,11 @@ def test_other_names_and_missing_folders_are_refused(tmp_path):
 
 
 def test_ome_zarr_needs_axes(tmp_path):
-    with pytest.raises(ValueError, match="axis letter"):
-        with atomic_zarr(tmp_path / "out.ome.zarr", (8, 8), chunks=(8, 8)):
-            pass
+    with (
+        pytest.raises(ValueError, match="axis letter"),
+        atomic_zarr(tmp_path / "out.ome.zarr", (8, 8), chunks=(8, 8)),
+    ):
+        pass
 
 
 def test_output_chunks_and_scale_follow_the_input():
@@ -139,3 +144,10 @@ def test_output_chunks_and_scale_follow_the_input():
     assert output_chunks(None, "SYX", (4, 256, 256)) == (1, 1024, 1024)
     assert output_scale((2.0, 0.5, 0.5, 1.0), "ZYXC", 2) == (2.0, 0.25, 0.25, 1.0)
     assert output_scale(None, "YX", 2) is None
+
+
+def test_open_image_maps_files_and_opens_stores(tmp_path):
+    np.save(tmp_path / "image.npy", np.ones((16, 16), np.float32))
+    assert isinstance(open_image(tmp_path / "image.npy").array, np.memmap)
+    zarr.create_array(str(tmp_path / "image.zarr"), shape=(16, 16), dtype="f4")
+    assert isinstance(open_image(tmp_path / "image.zarr").array, zarr.Array)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import _umask
+from .images import _umask, read_image
 
 #: The extension of zarr stores; ``.ome.zarr`` outputs get OME-Zarr metadata.
 ZARR_SUFFIX = ".zarr"
@@ -30,13 +30,14 @@ _OME_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "spa
 
 
 @dataclass(frozen=True)
-class ZarrImage:
-    """A lazily read zarr image.
+class LazyImage:
+    """An image read lazily: a zarr array, or a memory-mapped file.
 
     Attributes
     ----------
-    array : zarr.Array
-        The pixels, read chunk by chunk when sliced.
+    array : zarr.Array or ndarray
+        The pixels, read chunk by chunk when sliced (a file that cannot be
+        mapped, e.g. a compressed TIFF, is read whole).
     axes : str or None
         Axis letters from OME-Zarr metadata (e.g. ``"TCZYX"``); None for a plain
         array, or when an axis has a name other than s, t, c, z, y, x.
@@ -59,7 +60,23 @@ def is_ome_zarr(path: str | os.PathLike) -> bool:
     return Path(path).name.lower().endswith(".ome" + ZARR_SUFFIX)
 
 
-def read_zarr(path: str | os.PathLike) -> ZarrImage:
+def open_image(path: str | os.PathLike) -> LazyImage:
+    """Open the image at ``path`` without reading its pixels where the format allows.
+
+    A ``.zarr`` store is read by :func:`read_zarr`, any other file by
+    :func:`~.images.read_image`, memory-mapped where possible.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As those functions.
+    """
+    if is_zarr(path):
+        return read_zarr(path)
+    return LazyImage(read_image(path, mmap=True))
+
+
+def read_zarr(path: str | os.PathLike) -> LazyImage:
     """Open the zarr image at ``path`` for reading, without reading its pixels.
 
     Parameters
@@ -70,7 +87,7 @@ def read_zarr(path: str | os.PathLike) -> ZarrImage:
 
     Returns
     -------
-    ZarrImage
+    LazyImage
         The array with the axes and pixel sizes its metadata gives.
 
     Raises
@@ -90,7 +107,7 @@ def read_zarr(path: str | os.PathLike) -> ZarrImage:
     except (OSError, ValueError, KeyError) as err:
         raise ValueError(f"could not open {str(path)!r} as a zarr store ({err}).") from err
     if isinstance(node, zarr.Array):
-        return ZarrImage(node)
+        return LazyImage(node)
     attributes = dict(node.attrs)
     multiscales = attributes.get("multiscales") or attributes.get("ome", {}).get("multiscales")
     if not multiscales:
@@ -111,7 +128,7 @@ def read_zarr(path: str | os.PathLike) -> ZarrImage:
     for transform in level.get("coordinateTransformations", []):
         if transform.get("type") == "scale":
             scale = tuple(float(value) for value in transform["scale"])
-    return ZarrImage(node[level["path"]], letters, scale)
+    return LazyImage(node[level["path"]], letters, scale)
 
 
 def check_zarr_writable(path: str | os.PathLike) -> None:
@@ -217,7 +234,10 @@ def _multiscale(axes: str, scale: Sequence[float]) -> dict:
     return {
         "version": "0.4",
         "axes": [
-            {"name": letter.lower(), **({"type": _OME_TYPES[letter]} if letter in _OME_TYPES else {})}
+            {
+                "name": letter.lower(),
+                **({"type": _OME_TYPES[letter]} if letter in _OME_TYPES else {}),
+            }
             for letter in axes
         ],
         "datasets": [
