@@ -1,4 +1,4 @@
-"""Tests for ``apply`` on zarr and OME-Zarr stores."""
+"""Tests for ``apply`` on zarr and OME-Zarr stores, on a dask cluster, and over many files."""
 
 import numpy as np
 import pytest
@@ -80,3 +80,99 @@ def test_output_over_the_input_store_is_refused(tmp_path, model_path, capsys):
     zarr.create_array(str(source), shape=(64, 64), chunks=(32, 32), dtype="f4")[:] = 1
     assert apply("--model", model_path, "--input", source, "--output", source, "--quiet") != 0
     assert "destroy the input" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_local_workers_write_the_local_prediction(tmp_path, model_path):
+    image = stack()
+    source = tmp_path / "in.zarr"
+    zarr.create_array(str(source), shape=image.shape, chunks=(1, 128, 128), dtype="f4")[:] = image
+    for output, more in (("local.zarr", []), ("cluster.zarr", ["--workers", "2"])):
+        assert (
+            apply(
+                "--model",
+                model_path,
+                "--input",
+                source,
+                "--output",
+                tmp_path / output,
+                *TILES,
+                *more,
+            )
+            == 0
+        )
+    local, cluster = (read_zarr(tmp_path / name).array for name in ("local.zarr", "cluster.zarr"))
+    assert cluster.chunks == (1, 128, 128)
+    np.testing.assert_allclose(cluster[:], local[:], rtol=1e-5, atol=1e-5)
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path, model_path, capsys):
+    np.save(tmp_path / "in.npy", blobs((64, 64)))
+    status = apply(
+        "--model",
+        model_path,
+        "--input",
+        tmp_path / "in.npy",
+        "--output",
+        tmp_path / "out.zarr",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--quiet",
+    )
+    error = capsys.readouterr().err.strip()
+    assert status != 0 and len(error.splitlines()) == 1
+    assert "cannot reach the dask scheduler at 'tcp://127.0.0.1:9'" in error
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_a_cluster_writes_zarr_only(tmp_path, model_path, capsys):
+    np.save(tmp_path / "in.npy", blobs((64, 64)))
+    status = apply(
+        "--model",
+        model_path,
+        "--input",
+        tmp_path / "in.npy",
+        "--output",
+        tmp_path / "out.tif",
+        "--workers",
+        "2",
+    )
+    assert status != 0 and "ending in .zarr" in capsys.readouterr().err
+
+
+def test_a_folder_is_applied_into_a_folder_and_resumed(tmp_path, model_path, capsys):
+    inputs = tmp_path / "raw"
+    inputs.mkdir()
+    for index in range(3):
+        np.save(inputs / f"image{index}.npy", blobs((64, 64), seed=index))
+    (inputs / "notes.txt").write_text("not an image")
+    results = tmp_path / "results"
+    assert apply("--model", model_path, "--input", inputs, "--output", results, *TILES) == 0
+    assert sorted(p.name for p in results.iterdir()) == [f"image{i}.npy" for i in range(3)]
+    first = (results / "image0.npy").stat().st_mtime_ns
+    (results / "image2.npy").unlink()  # as if the run had stopped before the last image
+    capsys.readouterr()
+    options = [o for o in TILES if o != "--quiet"]
+    assert apply("--model", model_path, "--input", inputs, "--output", results, *options) == 0
+    assert "skipping 2 image(s)" in capsys.readouterr().out
+    assert (results / "image2.npy").exists()
+    assert (results / "image0.npy").stat().st_mtime_ns == first  # finished: not redone
+
+
+def test_a_quoted_glob_selects_images(tmp_path, model_path):
+    for seed, name in enumerate(("a.npy", "b.npy")):
+        np.save(tmp_path / name, blobs((64, 64), seed=seed))
+    (tmp_path / "c.txt").write_text("not an image")
+    pattern = str(tmp_path / "*.npy")
+    assert (
+        apply("--model", model_path, "--input", pattern, "--output", tmp_path / "out", *TILES) == 0
+    )
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npy", "b.npy"]
+
+
+def test_many_inputs_need_an_output_folder(tmp_path, model_path, capsys):
+    for name in ("a.npy", "b.npy"):
+        np.save(tmp_path / name, blobs((64, 64)))
+    pattern = str(tmp_path / "*.npy")
+    assert apply("--model", model_path, "--input", pattern, "--output", tmp_path / "x.tif") != 0
+    assert "must be a folder" in capsys.readouterr().err
