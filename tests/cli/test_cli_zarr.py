@@ -176,3 +176,10 @@ def test_many_inputs_need_an_output_folder(tmp_path, model_path, capsys):
     pattern = str(tmp_path / "*.npy")
     assert apply("--model", model_path, "--input", pattern, "--output", tmp_path / "x.tif") != 0
     assert "must be a folder" in capsys.readouterr().err
+
+
+def test_an_output_folder_needs_its_parent(tmp_path, model_path, capsys):
+    np.save(tmp_path / "a.npy", blobs((64, 64)))
+    pattern, output = str(tmp_path / "*.npy"), tmp_path / "missing" / "out"
+    assert apply("--model", model_path, "--input", pattern, "--output", output) != 0
+    assert "create it first" in capsys.readouterr().err

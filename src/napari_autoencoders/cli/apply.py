@@ -127,6 +127,10 @@ def _jobs(pattern: str, output: str) -> list[tuple[Path, Path]]:
             f"--input {pattern!r} names {len(images)} images: --output must be a folder, not "
             f"{output!r}."
         )
+    if not folder.parent.is_dir():
+        raise FileNotFoundError(
+            f"the folder above --output {output!r} does not exist; create it first."
+        )
     folder.mkdir(exist_ok=True)
     renamed = {".npz": ".npy", ".png": ".tif"}
     return [

@@ -257,3 +257,8 @@ def test_blocks_computed_apart_fit_together_into_the_prediction(axes, shape, chu
         where = tuple(slice(*span) for span in location)
         result[where] = predict_block(model, image, location, axes=axes, tile=32, overlap=8)
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_an_empty_lazy_input_is_refused_before_reading():
+    with pytest.raises(ValueError, match="empty"):
+        predict(untrained_model(axes="SYX"), CountingArray(np.zeros((0, 32, 32), np.float32)))

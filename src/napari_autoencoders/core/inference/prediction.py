@@ -250,8 +250,9 @@ def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None)
         )
     if isinstance(image, np.ndarray):
         check_image(image, "the input image")
-    else:  # a lazy array: only its dtype now, its values as tiles are read (_forward)
-        check_image(np.zeros(1, image.dtype), "the input image")
+    else:  # a lazy array: its dtype and emptiness now, its values as tiles are read (_forward)
+        stand_in = np.zeros(tuple(min(size, 1) for size in image.shape), image.dtype)
+        check_image(stand_in, "the input image")
     size = model.config.model.input_size
     is_dense = model.config.model.architecture in LATENT_ARCHITECTURES
     height, width = (image.shape[axes.index(a)] for a in "YX")

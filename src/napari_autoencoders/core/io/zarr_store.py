@@ -50,6 +50,17 @@ class LazyImage:
     scale: tuple[float, ...] | None = None
 
 
+def _zarr():
+    try:
+        import zarr
+    except ImportError as err:
+        raise ImportError(
+            "zarr stores need the zarr package; install it with "
+            "pip install 'napari-autoencoders[zarr]'."
+        ) from err
+    return zarr
+
+
 def is_zarr(path: str | os.PathLike) -> bool:
     """Whether ``path`` names a zarr store (its name ends in ``.zarr``)."""
     return Path(path).name.lower().endswith(ZARR_SUFFIX)
@@ -97,8 +108,7 @@ def read_zarr(path: str | os.PathLike) -> LazyImage:
     ValueError
         If it is not a zarr store, or a group without multiscale metadata.
     """
-    import zarr
-
+    zarr = _zarr()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"zarr store {str(path)!r} does not exist.")
@@ -204,8 +214,7 @@ def atomic_zarr(
     ValueError, FileNotFoundError, PermissionError
         As :func:`check_zarr_writable`, or for ``.ome.zarr`` without ``axes``.
     """
-    import zarr
-
+    zarr = _zarr()
     path = Path(path)
     check_zarr_writable(path)
     ome = is_ome_zarr(path)
