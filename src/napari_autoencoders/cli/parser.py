@@ -316,7 +316,9 @@ def _add_encode(commands) -> None:
         "autoencoder, and write one CSV row per item: index, z0..z{D-1}, x, y, cluster.",
     )
     encode.add_argument("--model", required=True, metavar="FILE", help="trained autoencoder")
-    encode.add_argument("--input", required=True, metavar="FILE", help="image or stack")
+    encode.add_argument(
+        "--input", required=True, metavar="FILE", help="image or stack: a file or a .zarr store"
+    )
     encode.add_argument("--labels", metavar="FILE", help="labels image: encode its objects")
     encode.add_argument("--mask", action="store_true", help="blank pixels outside each object")
     encode.add_argument(
