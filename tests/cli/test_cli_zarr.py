@@ -183,3 +183,19 @@ def test_an_output_folder_needs_its_parent(tmp_path, model_path, capsys):
     pattern, output = str(tmp_path / "*.npy"), tmp_path / "missing" / "out"
     assert apply("--model", model_path, "--input", pattern, "--output", output) != 0
     assert "create it first" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_folder_on_a_cluster_gives_zarr_stores(tmp_path, model_path):
+    inputs = tmp_path / "raw"
+    inputs.mkdir()
+    np.save(inputs / "a.npy", blobs((64, 64)))
+    output = tmp_path / "out"
+    assert (
+        apply(
+            "--model", model_path, "--input", inputs, "--output", output, *TILES, "--workers", "1"
+        )
+        == 0
+    )
+    expected = predict(load_model(model_path), blobs((64, 64)), tile=64, overlap=16, device="cpu")
+    np.testing.assert_allclose(read_zarr(output / "a.zarr").array[:], expected, atol=1e-5)

@@ -38,7 +38,7 @@ def run_apply(args: argparse.Namespace) -> int:
     check_tiling(args.tile, args.overlap, args.batch_size)
     check_device(args.device)
     on_cluster = args.workers is not None or args.scheduler is not None
-    jobs = _jobs(args.input, args.output)
+    jobs = _jobs(args.input, args.output, zarr_outputs=on_cluster)
     for source, output in jobs:
         check_not_input(output, source, args.model)
         if on_cluster and not is_zarr(output):
@@ -53,11 +53,11 @@ def run_apply(args: argparse.Namespace) -> int:
     if len(pending) < len(jobs):
         say(f"skipping {len(jobs) - len(pending)} image(s) whose output exists (finished before)")
     model = load_model(args.model)
-    with (
-        cluster_client(workers=args.workers, scheduler=args.scheduler)
-        if on_cluster
-        else (contextlib.nullcontext()) as client
-    ):
+    if on_cluster:  # connected before any output is created: an unreachable one costs nothing
+        cluster = cluster_client(workers=args.workers, scheduler=args.scheduler)
+    else:
+        cluster = contextlib.nullcontext()
+    with cluster as client:
         for number, (source, output) in enumerate(pending, 1):
             if len(jobs) > 1:
                 say(f"[{number}/{len(pending)}] {source} -> {output}")
@@ -102,14 +102,15 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
     say(f"wrote {shape} float32 image to {output}")
 
 
-def _jobs(pattern: str, output: str) -> list[tuple[Path, Path]]:
+def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tuple[Path, Path]]:
     """Pairs (input, output) of ``--input`` and ``--output``.
 
     One image gives one pair. A folder (other than a zarr store) or a glob
     pattern gives its images in name order, each written into the folder
     ``output`` (created if missing) under the input's name; NumPy archives
     become ``.npy`` files and PNG images ``.tif`` files, which keep the
-    float values of a prediction.
+    float values of a prediction, and with ``zarr_outputs`` every output is
+    a ``.zarr`` store.
     """
     source = Path(pattern)
     if is_zarr(source) or source.is_file() or not (source.is_dir() or glob.has_magic(pattern)):
@@ -132,13 +133,15 @@ def _jobs(pattern: str, output: str) -> list[tuple[Path, Path]]:
             f"the folder above --output {output!r} does not exist; create it first."
         )
     folder.mkdir(exist_ok=True)
-    renamed = {".npz": ".npy", ".png": ".tif"}
-    return [
-        (image, folder / (image.stem + renamed[image.suffix.lower()]))
-        if image.suffix.lower() in renamed
-        else (image, folder / image.name)
-        for image in images
-    ]
+    return [(image, folder / _output_name(image, zarr_outputs)) for image in images]
+
+
+def _output_name(image: Path, zarr_output: bool) -> str:
+    """The name of ``image``'s result in an output folder."""
+    suffix = image.suffix.lower()
+    if is_zarr(image) or not (zarr_output or suffix in (".npz", ".png")):
+        return image.name
+    return image.stem + (".zarr" if zarr_output else {".npz": ".npy", ".png": ".tif"}[suffix])
 
 
 def _apply_axes(model_axes: str, shape: Sequence[int]) -> str:

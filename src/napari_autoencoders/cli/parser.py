@@ -250,7 +250,8 @@ def _add_apply(commands) -> None:
         metavar="PATH",
         help="result; its extension picks the format: .zarr or .ome.zarr stores are written "
         "chunk by chunk, with the input's chunks and pixel sizes. A folder for many inputs: "
-        "each result takes its input's name (.npz and .png inputs give .npy and .tif)",
+        "each result takes its input's name (.npz and .png inputs give .npy and .tif; with "
+        "--workers or --scheduler, .zarr)",
     )
     cluster = apply.add_mutually_exclusive_group()
     cluster.add_argument(

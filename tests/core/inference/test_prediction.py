@@ -253,7 +253,8 @@ def test_blocks_computed_apart_fit_together_into_the_prediction(axes, shape, chu
     expected = predict(model, image, tile=32, overlap=8)
     result = np.zeros_like(expected)
     for block in itertools.product(*(range(0, n, c) for n, c in zip(expected.shape, chunks))):
-        location = [(start, min(start + c, n)) for start, c, n in zip(block, chunks, expected.shape)]
+        ends = zip(block, chunks, expected.shape)
+        location = [(start, min(start + c, n)) for start, c, n in ends]
         where = tuple(slice(*span) for span in location)
         result[where] = predict_block(model, image, location, axes=axes, tile=32, overlap=8)
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)

@@ -107,7 +107,10 @@ def iter_predict(
 
 
 def _model_tiles(model: TrainedModel, shape_yx, tile: int, overlap: int):
-    """The tile and overlap ``model`` uses on planes of ``shape_yx`` when asked for ``tile``, ``overlap``."""
+    """The tile and overlap ``model`` uses on (Y, X) planes ``shape_yx``, asked for ``tile``.
+
+    Shared by :func:`iter_predict` and :func:`predict_block`, whose tiles must be the same.
+    """
     if model.config.model.architecture in LATENT_ARCHITECTURES:  # fixed input size
         tile = model.config.model.input_size
         return tile, min(overlap, tile // 2)

@@ -340,7 +340,7 @@ def tiled_region(
     scale: int = 1,
     batch_size: int = 1,
 ) -> np.ndarray:
-    """Output rows and columns ``region`` of :func:`iter_tiled`'s result, from the tiles touching them.
+    """Output ``region`` of :func:`iter_tiled`'s result, computed from the tiles touching it.
 
     The tiles are those of the whole image's plan, blended with the same
     weights and summed in the same order, so pieces computed apart (on the
@@ -361,8 +361,8 @@ def tiled_region(
     """
     plan = plan_tiles(image.shape[1:], tile=tile, overlap=overlap)
     (ty, tx), ((y0, y1), (x0, x1)) = plan.tile_yx, region
-    rows = [i for i, start in enumerate(plan.y_starts) if start * scale < y1 and (start + ty) * scale > y0]
-    cols = [i for i, start in enumerate(plan.x_starts) if start * scale < x1 and (start + tx) * scale > x0]
+    rows = _touching(plan.y_starts, ty * scale, scale, y0, y1)
+    cols = _touching(plan.x_starts, tx * scale, scale, x0, x1)
     tiles = [plan.row(row)[col] for row in rows for col in cols]
     values, weights = None, np.zeros((y1 - y0, x1 - x0), np.float32)
     for first in range(0, len(tiles), batch_size):
@@ -379,9 +379,15 @@ def tiled_region(
             a, b = max(y0, top), min(y1, top + ty * scale)
             c, d = max(x0, left), min(x1, left + tx * scale)
             inside = (slice(a - top, b - top), slice(c - left, d - left))
-            values[:, a - y0 : b - y0, c - x0 : d - x0] += window[inside] * result[(slice(None), *inside)]
-            weights[a - y0 : b - y0, c - x0 : d - x0] += window[inside]
+            where = (slice(a - y0, b - y0), slice(c - x0, d - x0))
+            values[(slice(None), *where)] += window[inside] * result[(slice(None), *inside)]
+            weights[where] += window[inside]
     return values / weights
+
+
+def _touching(starts: Sequence[int], length: int, scale: int, first: int, stop: int) -> list[int]:
+    """Indices of the tiles (input ``starts``, output ``length``) reaching output ``first:stop``."""
+    return [i for i, y in enumerate(starts) if y * scale < stop and y * scale + length > first]
 
 
 def apply_tiled(fn: Callable[[np.ndarray], np.ndarray], image, **options):

@@ -278,7 +278,7 @@ DEFAULT_CHUNK = 1024
 def output_chunks(
     input_chunks: Sequence[int] | None, axes: str, shape: Sequence[int], factor: int = 1
 ) -> tuple[int, ...]:
-    """The chunks of a result of ``shape`` and ``axes`` computed from an input chunked ``input_chunks``.
+    """The chunks of a result of ``shape`` and ``axes``, from an input chunked ``input_chunks``.
 
     Y and X chunks grow by the upscaling ``factor``; a channel axis is one
     chunk (a model may change the channel count); stack axes keep the
