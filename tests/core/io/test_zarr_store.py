@@ -131,6 +131,24 @@ def test_other_names_and_missing_folders_are_refused(tmp_path):
         check_zarr_writable(tmp_path / "nowhere" / "out.zarr")
 
 
+@pytest.mark.parametrize("axes", ["YXC", "ZTYX", "SCYX"])
+def test_ome_zarr_refuses_axes_it_cannot_describe(tmp_path, axes):
+    with (
+        pytest.raises(ValueError, match="write a plain .zarr store"),
+        atomic_zarr(
+            tmp_path / "out.ome.zarr", (2,) * len(axes), chunks=(2,) * len(axes), axes=axes
+        ),
+    ):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ome_zarr_chunks_are_nested_folders(tmp_path):
+    with atomic_zarr(tmp_path / "out.ome.zarr", (4, 4), chunks=(2, 2), axes="YX") as out:
+        out[:] = 1
+    assert (tmp_path / "out.ome.zarr" / "0" / "1" / "1").is_file()  # 0.4: chunk keys "y/x"
+
+
 def test_ome_zarr_needs_axes(tmp_path):
     with (
         pytest.raises(ValueError, match="axis letter"),

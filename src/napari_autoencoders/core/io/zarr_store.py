@@ -218,14 +218,18 @@ def atomic_zarr(
     path = Path(path)
     check_zarr_writable(path)
     ome = is_ome_zarr(path)
-    if ome and (axes is None or len(axes) != len(shape)):
-        raise ValueError(f"an OME-Zarr image needs one axis letter per dimension, got {axes!r}.")
+    if ome:
+        check_ome_axes(axes, len(shape))
     chunks = tuple(max(1, min(int(c), int(n))) for c, n in zip(chunks, shape))
     temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         if ome:
             group = zarr.open_group(str(temporary), mode="w", zarr_format=2)
-            array = group.create_array("0", shape=tuple(shape), chunks=chunks, dtype=dtype)
+            # OME-NGFF 0.4 stores zarr v2 chunks in nested folders ("/")
+            nested = {"name": "v2", "separator": "/"}
+            array = group.create_array(
+                "0", shape=tuple(shape), chunks=chunks, dtype=dtype, chunk_key_encoding=nested
+            )
             group.attrs["multiscales"] = [_multiscale(axes, scale or (1.0,) * len(shape))]
         else:
             array = zarr.create_array(
@@ -236,6 +240,24 @@ def atomic_zarr(
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
+
+
+def check_ome_axes(axes: str | None, ndim: int) -> None:
+    """Raise ``ValueError`` unless OME-NGFF 0.4 can describe an image of ``axes``.
+
+    It holds 2 to 5 axes in the order time, then channel or one other kind
+    (``S``), then space (``Z``, ``Y``, ``X``).
+    """
+    order = "TSCZYX"
+    if axes is None or len(axes) != ndim:
+        raise ValueError(f"an OME-Zarr image needs one axis letter per dimension, got {axes!r}.")
+    in_order = "".join(a for a in order if a in axes)
+    if axes != in_order or not 2 <= ndim <= 5 or {"S", "C"} <= set(axes):
+        raise ValueError(
+            f"OME-Zarr 0.4 holds up to 5 axes: time, then channel or S, then space (e.g. "
+            f"'TCZYX'); {axes!r} does not fit: write a plain .zarr store instead, or give an "
+            "input whose axes do."
+        )
 
 
 def _multiscale(axes: str, scale: Sequence[float]) -> dict:
