@@ -263,3 +263,14 @@ def test_blocks_computed_apart_fit_together_into_the_prediction(axes, shape, chu
 def test_an_empty_lazy_input_is_refused_before_reading():
     with pytest.raises(ValueError, match="empty"):
         predict(untrained_model(axes="SYX"), CountingArray(np.zeros((0, 32, 32), np.float32)))
+
+
+def test_a_block_reads_only_its_tiles_and_checks_their_values():
+    model, image = untrained_model(), image_of((128, 128))
+    lazy = CountingArray(image)
+    block = predict_block(model, lazy, [(0, 32), (0, 32)], axes="YX", tile=32, overlap=8)
+    assert block.shape == (32, 32) and sum(lazy.reads) <= 4 * 32 * 32
+    image[100, 100] = np.nan  # outside this block's tiles: unseen
+    predict_block(model, image, [(0, 32), (0, 32)], axes="YX", tile=32, overlap=8)
+    with pytest.raises(ValueError, match="a tile of the input image has 1 NaN"):
+        predict_block(model, image, [(96, 128), (96, 128)], axes="YX", tile=32, overlap=8)

@@ -156,12 +156,18 @@ def predict_block(
     -------
     ndarray of float32
         The block, axes ``axes``, of shape ``stop - start`` along each axis.
+
+    Raises
+    ------
+    ValueError
+        As :func:`iter_predict`; only the tiles this block reads are checked
+        for NaN or infinite values.
     """
     check_tiling(tile, overlap, batch_size)
-    axes = check_input(model, image, axes)
+    axes = check_input(model, image, axes, scan=False)  # not the whole image for each block
     planes = PlaneView(image, axes)
     tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
-    forward = _forward(model, select_device(device), check=not isinstance(image, np.ndarray))
+    forward = _forward(model, select_device(device), check=True)
     block = np.empty(tuple(stop - start for start, stop in location), np.float32)
     spans = dict(zip(axes, location))
     out = PlaneView(block, axes)
@@ -224,15 +230,21 @@ def _result_shape(plane_shape: tuple[int, ...], layout: Layout) -> tuple[int, ..
     return from_planes(np.broadcast_to(np.empty((), bool), plane_shape), layout).shape
 
 
-def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None) -> str:
+def check_input(
+    model: TrainedModel, image: np.ndarray, axes: str | None = None, *, scan: bool = True
+) -> str:
     """Check that ``image`` can go through ``model``; return its axes.
 
     Parameters
     ----------
     model : TrainedModel
         The model to apply.
-    image : ndarray
+    image : ndarray or array-like
         The image, with axes ``axes`` (default: the model's training axes).
+    scan : bool
+        Check every value of a NumPy array now. A lazy array's values (zarr,
+        dask), and all values when False, are left to be checked tile by
+        tile as they are read.
 
     Raises
     ------
@@ -251,9 +263,9 @@ def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None)
             f"{layout.channels} channel(s) with axes {axes!r}; choose a {kind} image or "
             "other axes."
         )
-    if isinstance(image, np.ndarray):
+    if scan and isinstance(image, np.ndarray):
         check_image(image, "the input image")
-    else:  # a lazy array: its dtype and emptiness now, its values as tiles are read (_forward)
+    else:  # its dtype and emptiness now, its values as tiles are read (_forward)
         stand_in = np.zeros(tuple(min(size, 1) for size in image.shape), image.dtype)
         check_image(stand_in, "the input image")
     size = model.config.model.input_size
