@@ -1,5 +1,8 @@
 """Tests for prediction on a dask cluster."""
 
+import os
+import signal
+
 import numpy as np
 import pytest
 import zarr
@@ -98,3 +101,28 @@ def test_workers_or_scheduler_not_both():
         cluster_client(workers=2, scheduler="tcp://127.0.0.1:9"),
     ):
         pass
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_is_replaced_and_its_chunks_computed_again(files):
+    model, image, folder = files
+    target = zarr.create_array(
+        str(folder / "out.zarr"), shape=image.shape, chunks=(1, 32, 32), dtype="f4"
+    )
+    result = lazy_prediction(
+        folder / "model.safetensors",
+        folder / "in.zarr",
+        shape=image.shape,
+        chunks=target.chunks,
+        axes="SYX",
+        tile=64,
+        overlap=16,
+    )
+    with cluster_client(workers=2) as client:
+        steps = iter_store(result, target, client)
+        next(steps)
+        victim = next(iter(client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker
+        assert list(steps)[-1] == (128, 128)
+    expected = predict(model, image, tile=64, overlap=16, device="cpu")
+    np.testing.assert_allclose(target[:], expected, rtol=1e-5, atol=1e-5)
