@@ -42,7 +42,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install torch==2.13.0
-	$(PY) -m pip install -c constraints.txt -e ".[testing,bench,bioimageio]"
+	$(PY) -m pip install -c constraints.txt -e ".[testing,bench,bioimageio,zarr]"
 	touch $@
 
 sysdeps: venv

@@ -106,3 +106,17 @@ def test_a_unet_is_refused(files, tmp_path, capsys):
 def test_mismatched_labels_are_refused(files, tmp_path, capsys):
     status, _ = encode(files, tmp_path, "--input", files["stack"], "--labels", files["labels"])
     assert status == 2 and "error:" in capsys.readouterr().err
+
+
+def test_an_ome_zarr_stack_is_encoded_with_its_stored_axes(files, tmp_path):
+    from napari_autoencoders.core.io.zarr_store import atomic_zarr
+
+    frames, path = stack(), tmp_path / "frames.ome.zarr"
+    with atomic_zarr(path, frames.shape, chunks=(1, SIZE, SIZE), axes="TYX") as out:
+        out[:] = frames
+    status, output = encode(files, tmp_path, "--input", path, "--clusters", 2)
+    assert status == 0
+    _, from_zarr = read_csv(output)
+    status, output = encode(files, tmp_path, "--input", files["stack"], "--clusters", 2)
+    codes = slice(1, 1 + DIM)
+    np.testing.assert_allclose(from_zarr[:, codes], read_csv(output)[1][:, codes], atol=1e-5)

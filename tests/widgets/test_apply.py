@@ -200,3 +200,32 @@ def test_failures_in_the_worker_are_reported(
     assert notifications["error"] == ["Prediction failed: CUDA out of memory"]
     assert [layer.name for layer in viewer.layers] == ["cells"]
     assert widget.apply_button.isEnabled()
+
+
+def test_dask_layers_reach_the_core_unloaded(qtbot, viewer, widget, make_noisy, monkeypatch):
+    import dask.array as da
+
+    image = make_noisy((48, 40))
+    lazy = da.from_array(image, chunks=(16, 16))
+    viewer.add_image(lazy, name="lazy")
+    given, iter_predict = [], apply_module.iter_predict
+
+    def spy(model, data, **options):
+        given.append(data)
+        return (yield from iter_predict(model, data, **options))
+
+    monkeypatch.setattr(apply_module, "iter_predict", spy)
+    apply_and_wait(qtbot, widget)
+
+    assert given and given[0] is lazy  # read tile by tile, never np.asarray'd whole
+    result = viewer.layers["lazy denoised"].data
+    assert isinstance(result, np.ndarray) and result.shape == image.shape
+
+
+def test_multiscale_layers_are_applied_at_full_resolution(qtbot, viewer, widget, make_noisy):
+    full = make_noisy((48, 40))
+    viewer.add_image([full, full[::2, ::2]], name="pyramid", multiscale=True)
+
+    apply_and_wait(qtbot, widget)
+
+    assert viewer.layers["pyramid denoised"].data.shape == full.shape

@@ -3,55 +3,145 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import glob
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..core.data.axes import default_axes
+from ..core.inference.distributed import cluster_client, iter_store, lazy_prediction
 from ..core.inference.prediction import check_input, iter_predict, output_shape
 from ..core.inference.tiling import check_tiling
-from ..core.io.images import atomic_output, check_not_input, read_image
+from ..core.io.images import READ_FORMATS, atomic_output, check_not_input
 from ..core.io.model_files import load_model
+from ..core.io.zarr_store import (
+    atomic_zarr,
+    check_zarr_writable,
+    is_zarr,
+    open_image,
+    output_chunks,
+    output_scale,
+)
 from .checks import check_device, check_guessed_axes
 from .output import printer, run_with_bar
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    """Predict tile by tile and write the result.
+    """Predict tile by tile and write the result, for one image or many.
 
-    Every option is checked before the output is created, and the result is
-    written to a temporary file renamed over ``--output`` when complete, so
-    a usage error, an exception, Ctrl-C or SIGTERM leaves a previous file at
-    ``--output`` as it was.
+    Every option is checked before an output is created, and each result is
+    written to a temporary file (or store) renamed over its output when
+    complete, so a usage error, an exception, Ctrl-C or SIGTERM leaves a
+    previous output as it was. Over a folder or a glob, outputs that exist
+    are finished ones and are skipped: running the command again resumes.
     """
-    check_not_input(args.output, args.input, args.model)
     check_tiling(args.tile, args.overlap, args.batch_size)
     check_device(args.device)
-    model = load_model(args.model)
-    image = read_image(args.input, mmap=True)
-    axes = args.axes or _apply_axes(model.config.data.axes, image.shape)
+    on_cluster = args.workers is not None or args.scheduler is not None
+    jobs = _jobs(args.input, args.output, zarr_outputs=on_cluster)
+    for source, output in jobs:
+        check_not_input(output, source, args.model)
+        if on_cluster and not is_zarr(output):
+            raise ValueError(
+                f"--workers and --scheduler write zarr stores (each worker writes its chunks), "
+                f"not {str(output)!r}; give an --output ending in .zarr or .ome.zarr."
+            )
+        if is_zarr(output):
+            check_zarr_writable(output)
     say = printer(args.quiet)
-    if args.axes is None:
-        check_guessed_axes(image.shape, axes, model.config.model.in_channels)
+    pending = [(source, output) for source, output in jobs if len(jobs) == 1 or not output.exists()]
+    if len(pending) < len(jobs):
+        say(f"skipping {len(jobs) - len(pending)} image(s) whose output exists (finished before)")
+    model = load_model(args.model)
+    if on_cluster:  # connected before any output is created: an unreachable one costs nothing
+        cluster = cluster_client(workers=args.workers, scheduler=args.scheduler)
+    else:
+        cluster = contextlib.nullcontext()
+    with cluster as client:
+        for number, (source, output) in enumerate(pending, 1):
+            if len(jobs) > 1:
+                say(f"[{number}/{len(pending)}] {source} -> {output}")
+            _apply_one(args, model, source, output, client)
+    return 0
+
+
+def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, client) -> None:
+    """Predict ``source`` into ``output``, here or on ``client``'s cluster when given."""
+    say = printer(args.quiet)
+    image = open_image(source)  # zarr chunk by chunk, files memory-mapped
+    axes = args.axes or image.axes or _apply_axes(model.config.data.axes, image.array.shape)
+    if args.axes is None and image.axes is None:
+        check_guessed_axes(image.array.shape, axes, model.config.model.in_channels)
         if axes != model.config.data.axes:
             say(
                 f"the model was trained on {model.config.data.axes!r} images; reading the "
-                f"{image.shape} image as {axes!r}"
+                f"{image.array.shape} image as {axes!r}"
             )
-    check_input(model, image, axes)
-    # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
-    with atomic_output(args.output, output_shape(model, image.shape, axes)) as out:
-        steps = iter_predict(
-            model,
-            image,
-            axes=axes,
-            tile=args.tile,
-            overlap=args.overlap,
-            batch_size=args.batch_size,
-            device=args.device or "auto",
-            out=out,
+    check_input(model, image.array, axes)
+    shape, factor = output_shape(model, image.array.shape, axes), model.config.model.factor
+    if is_zarr(output):  # written chunk by chunk into a temporary store
+        chunks = output_chunks(getattr(image.array, "chunks", None), axes, shape, factor)
+        scale = output_scale(image.scale, axes, factor)
+        destination = atomic_zarr(output, shape, chunks=chunks, axes=axes, scale=scale)
+    else:  # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
+        destination = atomic_output(output, shape)
+    options = {"axes": axes, "tile": args.tile, "overlap": args.overlap}
+    options.update(batch_size=args.batch_size, device=args.device or "auto")
+    with destination as out:
+        if client is None:
+            run_with_bar(iter_predict(model, image.array, out=out, **options), quiet=args.quiet)
+        else:  # the workers open the files themselves: absolute paths
+            result = lazy_prediction(
+                Path(args.model).resolve(),
+                source.resolve(),
+                shape=shape,
+                chunks=out.chunks,
+                **options,
+            )
+            run_with_bar(iter_store(result, out, client), quiet=args.quiet, unit="chunk")
+    say(f"wrote {shape} float32 image to {output}")
+
+
+def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tuple[Path, Path]]:
+    """Pairs (input, output) of ``--input`` and ``--output``.
+
+    One image gives one pair. A folder (other than a zarr store) or a glob
+    pattern gives its images in name order, each written into the folder
+    ``output`` (created if missing) under the input's name; NumPy archives
+    become ``.npy`` files and PNG images ``.tif`` files, which keep the
+    float values of a prediction, and with ``zarr_outputs`` every output is
+    a ``.zarr`` store.
+    """
+    source = Path(pattern)
+    if is_zarr(source) or source.is_file() or not (source.is_dir() or glob.has_magic(pattern)):
+        return [(source, Path(output))]
+    names = sorted(source.iterdir()) if source.is_dir() else sorted(map(Path, glob.glob(pattern)))
+    images = [p for p in names if is_zarr(p) or (p.is_file() and p.suffix.lower() in READ_FORMATS)]
+    if not images:
+        raise FileNotFoundError(
+            f"no images in {pattern!r}; give a folder or a quoted glob of "
+            f"{', '.join(READ_FORMATS)} files or .zarr stores."
         )
-        result = run_with_bar(steps, quiet=args.quiet)
-    say(f"wrote {result.shape} {result.dtype} image to {args.output}")
-    return 0
+    folder = Path(output)
+    if folder.suffix and not folder.is_dir():
+        raise ValueError(
+            f"--input {pattern!r} names {len(images)} images: --output must be a folder, not "
+            f"{output!r}."
+        )
+    if not folder.parent.is_dir():
+        raise FileNotFoundError(
+            f"the folder above --output {output!r} does not exist; create it first."
+        )
+    folder.mkdir(exist_ok=True)
+    return [(image, folder / _output_name(image, zarr_outputs)) for image in images]
+
+
+def _output_name(image: Path, zarr_output: bool) -> str:
+    """The name of ``image``'s result in an output folder."""
+    suffix = image.suffix.lower()
+    if is_zarr(image) or not (zarr_output or suffix in (".npz", ".png")):
+        return image.name
+    return image.stem + (".zarr" if zarr_output else {".npz": ".npy", ".png": ".tif"}[suffix])
 
 
 def _apply_axes(model_axes: str, shape: Sequence[int]) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from ..core.data.axes import guess_axes
 from ..core.io.images import check_not_input, read_image
 from ..core.io.model_files import load_model
+from ..core.io.zarr_store import open_image
 from ..core.latent.clustering import cluster, default_embedding, embed
 from ..core.latent.encoding import (
     iter_encode_frames,
@@ -31,9 +34,11 @@ def run_encode(args: argparse.Namespace) -> int:
     if args.labels and args.tile_stride is not None:
         raise ValueError("give --labels (objects) or --tile-stride (tiles), not both.")
     model = load_model(args.model)
-    image = read_image(args.input)
-    axes = args.axes or guess_axes(image.shape)
-    if args.axes is None:
+    source = open_image(args.input)
+    # the items are cut from an image in memory: a zarr store is read whole, once
+    image = np.asarray(source.array)
+    axes = args.axes or source.axes or guess_axes(image.shape)
+    if args.axes is None and source.axes is None:
         check_guessed_axes(image.shape, axes, model.config.model.in_channels)
     options = dict(axes=axes, batch_size=args.batch_size, device=args.device or "auto")
     if args.labels:

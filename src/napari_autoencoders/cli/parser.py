@@ -232,11 +232,43 @@ def _add_train(commands) -> None:
 
 
 def _add_apply(commands) -> None:
-    apply = commands.add_parser("apply", help="apply a trained model to an image file")
+    apply = commands.add_parser(
+        "apply",
+        help="apply a trained model to an image file, a zarr store, or a folder of them",
+        description="Predict tile by tile, here or on a dask cluster (--workers, --scheduler). "
+        "Over a folder or a glob, outputs that exist are skipped, so an interrupted run resumes "
+        "where it stopped.",
+    )
     apply.add_argument("--model", required=True, metavar="FILE", help="trained model file")
-    apply.add_argument("--input", required=True, metavar="FILE", help="image to process")
     apply.add_argument(
-        "--output", required=True, metavar="FILE", help="result; its extension picks the format"
+        "--input",
+        required=True,
+        metavar="PATH",
+        help="image to process: a file, or a .zarr store (an array or an OME-Zarr image, "
+        "read chunk by chunk); or a folder or a quoted glob ('raw/*.tif') of them",
+    )
+    apply.add_argument(
+        "--output",
+        required=True,
+        metavar="PATH",
+        help="result; its extension picks the format: .zarr or .ome.zarr stores are written "
+        "chunk by chunk, with the input's chunks and pixel sizes. A folder for many inputs: "
+        "each result takes its input's name (.npz and .png inputs give .npy and .tif; with "
+        "--workers or --scheduler, .zarr)",
+    )
+    cluster = apply.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="predict on a local dask cluster of N worker processes; --output must be .zarr",
+    )
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="predict on the running dask scheduler at ADDRESS (e.g. tcp://10.0.0.5:8786, "
+        "from dask-jobqueue or Kubernetes); model, input and output on a shared file system; "
+        "--output must be .zarr",
     )
     apply.add_argument("--axes", help="axes of the input (default: the model's axes)")
     apply.add_argument("--tile", type=int, default=512, metavar="N", help="tile side (pixels)")
@@ -288,7 +320,9 @@ def _add_encode(commands) -> None:
         "autoencoder, and write one CSV row per item: index, z0..z{D-1}, x, y, cluster.",
     )
     encode.add_argument("--model", required=True, metavar="FILE", help="trained autoencoder")
-    encode.add_argument("--input", required=True, metavar="FILE", help="image or stack")
+    encode.add_argument(
+        "--input", required=True, metavar="FILE", help="image or stack: a file or a .zarr store"
+    )
     encode.add_argument("--labels", metavar="FILE", help="labels image: encode its objects")
     encode.add_argument("--mask", action="store_true", help="blank pixels outside each object")
     encode.add_argument(

@@ -117,7 +117,7 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
         layer = self.image_layer.layer()
         model = self.model()
         try:
-            data = image_data(layer)
+            data = image_data(layer, lazy=True)  # dask and zarr layers read tile by tile
             if model is None:
                 raise ValueError(
                     "no model: train one with 'Train autoencoder' or load a model file."

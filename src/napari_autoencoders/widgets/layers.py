@@ -88,7 +88,7 @@ def axes_edit() -> QLineEdit:
     return edit
 
 
-def image_data(layer: Layer | None, role: str = "input") -> np.ndarray:
+def image_data(layer: Layer | None, role: str = "input", *, lazy: bool = False):
     """Return the pixels of an image layer, as napari stores them.
 
     Parameters
@@ -97,12 +97,21 @@ def image_data(layer: Layer | None, role: str = "input") -> np.ndarray:
         The chosen layer.
     role : str
         How the layer is used (``"input"``, ``"target"``), for messages.
+    lazy : bool
+        Return a layer backed by dask or zarr as that array, to be read tile
+        by tile, instead of loading it whole into a NumPy array; a multiscale
+        layer then gives its full-resolution level.
+
+    Returns
+    -------
+    ndarray or array-like
+        The layer's array, axes as napari holds them.
 
     Raises
     ------
     ValueError
         If there is no layer, it is not an image layer (labels, points, ...),
-        or it is multiscale.
+        or it is multiscale and ``lazy`` is False.
     """
     if layer is None:
         raise ValueError(f"no {role} layer: add an image layer to the viewer and choose it.")
@@ -111,12 +120,15 @@ def image_data(layer: Layer | None, role: str = "input") -> np.ndarray:
             f"the {role} layer {layer.name!r} is a {type(layer).__name__} layer; choose an "
             "image layer."
         )
-    if layer.multiscale:
+    if layer.multiscale and not lazy:
         raise ValueError(
             f"the {role} layer {layer.name!r} is multiscale; open its full-resolution level as "
             "a plain image layer."
         )
-    return np.asarray(layer.data)
+    data = layer.data[0] if layer.multiscale else layer.data
+    if lazy and not isinstance(data, np.ndarray) and hasattr(data, "__getitem__"):
+        return data
+    return np.asarray(data)
 
 
 def guess_axes(layer: Image) -> str:

@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.data.axes import check_axes, default_axes, from_planes, to_planes
+from napari_autoencoders.core.data.axes import (
+    PlaneView,
+    check_axes,
+    default_axes,
+    from_planes,
+    to_planes,
+)
 
 # Odd, distinct sizes so that a wrongly ordered axis cannot go unnoticed.
 SIZES = {"S": 3, "T": 2, "Z": 5, "C": 2, "Y": 7, "X": 9}
@@ -92,3 +98,20 @@ def test_default_axes(ndim, rgb, expected):
 def test_default_axes_refuses_to_guess(ndim, message):
     with pytest.raises(ValueError, match=message):
         default_axes(ndim)
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape"),
+    [("YX", (6, 5)), ("TZYX", (2, 3, 6, 5)), ("YXC", (6, 5, 2)), ("CZYX", (2, 3, 6, 5))],
+)
+def test_plane_view_reads_and_writes_the_planes_of_to_planes(axes, shape):
+    array = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    planes, _ = to_planes(array, axes)
+    view = PlaneView(array.copy(), axes)
+    assert view.shape == planes.shape
+    for index in range(len(view)):
+        np.testing.assert_array_equal(view[index][:, 1:4, 2:5], planes[index][:, 1:4, 2:5])
+    written = PlaneView(np.zeros_like(array), axes)
+    for index in range(len(written)):
+        written[index][:, :, :] = planes[index]
+    np.testing.assert_array_equal(written.array, array)

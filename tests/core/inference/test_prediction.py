@@ -1,5 +1,7 @@
 """Tests for applying a model to whole images, tile by tile."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,12 @@ import torch
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig
 from napari_autoencoders.core.nn.models import build_model
 from napari_autoencoders.core.data.normalization import Normalizer
-from napari_autoencoders.core.inference.prediction import iter_predict, output_shape, predict
+from napari_autoencoders.core.inference.prediction import (
+    iter_predict,
+    output_shape,
+    predict,
+    predict_block,
+)
 from napari_autoencoders.core.model import TrainedModel
 
 
@@ -20,6 +27,8 @@ def untrained_model(channels=1, axes="YX", **model_options):
     config = Config(model=ModelConfig(**options), data=DataConfig(axes=axes, patch_size=patch))
     if options.get("architecture") == "autoencoder":
         config.training.task = "reconstruct"
+    if options.get("architecture") == "superres":
+        config.training.task, config.training.mode = "superres", "from-highres"
     return TrainedModel(
         config=config.validate(),
         network=build_model(config.model).eval(),
@@ -175,3 +184,83 @@ def test_out_of_the_wrong_shape_raises():
 def test_output_shape_is_the_predicted_shape(axes, shape):
     model = untrained_model(shape[-1] if "C" in axes else 1, axes=axes)
     assert output_shape(model, shape, axes) == shape
+
+
+class CountingArray:
+    """A lazy array that records the size of every read and refuses to be loaded whole."""
+
+    def __init__(self, array):
+        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
+        self.reads = []
+
+    def __getitem__(self, key):
+        values = self.array[key]
+        self.reads.append(values.size)
+        return values
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the lazy image was loaded whole")
+
+
+@pytest.mark.parametrize(("axes", "shape"), [("SYX", (2, 256, 256)), ("YXC", (256, 256, 2))])
+def test_zarr_input_and_output_are_read_and_written_tile_by_tile(tmp_path, axes, shape):
+    import zarr
+
+    channels = shape[-1] if "C" in axes else 1
+    model = untrained_model(channels=channels, axes=axes)
+    image = image_of(shape)
+    stored = zarr.create_array(str(tmp_path / "in.zarr"), shape=shape, chunks=(64,) * 3, dtype="f4")
+    stored[:] = image
+    lazy = CountingArray(stored)
+    out = zarr.create_array(str(tmp_path / "out.zarr"), shape=shape, chunks=(64,) * 3, dtype="f4")
+    predict(model, lazy, tile=64, overlap=16, out=out)
+    np.testing.assert_allclose(out[:], predict(model, image, tile=64, overlap=16), atol=1e-5)
+    assert max(lazy.reads) <= 64 * 64 * channels  # one tile at a time
+
+
+def test_nan_in_a_lazy_input_is_found_in_its_tile():
+    model = untrained_model()
+    image = image_of((128, 128))
+    image[100, 5] = np.nan
+    with pytest.raises(ValueError, match="a tile of the input image has 1 NaN"):
+        predict(model, CountingArray(image), tile=64, overlap=16)
+
+
+@pytest.mark.parametrize(
+    ("axes", "shape", "chunks", "factor"),
+    [
+        ("YX", (100, 90), (40, 32), 1),
+        ("SYX", (3, 70, 64), (2, 32, 64), 1),
+        ("YXC", (64, 50, 2), (24, 40, 2), 1),
+        ("YX", (50, 40), (32, 32), 2),
+    ],
+)
+def test_blocks_computed_apart_fit_together_into_the_prediction(axes, shape, chunks, factor):
+    channels = shape[-1] if "C" in axes else 1
+    options = {"architecture": "superres", "factor": factor} if factor > 1 else {}
+    model = untrained_model(channels=channels, axes=axes, **options)
+    image = image_of(shape)
+    expected = predict(model, image, tile=32, overlap=8)
+    result = np.zeros_like(expected)
+    for block in itertools.product(*(range(0, n, c) for n, c in zip(expected.shape, chunks))):
+        ends = zip(block, chunks, expected.shape)
+        location = [(start, min(start + c, n)) for start, c, n in ends]
+        where = tuple(slice(*span) for span in location)
+        result[where] = predict_block(model, image, location, axes=axes, tile=32, overlap=8)
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_an_empty_lazy_input_is_refused_before_reading():
+    with pytest.raises(ValueError, match="empty"):
+        predict(untrained_model(axes="SYX"), CountingArray(np.zeros((0, 32, 32), np.float32)))
+
+
+def test_a_block_reads_only_its_tiles_and_checks_their_values():
+    model, image = untrained_model(), image_of((128, 128))
+    lazy = CountingArray(image)
+    block = predict_block(model, lazy, [(0, 32), (0, 32)], axes="YX", tile=32, overlap=8)
+    assert block.shape == (32, 32) and sum(lazy.reads) <= 4 * 32 * 32
+    image[100, 100] = np.nan  # outside this block's tiles: unseen
+    predict_block(model, image, [(0, 32), (0, 32)], axes="YX", tile=32, overlap=8)
+    with pytest.raises(ValueError, match="a tile of the input image has 1 NaN"):
+        predict_block(model, image, [(96, 128), (96, 128)], axes="YX", tile=32, overlap=8)

@@ -11,6 +11,7 @@ from napari_autoencoders.core.inference.tiling import (
     fit_tile,
     iter_tiled,
     plan_tiles,
+    tiled_region,
 )
 
 
@@ -235,3 +236,18 @@ def test_fit_tile_keeps_the_tile_count_with_less_overlap(size, tile, overlap):
 def test_fit_tile_shares_a_2048_side_evenly_and_leaves_small_images_alone():
     assert fit_tile(2048, 512, 32, multiple=4) == 436
     assert fit_tile(300, 512, 32) == 512
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_regions_computed_apart_equal_the_whole_result(scale):
+    def fn(batch):  # depends on where a tile is cut, as a network with zero padding does
+        upscaled = batch.repeat(scale, axis=-2).repeat(scale, axis=-1)
+        return upscaled - upscaled.mean(axis=(-2, -1), keepdims=True)
+
+    image = np.random.default_rng(0).random((2, 70, 53), dtype=np.float32)
+    options = {"tile": 24, "overlap": 6, "scale": scale, "batch_size": 3}
+    whole = apply_tiled(fn, image, **options)
+    for y0, x0 in [(0, 0), (17 * scale, 40 * scale), (60 * scale, 9 * scale)]:
+        region = ((y0, min(y0 + 13 * scale, whole.shape[1])), (x0, x0 + 11 * scale))
+        part = tiled_region(fn, image, region, **options)
+        np.testing.assert_allclose(part, whole[:, slice(*region[0]), slice(*region[1])], rtol=1e-6)

@@ -195,3 +195,68 @@ def from_planes(planes: np.ndarray, layout: Layout) -> np.ndarray:
         canonical = canonical.replace("C", "")
     order = [canonical.index(a) for a in layout.axes]
     return np.transpose(array, order)
+
+
+class PlaneView:
+    """Planes (N, C, Y, X) of a lazy array (zarr, dask), read and written one region at a time.
+
+    :func:`to_planes` transposes and reshapes, which would load a zarr array
+    whole; this view translates ``view[n][:, y0:y1, x0:x1]`` into the slice
+    of the array's own axes instead, so only that region is read (or
+    written).
+
+    Parameters
+    ----------
+    array : array-like
+        Any array with ``shape`` and basic slicing, axes ``axes``.
+    axes : str
+        Its axis letters, checked by :func:`check_axes`.
+    """
+
+    def __init__(self, array, axes: str):
+        self.array = array
+        self.layout = Layout(check_axes(axes, len(array.shape)), tuple(array.shape))
+        stack = tuple(self.layout.shape[axes.upper().index(a)] for a in self.layout.stack_axes)
+        self._stack_shape = stack
+        height, width = (self.layout.shape[self.layout.axes.index(a)] for a in "YX")
+        self.shape = (int(np.prod(stack, dtype=int)), self.layout.channels, height, width)
+        self.dtype = getattr(array, "dtype", None)
+        self.ndim = 4
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: int) -> _Plane:
+        return _Plane(self, int(index))
+
+    def _key(self, index: int, region: tuple) -> tuple[tuple, str]:
+        """The array's key for plane ``index``, ``region`` (C, Y, X); the axes it leaves."""
+        stack = dict(zip(self.layout.stack_axes, np.unravel_index(index, self._stack_shape)))
+        parts = dict(zip("CYX", region))
+        key = tuple(int(stack[a]) if a in stack else parts[a] for a in self.layout.axes)
+        return key, "".join(a for a in self.layout.axes if a not in stack)
+
+
+class _Plane:
+    """One plane (C, Y, X) of a :class:`PlaneView`."""
+
+    ndim = 3
+
+    def __init__(self, view: PlaneView, index: int):
+        self._view, self._index = view, index
+        self.shape = view.shape[1:]
+
+    def __getitem__(self, region: tuple) -> np.ndarray:
+        key, kept = self._view._key(self._index, region)
+        values = np.asarray(self._view.array[key])
+        if "C" not in kept:
+            values, kept = values[np.newaxis], "C" + kept
+        return np.transpose(values, [kept.index(a) for a in "CYX"])
+
+    def __setitem__(self, region: tuple, values: np.ndarray) -> None:
+        key, kept = self._view._key(self._index, region)
+        if "C" not in kept:
+            values = values[0]
+        else:
+            values = np.transpose(values, ["CYX".index(a) for a in kept])
+        self._view.array[key] = values

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import itertools
+from collections.abc import Generator, Sequence
 
 import numpy as np
 import torch
 
-from ..data.axes import Layout, check_axes, from_planes, to_planes
+from ..data.axes import Layout, PlaneView, check_axes, from_planes, to_planes
 from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
 from ..progress import run
-from .tiling import check_tiling, fit_tile, iter_tiled
+from .tiling import check_tiling, fit_tile, iter_tiled, tiled_region
 from ..model import TrainedModel
 from ..nn.device import select_device
 
@@ -38,9 +39,11 @@ def iter_predict(
     ----------
     model : TrainedModel
         The trained network and its normalisation.
-    image : ndarray
+    image : ndarray or array-like
         Image with axes ``axes`` (default: the axes the model was trained on);
-        it is read tile by tile, so a memory-mapped array stays on disk.
+        it is read tile by tile, so a memory-mapped array stays on disk, and
+        a zarr or dask array is never loaded whole (its values are checked
+        tile by tile, as they are read).
     tile, overlap : int
         Largest tile side and overlap between neighbouring tiles, in pixels;
         tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
@@ -50,10 +53,11 @@ def iter_predict(
         more tiles per pass only raise the memory used.
     device : str
         Torch device, ``"auto"`` for the fastest available.
-    out : ndarray, optional
+    out : ndarray or array-like, optional
         Destination with the shape and axes of the result, e.g. a memory-mapped
-        file from ``numpy.lib.format.open_memmap``: rows are written into it as
-        the tiles finish, so the result never has to fit in memory.
+        file from ``numpy.lib.format.open_memmap`` or a zarr array: rows are
+        written into it as the tiles finish, so the result never has to fit
+        in memory.
 
     Returns
     -------
@@ -77,23 +81,20 @@ def iter_predict(
     """
     check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes)
-    planes, layout = to_planes(image, axes)
-    if model.config.model.architecture in LATENT_ARCHITECTURES:  # fixed input size
-        tile = model.config.model.input_size
-        overlap = min(overlap, tile // 2)
-    else:  # even tiles, whole multiples of the UNet's downsampling: the least compute
-        multiple = 2**model.config.model.depth
-        tile = tuple(fit_tile(size, tile, overlap, multiple) for size in planes.shape[-2:])
-    forward = _forward(model, select_device(device))
+    lazy = not isinstance(image, np.ndarray)
+    planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
+    layout = Layout(axes, tuple(image.shape))
+    tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
+    forward = _forward(model, select_device(device), check=lazy)
     factor = model.config.model.factor
     height, width = planes.shape[-2:]
     shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
     count = planes.shape[0]
-    for index, plane in enumerate(planes):
+    for index in range(count):
         tiles = iter_tiled(
             forward,
-            plane,
+            planes[index],
             tile=tile,
             overlap=overlap,
             scale=factor,
@@ -105,16 +106,108 @@ def iter_predict(
     return from_planes(out_planes, layout) if out is None else out
 
 
+def _model_tiles(model: TrainedModel, shape_yx, tile: int, overlap: int):
+    """The tile and overlap ``model`` uses on (Y, X) planes ``shape_yx``, asked for ``tile``.
+
+    Shared by :func:`iter_predict` and :func:`predict_block`, whose tiles must be the same.
+    """
+    if model.config.model.architecture in LATENT_ARCHITECTURES:  # fixed input size
+        tile = model.config.model.input_size
+        return tile, min(overlap, tile // 2)
+    # even tiles, whole multiples of the UNet's downsampling: the least compute
+    multiple = 2**model.config.model.depth
+    return tuple(fit_tile(size, tile, overlap, multiple) for size in shape_yx), overlap
+
+
+def predict_block(
+    model: TrainedModel,
+    image,
+    location: Sequence[tuple[int, int]],
+    *,
+    axes: str,
+    tile: int = 512,
+    overlap: int = 32,
+    batch_size: int = 1,
+    device: str = "auto",
+) -> np.ndarray:
+    """One block of :func:`predict`'s result, computed from the tiles that touch it alone.
+
+    The tiles, their blending and their order are those of the whole
+    image's prediction (:func:`~.tiling.tiled_region`), so blocks computed
+    apart, e.g. by the workers of a dask cluster, fit together into the
+    result of :func:`predict` (to floating-point tolerance: only the batches
+    of tiles differ).
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The trained network and its normalisation.
+    image : array-like
+        The whole input, axes ``axes``, read tile by tile (numpy, memmap, zarr, dask).
+    location : sequence of (int, int)
+        ``(start, stop)`` of the block along each axis of the result (axes
+        ``axes``; Y and X on the grid ``factor`` times finer).
+    axes : str
+        The axes of ``image`` and of the result.
+    tile, overlap, batch_size, device
+        As :func:`iter_predict`.
+
+    Returns
+    -------
+    ndarray of float32
+        The block, axes ``axes``, of shape ``stop - start`` along each axis.
+
+    Raises
+    ------
+    ValueError
+        As :func:`iter_predict`; only the tiles this block reads are checked
+        for NaN or infinite values.
+    """
+    check_tiling(tile, overlap, batch_size)
+    axes = check_input(model, image, axes, scan=False)  # not the whole image for each block
+    planes = PlaneView(image, axes)
+    tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
+    forward = _forward(model, select_device(device), check=True)
+    block = np.empty(tuple(stop - start for start, stop in location), np.float32)
+    spans = dict(zip(axes, location))
+    out = PlaneView(block, axes)
+    stack_axes = out.layout.stack_axes
+    stack_shape = tuple(image.shape[axes.index(a)] for a in stack_axes)
+    channels = slice(*spans["C"]) if "C" in axes else slice(None)
+    for local, position in enumerate(itertools.product(*(range(*spans[a]) for a in stack_axes))):
+        index = int(np.ravel_multi_index(position, stack_shape)) if stack_axes else 0
+        out[local][:, :, :] = tiled_region(
+            forward,
+            planes[index],
+            (spans["Y"], spans["X"]),
+            tile=tile,
+            overlap=overlap,
+            scale=model.config.model.factor,
+            batch_size=batch_size,
+        )[channels]
+    return block
+
+
 def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
     """View a caller's ``out`` as planes (N, C, Y, X) of ``shape``, without copying."""
-    planes, _ = to_planes(out, layout.axes) if np.ndim(out) == len(layout.axes) else (None, None)
-    if planes is None or planes.shape != shape:
+    if len(np.shape(out)) != len(layout.axes):
+        planes = None
+    elif isinstance(out, np.ndarray):
+        planes, _ = to_planes(out, layout.axes)
+    else:  # zarr or another array written region by region
+        return _check_planes(PlaneView(out, layout.axes), layout, shape, out)
+    return _check_planes(planes, layout, shape, out)
+
+
+def _check_planes(planes, layout: Layout, shape: tuple[int, ...], out):
+    """Raise ``ValueError`` unless ``planes`` of ``out`` have ``shape`` and share its memory."""
+    if planes is None or tuple(planes.shape) != shape:
         expected = _result_shape(shape, layout)
         raise ValueError(
             f"out must have the result's shape {expected} (axes {layout.axes!r}), got "
             f"{np.shape(out)}; allocate it with that shape."
         )
-    if not np.may_share_memory(planes, out):
+    if isinstance(out, np.ndarray) and not np.may_share_memory(planes, out):
         raise ValueError(
             "out cannot be viewed as planes without a copy; give a C-contiguous array."
         )
@@ -137,15 +230,21 @@ def _result_shape(plane_shape: tuple[int, ...], layout: Layout) -> tuple[int, ..
     return from_planes(np.broadcast_to(np.empty((), bool), plane_shape), layout).shape
 
 
-def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None) -> str:
+def check_input(
+    model: TrainedModel, image: np.ndarray, axes: str | None = None, *, scan: bool = True
+) -> str:
     """Check that ``image`` can go through ``model``; return its axes.
 
     Parameters
     ----------
     model : TrainedModel
         The model to apply.
-    image : ndarray
+    image : ndarray or array-like
         The image, with axes ``axes`` (default: the model's training axes).
+    scan : bool
+        Check every value of a NumPy array now. A lazy array's values (zarr,
+        dask), and all values when False, are left to be checked tile by
+        tile as they are read.
 
     Raises
     ------
@@ -164,7 +263,11 @@ def check_input(model: TrainedModel, image: np.ndarray, axes: str | None = None)
             f"{layout.channels} channel(s) with axes {axes!r}; choose a {kind} image or "
             "other axes."
         )
-    check_image(image, "the input image")
+    if scan and isinstance(image, np.ndarray):
+        check_image(image, "the input image")
+    else:  # its dtype and emptiness now, its values as tiles are read (_forward)
+        stand_in = np.zeros(tuple(min(size, 1) for size in image.shape), image.dtype)
+        check_image(stand_in, "the input image")
     size = model.config.model.input_size
     is_dense = model.config.model.architecture in LATENT_ARCHITECTURES
     height, width = (image.shape[axes.index(a)] for a in "YX")
@@ -181,11 +284,16 @@ def predict(model: TrainedModel, image: np.ndarray, **options) -> np.ndarray:
     return run(iter_predict(model, image, **options))
 
 
-def _forward(model: TrainedModel, device: torch.device):
-    """Return a function from raw tiles (B, C, Y, X) to predictions in target units."""
+def _forward(model: TrainedModel, device: torch.device, *, check: bool = False):
+    """Return a function from raw tiles (B, C, Y, X) to predictions in target units.
+
+    With ``check``, each batch is refused if it holds NaN or infinite values.
+    """
     network = model.network_on(device)
 
     def forward(batch: np.ndarray) -> np.ndarray:
+        if check:
+            check_image(batch, "a tile of the input image")
         x = torch.from_numpy(model.input_norm.normalize(batch))
         x = x.to(device, memory_format=torch.channels_last)
         with torch.inference_mode():  # float32: bf16 autocast would quantise the output

@@ -330,6 +330,66 @@ def iter_tiled(
     return out
 
 
+def tiled_region(
+    fn: Callable[[np.ndarray], np.ndarray],
+    image,
+    region: Sequence[tuple[int, int]],
+    *,
+    tile: int | Sequence[int],
+    overlap: int | Sequence[int],
+    scale: int = 1,
+    batch_size: int = 1,
+) -> np.ndarray:
+    """Output ``region`` of :func:`iter_tiled`'s result, computed from the tiles touching it.
+
+    The tiles are those of the whole image's plan, blended with the same
+    weights and summed in the same order, so pieces computed apart (on the
+    workers of a cluster, say) equal the corresponding pieces of the whole
+    result. Each tile is read whole: the region's halo is the tiles' extent.
+
+    Parameters
+    ----------
+    fn, image, tile, overlap, scale, batch_size
+        As :func:`iter_tiled`; ``image`` is (C, Y, X).
+    region : ((int, int), (int, int))
+        Output rows ``(y0, y1)`` and columns ``(x0, x1)``, on the grid ``scale`` times finer.
+
+    Returns
+    -------
+    ndarray of float32
+        The region, (C_out, y1 - y0, x1 - x0).
+    """
+    plan = plan_tiles(image.shape[1:], tile=tile, overlap=overlap)
+    (ty, tx), ((y0, y1), (x0, x1)) = plan.tile_yx, region
+    rows = _touching(plan.y_starts, ty * scale, scale, y0, y1)
+    cols = _touching(plan.x_starts, tx * scale, scale, x0, x1)
+    tiles = [plan.row(row)[col] for row in rows for col in cols]
+    values, weights = None, np.zeros((y1 - y0, x1 - x0), np.float32)
+    for first in range(0, len(tiles), batch_size):
+        batch = tiles[first : first + batch_size]
+        for tile_, result in zip(batch, _run_batch(fn, image, batch, scale)):
+            if values is None:
+                values = np.zeros((result.shape[0], y1 - y0, x1 - x0), np.float32)
+            window = np.outer(
+                blend_window(plan.y_starts, tile_.row, ty, scale),
+                blend_window(plan.x_starts, tile_.col, tx, scale),
+            )
+            # the part of this tile's output inside the region, in both frames
+            top, left = tile_.y0 * scale, tile_.x0 * scale
+            a, b = max(y0, top), min(y1, top + ty * scale)
+            c, d = max(x0, left), min(x1, left + tx * scale)
+            inside = (slice(a - top, b - top), slice(c - left, d - left))
+            where = (slice(a - y0, b - y0), slice(c - x0, d - x0))
+            values[(slice(None), *where)] += window[inside] * result[(slice(None), *inside)]
+            weights[where] += window[inside]
+    return values / weights
+
+
+def _touching(starts: Sequence[int], length: int, scale: int, first: int, stop: int) -> list[int]:
+    """Indices of the tiles (input ``starts``, output ``length``) reaching output ``first:stop``."""
+    return [i for i, y in enumerate(starts) if y * scale < stop and y * scale + length > first]
+
+
 def apply_tiled(fn: Callable[[np.ndarray], np.ndarray], image, **options):
     """Run :func:`iter_tiled` to the end and return its (C_out, Y * scale, X * scale) output."""
     return run(iter_tiled(fn, image, **options))

@@ -1,0 +1,332 @@
+"""Zarr and OME-Zarr images, read and written chunk by chunk, never held whole.
+
+A ``.zarr`` folder holds either one array (read as it is) or an OME-Zarr
+multiscale image (OME-NGFF 0.4 or 0.5), of which the full-resolution level is
+read, with its axes and physical pixel sizes. Results are written as plain
+zarr arrays (``.zarr``) or as single-level OME-Zarr 0.4 images
+(``.ome.zarr``), into a temporary store beside the destination that is
+renamed to it when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .images import _umask, read_image
+
+#: The extension of zarr stores; ``.ome.zarr`` outputs get OME-Zarr metadata.
+ZARR_SUFFIX = ".zarr"
+#: OME axis names (lower case) and the axis letters of :mod:`~..data.axes`.
+_OME_AXES = {"s": "S", "t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
+_OME_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
+
+
+@dataclass(frozen=True)
+class LazyImage:
+    """An image read lazily: a zarr array, or a memory-mapped file.
+
+    Attributes
+    ----------
+    array : zarr.Array or ndarray
+        The pixels, read chunk by chunk when sliced (a file that cannot be
+        mapped, e.g. a compressed TIFF, is read whole).
+    axes : str or None
+        Axis letters from OME-Zarr metadata (e.g. ``"TCZYX"``); None for a plain
+        array, or when an axis has a name other than s, t, c, z, y, x.
+    scale : tuple of float or None
+        Physical size of a pixel along each axis, None when not stored.
+    """
+
+    array: object
+    axes: str | None = None
+    scale: tuple[float, ...] | None = None
+
+
+def _zarr():
+    try:
+        import zarr
+    except ImportError as err:
+        raise ImportError(
+            "zarr stores need the zarr package; install it with "
+            "pip install 'napari-autoencoders[zarr]'."
+        ) from err
+    return zarr
+
+
+def is_zarr(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a zarr store (its name ends in ``.zarr``)."""
+    return Path(path).name.lower().endswith(ZARR_SUFFIX)
+
+
+def is_ome_zarr(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names an OME-Zarr store (its name ends in ``.ome.zarr``)."""
+    return Path(path).name.lower().endswith(".ome" + ZARR_SUFFIX)
+
+
+def open_image(path: str | os.PathLike) -> LazyImage:
+    """Open the image at ``path`` without reading its pixels where the format allows.
+
+    A ``.zarr`` store is read by :func:`read_zarr`, any other file by
+    :func:`~.images.read_image`, memory-mapped where possible.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As those functions.
+    """
+    if is_zarr(path):
+        return read_zarr(path)
+    return LazyImage(read_image(path, mmap=True))
+
+
+def read_zarr(path: str | os.PathLike) -> LazyImage:
+    """Open the zarr image at ``path`` for reading, without reading its pixels.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.zarr`` folder holding an array, or an OME-Zarr multiscale group
+        (its first dataset, the full resolution, is read).
+
+    Returns
+    -------
+    LazyImage
+        The array with the axes and pixel sizes its metadata gives.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If it is not a zarr store, or a group without multiscale metadata.
+    """
+    zarr = _zarr()
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"zarr store {str(path)!r} does not exist.")
+    try:
+        node = zarr.open(str(path), mode="r")
+    except (OSError, ValueError, KeyError) as err:
+        raise ValueError(f"could not open {str(path)!r} as a zarr store ({err}).") from err
+    if isinstance(node, zarr.Array):
+        return LazyImage(node)
+    attributes = dict(node.attrs)
+    multiscales = attributes.get("multiscales") or attributes.get("ome", {}).get("multiscales")
+    if not multiscales:
+        names = sorted(name for name, _ in node.arrays())
+        raise ValueError(
+            f"{str(path)!r} is a zarr group without OME-Zarr multiscale metadata (arrays: "
+            f"{names}); give the path of one array, e.g. {str(path / names[0])!r}."
+            if names
+            else f"{str(path)!r} is an empty zarr group; give a zarr array or an OME-Zarr image."
+        )
+    image = multiscales[0]
+    level = image["datasets"][0]
+    axes = [axis["name"] if isinstance(axis, dict) else axis for axis in image.get("axes", [])]
+    letters = "".join(_OME_AXES.get(name.lower(), "") for name in axes)
+    if len(letters) != len(axes) or not axes:  # an axis we do not know: let the caller say
+        letters = None
+    scale = None
+    for transform in level.get("coordinateTransformations", []):
+        if transform.get("type") == "scale":
+            scale = tuple(float(value) for value in transform["scale"])
+    return LazyImage(node[level["path"]], letters, scale)
+
+
+def check_zarr_writable(path: str | os.PathLike) -> None:
+    """Raise before a long computation if a zarr store cannot be written at ``path``.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` does not end in ``.zarr``, or it exists and is not a
+        zarr store (a folder of other files is never replaced).
+    FileNotFoundError
+        If its folder does not exist.
+    PermissionError
+        If its folder does not take new files.
+    """
+    path = Path(path)
+    if not is_zarr(path):
+        raise ValueError(f"a zarr store's name ends in .zarr, got {str(path)!r}.")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
+    markers = (".zarray", ".zgroup", "zarr.json")
+    if path.exists() and not any((path / marker).exists() for marker in markers):
+        raise ValueError(
+            f"{str(path)!r} exists and is not a zarr store; it would be replaced: choose "
+            "another output path."
+        )
+    try:
+        with tempfile.TemporaryDirectory(dir=path.parent):
+            pass
+    except OSError as err:
+        raise PermissionError(
+            err.errno,
+            f"cannot write the zarr store {str(path)!r}: {str(path.parent)!r} does not take "
+            f"new files ({err.strerror}); choose a folder you can write to.",
+        ) from err
+
+
+@contextlib.contextmanager
+def atomic_zarr(
+    path: str | os.PathLike,
+    shape: Sequence[int],
+    dtype=np.float32,
+    *,
+    chunks: Sequence[int],
+    axes: str | None = None,
+    scale: Sequence[float] | None = None,
+) -> Iterator[object]:
+    """Yield a zarr array to fill; it becomes the store ``path`` only if the block succeeds.
+
+    The array lives in a temporary store in ``path``'s folder; when the block
+    ends normally, it is renamed to ``path`` (a previous store there is
+    replaced); when it raises, the temporary store is removed and a previous
+    store is left as it was. Chunks never filled read as zeros.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination ending in ``.zarr``; ``.ome.zarr`` writes an OME-Zarr 0.4
+        image of one level, with ``axes`` and ``scale`` in its metadata.
+    shape : sequence of int
+        Shape of the image, axes ``axes``.
+    dtype : data-type
+        Its dtype.
+    chunks : sequence of int
+        Chunk shape, one length per axis.
+    axes : str, optional
+        Axis letters (e.g. ``"ZYX"``); needed for ``.ome.zarr``.
+    scale : sequence of float, optional
+        Physical pixel size along each axis (OME-Zarr only; default 1).
+
+    Raises
+    ------
+    ValueError, FileNotFoundError, PermissionError
+        As :func:`check_zarr_writable`, or for ``.ome.zarr`` without ``axes``.
+    """
+    zarr = _zarr()
+    path = Path(path)
+    check_zarr_writable(path)
+    ome = is_ome_zarr(path)
+    if ome:
+        check_ome_axes(axes, len(shape))
+    chunks = tuple(max(1, min(int(c), int(n))) for c, n in zip(chunks, shape))
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        if ome:
+            group = zarr.open_group(str(temporary), mode="w", zarr_format=2)
+            # OME-NGFF 0.4 stores zarr v2 chunks in nested folders ("/")
+            nested = {"name": "v2", "separator": "/"}
+            array = group.create_array(
+                "0", shape=tuple(shape), chunks=chunks, dtype=dtype, chunk_key_encoding=nested
+            )
+            group.attrs["multiscales"] = [_multiscale(axes, scale or (1.0,) * len(shape))]
+        else:
+            array = zarr.create_array(
+                str(temporary), shape=tuple(shape), chunks=chunks, dtype=dtype, fill_value=0
+            )
+        yield array
+        _replace_folder(temporary, path)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def check_ome_axes(axes: str | None, ndim: int) -> None:
+    """Raise ``ValueError`` unless OME-NGFF 0.4 can describe an image of ``axes``.
+
+    It holds 2 to 5 axes in the order time, then channel or one other kind
+    (``S``), then space (``Z``, ``Y``, ``X``).
+    """
+    order = "TSCZYX"
+    if axes is None or len(axes) != ndim:
+        raise ValueError(f"an OME-Zarr image needs one axis letter per dimension, got {axes!r}.")
+    in_order = "".join(a for a in order if a in axes)
+    if axes != in_order or not 2 <= ndim <= 5 or {"S", "C"} <= set(axes):
+        raise ValueError(
+            f"OME-Zarr 0.4 holds up to 5 axes: time, then channel or S, then space (e.g. "
+            f"'TCZYX'); {axes!r} does not fit: write a plain .zarr store instead, or give an "
+            "input whose axes do."
+        )
+
+
+def _multiscale(axes: str, scale: Sequence[float]) -> dict:
+    """OME-NGFF 0.4 metadata of a one-level image."""
+    return {
+        "version": "0.4",
+        "axes": [
+            {
+                "name": letter.lower(),
+                **({"type": _OME_TYPES[letter]} if letter in _OME_TYPES else {}),
+            }
+            for letter in axes
+        ],
+        "datasets": [
+            {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": list(scale)}]}
+        ],
+    }
+
+
+def _replace_folder(source: Path, destination: Path) -> None:
+    """Rename ``source`` to ``destination``, replacing a previous folder there.
+
+    A folder cannot be renamed over a non-empty one: the old store is first
+    moved aside, then removed once the new one is in place.
+    """
+    os.chmod(source, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the result from others
+    if not destination.exists():
+        os.replace(source, destination)
+        return
+    old = Path(tempfile.mkdtemp(dir=destination.parent, prefix=f".{destination.name}.old."))
+    os.replace(destination, old / destination.name)
+    os.replace(source, destination)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+#: Chunk side along Y and X of a result computed from an unchunked (NumPy, TIFF) image.
+DEFAULT_CHUNK = 1024
+
+
+def output_chunks(
+    input_chunks: Sequence[int] | None, axes: str, shape: Sequence[int], factor: int = 1
+) -> tuple[int, ...]:
+    """The chunks of a result of ``shape`` and ``axes``, from an input chunked ``input_chunks``.
+
+    Y and X chunks grow by the upscaling ``factor``; a channel axis is one
+    chunk (a model may change the channel count); stack axes keep the
+    input's. An unchunked input (None) gives one plane of
+    :data:`DEFAULT_CHUNK` pixels a side per chunk.
+    """
+    if input_chunks is None:
+        input_chunks = [DEFAULT_CHUNK if a in "YX" else 1 for a in axes]
+        factor = 1
+    chunks = []
+    for letter, chunk, size in zip(axes, input_chunks, shape):
+        if letter == "C":
+            chunks.append(size)
+        elif letter in "YX":
+            chunks.append(chunk * factor)
+        else:
+            chunks.append(chunk)
+    return tuple(chunks)
+
+
+def output_scale(
+    scale: Sequence[float] | None, axes: str, factor: int = 1
+) -> tuple[float, ...] | None:
+    """Physical pixel sizes of a result upscaled ``factor`` times in Y and X (None stays None)."""
+    if scale is None:
+        return None
+    return tuple(
+        size / factor if a in "YX" else 1.0 if a == "C" else size for a, size in zip(axes, scale)
+    )

@@ -1,0 +1,128 @@
+"""Tests for prediction on a dask cluster."""
+
+import os
+import signal
+
+import numpy as np
+import pytest
+import zarr
+from test_prediction import image_of, untrained_model
+
+from napari_autoencoders.core.inference.distributed import (
+    cluster_client,
+    iter_store,
+    lazy_prediction,
+)
+from napari_autoencoders.core.inference.prediction import predict
+from napari_autoencoders.core.io.model_files import save_model
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A model file and a (2, 256, 256) zarr stack chunked (1, 64, 64)."""
+    model = untrained_model(axes="SYX")
+    save_model(model, tmp_path / "model.safetensors")
+    image = image_of((2, 256, 256))
+    stored = zarr.create_array(
+        str(tmp_path / "in.zarr"), shape=image.shape, chunks=(1, 64, 64), dtype="f4"
+    )
+    stored[:] = image
+    return model, image, tmp_path
+
+
+def test_lazy_prediction_equals_local_prediction(files):
+    model, image, folder = files
+    options = {"axes": "SYX", "tile": 96, "overlap": 16}
+    result = lazy_prediction(
+        folder / "model.safetensors",
+        folder / "in.zarr",
+        shape=image.shape,
+        chunks=(1, 64, 64),
+        **options,
+    )
+    assert result.chunks == ((1, 1), (64,) * 4, (64,) * 4)
+    expected = predict(model, image, tile=96, overlap=16, device="cpu")
+    np.testing.assert_allclose(
+        result.compute(scheduler="synchronous"), expected, rtol=1e-5, atol=1e-5
+    )
+
+
+@pytest.mark.slow
+def test_two_worker_processes_write_the_local_prediction(files):
+    model, image, folder = files
+    target = zarr.create_array(
+        str(folder / "out.zarr"), shape=image.shape, chunks=(1, 128, 128), dtype="f4"
+    )
+    result = lazy_prediction(
+        folder / "model.safetensors",
+        folder / "in.zarr",
+        shape=image.shape,
+        chunks=target.chunks,
+        axes="SYX",
+        tile=96,
+        overlap=16,
+    )
+    with cluster_client(workers=2) as client:
+        progress = list(iter_store(result, target, client))
+    assert progress[-1] == (8, 8)
+    expected = predict(model, image, tile=96, overlap=16, device="cpu")
+    np.testing.assert_allclose(target[:], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_chunks_that_do_not_match_the_store_are_refused(files):
+    _, image, folder = files
+    target = zarr.create_array(
+        str(folder / "out.zarr"), shape=image.shape, chunks=(1, 64, 64), dtype="f4"
+    )
+    result = lazy_prediction(
+        folder / "model.safetensors",
+        folder / "in.zarr",
+        shape=image.shape,
+        chunks=(1, 128, 128),
+        axes="SYX",
+    )
+    with pytest.raises(ValueError, match="do not match"):
+        next(iter_store(result, target, client=None))
+
+
+def test_an_unreachable_scheduler_is_one_clear_error():
+    with (
+        pytest.raises(
+            ConnectionError, match="cannot reach the dask scheduler at 'tcp://127.0.0.1:9'"
+        ),
+        cluster_client(scheduler="tcp://127.0.0.1:9", timeout=1),
+    ):
+        pass
+
+
+def test_workers_or_scheduler_not_both():
+    with (
+        pytest.raises(ValueError, match="not both"),
+        cluster_client(workers=2, scheduler="tcp://127.0.0.1:9"),
+    ):
+        pass
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_is_replaced_and_its_chunks_computed_again(files):
+    model, image, folder = files
+    target = zarr.create_array(
+        str(folder / "out.zarr"), shape=image.shape, chunks=(1, 32, 32), dtype="f4"
+    )
+    result = lazy_prediction(
+        folder / "model.safetensors",
+        folder / "in.zarr",
+        shape=image.shape,
+        chunks=target.chunks,
+        axes="SYX",
+        tile=64,
+        overlap=16,
+    )
+    with cluster_client(workers=2) as client:
+        steps = iter_store(result, target, client)
+        next(steps)
+        victim = next(iter(client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker
+        assert list(steps)[-1] == (128, 128)
+    expected = predict(model, image, tile=64, overlap=16, device="cpu")
+    np.testing.assert_allclose(target[:], expected, rtol=1e-5, atol=1e-5)

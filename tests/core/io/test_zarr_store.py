@@ -1,0 +1,171 @@
+"""Tests for zarr and OME-Zarr images read and written chunk by chunk."""
+
+import os
+
+import numpy as np
+import pytest
+import zarr
+
+from napari_autoencoders.core.io.zarr_store import (
+    atomic_zarr,
+    check_zarr_writable,
+    is_ome_zarr,
+    is_zarr,
+    open_image,
+    output_chunks,
+    output_scale,
+    read_zarr,
+)
+
+
+def test_names_tell_zarr_and_ome_zarr():
+    assert is_zarr("a/b.zarr") and is_zarr("b.OME.zarr") and not is_zarr("b.tif")
+    assert is_ome_zarr("b.ome.zarr") and not is_ome_zarr("b.zarr")
+
+
+def test_plain_array_is_read_lazily_without_axes(tmp_path):
+    path = tmp_path / "image.zarr"
+    stored = zarr.create_array(str(path), shape=(256, 256), chunks=(64, 64), dtype="u2")
+    stored[:64, :64] = 7
+    image = read_zarr(path)
+    assert isinstance(image.array, zarr.Array)  # not a numpy copy
+    assert image.array.chunks == (64, 64)
+    assert image.axes is None and image.scale is None
+    assert image.array[0, 0] == 7
+
+
+def test_ome_zarr_round_trip_keeps_axes_scale_and_chunks(tmp_path):
+    path = tmp_path / "result.ome.zarr"
+    data = np.arange(2 * 256 * 256, dtype=np.float32).reshape(2, 256, 256)
+    with atomic_zarr(
+        path, data.shape, chunks=(1, 64, 64), axes="ZYX", scale=(2.0, 0.5, 0.5)
+    ) as out:
+        out[:] = data
+    image = read_zarr(path)
+    assert image.axes == "ZYX" and image.scale == (2.0, 0.5, 0.5)
+    assert image.array.chunks == (1, 64, 64)
+    np.testing.assert_array_equal(image.array[:], data)
+
+
+def test_ome_zarr_0_5_multiscale_reads_the_full_resolution(tmp_path):
+    path = tmp_path / "pyramid.ome.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=3)
+    full = group.create_array("s0", shape=(3, 128, 128), chunks=(1, 64, 64), dtype="u1")
+    group.create_array("s1", shape=(3, 64, 64), chunks=(1, 64, 64), dtype="u1")
+    axes = [{"name": "c", "type": "channel"}, {"name": "y"}, {"name": "x"}]
+    datasets = [
+        {"path": name, "coordinateTransformations": [{"type": "scale", "scale": [1, s, s]}]}
+        for name, s in (("s0", 0.3), ("s1", 0.6))
+    ]
+    group.attrs["ome"] = {"version": "0.5", "multiscales": [{"axes": axes, "datasets": datasets}]}
+    image = read_zarr(path)
+    assert image.array.shape == full.shape
+    assert image.axes == "CYX" and image.scale == (1.0, 0.3, 0.3)
+
+
+def test_unknown_ome_axis_names_leave_the_axes_to_the_caller(tmp_path):
+    path = tmp_path / "odd.ome.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=2)
+    group.create_array("0", shape=(4, 32, 32), dtype="u1")
+    axes = [{"name": "angle"}, {"name": "y"}, {"name": "x"}]
+    group.attrs["multiscales"] = [{"axes": axes, "datasets": [{"path": "0"}]}]
+    assert read_zarr(path).axes is None
+
+
+def test_group_without_metadata_names_its_arrays(tmp_path):
+    path = tmp_path / "group.zarr"
+    zarr.open_group(str(path), mode="w").create_array("raw", shape=(8, 8), dtype="u1")
+    with pytest.raises(ValueError, match="raw"):
+        read_zarr(path)
+
+
+def test_missing_store_raises(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.zarr"):
+        read_zarr(tmp_path / "missing.zarr")
+
+
+def test_failed_write_keeps_the_previous_store(tmp_path):
+    path = tmp_path / "result.zarr"
+    with atomic_zarr(path, (64, 64), chunks=(32, 32)) as out:
+        out[:] = 1
+    with pytest.raises(RuntimeError), atomic_zarr(path, (64, 64), chunks=(32, 32)) as out:
+        out[:] = 2
+        raise RuntimeError("interrupted")
+    np.testing.assert_array_equal(read_zarr(path).array[:], 1)
+    assert sorted(os.listdir(tmp_path)) == ["result.zarr"]  # no temporary store left
+
+
+def test_a_second_write_replaces_the_store(tmp_path):
+    path = tmp_path / "result.zarr"
+    for value in (1, 2):
+        with atomic_zarr(path, (64, 64), chunks=(32, 32)) as out:
+            out[:] = value
+    np.testing.assert_array_equal(read_zarr(path).array[:], 2)
+    assert sorted(os.listdir(tmp_path)) == ["result.zarr"]
+
+
+def test_a_folder_that_is_no_store_is_never_replaced(tmp_path):
+    folder = tmp_path / "data.zarr"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep me")
+    with pytest.raises(ValueError, match="not a zarr store"):
+        check_zarr_writable(folder)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_a_read_only_folder_is_refused_before_writing(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError, match="choose a folder you can write to"):
+            check_zarr_writable(folder / "out.zarr")
+    finally:
+        folder.chmod(0o700)
+
+
+def test_other_names_and_missing_folders_are_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"ends in \.zarr"):
+        check_zarr_writable(tmp_path / "out.tif")
+    with pytest.raises(FileNotFoundError, match="create it first"):
+        check_zarr_writable(tmp_path / "nowhere" / "out.zarr")
+
+
+@pytest.mark.parametrize("axes", ["YXC", "ZTYX", "SCYX"])
+def test_ome_zarr_refuses_axes_it_cannot_describe(tmp_path, axes):
+    with (
+        pytest.raises(ValueError, match="write a plain .zarr store"),
+        atomic_zarr(
+            tmp_path / "out.ome.zarr", (2,) * len(axes), chunks=(2,) * len(axes), axes=axes
+        ),
+    ):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ome_zarr_chunks_are_nested_folders(tmp_path):
+    with atomic_zarr(tmp_path / "out.ome.zarr", (4, 4), chunks=(2, 2), axes="YX") as out:
+        out[:] = 1
+    assert (tmp_path / "out.ome.zarr" / "0" / "1" / "1").is_file()  # 0.4: chunk keys "y/x"
+
+
+def test_ome_zarr_needs_axes(tmp_path):
+    with (
+        pytest.raises(ValueError, match="axis letter"),
+        atomic_zarr(tmp_path / "out.ome.zarr", (8, 8), chunks=(8, 8)),
+    ):
+        pass
+
+
+def test_output_chunks_and_scale_follow_the_input():
+    assert output_chunks((1, 64, 64, 3), "ZYXC", (5, 128, 128, 2), factor=2) == (1, 128, 128, 2)
+    assert output_chunks(None, "SYX", (4, 256, 256)) == (1, 1024, 1024)
+    assert output_scale((2.0, 0.5, 0.5, 1.0), "ZYXC", 2) == (2.0, 0.25, 0.25, 1.0)
+    assert output_scale(None, "YX", 2) is None
+
+
+def test_open_image_maps_files_and_opens_stores(tmp_path):
+    np.save(tmp_path / "image.npy", np.ones((16, 16), np.float32))
+    assert isinstance(open_image(tmp_path / "image.npy").array, np.memmap)
+    zarr.create_array(str(tmp_path / "image.zarr"), shape=(16, 16), dtype="f4")
+    assert isinstance(open_image(tmp_path / "image.zarr").array, zarr.Array)
