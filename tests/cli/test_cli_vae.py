@@ -91,3 +91,14 @@ def test_vae_options_need_the_vae_task(files, tmp_path, capsys, run_error):
 def test_span_needs_a_grid(files, tmp_path, capsys, run_error):
     argv = ["sample", "--model", files["vae"], "--span", "2", "--output", tmp_path / "o.tif"]
     assert "--grid" in run_error(argv)
+
+
+def test_sample_draws_from_the_density_or_the_prior(files, tmp_path):
+    outputs = {}
+    for source in ("auto", "density", "prior"):
+        outputs[source] = tmp_path / f"{source}.npy"
+        options = ["--n", "4", "--source", source, "--output", outputs[source], "--quiet"]
+        assert sample("--model", files["vae"], *options) == 0
+    auto, density, prior = (read_image(outputs[s]) for s in ("auto", "density", "prior"))
+    np.testing.assert_array_equal(auto, density)
+    assert not np.allclose(density, prior)

@@ -22,6 +22,7 @@ from ..core.config import (
 from ..core.data.resolution import FACTORS
 from ..core.io.images import READ_FORMATS, WRITE_FORMATS
 from ..core.latent.clustering import Clustering, Embedding
+from ..core.latent.generation import SOURCES
 from ..core.recipes import DEFAULT_TIME_BUDGET
 
 PROG = "napari-autoencoders"
@@ -292,7 +293,14 @@ def _add_sample(commands) -> None:
     )
     generate.add_argument("--n", type=int, default=16, metavar="N", help="images to sample")
     generate.add_argument(
-        "--temperature", type=float, default=1.0, help="scale of the prior draws (default 1)"
+        "--temperature", type=float, default=1.0, help="scale of the draws' spread (default 1)"
+    )
+    generate.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="auto",
+        help="where the codes come from: 'density' (fitted to the training codes), 'prior', or "
+        "'auto' (default: the density when the model has one)",
     )
     generate.add_argument("--seed", type=int, default=0, help="default 0")
     generate.add_argument(

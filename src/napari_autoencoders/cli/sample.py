@@ -11,13 +11,14 @@ from .output import printer
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    """Decode draws from the prior, or with ``--grid`` the latent manifold; write the image."""
+    """Decode draws from the latent density or prior, or with ``--grid`` the manifold; write it."""
     check_not_input(args.output, args.model)
     model = load_model(args.model)
     if args.grid is None:
         if args.span is not None:
             raise ValueError("--span applies to the manifold only; give --grid G too.")
-        result = sample(model, args.n, temperature=args.temperature, seed=args.seed)
+        options = dict(temperature=args.temperature, seed=args.seed, source=args.source)
+        result = sample(model, args.n, **options)
     else:
         result = manifold(model, grid=args.grid, span=args.span)
     check_writable(args.output, result.shape)
