@@ -1,8 +1,24 @@
 """Helpers of the command-line tests."""
 
+import numpy as np
 import pytest
 
 from napari_autoencoders.cli import main
+
+
+def _disks(count=10, size=16, seed=0):
+    """A stack (S, Y, X) of bright disks on black, as uint8 like MNIST."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:size, :size]
+    centres = rng.uniform(5, 11, (count, 2, 1, 1))
+    inside = (y - centres[:, 0]) ** 2 + (x - centres[:, 1]) ** 2 < 16
+    return (255 * inside).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def disks():
+    """Factory of tiny digit-like stacks: ``disks(count=10, size=16, seed=0)``."""
+    return _disks
 
 
 @pytest.fixture

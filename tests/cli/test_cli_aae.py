@@ -14,15 +14,6 @@ FAST = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--width
 FAST += ["--device", "cpu", "--quiet"]
 
 
-def disks(count=10, size=16, seed=0):
-    """A stack (S, Y, X) of bright disks on black, as uint8 like MNIST."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[:size, :size]
-    centres = rng.uniform(5, 11, (count, 2, 1, 1))
-    inside = (y - centres[:, 0]) ** 2 + (x - centres[:, 1]) ** 2 < 16
-    return (255 * inside).astype(np.uint8)
-
-
 def train(*options):
     return main(["train", "--task", "aae", *map(str, options), *FAST])
 
@@ -32,7 +23,7 @@ def sample(*options):
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, disks):
     """A stack of frames, an AAE with the Gaussian prior and one with the mixture prior."""
     folder = tmp_path_factory.mktemp("cli_aae")
     paths = {name: folder / f"{name}.safetensors" for name in ("gaussian", "mixture")}

@@ -14,17 +14,8 @@ FAST_VAE = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "2", "--w
 FAST_VAE += ["--device", "cpu", "--quiet"]
 
 
-def disks(count=10, size=16, seed=0):
-    """A stack (S, Y, X) of bright disks on black, as uint8 like MNIST."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[:size, :size]
-    centres = rng.uniform(5, 11, (count, 2, 1, 1))
-    inside = (y - centres[:, 0]) ** 2 + (x - centres[:, 1]) ** 2 < 16
-    return (255 * inside).astype(np.uint8)
-
-
 @pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def files(tmp_path_factory, disks):
     """A stack of frames, a trained VAE and a trained plain autoencoder."""
     folder = tmp_path_factory.mktemp("cli_vae")
     paths = {"frames": folder / "frames.npy", "vae": folder / "vae.safetensors"}

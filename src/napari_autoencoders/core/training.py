@@ -422,9 +422,9 @@ class Trainer:
     @torch.no_grad()
     def _fit_density(self) -> LatentDensity:
         """The density of the codes of the training frames under the best weights."""
-        network = self.result().network_on(self.device)
+        network = self.result().network  # the best weights, on the CPU, a copy of their own
         codes = [
-            latent_of(network, torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+            latent_of(network, torch.from_numpy(batch)).float().numpy()
             for batch in np.array_split(self._frames, max(1, len(self._frames) // 256))
         ]
         return LatentDensity.fit(np.concatenate(codes), seed=self.config.training.seed)

@@ -30,6 +30,21 @@ def files(tmp_path):
     return model, image, tmp_path
 
 
+def stored_prediction(folder, shape, *, chunks, tile):
+    """An output store of ``chunks`` and the lazy prediction of the ``files`` stack into it."""
+    target = zarr.create_array(str(folder / "out.zarr"), shape=shape, chunks=chunks, dtype="f4")
+    result = lazy_prediction(
+        folder / "model.safetensors",
+        folder / "in.zarr",
+        shape=shape,
+        chunks=target.chunks,
+        axes="SYX",
+        tile=tile,
+        overlap=16,
+    )
+    return target, result
+
+
 def test_lazy_prediction_equals_local_prediction(files):
     model, image, folder = files
     options = {"axes": "SYX", "tile": 96, "overlap": 16}
@@ -50,18 +65,7 @@ def test_lazy_prediction_equals_local_prediction(files):
 @pytest.mark.slow
 def test_two_worker_processes_write_the_local_prediction(files):
     model, image, folder = files
-    target = zarr.create_array(
-        str(folder / "out.zarr"), shape=image.shape, chunks=(1, 128, 128), dtype="f4"
-    )
-    result = lazy_prediction(
-        folder / "model.safetensors",
-        folder / "in.zarr",
-        shape=image.shape,
-        chunks=target.chunks,
-        axes="SYX",
-        tile=96,
-        overlap=16,
-    )
+    target, result = stored_prediction(folder, image.shape, chunks=(1, 128, 128), tile=96)
     with cluster_client(workers=2) as client:
         progress = list(iter_store(result, target, client))
     assert progress[-1] == (8, 8)
@@ -106,18 +110,7 @@ def test_workers_or_scheduler_not_both():
 @pytest.mark.slow
 def test_a_worker_killed_mid_job_is_replaced_and_its_chunks_computed_again(files):
     model, image, folder = files
-    target = zarr.create_array(
-        str(folder / "out.zarr"), shape=image.shape, chunks=(1, 32, 32), dtype="f4"
-    )
-    result = lazy_prediction(
-        folder / "model.safetensors",
-        folder / "in.zarr",
-        shape=image.shape,
-        chunks=target.chunks,
-        axes="SYX",
-        tile=64,
-        overlap=16,
-    )
+    target, result = stored_prediction(folder, image.shape, chunks=(1, 32, 32), tile=64)
     with cluster_client(workers=2) as client:
         steps = iter_store(result, target, client)
         next(steps)
