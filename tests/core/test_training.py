@@ -518,3 +518,58 @@ def test_super_resolution_is_held_against_bicubic_and_latents_against_nothing(
     vae = Trainer(tiny_vae_config(), frames)
     vae.prepare()
     assert vae.input_loss is None and vae.warning() is None
+
+
+def _pretrained_config(tiny_config, mode):
+    from napari_autoencoders.core.config import PRIOR_NETWORK
+
+    return tiny_config(
+        model=dict(PRIOR_NETWORK),
+        data={"batch_size": 2, "patch_size": 32},
+        training={"mode": mode, "pretrained": True, "learning_rate": 2e-4},
+    )
+
+
+@pytest.mark.parametrize("mode", ["self-supervised", "synthetic", "paired"])
+def test_pretrained_start_is_never_lost(tiny_config, clean, noisy, mode):
+    config = _pretrained_config(tiny_config, mode)
+    data = {"self-supervised": (noisy, None), "synthetic": (clean, None), "paired": (noisy, clean)}
+    trainer = Trainer(config, *data[mode])
+    trainer.prepare()
+    prior_loss, prior_state = trainer.best_loss, trainer.best_state
+    assert trainer.config.model.noise_variance > 0  # estimated, or the synthetic noise's
+    for _ in trainer.run():
+        pass
+    assert trainer.best_loss <= prior_loss
+    if trainer.best_loss == prior_loss:
+        assert same_state(trainer.best_state, prior_state)
+    model = trainer.result()
+    assert prediction_error(model, noisy, clean) < 0.5 * float(np.mean((noisy - clean) ** 2))
+
+
+def test_pretrained_self_supervised_uses_recorrupted_pairs(tiny_config, noisy):
+    from napari_autoencoders.core.training import RECORRUPTION
+
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    trainer.prepare()
+    x, y, noise = trainer.validation[0]
+    assert torch.equal(x, y)  # no masking: the input is whole
+    assert noise.shape == x.shape and abs(float(noise.std()) - 1) < 0.2
+    assert trainer.input_loss == pytest.approx((RECORRUPTION + 1 / RECORRUPTION) ** 2)
+
+
+def test_synthetic_pretrained_takes_the_noise_description(tiny_config, clean):
+    config = _pretrained_config(tiny_config, "synthetic")
+    config.training.noise = "poisson:25+gaussian:0.05"
+    trainer = Trainer(config, clean)
+    trainer.prepare()
+    assert trainer.config.model.noise_gain == pytest.approx(0.04)
+    assert trainer.config.model.noise_variance == pytest.approx(0.0025)
+
+
+def test_pretrained_refuses_an_image_without_noise(tiny_config, clean):
+    flat = np.zeros((48, 48), np.float32)
+    flat[:, 24:] = 1.0
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), flat)
+    with pytest.raises(ValueError, match="no noise could be measured"):
+        trainer.prepare()

@@ -10,7 +10,8 @@ FRAMES, IMAGE = (40, 28, 28), (96, 96)
 
 CASES = [
     ("denoise", "self-supervised", IMAGE, {}),
-    ("denoise", "self-supervised", IMAGE, {"mask_fraction": 0.05, "patience": 7}),
+    ("denoise", "self-supervised", IMAGE, {"pretrained": False, "mask_fraction": 0.05, "patience": 7}),
+    ("denoise", "synthetic", IMAGE, {"pretrained": False, "depth": 3, "width": 16}),
     ("denoise", "synthetic", IMAGE, {"noise": "poisson:30"}),
     ("denoise", "paired", IMAGE, {"time_budget": 30}),
     ("reconstruct", None, FRAMES, {}),
@@ -40,6 +41,9 @@ def widget_config(widget, task, mode, choices):
         "downscale": widget.downscale.setText,
         "dense": widget.dense.setChecked,
         "prior": widget.prior.setCurrentText,
+        "pretrained": lambda value: widget.start.setCurrentText(
+            "pretrained prior" if value else "random weights"
+        ),
     }
     for name, value in choices.items():
         setter = setters.get(name) or getattr(widget, name).setValue
@@ -55,7 +59,10 @@ def cli_config(task, mode, shape, choices):
         argv += ["--target", "t.npy"]
     for name, value in choices.items():
         flag = "--" + name.replace("_", "-")
-        argv += [flag] if value is True else [flag, str(value)]
+        if value is False:
+            argv.append("--no-" + name.replace("_", "-"))
+        else:
+            argv += [flag] if value is True else [flag, str(value)]
     return config_from_args(build_parser().parse_args(argv), shape)
 
 

@@ -82,3 +82,20 @@ def test_worded_boxes_read_and_take_their_words(qtbot):
     assert box.validate("of", 2)[0] == QValidator.State.Intermediate
     box.setValue(30)
     assert box.text() == "30"
+
+
+def test_denoising_starts_from_the_prior_unless_asked_for_random_weights(viewer, registry):
+    viewer.add_image(np.zeros((96, 96), np.float32), name="noisy")
+    widget = TrainWidget(viewer, registry=registry)
+    scratch_fields = (widget.depth, widget.width, widget.learning_rate, widget.mask_fraction)
+    assert widget.start.currentText() == "pretrained prior"
+    assert all(field.isHidden() for field in scratch_fields)  # the prior's network and rate
+    config = widget.config()
+    assert config.training.pretrained and config.model.depth == 3
+
+    widget.start.setCurrentText("random weights")
+    assert not any(field.isHidden() for field in scratch_fields)
+    assert not widget.config().training.pretrained
+
+    widget.task.setCurrentText("superres")
+    assert widget.start.isHidden()

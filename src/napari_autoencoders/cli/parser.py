@@ -97,6 +97,14 @@ def _add_train(commands) -> None:
         "--model", required=True, metavar="OUT", help="model file to write, named *.safetensors"
     )
 
+    task.add_argument(
+        "--pretrained",
+        action=argparse.BooleanOptionalAction,
+        help="denoise: start from the denoising prior shipped with the package and fine-tune "
+        "it (default: yes, unless --depth, --width or --mask-fraction asks for a network "
+        "trained from scratch, or the synthetic noise is salt-and-pepper)",
+    )
+
     network = train.add_argument_group("network")
     network.add_argument(
         "--depth", type=int, metavar="N", help=f"2x downsamplings (default {ModelConfig.depth})"

@@ -23,7 +23,7 @@ RECIPE_OPTIONS = (
     "factor", "downscale", "noise", "depth", "width", "latent_dim", "beta", "kl_warmup",
     "reconstruction_loss", "neighbour_weight", "neighbours", "epochs", "time_budget",
     "steps_per_epoch", "patch_size", "batch_size", "learning_rate", "patience",
-    "mask_fraction", "seed", "device", "prior", "adversarial_rate",
+    "mask_fraction", "seed", "device", "prior", "adversarial_rate", "pretrained",
 )  # fmt: skip
 
 

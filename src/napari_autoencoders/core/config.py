@@ -105,6 +105,10 @@ VARIATIONAL_ARCHITECTURES = (Architecture.VAE.value, Architecture.VAE_DENSE.valu
 GENERATIVE_ARCHITECTURES = (*VARIATIONAL_ARCHITECTURES, Architecture.AAE.value)
 
 
+#: The network of the shipped denoising prior (:mod:`.prior`): a residual U-Net.
+PRIOR_NETWORK = {"architecture": "unet", "depth": 3, "width": 32, "residual": True}
+
+
 @dataclass
 class ModelConfig:
     """Network shape.
@@ -149,6 +153,13 @@ class ModelConfig:
         The VAE and AAE decoder's likelihood: ``"bce"`` (sigmoid output,
         binary cross-entropy) for images normalised to [0, 1], ``"mse"``
         (linear output, Gaussian of unit variance) otherwise.
+    noise_gain, noise_variance : float
+        The data's noise on the normalised scale, of variance
+        ``noise_gain * intensity + noise_variance`` (``"unet"`` only). When
+        either is positive the U-Net denoises in the variance-stabilised
+        domain: generalised Anscombe transform, the network (one channel at
+        a time, scaled to the noise level the shipped prior was trained
+        for), unbiased inverse (see :mod:`.prior`). Both 0: a plain U-Net.
     prior : {"gaussian", "mixture"}
         The AAE's prior (architecture ``"aae"`` only): ``"gaussian"``, the
         standard normal, or ``"mixture"``, 10 Gaussians on a circle, for a
@@ -168,6 +179,8 @@ class ModelConfig:
     hidden_dim: int = 512
     reconstruction_loss: str = ReconstructionLoss.BCE.value
     prior: str = Prior.GAUSSIAN.value
+    noise_gain: float = 0.0
+    noise_variance: float = 0.0
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -201,6 +214,19 @@ class ModelConfig:
                     f"model.input_size ({self.input_size}) must be at least "
                     f"2**depth = {2**self.depth}; lower the depth or use larger patches."
                 )
+        stabilized = self.noise_gain > 0 or self.noise_variance > 0
+        if not (self.noise_gain >= 0 and self.noise_variance >= 0 and math.isfinite(self.noise_gain)
+                and math.isfinite(self.noise_variance)):
+            raise ValueError(
+                f"model.noise_gain ({self.noise_gain}) and model.noise_variance "
+                f"({self.noise_variance}) must be finite and not negative."
+            )
+        if stabilized and (self.architecture != Architecture.UNET.value or not self.residual
+                           or self.in_channels != self.out_channels):
+            raise ValueError(
+                "a noise model (model.noise_gain, model.noise_variance) applies to a residual "
+                "'unet' with as many input as output channels only."
+            )
         if self.residual and self.in_channels != self.out_channels:
             raise ValueError(
                 "model.residual needs as many output as input channels, got "
@@ -315,6 +341,15 @@ class TrainingConfig:
         Nearest neighbours of each frame (k) for the graph of the neighbour
         term: frames among each other's k nearest neighbours form pairs,
         and so does each frame with its nearest neighbour.
+    pretrained : bool
+        Task ``"denoise"``: start from the denoising prior shipped with the
+        package (:mod:`.prior`) instead of random weights, and fine-tune it.
+        The network is then the prior's U-Net working in the
+        variance-stabilised domain of the data's noise (estimated from the
+        data, or given by ``noise`` in ``"synthetic"`` mode);
+        ``"self-supervised"`` fine-tuning uses recorrupted pairs instead of
+        blind-spot masking. The untuned prior is kept unless fine-tuning
+        beats it on the validation data.
     adversarial_rate : float
         Task ``"aae"``: learning rate of the discriminator and of the
         encoder's regularisation phase, as a share of the learning rate of
@@ -342,6 +377,7 @@ class TrainingConfig:
     neighbour_weight: float = 0.0
     neighbours: int = 15
     adversarial_rate: float = 0.5
+    pretrained: bool = False
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -410,6 +446,7 @@ class Config:
         self.training.validate()
         self._check_variational()
         self._check_adversarial()
+        self._check_pretrained()
         if self.model.architecture in LATENT_ARCHITECTURES:
             if self.model.input_size != self.data.patch_size:
                 raise ValueError(
@@ -471,6 +508,28 @@ class Config:
                 f"model.reconstruction_loss 'bce' needs images normalised to [0, 1]: set "
                 f"data.percentiles to (0, 100) (min-max), not {tuple(self.data.percentiles)}, "
                 "or use reconstruction_loss 'mse'."
+            )
+
+    def _check_pretrained(self) -> None:
+        """Raise ``ValueError`` unless a pretrained start fits the task, network and noise."""
+        if not self.training.pretrained:
+            return
+        if self.training.task != Task.DENOISE.value:
+            raise ValueError(
+                f"training.pretrained starts from the shipped denoising prior: it applies to "
+                f"task 'denoise', not {self.training.task!r}; set it to false."
+            )
+        network = {name: getattr(self.model, name) for name in PRIOR_NETWORK}
+        if network != PRIOR_NETWORK:
+            raise ValueError(
+                f"training.pretrained needs the prior's network {PRIOR_NETWORK}, got {network}; "
+                "leave the network settings at their defaults, or set pretrained to false."
+            )
+        synthetic = self.training.mode == Mode.SYNTHETIC.value
+        if synthetic and "saltpepper" in self.training.noise:
+            raise ValueError(
+                "the pretrained prior removes Gaussian and Poisson noise, not salt-and-pepper; "
+                "set training.pretrained to false for that noise."
             )
 
     def _check_adversarial(self) -> None:

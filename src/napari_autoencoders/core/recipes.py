@@ -23,6 +23,7 @@ from .config import (
     Config,
     DataConfig,
     Mode,
+    PRIOR_NETWORK,
     ModelConfig,
     ReconstructionLoss,
     Task,
@@ -55,6 +56,8 @@ GENERATIVE_TASKS = (Task.VAE.value, Task.AAE.value)
 NEIGHBOUR_WEIGHT = 1.0
 #: Tasks with the neighbour term.
 NEIGHBOUR_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value)
+#: Learning rate of a fine-tuning from the shipped denoising prior.
+PRETRAINED_LEARNING_RATE = 2e-4
 #: Fields the recipe derives: an option never sets them.
 DERIVED = ("architecture", "in_channels", "out_channels", "input_size", "task", "axes", "mode")
 #: Options that are not config fields.
@@ -72,6 +75,7 @@ def _applies(task: str, mode: str | None) -> dict[str, tuple[bool, str]]:
         "depth": (task != _SUPERRES, "the denoise, reconstruct, vae and aae networks, not superres"),
         "blocks": (task == _SUPERRES, "task superres only"),
         "residual": (task == _DENOISE, "task denoise only"),
+        "pretrained": (task == _DENOISE, "task denoise only"),
         "latent_dim": (latent, "tasks reconstruct, vae and aae only"),
         "neighbour_weight": (neighbour, "tasks reconstruct and vae only"),
         "neighbours": (neighbour, "tasks reconstruct and vae only"),
@@ -123,6 +127,10 @@ def task_config(
     - the patch is at most 64 pixels and shrinks to fit smaller planes; for
       reconstruct, vae and aae, whose items are frames, it is the frame
       itself when the frame is at most 64 pixels or the neighbour term is on;
+    - denoising starts from the shipped prior (``pretrained``, see
+      :mod:`.prior`) and fine-tunes it at :data:`PRETRAINED_LEARNING_RATE`,
+      unless a network or blind-spot option asks for a network trained from
+      scratch, or the synthetic noise is salt-and-pepper;
     - a reconstruct autoencoder on a stack of frames (each frame one item)
       does not augment and, given more frames than neighbours per frame,
       trains with the neighbour term (weight :data:`NEIGHBOUR_WEIGHT`);
@@ -186,6 +194,8 @@ def task_config(
         model.factor = given.get("factor", FACTORS[0])
     if task in GENERATIVE_TASKS:
         _generative_rules(model, data, dense=given.get("dense", False))
+    if task == _DENOISE:
+        _denoise_rules(model, training, given)
     if "patch_size" not in given:
         data.patch_size = _default_patch(task, mode, shape, axes, model.factor, training)
     if task == _RECONSTRUCT and _frames_are_items(shape, axes, data.patch_size):
@@ -244,6 +254,28 @@ def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> N
     data.augment = False
     if model.reconstruction_loss == ReconstructionLoss.BCE.value:
         data.percentiles = (0.0, 100.0)  # min-max
+
+
+def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict) -> None:
+    """Start from the shipped prior unless the options ask for another network or noise.
+
+    The prior is the pretrained network of :data:`.config.PRIOR_NETWORK`; a
+    depth, width, residual or blind-spot option chooses a network trained
+    from scratch instead, and so does salt-and-pepper noise, which the prior
+    never saw. The pretrained network fine-tunes at a lower learning rate,
+    so that it adapts without forgetting.
+    """
+    scratch = any(name in given for name in (*PRIOR_NETWORK, "mask_fraction", "mask_radius"))
+    synthetic_saltpepper = training.mode == Mode.SYNTHETIC.value and "saltpepper" in training.noise
+    if "pretrained" not in given:
+        training.pretrained = not (scratch or synthetic_saltpepper)
+    if not training.pretrained:
+        return
+    for name, value in PRIOR_NETWORK.items():
+        if name not in given:
+            setattr(model, name, value)
+    if "learning_rate" not in given:
+        training.learning_rate = PRETRAINED_LEARNING_RATE
 
 
 def _frames_are_items(shape: Sequence[int], axes: str, patch_size: int) -> bool:

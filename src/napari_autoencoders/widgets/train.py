@@ -62,6 +62,8 @@ UPDATE_INTERVAL = 0.1
 PROGRESS_STEPS = 1000
 #: The choices of an on/off field whose default the recipe decides.
 SWITCH = {"auto": None, "on": True, "off": False}
+#: Where a denoising network starts: the shipped prior, or random weights.
+STARTS = {"pretrained prior": True, "random weights": False}
 #: The value of a number field shown as "auto": the recipe decides.
 AUTO_NUMBER = -1.0
 #: The time budget's words: the recipe's budget, or none (the epochs count).
@@ -112,7 +114,7 @@ class TrainWidget(JobPanel):
             layout.addWidget(widget)
 
         self.task.currentIndexChanged.connect(self._fill_modes)
-        for choice in (self.task, self.mode):
+        for choice in (self.task, self.mode, self.start):
             choice.currentIndexChanged.connect(self._update_rows)
         self.time_budget.valueChanged.connect(self._update_rows)
         self.input_layer.currentIndexChanged.connect(self._on_layer_changed)
@@ -131,6 +133,13 @@ class TrainWidget(JobPanel):
         self.noise = QLineEdit(defaults.noise)
         self.noise.setToolTip(
             'Noise added to the clean image, e.g. "gaussian:0.1" or "poisson:30+gaussian:0.02".'
+        )
+        self.start = combo(list(STARTS), next(iter(STARTS)))
+        self.start.setToolTip(
+            "pretrained prior: fine-tune the denoiser shipped with the plugin (trained on "
+            "photographs; it works on the noise estimated from your image, Gaussian or "
+            "Poisson-Gaussian), best on one or few images; random weights: train a U-Net from "
+            "scratch (blind-spot masking in self-supervised mode), for other noise."
         )
         self.factor = combo([str(factor) for factor in FACTORS], str(FACTORS[0]))
         self.factor.setToolTip("Upscaling factor in Y and X.")
@@ -177,6 +186,7 @@ class TrainWidget(JobPanel):
             ("image", self.input_layer),
             ("clean target", self.target_layer),
             ("noise", self.noise),
+            ("start from", self.start),
             ("factor", self.factor),
             ("downscale", self.downscale),
             ("axes", self.axes),
@@ -271,7 +281,11 @@ class TrainWidget(JobPanel):
         vae, aae = task == Task.VAE.value, task == Task.AAE.value
         show_row(self.form, self.latent_dim, task in LATENT_TASKS)
         show_row(self.form, self.neighbour_weight, task in NEIGHBOUR_TASKS)
-        show_row(self.advanced_form, self.depth, not superres)
+        pretrained = denoise and STARTS[self.start.currentText()]
+        show_row(self.form, self.start, denoise)
+        show_row(self.advanced_form, self.depth, not superres and not pretrained)
+        for field in (self.width, self.learning_rate):  # the prior's, or the recipe's rate
+            show_row(self.advanced_form, field, not pretrained)
         for field in (self.beta, self.kl_warmup, self.dense):
             show_row(self.form, field, vae)
         for field in (self.prior, self.adversarial_rate):
@@ -279,7 +293,7 @@ class TrainWidget(JobPanel):
         show_row(self.advanced_form, self.neighbours, task in NEIGHBOUR_TASKS)
         # each frame is one sample of what a generative model learns to draw
         show_row(self.advanced_form, self.augment, task not in GENERATIVE_TASKS)
-        masked = denoise and mode == Mode.SELF_SUPERVISED.value
+        masked = denoise and mode == Mode.SELF_SUPERVISED.value and not pretrained
         show_row(self.advanced_form, self.mask_fraction, masked)
         self.epochs.setEnabled(self.time_budget.value() == OFF)  # a budget replaces the cap
 
@@ -316,6 +330,8 @@ class TrainWidget(JobPanel):
             options[name] = options.get(name) or None
         if "augment" in options:
             options["augment"] = SWITCH[options["augment"]]
+        if not self.start.isHidden():
+            options["pretrained"] = STARTS[self.start.currentText()]
         if options.get("neighbour_weight") == AUTO_NUMBER:
             options["neighbour_weight"] = None
         budget = self.time_budget.value()  # auto: the recipe's budget; off: the epochs count

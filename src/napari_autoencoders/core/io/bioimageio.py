@@ -52,6 +52,7 @@ from ..config import (
 from ..data.axes import check_axes, to_planes
 from ..data.normalization import Normalizer
 from ..model import TrainedModel
+from ..data import stabilization
 from ..nn import losses, models
 from .model_files import ModelFileError
 
@@ -71,6 +72,8 @@ MAX_TEST_SIDE = 256
 _ARCHITECTURE_PARTS = (
     ReconstructionLoss,
     losses.reparameterize,
+    stabilization.gat,
+    stabilization.inverse_gat,
     models.conv_block,
     models.pad_to_multiple,
     models.check_input_size,

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Architecture, ModelConfig, ReconstructionLoss
+from ..data.stabilization import gat, inverse_gat
 from .losses import reparameterize
 
 
@@ -65,9 +66,11 @@ class UNet(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
+        self.stabilized = config.noise_gain > 0 or config.noise_variance > 0
         widths = [config.width * 2**level for level in range(config.depth + 1)]
         self.down = nn.ModuleList()
-        channels = config.in_channels
+        # a stabilised U-Net denoises one channel at a time, as the pretrained prior does
+        channels = 1 if self.stabilized else config.in_channels
         for width in widths[:-1]:
             self.down.append(conv_block(channels, width))
             channels = width
@@ -77,10 +80,49 @@ class UNet(nn.Module):
         for width in reversed(widths[:-1]):
             self.up.append(nn.ConvTranspose2d(width * 2, width, 2, stride=2))
             self.merge.append(conv_block(width * 2, width))
-        self.head = nn.Conv2d(widths[0], config.out_channels, 1)
+        self.head = nn.Conv2d(widths[0], 1 if self.stabilized else config.out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (B, C_in, Y, X) to (B, C_out, Y, X)."""
+        if not self.stabilized:
+            return self.restore(x)
+        size_b, channels, height, width = x.shape
+        flat = x.reshape(size_b * channels, 1, height, width)
+        gain, variance = self.config.noise_gain, self.config.noise_variance
+        stable = self.denoise_stable(gat(flat, gain, variance), 1.0)
+        return inverse_gat(stable, gain, variance).reshape(x.shape)
+
+    def denoise_stable(self, z: torch.Tensor, sigma: float, working_sigma: float = 0.1) -> torch.Tensor:
+        """Denoise (B, 1, Y, X) values whose noise is Gaussian of standard deviation ``sigma``.
+
+        Each image is centred and scaled so that its noise has the standard
+        deviation ``working_sigma`` the pretrained prior learnt (its
+        ``PRIOR_SIGMA``): denoising commutes with scaling, so one network
+        serves every noise level.
+        """
+        mean = z.mean(dim=(-2, -1), keepdim=True)
+        scale = working_sigma / sigma
+        return self.restore((z - mean) * scale) / scale + mean
+
+    def recorrupted_loss(self, x: torch.Tensor, noise: torch.Tensor, alpha: float) -> torch.Tensor:
+        """Self-supervised loss of a stabilised U-Net on noisy images ``x`` (B, C, Y, X).
+
+        Recorrupted-to-recorrupted: in the stabilised domain, where the noise
+        is Gaussian of variance 1, the pair ``z + alpha * n`` and
+        ``z - n / alpha`` (``n`` is ``noise``, standard normal, shaped like
+        ``x``) have independent noise, so the mean squared error of denoising
+        one into the other is, up to a constant, the supervised error at the
+        noise level ``sqrt(1 + alpha**2)``.
+        """
+        size_b, channels, height, width = x.shape
+        flat = x.reshape(size_b * channels, 1, height, width)
+        n = noise.reshape(flat.shape)
+        z = gat(flat, self.config.noise_gain, self.config.noise_variance)
+        prediction = self.denoise_stable(z + alpha * n, (1 + alpha**2) ** 0.5)
+        return F.mse_loss(prediction, z - n / alpha)
+
+    def restore(self, x: torch.Tensor) -> torch.Tensor:
+        """The plain U-Net: map (B, C, Y, X) to (B, C_out, Y, X)."""
         padded, (height, width) = pad_to_multiple(x, 2**self.config.depth)
         skips = []
         h = padded

@@ -1,0 +1,140 @@
+"""A pretrained Gaussian denoiser shipped with the package: the denoising prior.
+
+One residual U-Net, trained once (``tools/pretrain_prior.py``) on
+photographs with white Gaussian noise of standard deviation
+:data:`PRIOR_SIGMA` and random contrast. Denoising is equivariant to
+scaling, so an image whose noise has standard deviation ``sigma`` is scaled
+by ``PRIOR_SIGMA / sigma``, denoised, and scaled back: one network covers
+every noise level, as a noise-level map does in FFDNet. Poisson-Gaussian
+data first go through the generalised Anscombe transform
+(:mod:`.data.stabilization`), which makes their noise Gaussian of unit
+variance. The U-Net does both when its config holds a noise model
+(:meth:`.nn.models.UNet.denoise_stable`); training with
+``training.pretrained`` fine-tunes it on the user's data.
+
+The weights are a safetensors file with the network's config in its
+header: loading never runs code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .config import PRIOR_NETWORK, ModelConfig
+from .data.stabilization import NoiseModel, estimate_noise
+from .inference.tiling import apply_tiled
+from .nn.models import build_model
+
+#: Noise standard deviation the prior was trained for, on its own scale.
+PRIOR_SIGMA = 0.1
+#: scikit-image photographs the prior trains on; the others stay held apart for tests.
+TRAINING_PHOTOS = ("astronaut", "coffee", "rocket", "grass", "brick", "clock", "page", "text")
+#: scikit-image photographs never seen in training: the benchmark's test photographs.
+HELD_APART_PHOTOS = ("camera", "chelsea", "gravel", "horse")
+#: The network: a residual U-Net of three levels.
+PRIOR_CONFIG = ModelConfig(**PRIOR_NETWORK)
+_WEIGHTS = "gaussian-prior.safetensors"
+
+
+def prior_network() -> torch.nn.Module:
+    """A new, untrained network of the prior's architecture."""
+    return build_model(PRIOR_CONFIG)
+
+
+def save_prior(network: torch.nn.Module, path: str | os.PathLike, *, steps: int) -> Path:
+    """Write ``network``'s weights and config to ``path`` (safetensors).
+
+    The weights are stored as float16, which halves the file; they are
+    loaded back as float32.
+    """
+    path = Path(path)
+    metadata = {"config": json.dumps(vars(PRIOR_CONFIG)), "steps": str(steps)}
+    state = {key: value.detach().half().contiguous() for key, value in network.state_dict().items()}
+    save_file(state, str(path), metadata=metadata)
+    return path
+
+
+def load_prior(path: str | os.PathLike | None = None) -> torch.nn.Module:
+    """The pretrained prior in eval mode, from ``path`` or the package's weights.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the weights file is missing.
+    """
+    if path is None:
+        path = resources.files("napari_autoencoders.core") / "weights" / _WEIGHTS
+    with safe_open(str(path), framework="pt") as handle:
+        config = ModelConfig(**json.loads(handle.metadata()["config"]))
+        state = {key: handle.get_tensor(key).float() for key in handle.keys()}
+    network = build_model(config)
+    network.load_state_dict(state)
+    return network.eval()
+
+
+def pretrained_network(config: ModelConfig, path: str | os.PathLike | None = None) -> torch.nn.Module:
+    """The network of ``config`` (the prior's U-Net, with a noise model) holding the prior's weights.
+
+    Raises
+    ------
+    ValueError
+        If ``config`` is not the prior's network.
+    """
+    network = build_model(config)
+    prior = load_prior(path)
+    try:
+        network.load_state_dict(prior.state_dict())
+    except RuntimeError as err:
+        raise ValueError(f"the network {config} cannot hold the prior's weights: {err}") from err
+    return network
+
+
+def denoise_image(
+    image: np.ndarray,
+    noise: NoiseModel | None = None,
+    *,
+    path: str | os.PathLike | None = None,
+    tile: int = 256,
+) -> np.ndarray:
+    """Denoise one noisy image (Y, X) with the prior alone, no training: the zero-shot path.
+
+    Parameters
+    ----------
+    image : ndarray, shape (Y, X)
+        Noisy image, any intensity scale.
+    noise : NoiseModel, optional
+        Its noise on that scale; estimated from the image by default
+        (:func:`.stabilization.estimate_noise`).
+    path : path-like, optional
+        Weights of another prior (:func:`save_prior`); the shipped one by default.
+    tile : int
+        Tile side; tiles overlap and blend.
+
+    Returns
+    -------
+    ndarray of float32, shape (Y, X)
+    """
+    image = np.asarray(image, dtype=np.float32)
+    noise = noise if noise is not None else estimate_noise(image)
+    if noise.gain <= 0 and noise.read_variance <= 0:
+        return image.copy()  # no measurable noise
+    config = dataclasses.replace(
+        PRIOR_CONFIG, noise_gain=noise.gain, noise_variance=noise.read_variance
+    )
+    network = pretrained_network(config, path).eval()
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return network(torch.from_numpy(batch)).numpy()
+
+    side = min(tile, *image.shape)
+    return apply_tiled(forward, image[None], tile=side, overlap=min(32, side // 4))[0]

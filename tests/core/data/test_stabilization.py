@@ -1,0 +1,87 @@
+"""Noise estimation and the generalised Anscombe transform."""
+
+import numpy as np
+import pytest
+import torch
+from skimage import data, img_as_float32
+
+from napari_autoencoders.core.data.noise import add_noise
+from napari_autoencoders.core.data.stabilization import (
+    NoiseModel,
+    estimate_noise,
+    estimate_planes_noise,
+    gat,
+    inverse_gat,
+    noise_model_of,
+    stabilize,
+    unstabilize,
+)
+
+
+@pytest.fixture(scope="module")
+def moon():
+    """A 256x256 crop of the moon, scaled to [0, 1] as the trainer normalises it."""
+    image = img_as_float32(data.moon())[:256, :256]
+    low, high = np.percentile(image, (1, 99.8))
+    return np.clip((image - low) / (high - low), 0, 1)
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.1])
+def test_estimate_noise_finds_gaussian_sigma(moon, sigma):
+    noise = estimate_noise(add_noise(moon, f"gaussian:{sigma}", seed=1))
+    # the same standard deviation across the image's intensities
+    for intensity in np.percentile(moon, [5, 50, 95]):
+        assert noise.sigma(intensity) == pytest.approx(sigma, rel=0.1)
+
+
+@pytest.mark.parametrize("peak", [10, 100])
+def test_estimate_noise_finds_poisson_gain(moon, peak):
+    noise = estimate_noise(add_noise(moon, f"poisson:{peak}+gaussian:0.01", seed=1))
+    assert noise.gain == pytest.approx(1 / peak, rel=0.2)
+    assert noise.read_variance < 0.001
+
+
+def test_estimate_noise_refuses_tiny_or_3d_input():
+    with pytest.raises(ValueError, match="2D image of at least 8x8"):
+        estimate_noise(np.zeros((4, 4)))
+    with pytest.raises(ValueError, match="2D image"):
+        estimate_noise(np.zeros((3, 16, 16)))
+
+
+def test_estimate_planes_noise_takes_the_median_over_planes(moon):
+    planes = np.stack([add_noise(moon, "gaussian:0.1", seed=s) for s in range(3)])[:, None]
+    planes[1, 0] = moon  # one clean plane does not sway the median
+    noise = estimate_planes_noise(planes)
+    assert np.sqrt(noise.read_variance) == pytest.approx(0.1, rel=0.1)
+
+
+def test_stabilized_poisson_noise_has_unit_variance(moon):
+    noise = NoiseModel(1 / 30, 0.01**2)
+    noisy = add_noise(moon, "poisson:30+gaussian:0.01", seed=2)
+    residual = stabilize(noisy, noise) - stabilize(moon, noise)
+    bright = moon > 0.2  # where counts are high enough for the transform's approximation
+    assert residual[bright].std() == pytest.approx(1.0, abs=0.05)
+
+
+def test_unbiased_inverse_recovers_the_mean_at_low_counts():
+    rng = np.random.default_rng(0)
+    clean = 0.3  # 3 photons at peak 10
+    noisy = rng.poisson(clean * 10, size=200_000) / 10
+    noise = NoiseModel(0.1, 0.0)
+    mean_stable = stabilize(noisy, noise).mean()
+    unbiased = unstabilize(np.array([mean_stable]), noise)[0]
+    algebraic = ((mean_stable / 2) ** 2 - 0.375) * 0.1
+    assert abs(unbiased - clean) < 0.01
+    assert abs(algebraic - clean) > 3 * abs(unbiased - clean)
+
+
+def test_gaussian_model_is_a_scaling():
+    x = torch.linspace(-1, 2, 7)
+    assert torch.allclose(gat(x, 0.0, 0.04), x / 0.2)
+    assert torch.allclose(inverse_gat(gat(x, 0.0, 0.04), 0.0, 0.04), x)
+
+
+def test_noise_model_of_a_description():
+    assert noise_model_of("poisson:20+gaussian:0.1") == NoiseModel(0.05, pytest.approx(0.01))
+    with pytest.raises(ValueError, match="salt and pepper"):
+        noise_model_of("saltpepper:0.1")

@@ -1,0 +1,69 @@
+"""The shipped denoising prior: loading, the zero-shot path, and its network."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from skimage import data, img_as_float32
+
+from napari_autoencoders.core import prior
+from napari_autoencoders.core.data.noise import add_noise
+from napari_autoencoders.core.data.stabilization import NoiseModel
+from napari_autoencoders.core.nn.models import UNet
+
+
+def test_shipped_weights_load_without_code_and_match_the_config():
+    network = prior.load_prior()
+    assert isinstance(network, UNet)
+    assert not network.training
+    assert network.config == prior.PRIOR_CONFIG
+
+
+def test_prior_sigma_is_the_networks_working_sigma():
+    import inspect
+
+    default = inspect.signature(UNet.denoise_stable).parameters["working_sigma"].default
+    assert default == prior.PRIOR_SIGMA
+
+
+def test_save_and_load_round_trip(tmp_path):
+    network = prior.prior_network()
+    path = prior.save_prior(network, tmp_path / "p.safetensors", steps=3)
+    loaded = prior.load_prior(path)
+    for key, value in network.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:0.1", "poisson:30+gaussian:0.01"])
+def test_zero_shot_denoising_of_a_held_apart_photograph_beats_the_noisy_input(spec):
+    clean = img_as_float32(data.camera())[128:256, 128:256]
+    noisy = add_noise(clean, spec, seed=3)
+    out = prior.denoise_image(noisy)
+    assert out.shape == clean.shape and out.dtype == np.float32
+    assert np.mean((out - clean) ** 2) < 0.5 * np.mean((noisy - clean) ** 2)
+
+
+def test_zero_shot_without_measurable_noise_returns_a_copy():
+    image = np.zeros((16, 16), np.float32)
+    out = prior.denoise_image(image, NoiseModel(0.0, 0.0))
+    assert np.array_equal(out, image) and out is not image
+
+
+def test_pretrained_network_refuses_another_architecture():
+    config = dataclasses.replace(prior.PRIOR_CONFIG, width=16)
+    with pytest.raises(ValueError, match="cannot hold the prior's weights"):
+        prior.pretrained_network(config)
+
+
+def test_stabilized_unet_denoises_channels_one_at_a_time():
+    config = dataclasses.replace(
+        prior.PRIOR_CONFIG, in_channels=2, out_channels=2, noise_variance=0.01
+    )
+    network = prior.pretrained_network(config).eval()
+    x = torch.rand(1, 2, 24, 24)
+    with torch.no_grad():
+        both = network(x)
+        first = network(torch.cat([x[:, :1], x[:, :1]], dim=1))
+    assert both.shape == x.shape
+    assert torch.allclose(both[:, 0], first[:, 0], atol=1e-5)
