@@ -55,10 +55,20 @@ GENERATIVE_TASKS = (Task.VAE.value, Task.AAE.value)
 NEIGHBOUR_WEIGHT = 1.0
 #: Tasks with the neighbour term.
 NEIGHBOUR_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value)
-#: Fields the recipe derives: an option never sets them.
-DERIVED = ("architecture", "in_channels", "out_channels", "input_size", "task", "axes", "mode")
+#: Fields the recipe derives: an option never sets them (``three_d`` sets ``spatial_dims``).
+DERIVED = (
+    "architecture", "in_channels", "out_channels", "input_size", "task", "axes", "mode",
+    "spatial_dims",
+)
 #: Options that are not config fields.
-EXTRA_OPTIONS = ("dense",)
+EXTRA_OPTIONS = ("dense", "three_d")
+#: Tasks with a 3D network.
+VOLUME_TASKS = (Task.DENOISE.value,)
+#: Planes of a 3D network's patches (fewer in a thinner volume), and its patches per batch:
+#: 16 planes of 64x64 pixels hold 16 times the pixels of a 2D patch, so 4 of them give
+#: a step 4 times the pixels of the 2D default (16 patches).
+VOLUME_PATCH_Z = 16
+VOLUME_BATCH_SIZE = 4
 
 _DENOISE, _SUPERRES, _VAE = Task.DENOISE.value, Task.SUPERRES.value, Task.VAE.value
 _RECONSTRUCT = Task.RECONSTRUCT.value
@@ -129,6 +139,10 @@ def task_config(
     - a VAE or AAE never augments, and its binary cross-entropy (the
       default likelihood) scales frames to [0, 1] (percentiles 0 and 100);
     - an AAE's prior is the standard normal unless ``prior="mixture"``;
+    - ``three_d=True`` (task denoise, axes with ``Z``) trains a 3D U-Net on
+      boxes of :data:`VOLUME_PATCH_Z` planes (fewer in a thinner volume),
+      :data:`VOLUME_BATCH_SIZE` per batch; without it a stack is taken plane
+      by plane;
     - without ``epochs`` or ``time_budget`` the training has a budget of
       :data:`DEFAULT_TIME_BUDGET` seconds (:data:`ZERO_SHOT_TIME_BUDGET` for
       zero-shot super-resolution); a time budget without ``epochs``
@@ -154,7 +168,7 @@ def task_config(
     **options
         Fields of :class:`.ModelConfig`, :class:`.DataConfig` and
         :class:`.TrainingConfig` by name (``latent_dim=2``, ``epochs=5``,
-        ``noise="poisson:30"``...), and ``dense``.
+        ``noise="poisson:30"``...), ``dense``, and ``three_d`` (a 3D network).
 
     Raises
     ------
@@ -197,6 +211,10 @@ def task_config(
         )
     if task in LATENT_TASKS:
         model.input_size = data.patch_size
+    if given.get("three_d"):
+        _volume_rules(task, model, data, shape, axes, given, spell)
+    elif "patch_z" in given:
+        raise ValueError(f"{spell('patch_z')} applies to 3D networks only; give {spell('three_d')} too.")
     if "epochs" not in given and "time_budget" not in given:
         zero_shot = task == _SUPERRES and mode == Mode.ZERO_SHOT.value
         training.time_budget = ZERO_SHOT_TIME_BUDGET if zero_shot else DEFAULT_TIME_BUDGET
@@ -244,6 +262,28 @@ def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> N
     data.augment = False
     if model.reconstruction_loss == ReconstructionLoss.BCE.value:
         data.percentiles = (0.0, 100.0)  # min-max
+
+
+def _volume_rules(
+    task: str, model: ModelConfig, data: DataConfig, shape: Sequence[int], axes: str, given: dict,
+    spell,
+) -> None:
+    """A 3D network: task denoise on data with a Z axis; patches as thick as the volume allows."""
+    if task not in VOLUME_TASKS:
+        raise ValueError(
+            f"{spell('three_d')} applies to task denoise only (a 3D U-Net), got task {task!r}; "
+            f"leave {spell('three_d')} out to train plane by plane."
+        )
+    if "Z" not in axes:
+        raise ValueError(
+            f"{spell('three_d')} needs a Z axis, but the data's axes are {axes!r}; give the "
+            "axes (e.g. 'ZYX' or 'TZYX'), or leave it out to train plane by plane."
+        )
+    model.spatial_dims = 3
+    if "patch_z" not in given:
+        data.patch_z = min(VOLUME_PATCH_Z, shape[axes.index("Z")])
+    if "batch_size" not in given:
+        data.batch_size = VOLUME_BATCH_SIZE
 
 
 def _frames_are_items(shape: Sequence[int], axes: str, patch_size: int) -> bool:
