@@ -207,3 +207,9 @@ def test_without_three_d_a_volume_is_taken_plane_by_plane():
 def test_three_d_misuse_is_refused(task, axes, options, message):
     with pytest.raises(ValueError, match=message):
         task_config(task, shape=(20, 64, 64), axes=axes, **options)
+
+
+def test_three_d_guesses_a_z_axis():
+    assert task_config("denoise", shape=(20, 64, 64), three_d=True).data.axes == "ZYX"
+    assert task_config("denoise", shape=(2, 20, 64, 64), three_d=True).data.axes == "TZYX"
+    assert task_config("denoise", shape=(20, 64, 64)).data.axes == "SYX"

@@ -159,7 +159,8 @@ def task_config(
         ``from-highres`` the high-resolution one).
     axes : str, optional
         Axes of the input, e.g. ``"YX"``, ``"SYX"``, ``"YXC"``; guessed
-        from ``shape`` when left out (:func:`.data.axes.guess_axes`).
+        from ``shape`` when left out (:func:`.data.axes.guess_axes`; with
+        ``three_d`` a 3-D array is ``"ZYX"``).
     mode : str, optional
         Source of the targets (:data:`.config.TASK_MODES`).
     spell : callable, optional
@@ -186,7 +187,7 @@ def task_config(
     mode = mode or (modes[0] if modes else Mode.SELF_SUPERVISED.value)
     given = {name: value for name, value in options.items() if value is not None}
     _check_options(task, mode if modes else None, given, spell)
-    axes = check_axes(axes or guess_axes(shape), len(shape))
+    axes = check_axes(axes or _guess_axes(shape, three_d=bool(given.get("three_d"))), len(shape))
     sections = _sections(given)
     model, data, training = (
         ModelConfig(**sections["model"]),
@@ -262,6 +263,12 @@ def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> N
     data.augment = False
     if model.reconstruction_loss == ReconstructionLoss.BCE.value:
         data.percentiles = (0.0, 100.0)  # min-max
+
+
+def _guess_axes(shape: Sequence[int], *, three_d: bool) -> str:
+    """The axes of data of ``shape``; for a 3D network the first stack axis is Z (``ZYX``)."""
+    axes = guess_axes(shape)
+    return axes.replace("S", "Z") if three_d and "Z" not in axes else axes
 
 
 def _volume_rules(
