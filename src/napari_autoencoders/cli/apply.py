@@ -8,7 +8,7 @@ import glob
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.data.axes import default_axes
+from ..core.data.axes import as_volume_axes, default_axes
 from ..core.inference.distributed import cluster_client, iter_store, lazy_prediction
 from ..core.inference.prediction import check_blockwise, check_input, iter_predict, output_shape
 from ..core.inference.tiling import check_tiling
@@ -155,4 +155,4 @@ def _apply_axes(model_axes: str, shape: Sequence[int]) -> str:
     if len(model_axes) == len(shape):
         return model_axes
     guess = default_axes(len(shape), rgb="C" in model_axes)
-    return guess.replace("S", "Z") if "Z" in model_axes and "Z" not in guess else guess
+    return as_volume_axes(guess) if "Z" in model_axes else guess

@@ -28,7 +28,7 @@ from .config import (
     Task,
     TrainingConfig,
 )
-from .data.axes import Layout, check_axes, guess_axes
+from .data.axes import Layout, as_volume_axes, check_axes, guess_axes
 from .data.resolution import FACTORS
 
 #: Seconds of training when neither epochs nor a time budget is given: a first training that
@@ -268,7 +268,7 @@ def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> N
 def _guess_axes(shape: Sequence[int], *, three_d: bool) -> str:
     """The axes of data of ``shape``; for a 3D network the first stack axis is Z (``ZYX``)."""
     axes = guess_axes(shape)
-    return axes.replace("S", "Z") if three_d and "Z" not in axes else axes
+    return as_volume_axes(axes) if three_d else axes
 
 
 def _volume_rules(

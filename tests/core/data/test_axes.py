@@ -5,6 +5,7 @@ import pytest
 
 from napari_autoencoders.core.data.axes import (
     PlaneView,
+    as_volume_axes,
     check_axes,
     default_axes,
     from_planes,
@@ -138,3 +139,8 @@ def test_volumes_keep_each_plane_in_z_order():
 def test_volumes_need_a_z_axis():
     with pytest.raises(ValueError, match="needs a Z axis.*'SYX'"):
         to_volumes(image_for("SYX"), "SYX")
+
+
+@pytest.mark.parametrize(("axes", "volume"), [("SYX", "ZYX"), ("TZYX", "TZYX"), ("YX", "YX"), ("SYXC", "ZYXC")])
+def test_as_volume_axes_reads_samples_as_depth(axes, volume):
+    assert as_volume_axes(axes) == volume

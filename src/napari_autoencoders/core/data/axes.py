@@ -113,6 +113,14 @@ def guess_axes(shape: Sequence[int]) -> str:
     return default_axes(len(shape), rgb=rgb)
 
 
+def as_volume_axes(axes: str) -> str:
+    """``axes`` with the sample axis ``S`` read as depth ``Z``, unless they already have ``Z``.
+
+    How a guess such as ``"SYX"`` becomes the axes of a volume for a 3D network.
+    """
+    return axes if "Z" in axes else axes.replace("S", "Z")
+
+
 def _check_dimensions(ndim: int) -> None:
     """Raise ``ValueError`` for an array of fewer than 2 dimensions, which is no image."""
     if ndim < 2:
