@@ -22,16 +22,16 @@ def build_model(config: ModelConfig) -> nn.Module:
     return NETWORKS[config.architecture](config)
 
 
-#: Convolution, transposed convolution and max pooling of planes (2) and volumes (3).
-LAYERS = {
-    2: (nn.Conv2d, nn.ConvTranspose2d, F.max_pool2d),
-    3: (nn.Conv3d, nn.ConvTranspose3d, F.max_pool3d),
-}
+def layer_kinds(dims: int) -> tuple:
+    """Convolution, transposed convolution and max pooling of planes (``dims`` 2) or volumes (3)."""
+    if dims == 3:
+        return nn.Conv3d, nn.ConvTranspose3d, F.max_pool3d
+    return nn.Conv2d, nn.ConvTranspose2d, F.max_pool2d
 
 
 def conv_block(in_channels: int, out_channels: int, dims: int = 2) -> nn.Sequential:
     """Two 3x3 (3x3x3 for ``dims`` 3) convolutions, each followed by a leaky ReLU."""
-    conv = LAYERS[dims][0]
+    conv = layer_kinds(dims)[0]
     return nn.Sequential(
         conv(in_channels, out_channels, 3, padding=1),
         nn.LeakyReLU(0.1, inplace=True),
@@ -84,7 +84,7 @@ class UNet(nn.Module):
         super().__init__()
         self.config = config
         dims = config.spatial_dims
-        conv, transposed, self._pool = LAYERS[dims]
+        conv, transposed, self._pool = layer_kinds(dims)
         widths = [config.width * 2**level for level in range(config.depth + 1)]
         self.down = nn.ModuleList()
         channels = config.in_channels
