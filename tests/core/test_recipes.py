@@ -178,14 +178,14 @@ def test_three_d_trains_a_3d_unet_on_thick_patches():
     config = task_config("denoise", shape=(40, 256, 256), axes="ZYX", three_d=True)
 
     assert config.model.spatial_dims == 3 and config.data.axes == "ZYX"
-    assert (config.data.patch_z, config.data.patch_size, config.data.batch_size) == (16, 64, 4)
+    assert (config.data.patch_z, config.data.patch_size, config.data.batch_size) == (16, 32, 4)
 
 
 def test_three_d_patches_shrink_to_a_thin_volume_and_take_given_sizes():
-    thin = task_config("denoise", shape=(2, 8, 100, 100), axes="TZYX", three_d=True, mode="synthetic")
+    thin = task_config("denoise", shape=(2, 8, 20, 100), axes="TZYX", three_d=True, mode="synthetic")
     given = task_config("denoise", shape=(40, 256, 256), axes="ZYX", three_d=True, patch_z=8, batch_size=2)
 
-    assert thin.data.patch_z == 8
+    assert (thin.data.patch_z, thin.data.patch_size) == (8, 20)
     assert (given.data.patch_z, given.data.batch_size) == (8, 2)
 
 

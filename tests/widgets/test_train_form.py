@@ -95,7 +95,7 @@ def test_the_3d_box_shows_for_denoise_and_reads_a_stack_as_a_volume(viewer, regi
     assert widget.axes.text() == "ZYX" and not widget.patch_z.isHidden()
     config = widget.config()
     assert config.model.spatial_dims == 3
-    assert (config.data.patch_z, config.data.batch_size) == (16, 4)
+    assert (config.data.patch_z, config.data.patch_size, config.data.batch_size) == (16, 32, 4)
     widget.task.setCurrentText("superres")
     assert widget.three_d.isHidden() and widget.config().model.spatial_dims == 2
 

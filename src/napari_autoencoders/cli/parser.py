@@ -23,7 +23,12 @@ from ..core.data.resolution import FACTORS
 from ..core.io.images import READ_FORMATS, WRITE_FORMATS
 from ..core.latent.clustering import Clustering, Embedding
 from ..core.latent.generation import SOURCES
-from ..core.recipes import DEFAULT_TIME_BUDGET, VOLUME_BATCH_SIZE, VOLUME_PATCH_Z
+from ..core.recipes import (
+    DEFAULT_TIME_BUDGET,
+    VOLUME_BATCH_SIZE,
+    VOLUME_PATCH_SIZE,
+    VOLUME_PATCH_Z,
+)
 
 PROG = "napari-autoencoders"
 
@@ -203,8 +208,9 @@ def _add_train(commands) -> None:
         "--patch-size",
         type=int,
         metavar="N",
-        help=f"side of the training patches (default {DataConfig.patch_size}, less for smaller "
-        "planes; the frame size of smaller frames for reconstruct and vae)",
+        help=f"side of the training patches (default {DataConfig.patch_size}, {VOLUME_PATCH_SIZE} "
+        "with --3d, less for smaller planes; the frame size of smaller frames for reconstruct "
+        "and vae)",
     )
     training.add_argument(
         "--patch-z",

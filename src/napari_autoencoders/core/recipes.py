@@ -64,10 +64,12 @@ DERIVED = (
 EXTRA_OPTIONS = ("dense", "three_d")
 #: Tasks with a 3D network.
 VOLUME_TASKS = (Task.DENOISE.value,)
-#: Planes of a 3D network's patches (fewer in a thinner volume), and its patches per batch:
-#: 16 planes of 64x64 pixels hold 16 times the pixels of a 2D patch, so 4 of them give
-#: a step 4 times the pixels of the 2D default (16 patches).
+#: A 3D network's patches, 16 planes (fewer in a thinner volume) of 32x32 pixels, 4 per
+#: batch: a step of as many voxels as the 2D default's (16 patches of 64x64), which costs
+#: about as much time on a CPU (measured). Larger boxes, fewer of them, or thinner ones of
+#: 64x64 pixels trained worse in the same time (bench/volumes.py's phantom, 25 s).
 VOLUME_PATCH_Z = 16
+VOLUME_PATCH_SIZE = 32
 VOLUME_BATCH_SIZE = 4
 
 _DENOISE, _SUPERRES, _VAE = Task.DENOISE.value, Task.SUPERRES.value, Task.VAE.value
@@ -140,9 +142,9 @@ def task_config(
       default likelihood) scales frames to [0, 1] (percentiles 0 and 100);
     - an AAE's prior is the standard normal unless ``prior="mixture"``;
     - ``three_d=True`` (task denoise, axes with ``Z``) trains a 3D U-Net on
-      boxes of :data:`VOLUME_PATCH_Z` planes (fewer in a thinner volume),
-      :data:`VOLUME_BATCH_SIZE` per batch; without it a stack is taken plane
-      by plane;
+      boxes of :data:`VOLUME_PATCH_Z` planes of :data:`VOLUME_PATCH_SIZE`
+      pixels (less in a smaller volume), :data:`VOLUME_BATCH_SIZE` per
+      batch; without it a stack is taken plane by plane;
     - without ``epochs`` or ``time_budget`` the training has a budget of
       :data:`DEFAULT_TIME_BUDGET` seconds (:data:`ZERO_SHOT_TIME_BUDGET` for
       zero-shot super-resolution); a time budget without ``epochs``
@@ -289,6 +291,8 @@ def _volume_rules(
     model.spatial_dims = 3
     if "patch_z" not in given:
         data.patch_z = min(VOLUME_PATCH_Z, shape[axes.index("Z")])
+    if "patch_size" not in given:
+        data.patch_size = min(data.patch_size, VOLUME_PATCH_SIZE)
     if "batch_size" not in given:
         data.batch_size = VOLUME_BATCH_SIZE
 

@@ -48,6 +48,7 @@ from ..core.recipes import (
     LATENT_TASKS,
     NEIGHBOUR_TASKS,
     VOLUME_BATCH_SIZE,
+    VOLUME_PATCH_SIZE,
     VOLUME_PATCH_Z,
     task_config,
 )
@@ -208,8 +209,8 @@ class TrainWidget(JobPanel):
         data, model, training = DataConfig(), ModelConfig(), TrainingConfig()
         self.patch_size = spin(0, 0, 2048, special="auto")
         self.patch_size.setToolTip(
-            f"auto: {data.patch_size} pixels, less for smaller planes; the frame itself for "
-            "reconstruct and vae on small frames."
+            f"auto: {data.patch_size} pixels ({VOLUME_PATCH_SIZE} for a 3D network), less for "
+            "smaller planes; the frame itself for reconstruct and vae on small frames."
         )
         self.patch_z = spin(0, 0, 1024, special="auto")
         self.patch_z.setToolTip(
