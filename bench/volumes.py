@@ -12,6 +12,7 @@ what ``--3d`` changes on the command line).
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -63,7 +64,7 @@ def nuclei_volume(shape: tuple[int, int, int], *, seed: int = 0) -> np.ndarray:
         volume[region] = np.maximum(volume[region], part * (0.5 + texture[region]))
     for _ in range(max(2, count // 2)):
         points = _curve(shape, rng)
-        for start, stop in zip(points[:-1], points[1:]):
+        for start, stop in itertools.pairwise(points):
             voxels = draw.line_nd(start, stop, endpoint=True)
             volume[voxels] = np.maximum(volume[voxels], 0.8)
     return _rescale(filters.gaussian(volume, sigma=PSF_SIGMA, mode="reflect"))

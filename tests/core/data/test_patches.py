@@ -247,7 +247,7 @@ def test_volume_sampler_takes_boxes_of_whole_planes(augment):
 
 def test_volume_sampler_flips_and_turns_when_augmenting():
     volumes = z_index_volumes(count=1)
-    options = dict(patch_z=6, patch_size=8, batch_size=64, rng=np.random.default_rng(0))
+    options = {"patch_z": 6, "patch_size": 8, "batch_size": 64, "rng": np.random.default_rng(0)}
     plain = VolumeSampler(volumes, volumes, augment=False, **options).sample()[0]
     turned = VolumeSampler(volumes, volumes, augment=True, **options).sample()[0]
 

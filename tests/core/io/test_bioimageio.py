@@ -281,7 +281,7 @@ def test_missing_extra_names_the_install_command(tmp_path, monkeypatch):
 
 
 def test_a_3d_model_is_described_with_a_z_axis_and_a_volume(packages):
-    model, path = packages["denoise-3d"]
+    path = packages["denoise-3d"][1]
     descr = _description(path)
     axes = descr.inputs[0].axes
     assert [str(a.id) for a in axes[2:]] == ["z", "y", "x"]
