@@ -217,7 +217,9 @@ def task_config(
     if given.get("three_d"):
         _volume_rules(task, model, data, shape, axes, given, spell)
     elif "patch_z" in given:
-        raise ValueError(f"{spell('patch_z')} applies to 3D networks only; give {spell('three_d')} too.")
+        raise ValueError(
+            f"{spell('patch_z')} applies to 3D networks only; give {spell('three_d')} too."
+        )
     if "epochs" not in given and "time_budget" not in given:
         zero_shot = task == _SUPERRES and mode == Mode.ZERO_SHOT.value
         training.time_budget = ZERO_SHOT_TIME_BUDGET if zero_shot else DEFAULT_TIME_BUDGET

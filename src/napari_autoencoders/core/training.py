@@ -91,8 +91,6 @@ class Trainer:
     (:func:`.axes.to_volumes`): boxes of ``data.patch_z`` planes, blind-spot
     masking over a 3D neighbourhood, noise and losses over every voxel.
 
-    Notes
-    -----
     With ``training.neighbour_weight`` above 0 (tasks ``"reconstruct"`` and
     ``"vae"``), each batch holds pairs of frames that are near neighbours in
     pixel space, and the loss adds the weighted neighbour term of
@@ -266,7 +264,8 @@ class Trainer:
         if cfg.model.spatial_dims == 3:
             kind, options["patch_z"] = VolumeSampler, cfg.data.patch_z
         sampler = kind(train_x, train_y, augment=cfg.data.augment, rng=rng, **options)
-        val_sampler = kind(val_x, val_y, augment=False, rng=np.random.default_rng(seed + 1), **options)
+        val_rng = np.random.default_rng(seed + 1)
+        val_sampler = kind(val_x, val_y, augment=False, rng=val_rng, **options)
         return sampler, val_sampler
 
     @property
@@ -573,7 +572,7 @@ def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def _blocks(config: Config) -> Callable:
-    """How the network of ``config`` sees arrays: :func:`to_volumes` in 3D, else :func:`to_planes`."""
+    """How the network of ``config`` sees arrays: :func:`to_volumes` in 3D, :func:`to_planes` else."""
     return to_volumes if config.model.spatial_dims == 3 else to_planes
 
 

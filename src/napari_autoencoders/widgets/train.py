@@ -312,7 +312,7 @@ class TrainWidget(JobPanel):
             self.axes.setText(as_volume_axes(axes) if self.three_d.isChecked() else axes)
 
     def _on_three_d(self, checked: bool) -> None:
-        """Show the 3D fields; a 3D network reads a stack guessed as ``SYX`` as a volume, ``ZYX``."""
+        """Show the 3D fields; a 3D network reads a stack guessed ``SYX`` as a volume, ``ZYX``."""
         if checked:
             self.axes.setText(as_volume_axes(self.axes.text().strip().upper()))
         self._update_rows()

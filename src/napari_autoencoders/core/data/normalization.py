@@ -56,12 +56,12 @@ class Normalizer:
         return cls(low, high)
 
     def normalize(self, planes: np.ndarray) -> np.ndarray:
-        """Return ``planes`` (N, C, Y, X), or volumes (N, C, Z, Y, X), as float32 on the normalised scale."""
+        """Return ``planes`` (N, C, Y, X) or volumes (N, C, Z, Y, X) normalised, as float32."""
         low, scale = self._affine(planes.shape[1], np.ndim(planes))
         return ((np.asarray(planes, dtype=np.float32) - low) / scale).astype(np.float32)
 
     def denormalize(self, planes: np.ndarray) -> np.ndarray:
-        """Map normalised ``planes`` (N, C, Y, X), or volumes (N, C, Z, Y, X), back to the data's units."""
+        """Map normalised ``planes`` (N, C, Y, X) or volumes (N, C, Z, Y, X) to the data's units."""
         low, scale = self._affine(planes.shape[1], np.ndim(planes))
         return (np.asarray(planes, dtype=np.float32) * scale + low).astype(np.float32)
 

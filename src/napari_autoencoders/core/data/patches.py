@@ -276,7 +276,7 @@ class VolumeSampler:
         )
 
     def _box(self, volume: int, corner) -> tuple[np.ndarray, np.ndarray]:
-        """The box at ``corner`` (z, y, x) of ``volume`` in inputs and targets, transformed alike."""
+        """The box at ``corner`` (z, y, x) of ``volume`` in inputs and targets, turned alike."""
         region = (volume, slice(None)) + tuple(slice(c, c + s) for c, s in zip(corner, self.box))
         boxes = (self.inputs[region], self.targets[region])  # each (C, Z, P, P)
         if self.augment:

@@ -91,7 +91,8 @@ def iter_predict(
     check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes)
     if model.config.model.spatial_dims == 3:
-        return (yield from _iter_predict_volumes(model, image, axes, tile, overlap, batch_size, device, out))
+        options = {"tile": tile, "overlap": overlap, "batch_size": batch_size, "device": device}
+        return (yield from _iter_predict_volumes(model, image, axes, out=out, **options))
     lazy = not isinstance(image, np.ndarray)
     planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
     layout = Layout(axes, tuple(image.shape))
@@ -117,7 +118,7 @@ def iter_predict(
     return from_planes(out_planes, layout) if out is None else out
 
 
-def _iter_predict_volumes(model, image, axes, tile, overlap, batch_size, device, out):
+def _iter_predict_volumes(model, image, axes, *, tile, overlap, batch_size, device, out):
     """:func:`iter_predict` of a 3D model: volumes (N, C, Z, Y, X) box by box."""
     shape = output_shape(model, tuple(image.shape), axes)
     if out is not None and tuple(np.shape(out)) != shape:
@@ -134,11 +135,12 @@ def _iter_predict_volumes(model, image, axes, tile, overlap, batch_size, device,
         for size, cap, lap in zip(volumes.shape[2:], caps, overlaps)
     )
     forward = _forward(model, select_device(device))
-    result = np.empty((volumes.shape[0], model.config.model.out_channels, *volumes.shape[2:]), np.float32)
-    count = volumes.shape[0]
+    count, channels = volumes.shape[0], model.config.model.out_channels
+    result = np.empty((count, channels, *volumes.shape[2:]), np.float32)
     for index in range(count):
         steps = iter_tiled_volume(
-            forward, volumes[index], tile=boxes, overlap=overlaps, batch_size=batch_size, out=result[index]
+            forward, volumes[index], tile=boxes, overlap=overlaps, batch_size=batch_size,
+            out=result[index],
         )
         for done, total in steps:
             yield index * total + done, count * total

@@ -495,7 +495,9 @@ def iter_tiled_volume(
     return out
 
 
-def _run_volume_batch(fn: Callable, image, regions: list[tuple], box: tuple[int, ...]) -> np.ndarray:
+def _run_volume_batch(
+    fn: Callable, image, regions: list[tuple], box: tuple[int, ...]
+) -> np.ndarray:
     """Call ``fn`` on a float32 (B, C, tz, ty, tx) stack and check its (B, C_out, ...) result."""
     tiles = [np.asarray(image[(slice(None), *region)], np.float32) for region in regions]
     result = np.asarray(fn(np.stack(tiles)))

@@ -167,7 +167,8 @@ def export_bioimageio(
     sample : ndarray, optional
         An image in the units of the training data, with axes
         ``sample_axes`` (default: the model's training axes). Its first
-        plane (for a 3D model its first volume), cropped to at most 256 pixels (the model's input size for
+        plane (for a 3D model its first volume), cropped to at most 256
+        pixels (the model's input size for
         dense autoencoders) or mirrored out to the least size the network
         takes, becomes the test input and the cover; without it a smooth
         synthetic image in the training data's range is used.
@@ -268,7 +269,7 @@ def architecture_source() -> str:
 
 
 def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None) -> np.ndarray:
-    """The test input (1, C, Y, X), or (1, C, Z, Y, X) in 3D, float32, in the training data's units."""
+    """The test input (1, C, Y, X), or (1, C, Z, Y, X) in 3D, float32, in the data's units."""
     mconfig = model.config.model
     rules = _axis_rules(mconfig)
     if sample is None:
@@ -289,7 +290,8 @@ def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None
         need + (min(size, MAX_TEST_SIDE) - need) // step * step if step else need
         for size, (need, step) in zip(block.shape[1:], rules)
     ]
-    crop = tuple(slice((size - side) // 2, (size - side) // 2 + side) for size, side in zip(block.shape[1:], sides))
+    starts = [(size - side) // 2 for size, side in zip(block.shape[1:], sides)]
+    crop = tuple(slice(start, start + side) for start, side in zip(starts, sides))
     return np.ascontiguousarray(block[(None, slice(None), *crop)])
 
 

@@ -100,7 +100,7 @@ class UNet(nn.Module):
         self.head = conv(widths[0], config.out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (B, C_in, Y, X) to (B, C_out, Y, X); in 3D (B, C_in, Z, Y, X) to (B, C_out, Z, Y, X)."""
+        """Map (B, C_in, Y, X) to (B, C_out, Y, X); in 3D, (B, C_in, Z, Y, X) to (B, C_out, Z, Y, X)."""
         dims = self.config.spatial_dims
         padded, sizes = pad_to_multiple(x, 2**self.config.depth, dims)
         skips = []
