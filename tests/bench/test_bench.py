@@ -120,3 +120,22 @@ def test_latent_figure_draws_each_learned_2d_latent(tmp_path, monkeypatch):
     path = latent["save_scatter"](panels, np.arange(20) % 10, tmp_path / "latent.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     sys.modules.pop("mnist", None)
+
+
+@pytest.mark.slow
+def test_quick_volumes_bench_writes_the_3d_table(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    run = runpy.run_path(str(BENCH / "run.py"))
+    output = tmp_path / "BENCHMARKS.md"
+    assert run["main"](["--quick", "--only", "volumes", "--output", str(output)]) == 0
+    text = output.read_text()
+    scores = table(text, "3D against 2D-per-plane denoising, 8x32x32 (ZYX), 1 s of training each")
+    assert [row[:2] for row in scores[:3]] == [
+        ["3D blobs", "noisy input"], ["3D blobs", "2D U-Net, plane by plane"], ["3D blobs", "3D U-Net"]
+    ]
+    assert {row[0] for row in scores} == {"3D blobs", "nuclei and filaments"}
+    gains = table(text, "3D gain over 2D-per-plane at equal training time")
+    assert [row[0] for row in gains] == ["3D blobs", "nuclei and filaments"]
+    for row in scores + gains:
+        assert all(cell and cell != "nan" for cell in row)
+    sys.modules.pop("volumes", None)

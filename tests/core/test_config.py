@@ -297,3 +297,26 @@ def test_model_files_from_before_the_aae_still_load():
     del data["model"]["prior"], data["training"]["adversarial_rate"]
     config = Config.from_dict(data)
     assert (config.model.prior, config.training.adversarial_rate) == ("gaussian", 0.5)
+
+
+def test_old_config_without_3d_fields_loads_as_2d():
+    data = Config().to_dict()
+    del data["model"]["spatial_dims"], data["data"]["patch_z"]
+
+    config = Config.from_dict(data)
+
+    assert config.model.spatial_dims == 2 and config.data.patch_z == DataConfig.patch_z
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "message"),
+    [
+        ({"spatial_dims": 4}, {"axes": "ZYX"}, "spatial_dims must be 2"),
+        ({"spatial_dims": 3}, {"axes": "SYX"}, "needs data with a Z axis"),
+        ({"spatial_dims": 3}, {"axes": "ZYX", "patch_z": 4}, "patch_z \\(4\\) must exceed"),
+        ({"spatial_dims": 3, "architecture": "autoencoder"}, {"axes": "ZYX"}, "only the 'unet'"),
+    ],
+)
+def test_bad_3d_configs_are_refused(model, data, message):
+    with pytest.raises(ValueError, match=message):
+        Config(model=ModelConfig(**model), data=DataConfig(**data)).validate()

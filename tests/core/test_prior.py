@@ -31,8 +31,9 @@ def test_save_and_load_round_trip(tmp_path):
     network = prior.prior_network()
     path = prior.save_prior(network, tmp_path / "p.safetensors", steps=3)
     loaded = prior.load_prior(path)
-    for key, value in network.state_dict().items():
-        assert torch.equal(loaded.state_dict()[key], value)
+    for key, value in network.state_dict().items():  # stored as float16, loaded as float32
+        assert loaded.state_dict()[key].dtype == torch.float32
+        assert torch.equal(loaded.state_dict()[key], value.half().float())
 
 
 @pytest.mark.parametrize("spec", ["gaussian:0.1", "poisson:30+gaussian:0.01"])

@@ -172,3 +172,44 @@ def test_without_epochs_or_budget_a_training_has_the_default_budget():
 def test_zero_shot_super_resolution_trains_briefly_by_default():
     config = task_config("superres", shape=(200, 200), mode="zero-shot")
     assert config.training.time_budget == ZERO_SHOT_TIME_BUDGET < DEFAULT_TIME_BUDGET
+
+
+def test_three_d_trains_a_3d_unet_on_thick_patches():
+    config = task_config("denoise", shape=(40, 256, 256), axes="ZYX", three_d=True)
+
+    assert config.model.spatial_dims == 3 and config.data.axes == "ZYX"
+    assert (config.data.patch_z, config.data.patch_size, config.data.batch_size) == (16, 32, 4)
+
+
+def test_three_d_patches_shrink_to_a_thin_volume_and_take_given_sizes():
+    thin = task_config("denoise", shape=(2, 8, 20, 100), axes="TZYX", three_d=True, mode="synthetic")
+    given = task_config("denoise", shape=(40, 256, 256), axes="ZYX", three_d=True, patch_z=8, batch_size=2)
+
+    assert (thin.data.patch_z, thin.data.patch_size) == (8, 20)
+    assert (given.data.patch_z, given.data.batch_size) == (8, 2)
+
+
+def test_without_three_d_a_volume_is_taken_plane_by_plane():
+    config = task_config("denoise", shape=(40, 256, 256), axes="ZYX")
+
+    assert config.model.spatial_dims == 2 and config.data.batch_size == DataConfig.batch_size
+
+
+@pytest.mark.parametrize(
+    ("task", "axes", "options", "message"),
+    [
+        ("superres", "ZYX", {"three_d": True}, "'three_d' applies to task denoise only"),
+        ("denoise", "SYX", {"three_d": True}, "'three_d' needs a Z axis.*'SYX'"),
+        ("denoise", "ZYX", {"patch_z": 8}, "'patch_z' applies to 3D networks only"),
+        ("denoise", "ZYX", {"spatial_dims": 3}, "'spatial_dims' is set by the recipe"),
+    ],
+)
+def test_three_d_misuse_is_refused(task, axes, options, message):
+    with pytest.raises(ValueError, match=message):
+        task_config(task, shape=(20, 64, 64), axes=axes, **options)
+
+
+def test_three_d_guesses_a_z_axis():
+    assert task_config("denoise", shape=(20, 64, 64), three_d=True).data.axes == "ZYX"
+    assert task_config("denoise", shape=(2, 20, 64, 64), three_d=True).data.axes == "TZYX"
+    assert task_config("denoise", shape=(20, 64, 64)).data.axes == "SYX"

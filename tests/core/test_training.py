@@ -573,3 +573,28 @@ def test_pretrained_refuses_an_image_without_noise(tiny_config, clean):
     trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), flat)
     with pytest.raises(ValueError, match="no noise could be measured"):
         trainer.prepare()
+
+
+@pytest.mark.parametrize("mode", ["self-supervised", "synthetic", "paired"])
+def test_3d_training_improves_the_model(tiny_config, blobs, mode):
+    clean = blobs((8, 24, 24))
+    noisy = add_noise(clean, "gaussian:0.1", seed=0)
+    config = tiny_config(
+        model={"spatial_dims": 3},
+        data={"axes": "ZYX", "patch_z": 8, "batch_size": 2},
+        training={"mode": mode, "epochs": 3, "steps_per_epoch": 6, "learning_rate": 1e-2},
+    )
+    data = {"self-supervised": (noisy, None), "synthetic": (clean, None), "paired": (noisy, clean)}
+    trainer = Trainer(config, *data[mode])
+    untrained = trainer.result()
+    for _ in trainer.run():
+        pass
+
+    assert prediction_error(trainer.result(), noisy, clean) < 0.5 * prediction_error(untrained, noisy, clean)
+
+
+def test_3d_training_refuses_a_volume_thinner_than_the_patch(tiny_config, blobs):
+    config = tiny_config(model={"spatial_dims": 3}, data={"axes": "ZYX", "patch_z": 16})
+
+    with pytest.raises(ValueError, match="volumes are 8x24x24.*16x16x16 training patch"):
+        Trainer(config, blobs((8, 24, 24)))

@@ -229,3 +229,21 @@ def test_multiscale_layers_are_applied_at_full_resolution(qtbot, viewer, widget,
     apply_and_wait(qtbot, widget)
 
     assert viewer.layers["pyramid denoised"].data.shape == full.shape
+
+
+def test_a_3d_model_reads_a_stack_as_one_volume(qtbot, viewer, widget, registry):
+    rng = np.random.default_rng(0)
+    config = Config(
+        model=ModelConfig(depth=1, width=4, spatial_dims=3),
+        data=DataConfig(axes="TZYX", patch_size=16, patch_z=4, batch_size=2),
+        training=TrainingConfig(epochs=1, steps_per_epoch=2, mask_radius=1),
+    )
+    name = registry.add(fit(config, rng.random((2, 4, 16, 16), dtype=np.float32)), "volume denoiser")
+    stack = viewer.add_image(rng.random((6, 20, 20), dtype=np.float32), name="stack")
+    widget.image_layer.set_layer(stack)
+    widget.model_choice.setCurrentText(name)
+    assert widget.axes.text() == "ZYX"  # not the guess SYX, which a 3D model refuses
+
+    apply_and_wait(qtbot, widget)
+
+    assert viewer.layers[-1].data.shape == (6, 20, 20) and viewer.layers[-1] is not stack

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from napari_autoencoders.cli import build_parser
-from napari_autoencoders.cli.train import config_from_args
+from napari_autoencoders.cli.train import FLAGS, config_from_args
 
-FRAMES, IMAGE = (40, 28, 28), (96, 96)
+FRAMES, IMAGE, VOLUME = (40, 28, 28), (96, 96), (12, 64, 64)
 
 CASES = [
     ("denoise", "self-supervised", IMAGE, {}),
@@ -14,6 +14,8 @@ CASES = [
     ("denoise", "synthetic", IMAGE, {"pretrained": False, "depth": 3, "width": 16}),
     ("denoise", "synthetic", IMAGE, {"noise": "poisson:30"}),
     ("denoise", "paired", IMAGE, {"time_budget": 30}),
+    ("denoise", "self-supervised", VOLUME, {"three_d": True}),
+    ("denoise", "synthetic", VOLUME, {"three_d": True, "patch_z": 8, "batch_size": 2}),
     ("reconstruct", None, FRAMES, {}),
     ("reconstruct", None, FRAMES, {"latent_dim": 4, "neighbour_weight": 1.0}),
     ("superres", "from-highres", IMAGE, {"factor": 3, "downscale": "gaussian:1.0"}),
@@ -40,6 +42,7 @@ def widget_config(widget, task, mode, choices):
         "noise": widget.noise.setText,
         "downscale": widget.downscale.setText,
         "dense": widget.dense.setChecked,
+        "three_d": widget.three_d.setChecked,
         "prior": widget.prior.setCurrentText,
         "pretrained": lambda value: widget.start.setCurrentText(
             "pretrained prior" if value else "random weights"
@@ -58,7 +61,7 @@ def cli_config(task, mode, shape, choices):
     if mode == "paired":
         argv += ["--target", "t.npy"]
     for name, value in choices.items():
-        flag = "--" + name.replace("_", "-")
+        flag = FLAGS.get(name, "--" + name.replace("_", "-"))
         if value is False:
             argv.append("--no-" + name.replace("_", "-"))
         else:

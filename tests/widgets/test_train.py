@@ -357,3 +357,17 @@ def test_a_result_no_better_than_its_input_is_flagged(
     viewer.add_image(make_noisy(), name="noisy")
     train_and_wait(qtbot, widget)
     assert any("Check the result" in message for message in notifications["warning"])
+
+
+@pytest.mark.slow
+def test_3d_training_registers_a_3d_model_and_leaves_the_input_alone(qtbot, viewer, widget, registry):
+    volume = np.random.default_rng(0).random((8, 24, 24)).astype(np.float32)
+    layer = viewer.add_image(volume.copy(), name="volume")
+    widget.three_d.setChecked(True)
+    widget.patch_z.setValue(8)
+
+    train_and_wait(qtbot, widget)
+
+    assert widget.model.config.model.spatial_dims == 3 and widget.model.config.data.axes == "ZYX"
+    assert registry[registry.names()[0]] is widget.model
+    assert np.array_equal(layer.data, volume) and len(viewer.layers) == 1

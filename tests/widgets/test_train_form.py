@@ -99,3 +99,28 @@ def test_denoising_starts_from_the_prior_unless_asked_for_random_weights(viewer,
 
     widget.task.setCurrentText("superres")
     assert widget.start.isHidden()
+
+
+def test_the_3d_box_shows_for_denoise_and_reads_a_stack_as_a_volume(viewer, registry):
+    viewer.add_image(np.zeros((20, 64, 64), np.float32), name="stack")
+    widget = TrainWidget(viewer, registry=registry)
+    assert widget.axes.text() == "SYX" and widget.config().model.spatial_dims == 2
+    assert widget.patch_z.isHidden()
+
+    widget.three_d.setChecked(True)
+
+    assert widget.axes.text() == "ZYX" and not widget.patch_z.isHidden()
+    config = widget.config()
+    assert config.model.spatial_dims == 3
+    assert (config.data.patch_z, config.data.patch_size, config.data.batch_size) == (16, 32, 4)
+    widget.task.setCurrentText("superres")
+    assert widget.three_d.isHidden() and widget.config().model.spatial_dims == 2
+
+
+def test_the_3d_box_on_a_single_image_says_what_is_missing(viewer, registry):
+    viewer.add_image(np.zeros((64, 64), np.float32), name="image")
+    widget = TrainWidget(viewer, registry=registry)
+    widget.three_d.setChecked(True)
+
+    with pytest.raises(ValueError, match="'three_d' needs a Z axis.*'YX'"):
+        widget.config()

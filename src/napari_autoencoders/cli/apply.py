@@ -8,9 +8,9 @@ import glob
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..core.data.axes import default_axes
+from ..core.data.axes import as_volume_axes, default_axes
 from ..core.inference.distributed import cluster_client, iter_store, lazy_prediction
-from ..core.inference.prediction import check_input, iter_predict, output_shape
+from ..core.inference.prediction import check_blockwise, check_input, iter_predict, output_shape
 from ..core.inference.tiling import check_tiling
 from ..core.io.images import READ_FORMATS, atomic_output, check_not_input
 from ..core.io.model_files import load_model
@@ -78,6 +78,8 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
                 f"{image.array.shape} image as {axes!r}"
             )
     check_input(model, image.array, axes)
+    if client is not None:
+        check_blockwise(model)
     shape, factor = output_shape(model, image.array.shape, axes), model.config.model.factor
     if is_zarr(output):  # written chunk by chunk into a temporary store
         chunks = output_chunks(getattr(image.array, "chunks", None), axes, shape, factor)
@@ -147,8 +149,10 @@ def _output_name(image: Path, zarr_output: bool) -> str:
 def _apply_axes(model_axes: str, shape: Sequence[int]) -> str:
     """The model's axes if they fit ``shape``, else a guess with the same channel axis.
 
-    A model trained on single images (``YX``) then applies to stacks plane by plane.
+    A model trained on single images (``YX``) then applies to stacks plane by plane;
+    a 3D model (its axes hold ``Z``) reads a 3-D image as one volume (``ZYX``).
     """
     if len(model_axes) == len(shape):
         return model_axes
-    return default_axes(len(shape), rgb="C" in model_axes)
+    guess = default_axes(len(shape), rgb="C" in model_axes)
+    return as_volume_axes(guess) if "Z" in model_axes else guess

@@ -23,7 +23,12 @@ from ..core.data.resolution import FACTORS
 from ..core.io.images import READ_FORMATS, WRITE_FORMATS
 from ..core.latent.clustering import Clustering, Embedding
 from ..core.latent.generation import SOURCES
-from ..core.recipes import DEFAULT_TIME_BUDGET
+from ..core.recipes import (
+    DEFAULT_TIME_BUDGET,
+    VOLUME_BATCH_SIZE,
+    VOLUME_PATCH_SIZE,
+    VOLUME_PATCH_Z,
+)
 
 PROG = "napari-autoencoders"
 
@@ -93,6 +98,13 @@ def _add_train(commands) -> None:
         "or poisson:30+gaussian:0.02 (default gaussian:0.1)",
     )
     task.add_argument("--axes", help="axes of the input, e.g. YX, SYX, YXC (default: guessed)")
+    task.add_argument(
+        "--3d",
+        dest="three_d",
+        action="store_true",
+        help="denoise only: train a 3D U-Net on the volumes of the Z axis (--axes with Z, e.g. "
+        "ZYX or TZYX) instead of a 2D one plane by plane",
+    )
     task.add_argument(
         "--model", required=True, metavar="OUT", help="model file to write, named *.safetensors"
     )
@@ -204,11 +216,22 @@ def _add_train(commands) -> None:
         "--patch-size",
         type=int,
         metavar="N",
-        help=f"side of the training patches (default {DataConfig.patch_size}, less for smaller "
-        "planes; the frame size of smaller frames for reconstruct and vae)",
+        help=f"side of the training patches (default {DataConfig.patch_size}, {VOLUME_PATCH_SIZE} "
+        "with --3d, less for smaller planes; the frame size of smaller frames for reconstruct "
+        "and vae)",
     )
     training.add_argument(
-        "--batch-size", type=int, metavar="N", help=f"default {DataConfig.batch_size}"
+        "--patch-z",
+        type=int,
+        metavar="N",
+        help=f"--3d only: planes of the training patches (default {VOLUME_PATCH_Z}, fewer for a "
+        "thinner volume)",
+    )
+    training.add_argument(
+        "--batch-size",
+        type=int,
+        metavar="N",
+        help=f"default {DataConfig.batch_size} ({VOLUME_BATCH_SIZE} with --3d)",
     )
     training.add_argument(
         "--no-augment",

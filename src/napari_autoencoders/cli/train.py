@@ -23,8 +23,10 @@ RECIPE_OPTIONS = (
     "factor", "downscale", "noise", "depth", "width", "latent_dim", "beta", "kl_warmup",
     "reconstruction_loss", "neighbour_weight", "neighbours", "epochs", "time_budget",
     "steps_per_epoch", "patch_size", "batch_size", "learning_rate", "patience",
-    "mask_fraction", "seed", "device", "prior", "adversarial_rate", "pretrained",
+    "mask_fraction", "seed", "device", "prior", "adversarial_rate", "pretrained", "patch_z",
 )  # fmt: skip
+#: Options whose flag is not their name with dashes.
+FLAGS = {"three_d": "--3d"}
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -95,6 +97,8 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
     options = {name: getattr(args, name) for name in RECIPE_OPTIONS}
     if args.dense:
         options["dense"] = True
+    if args.three_d:
+        options["three_d"] = True
     if args.no_augment:
         options["augment"] = False
     _check_target(args)
@@ -128,7 +132,7 @@ def _spell_fields(message: str, given: Sequence[str]) -> str:
 
 def _flag(name: str) -> str:
     """The command-line spelling of a recipe option: ``kl_warmup`` -> ``--kl-warmup``."""
-    return "--" + name.replace("_", "-")
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
 
 
 def _save_after_divergence(trainer: Trainer, path: str) -> str:

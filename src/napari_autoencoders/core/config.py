@@ -106,7 +106,9 @@ GENERATIVE_ARCHITECTURES = (*VARIATIONAL_ARCHITECTURES, Architecture.AAE.value)
 
 
 #: The network of the shipped denoising prior (:mod:`.prior`): a residual U-Net.
-PRIOR_NETWORK = {"architecture": "unet", "depth": 3, "width": 32, "residual": True}
+PRIOR_NETWORK = {
+    "architecture": "unet", "depth": 3, "width": 32, "residual": True, "spatial_dims": 2,
+}  # fmt: skip
 
 
 @dataclass
@@ -181,6 +183,7 @@ class ModelConfig:
     prior: str = Prior.GAUSSIAN.value
     noise_gain: float = 0.0
     noise_variance: float = 0.0
+    spatial_dims: int = 2
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -205,6 +208,15 @@ class ModelConfig:
             )
         _check_choice("model.reconstruction_loss", self.reconstruction_loss, ReconstructionLoss)
         _check_choice("model.prior", self.prior, Prior)
+        if self.spatial_dims not in (2, 3):
+            raise ValueError(
+                f"model.spatial_dims must be 2 (planes) or 3 (volumes), got {self.spatial_dims}."
+            )
+        if self.spatial_dims == 3 and self.architecture != Architecture.UNET.value:
+            raise ValueError(
+                f"only the 'unet' architecture has a 3D version, got {self.architecture!r} with "
+                "model.spatial_dims 3; use spatial_dims 2."
+            )
         if not 1 <= self.depth <= 6:
             raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
         convolutional = (Architecture.AUTOENCODER.value, Architecture.VAE.value, Architecture.AAE.value)
@@ -222,10 +234,10 @@ class ModelConfig:
                 f"({self.noise_variance}) must be finite and not negative."
             )
         if stabilized and (self.architecture != Architecture.UNET.value or not self.residual
-                           or self.in_channels != self.out_channels):
+                           or self.in_channels != self.out_channels or self.spatial_dims != 2):
             raise ValueError(
                 "a noise model (model.noise_gain, model.noise_variance) applies to a residual "
-                "'unet' with as many input as output channels only."
+                "2D 'unet' with as many input as output channels only."
             )
         if self.residual and self.in_channels != self.out_channels:
             raise ValueError(
@@ -253,6 +265,10 @@ class DataConfig:
         Random flips and 90 degree rotations of the patches.
     percentiles : tuple of float
         Low and high percentiles mapped to 0 and 1 by the normalisation.
+    patch_z : int
+        Planes (Z) of the training patches of a 3D network
+        (``model.spatial_dims`` 3), whose patches are ``patch_z`` x
+        ``patch_size`` x ``patch_size`` boxes; unused in 2D.
     """
 
     axes: str = "YX"
@@ -261,6 +277,7 @@ class DataConfig:
     validation_fraction: float = 0.1
     augment: bool = True
     percentiles: tuple[float, float] = (1.0, 99.8)
+    patch_z: int = 16
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -271,6 +288,7 @@ class DataConfig:
             raise ValueError(f"data.axes is unusable: {err}") from err
         _check_positive("data.patch_size", self.patch_size)
         _check_positive("data.batch_size", self.batch_size)
+        _check_positive("data.patch_z", self.patch_z)
         if not 0.0 <= self.validation_fraction < 0.5:
             raise ValueError(
                 "data.validation_fraction must be in [0, 0.5), got "
@@ -470,6 +488,7 @@ class Config:
                 f"the neighbour term needs data.batch_size of at least 4 (2 pairs), got "
                 f"{self.data.batch_size}."
             )
+        self._check_volumes()
         superres = self.training.task == Task.SUPERRES.value
         if superres != (self.model.architecture == Architecture.SUPERRES.value):
             raise ValueError(
@@ -488,6 +507,25 @@ class Config:
                 "or a smaller radius."
             )
         return self
+
+    def _check_volumes(self) -> None:
+        """A 3D network needs a Z axis, and a blind spot's neighbour must fit in the patch's Z."""
+        if self.model.spatial_dims != 3:
+            return
+        if "Z" not in self.data.axes:
+            raise ValueError(
+                f"a 3D network needs data with a Z axis, but data.axes is {self.data.axes!r}; "
+                "give axes with Z (e.g. 'ZYX') or use a 2D network (model.spatial_dims 2)."
+            )
+        blind_spot = (self.training.task, self.training.mode) == (
+            Task.DENOISE.value,
+            Mode.SELF_SUPERVISED.value,
+        )
+        if blind_spot and self.data.patch_z <= 2 * self.training.mask_radius:
+            raise ValueError(
+                f"data.patch_z ({self.data.patch_z}) must exceed 2 * training.mask_radius "
+                f"({self.training.mask_radius}); use thicker patches or a smaller radius."
+            )
 
     def _check_variational(self) -> None:
         """Task "vae" and the variational architectures go together; BCE needs [0, 1] data.

@@ -22,7 +22,7 @@ from torch import nn
 from .config import Config
 from .data.normalization import Normalizer
 from .latent.density import LatentDensity
-from .nn.device import select_device
+from .nn.device import channels_last, select_device
 
 
 @dataclass
@@ -67,7 +67,8 @@ class TrainedModel:
         """
         device = select_device(device) if isinstance(device, str) else device
         network = copy.deepcopy(self.network)
-        return network.to(device, memory_format=torch.channels_last).eval()
+        memory_format = channels_last(self.config.model.spatial_dims)
+        return network.to(device, memory_format=memory_format).eval()
 
     def predict(self, image: np.ndarray, **options) -> np.ndarray:
         """Denoise, reconstruct or upscale ``image``, tile by tile.

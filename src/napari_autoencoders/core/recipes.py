@@ -29,7 +29,7 @@ from .config import (
     Task,
     TrainingConfig,
 )
-from .data.axes import Layout, check_axes, guess_axes
+from .data.axes import Layout, as_volume_axes, check_axes, guess_axes
 from .data.resolution import FACTORS
 
 #: Seconds of training when neither epochs nor a time budget is given: a first training that
@@ -58,10 +58,22 @@ NEIGHBOUR_WEIGHT = 1.0
 NEIGHBOUR_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value)
 #: Learning rate of a fine-tuning from the shipped denoising prior.
 PRETRAINED_LEARNING_RATE = 2e-4
-#: Fields the recipe derives: an option never sets them.
-DERIVED = ("architecture", "in_channels", "out_channels", "input_size", "task", "axes", "mode")
+#: Fields the recipe derives: an option never sets them (``three_d`` sets ``spatial_dims``).
+DERIVED = (
+    "architecture", "in_channels", "out_channels", "input_size", "task", "axes", "mode",
+    "spatial_dims",
+)
 #: Options that are not config fields.
-EXTRA_OPTIONS = ("dense",)
+EXTRA_OPTIONS = ("dense", "three_d")
+#: Tasks with a 3D network.
+VOLUME_TASKS = (Task.DENOISE.value,)
+#: A 3D network's patches, 16 planes (fewer in a thinner volume) of 32x32 pixels, 4 per
+#: batch: a step of as many voxels as the 2D default's (16 patches of 64x64), which costs
+#: about as much time on a CPU (measured). Larger boxes, fewer of them, or thinner ones of
+#: 64x64 pixels trained worse in the same time (bench/volumes.py's phantom, 25 s).
+VOLUME_PATCH_Z = 16
+VOLUME_PATCH_SIZE = 32
+VOLUME_BATCH_SIZE = 4
 
 _DENOISE, _SUPERRES, _VAE = Task.DENOISE.value, Task.SUPERRES.value, Task.VAE.value
 _RECONSTRUCT = Task.RECONSTRUCT.value
@@ -137,6 +149,10 @@ def task_config(
     - a VAE or AAE never augments, and its binary cross-entropy (the
       default likelihood) scales frames to [0, 1] (percentiles 0 and 100);
     - an AAE's prior is the standard normal unless ``prior="mixture"``;
+    - ``three_d=True`` (task denoise, axes with ``Z``) trains a 3D U-Net on
+      boxes of :data:`VOLUME_PATCH_Z` planes of :data:`VOLUME_PATCH_SIZE`
+      pixels (less in a smaller volume), :data:`VOLUME_BATCH_SIZE` per
+      batch; without it a stack is taken plane by plane;
     - without ``epochs`` or ``time_budget`` the training has a budget of
       :data:`DEFAULT_TIME_BUDGET` seconds (:data:`ZERO_SHOT_TIME_BUDGET` for
       zero-shot super-resolution); a time budget without ``epochs``
@@ -153,7 +169,8 @@ def task_config(
         ``from-highres`` the high-resolution one).
     axes : str, optional
         Axes of the input, e.g. ``"YX"``, ``"SYX"``, ``"YXC"``; guessed
-        from ``shape`` when left out (:func:`.data.axes.guess_axes`).
+        from ``shape`` when left out (:func:`.data.axes.guess_axes`; with
+        ``three_d`` a 3-D array is ``"ZYX"``).
     mode : str, optional
         Source of the targets (:data:`.config.TASK_MODES`).
     spell : callable, optional
@@ -162,7 +179,7 @@ def task_config(
     **options
         Fields of :class:`.ModelConfig`, :class:`.DataConfig` and
         :class:`.TrainingConfig` by name (``latent_dim=2``, ``epochs=5``,
-        ``noise="poisson:30"``...), and ``dense``.
+        ``noise="poisson:30"``...), ``dense``, and ``three_d`` (a 3D network).
 
     Raises
     ------
@@ -180,7 +197,7 @@ def task_config(
     mode = mode or (modes[0] if modes else Mode.SELF_SUPERVISED.value)
     given = {name: value for name, value in options.items() if value is not None}
     _check_options(task, mode if modes else None, given, spell)
-    axes = check_axes(axes or guess_axes(shape), len(shape))
+    axes = check_axes(axes or _guess_axes(shape, three_d=bool(given.get("three_d"))), len(shape))
     sections = _sections(given)
     model, data, training = (
         ModelConfig(**sections["model"]),
@@ -207,6 +224,12 @@ def task_config(
         )
     if task in LATENT_TASKS:
         model.input_size = data.patch_size
+    if given.get("three_d"):
+        _volume_rules(task, model, data, shape, axes, given, spell)
+    elif "patch_z" in given:
+        raise ValueError(
+            f"{spell('patch_z')} applies to 3D networks only; give {spell('three_d')} too."
+        )
     if "epochs" not in given and "time_budget" not in given:
         zero_shot = task == _SUPERRES and mode == Mode.ZERO_SHOT.value
         training.time_budget = ZERO_SHOT_TIME_BUDGET if zero_shot else DEFAULT_TIME_BUDGET
@@ -261,14 +284,14 @@ def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict) ->
 
     The prior is the pretrained network of :data:`.config.PRIOR_NETWORK`; a
     depth, width, residual or blind-spot option chooses a network trained
-    from scratch instead, and so does salt-and-pepper noise, which the prior
-    never saw. The pretrained network fine-tunes at a lower learning rate,
+    from scratch instead, and so do salt-and-pepper noise, which the prior
+    never saw, and a 3D network (the prior is 2D). The pretrained network fine-tunes at a lower learning rate,
     so that it adapts without forgetting.
     """
     scratch = any(name in given for name in (*PRIOR_NETWORK, "mask_fraction", "mask_radius"))
     synthetic_saltpepper = training.mode == Mode.SYNTHETIC.value and "saltpepper" in training.noise
     if "pretrained" not in given:
-        training.pretrained = not (scratch or synthetic_saltpepper)
+        training.pretrained = not (scratch or synthetic_saltpepper or given.get("three_d"))
     if not training.pretrained:
         return
     for name, value in PRIOR_NETWORK.items():
@@ -276,6 +299,36 @@ def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict) ->
             setattr(model, name, value)
     if "learning_rate" not in given:
         training.learning_rate = PRETRAINED_LEARNING_RATE
+
+
+def _guess_axes(shape: Sequence[int], *, three_d: bool) -> str:
+    """The axes of data of ``shape``; for a 3D network the first stack axis is Z (``ZYX``)."""
+    axes = guess_axes(shape)
+    return as_volume_axes(axes) if three_d else axes
+
+
+def _volume_rules(
+    task: str, model: ModelConfig, data: DataConfig, shape: Sequence[int], axes: str, given: dict,
+    spell,
+) -> None:
+    """A 3D network: task denoise on data with a Z axis; patches as thick as the volume allows."""
+    if task not in VOLUME_TASKS:
+        raise ValueError(
+            f"{spell('three_d')} applies to task denoise only (a 3D U-Net), got task {task!r}; "
+            f"leave {spell('three_d')} out to train plane by plane."
+        )
+    if "Z" not in axes:
+        raise ValueError(
+            f"{spell('three_d')} needs a Z axis, but the data's axes are {axes!r}; give the "
+            "axes (e.g. 'ZYX' or 'TZYX'), or leave it out to train plane by plane."
+        )
+    model.spatial_dims = 3
+    if "patch_z" not in given:
+        data.patch_z = min(VOLUME_PATCH_Z, shape[axes.index("Z")])
+    if "patch_size" not in given:
+        data.patch_size = min(data.patch_size, VOLUME_PATCH_SIZE)
+    if "batch_size" not in given:
+        data.batch_size = VOLUME_BATCH_SIZE
 
 
 def _frames_are_items(shape: Sequence[int], axes: str, patch_size: int) -> bool:

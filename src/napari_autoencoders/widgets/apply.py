@@ -18,6 +18,7 @@ from qtpy.QtWidgets import (
 from superqt import QCollapsible
 
 from ..core.config import Task
+from ..core.data.axes import as_volume_axes
 from ..core.inference.prediction import check_input, iter_predict
 from ..core.model import TrainedModel
 from .choice import ModelChoiceMixin
@@ -153,13 +154,17 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
     # -- helpers -----------------------------------------------------------
 
     def _fill_axes(self) -> None:
-        """Prefill the axes: the model's if they fit the layer, else a guess from the layer."""
+        """Prefill the axes: the model's if they fit the layer, else a guess from the layer.
+
+        A 3D model's guess reads a stack as a volume (``ZYX``, not ``SYX``).
+        """
         layer, model = self.image_layer.layer(), self.model()
         if layer is None:
             return
         axes = model.config.data.axes if model is not None else ""
         fits = len(axes) == np.ndim(layer.data) and (axes.endswith("C") or not layer.rgb)
-        self.axes.setText(axes if fits else guess_axes(layer))
+        guess = as_volume_axes(guess_axes(layer)) if "Z" in axes else guess_axes(layer)
+        self.axes.setText(axes if fits else guess)
 
     # -- worker signals (main thread) --------------------------------------
 

@@ -37,6 +37,7 @@ from ..core.config import (
     Task,
     TrainingConfig,
 )
+from ..core.data.axes import as_volume_axes
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
 from ..core.model import TrainedModel
@@ -46,6 +47,9 @@ from ..core.recipes import (
     ZERO_SHOT_TIME_BUDGET,
     LATENT_TASKS,
     NEIGHBOUR_TASKS,
+    VOLUME_BATCH_SIZE,
+    VOLUME_PATCH_SIZE,
+    VOLUME_PATCH_Z,
     task_config,
 )
 from ..core.training import Trainer, TrainingEvent, import_optimizer_support
@@ -117,6 +121,7 @@ class TrainWidget(JobPanel):
         for choice in (self.task, self.mode, self.start):
             choice.currentIndexChanged.connect(self._update_rows)
         self.time_budget.valueChanged.connect(self._update_rows)
+        self.three_d.toggled.connect(self._on_three_d)
         self.input_layer.currentIndexChanged.connect(self._on_layer_changed)
         self._update_rows()
         self._on_layer_changed()
@@ -162,6 +167,11 @@ class TrainWidget(JobPanel):
         self.beta.setToolTip("Weight of the KL term of the VAE loss; 1 gives the ELBO.")
         self.kl_warmup = spin(defaults.kl_warmup, 0, 10_000_000, suffix=" steps", special="off")
         self.dense = QCheckBox("fully connected (tiny images)")
+        self.three_d = QCheckBox("3D network on the Z axis")
+        self.three_d.setToolTip(
+            "Train a 3D U-Net on boxes of planes, which sees structures across planes; "
+            "unticked, a stack is denoised plane by plane. Needs axes with Z, e.g. ZYX."
+        )
         self.prior = combo([prior.value for prior in Prior], ModelConfig().prior)
         self.prior.setToolTip(
             "The distribution the discriminator pushes the codes toward, and samples come "
@@ -190,6 +200,7 @@ class TrainWidget(JobPanel):
             ("factor", self.factor),
             ("downscale", self.downscale),
             ("axes", self.axes),
+            ("3D", self.three_d),
             ("epochs", self.epochs),
             ("time budget (s)", self.time_budget),
             ("seed", self.seed),
@@ -208,10 +219,17 @@ class TrainWidget(JobPanel):
         data, model, training = DataConfig(), ModelConfig(), TrainingConfig()
         self.patch_size = spin(0, 0, 2048, special="auto")
         self.patch_size.setToolTip(
-            f"auto: {data.patch_size} pixels, less for smaller planes; the frame itself for "
-            "reconstruct and vae on small frames."
+            f"auto: {data.patch_size} pixels ({VOLUME_PATCH_SIZE} for a 3D network), less for "
+            "smaller planes; the frame itself for reconstruct and vae on small frames."
         )
-        self.batch_size = spin(data.batch_size, 1, 4096)
+        self.patch_z = spin(0, 0, 1024, special="auto")
+        self.patch_z.setToolTip(
+            f"Planes of a 3D network's patches. auto: {VOLUME_PATCH_Z}, fewer for a thinner volume."
+        )
+        self.batch_size = spin(0, 0, 4096, special="auto")
+        self.batch_size.setToolTip(
+            f"Patches per step. auto: {data.batch_size}, {VOLUME_BATCH_SIZE} for a 3D network."
+        )
         self.depth = spin(model.depth, 1, 6)
         self.width = spin(model.width, 1, 1024)
         self.learning_rate = float_spin(training.learning_rate, 1e-6, 1.0, decimals=6)
@@ -229,6 +247,7 @@ class TrainWidget(JobPanel):
         self.advanced_form = QFormLayout(content)
         for label, field in (
             ("patch size", self.patch_size),
+            ("patch planes (Z)", self.patch_z),
             ("batch size", self.batch_size),
             ("depth", self.depth),
             ("width", self.width),
@@ -281,8 +300,10 @@ class TrainWidget(JobPanel):
         vae, aae = task == Task.VAE.value, task == Task.AAE.value
         show_row(self.form, self.latent_dim, task in LATENT_TASKS)
         show_row(self.form, self.neighbour_weight, task in NEIGHBOUR_TASKS)
-        pretrained = denoise and STARTS[self.start.currentText()]
-        show_row(self.form, self.start, denoise)
+        # the prior is a 2D network: a 3D one starts from random weights
+        flat = denoise and not self.three_d.isChecked()
+        pretrained = flat and STARTS[self.start.currentText()]
+        show_row(self.form, self.start, flat)
         show_row(self.advanced_form, self.depth, not superres and not pretrained)
         for field in (self.width, self.learning_rate):  # the prior's, or the recipe's rate
             show_row(self.advanced_form, field, not pretrained)
@@ -293,15 +314,24 @@ class TrainWidget(JobPanel):
         show_row(self.advanced_form, self.neighbours, task in NEIGHBOUR_TASKS)
         # each frame is one sample of what a generative model learns to draw
         show_row(self.advanced_form, self.augment, task not in GENERATIVE_TASKS)
+        show_row(self.form, self.three_d, denoise)
+        show_row(self.advanced_form, self.patch_z, denoise and self.three_d.isChecked())
         masked = denoise and mode == Mode.SELF_SUPERVISED.value and not pretrained
         show_row(self.advanced_form, self.mask_fraction, masked)
         self.epochs.setEnabled(self.time_budget.value() == OFF)  # a budget replaces the cap
 
     def _on_layer_changed(self) -> None:
-        """Prefill the axes from the new layer."""
+        """Prefill the axes from the new layer (a stack reads as a volume when 3D is ticked)."""
         layer = self.input_layer.layer()
         if layer is not None:
-            self.axes.setText(guess_axes(layer))
+            axes = guess_axes(layer)
+            self.axes.setText(as_volume_axes(axes) if self.three_d.isChecked() else axes)
+
+    def _on_three_d(self, checked: bool) -> None:
+        """Show the 3D fields; a 3D network reads a stack guessed ``SYX`` as a volume, ``ZYX``."""
+        if checked:
+            self.axes.setText(as_volume_axes(self.axes.text().strip().upper()))
+        self._update_rows()
 
     # -- the public interface ----------------------------------------------
 
@@ -321,12 +351,12 @@ class TrainWidget(JobPanel):
             "batch_size": self.batch_size, "depth": self.depth, "width": self.width,
             "learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch,
             "patience": self.patience, "mask_fraction": self.mask_fraction,
-            "augment": self.augment,
+            "augment": self.augment, "three_d": self.three_d, "patch_z": self.patch_z,
         }  # fmt: skip
         options = {name: _read(field) for name, field in fields.items() if not field.isHidden()}
         if "factor" in options:
             options["factor"] = int(options["factor"])
-        for name in ("dense", "patch_size"):  # unticked, auto: the recipe's
+        for name in ("dense", "patch_size", "batch_size", "three_d", "patch_z"):  # unticked, auto
             options[name] = options.get(name) or None
         if "augment" in options:
             options["augment"] = SWITCH[options["augment"]]

@@ -5,10 +5,12 @@ import pytest
 
 from napari_autoencoders.core.data.axes import (
     PlaneView,
+    as_volume_axes,
     check_axes,
     default_axes,
     from_planes,
     to_planes,
+    to_volumes,
 )
 
 # Odd, distinct sizes so that a wrongly ordered axis cannot go unnoticed.
@@ -115,3 +117,30 @@ def test_plane_view_reads_and_writes_the_planes_of_to_planes(axes, shape):
     for index in range(len(written)):
         written[index][:, :, :] = planes[index]
     np.testing.assert_array_equal(written.array, array)
+
+
+@pytest.mark.parametrize("axes", ["ZYX", "TZYX", "CZYX", "ZCYX", "ZYXC", "SZCYX"])
+def test_volumes_round_trip(axes):
+    image = image_for(axes)
+    volumes, layout = to_volumes(image, axes)
+
+    channels = SIZES["C"] if "C" in axes else 1
+    assert volumes.shape[1:] == (channels, SIZES["Z"], SIZES["Y"], SIZES["X"])
+    assert np.array_equal(from_planes(volumes, layout), image)
+
+
+def test_volumes_keep_each_plane_in_z_order():
+    image = image_for("TZYX")
+    volumes, _ = to_volumes(image, "TZYX")
+
+    assert np.array_equal(volumes[1, 0, 3], image[1, 3])
+
+
+def test_volumes_need_a_z_axis():
+    with pytest.raises(ValueError, match="needs a Z axis.*'SYX'"):
+        to_volumes(image_for("SYX"), "SYX")
+
+
+@pytest.mark.parametrize(("axes", "volume"), [("SYX", "ZYX"), ("TZYX", "TZYX"), ("YX", "YX"), ("SYXC", "ZYXC")])
+def test_as_volume_axes_reads_samples_as_depth(axes, volume):
+    assert as_volume_axes(axes) == volume

@@ -1,9 +1,11 @@
 """Tests for blind-spot masking: a masked pixel never sees its own value."""
 
+import itertools
+
 import pytest
 import torch
 
-from napari_autoencoders.core.data.masking import blind_spot, masked_mse
+from napari_autoencoders.core.data.masking import blind_spot, blind_spot_volume, masked_mse
 
 
 def mask_with_seed(batch, seed, **options):
@@ -102,3 +104,31 @@ def test_masked_mse_counts_only_masked_pixels():
 def test_masked_mse_of_an_empty_mask_is_zero():
     mask = torch.zeros((1, 1, 4, 4), dtype=torch.bool)
     assert masked_mse(torch.ones((1, 1, 4, 4)), torch.zeros((1, 1, 4, 4)), mask).item() == 0.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_volume_replacement_comes_from_another_voxel_within_radius(seed):
+    # every voxel masked, so every face, edge and corner is checked
+    shape = (2, 2, 5, 6, 7)
+    batch = torch.arange(2 * 5 * 6 * 7, dtype=torch.float32).reshape(2, 1, 5, 6, 7)
+    batch = torch.cat([batch, batch + 1000], dim=1)
+    generator = torch.Generator().manual_seed(seed)
+    masked, mask = blind_spot_volume(batch, fraction=1.0, radius=2, generator=generator)
+    assert mask.shape == (2, 1, *shape[2:]) and mask.all()
+    torch.testing.assert_close(masked[:, 1] - masked[:, 0], torch.full((2, 5, 6, 7), 1000.0))
+    for b, z, y, x in itertools.product(*(range(size) for size in (2, *shape[2:]))):
+        source = (batch[b, 0] == masked[b, 0, z, y, x]).nonzero()
+        assert len(source) == 1, "the value comes from another volume or channel"
+        offset = [s - i for s, i in zip(source[0].tolist(), (z, y, x))]
+        assert any(offset) and max(map(abs, offset)) <= 2
+
+
+def test_volume_offsets_reach_other_planes_and_leave_unmasked_voxels_alone():
+    batch = torch.rand((1, 1, 12, 12, 12), generator=torch.Generator().manual_seed(0))
+    masked, mask = blind_spot_volume(batch, fraction=0.2, radius=1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(masked[~mask.expand_as(masked)], batch[~mask.expand_as(batch)])
+    planes = set()
+    for _, _, z, y, x in mask.nonzero().tolist():
+        matches = (batch[0, 0, max(z - 1, 0) : z + 2] == masked[0, 0, z, y, x]).nonzero()
+        planes.add(int(matches[0, 0]) + max(z - 1, 0) - z)
+    assert planes == {-1, 0, 1}

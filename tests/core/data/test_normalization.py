@@ -73,3 +73,14 @@ def test_wrong_channel_count_raises():
 def test_dict_round_trip():
     normalizer = Normalizer.fit(ramp_planes(channels=2))
     assert Normalizer(**normalizer.to_dict()) == normalizer
+
+
+def test_volumes_are_normalised_per_channel():
+    volumes = ramp_planes(2).transpose(1, 0, 2, 3)[np.newaxis]  # (N, C, Z, Y, X) = (1, 2, 2, 25, 40)
+    normalizer = Normalizer.fit(volumes, (0.0, 100.0))
+
+    normalized = normalizer.normalize(volumes)
+
+    assert normalized.shape == volumes.shape
+    assert np.allclose(normalizer.denormalize(normalized), volumes, rtol=1e-5)
+    assert np.allclose(normalized[:, 0], normalized[:, 1])  # channel 1 is channel 0 doubled

@@ -6,8 +6,10 @@ import torch
 
 from napari_autoencoders.core.data.patches import (
     PatchSampler,
+    VolumeSampler,
     check_image,
     check_patch_size,
+    check_volume_patch,
     held_out_count,
     split_validation,
     square_symmetries,
@@ -217,3 +219,53 @@ def test_sampler_applies_the_symmetries_it_is_given():
     assert np.array_equal(inputs[0, 0].numpy(), planes[1, 0])
     assert np.array_equal(inputs[1, 0].numpy(), planes[1, 0][rows, cols])
 
+
+
+def z_index_volumes(count=2, depth=6, height=20, width=24):
+    """Volumes (N, 1, Z, Y, X) holding 1000 * volume + 100 * plane + a ramp in Y and X."""
+    n, z, y, x = np.meshgrid(*(np.arange(s) for s in (count, depth, height, width)), indexing="ij")
+    return (1000 * n + 100 * z + (y + x) / 100)[:, None].astype(np.float32)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_volume_sampler_takes_boxes_of_whole_planes(augment):
+    volumes = z_index_volumes()
+    sampler = VolumeSampler(
+        volumes, volumes + 1, patch_z=4, patch_size=8, batch_size=5, augment=augment,
+        rng=np.random.default_rng(0),
+    )
+    inputs, targets = sampler.sample()
+
+    assert inputs.shape == (5, 1, 4, 8, 8) and inputs.dtype == torch.float32
+    assert inputs.is_contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal(targets, inputs + 1)  # the same box and transform from both
+    planes = torch.div(inputs, 100, rounding_mode="floor")  # 10 * volume + plane
+    assert (planes == planes[..., :1, :1]).all()  # each plane of a box is one plane of a volume
+    steps = torch.diff(planes[:, 0, :, 0, 0], dim=1).abs()
+    assert (steps == 1).all()  # consecutive planes, forwards or (flipped) backwards
+
+
+def test_volume_sampler_flips_and_turns_when_augmenting():
+    volumes = z_index_volumes(count=1)
+    options = {"patch_z": 6, "patch_size": 8, "batch_size": 64, "rng": np.random.default_rng(0)}
+    plain = VolumeSampler(volumes, volumes, augment=False, **options).sample()[0]
+    turned = VolumeSampler(volumes, volumes, augment=True, **options).sample()[0]
+
+    assert (torch.diff(plain[:, 0, :, 0, 0], dim=1) > 0).all()
+    assert (torch.diff(turned[:, 0, :, 0, 0], dim=1) < 0).any()
+
+
+def test_volumes_smaller_than_the_box_are_refused_with_both_fixes():
+    volumes = np.zeros((1, 1, 8, 64, 64), np.float32)  # an anisotropic stack of 8 planes
+
+    with pytest.raises(ValueError, match="8x64x64.*16x64x64.*at most 8 planes.*2D network"):
+        check_volume_patch(volumes, 16, 64)
+
+
+def test_a_single_volume_validates_on_a_strip_through_all_planes():
+    volumes = z_index_volumes(count=1, depth=6, height=40, width=24)
+    train, _, val, _ = split_validation(
+        volumes, volumes, fraction=0.25, patch_size=8, rng=np.random.default_rng(0)
+    )
+
+    assert train.shape == (1, 1, 6, 30, 24) and val.shape == (1, 1, 6, 10, 24)

@@ -264,3 +264,54 @@ def test_a_block_reads_only_its_tiles_and_checks_their_values():
     predict_block(model, image, [(0, 32), (0, 32)], axes="YX", tile=32, overlap=8)
     with pytest.raises(ValueError, match="a tile of the input image has 1 NaN"):
         predict_block(model, image, [(96, 128), (96, 128)], axes="YX", tile=32, overlap=8)
+
+
+def volume_model(axes="ZYX"):
+    return untrained_model(axes=axes, spatial_dims=3)
+
+
+@pytest.mark.parametrize(("axes", "shape"), [("ZYX", (7, 30, 26)), ("TZYX", (2, 5, 20, 18))])
+def test_3d_model_predicts_volumes_of_the_input_shape(axes, shape):
+    image = image_of(shape)
+
+    result = predict(volume_model(), image, axes=axes, device="cpu")
+
+    assert result.shape == shape and result.dtype == np.float32
+    if axes == "TZYX":  # each time point is a volume of its own
+        np.testing.assert_allclose(result[1], predict(volume_model(), image[1], device="cpu"), atol=1e-5)
+
+
+def test_3d_boxes_blend_close_to_one_box(blobs):
+    image = 10 + 190 * blobs((40, 48, 48))
+    model = volume_model()
+    whole = predict(model, image, tile=48, device="cpu")  # 2 boxes in Z (at most 32 planes)
+
+    boxed = predict(model, image, tile=24, overlap=12, device="cpu")  # 2 x 3 x 3 boxes
+
+    # only the context at box borders differs, and the blending spreads it out (a 3D
+    # network's context reaches across more borders than a 2D one's: looser bounds)
+    assert np.abs(boxed - whole).mean() < 0.1 * whole.std()
+    assert np.abs(boxed - whole).max() < whole.std()
+
+
+def test_3d_model_on_an_image_without_z_is_refused_before_writing(tmp_path):
+    out = np.full((3, 20, 20), 7.0, np.float32)
+
+    with pytest.raises(ValueError, match="3D model.*axes 'SYX' have no Z"):
+        predict(volume_model(), image_of((3, 20, 20)), axes="SYX", out=out)
+    assert (out == 7.0).all()
+
+
+def test_3d_model_writes_into_out_and_refuses_a_wrong_one():
+    image = image_of((4, 16, 16))
+    out = np.zeros((4, 16, 16), np.float32)
+
+    assert predict(volume_model(), image, out=out, device="cpu") is out
+    np.testing.assert_allclose(out, predict(volume_model(), image, device="cpu"))
+    with pytest.raises(ValueError, match="out must have the result's shape"):
+        predict(volume_model(), image, out=np.zeros((4, 16, 15), np.float32))
+
+
+def test_3d_model_refuses_blocks_apart():
+    with pytest.raises(ValueError, match="3D model predicts whole volumes"):
+        predict_block(volume_model(), image_of((4, 16, 16)), [(0, 4), (0, 8), (0, 8)], axes="ZYX")

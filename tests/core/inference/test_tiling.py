@@ -10,9 +10,11 @@ from napari_autoencoders.core.inference.tiling import (
     blend_window,
     fit_tile,
     iter_tiled,
+    iter_tiled_volume,
     plan_tiles,
     tiled_region,
 )
+from napari_autoencoders.core.progress import run
 
 
 def identity(batch):
@@ -251,3 +253,44 @@ def test_regions_computed_apart_equal_the_whole_result(scale):
         region = ((y0, min(y0 + 13 * scale, whole.shape[1])), (x0, x0 + 11 * scale))
         part = tiled_region(fn, image, region, **options)
         np.testing.assert_allclose(part, whole[:, slice(*region[0]), slice(*region[1])], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "tile", "overlap"),
+    [((1, 13, 40, 35), (8, 16, 16), (2, 4, 4)), ((2, 5, 9, 9), (8, 16, 16), (2, 4, 4))],
+)
+def test_volume_identity_round_trip(rng, shape, tile, overlap, run_to_end):
+    image = rng.random(shape).astype(np.float32)
+
+    events, out = run_to_end(iter_tiled_volume(identity, image, tile=tile, overlap=overlap, batch_size=3))
+
+    np.testing.assert_allclose(out, image, rtol=1e-6)
+    assert events[-1][0] == events[-1][1]
+
+
+def test_volume_blending_fades_seams_in_z(rng):
+    """Tiles that disagree by a constant blend smoothly across Z, with no step at a seam."""
+    image = np.zeros((1, 24, 8, 8), np.float32)
+
+    def offset_by_first_plane(batch):  # each box adds a value that depends on where it starts
+        return batch + np.arange(len(batch))[:, None, None, None, None].astype(np.float32)
+
+    out = apply_tiled_volume(offset_by_first_plane, image, tile=(12, 8, 8), overlap=(6, 0, 0))
+    profile = out[0, :, 0, 0]
+    assert np.all(np.diff(profile) >= 0) and np.max(np.diff(profile)) < 0.5
+
+
+def test_volume_fn_returning_wrong_shape_raises():
+    with pytest.raises(ValueError, match="fn must return \\(B, C_out, Z, Y, X\\)"):
+        apply_tiled_volume(lambda b: b[..., :-1], np.zeros((1, 4, 8, 8)), tile=(4, 8, 8), overlap=(0, 0, 0))
+
+
+def test_volume_tiling_refuses_pairs_and_planes():
+    with pytest.raises(ValueError, match="\\(Z, Y, X\\) triples"):
+        apply_tiled_volume(identity, np.zeros((1, 4, 8, 8)), tile=(8, 8), overlap=(0, 0))
+    with pytest.raises(ValueError, match="volume \\(C, Z, Y, X\\)"):
+        apply_tiled_volume(identity, np.zeros((1, 8, 8)), tile=(4, 8, 8), overlap=(0, 0, 0))
+
+
+def apply_tiled_volume(fn, image, **options):
+    return run(iter_tiled_volume(fn, image, **options))

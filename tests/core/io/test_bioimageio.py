@@ -58,6 +58,7 @@ def offline_cache(tmp_path, monkeypatch):
 def make_model(architecture="unet", task="denoise", *, channels=1, **fields) -> TrainedModel:
     """An untrained model with normalisations in two different units, its weights perturbed."""
     size = fields.get("input_size", 16)
+    axes = fields.pop("axes", "YXC" if channels > 1 else "YX")
     config = Config(
         model=ModelConfig(
             architecture=architecture,
@@ -71,7 +72,7 @@ def make_model(architecture="unet", task="denoise", *, channels=1, **fields) -> 
             reconstruction_loss="mse",
             **fields,
         ),
-        data=DataConfig(axes="YXC" if channels > 1 else "YX", patch_size=size),
+        data=DataConfig(axes=axes, patch_size=size),
         training=TrainingConfig(
             task=task, mode="from-highres" if task == "superres" else "self-supervised"
         ),
@@ -98,6 +99,7 @@ MODELS = {
     "reconstruct": lambda: make_model("autoencoder", "reconstruct", input_size=16),
     "vae": lambda: make_model("vae-dense", "vae", input_size=8),
     "aae": lambda: make_model("aae", "aae", input_size=16),
+    "denoise-3d": lambda: make_model(spatial_dims=3, axes="ZYX"),
 }
 
 
@@ -133,7 +135,7 @@ def read_array(package, name):
 # -- export -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["denoise", "superres", "reconstruct", "vae", "aae"])
+@pytest.mark.parametrize("kind", ["denoise", "superres", "reconstruct", "vae", "aae", "denoise-3d"])
 def test_exported_package_passes_the_bioimageio_model_test(packages, kind):
     """bioimageio.core runs both weight formats on the test input and at several sizes.
 
@@ -211,7 +213,7 @@ def test_architecture_file_needs_torch_alone():
         rebuilt = namespace["build_network"](**dataclasses.asdict(model.config.model))
         rebuilt.load_state_dict(model.network.state_dict(), strict=True)
         size = model.config.model.input_size
-        x = torch.rand(2, 1, size, size)
+        x = torch.rand(2, 1, *[size] * model.config.model.spatial_dims)
         with torch.no_grad():
             torch.testing.assert_close(rebuilt.eval()(x), model.network(x))
 
@@ -276,6 +278,37 @@ def test_missing_extra_names_the_install_command(tmp_path, monkeypatch):
         export_bioimageio(make_model(), tmp_path / "m.zip", authors=["Ada"])
     with pytest.raises(ImportError):
         load_model(tmp_path / "m.zip")
+
+
+def test_a_3d_model_is_described_with_a_z_axis_and_a_volume(packages):
+    path = packages["denoise-3d"][1]
+    descr = _description(path)
+    axes = descr.inputs[0].axes
+    assert [str(a.id) for a in axes[2:]] == ["z", "y", "x"]
+    assert axes[2].size.step == 4 and axes[2].size.min % 4 == 0  # 2**depth in Z too
+    assert [a.halo for a in descr.outputs[0].axes[2:]] == [bioimageio.UNET_HALO_Z, *[bioimageio.UNET_HALO] * 2]
+    assert read_array(path, "test_input.npy").shape == (1, 1, bioimageio.TEST_DEPTH, 64, 64)
+    assert "3d" in descr.tags and "3D volumes" in descr.description
+
+
+def test_a_3d_sample_becomes_the_test_volume(tmp_path):
+    volume = image((6, 40, 52))  # thinner than the least Z: mirrored out to it
+    path = export_bioimageio(
+        MODELS["denoise-3d"](), tmp_path / "v.zip", authors=["A"], sample=volume, sample_axes="ZYX"
+    )
+
+    test_input = read_array(path, "test_input.npy")
+    assert test_input.shape == (1, 1, 12, 40, 52)
+    np.testing.assert_array_equal(test_input[0, 0, :6], volume)
+
+
+def test_our_3d_package_opens_as_the_exported_model(packages):
+    model, path = packages["denoise-3d"]
+    loaded = load_model(path)
+    data = image((10, 24, 20))
+
+    assert loaded.config == model.config and loaded.config.model.spatial_dims == 3
+    np.testing.assert_array_equal(predict(loaded, data, device="cpu"), predict(model, data, device="cpu"))
 
 
 # -- import: our own packages --------------------------------------------------

@@ -186,3 +186,14 @@ def test_an_adversarial_autoencoder_round_trips_without_its_discriminator(tiny_c
     _, tensors = read_file(path)
     assert tensors.keys() == model.network.state_dict().keys()  # encoder and decoder only
     np.testing.assert_array_equal(sample(loaded, 3, seed=1), sample(model, 3, seed=1))
+
+
+def test_a_3d_model_round_trips(tiny_config, blobs, tmp_path):
+    volume = blobs((8, 24, 24))
+    config = tiny_config(model={"spatial_dims": 3}, data={"axes": "ZYX", "patch_z": 8}, training={"epochs": 1})
+    model = fit(config, volume)
+
+    loaded = load_model(save_model(model, tmp_path / "volume.safetensors"))
+
+    assert loaded.config == model.config and loaded.config.model.spatial_dims == 3
+    np.testing.assert_array_equal(predict(loaded, volume, device="cpu"), predict(model, volume, device="cpu"))

@@ -132,3 +132,35 @@ def test_vae_rejects_other_input_sizes(architecture):
     network = build_model(ModelConfig(architecture=architecture, width=4, input_size=16))
     with pytest.raises(ValueError, match="takes 16x16 images"):
         network.encode_distribution(torch.zeros(1, 1, 20, 20))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 8, 16, 16), (2, 1, 5, 13, 17), (1, 1, 1, 9, 6)])
+def test_3d_unet_keeps_the_volume_shape(shape):
+    network = unet(spatial_dims=3, depth=2)
+
+    assert network(torch.rand(shape)).shape == shape
+    assert any(isinstance(layer, torch.nn.Conv3d) for layer in network.modules())
+
+
+def test_3d_residual_unet_of_zero_output_is_the_identity():
+    network = unet(spatial_dims=3, residual=True)
+    torch.nn.init.zeros_(network.head.weight)
+    torch.nn.init.zeros_(network.head.bias)
+    x = torch.rand(1, 1, 4, 8, 8)
+
+    assert torch.equal(network(x), x)
+
+
+def test_2d_unet_has_the_same_weights_as_before_3d():
+    """spatial_dims 2 (the default) builds the same layers, so old model files load."""
+    names = {name: tuple(p.shape) for name, p in unet(depth=1).state_dict().items()}
+
+    assert names["down.0.0.weight"] == (8, 1, 3, 3)
+    assert names["up.0.weight"] == (16, 8, 2, 2)
+    assert all(len(shape) in (1, 4) for shape in names.values())
+
+
+def test_pad_to_multiple_pads_z_y_x_of_a_volume():
+    padded, sizes = pad_to_multiple(torch.rand(1, 1, 3, 5, 8), 4, dims=3)
+
+    assert padded.shape == (1, 1, 4, 8, 8) and sizes == (3, 5, 8)

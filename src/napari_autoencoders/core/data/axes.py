@@ -1,8 +1,10 @@
-"""Axis strings: turn any supported array into a stack of 2D planes and back.
+"""Axis strings: turn any supported array into a stack of 2D planes or 3D volumes and back.
 
 Axes are named by letters: ``Y`` and ``X`` (required), ``C`` for channels,
 and ``S`` (samples), ``T`` (time) or ``Z`` (depth) for stack axes, which are
-all processed as independent 2D planes for now.
+processed as independent 2D planes (:func:`to_planes`); a 3D network takes
+``Z`` as a spatial axis instead and the others as a stack of volumes
+(:func:`to_volumes`).
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ ALL_AXES = STACK_AXES + "CYX"
 
 @dataclass(frozen=True)
 class Layout:
-    """How an array of axes ``axes`` and shape ``shape`` maps to (N, C, Y, X)."""
+    """How an array of axes ``axes`` and shape ``shape`` maps to (N, C, Y, X).
+
+    With ``spatial`` ``"ZYX"`` it maps to volumes (N, C, Z, Y, X) instead.
+    """
 
     axes: str
     shape: tuple[int, ...]
+    spatial: str = "YX"
 
     @property
     def stack_axes(self) -> str:
-        """Stack letters in the order they appear."""
-        return "".join(a for a in self.axes if a in STACK_AXES)
+        """Stack letters in the order they appear (the spatial ``Z`` of volumes excluded)."""
+        return "".join(a for a in self.axes if a in STACK_AXES and a not in self.spatial)
 
     @property
     def channels(self) -> int:
@@ -41,8 +47,8 @@ class Layout:
 
     @property
     def canonical(self) -> str:
-        """The axes reordered as stacks, then ``C``, ``Y``, ``X``."""
-        return self.stack_axes + ("C" if "C" in self.axes else "") + "YX"
+        """The axes reordered as stacks, then ``C``, then the spatial axes."""
+        return self.stack_axes + ("C" if "C" in self.axes else "") + self.spatial
 
 
 def check_axes(axes: str, ndim: int) -> str:
@@ -107,6 +113,14 @@ def guess_axes(shape: Sequence[int]) -> str:
     return default_axes(len(shape), rgb=rgb)
 
 
+def as_volume_axes(axes: str) -> str:
+    """``axes`` with the sample axis ``S`` read as depth ``Z``, unless they already have ``Z``.
+
+    How a guess such as ``"SYX"`` becomes the axes of a volume for a 3D network.
+    """
+    return axes if "Z" in axes else axes.replace("S", "Z")
+
+
 def _check_dimensions(ndim: int) -> None:
     """Raise ``ValueError`` for an array of fewer than 2 dimensions, which is no image."""
     if ndim < 2:
@@ -158,6 +172,31 @@ def to_planes(image: np.ndarray, axes: str) -> tuple[np.ndarray, Layout]:
         If ``axes`` does not fit the image (:func:`check_axes`) or the image
         has no pixels (an axis of length 0).
     """
+    return _to_blocks(image, axes, "YX")
+
+
+def to_volumes(image: np.ndarray, axes: str) -> tuple[np.ndarray, Layout]:
+    """View ``image`` as volumes (N, C, Z, Y, X), for a 3D network.
+
+    As :func:`to_planes`, with ``Z`` a spatial axis: ``"ZYX"`` gives one
+    volume, ``"TZYX"`` one per time point, ``"CZYX"`` one of several
+    channels. :func:`from_planes` restores the original axes.
+
+    Raises
+    ------
+    ValueError
+        As :func:`to_planes`, and if ``axes`` has no ``Z``.
+    """
+    if "Z" not in str(axes).upper():
+        raise ValueError(
+            f"a 3D network needs a Z axis, but the axes are {axes!r}; give axes with Z "
+            "(e.g. 'ZYX' or 'TZYX'), or use a 2D model, which takes the planes one by one."
+        )
+    return _to_blocks(image, axes, "ZYX")
+
+
+def _to_blocks(image: np.ndarray, axes: str, spatial: str) -> tuple[np.ndarray, Layout]:
+    """View ``image`` as (N, C, *spatial), stacks flattened into N."""
     if not hasattr(image, "ndim"):  # a list, say
         image = np.asarray(image)
     axes = check_axes(axes, image.ndim)
@@ -166,21 +205,22 @@ def to_planes(image: np.ndarray, axes: str) -> tuple[np.ndarray, Layout]:
             f"the image is empty: its shape {tuple(image.shape)} (axes {axes!r}) has no "
             "pixels; give an image with at least one pixel along every axis."
         )
-    layout = Layout(axes, tuple(image.shape))
+    layout = Layout(axes, tuple(image.shape), spatial)
     order = [axes.index(a) for a in layout.canonical]
     moved = np.transpose(image, order)
     if "C" not in axes:
-        moved = moved[..., np.newaxis, :, :]
-    return moved.reshape((-1,) + moved.shape[-3:]), layout
+        moved = np.expand_dims(moved, -len(spatial) - 1)
+    return moved.reshape((-1,) + moved.shape[-len(spatial) - 1 :]), layout
 
 
 def from_planes(planes: np.ndarray, layout: Layout) -> np.ndarray:
-    """Inverse of :func:`to_planes`; Y and X may have changed size.
+    """Inverse of :func:`to_planes` and :func:`to_volumes`; Y and X may have changed size.
 
     Parameters
     ----------
-    planes : ndarray, shape (N, C, Y', X')
-        Processed planes, in the order :func:`to_planes` produced them.
+    planes : ndarray, shape (N, C, Y', X') or (N, C, Z, Y', X')
+        Processed planes (or volumes, for a layout of :func:`to_volumes`),
+        in the order they were produced.
     layout : Layout
         The layout of the original array.
     """
@@ -191,7 +231,7 @@ def from_planes(planes: np.ndarray, layout: Layout) -> np.ndarray:
     if "C" not in layout.axes:
         if channels != 1:
             raise ValueError(f"expected 1 channel for axes {layout.axes!r}, got {channels}.")
-        array = array[..., 0, :, :]
+        array = np.squeeze(array, -len(layout.spatial) - 1)
         canonical = canonical.replace("C", "")
     order = [canonical.index(a) for a in layout.axes]
     return np.transpose(array, order)

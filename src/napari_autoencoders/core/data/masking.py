@@ -61,8 +61,54 @@ def blind_spot(
     return masked, mask
 
 
+def blind_spot_volume(
+    batch: torch.Tensor,
+    *,
+    fraction: float,
+    radius: int = 2,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mask a random share of voxels of volumes ``batch`` (B, C, Z, Y, X).
+
+    The 3D :func:`blind_spot`: every channel of a masked voxel is replaced by
+    the same channels of a random other voxel of the (2r+1)^3 box around it
+    (offsets that would leave the patch are flipped). A neighbour in Z is
+    as good a stand-in as one in the plane, and the noise of a camera is
+    independent between planes too.
+
+    Parameters
+    ----------
+    batch : torch.Tensor, shape (B, C, Z, Y, X)
+        Noisy volumes; Z, Y and X must exceed ``2 * radius``.
+    fraction, radius, generator
+        As :func:`blind_spot`.
+
+    Returns
+    -------
+    masked : torch.Tensor, shape (B, C, Z, Y, X)
+        Copy of ``batch`` with masked voxels replaced.
+    mask : torch.Tensor of bool, shape (B, 1, Z, Y, X)
+        True where a voxel was masked.
+    """
+    size_b, _, depth, height, width = batch.shape
+    device = batch.device
+    shape = (size_b, 1, depth, height, width)
+    mask = torch.rand(shape, generator=generator, device=device) < fraction
+    b, _, z, y, x = mask.nonzero(as_tuple=True)
+    side = 2 * radius + 1
+    box = side**3
+    # skip index 0 of the flattened box, the centre after the shift below
+    pick = torch.randint(1, box, (b.numel(),), generator=generator, device=device)
+    pick = (pick + box // 2) % box
+    dz, dy, dx = pick // side**2 - radius, pick // side % side - radius, pick % side - radius
+    sources = [_inside(i, d, n) for i, d, n in ((z, dz, depth), (y, dy, height), (x, dx, width))]
+    masked = batch.clone()
+    masked[b, :, z, y, x] = batch[b, :, sources[0], sources[1], sources[2]]
+    return masked, mask
+
+
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the masked pixels (mask (B, 1, Y, X)) only."""
+    """Mean squared error over the masked pixels (mask (B, 1, Y, X), or (B, 1, Z, Y, X)) only."""
     weight = mask.to(prediction.dtype)
     squared = (prediction - target) ** 2 * weight
     count = weight.sum() * prediction.shape[1]

@@ -56,13 +56,13 @@ class Normalizer:
         return cls(low, high)
 
     def normalize(self, planes: np.ndarray) -> np.ndarray:
-        """Return ``planes`` (N, C, Y, X) as float32 on the normalised scale."""
-        low, scale = self._affine(planes.shape[1])
+        """Return ``planes`` (N, C, Y, X) or volumes (N, C, Z, Y, X) normalised, as float32."""
+        low, scale = self._affine(planes.shape[1], np.ndim(planes))
         return ((np.asarray(planes, dtype=np.float32) - low) / scale).astype(np.float32)
 
     def denormalize(self, planes: np.ndarray) -> np.ndarray:
-        """Map normalised ``planes`` (N, C, Y, X) back to the data's units."""
-        low, scale = self._affine(planes.shape[1])
+        """Map normalised ``planes`` (N, C, Y, X) or volumes (N, C, Z, Y, X) to the data's units."""
+        low, scale = self._affine(planes.shape[1], np.ndim(planes))
         return (np.asarray(planes, dtype=np.float32) * scale + low).astype(np.float32)
 
     def to_dict(self) -> dict[str, list[float]]:
@@ -99,14 +99,16 @@ class Normalizer:
                 )
         return cls([float(n) for n in low], [float(n) for n in high])
 
-    def _affine(self, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    def _affine(self, channels: int, ndim: int = 4) -> tuple[np.ndarray, np.ndarray]:
+        """Low and range per channel, shaped to broadcast over (N, C, ...) of ``ndim`` axes."""
         if channels != len(self.low):
             raise ValueError(
                 f"the normalisation was fitted on {len(self.low)} channel(s) but the data "
                 f"has {channels}."
             )
-        low = np.asarray(self.low, dtype=np.float32)[:, None, None]
-        high = np.asarray(self.high, dtype=np.float32)[:, None, None]
+        shape = (channels,) + (1,) * (ndim - 2)  # (C, 1, 1) for planes, (C, 1, 1, 1) for volumes
+        low = np.asarray(self.low, dtype=np.float32).reshape(shape)
+        high = np.asarray(self.high, dtype=np.float32).reshape(shape)
         return low, high - low
 
 

@@ -1,6 +1,7 @@
 """Training patches: input checks, the validation split and random patch batches.
 
-All arrays here are normalised planes (N, C, Y, X) of float32.
+All arrays here are normalised planes (N, C, Y, X) of float32, or volumes
+(N, C, Z, Y, X) for a 3D network (:class:`VolumeSampler`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,23 @@ def check_patch_size(planes: np.ndarray, patch_size: int, hint: str = "") -> Non
         )
 
 
+def check_volume_patch(volumes: np.ndarray, patch_z: int, patch_size: int) -> None:
+    """Raise ``ValueError`` if volumes (N, C, Z, Y, X) are smaller than a 3D patch.
+
+    The patch is ``patch_z`` x ``patch_size`` x ``patch_size`` (Z, Y, X):
+    an anisotropic stack of few planes needs thinner patches, not a 2D
+    network, so the message names both fixes.
+    """
+    depth, height, width = volumes.shape[-3:]
+    if depth < patch_z or height < patch_size or width < patch_size:
+        raise ValueError(
+            f"the volumes are {depth}x{height}x{width} (ZxYxX), smaller than the "
+            f"{patch_z}x{patch_size}x{patch_size} training patch; choose a patch of at most "
+            f"{min(depth, patch_z)} planes (patch_z) and {min(height, width, patch_size)} "
+            "pixels (patch_size), or train a 2D network plane by plane."
+        )
+
+
 def held_out_count(count: int, fraction: float) -> int:
     """Planes of a stack of ``count`` that :func:`split_validation` holds out (0: none)."""
     held = int(round(count * fraction))
@@ -103,15 +121,16 @@ def split_validation(
     Returns
     -------
     train_inputs, train_targets, val_inputs, val_targets : ndarray
-        Planes (N, C, Y, X).
+        Planes (N, C, Y, X), or volumes (N, C, Z, Y, X) split the same way
+        (whole volumes, or a strip of rows or columns through all planes).
     """
-    count, _, height, width = inputs.shape
+    count, (height, width) = inputs.shape[0], inputs.shape[-2:]
     if fraction == 0:
         return inputs, targets, inputs, targets
     if held_out_count(count, fraction):
         train, val = split_indices(count, fraction, rng)
         return inputs[train], targets[train], inputs[val], targets[val]
-    for axis, size in ((2, height), (3, width)):
+    for axis, size in ((inputs.ndim - 2, height), (inputs.ndim - 1, width)):
         strip = max(patch_size, int(round(size * fraction)))
         if size - strip >= patch_size:
             cut = size - strip
@@ -211,3 +230,65 @@ def square_symmetries(size: int) -> np.ndarray:
         result[turns + 4] = turned[..., ::-1]
     result.flags.writeable = False
     return result
+
+
+class VolumeSampler:
+    """Random boxes (Z, Y, X) from volumes, with flips and 90 degree turns in the plane.
+
+    Parameters
+    ----------
+    inputs, targets : ndarray, shape (N, C, Z, Y, X)
+        Normalised volumes; the same box and transform is taken from both.
+    patch_z, patch_size : int
+        Planes of a box, and its side in Y and X.
+    batch_size : int
+        Boxes per batch.
+    augment : bool
+        Apply a random one of the 8 symmetries of the square to each box's
+        planes, and flip it along Z half the time. Turns stay in the YX
+        plane: Z is often sampled more coarsely, so a turn through Z would
+        show the network a resolution it never meets.
+    rng : numpy.random.Generator
+        Source of randomness.
+    """
+
+    def __init__(self, inputs, targets, *, patch_z, patch_size, batch_size, augment, rng):
+        check_volume_patch(inputs, patch_z, patch_size)
+        self.inputs = np.ascontiguousarray(inputs, np.float32)
+        self.targets = np.ascontiguousarray(targets, np.float32)
+        self.box = (patch_z, patch_size, patch_size)
+        self.batch_size = batch_size
+        self.augment = augment
+        self.rng = rng
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return a batch of inputs and targets, each (B, C, Z, P, P), channels-last."""
+        count = self.inputs.shape[0]
+        corners = [
+            self.rng.integers(0, size - side + 1, self.batch_size)
+            for size, side in zip(self.inputs.shape[-3:], self.box)
+        ]
+        volumes = self.rng.integers(0, count, self.batch_size)
+        pairs = [self._box(n, corner) for n, *corner in zip(volumes, *corners)]
+        return tuple(
+            torch.from_numpy(np.stack(batch)).contiguous(memory_format=torch.channels_last_3d)
+            for batch in zip(*pairs)
+        )
+
+    def _box(self, volume: int, corner) -> tuple[np.ndarray, np.ndarray]:
+        """The box at ``corner`` (z, y, x) of ``volume`` in inputs and targets, turned alike."""
+        region = (volume, slice(None)) + tuple(slice(c, c + s) for c, s in zip(corner, self.box))
+        boxes = (self.inputs[region], self.targets[region])  # each (C, Z, P, P)
+        if self.augment:
+            turns = self.rng.integers(0, 4)
+            flip, flip_z = self.rng.random(2) < 0.5
+            boxes = tuple(_turn(box, turns, flip, flip_z) for box in boxes)
+        return tuple(np.ascontiguousarray(box) for box in boxes)
+
+
+def _turn(box: np.ndarray, turns: int, flip: bool, flip_z: bool) -> np.ndarray:
+    """Turn a box (C, Z, Y, X) ``turns`` times in YX, then mirror X if ``flip``, Z if ``flip_z``."""
+    box = np.rot90(box, turns, axes=(2, 3))
+    if flip:
+        box = box[..., ::-1]
+    return box[:, ::-1] if flip_z else box

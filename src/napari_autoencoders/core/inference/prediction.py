@@ -8,13 +8,17 @@ from collections.abc import Generator, Sequence
 import numpy as np
 import torch
 
-from ..data.axes import Layout, PlaneView, check_axes, from_planes, to_planes
+from ..data.axes import Layout, PlaneView, check_axes, from_planes, to_planes, to_volumes
 from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
 from ..progress import run
-from .tiling import check_tiling, fit_tile, iter_tiled, tiled_region
+from .tiling import check_tiling, fit_tile, iter_tiled, iter_tiled_volume, tiled_region
 from ..model import TrainedModel
-from ..nn.device import select_device
+from ..nn.device import channels_last, select_device
+
+#: Largest box (Z, Y, X) a 3D network predicts at once: a 32x128x128 box of a 32-wide U-Net
+#: holds activations of about 64 MB per layer, where a 2D tile of 512x512 holds 32 MB.
+VOLUME_TILE = (32, 128, 128)
 
 
 def iter_predict(
@@ -78,9 +82,17 @@ def iter_predict(
     -----
     The network runs in float32 on every device: the bfloat16 autocast that
     speeds up training on a GPU would round the results to about 8 bits.
+
+    A 3D model (``spatial_dims`` 3) takes the image as volumes (``Z`` a
+    spatial axis, see :func:`~.axes.to_volumes`), cut into overlapping boxes
+    of at most :data:`VOLUME_TILE` (``tile`` caps their Y and X) blended in
+    Z, Y and X; each volume is read whole and ``out`` written once it is done.
     """
     check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes)
+    if model.config.model.spatial_dims == 3:
+        options = {"tile": tile, "overlap": overlap, "batch_size": batch_size, "device": device}
+        return (yield from _iter_predict_volumes(model, image, axes, out=out, **options))
     lazy = not isinstance(image, np.ndarray)
     planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
     layout = Layout(axes, tuple(image.shape))
@@ -104,6 +116,52 @@ def iter_predict(
         for done, total in tiles:
             yield index * total + done, count * total
     return from_planes(out_planes, layout) if out is None else out
+
+
+def _iter_predict_volumes(model, image, axes, *, tile, overlap, batch_size, device, out):
+    """:func:`iter_predict` of a 3D model: volumes (N, C, Z, Y, X) box by box."""
+    shape = output_shape(model, tuple(image.shape), axes)
+    if out is not None and tuple(np.shape(out)) != shape:
+        raise ValueError(
+            f"out must have the result's shape {shape} (axes {axes!r}), got "
+            f"{np.shape(out)}; allocate it with that shape."
+        )
+    volumes, layout = to_volumes(np.asarray(image), axes)
+    multiple = 2**model.config.model.depth
+    caps = (VOLUME_TILE[0], min(tile, VOLUME_TILE[1]), min(tile, VOLUME_TILE[2]))
+    overlaps = tuple(min(overlap, cap // 4) for cap in caps)
+    boxes = tuple(
+        fit_tile(size, cap, lap, multiple)
+        for size, cap, lap in zip(volumes.shape[2:], caps, overlaps)
+    )
+    forward = _forward(model, select_device(device))
+    count, channels = volumes.shape[0], model.config.model.out_channels
+    result = np.empty((count, channels, *volumes.shape[2:]), np.float32)
+    for index in range(count):
+        steps = iter_tiled_volume(
+            forward, volumes[index], tile=boxes, overlap=overlaps, batch_size=batch_size,
+            out=result[index],
+        )
+        for done, total in steps:
+            yield index * total + done, count * total
+    restored = from_planes(result, layout)
+    if out is None:
+        return restored
+    out[...] = restored
+    return out
+
+
+def check_blockwise(model: TrainedModel) -> None:
+    """Raise ``ValueError`` if ``model`` cannot predict a block apart (:func:`predict_block`).
+
+    A 3D model's boxes reach across planes, which the blocks of a cluster's
+    prediction do not share; it predicts each volume whole instead.
+    """
+    if model.config.model.spatial_dims == 3:
+        raise ValueError(
+            "a 3D model predicts whole volumes, not blocks on a cluster's workers; apply it "
+            "without --workers or --scheduler (or use a 2D model)."
+        )
 
 
 def _model_tiles(model: TrainedModel, shape_yx, tile: int, overlap: int):
@@ -164,6 +222,7 @@ def predict_block(
         for NaN or infinite values.
     """
     check_tiling(tile, overlap, batch_size)
+    check_blockwise(model)
     axes = check_input(model, image, axes, scan=False)  # not the whole image for each block
     planes = PlaneView(image, axes)
     tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
@@ -250,10 +309,15 @@ def check_input(
     ------
     ValueError
         If the axes do not fit the image, its channels differ from the
-        model's, it holds NaN or infinite values, or it is smaller than a
-        dense autoencoder's input.
+        model's, it holds NaN or infinite values, it is smaller than a
+        dense autoencoder's input, or the model is 3D and the axes have no ``Z``.
     """
     axes = check_axes(axes or model.config.data.axes, np.ndim(image))
+    if model.config.model.spatial_dims == 3 and "Z" not in axes:
+        raise ValueError(
+            f"this is a 3D model, which takes volumes, but the image's axes {axes!r} have no Z; "
+            "give the axes with Z (e.g. 'ZYX' for a stack of planes), or use a 2D model."
+        )
     layout = Layout(axes, tuple(image.shape))
     expected = model.config.model.in_channels
     if layout.channels != expected:
@@ -285,7 +349,9 @@ def predict(model: TrainedModel, image: np.ndarray, **options) -> np.ndarray:
 
 
 def _forward(model: TrainedModel, device: torch.device, *, check: bool = False):
-    """Return a function from raw tiles (B, C, Y, X) to predictions in target units.
+    """Return a function from raw tiles (B, C, Y, X), or boxes (B, C, Z, Y, X), to predictions.
+
+    Predictions are in the units of the training targets.
 
     With ``check``, each batch is refused if it holds NaN or infinite values.
     """
@@ -295,7 +361,7 @@ def _forward(model: TrainedModel, device: torch.device, *, check: bool = False):
         if check:
             check_image(batch, "a tile of the input image")
         x = torch.from_numpy(model.input_norm.normalize(batch))
-        x = x.to(device, memory_format=torch.channels_last)
+        x = x.to(device, memory_format=channels_last(model.config.model.spatial_dims))
         with torch.inference_mode():  # float32: bf16 autocast would quantise the output
             y = network(x).float().cpu().numpy()
         return model.target_norm.denormalize(y)

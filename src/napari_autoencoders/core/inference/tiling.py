@@ -5,11 +5,13 @@ row and column sit flush with the image border, so every tile has the same
 shape and no padding is needed. :func:`iter_tiled` reads one batch of tiles at
 a time, blends the results with smooth weights that fall off only across the
 overlap with a neighbouring tile, and writes each output row as soon as no
-later tile can touch it.
+later tile can touch it. :func:`iter_tiled_volume` does the same for the boxes
+of a (C, Z, Y, X) volume, blended along Z too.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 
@@ -393,3 +395,123 @@ def _touching(starts: Sequence[int], length: int, scale: int, first: int, stop: 
 def apply_tiled(fn: Callable[[np.ndarray], np.ndarray], image, **options):
     """Run :func:`iter_tiled` to the end and return its (C_out, Y * scale, X * scale) output."""
     return run(iter_tiled(fn, image, **options))
+
+
+def check_volume_tiling(
+    tile: Sequence[int], overlap: Sequence[int], batch_size: int = 1
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Check (Z, Y, X) tile sizes and overlaps as :func:`check_tiling` does; return them.
+
+    Raises
+    ------
+    ValueError
+        Naming the bad value and a valid one.
+    """
+    tiles, overlaps = tuple(map(int, tile)), tuple(map(int, overlap))
+    if len(tiles) != 3 or len(overlaps) != 3:
+        raise ValueError(
+            f"a volume's tile and overlap are (Z, Y, X) triples, got tile={tile!r} and "
+            f"overlap={overlap!r}."
+        )
+    for size, lap in zip(tiles, overlaps):
+        check_tiling(size, lap, batch_size)
+    return tiles, overlaps
+
+
+def iter_tiled_volume(
+    fn: Callable[[np.ndarray], np.ndarray],
+    image,
+    *,
+    tile: Sequence[int],
+    overlap: Sequence[int],
+    out=None,
+    batch_size: int = 1,
+) -> Generator[tuple[int, int], None, object]:
+    """Apply ``fn`` to a (C, Z, Y, X) volume box by box, yielding progress.
+
+    The 3D :func:`iter_tiled`: boxes of ``tile`` (Z, Y, X), clipped to the
+    volume and overlapping by at least ``overlap``, the last ones flush with
+    the far borders; results are blended with the product of the 1-D
+    windows of :func:`blend_window` along Z, Y and X, so seams fade over the
+    overlaps in every direction. ``fn`` receives a float32 batch
+    (B, C, tz, ty, tx) and returns (B, C_out, tz, ty, tx). The weighted sums
+    of the whole output are held in memory (a volume a 3D network is trained
+    on fits there), and written to ``out`` at the end.
+
+    Parameters
+    ----------
+    fn : callable
+        Maps (B, C, tz, ty, tx) to (B, C_out, tz, ty, tx).
+    image : array-like
+        (C, Z, Y, X) volume supporting basic slicing; one box at a time is read.
+    tile, overlap : (int, int, int)
+        Box size and least overlap along Z, Y and X, ``0 <= overlap < tile``.
+    out : array-like, optional
+        (C_out, Z, Y, X) destination supporting ``__setitem__``; a float32
+        array is allocated if None.
+    batch_size : int
+        Most boxes per call of ``fn``.
+
+    Yields
+    ------
+    (done, total) : tuple of int
+        Boxes processed so far and boxes in all, after each batch.
+
+    Returns
+    -------
+    array-like
+        ``out``, of shape (C_out, Z, Y, X), the generator's return value.
+    """
+    if getattr(image, "ndim", None) != 4:
+        raise ValueError(
+            f"image must be a volume (C, Z, Y, X), got shape {getattr(image, 'shape', None)}."
+        )
+    tiles, overlaps = check_volume_tiling(tile, overlap, batch_size)
+    shape = tuple(int(size) for size in image.shape[1:])
+    clipped = tuple(min(t, n) for t, n in zip(tiles, shape))
+    starts = [_axis_starts(n, t, lap) for n, t, lap in zip(shape, clipped, overlaps)]
+    windows = [
+        [blend_window(axis, i, t) for i in range(len(axis))] for axis, t in zip(starts, clipped)
+    ]
+    corners = list(itertools.product(*(enumerate(axis) for axis in starts)))
+    values, weights = None, np.zeros(shape, np.float32)
+    for first in range(0, len(corners), batch_size):
+        batch = corners[first : first + batch_size]
+        regions = [
+            tuple(slice(start, start + t) for (_, start), t in zip(corner, clipped))
+            for corner in batch
+        ]
+        results = _run_volume_batch(fn, image, regions, clipped)
+        if values is None:
+            values = np.zeros((results.shape[1], *shape), np.float32)
+        for corner, region, result in zip(batch, regions, results):
+            wz, wy, wx = (windows[axis][index] for axis, (index, _) in enumerate(corner))
+            window = wz[:, None, None] * wy[None, :, None] * wx[None, None, :]
+            values[(slice(None), *region)] += window * result
+            weights[region] += window
+        yield first + len(batch), len(corners)
+    out = _check_out_volume(out, values.shape)
+    out[...] = values / weights
+    return out
+
+
+def _run_volume_batch(
+    fn: Callable, image, regions: list[tuple], box: tuple[int, ...]
+) -> np.ndarray:
+    """Call ``fn`` on a float32 (B, C, tz, ty, tx) stack and check its (B, C_out, ...) result."""
+    tiles = [np.asarray(image[(slice(None), *region)], np.float32) for region in regions]
+    result = np.asarray(fn(np.stack(tiles)))
+    if result.ndim != 5 or (result.shape[0], *result.shape[2:]) != (len(regions), *box):
+        raise ValueError(
+            f"fn must return (B, C_out, Z, Y, X) = ({len(regions)}, C_out, "
+            f"{', '.join(map(str, box))}) for this batch, got shape {result.shape}."
+        )
+    return result
+
+
+def _check_out_volume(out, shape: tuple[int, ...]):
+    if out is None:
+        return np.zeros(shape, np.float32)
+    if tuple(out.shape) != shape:
+        raise ValueError(f"out must have shape (C_out, Z, Y, X) = {shape}, got {tuple(out.shape)}.")
+    return out

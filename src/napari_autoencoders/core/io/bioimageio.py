@@ -12,6 +12,8 @@ package opens again as the very model that was exported.
 >>> export_bioimageio(model, "denoiser.zip", authors=["Ada Lovelace"])  # doctest: +SKIP
 >>> model = load_bioimageio("denoiser.zip")                             # doctest: +SKIP
 
+A 3D U-Net (``spatial_dims`` 3) exports with axes batch, channel, z, y, x.
+
 Packages from other tools open as an adapter
 (:class:`~.foreign_packages.PackageNetwork`) when
 they map one 2D image to another (axes batch, channel, y, x in any order),
@@ -49,7 +51,7 @@ from ..config import (
     Task,
     TrainingConfig,
 )
-from ..data.axes import check_axes, to_planes
+from ..data.axes import check_axes, to_planes, to_volumes
 from ..data.normalization import Normalizer
 from ..model import TrainedModel
 from ..data import stabilization
@@ -63,6 +65,11 @@ CONFIG_KEY = "napari_autoencoders"
 #: Halo of a U-Net's output (pixels cropped on each side when tiling), as the
 #: overlap of 32 pixels between the tiles of our own prediction.
 UNET_HALO = 16
+#: Halo of a 3D U-Net's output along Z: its boxes overlap by 8 planes
+#: (:data:`~..inference.prediction.VOLUME_TILE`), so 4 are cropped on each side.
+UNET_HALO_Z = 4
+#: Planes of the synthetic test volume of a 3D U-Net without a sample.
+TEST_DEPTH = 16
 #: Side of the synthetic test image of a U-Net or an upscaler without a sample.
 TEST_SIDE = {Architecture.UNET.value: 64, Architecture.SUPERRES.value: 32}
 #: Largest side of the test image cut from a sample.
@@ -74,6 +81,7 @@ _ARCHITECTURE_PARTS = (
     losses.reparameterize,
     stabilization.gat,
     stabilization.inverse_gat,
+    models.layer_kinds,
     models.conv_block,
     models.pad_to_multiple,
     models.check_input_size,
@@ -162,7 +170,8 @@ def export_bioimageio(
     sample : ndarray, optional
         An image in the units of the training data, with axes
         ``sample_axes`` (default: the model's training axes). Its first
-        plane, cropped to at most 256 pixels (the model's input size for
+        plane (for a 3D model its first volume), cropped to at most 256
+        pixels (the model's input size for
         dense autoencoders) or mirrored out to the least size the network
         takes, becomes the test input and the cover; without it a smooth
         synthetic image in the training data's range is used.
@@ -263,41 +272,64 @@ def architecture_source() -> str:
 
 
 def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None) -> np.ndarray:
-    """The test input (1, C, Y, X), float32, in the units of the training data."""
+    """The test input (1, C, Y, X), or (1, C, Z, Y, X) in 3D, float32, in the data's units."""
     mconfig = model.config.model
+    rules = _axis_rules(mconfig)
     if sample is None:
-        if _is_fixed(mconfig):
-            side = mconfig.input_size
-        else:
-            side = max(TEST_SIDE[mconfig.architecture], _size_rule(mconfig)[0])
-        rng = np.random.default_rng(0)
-        field = rng.random((mconfig.in_channels, side + 8, side + 8))
-        kernel = np.ones(5) / 5  # a box blur on both axes: smooth blobs, no extra dependency
-        for axis in (1, 2):
-            field = np.apply_along_axis(np.convolve, axis, field, kernel, mode="valid")
-        field = (field - field.min()) / (field.max() - field.min())
-        low = np.asarray(model.input_norm.low)[:, None, None]
-        high = np.asarray(model.input_norm.high)[:, None, None]
-        return (low + (high - low) * field[:, :side, :side])[None].astype(np.float32)
+        return _synthetic_input(model, rules)
     axes = check_axes(axes or model.config.data.axes, np.ndim(sample))
-    planes, layout = to_planes(sample, axes)
+    blocks, layout = (to_volumes if mconfig.spatial_dims == 3 else to_planes)(sample, axes)
     if layout.channels != mconfig.in_channels:
         raise ValueError(
             f"the sample has {layout.channels} channel(s) but the model takes "
             f"{mconfig.in_channels}; give a sample like the training data."
         )
-    plane = np.asarray(planes[0], dtype=np.float32)
-    need, step = (mconfig.input_size, 0) if _is_fixed(mconfig) else _size_rule(mconfig)
-    # a plane smaller than the network's least input is mirrored out to it
-    pads = [(0, 0)] + [(0, max(0, need - side)) for side in plane.shape[-2:]]
-    plane = np.pad(plane, pads, mode="symmetric")
-    height, width = plane.shape[-2:]
-    if step:  # the largest valid sides up to MAX_TEST_SIDE
-        sides = tuple(need + (min(s, MAX_TEST_SIDE) - need) // step * step for s in (height, width))
-    else:  # a dense model's input size
-        sides = (need, need)
-    top, left = (height - sides[0]) // 2, (width - sides[1]) // 2
-    return np.ascontiguousarray(plane[None, :, top : top + sides[0], left : left + sides[1]])
+    block = np.asarray(blocks[0], dtype=np.float32)
+    # a block smaller than the network's least input is mirrored out to it
+    pads = [(0, 0)] + [(0, max(0, need - side)) for side, (need, _) in zip(block.shape[1:], rules)]
+    block = np.pad(block, pads, mode="symmetric")
+    # the largest valid sides up to MAX_TEST_SIDE; a dense model's input size
+    sides = [
+        need + (min(size, MAX_TEST_SIDE) - need) // step * step if step else need
+        for size, (need, step) in zip(block.shape[1:], rules)
+    ]
+    starts = [(size - side) // 2 for size, side in zip(block.shape[1:], sides)]
+    crop = tuple(slice(start, start + side) for start, side in zip(starts, sides))
+    return np.ascontiguousarray(block[(None, slice(None), *crop)])
+
+
+def _synthetic_input(model: TrainedModel, rules: list[tuple[int, int]]) -> np.ndarray:
+    """Smooth blobs (1, C, *spatial) in the training data's range, of the least test size."""
+    mconfig = model.config.model
+    if _is_fixed(mconfig):
+        sides = [need for need, _ in rules]
+    else:
+        wanted = [TEST_SIDE[mconfig.architecture]] * 2
+        if mconfig.spatial_dims == 3:
+            wanted = [TEST_DEPTH, *wanted]
+        sides = [max(side, need) for side, (need, _) in zip(wanted, rules)]
+    rng = np.random.default_rng(0)
+    field = rng.random((mconfig.in_channels, *(side + 8 for side in sides)))
+    kernel = np.ones(5) / 5  # a box blur on every axis: smooth blobs, no extra dependency
+    for axis in range(1, field.ndim):
+        field = np.apply_along_axis(np.convolve, axis, field, kernel, mode="valid")
+    field = (field - field.min()) / (field.max() - field.min())
+    shape = (-1,) + (1,) * len(sides)
+    low = np.asarray(model.input_norm.low).reshape(shape)
+    high = np.asarray(model.input_norm.high).reshape(shape)
+    crop = tuple(slice(side) for side in sides)
+    return (low + (high - low) * field[(slice(None), *crop)])[None].astype(np.float32)
+
+
+def _axis_rules(mconfig: ModelConfig) -> list[tuple[int, int]]:
+    """Least size and step of each spatial axis of the input ((Z,) Y, X); step 0: fixed."""
+    if _is_fixed(mconfig):
+        return [(mconfig.input_size, 0)] * 2
+    rules = [_size_rule(mconfig)] * 2
+    if mconfig.spatial_dims == 3:
+        step = 2**mconfig.depth
+        rules.insert(0, (step * (2 * UNET_HALO_Z // step + 1), step))
+    return rules
 
 
 def _is_fixed(mconfig: ModelConfig) -> bool:
@@ -370,9 +402,12 @@ def _write_cover(
     import imageio.v3 as iio
 
     factor = model.config.model.factor
+    middle = (test_input.shape[2] // 2,) if test_input.ndim == 5 else ()  # a volume's middle plane
     shown = [
-        np.repeat(np.repeat(model.input_norm.normalize(test_input)[0, 0], factor, 0), factor, 1),
-        model.target_norm.normalize(test_output)[0, 0],
+        np.repeat(
+            np.repeat(model.input_norm.normalize(test_input)[(0, 0, *middle)], factor, 0), factor, 1
+        ),
+        model.target_norm.normalize(test_output)[(0, 0, *middle)],
     ]
     image = np.concatenate([np.clip(part, 0, 1) for part in shown], axis=1)
     iio.imwrite(path, (image * 255).round().astype(np.uint8))
@@ -393,6 +428,11 @@ def _has_mode(training: TrainingConfig) -> bool:
 
 def _default_description(model: TrainedModel) -> str:
     training = model.config.training
+    if model.config.model.spatial_dims == 3:
+        return (
+            f"Denoises 3D volumes with a 3D U-Net ({training.mode} training); trained with "
+            f"napari-autoencoders {__version__}."
+        )
     what = {
         Task.DENOISE.value: f"Denoises 2D images ({training.mode} training)",
         Task.RECONSTRUCT.value: "Reconstructs 2D images through a latent bottleneck",
@@ -429,16 +469,23 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
     else:
         minimum, step = _size_rule(mconfig)
         lines.append(f"- input Y and X of {minimum} + n x {step} pixels")
+    if mconfig.spatial_dims == 3:
+        minimum, step = _axis_rules(mconfig)[0]
+        lines.append(f"- input Z of {minimum} + n x {step} planes")
     if mconfig.factor > 1:
         lines.append(f"- output {mconfig.factor} times larger in Y and X")
+    volumes = mconfig.spatial_dims == 3
+    patch = f"{data.patch_z}x" * volumes + f"{data.patch_size}x{data.patch_size}"
     lines += [
-        "- stacks are processed plane by plane (the batch axis)",
+        "- volumes (z, y, x) are processed whole, stacks of them along the batch axis"
+        if volumes
+        else "- stacks are processed plane by plane (the batch axis)",
         "",
         "## Training",
         "",
         f"- task `{training.task}`" + (f", mode `{training.mode}`" if _has_mode(training) else ""),
         (
-            f"- data axes `{data.axes}`, patches {data.patch_size}x{data.patch_size}, batches of "
+            f"- data axes `{data.axes}`, patches {patch}, batches of "
             f"{data.batch_size}, percentiles {tuple(data.percentiles)} mapped to 0 and 1"
         ),
         f"- AdamW, learning rate {training.learning_rate}, seed {training.seed}",
@@ -458,7 +505,7 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
         "",
         "- preprocessing: `scale_linear` per channel, the training data's percentiles to 0 and 1",
         "- postprocessing: `scale_linear` per channel, back to the units of the training targets",
-        f"- test input of shape {test_shape} (batch, channel, y, x)",
+        f"- test input of shape {test_shape} (batch, channel, {'z, ' * volumes}y, x)",
         "",
         "## Validation",
         "",
@@ -493,21 +540,24 @@ def _describe(v, model: TrainedModel, files: dict[str, Path], **meta):
         in_space = [v.SpaceInputAxis(id=v.AxisId(a), size=size) for a in "yx"]
         out_space = [v.SpaceOutputAxis(id=v.AxisId(a), size=size) for a in "yx"]
     else:
-        minimum, step = _size_rule(mconfig)
         factor = mconfig.factor
         halo = UNET_HALO if factor == 1 else _superres_reach(mconfig) * factor
+        names, halos = "yx", [halo, halo]
+        if mconfig.spatial_dims == 3:
+            names, halos = "zyx", [UNET_HALO_Z, *halos]
+        rules = _axis_rules(mconfig)
         in_space = [
             v.SpaceInputAxis(id=v.AxisId(a), size=v.ParameterizedSize(min=minimum, step=step))
-            for a in "yx"
+            for a, (minimum, step) in zip(names, rules)
         ]
         out_space = [
             v.SpaceOutputAxisWithHalo(
                 id=v.AxisId(a),
-                halo=halo,
+                halo=axis_halo,
                 scale=1 / factor,
                 size=v.SizeReference(tensor_id=input_id, axis_id=v.AxisId(a)),
             )
-            for a in "yx"
+            for a, axis_halo in zip(names, halos)
         ]
     inputs = v.InputTensorDescr(
         id=input_id,
@@ -555,7 +605,7 @@ def _describe(v, model: TrainedModel, files: dict[str, Path], **meta):
         license=meta["license"],
         documentation=v.FileDescr(source=files["readme"]),
         covers=[v.FileDescr(source=files["cover"])],
-        tags=["napari-autoencoders", "2d", "pytorch", training.task],
+        tags=["napari-autoencoders", f"{mconfig.spatial_dims}d", "pytorch", training.task],
         inputs=[inputs],
         outputs=[outputs],
         weights=weights,

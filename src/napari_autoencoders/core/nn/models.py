@@ -2,7 +2,8 @@
 the adversarial autoencoder, and an upscaling network for super-resolution.
 
 All take and return batches (B, C, Y, X) on the normalised intensity scale
-(the upscaler returns Y and X ``factor`` times larger).
+(the upscaler returns Y and X ``factor`` times larger); a U-Net with
+``spatial_dims`` 3 takes and returns volumes (B, C, Z, Y, X).
 """
 
 from __future__ import annotations
@@ -22,28 +23,41 @@ def build_model(config: ModelConfig) -> nn.Module:
     return NETWORKS[config.architecture](config)
 
 
-def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
-    """Two 3x3 convolutions, each followed by a leaky ReLU."""
+def layer_kinds(dims: int) -> tuple:
+    """Convolution, transposed convolution and max pooling of planes (``dims`` 2) or volumes (3)."""
+    if dims == 3:
+        return nn.Conv3d, nn.ConvTranspose3d, F.max_pool3d
+    return nn.Conv2d, nn.ConvTranspose2d, F.max_pool2d
+
+
+def conv_block(in_channels: int, out_channels: int, dims: int = 2) -> nn.Sequential:
+    """Two 3x3 (3x3x3 for ``dims`` 3) convolutions, each followed by a leaky ReLU."""
+    conv = layer_kinds(dims)[0]
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        conv(in_channels, out_channels, 3, padding=1),
         nn.LeakyReLU(0.1, inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        conv(out_channels, out_channels, 3, padding=1),
         nn.LeakyReLU(0.1, inplace=True),
     )
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad Y and X of ``x`` (B, C, Y, X) at the far end up to a multiple of ``multiple``.
+def pad_to_multiple(
+    x: torch.Tensor, multiple: int, dims: int = 2
+) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Pad the last ``dims`` axes of ``x`` at the far end up to a multiple of ``multiple``.
 
-    Reflection padding avoids the dark border that zero padding would teach;
-    a side shorter than the padding falls back to edge replication.
+    ``x`` is (B, C, Y, X), or (B, C, Z, Y, X) with ``dims`` 3; returns the
+    padded tensor and the original sizes of those axes. Reflection padding
+    avoids the dark border that zero padding would teach; a side shorter
+    than the padding falls back to edge replication.
     """
-    height, width = x.shape[-2:]
-    pad_y, pad_x = -height % multiple, -width % multiple
-    if pad_y or pad_x:
-        mode = "reflect" if pad_y < height and pad_x < width else "replicate"
-        x = F.pad(x, (0, pad_x, 0, pad_y), mode=mode)
-    return x, (height, width)
+    sizes = tuple(x.shape[-dims:])
+    pads = [-size % multiple for size in sizes]
+    if any(pads):
+        mode = "reflect" if all(pad < size for pad, size in zip(pads, sizes)) else "replicate"
+        # F.pad lists (before, after) pairs from the last axis backwards
+        x = F.pad(x, [value for pad in reversed(pads) for value in (0, pad)], mode=mode)
+    return x, sizes
 
 
 def check_input_size(x: torch.Tensor, size: int) -> None:
@@ -60,30 +74,36 @@ class UNet(nn.Module):
 
     Any input size works: inputs are padded to a multiple of ``2**depth`` and
     the output is cropped back. With ``residual`` the network predicts a
-    correction that is added to its input.
+    correction that is added to its input. With ``spatial_dims`` 3 every
+    layer is 3D and pooling halves Z as well as Y and X: the receptive field
+    then spans as many planes as pixels, which is what lets the network use
+    structures that cross several planes (anisotropic (1, 2, 2) pooling
+    would keep it a few planes deep).
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
         self.stabilized = config.noise_gain > 0 or config.noise_variance > 0
+        dims = config.spatial_dims
+        conv, transposed, self._pool = layer_kinds(dims)
         widths = [config.width * 2**level for level in range(config.depth + 1)]
         self.down = nn.ModuleList()
         # a stabilised U-Net denoises one channel at a time, as the pretrained prior does
         channels = 1 if self.stabilized else config.in_channels
         for width in widths[:-1]:
-            self.down.append(conv_block(channels, width))
+            self.down.append(conv_block(channels, width, dims))
             channels = width
-        self.bottom = conv_block(channels, widths[-1])
+        self.bottom = conv_block(channels, widths[-1], dims)
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
         for width in reversed(widths[:-1]):
-            self.up.append(nn.ConvTranspose2d(width * 2, width, 2, stride=2))
-            self.merge.append(conv_block(width * 2, width))
-        self.head = nn.Conv2d(widths[0], 1 if self.stabilized else config.out_channels, 1)
+            self.up.append(transposed(width * 2, width, 2, stride=2))
+            self.merge.append(conv_block(width * 2, width, dims))
+        self.head = conv(widths[0], 1 if self.stabilized else config.out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map (B, C_in, Y, X) to (B, C_out, Y, X)."""
+        """Map (B, C_in, Y, X) to (B, C_out, Y, X); in 3D, (B, C_in, Z, Y, X) to (B, C_out, Z, Y, X)."""
         if not self.stabilized:
             return self.restore(x)
         size_b, channels, height, width = x.shape
@@ -122,18 +142,19 @@ class UNet(nn.Module):
         return F.mse_loss(prediction, z - n / alpha)
 
     def restore(self, x: torch.Tensor) -> torch.Tensor:
-        """The plain U-Net: map (B, C, Y, X) to (B, C_out, Y, X)."""
-        padded, (height, width) = pad_to_multiple(x, 2**self.config.depth)
+        """The plain U-Net: map (B, C, [Z,] Y, X) to (B, C_out, [Z,] Y, X)."""
+        dims = self.config.spatial_dims
+        padded, sizes = pad_to_multiple(x, 2**self.config.depth, dims)
         skips = []
         h = padded
         for block in self.down:
             h = block(h)
             skips.append(h)
-            h = F.max_pool2d(h, 2)
+            h = self._pool(h, 2)
         h = self.bottom(h)
         for up, merge, skip in zip(self.up, self.merge, reversed(skips)):
             h = merge(torch.cat([up(h), skip], dim=1))
-        out = self.head(h)[..., :height, :width]
+        out = self.head(h)[(..., *(slice(size) for size in sizes))]
         return out + x if self.config.residual else out
 
 
