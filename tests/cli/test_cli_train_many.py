@@ -5,6 +5,7 @@ import zarr
 
 from napari_autoencoders.cli import main
 from napari_autoencoders.core.io.model_files import load_model
+from napari_autoencoders.core.io.zarr_store import atomic_zarr
 
 FAST = ["--epochs", "1", "--steps-per-epoch", "2", "--patch-size", "16", "--batch-size", "2"]
 FAST += ["--width", "8", "--depth", "1", "--device", "cpu"]
@@ -62,3 +63,20 @@ def test_a_folder_without_images_is_one_line(tmp_path, run_error):
     (tmp_path / "empty").mkdir()
     line = run_error(["train", "--input", tmp_path / "empty", "--model", tmp_path / "m.safetensors"])
     assert "no images in" in line
+
+
+def test_stores_of_different_ome_axes_are_refused(tmp_path, run_error):
+    for name, shape, axes in (("a", (2, 32, 32), "ZYX"), ("b", (2, 32, 32), "CYX")):
+        with atomic_zarr(tmp_path / f"{name}.ome.zarr", shape, chunks=shape, axes=axes) as out:
+            out[...] = noisy(shape)
+    line = run_error(["train", "--input", tmp_path, "--model", tmp_path / "m.safetensors"])
+    assert "OME-Zarr axes differ" in line and "'ZYX'" in line and "'CYX'" in line
+
+
+def test_the_axes_of_an_ome_zarr_store_are_used(tmp_path, capsys):
+    with atomic_zarr(tmp_path / "a.ome.zarr", (2, 40, 40), chunks=(1, 40, 40), axes="ZYX") as out:
+        out[...] = noisy((2, 40, 40))
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--input", str(tmp_path / "a.ome.zarr"), "--model", str(model), *FAST]) == 0
+    assert "axes not given" not in capsys.readouterr().out
+    assert load_model(model).config.data.axes == "ZYX"

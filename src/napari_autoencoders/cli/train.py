@@ -111,6 +111,12 @@ def _collection(args: argparse.Namespace, paths: Sequence[Path]):
     images = [open_image(path) for path in paths]
     first = images[0]
     axes = args.axes or first.axes
+    stored = {str(path): image.axes for path, image in zip(paths, images) if image.axes}
+    if args.axes is None and len(set(stored.values())) > 1:
+        raise ValueError(
+            f"the stores' OME-Zarr axes differ ({stored}); train on images of the same axes, "
+            "or give --axes to read them all alike."
+        )
     try:
         guessed = check_axes(axes or guess_axes(first.array.shape), first.array.ndim)
     except ValueError as err:

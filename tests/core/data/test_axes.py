@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from napari_autoencoders.core.data.axes import (
+    chunk_shape,
     PlaneView,
     check_axes,
     default_axes,
@@ -115,3 +116,13 @@ def test_plane_view_reads_and_writes_the_planes_of_to_planes(axes, shape):
     for index in range(len(written)):
         written[index][:, :, :] = planes[index]
     np.testing.assert_array_equal(written.array, array)
+
+
+def test_chunk_shape_of_zarr_dask_and_numpy(tmp_path):
+    import dask.array as da
+    import zarr
+
+    stored = zarr.create_array(str(tmp_path / "a.zarr"), shape=(5, 40), chunks=(2, 16), dtype="f4")
+    assert chunk_shape(stored) == (2, 16)
+    assert chunk_shape(da.zeros((5, 40), chunks=(2, 16))) == (2, 16)  # the largest chunk
+    assert chunk_shape(np.zeros((5, 40))) is None

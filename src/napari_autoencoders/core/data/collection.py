@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .axes import PlaneView
+from .axes import PlaneView, chunk_shape
 from .normalization import Normalizer
 from .patches import check_patch_size, held_out_count, split_indices, square_symmetries
 
@@ -215,9 +215,9 @@ def _view(image, axes: str, name: str) -> PlaneView:
         raise ValueError(f"{name}: {err}") from err
     if 0 in view.shape:
         raise ValueError(f"{name} is empty (shape {tuple(image.shape)}); give an image with pixels.")
-    chunks = getattr(image, "chunks", None)
-    if chunks is not None and all(isinstance(c, int) for c in chunks):  # zarr; dask's are tuples
-        view.block = tuple(int(chunks[view.layout.axes.index(a)]) for a in "YX")
+    chunks = chunk_shape(image)
+    if chunks is not None:
+        view.block = tuple(chunks[view.layout.axes.index(a)] for a in "YX")
     else:
         view.block = (BLOCK, BLOCK)
     return view

@@ -27,6 +27,7 @@ from collections.abc import Generator, Iterator, Sequence
 
 import numpy as np
 
+from ..data.axes import chunk_shape
 from ..io.model_files import load_model
 from ..io.zarr_store import open_image, output_chunks
 from ..model import TrainedModel
@@ -280,7 +281,7 @@ def iter_predict_on(
     dask, distributed = _dask()
     axes = check_input(model, image, axes, scan=False)
     shape = output_shape(model, tuple(image.shape), axes)
-    chunks = output_chunks(_int_chunks(image), axes, shape, model.config.model.factor)
+    chunks = output_chunks(chunk_shape(image), axes, shape, model.config.model.factor)
     regions = list(dask.array.core.slices_from_chunks(dask.array.core.normalize_chunks(chunks, shape)))
     remote_model = client.scatter(model, broadcast=True)
     source = image if isinstance(image, np.ndarray) else _ReadHere(image)
@@ -305,14 +306,6 @@ def iter_predict_on(
     finally:
         client.cancel(list(futures))
     return result
-
-
-def _int_chunks(image) -> tuple[int, ...] | None:
-    """A zarr array's chunk shape, a dask array's largest chunk; None for a NumPy array."""
-    chunks = getattr(image, "chunksize", None) or getattr(image, "chunks", None)  # dask, zarr
-    if chunks is not None and all(isinstance(size, int) for size in chunks):
-        return tuple(chunks)
-    return None
 
 
 class _ReadHere:
