@@ -169,3 +169,18 @@ def test_an_image_that_does_not_fit_the_model_is_refused_before_any_task(schedul
     with cluster_client(scheduler=scheduler) as client:
         with pytest.raises(ValueError, match="channel"):
             next(iter_predict_on(client, model, image_of((32, 32, 3)), axes="YXC"))
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_predicting_a_model_in_memory_is_replaced(files, run_to_end):
+    model, image, folder = files
+    source = zarr.open_array(str(folder / "in.zarr"), mode="r")  # 32 chunks
+    with cluster_client(workers=2) as client:
+        steps = iter_predict_on(client, model, source, axes="SYX", tile=64, overlap=16, device="cpu")
+        next(steps)
+        victim = next(iter(client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker
+        progress, result = run_to_end(steps)
+    assert progress[-1] == (32, 32)
+    expected = predict(model, image, tile=64, overlap=16, device="cpu")
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
