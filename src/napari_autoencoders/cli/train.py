@@ -104,8 +104,7 @@ def _reads_lazily(args: argparse.Namespace, paths: Sequence[Path]) -> bool:
 def _collection(args: argparse.Namespace, paths: Sequence[Path]):
     """The lazy inputs, the shape the recipe plans for, and the axes given or stored.
 
-    The shape is the first image's, with the smallest Y and X of all, so
-    that the default patch fits every plane. Axes come from ``--axes``,
+    Axes come from ``--axes``,
     else from the first store's OME-Zarr metadata, else they are guessed.
     """
     images = [open_image(path) for path in paths]
@@ -125,11 +124,7 @@ def _collection(args: argparse.Namespace, paths: Sequence[Path]):
     collection = ImageCollection(
         [image.array for image in images], guessed, cache_mb=cache_mb, names=map(str, paths)
     )
-    shape = list(first.array.shape)
-    for letter in "YX":
-        index = guessed.index(letter)
-        shape[index] = min(image.array.shape[index] for image in images)
-    return collection, shape, axes
+    return collection, collection.shape, axes
 
 
 def config_from_args(

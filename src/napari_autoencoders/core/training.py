@@ -143,6 +143,11 @@ class Trainer:
         neighbour frames, the frames of a latent density).
         """
         _check_collection_task(config, targets)
+        if config.data.axes != collection.axes:
+            raise ValueError(
+                f"the config's axes {config.data.axes!r} differ from the images' "
+                f"{collection.axes!r}; give the axes the collection was opened with."
+            )
         collection.check_patch_size(config.data.patch_size)
         channels = collection.channels
         config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)

@@ -142,3 +142,15 @@ def test_tasks_that_need_all_the_data_are_refused(tiny_config, training, message
     config = tiny_config(model=model, training=training)
     with pytest.raises(ValueError, match=f"reads patches lazily, but {message}"):
         Trainer(config, collection)
+
+
+def test_the_planned_shape_has_the_smallest_planes():
+    collection = ImageCollection([np.zeros((3, 40, 50, 2)), np.zeros((1, 60, 30, 2))], "zyxc")
+    assert collection.axes == "ZYXC" and collection.shape == (3, 40, 30, 2)
+    assert collection.nbytes == 4 * (3 * 40 * 50 * 2 + 60 * 30 * 2)
+
+
+def test_a_config_of_other_axes_is_refused(tiny_config):
+    collection = ImageCollection([np.random.default_rng(0).random((2, 32, 32))], "ZYX")
+    with pytest.raises(ValueError, match="axes 'YX' differ from the images' 'ZYX'"):
+        Trainer(tiny_config(data={"axes": "YX"}), collection)

@@ -95,6 +95,8 @@ class ImageCollection:
                 "with the same channels."
             )
         self.channels = channels.pop()
+        #: The images' axis letters, upper case.
+        self.axes = self.views[0].layout.axes
         # (image, plane within it) of each plane of the collection
         self.planes = [(i, n) for i, view in enumerate(self.views) for n in range(len(view))]
         self.cache_bytes = int(cache_mb * 2**20)
@@ -105,6 +107,17 @@ class ImageCollection:
 
     def __len__(self) -> int:
         return len(self.planes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The first image's shape with the smallest Y and X of all: what a recipe plans for.
+
+        A default patch planned for it fits every plane.
+        """
+        first = self.views[0].layout
+        smallest = {a: min(view.layout.shape[view.layout.axes.index(a)] for view in self.views)
+                    for a in "YX"}  # fmt: skip
+        return tuple(smallest.get(a, size) for a, size in zip(first.axes, first.shape))
 
     @property
     def nbytes(self) -> int:
