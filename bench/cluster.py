@@ -115,10 +115,10 @@ def prediction_table(folder: Path, model_path: Path, size: dict) -> dict:
         f"{size['width']} on the CPU. Throughput counts the job alone; the cluster's start "
         "(worker processes, imports) is its own column. A worker's chunk reads the tiles "
         "around it, so workers compute some tiles twice. The peak resident memory of each "
-        "worker, measured in the worker (torch included), is bounded by one chunk and the tiles "
-        "that touch it (about (chunk + 2 x tile)² x 4 bytes per channel, several times over for "
-        "the input, the blend and the output) plus the network, not by the image: compare the "
-        "last row.",
+        "worker, measured in the worker (torch included), is bounded by a few chunk-sized "
+        "buffers (the block, the blend's sums and weights, the up to four input chunks a tile "
+        "overlaps: about 8 x chunk² x 4 bytes per channel) plus a batch of tiles and the "
+        "network, not by the image: compare the last row.",
         "header": ["where", "seconds", "Mpx/s", "× here", "cluster start (s)",
                    "peak RSS per worker (MB)", "max |difference| from here"],  # fmt: skip
         "rows": rows,
