@@ -8,7 +8,7 @@ from collections.abc import Generator, Sequence
 import numpy as np
 import torch
 
-from ..data.axes import Layout, PlaneView, check_axes, from_planes, to_planes
+from ..data.axes import Layout, PlaneView, check_axes, chunk_shape, from_planes, to_planes
 from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
 from ..progress import run
@@ -90,8 +90,12 @@ def iter_predict(
     height, width = planes.shape[-2:]
     shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
+    chunks = None if isinstance(out, np.ndarray) else chunk_shape(out)
     count = planes.shape[0]
     for index in range(count):
+        target = out_planes[index]
+        if chunks is not None:
+            target = _ChunkRows(target, chunks[axes.index("Y")])
         tiles = iter_tiled(
             forward,
             planes[index],
@@ -99,7 +103,7 @@ def iter_predict(
             overlap=overlap,
             scale=factor,
             batch_size=batch_size,
-            out=out_planes[index],
+            out=target,
         )
         for done, total in tiles:
             yield index * total + done, count * total
@@ -186,6 +190,34 @@ def predict_block(
             batch_size=batch_size,
         )[channels]
     return block
+
+
+class _ChunkRows:
+    """A (C, Y, X) plane of a chunked output (zarr), written one whole row of chunks at a time.
+
+    :func:`~.tiling.iter_tiled` writes each band of finished rows, in order,
+    across the full width; a zarr store would read, update and compress again
+    every chunk a band touches, once per band (17 times for chunks of 4096
+    rows and tiles of 256). Rows are gathered here until a row of chunks is
+    complete: memory grows by one chunk's height across the width, never by
+    the image's height.
+    """
+
+    def __init__(self, plane, rows: int):
+        self.plane, self.rows, self.shape = plane, rows, tuple(plane.shape)
+        self._buffer = np.empty((self.shape[0], min(rows, self.shape[1]), self.shape[2]), np.float32)
+        self._top = 0  # the first row of the buffer, a multiple of ``rows``
+
+    def __setitem__(self, key: tuple[slice, slice, slice], values: np.ndarray) -> None:
+        start, stop = key[1].start, key[1].stop  # all columns, rows in order from 0
+        y = start
+        while y < stop:
+            end = min(stop, self._top + self.rows)
+            self._buffer[:, y - self._top : end - self._top] = values[:, y - start : end - start]
+            y = end
+            if end == min(self._top + self.rows, self.shape[1]):  # a row of chunks is complete
+                self.plane[:, self._top : end, :] = self._buffer[:, : end - self._top]
+                self._top = end
 
 
 def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
