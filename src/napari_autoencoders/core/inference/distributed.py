@@ -319,6 +319,8 @@ class _ReadHere:
     def __init__(self, array):
         self.array = array
         self.shape, self.dtype, self.ndim = tuple(array.shape), array.dtype, len(array.shape)
+        # a zarr array's chunks, so that predict_block decodes each once (dask decodes its own)
+        self.chunks = None if hasattr(array, "dask") else chunk_shape(array)
 
     def __getitem__(self, key) -> np.ndarray:
         part = self.array[key]

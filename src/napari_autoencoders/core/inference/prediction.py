@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Generator, Sequence
 
 import numpy as np
 import torch
 
 from ..data.axes import Layout, PlaneView, check_axes, chunk_shape, from_planes, to_planes
+from ..data.chunks import ChunkCache, tile_capacity
 from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
 from ..progress import run
@@ -43,7 +45,9 @@ def iter_predict(
         Image with axes ``axes`` (default: the axes the model was trained on);
         it is read tile by tile, so a memory-mapped array stays on disk, and
         a zarr or dask array is never loaded whole (its values are checked
-        tile by tile, as they are read).
+        tile by tile, as they are read). A zarr array's chunks are decoded
+        into a cache of the chunks under one row of tiles
+        (:func:`~..data.chunks.tile_capacity`), each about once.
     tile, overlap : int
         Largest tile side and overlap between neighbouring tiles, in pixels;
         tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
@@ -82,9 +86,11 @@ def iter_predict(
     check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes)
     lazy = not isinstance(image, np.ndarray)
-    planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
     layout = Layout(axes, tuple(image.shape))
-    tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
+    tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
+    if lazy:  # a chunked input's chunks are decoded once per row of tiles, not once per tile
+        image = _cached(image, axes, tile=int(np.max(tile)), width=image.shape[axes.index("X")])
+    planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
     forward = _forward(model, select_device(device), check=lazy)
     factor = model.config.model.factor
     height, width = planes.shape[-2:]
@@ -169,8 +175,11 @@ def predict_block(
     """
     check_tiling(tile, overlap, batch_size)
     axes = check_input(model, image, axes, scan=False)  # not the whole image for each block
-    planes = PlaneView(image, axes)
-    tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
+    tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
+    factor = model.config.model.factor
+    start, stop = location[axes.index("X")]
+    span = math.ceil((stop - start) / factor) + 2 * int(np.max(tile))  # the block's tiles' columns
+    planes = PlaneView(_cached(image, axes, tile=int(np.max(tile)), width=span), axes)
     forward = _forward(model, select_device(device), check=True)
     block = np.empty(tuple(stop - start for start, stop in location), np.float32)
     spans = dict(zip(axes, location))
@@ -190,6 +199,24 @@ def predict_block(
             batch_size=batch_size,
         )[channels]
     return block
+
+
+def _plane_yx(image, axes: str) -> tuple[int, int]:
+    """(Y, X) size of the planes of ``image`` of ``axes``."""
+    return tuple(image.shape[axes.index(a)] for a in "YX")
+
+
+def _cached(image, axes: str, *, tile: int, width: int):
+    """``image`` read through a :class:`.chunks.ChunkCache` of one row of tiles, if chunked.
+
+    NumPy and dask arrays are returned as they are: dask has its own chunks'
+    graph, and a NumPy array needs no decoding.
+    """
+    chunks = chunk_shape(image)
+    if chunks is None or isinstance(image, np.ndarray) or hasattr(image, "dask"):
+        return image
+    capacity = tile_capacity(image.shape, chunks, axes, tile=tile, width=width)
+    return ChunkCache(image, chunks, capacity)
 
 
 class _ChunkRows:
