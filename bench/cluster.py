@@ -113,7 +113,8 @@ def prediction_table(folder: Path, model_path: Path, size: dict) -> dict:
         f"{size['chunk']}², written to a zarr store of the same chunks; tiles of {size['tile']} "
         f"pixels, overlap {size['overlap']}; a UNet of depth {size['depth']} and width "
         f"{size['width']} on the CPU. Throughput counts the job alone; the cluster's start "
-        "(worker processes, imports) is its own column. A worker's chunk reads the tiles "
+        "(worker processes, imports of torch and this package) is its own column; each worker "
+        "loads the model once, within the job. A worker's chunk reads the tiles "
         "around it, so workers compute some tiles twice. The peak resident memory of each "
         "worker, measured in the worker (torch included), is bounded by a few chunk-sized "
         "buffers (the block, the blend's sums and weights, the up to four input chunks a tile "
@@ -141,6 +142,7 @@ def apply_on_workers(model_path, image, output, workers: int, options: dict):
     start = time.perf_counter()
     with cluster_client(workers=workers) as client:
         client.wait_for_workers(workers)
+        client.run(_import_torch)  # part of the start, as the local path's imports are not timed
         started = time.perf_counter()
         shape = read_zarr(image).array.shape
         chunks = read_zarr(image).array.chunks
@@ -151,6 +153,11 @@ def apply_on_workers(model_path, image, output, workers: int, options: dict):
         done = time.perf_counter()
         peaks = sorted(client.run(_peak_rss_mb).values())
     return {"start": started - start, "job": done - started}, peaks
+
+
+def _import_torch() -> None:
+    """Import what a worker's first task imports (run in each worker)."""
+    import napari_autoencoders.core.inference.prediction  # noqa: F401
 
 
 def _peak_rss_mb() -> float:
