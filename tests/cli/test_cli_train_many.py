@@ -80,3 +80,15 @@ def test_the_axes_of_an_ome_zarr_store_are_used(tmp_path, capsys):
     assert main(["train", "--input", str(tmp_path / "a.ome.zarr"), "--model", str(model), *FAST]) == 0
     assert "axes not given" not in capsys.readouterr().out
     assert load_model(model).config.data.axes == "ZYX"
+
+
+def test_inputs_held_whole_beyond_the_cache_are_a_warning(tmp_path, capsys):
+    for name in ("a", "b"):
+        np.savez(tmp_path / f"{name}.npz", noisy((512, 512)))  # 1 MB each, not mappable
+    np.save(tmp_path / "c.npy", noisy((512, 512)))  # mapped: not counted
+    model = tmp_path / "m.safetensors"
+    argv = ["train", "--input", str(tmp_path), "--model", str(model), "--cache-mb", "1.5"]
+    assert main([*argv, *FAST]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 input(s) cannot be memory-mapped" in err and "a.npz" in err
+    assert "(2 MB, more than the 1.5 MB cache)" in err

@@ -9,6 +9,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..core.config import Config
 from ..core.data.axes import check_axes, guess_axes
 from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
@@ -121,10 +123,25 @@ def _collection(args: argparse.Namespace, paths: Sequence[Path]):
     except ValueError as err:
         raise ValueError(f"{paths[0]}: {err}") from err
     cache_mb = DEFAULT_CACHE_MB if args.cache_mb is None else args.cache_mb
+    whole = [(path, image.array) for path, image in zip(paths, images) if _held(image.array)]
+    held_mb = sum(array.nbytes for _, array in whole) / 2**20
+    if held_mb > cache_mb:
+        warnings.warn(
+            f"{len(whole)} input(s) cannot be memory-mapped (compressed TIFF, PNG or .npz; "
+            f"e.g. {str(whole[0][0])!r}) and are held in memory whole ({held_mb:.3g} MB, more "
+            f"than the {cache_mb:g} MB cache); convert them to zarr or uncompressed TIFF to keep "
+            "memory within the cache.",
+            stacklevel=1,
+        )
     collection = ImageCollection(
         [image.array for image in images], guessed, cache_mb=cache_mb, names=map(str, paths)
     )
     return collection, collection.shape, axes
+
+
+def _held(array) -> bool:
+    """Whether ``array`` is in memory whole: a NumPy array not mapped from its file."""
+    return isinstance(array, np.ndarray) and not isinstance(array, np.memmap)
 
 
 def config_from_args(
