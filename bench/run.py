@@ -22,7 +22,10 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 #: Benchmark modules, in the order their tables appear.
-MODULES = ["denoise", "volumes", "superres", "vae", "latent", "defaults", "speed", "responsiveness"]
+MODULES = [
+    "denoise", "real_denoise", "volumes", "superres", "vae", "latent", "defaults", "speed",
+    "responsiveness", "cluster",
+]
 
 
 def machine() -> str:

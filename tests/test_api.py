@@ -75,3 +75,12 @@ def test_inference_leaves_the_model_where_it_was(tmp_path):
         assert tensor.device.type == "cpu" and tensor.equal(weights[name])
     copy = model.network_on("cpu")
     assert copy is not network and not copy.training
+
+
+def test_a_collection_of_images_trains_with_its_axes():
+    stacks = [np.random.default_rng(s).random((2, 40, 48), dtype=np.float32) for s in range(2)]
+    collection = nae.ImageCollection(stacks, "ZYX", cache_mb=1)
+    options = {"epochs": 1, "steps_per_epoch": 2, "batch_size": 2, "width": 4, "depth": 1}
+    model = nae.train(collection, patch_size=16, device="cpu", **options)
+    assert model.config.data.axes == "ZYX"
+    assert model.predict(stacks[0], device="cpu").shape == stacks[0].shape

@@ -12,6 +12,7 @@ import numpy as np
 
 # re-exported by the package
 from .core.config import Config  # noqa: F401
+from .core.data.collection import ImageCollection
 from .core.io.model_files import load_model, save_model  # noqa: F401
 from .core.model import TrainedModel
 from .core.recipes import task_config
@@ -19,7 +20,7 @@ from .core.training import Trainer, TrainingEvent, fit  # noqa: F401
 
 
 def train(
-    inputs: np.ndarray,
+    inputs: np.ndarray | ImageCollection,
     targets: np.ndarray | None = None,
     *,
     task: str = "denoise",
@@ -37,7 +38,9 @@ def train(
         self-supervised denoising, clean images for ``mode="synthetic"``, a
         stack of frames (S, Y, X) for ``"reconstruct"`` and ``"vae"``, the
         high- or low-resolution image for ``"superres"`` (see
-        :class:`~napari_autoencoders.core.training.Trainer`).
+        :class:`~napari_autoencoders.core.training.Trainer`). An
+        :class:`ImageCollection` of many lazy images (zarr arrays, memory-mapped
+        files) is read patch by patch through its bounded cache.
     targets : ndarray, optional
         Clean (paired denoising) or high-resolution (paired super-resolution)
         images matching ``inputs``.
@@ -69,5 +72,9 @@ def train(
     ValueError
         If an option does not apply to the task, or the data do not fit.
     """
-    config = task_config(task, shape=np.shape(inputs), axes=axes, mode=mode, **options)
+    if isinstance(inputs, ImageCollection):
+        shape, axes = inputs.shape, axes or inputs.axes
+    else:
+        shape = np.shape(inputs)
+    config = task_config(task, shape=shape, axes=axes, mode=mode, **options)
     return fit(config, inputs, targets, callback=callback)

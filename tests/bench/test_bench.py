@@ -139,3 +139,24 @@ def test_quick_volumes_bench_writes_the_3d_table(tmp_path, monkeypatch):
     for row in scores + gains:
         assert all(cell and cell != "nan" for cell in row)
     sys.modules.pop("volumes", None)
+
+
+@pytest.mark.slow
+def test_quick_cluster_bench_writes_its_tables(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    run = runpy.run_path(str(BENCH / "run.py"))
+    output = tmp_path / "BENCHMARKS.md"
+    assert run["main"](["--quick", "--only", "cluster", "--output", str(output)]) == 0
+    text = output.read_text()
+    prediction = table(text, "Prediction of a 256² zarr image here and on local dask workers")
+    assert [row[0] for row in prediction][:3] == [
+        "here, tiled (1 process, all cores)",
+        "1 local worker(s), one thread each",
+        "2 local worker(s), one thread each",
+    ]
+    assert all(float(row[6]) < 1e-4 for row in prediction[1:3])  # equal to the local result
+    assert len(prediction[2][5].split(" / ")) == 2  # a peak per worker
+    training = table(text, "Training peak memory on a stack four times larger than the cache")
+    assert [row[2] for row in training] == ["-", "1", "-"]
+    for name in ("cluster", "speed"):
+        sys.modules.pop(name, None)

@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 
@@ -247,3 +249,64 @@ def test_a_3d_model_reads_a_stack_as_one_volume(qtbot, viewer, widget, registry)
     apply_and_wait(qtbot, widget)
 
     assert viewer.layers[-1].data.shape == (6, 20, 20) and viewer.layers[-1] is not stack
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a cluster of one worker thread in this process."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_a_scheduler_address_predicts_on_its_cluster_as_here(
+    qtbot, viewer, widget, make_noisy, notifications, scheduler
+):
+    viewer.add_image(make_noisy((2, 48, 40)), name="cells")
+    widget.tile.setValue(32)
+    widget.overlap.setValue(8)
+    apply_and_wait(qtbot, widget)
+    here = viewer.layers.pop("cells denoised").data
+
+    widget.scheduler.setText(f"  {scheduler} ")
+    apply_and_wait(qtbot, widget)
+
+    assert notifications["error"] == []
+    np.testing.assert_allclose(viewer.layers["cells denoised"].data, here, rtol=1e-5, atol=1e-5)
+    assert widget.progress.value() == widget.progress.maximum()
+
+
+def test_an_unreachable_scheduler_is_an_error_notification(
+    qtbot, monkeypatch, viewer, widget, make_noisy, notifications
+):
+    quick = functools.partial(apply_module.iter_predict_at, timeout=1)
+    monkeypatch.setattr(apply_module, "iter_predict_at", quick)
+    viewer.add_image(make_noisy(), name="cells")
+    widget.scheduler.setText("tcp://127.0.0.1:9")
+
+    apply_and_wait(qtbot, widget)
+
+    assert len(notifications["error"]) == 1
+    assert notifications["error"][0].startswith(
+        "Prediction failed: cannot reach the dask scheduler at 'tcp://127.0.0.1:9'"
+    )
+    assert [layer.name for layer in viewer.layers] == ["cells"]
+
+
+def test_cancel_on_a_cluster_adds_no_layer(
+    qtbot, viewer, widget, make_noisy, notifications, scheduler
+):
+    viewer.add_image(make_noisy((4, 128, 128)), name="big")
+    widget.tile.setValue(32)
+    widget.overlap.setValue(8)
+    widget.scheduler.setText(scheduler)
+
+    widget.apply()
+    widget.cancel()
+    wait_until_idle(qtbot, widget)
+
+    assert [layer.name for layer in viewer.layers] == ["big"]
+    assert notifications["info"] == ["Prediction cancelled; no layer was added."]
+    assert widget._steps.gi_frame is None  # closed: its tasks cancelled, the client gone

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import glob
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from ..core.data.axes import as_volume_axes, default_axes
 from ..core.inference.distributed import cluster_client, iter_store, lazy_prediction
 from ..core.inference.prediction import check_blockwise, check_input, iter_predict, output_shape
 from ..core.inference.tiling import check_tiling
-from ..core.io.images import READ_FORMATS, atomic_output, check_not_input
+from ..core.io.images import atomic_output, check_not_input
 from ..core.io.model_files import load_model
 from ..core.io.zarr_store import (
     atomic_zarr,
@@ -23,6 +22,7 @@ from ..core.io.zarr_store import (
     output_scale,
 )
 from .checks import check_device, check_guessed_axes
+from .inputs import image_paths, names_many
 from .output import printer, run_with_bar
 
 
@@ -114,16 +114,9 @@ def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tupl
     float values of a prediction, and with ``zarr_outputs`` every output is
     a ``.zarr`` store.
     """
-    source = Path(pattern)
-    if is_zarr(source) or source.is_file() or not (source.is_dir() or glob.has_magic(pattern)):
-        return [(source, Path(output))]
-    names = sorted(source.iterdir()) if source.is_dir() else sorted(map(Path, glob.glob(pattern)))
-    images = [p for p in names if is_zarr(p) or (p.is_file() and p.suffix.lower() in READ_FORMATS)]
-    if not images:
-        raise FileNotFoundError(
-            f"no images in {pattern!r}; give a folder or a quoted glob of "
-            f"{', '.join(READ_FORMATS)} files or .zarr stores."
-        )
+    if not names_many(pattern):
+        return [(Path(pattern), Path(output))]
+    images = image_paths(pattern)
     folder = Path(output)
     if folder.suffix and not folder.is_dir():
         raise ValueError(

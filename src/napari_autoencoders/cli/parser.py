@@ -19,6 +19,7 @@ from ..core.config import (
     Task,
     TrainingConfig,
 )
+from ..core.data.collection import DEFAULT_CACHE_MB
 from ..core.data.resolution import FACTORS
 from ..core.io.images import READ_FORMATS, WRITE_FORMATS
 from ..core.latent.clustering import Clustering, Embedding
@@ -73,7 +74,21 @@ def _add_train(commands) -> None:
         "learns a low-resolution --input -> high-resolution --target, 'zero-shot' needs the "
         "low-resolution --input alone",
     )
-    task.add_argument("--input", required=True, metavar="FILE", help="training image")
+    task.add_argument(
+        "--input",
+        required=True,
+        nargs="+",
+        metavar="FILE",
+        help="training image; or several, a folder, a quoted glob or a .zarr store, read "
+        "patch by patch through a cache (--cache-mb) so that the data may exceed memory",
+    )
+    task.add_argument(
+        "--cache-mb",
+        type=float,
+        metavar="MB",
+        help="memory for the decoded blocks of lazily read inputs (default "
+        f"{DEFAULT_CACHE_MB} MB); giving it reads even one file lazily",
+    )
     task.add_argument(
         "--target",
         metavar="FILE",

@@ -9,12 +9,18 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..core.config import Config
+from ..core.data.axes import check_axes, guess_axes
+from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
 from ..core.io.images import check_not_input, read_image
 from ..core.io.model_files import save_model
+from ..core.io.zarr_store import is_zarr, open_image
 from ..core.recipes import task_config
 from ..core.training import Trainer
 from .checks import check_device, check_model_path
+from .inputs import image_paths, names_many
 from .output import printer, train_with_bar
 from .signals import Interrupted, signal_name
 
@@ -46,15 +52,26 @@ def run_train(args: argparse.Namespace) -> int:
       spent before the first step) nothing is saved and an existing file is
       left as it was: status 2, or 130/143 for Ctrl-C/SIGTERM.
     """
-    check_not_input(args.model, args.input, *([args.target] if args.target else []))
+    paths = [path for pattern in args.input for path in image_paths(pattern)]
+    check_not_input(args.model, *paths, *([args.target] if args.target else []))
     check_model_path(args.model)
     check_device(args.device)
-    inputs = read_image(args.input)
-    targets = read_image(args.target) if args.target else None
-    config = config_from_args(args, inputs.shape)
     say = printer(args.quiet)
-    if args.axes is None:
-        say(f"axes not given: reading the {inputs.shape} image as {config.data.axes!r}")
+    if _reads_lazily(args, paths):
+        inputs, shape, axes = _collection(args, paths)
+        config = config_from_args(args, shape, axes=axes)
+        say(
+            f"reading {len(inputs)} plane(s) of {len(paths)} image(s), "
+            f"{inputs.nbytes / 2**20:.0f} MB as float32, through a cache of "
+            f"{inputs.cache_bytes / 2**20:g} MB"
+        )
+    else:
+        inputs = read_image(paths[0])
+        shape, axes = inputs.shape, args.axes
+        config = config_from_args(args, shape)
+    targets = read_image(args.target) if args.target else None
+    if axes is None:
+        say(f"axes not given: reading the {tuple(shape)} image as {config.data.axes!r}")
     trainer = Trainer(config, inputs, targets)
     start = time.perf_counter()
     try:
@@ -82,12 +99,62 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
+def _reads_lazily(args: argparse.Namespace, paths: Sequence[Path]) -> bool:
+    """Whether the inputs are read patch by patch: many, a folder, a glob, a store or --cache-mb."""
+    many = len(paths) > 1 or any(names_many(pattern) for pattern in args.input)
+    return many or is_zarr(paths[0]) or args.cache_mb is not None
+
+
+def _collection(args: argparse.Namespace, paths: Sequence[Path]):
+    """The lazy inputs, the shape the recipe plans for, and the axes given or stored.
+
+    Axes come from ``--axes``,
+    else from the first store's OME-Zarr metadata, else they are guessed.
+    """
+    images = [open_image(path) for path in paths]
+    first = images[0]
+    axes = args.axes or first.axes
+    stored = {str(path): image.axes for path, image in zip(paths, images) if image.axes}
+    if args.axes is None and len(set(stored.values())) > 1:
+        raise ValueError(
+            f"the stores' OME-Zarr axes differ ({stored}); train on images of the same axes, "
+            "or give --axes to read them all alike."
+        )
+    try:
+        guessed = check_axes(axes or guess_axes(first.array.shape), first.array.ndim)
+    except ValueError as err:
+        raise ValueError(f"{paths[0]}: {err}") from err
+    cache_mb = DEFAULT_CACHE_MB if args.cache_mb is None else args.cache_mb
+    whole = [(path, image.array) for path, image in zip(paths, images) if _held(image.array)]
+    held_mb = sum(array.nbytes for _, array in whole) / 2**20
+    if held_mb > cache_mb:
+        warnings.warn(
+            f"{len(whole)} input(s) cannot be memory-mapped (compressed TIFF, PNG or .npz; "
+            f"e.g. {str(whole[0][0])!r}) and are held in memory whole ({held_mb:.3g} MB, more "
+            f"than the {cache_mb:g} MB cache); convert them to zarr or uncompressed TIFF to keep "
+            "memory within the cache.",
+            stacklevel=1,
+        )
+    collection = ImageCollection(
+        [image.array for image in images], guessed, cache_mb=cache_mb, names=map(str, paths)
+    )
+    return collection, collection.shape, axes
+
+
+def _held(array) -> bool:
+    """Whether ``array`` is in memory whole: a NumPy array not mapped from its file."""
+    return isinstance(array, np.ndarray) and not isinstance(array, np.memmap)
+
+
+def config_from_args(
+    args: argparse.Namespace, shape: Sequence[int], *, axes: str | None = None
+) -> Config:
     """Build the training config from parsed ``train`` arguments and the input's ``shape``.
 
     Options given on the command line go to the core recipe
     (:func:`~napari_autoencoders.core.recipes.task_config`), which decides
-    everything left out.
+    everything left out. ``axes`` (default ``--axes``) are those of the
+    input, if known.
 
     Raises
     ------
@@ -104,7 +171,7 @@ def config_from_args(args: argparse.Namespace, shape: Sequence[int]) -> Config:
     _check_target(args)
     try:
         return task_config(
-            args.task, shape=shape, axes=args.axes, mode=args.mode, spell=_flag, **options
+            args.task, shape=shape, axes=axes or args.axes, mode=args.mode, spell=_flag, **options
         )
     except ValueError as err:
         given = [name for name, value in options.items() if value is not None]

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .data.axes import channel_hint, to_planes, to_volumes
+from .data.collection import ImageCollection, collection_samplers
 from .config import Config, Mode, Task
 from .latent.density import LatentDensity
 from .latent.encoding import latent_of
@@ -82,11 +83,14 @@ class Trainer:
     ----------
     config : Config
         Model, data and training settings; channels are taken from the data.
-    inputs : ndarray
+    inputs : ndarray or ImageCollection
         Images with axes ``config.data.axes``: clean images in ``synthetic``
         mode, noisy ones otherwise; for super-resolution the high-resolution
         images (``from-highres``) or the low-resolution ones (``paired``,
-        ``zero-shot``).
+        ``zero-shot``). An :class:`.collection.ImageCollection` (many files,
+        zarr stores) is read patch by patch through its bounded cache, for
+        the tasks that learn from the input alone, without the neighbour term;
+        its normalisation is fitted to a sample of its blocks.
     targets : ndarray, optional
         Clean images of the same shape as ``inputs`` (``paired`` denoising),
         or high-resolution images ``factor`` times larger in Y and X
@@ -115,8 +119,16 @@ class Trainer:
         If the config or the arrays are unusable; the message says why.
     """
 
-    def __init__(self, config: Config, inputs: np.ndarray, targets: np.ndarray | None = None):
+    def __init__(
+        self,
+        config: Config,
+        inputs: np.ndarray | ImageCollection,
+        targets: np.ndarray | None = None,
+    ):
         config = copy.deepcopy(config).validate()
+        if isinstance(inputs, ImageCollection):
+            self._init_collection(config, inputs, targets)
+            return
         if config.training.task == Task.SUPERRES.value:
             planes, target_planes = self._resolution_pairs(config, inputs, targets)
         else:
@@ -142,6 +154,33 @@ class Trainer:
         )
         # the rest waits for prepare(), which run() calls in the training thread
         self._planes: tuple[np.ndarray, np.ndarray] | None = (planes, target_planes)
+        self._init_state()
+
+    def _init_collection(self, config: Config, collection: ImageCollection, targets) -> None:
+        """Set up a training on a collection of lazy images, read through its cache.
+
+        Only the tasks that learn from random patches of the input alone take
+        one: the others need all the data at once (targets, downscaled pairs,
+        neighbour frames, the frames of a latent density).
+        """
+        _check_collection_task(config, targets)
+        if config.data.axes != collection.axes:
+            raise ValueError(
+                f"the config's axes {config.data.axes!r} differ from the images' "
+                f"{collection.axes!r}; give the axes the collection was opened with."
+            )
+        collection.check_patch_size(config.data.patch_size)
+        channels = collection.channels
+        config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
+        self.config = config
+        # percentiles of a sample of blocks: the data may not fit in memory
+        sample = collection.sample_values(np.random.default_rng(config.training.seed))
+        self.input_norm = self.target_norm = Normalizer.fit(sample, config.data.percentiles)
+        self._planes = (collection, collection)
+        self._init_state()
+
+    def _init_state(self) -> None:
+        """The training's state before :meth:`prepare`."""
         self.optimizer: torch.optim.Optimizer | None = None
         self.regularizer: AdversarialRegularizer | None = None
         self.history: list[dict] = []
@@ -205,8 +244,11 @@ class Trainer:
         if self._planes is None:
             return
         planes, target_planes = self._planes
-        x = self.input_norm.normalize(planes)
-        y = x if target_planes is planes else self.target_norm.normalize(target_planes)
+        if isinstance(planes, ImageCollection):  # normalised patch by patch as sampled
+            x = y = planes
+        else:
+            x = self.input_norm.normalize(planes)
+            y = x if target_planes is planes else self.target_norm.normalize(target_planes)
         if self.config.training.pretrained:
             self._set_noise_model(x)
         self._setup(x, y)
@@ -258,6 +300,14 @@ class Trainer:
         """Training and validation samplers of normalised planes ``x`` and ``y``."""
         cfg, seed = self.config, self.config.training.seed
         common = dict(batch_size=cfg.data.batch_size, augment=cfg.data.augment, seed=seed, rng=rng)
+        if isinstance(x, ImageCollection):
+            return collection_samplers(
+                x,
+                self.input_norm,
+                patch_size=cfg.data.patch_size,
+                validation_fraction=cfg.data.validation_fraction,
+                **common,
+            )
         if cfg.training.task == Task.SUPERRES.value:
             return pair_samplers(
                 x,
@@ -282,14 +332,20 @@ class Trainer:
         val_sampler = kind(val_x, val_y, augment=False, rng=val_rng, **options)
         return sampler, val_sampler
 
-    def _set_noise_model(self, x: np.ndarray) -> None:
+    def _set_noise_model(self, x: np.ndarray | ImageCollection) -> None:
         """Put the noise model of normalised planes ``x`` (N, C, Y, X) in the model config.
 
         Given by the noise description in synthetic mode, else estimated
-        from the noisy inputs.
+        from the noisy inputs (for a collection, from a corner of up to 8 of
+        its planes).
         """
         if self._mode == Mode.SYNTHETIC.value:
             noise = noise_model_of(self.config.training.noise)
+        elif isinstance(x, ImageCollection):
+            picks = np.unique(np.linspace(0, len(x) - 1, min(8, len(x))).round().astype(int))
+            side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
+            corners = np.stack([x.read(plane, 0, 0, side) for plane in picks])
+            noise = estimate_planes_noise(self.input_norm.normalize(corners))
         else:
             noise = estimate_planes_noise(x)
         if noise.gain <= 0 and noise.read_variance <= 0:
@@ -483,7 +539,8 @@ class Trainer:
         """Whether the training ends by fitting a latent density: a VAE or AAE on whole frames."""
         size = self.config.data.patch_size
         generative = self.config.training.task in (Task.VAE.value, Task.AAE.value)
-        return generative and x.shape[-2:] == (size, size)
+        in_memory = isinstance(x, np.ndarray)
+        return generative and in_memory and x.shape[-2:] == (size, size)
 
     @torch.no_grad()
     def _fit_density(self) -> LatentDensity:
@@ -587,6 +644,26 @@ class Trainer:
             history=list(self.history),
             density=self.density,
         )
+
+
+def _check_collection_task(config: Config, targets) -> None:
+    """Raise ``ValueError`` unless a training of ``config`` can read its data lazily."""
+    training = config.training
+    reasons = [
+        (training.task == Task.SUPERRES.value, "super-resolution pairs each patch with its "
+         "downscaled copy"),
+        (training.task == Task.DENOISE.value and training.mode == Mode.PAIRED.value,
+         "paired denoising reads a target with every patch"),
+        (targets is not None, "a target image is read with every patch"),
+        (training.neighbour_weight > 0, "the neighbour term compares whole frames"),
+    ]  # fmt: skip
+    for needs_all, reason in reasons:
+        if needs_all:
+            raise ValueError(
+                f"training from many files or a zarr store reads patches lazily, but {reason}; "
+                "train on one image file in memory instead (or, for reconstruct and vae, set "
+                "the neighbour weight to 0)."
+            )
 
 
 def _check_neighbour_frames(config: Config, planes: np.ndarray) -> None:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from napari_autoencoders.core.data.axes import (
+    chunk_shape,
     PlaneView,
     as_volume_axes,
     check_axes,
@@ -144,3 +145,13 @@ def test_volumes_need_a_z_axis():
 @pytest.mark.parametrize(("axes", "volume"), [("SYX", "ZYX"), ("TZYX", "TZYX"), ("YX", "YX"), ("SYXC", "ZYXC")])
 def test_as_volume_axes_reads_samples_as_depth(axes, volume):
     assert as_volume_axes(axes) == volume
+
+
+def test_chunk_shape_of_zarr_dask_and_numpy(tmp_path):
+    import dask.array as da
+    import zarr
+
+    stored = zarr.create_array(str(tmp_path / "a.zarr"), shape=(5, 40), chunks=(2, 16), dtype="f4")
+    assert chunk_shape(stored) == (2, 16)
+    assert chunk_shape(da.zeros((5, 40), chunks=(2, 16))) == (2, 16)  # the largest chunk
+    assert chunk_shape(np.zeros((5, 40))) is None

@@ -10,6 +10,8 @@ from test_prediction import image_of, untrained_model
 
 from napari_autoencoders.core.inference.distributed import (
     cluster_client,
+    iter_predict_at,
+    iter_predict_on,
     iter_store,
     lazy_prediction,
 )
@@ -119,3 +121,66 @@ def test_a_worker_killed_mid_job_is_replaced_and_its_chunks_computed_again(files
         assert list(steps)[-1] == (128, 128)
     expected = predict(model, image, tile=64, overlap=16, device="cpu")
     np.testing.assert_allclose(target[:], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    """The address of a cluster of one worker thread in this process."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.mark.parametrize("kind", ["numpy", "zarr", "dask"])
+def test_a_model_in_memory_predicts_on_a_cluster_as_here(files, scheduler, run_to_end, kind):
+    model, image, folder = files
+    source = {
+        "numpy": lambda: image,
+        "zarr": lambda: zarr.open_array(str(folder / "in.zarr"), mode="r"),
+        "dask": lambda: __import__("dask.array").array.from_zarr(str(folder / "in.zarr")),
+    }[kind]()
+    steps = iter_predict_at(scheduler, model, source, axes="SYX", tile=96, overlap=16, device="cpu")
+    progress, result = run_to_end(steps)
+    chunks = 2 if kind == "numpy" else 32  # planes of 1024 pixels a side, or the store's
+    assert progress[-1] == (chunks, chunks) and result.dtype == np.float32
+    expected = predict(model, image, tile=96, overlap=16, device="cpu")
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_closing_the_prediction_cancels_the_rest(files, scheduler):
+    model, image, _ = files
+    steps = iter_predict_at(scheduler, model, image, axes="SYX", tile=64, overlap=16, device="cpu")
+    next(steps)
+    steps.close()  # what the widget does on Cancel: no error, the client disconnects
+    assert steps.gi_frame is None
+
+
+def test_an_unreachable_scheduler_fails_when_the_prediction_starts():
+    model = untrained_model(axes="YX")
+    steps = iter_predict_at("tcp://127.0.0.1:9", model, image_of((32, 32)), axes="YX", timeout=1)
+    with pytest.raises(ConnectionError, match="cannot reach the dask scheduler"):
+        next(steps)
+
+
+def test_an_image_that_does_not_fit_the_model_is_refused_before_any_task(scheduler):
+    model = untrained_model(axes="YX")
+    with cluster_client(scheduler=scheduler) as client:
+        with pytest.raises(ValueError, match="channel"):
+            next(iter_predict_on(client, model, image_of((32, 32, 3)), axes="YXC"))
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_predicting_a_model_in_memory_is_replaced(files, run_to_end):
+    model, image, folder = files
+    source = zarr.open_array(str(folder / "in.zarr"), mode="r")  # 32 chunks
+    with cluster_client(workers=2) as client:
+        steps = iter_predict_on(client, model, source, axes="SYX", tile=64, overlap=16, device="cpu")
+        next(steps)
+        victim = next(iter(client.run(os.getpid).values()))
+        os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker
+        progress, result = run_to_end(steps)
+    assert progress[-1] == (32, 32)
+    expected = predict(model, image, tile=64, overlap=16, device="cpu")
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)

@@ -218,6 +218,47 @@ def test_zarr_input_and_output_are_read_and_written_tile_by_tile(tmp_path, axes,
     assert max(lazy.reads) <= 64 * 64 * channels  # one tile at a time
 
 
+class ChunkedRecorder:
+    """A (Y, X) output with zarr-like ``chunks`` that records the rows of every write."""
+
+    def __init__(self, shape, chunks):
+        self.data, self.chunks, self.writes = np.zeros(shape, np.float32), chunks, []
+        self.shape, self.dtype, self.ndim = shape, self.data.dtype, len(shape)
+
+    def __setitem__(self, key, values):
+        self.writes.append((key[0].start, key[0].stop))
+        self.data[key] = values
+
+
+def test_a_chunked_output_is_written_a_whole_row_of_chunks_at_a_time():
+    model = untrained_model()
+    image = image_of((150, 90))
+    out = ChunkedRecorder(image.shape, (64, 32))
+    predict(model, image, tile=32, overlap=8, out=out)  # bands of about 24 rows
+    assert out.writes == [(0, 64), (64, 128), (128, 150)]
+    np.testing.assert_array_equal(out.data, predict(model, image, tile=32, overlap=8))
+
+
+class ChunkedInput(CountingArray):
+    """A lazy array with zarr-like ``chunks``, read whole chunk by whole chunk as zarr does."""
+
+    def __init__(self, array, chunks):
+        super().__init__(array)
+        self.chunks = chunks
+
+
+def test_a_chunked_input_decodes_each_chunk_once_per_row_of_tiles():
+    model = untrained_model()
+    image = image_of((128, 192))
+    chunked = ChunkedInput(image, (64, 64))
+    result = predict(model, chunked, tile=32, overlap=8)
+    np.testing.assert_allclose(result, predict(model, image, tile=32, overlap=8), atol=1e-6)
+    assert len(chunked.reads) == 6  # each of the 2 x 3 chunks once, not once per tile
+    location = [(60, 100), (0, 64)]
+    block = predict_block(model, ChunkedInput(image, (64, 64)), location, axes="YX", tile=32, overlap=8)
+    np.testing.assert_allclose(block, result[60:100, :64], atol=1e-5)
+
+
 def test_nan_in_a_lazy_input_is_found_in_its_tile():
     model = untrained_model()
     image = image_of((128, 128))

@@ -237,6 +237,14 @@ def from_planes(planes: np.ndarray, layout: Layout) -> np.ndarray:
     return np.transpose(array, order)
 
 
+def chunk_shape(array) -> tuple[int, ...] | None:
+    """A zarr array's chunk shape, a dask array's largest chunk; None for an unchunked array."""
+    chunks = getattr(array, "chunksize", None) or getattr(array, "chunks", None)  # dask, zarr
+    if chunks is not None and all(isinstance(size, int) for size in chunks):
+        return tuple(chunks)
+    return None
+
+
 class PlaneView:
     """Planes (N, C, Y, X) of a lazy array (zarr, dask), read and written one region at a time.
 

@@ -11,6 +11,11 @@ zero padding and pooling grid make a tile's output depend on where the tile
 is cut, and only the same cuts reproduce the local result. No pixels pass
 through the scheduler: workers read the input and write their chunk of the
 output store directly, so the files must be on a file system they share.
+
+A front end that holds the model and the image itself (the Apply widget)
+uses :func:`iter_predict_at` instead: the model and the image (or, for a
+lazy image, its reference) are sent once to every worker, and the chunks
+come back to the caller.
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from collections.abc import Generator, Iterator, Sequence
 
 import numpy as np
 
+from ..data.axes import chunk_shape
 from ..io.model_files import load_model
-from ..io.zarr_store import open_image
-from .prediction import predict_block
+from ..io.zarr_store import open_image, output_chunks
+from ..model import TrainedModel
+from .prediction import check_input, output_shape, predict_block
 
 #: Seconds to wait for a scheduler before giving up.
 CONNECT_TIMEOUT = 10
@@ -160,6 +167,166 @@ def iter_store(result, target, client) -> Generator[tuple[int, int], None, None]
             yield done, len(futures)
     finally:
         client.cancel(futures)
+
+
+def iter_predict_at(
+    scheduler: str,
+    model: TrainedModel,
+    image,
+    *,
+    axes: str,
+    tile: int = 512,
+    overlap: int = 32,
+    batch_size: int = 1,
+    device: str = "auto",
+    timeout: float = CONNECT_TIMEOUT,
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Predict ``image`` with ``model`` on the dask cluster at ``scheduler``, chunk by chunk.
+
+    The scheduler is reached when the generator starts (in the caller's
+    worker thread); closing the generator cancels the chunks not yet done
+    and disconnects.
+
+    Parameters
+    ----------
+    scheduler : str
+        The scheduler's address, e.g. ``"tcp://10.0.0.5:8786"``.
+    model, image, axes, tile, overlap, batch_size, device
+        As :func:`iter_predict_on`.
+    timeout : float
+        Seconds to wait for the scheduler.
+
+    Yields
+    ------
+    (done, total) : tuple of int
+        Chunks computed and chunks in all.
+
+    Returns
+    -------
+    ndarray of float32
+        The prediction, equal to :func:`~.prediction.predict`'s to
+        floating-point tolerance.
+
+    Raises
+    ------
+    ConnectionError
+        If the scheduler cannot be reached within ``timeout``.
+    """
+    with cluster_client(scheduler=scheduler, timeout=timeout) as client:
+        return (
+            yield from iter_predict_on(
+                client,
+                model,
+                image,
+                axes=axes,
+                tile=tile,
+                overlap=overlap,
+                batch_size=batch_size,
+                device=device,
+            )
+        )
+
+
+def iter_predict_on(
+    client,
+    model: TrainedModel,
+    image,
+    *,
+    axes: str,
+    tile: int = 512,
+    overlap: int = 32,
+    batch_size: int = 1,
+    device: str = "auto",
+) -> Generator[tuple[int, int], None, np.ndarray]:
+    """Predict ``image`` with ``model`` on ``client``'s cluster into an array here.
+
+    The model is sent once to every worker, and so is the image: a NumPy
+    array whole, a zarr or dask array as a reference that each worker reads
+    region by region (so its store must be on a file system the workers
+    share). Each chunk of the result (the input's chunks, or planes of
+    :data:`~..io.zarr_store.DEFAULT_CHUNK` pixels a side) is one task of
+    :func:`~.prediction.predict_block`; a worker that dies is replaced and its
+    tasks run again, so the result is never assembled from half a job.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The cluster's client.
+    model : TrainedModel
+        The trained network and its normalisation.
+    image : array-like
+        The input, axes ``axes`` (numpy, zarr, dask).
+    axes : str
+        The axes of ``image`` and of the result.
+    tile, overlap, batch_size, device
+        As :func:`~.prediction.iter_predict`; ``device`` is chosen on each worker.
+
+    Yields
+    ------
+    (done, total) : tuple of int
+        Chunks computed and chunks in all.
+
+    Returns
+    -------
+    ndarray of float32
+        The prediction, shape :func:`~.prediction.output_shape`, axes ``axes``.
+
+    Raises
+    ------
+    ValueError
+        If the image does not fit the model (:func:`~.prediction.check_input`).
+    Exception
+        The first error raised on a worker; the other tasks are cancelled.
+    """
+    dask, distributed = _dask()
+    axes = check_input(model, image, axes, scan=False)
+    shape = output_shape(model, tuple(image.shape), axes)
+    chunks = output_chunks(chunk_shape(image), axes, shape, model.config.model.factor)
+    regions = list(dask.array.core.slices_from_chunks(dask.array.core.normalize_chunks(chunks, shape)))
+    remote_model = client.scatter(model, broadcast=True)
+    source = image if isinstance(image, np.ndarray) else _ReadHere(image)
+    remote_image = client.scatter(source, broadcast=True)
+    options = dict(axes=axes, tile=tile, overlap=overlap, batch_size=batch_size, device=device)
+    futures = {
+        client.submit(
+            predict_block,
+            remote_model,
+            remote_image,
+            [(part.start, part.stop) for part in region],
+            pure=False,
+            **options,
+        ): region
+        for region in regions
+    }
+    result = np.empty(shape, np.float32)
+    try:
+        for done, future in enumerate(distributed.as_completed(futures), 1):
+            result[futures[future]] = future.result()  # the worker's error, if any
+            yield done, len(futures)
+    finally:
+        client.cancel(list(futures))
+    return result
+
+
+class _ReadHere:
+    """A lazy array read in the worker's own process.
+
+    A dask array given to a task would be computed whole on the cluster
+    first; wrapped, only the regions a task slices are read, by the worker
+    itself (synchronously, so a worker never waits on its own cluster).
+    """
+
+    def __init__(self, array):
+        self.array = array
+        self.shape, self.dtype, self.ndim = tuple(array.shape), array.dtype, len(array.shape)
+        # a zarr array's chunks, so that predict_block decodes each once (dask decodes its own)
+        self.chunks = None if hasattr(array, "dask") else chunk_shape(array)
+
+    def __getitem__(self, key) -> np.ndarray:
+        part = self.array[key]
+        if hasattr(part, "compute"):
+            part = part.compute(scheduler="synchronous")
+        return np.asarray(part)
 
 
 def _write(block: np.ndarray, target, region: tuple[slice, ...]) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Generator, Sequence
 
 import numpy as np
 import torch
 
-from ..data.axes import Layout, PlaneView, check_axes, from_planes, to_planes, to_volumes
+from ..data.axes import (
+    Layout, PlaneView, check_axes, chunk_shape, from_planes, to_planes, to_volumes,
+)
+from ..data.chunks import ChunkCache, tile_capacity
 from ..config import LATENT_ARCHITECTURES
 from ..data.patches import check_image
 from ..progress import run
@@ -47,7 +51,9 @@ def iter_predict(
         Image with axes ``axes`` (default: the axes the model was trained on);
         it is read tile by tile, so a memory-mapped array stays on disk, and
         a zarr or dask array is never loaded whole (its values are checked
-        tile by tile, as they are read).
+        tile by tile, as they are read). A zarr array's chunks are decoded
+        into a cache of the chunks under one row of tiles
+        (:func:`~..data.chunks.tile_capacity`), each about once.
     tile, overlap : int
         Largest tile side and overlap between neighbouring tiles, in pixels;
         tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
@@ -94,16 +100,22 @@ def iter_predict(
         options = {"tile": tile, "overlap": overlap, "batch_size": batch_size, "device": device}
         return (yield from _iter_predict_volumes(model, image, axes, out=out, **options))
     lazy = not isinstance(image, np.ndarray)
-    planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
     layout = Layout(axes, tuple(image.shape))
-    tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
+    tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
+    if lazy:  # a chunked input's chunks are decoded once per row of tiles, not once per tile
+        image = _cached(image, axes, tile=int(np.max(tile)), width=image.shape[axes.index("X")])
+    planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
     forward = _forward(model, select_device(device), check=lazy)
     factor = model.config.model.factor
     height, width = planes.shape[-2:]
     shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
+    chunks = None if isinstance(out, np.ndarray) else chunk_shape(out)
     count = planes.shape[0]
     for index in range(count):
+        target = out_planes[index]
+        if chunks is not None:
+            target = _ChunkRows(target, chunks[axes.index("Y")])
         tiles = iter_tiled(
             forward,
             planes[index],
@@ -111,7 +123,7 @@ def iter_predict(
             overlap=overlap,
             scale=factor,
             batch_size=batch_size,
-            out=out_planes[index],
+            out=target,
         )
         for done, total in tiles:
             yield index * total + done, count * total
@@ -224,8 +236,11 @@ def predict_block(
     check_tiling(tile, overlap, batch_size)
     check_blockwise(model)
     axes = check_input(model, image, axes, scan=False)  # not the whole image for each block
-    planes = PlaneView(image, axes)
-    tile, overlap = _model_tiles(model, planes.shape[-2:], tile, overlap)
+    tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
+    factor = model.config.model.factor
+    start, stop = location[axes.index("X")]
+    span = math.ceil((stop - start) / factor) + 2 * int(np.max(tile))  # the block's tiles' columns
+    planes = PlaneView(_cached(image, axes, tile=int(np.max(tile)), width=span), axes)
     forward = _forward(model, select_device(device), check=True)
     block = np.empty(tuple(stop - start for start, stop in location), np.float32)
     spans = dict(zip(axes, location))
@@ -245,6 +260,52 @@ def predict_block(
             batch_size=batch_size,
         )[channels]
     return block
+
+
+def _plane_yx(image, axes: str) -> tuple[int, int]:
+    """(Y, X) size of the planes of ``image`` of ``axes``."""
+    return tuple(image.shape[axes.index(a)] for a in "YX")
+
+
+def _cached(image, axes: str, *, tile: int, width: int):
+    """``image`` read through a :class:`.chunks.ChunkCache` of one row of tiles, if chunked.
+
+    NumPy and dask arrays are returned as they are: dask has its own chunks'
+    graph, and a NumPy array needs no decoding.
+    """
+    chunks = chunk_shape(image)
+    if chunks is None or isinstance(image, np.ndarray) or hasattr(image, "dask"):
+        return image
+    capacity = tile_capacity(image.shape, chunks, axes, tile=tile, width=width)
+    return ChunkCache(image, chunks, capacity)
+
+
+class _ChunkRows:
+    """A (C, Y, X) plane of a chunked output (zarr), written one whole row of chunks at a time.
+
+    :func:`~.tiling.iter_tiled` writes each band of finished rows, in order,
+    across the full width; a zarr store would read, update and compress again
+    every chunk a band touches, once per band (17 times for chunks of 4096
+    rows and tiles of 256). Rows are gathered here until a row of chunks is
+    complete: memory grows by one chunk's height across the width, never by
+    the image's height.
+    """
+
+    def __init__(self, plane, rows: int):
+        self.plane, self.rows, self.shape = plane, rows, tuple(plane.shape)
+        self._buffer = np.empty((self.shape[0], min(rows, self.shape[1]), self.shape[2]), np.float32)
+        self._top = 0  # the first row of the buffer, a multiple of ``rows``
+
+    def __setitem__(self, key: tuple[slice, slice, slice], values: np.ndarray) -> None:
+        start, stop = key[1].start, key[1].stop  # all columns, rows in order from 0
+        y = start
+        while y < stop:
+            end = min(stop, self._top + self.rows)
+            self._buffer[:, y - self._top : end - self._top] = values[:, y - start : end - start]
+            y = end
+            if end == min(self._top + self.rows, self.shape[1]):  # a row of chunks is complete
+                self.plane[:, self._top : end, :] = self._buffer[:, : end - self._top]
+                self._top = end
 
 
 def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:

@@ -1,0 +1,360 @@
+"""Training data larger than memory: many lazy images, read block by block through a bounded cache.
+
+An :class:`ImageCollection` sees the planes (C, Y, X) of several images
+(zarr arrays, memory-mapped files, NumPy arrays) as one set of planes of
+possibly different sizes. Pixels are read in blocks (a zarr chunk, or
+:data:`BLOCK` pixels a side for an unchunked array), converted to float32
+and kept in a least-recently-used cache of at most ``cache_mb`` megabytes, so
+the memory a training uses is bounded by the cache, not by the data.
+:class:`CachedPatchSampler` draws the random patches of a training from it.
+
+>>> collection = ImageCollection([zarr_array, memmap], axes="ZYX", cache_mb=256)  # doctest: +SKIP
+>>> norm = Normalizer.fit(collection.sample_values(rng))                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .axes import PlaneView, chunk_shape
+from .normalization import Normalizer
+from .patches import check_patch_size, held_out_count, split_indices, square_symmetries
+
+#: Default cache of decoded blocks, in megabytes.
+DEFAULT_CACHE_MB = 512
+#: Block side (Y and X) of an array without chunks, e.g. a memory-mapped TIFF.
+BLOCK = 256
+#: Blocks a normalisation is fitted to at most (a sample, not the whole data).
+NORMALISATION_BLOCKS = 64
+#: Values per channel a normalisation is fitted to at most.
+NORMALISATION_VALUES = 4_000_000
+#: Blocks one patch may span (2 x 2), which the cache must hold at once.
+_BLOCKS_PER_PATCH = 4
+
+
+@dataclass(frozen=True)
+class Region:
+    """Rows ``[y0, y1)`` and columns ``[x0, x1)`` of plane ``plane`` of a collection."""
+
+    plane: int
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+class ImageCollection:
+    """The planes of several lazy images, read through a cache of float32 blocks.
+
+    Parameters
+    ----------
+    images : sequence of array-like
+        Arrays with ``shape``, ``dtype`` and basic slicing (zarr, memmap,
+        NumPy), all with axes ``axes`` and the same number of channels;
+        planes may differ in size.
+    axes : str
+        Their axis letters, e.g. ``"YX"``, ``"ZYX"``, ``"TCZYX"``.
+    cache_mb : float
+        Most megabytes of decoded float32 blocks kept in memory.
+    names : sequence of str, optional
+        A name per image (e.g. its file) for error messages.
+
+    Raises
+    ------
+    ValueError
+        If there are no images, the axes do not fit one, an image is empty
+        or not numeric, or the channel counts differ.
+    """
+
+    def __init__(
+        self,
+        images: Sequence,
+        axes: str,
+        *,
+        cache_mb: float = DEFAULT_CACHE_MB,
+        names: Sequence[str] | None = None,
+    ):
+        if not images:
+            raise ValueError("no images to train on; give at least one image file or store.")
+        if cache_mb <= 0:
+            raise ValueError(f"the cache size must be positive, got {cache_mb} MB.")
+        names = list(names) if names is not None else [f"image {i}" for i in range(len(images))]
+        self.names = names
+        self.views = [_view(image, axes, name) for image, name in zip(images, names)]
+        channels = {view.shape[1] for view in self.views}
+        if len(channels) > 1:
+            raise ValueError(
+                f"the images have different channel counts {sorted(channels)}; train on images "
+                "with the same channels."
+            )
+        self.channels = channels.pop()
+        #: The images' axis letters, upper case.
+        self.axes = self.views[0].layout.axes
+        # (image, plane within it) of each plane of the collection
+        self.planes = [(i, n) for i, view in enumerate(self.views) for n in range(len(view))]
+        self.cache_bytes = int(cache_mb * 2**20)
+        self._cache: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
+        self._cached = 0
+        #: Blocks read from the images so far (cache misses), for tests and benchmarks.
+        self.reads = 0
+
+    def __len__(self) -> int:
+        return len(self.planes)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The first image's shape with the smallest Y and X of all: what a recipe plans for.
+
+        A default patch planned for it fits every plane.
+        """
+        first = self.views[0].layout
+        smallest = {a: min(view.layout.shape[view.layout.axes.index(a)] for view in self.views)
+                    for a in "YX"}  # fmt: skip
+        return tuple(smallest.get(a, size) for a, size in zip(first.axes, first.shape))
+
+    @property
+    def nbytes(self) -> int:
+        """Size of all planes as float32, in bytes: what an in-memory training would hold."""
+        return sum(4 * math.prod(view.shape) for view in self.views)
+
+    def plane_shape(self, plane: int) -> tuple[int, int, int]:
+        """(C, Y, X) of plane ``plane``."""
+        image, _ = self.planes[plane]
+        return self.views[image].shape[1:]
+
+    def block_shape(self, plane: int) -> tuple[int, int]:
+        """(Y, X) side of the cached blocks of plane ``plane``: its image's chunks, or :data:`BLOCK`."""
+        image, _ = self.planes[plane]
+        return self._blocks[image]
+
+    def check_patch_size(self, patch_size: int) -> None:
+        """Raise ``ValueError`` unless every plane and the cache fit patches of ``patch_size``."""
+        smallest = min(self.views, key=lambda view: min(view.shape[2:]))
+        try:
+            check_patch_size(np.empty((0, 1) + smallest.shape[2:]), patch_size)
+        except ValueError as err:
+            name = self.names[self.views.index(smallest)]
+            raise ValueError(f"{name}: {err}") from err
+        largest = max(4 * self.channels * math.prod(self._blocks[i]) for i in range(len(self.views)))
+        needed = _BLOCKS_PER_PATCH * largest
+        if needed > self.cache_bytes:
+            raise ValueError(
+                f"a cache of {self.cache_bytes / 2**20:g} MB cannot hold the {_BLOCKS_PER_PATCH} "
+                f"blocks one patch may span ({needed / 2**20:.3g} MB); give a cache of at least "
+                f"{math.ceil(needed / 2**20)} MB."
+            )
+
+    @property
+    def _blocks(self) -> list[tuple[int, int]]:
+        return [view.block for view in self.views]
+
+    def read(self, plane: int, y: int, x: int, size: int) -> np.ndarray:
+        """The ``size`` x ``size`` region at (``y``, ``x``) of plane ``plane``, (C, P, P) float32."""
+        block_y, block_x = self.block_shape(plane)
+        out = np.empty((self.channels, size, size), np.float32)
+        for row in range(y // block_y, (y + size - 1) // block_y + 1):
+            for col in range(x // block_x, (x + size - 1) // block_x + 1):
+                block = self._block(plane, row, col)
+                top, left = row * block_y, col * block_x
+                y0, y1 = max(y, top), min(y + size, top + block.shape[1])
+                x0, x1 = max(x, left), min(x + size, left + block.shape[2])
+                out[:, y0 - y : y1 - y, x0 - x : x1 - x] = block[:, y0 - top : y1 - top, x0 - left : x1 - left]
+        return out
+
+    def _block(self, plane: int, row: int, col: int) -> np.ndarray:
+        """Block (``row``, ``col``) of ``plane``, (C, by, bx) float32, from the cache or the image."""
+        key = (plane, row, col)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        image, index = self.planes[plane]
+        view = self.views[image]
+        block_y, block_x = view.block
+        region = (slice(None), slice(row * block_y, (row + 1) * block_y),
+                  slice(col * block_x, (col + 1) * block_x))  # fmt: skip
+        block = np.asarray(view[index][region], dtype=np.float32)
+        self.reads += 1
+        if not np.isfinite(block).all():
+            raise ValueError(
+                f"{self.names[image]} has NaN or infinite values in plane {index} near row "
+                f"{row * block_y}, column {col * block_x}; replace them (e.g. with "
+                "numpy.nan_to_num) before training."
+            )
+        self._cache[key] = block
+        self._cached += block.nbytes
+        while self._cached > self.cache_bytes and len(self._cache) > 1:
+            _, dropped = self._cache.popitem(last=False)
+            self._cached -= dropped.nbytes
+        return block
+
+    def sample_values(self, rng: np.random.Generator) -> np.ndarray:
+        """Values of up to :data:`NORMALISATION_BLOCKS` random blocks, as planes (1, C, 1, V).
+
+        What :meth:`.Normalizer.fit` estimates percentiles from: a sample of
+        the data, read through the cache, never all of it.
+        """
+        blocks = [
+            (plane, row, col)
+            for plane in range(len(self))
+            for row in range(math.ceil(self.plane_shape(plane)[1] / self.block_shape(plane)[0]))
+            for col in range(math.ceil(self.plane_shape(plane)[2] / self.block_shape(plane)[1]))
+        ]
+        chosen = rng.permutation(len(blocks))[:NORMALISATION_BLOCKS]
+        per_block = max(1, NORMALISATION_VALUES // len(chosen))
+        values = []
+        for index in chosen:
+            block = self._block(*blocks[index]).reshape(self.channels, -1)
+            values.append(block[:, :: max(1, block.shape[1] // per_block)])
+        return np.concatenate(values, axis=1)[np.newaxis, :, np.newaxis]
+
+
+def _view(image, axes: str, name: str) -> PlaneView:
+    """A :class:`PlaneView` of ``image`` with a ``block`` (Y, X): its chunks, or :data:`BLOCK`."""
+    dtype = getattr(image, "dtype", None)
+    if dtype is None or not (np.issubdtype(dtype, np.number) or dtype == bool):
+        raise ValueError(f"{name} must hold real numbers, got dtype {dtype}.")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name} is complex; give its magnitude or real part instead.")
+    try:
+        view = PlaneView(image, axes)
+    except ValueError as err:
+        raise ValueError(f"{name}: {err}") from err
+    if 0 in view.shape:
+        raise ValueError(f"{name} is empty (shape {tuple(image.shape)}); give an image with pixels.")
+    chunks = chunk_shape(image)
+    if chunks is not None:
+        view.block = tuple(chunks[view.layout.axes.index(a)] for a in "YX")
+    else:
+        view.block = (BLOCK, BLOCK)
+    return view
+
+
+def split_regions(
+    collection: ImageCollection, *, fraction: float, patch_size: int, rng: np.random.Generator
+) -> tuple[list[Region], list[Region]]:
+    """Training and validation regions of a collection, as :func:`.patches.split_validation` splits.
+
+    Several planes give whole random planes for validation; otherwise each
+    plane's bottom strip of rows (or right strip of columns), at least one
+    patch wide, so validation patches never overlap training patches. Data
+    too small to split is used for both, with a warning.
+    """
+    whole = [Region(p, 0, shape[1], 0, shape[2]) for p, shape in
+             ((p, collection.plane_shape(p)) for p in range(len(collection)))]  # fmt: skip
+    if fraction == 0:
+        return whole, whole
+    if held_out_count(len(whole), fraction):
+        train, val = split_indices(len(whole), fraction, rng)
+        return [whole[i] for i in train], [whole[i] for i in val]
+    train, val = [], []
+    for region in whole:
+        cut = _strip(region, fraction, patch_size)
+        if cut is None:
+            warnings.warn(
+                "the planes are too small to hold out a validation region of one patch; "
+                "validating on the training data, so early stopping cannot detect overfitting.",
+                stacklevel=2,
+            )
+            return whole, whole
+        train.append(cut[0])
+        val.append(cut[1])
+    return train, val
+
+
+def _strip(region: Region, fraction: float, patch_size: int) -> tuple[Region, Region] | None:
+    """``region`` less a bottom (or right) strip, and the strip; None if too small."""
+    height, width = region.y1, region.x1
+    strip = max(patch_size, int(round(height * fraction)))
+    if height - strip >= patch_size:
+        cut = height - strip
+        return (Region(region.plane, 0, cut, 0, width), Region(region.plane, cut, height, 0, width))
+    strip = max(patch_size, int(round(width * fraction)))
+    if width - strip >= patch_size:
+        cut = width - strip
+        return (Region(region.plane, 0, height, 0, cut), Region(region.plane, 0, height, cut, width))
+    return None
+
+
+class CachedPatchSampler:
+    """Random normalised patches from regions of a collection, as :class:`.patches.PatchSampler` draws them.
+
+    Each patch's region is drawn in proportion to its number of patch
+    positions, so every position of the data is equally likely.
+
+    Parameters
+    ----------
+    collection : ImageCollection
+        Where the pixels are read, through its cache.
+    regions : sequence of Region
+        Where patches may lie, each at least ``patch_size`` a side.
+    normalizer : Normalizer
+        Applied to each batch.
+    patch_size, batch_size : int
+        Patch side and patches per batch.
+    augment : bool
+        Apply a random one of the 8 symmetries of the square to each patch.
+    rng : numpy.random.Generator
+        Source of randomness.
+    """
+
+    def __init__(self, collection, regions, normalizer: Normalizer, *, patch_size, batch_size,
+                 augment, rng):  # fmt: skip
+        self.collection, self.regions, self.normalizer = collection, list(regions), normalizer
+        self.patch_size, self.batch_size, self.augment, self.rng = patch_size, batch_size, augment, rng
+        positions = np.array(
+            [(r.y1 - r.y0 - patch_size + 1) * (r.x1 - r.x0 - patch_size + 1) for r in self.regions],
+            float,
+        )
+        self._weights = positions / positions.sum()
+
+    def sample(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return a batch of inputs and targets (the same patches), each (B, C, P, P) channels-last."""
+        size, batch = self.patch_size, self.batch_size
+        chosen = self.rng.choice(len(self.regions), size=batch, p=self._weights)
+        patches = np.empty((batch, self.collection.channels, size, size), np.float32)
+        for i, index in enumerate(chosen):
+            region = self.regions[index]
+            y = int(self.rng.integers(region.y0, region.y1 - size + 1))
+            x = int(self.rng.integers(region.x0, region.x1 - size + 1))
+            patches[i] = self.collection.read(region.plane, y, x, size)
+        if self.augment:
+            patches = _turn(patches, self.rng.integers(0, 4, batch) + 4 * (self.rng.random(batch) < 0.5))
+        x = torch.from_numpy(self.normalizer.normalize(patches)).contiguous(memory_format=torch.channels_last)
+        return x, x.clone()
+
+
+def _turn(patches: np.ndarray, symmetry: np.ndarray) -> np.ndarray:
+    """Patches (B, C, P, P), each under its symmetry (an index into :func:`.patches.square_symmetries`)."""
+    batch, channels, size, _ = patches.shape
+    rows, cols = square_symmetries(size)[symmetry].transpose(1, 0, 2, 3)  # each (B, P, P)
+    flat = (rows * size + cols).reshape(batch, 1, size * size)
+    flat = np.broadcast_to(flat, (batch, channels, size * size))
+    turned = np.take_along_axis(patches.reshape(batch, channels, size * size), flat, axis=2)
+    return turned.reshape(patches.shape)
+
+
+def collection_samplers(
+    collection: ImageCollection,
+    normalizer: Normalizer,
+    *,
+    patch_size: int,
+    batch_size: int,
+    augment: bool,
+    validation_fraction: float,
+    seed: int,
+    rng: np.random.Generator,
+) -> tuple[CachedPatchSampler, CachedPatchSampler]:
+    """Training and validation samplers of a collection, split by :func:`split_regions`."""
+    train, val = split_regions(collection, fraction=validation_fraction, patch_size=patch_size, rng=rng)
+    options = dict(patch_size=patch_size, batch_size=batch_size)
+    sampler = CachedPatchSampler(collection, train, normalizer, augment=augment, rng=rng, **options)
+    val_rng = np.random.default_rng(seed + 1)
+    val_sampler = CachedPatchSampler(collection, val, normalizer, augment=False, rng=val_rng, **options)
+    return sampler, val_sampler
