@@ -89,6 +89,17 @@ def test_an_aae_follows_the_vae_rules_with_a_prior_of_its_own():
     assert mse.data.percentiles == DataConfig.percentiles
 
 
+@pytest.mark.parametrize("task", ["reconstruct", "vae", "aae"])
+def test_new_convolutional_decoders_pad_by_replication_unless_told(task):
+    # zero padding decodes a bright ring around every image (issue 14)
+    assert task_config(task, shape=(100, 28, 28)).model.padding == "replicate"
+    assert task_config(task, shape=(100, 28, 28), padding="zeros").model.padding == "zeros"
+
+
+def test_the_dense_vae_has_no_padding_to_choose():
+    assert task_config("vae", shape=(100, 28, 28), dense=True).model.padding == ModelConfig.padding
+
+
 def test_a_time_budget_lifts_the_epoch_cap_unless_epochs_are_given():
     assert task_config("denoise", shape=(64, 64), time_budget=30).training.epochs == UNBOUNDED_EPOCHS
     both = task_config("denoise", shape=(64, 64), time_budget=30, epochs=5).training
@@ -103,6 +114,7 @@ def test_options_left_as_none_take_the_defaults():
     ("task", "mode", "options", "message"),
     [
         ("denoise", None, {"latent_dim": 2}, "'latent_dim' applies to tasks reconstruct, vae and aae"),
+        ("superres", None, {"padding": "zeros"}, "'padding' applies to tasks reconstruct, vae and aae"),
         ("denoise", None, {"noise": "gaussian:0.1"}, "denoise with mode synthetic only"),
         ("denoise", "synthetic", {"mask_fraction": 0.1}, "mode self-supervised only"),
         ("superres", "paired", {"downscale": "area"}, "paired images are given"),

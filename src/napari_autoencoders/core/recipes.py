@@ -24,6 +24,7 @@ from .config import (
     DataConfig,
     Mode,
     ModelConfig,
+    Padding,
     ReconstructionLoss,
     Task,
     TrainingConfig,
@@ -47,6 +48,8 @@ ARCHITECTURES = {
     Task.VAE.value: Architecture.VAE.value,
     Task.AAE.value: Architecture.AAE.value,
 }
+#: Networks with a convolutional decoder, which the recipe pads by edge replication.
+CONV_DECODERS = (Architecture.AUTOENCODER.value, Architecture.VAE.value, Architecture.AAE.value)
 #: Tasks whose items are whole frames with a flat latent code.
 LATENT_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value, Task.AAE.value)
 #: Tasks that generate from a prior: each frame is one sample, scaled as their likelihood needs.
@@ -73,6 +76,7 @@ def _applies(task: str, mode: str | None) -> dict[str, tuple[bool, str]]:
         "blocks": (task == _SUPERRES, "task superres only"),
         "residual": (task == _DENOISE, "task denoise only"),
         "latent_dim": (latent, "tasks reconstruct, vae and aae only"),
+        "padding": (latent, "tasks reconstruct, vae and aae only"),
         "neighbour_weight": (neighbour, "tasks reconstruct and vae only"),
         "neighbours": (neighbour, "tasks reconstruct and vae only"),
         "dense": (task == _VAE, "task vae only"),
@@ -129,6 +133,9 @@ def task_config(
     - a VAE or AAE never augments, and its binary cross-entropy (the
       default likelihood) scales frames to [0, 1] (percentiles 0 and 100);
     - an AAE's prior is the standard normal unless ``prior="mixture"``;
+    - the convolutional decoders (reconstruct, vae, aae) pad by edge
+      replication: zero padding decodes a bright ring at the border of
+      every image (issue 14);
     - without ``epochs`` or ``time_budget`` the training has a budget of
       :data:`DEFAULT_TIME_BUDGET` seconds (:data:`ZERO_SHOT_TIME_BUDGET` for
       zero-shot super-resolution); a time budget without ``epochs``
@@ -186,6 +193,8 @@ def task_config(
         model.factor = given.get("factor", FACTORS[0])
     if task in GENERATIVE_TASKS:
         _generative_rules(model, data, dense=given.get("dense", False))
+    if model.architecture in CONV_DECODERS and "padding" not in given:
+        model.padding = Padding.REPLICATE.value
     if "patch_size" not in given:
         data.patch_size = _default_patch(task, mode, shape, axes, model.factor, training)
     if task == _RECONSTRUCT and _frames_are_items(shape, axes, data.patch_size):
