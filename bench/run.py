@@ -22,7 +22,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 #: Benchmark modules, in the order their tables appear.
-MODULES = ["denoise", "superres", "vae", "latent", "defaults", "speed", "responsiveness"]
+MODULES = ["denoise", "superres", "superres_real", "vae", "latent", "defaults", "speed", "responsiveness"]
 
 
 def machine() -> str:
