@@ -7,6 +7,7 @@ from napari_autoencoders.core.recipes import (
     DEFAULT_TIME_BUDGET,
     NEIGHBOUR_WEIGHT,
     UNBOUNDED_EPOCHS,
+    ZERO_SHOT_EPOCHS,
     ZERO_SHOT_TIME_BUDGET,
     task_config,
 )
@@ -184,3 +185,16 @@ def test_without_epochs_or_budget_a_training_has_the_default_budget():
 def test_zero_shot_super_resolution_trains_briefly_by_default():
     config = task_config("superres", shape=(200, 200), mode="zero-shot")
     assert config.training.time_budget == ZERO_SHOT_TIME_BUDGET < DEFAULT_TIME_BUDGET
+    # a step cap within the budget: longer, it learns the image by heart
+    assert config.training.epochs == ZERO_SHOT_EPOCHS
+    budget = task_config("superres", shape=(200, 200), mode="zero-shot", time_budget=60).training
+    assert (budget.time_budget, budget.epochs) == (60, UNBOUNDED_EPOCHS)  # a given budget is kept
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_zero_shot_patches_leave_room_for_a_validation_strip(factor):
+    config = task_config("superres", shape=(256, 256), mode="zero-shot", factor=factor)
+    coarse = 256 // factor  # the side of the downscaled copy the network learns from
+    assert 2 * config.data.patch_size <= coarse
+    from_highres = task_config("superres", shape=(256, 256), factor=factor)
+    assert from_highres.data.patch_size == min(64, 256 // factor)
