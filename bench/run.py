@@ -23,8 +23,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 #: Benchmark modules, in the order their tables appear.
 MODULES = [
-    "denoise", "real_denoise", "volumes", "superres", "vae", "latent", "defaults", "speed",
-    "responsiveness", "cluster",
+    "denoise", "real_denoise", "volumes", "superres", "superres_real", "vae", "latent",
+    "defaults", "speed", "responsiveness", "cluster",
 ]
 
 

@@ -160,3 +160,20 @@ def test_quick_cluster_bench_writes_its_tables(tmp_path, monkeypatch):
     assert [row[2] for row in training] == ["-", "1", "-"]
     for name in ("cluster", "speed"):
         sys.modules.pop(name, None)
+
+
+@pytest.mark.slow
+def test_quick_real_superres_bench_writes_every_case_and_group_mean(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    run = runpy.run_path(str(BENCH / "run.py"))
+    output = tmp_path / "BENCHMARKS.md"
+    assert run["main"](["--quick", "--only", "superres_real", "--output", str(output)]) == 0
+    rows = table(output.read_text(), "Super-resolution of real images, held-apart test images")
+    methods = ["bilinear", "bicubic", "ours, from-highres", "ours, zero-shot"]
+    cases = [row for row in rows if row[1] != "**mean**"]
+    assert len(cases) == 2 * 8 * len(methods)  # 2 factors, 4 test images in each of 2 groups
+    means = {(row[0], row[2], row[3]) for row in rows if row[1] == "**mean**"}
+    assert means == {(g, f, m) for g in ("photographs", "science") for f in ("×2", "×4") for m in methods}
+    assert all(row[5] == "+0.00" for row in rows if row[3] == "bicubic")
+    assert all(int(row[7]) > 0 for row in rows if row[3].startswith("ours"))  # steps done
+    sys.modules.pop("superres_real", None)

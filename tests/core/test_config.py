@@ -60,6 +60,7 @@ def test_dict_round_trip_through_json(make):
         ("model", "latent_dim", 0),
         ("model", "depth", 0),
         ("model", "depth", 7),
+        ("model", "padding", "circular"),
         ("data", "patch_size", 0),
         ("data", "batch_size", 0),
         ("data", "validation_fraction", -0.1),

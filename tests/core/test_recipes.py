@@ -7,6 +7,7 @@ from napari_autoencoders.core.recipes import (
     DEFAULT_TIME_BUDGET,
     NEIGHBOUR_WEIGHT,
     UNBOUNDED_EPOCHS,
+    ZERO_SHOT_EPOCHS,
     ZERO_SHOT_TIME_BUDGET,
     task_config,
 )
@@ -89,6 +90,17 @@ def test_an_aae_follows_the_vae_rules_with_a_prior_of_its_own():
     assert mse.data.percentiles == DataConfig.percentiles
 
 
+@pytest.mark.parametrize("task", ["reconstruct", "vae", "aae"])
+def test_new_convolutional_decoders_pad_by_replication_unless_told(task):
+    # zero padding decodes a bright ring around every image (issue 14)
+    assert task_config(task, shape=(100, 28, 28)).model.padding == "replicate"
+    assert task_config(task, shape=(100, 28, 28), padding="zeros").model.padding == "zeros"
+
+
+def test_the_dense_vae_has_no_padding_to_choose():
+    assert task_config("vae", shape=(100, 28, 28), dense=True).model.padding == ModelConfig.padding
+
+
 def test_a_time_budget_lifts_the_epoch_cap_unless_epochs_are_given():
     assert task_config("denoise", shape=(64, 64), time_budget=30).training.epochs == UNBOUNDED_EPOCHS
     both = task_config("denoise", shape=(64, 64), time_budget=30, epochs=5).training
@@ -103,6 +115,7 @@ def test_options_left_as_none_take_the_defaults():
     ("task", "mode", "options", "message"),
     [
         ("denoise", None, {"latent_dim": 2}, "'latent_dim' applies to tasks reconstruct, vae and aae"),
+        ("superres", None, {"padding": "zeros"}, "'padding' applies to tasks reconstruct, vae and aae"),
         ("denoise", None, {"noise": "gaussian:0.1"}, "denoise with mode synthetic only"),
         ("denoise", "synthetic", {"mask_fraction": 0.1}, "mode self-supervised only"),
         ("superres", "paired", {"downscale": "area"}, "paired images are given"),
@@ -172,6 +185,19 @@ def test_without_epochs_or_budget_a_training_has_the_default_budget():
 def test_zero_shot_super_resolution_trains_briefly_by_default():
     config = task_config("superres", shape=(200, 200), mode="zero-shot")
     assert config.training.time_budget == ZERO_SHOT_TIME_BUDGET < DEFAULT_TIME_BUDGET
+    # a step cap within the budget: longer, it learns the image by heart
+    assert config.training.epochs == ZERO_SHOT_EPOCHS
+    budget = task_config("superres", shape=(200, 200), mode="zero-shot", time_budget=60).training
+    assert (budget.time_budget, budget.epochs) == (60, UNBOUNDED_EPOCHS)  # a given budget is kept
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_zero_shot_patches_leave_room_for_a_validation_strip(factor):
+    config = task_config("superres", shape=(256, 256), mode="zero-shot", factor=factor)
+    coarse = 256 // factor  # the side of the downscaled copy the network learns from
+    assert 2 * config.data.patch_size <= coarse
+    from_highres = task_config("superres", shape=(256, 256), factor=factor)
+    assert from_highres.data.patch_size == min(64, 256 // factor)
 
 
 def test_three_d_trains_a_3d_unet_on_thick_patches():

@@ -84,6 +84,13 @@ class ReconstructionLoss(str, Enum):
     MSE = "mse"  # Gaussian of unit variance: linear output, half the summed squared error
 
 
+class Padding(str, Enum):
+    """How the convolutions of the autoencoders' decoder extend a feature map past its edge."""
+
+    ZEROS = "zeros"  # zeros: the border sees a dark frame, which the decoder learns to offset
+    REPLICATE = "replicate"  # the edge value repeated: the border is decoded like the inside
+
+
 class Prior(str, Enum):
     """The distribution an adversarial autoencoder's codes are pushed toward, and sampled from."""
 
@@ -166,6 +173,12 @@ class ModelConfig:
         The AAE's prior (architecture ``"aae"`` only): ``"gaussian"``, the
         standard normal, or ``"mixture"``, 10 Gaussians on a circle, for a
         latent of 2 dimensions.
+    padding : {"zeros", "replicate"}
+        How the 3x3 convolutions of the decoder of ``"autoencoder"``,
+        ``"vae"`` and ``"aae"`` pad their feature maps. ``"zeros"``, the
+        default of model files made before this field, leaves a bright
+        ring at the border of decoded images (issue 14); the recipe gives
+        new models ``"replicate"``.
     """
 
     architecture: str = Architecture.UNET.value
@@ -184,6 +197,7 @@ class ModelConfig:
     noise_gain: float = 0.0
     noise_variance: float = 0.0
     spatial_dims: int = 2
+    padding: str = Padding.ZEROS.value
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
@@ -217,6 +231,7 @@ class ModelConfig:
                 f"only the 'unet' architecture has a 3D version, got {self.architecture!r} with "
                 "model.spatial_dims 3; use spatial_dims 2."
             )
+        _check_choice("model.padding", self.padding, Padding)
         if not 1 <= self.depth <= 6:
             raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
         convolutional = (Architecture.AUTOENCODER.value, Architecture.VAE.value, Architecture.AAE.value)

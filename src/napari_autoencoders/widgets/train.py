@@ -44,6 +44,7 @@ from ..core.model import TrainedModel
 from ..core.recipes import (
     DEFAULT_TIME_BUDGET,
     GENERATIVE_TASKS,
+    ZERO_SHOT_EPOCHS,
     ZERO_SHOT_TIME_BUDGET,
     LATENT_TASKS,
     NEIGHBOUR_TASKS,
@@ -158,8 +159,9 @@ class TrainWidget(JobPanel):
         self.time_budget = worded_spin(AUTO, AUTO, 7 * 24 * 3600, words=BUDGET_WORDS)
         self.time_budget.setToolTip(
             f"Seconds of training (it stops earlier without progress). auto: "
-            f"{DEFAULT_TIME_BUDGET:g} s ({ZERO_SHOT_TIME_BUDGET:g} s for zero-shot "
-            "super-resolution); off: train for the epochs instead, reproducibly with the seed."
+            f"{DEFAULT_TIME_BUDGET:g} s ({ZERO_SHOT_EPOCHS} epochs within "
+            f"{ZERO_SHOT_TIME_BUDGET:g} s for zero-shot super-resolution); off: train for the "
+            "epochs instead, reproducibly with the seed."
         )
         self.seed = spin(defaults.seed, 0, 2**31 - 1)
         self.latent_dim = spin(ModelConfig().latent_dim, 1, 4096)

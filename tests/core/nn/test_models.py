@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from napari_autoencoders.core.config import ModelConfig
+from napari_autoencoders.core.config import Config, ModelConfig
 from napari_autoencoders.core.nn.models import (
     ConvAutoencoder,
     ConvVAE,
@@ -164,3 +164,31 @@ def test_pad_to_multiple_pads_z_y_x_of_a_volume():
     padded, sizes = pad_to_multiple(torch.rand(1, 1, 3, 5, 8), 4, dims=3)
 
     assert padded.shape == (1, 1, 4, 8, 8) and sizes == (3, 5, 8)
+def decoder_padding(network):
+    convs = [layer for layer in network.decoder if isinstance(layer, torch.nn.Conv2d)]
+    return {layer.padding_mode for layer in convs if layer.kernel_size == (3, 3)}
+
+
+@pytest.mark.parametrize("architecture", ["autoencoder", "vae", "aae"])
+def test_a_config_from_before_the_padding_field_builds_the_zero_padded_decoder(architecture):
+    config = ModelConfig(architecture=architecture, width=4, latent_dim=2, input_size=16)
+    old = Config(model=config).to_dict()
+    del old["model"]["padding"]  # as in the model files written before the field
+    old["training"]["task"] = {"autoencoder": "reconstruct"}.get(architecture, architecture)
+    old["data"].update(patch_size=16, percentiles=[0.0, 100.0])
+    model_config = Config.from_dict(old).model
+    assert model_config.padding == "zeros"
+    assert decoder_padding(build_model(model_config)) == {"zeros"}
+
+
+def test_replicate_padding_keeps_the_weights_and_changes_the_border_alone():
+    zeros = autoencoder(depth=2, input_size=16)
+    replicate = autoencoder(depth=2, input_size=16, padding="replicate")
+    assert decoder_padding(replicate) == {"replicate"}
+    replicate.load_state_dict(zeros.state_dict())  # the same weights fit either padding
+    with torch.no_grad():
+        codes = torch.randn(3, 2)
+        framed, replicated = zeros.decode(codes), replicate.decode(codes)
+    # each 3x3 convolution reaches one pixel further in: 1 at 8x8, then 2 + 1 at 16x16
+    torch.testing.assert_close(framed[..., 3:-3, 3:-3], replicated[..., 3:-3, 3:-3])
+    assert not torch.allclose(framed[..., 0, :], replicated[..., 0, :])

@@ -191,7 +191,7 @@ class ConvAutoencoder(nn.Module):
             layers += [
                 nn.ConvTranspose2d(channels, width, 2, stride=2),
                 nn.LeakyReLU(0.1, inplace=True),
-                nn.Conv2d(width, width, 3, padding=1),
+                nn.Conv2d(width, width, 3, padding=1, padding_mode=config.padding),
                 nn.LeakyReLU(0.1, inplace=True),
             ]
             channels = width
