@@ -1,6 +1,6 @@
 """Pretrain the Gaussian denoising prior shipped with the package.
 
-Usage: ``python tools/pretrain_prior.py --seconds 4800 --output PATH``.
+Usage: ``python tools/pretrain_prior.py [--seconds 4500] --output PATH`` (``make prior``).
 
 The prior is a residual U-Net trained on photographs that are *not* in the
 benchmark's held-apart test set, with white Gaussian noise of one fixed
@@ -70,9 +70,9 @@ def batch(images, rng, size: int, count: int) -> tuple[torch.Tensor, torch.Tenso
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4800)
+    parser.add_argument("--seconds", type=float, default=4500)
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--patch", type=int, default=96)
+    parser.add_argument("--patch", type=int, default=64)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()

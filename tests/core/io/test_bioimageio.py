@@ -100,6 +100,8 @@ MODELS = {
     "vae": lambda: make_model("vae-dense", "vae", input_size=8),
     "aae": lambda: make_model("aae", "aae", input_size=16),
     "denoise-3d": lambda: make_model(spatial_dims=3, axes="ZYX"),
+    # a fine-tuned prior: a residual U-Net in the Poisson-Gaussian noise's stabilised domain
+    "denoise-stabilized": lambda: make_model(residual=True, noise_gain=0.02, noise_variance=1e-3),
 }
 
 
@@ -135,7 +137,9 @@ def read_array(package, name):
 # -- export -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["denoise", "superres", "reconstruct", "vae", "aae", "denoise-3d"])
+@pytest.mark.parametrize(
+    "kind", ["denoise", "superres", "reconstruct", "vae", "aae", "denoise-3d", "denoise-stabilized"]
+)
 def test_exported_package_passes_the_bioimageio_model_test(packages, kind):
     """bioimageio.core runs both weight formats on the test input and at several sizes.
 
