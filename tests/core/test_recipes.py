@@ -2,10 +2,11 @@
 
 import pytest
 
-from napari_autoencoders.core.config import TASK_MODES, DataConfig, ModelConfig, Task
+from napari_autoencoders.core.config import TASK_MODES, DataConfig, ModelConfig, Task, TrainingConfig
 from napari_autoencoders.core.recipes import (
     DEFAULT_TIME_BUDGET,
     NEIGHBOUR_WEIGHT,
+    PRETRAINED_LEARNING_RATE,
     UNBOUNDED_EPOCHS,
     ZERO_SHOT_EPOCHS,
     ZERO_SHOT_TIME_BUDGET,
@@ -239,3 +240,35 @@ def test_three_d_guesses_a_z_axis():
     assert task_config("denoise", shape=(20, 64, 64), three_d=True).data.axes == "ZYX"
     assert task_config("denoise", shape=(2, 20, 64, 64), three_d=True).data.axes == "TZYX"
     assert task_config("denoise", shape=(20, 64, 64)).data.axes == "SYX"
+
+
+def test_denoising_starts_from_the_prior_by_default():
+    config = task_config("denoise", shape=(128, 128))
+    assert config.training.pretrained
+    assert (config.model.depth, config.model.width, config.model.residual) == (3, 32, True)
+    assert config.training.learning_rate == PRETRAINED_LEARNING_RATE
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"pretrained": False}, {"depth": 2}, {"width": 16}, {"mask_fraction": 0.05},
+     {"mode": "synthetic", "noise": "saltpepper:0.05"}],  # fmt: skip
+)
+def test_network_or_masking_options_train_from_scratch(options):
+    config = task_config("denoise", shape=(128, 128), **options)
+    assert not config.training.pretrained
+    assert config.training.learning_rate == TrainingConfig.learning_rate
+
+
+def test_a_pretrained_start_refuses_masking_and_other_networks():
+    with pytest.raises(ValueError, match="'mask_fraction' applies to blind-spot training"):
+        task_config("denoise", shape=(128, 128), pretrained=True, mask_fraction=0.05)
+    with pytest.raises(ValueError, match="needs the prior's network"):
+        task_config("denoise", shape=(128, 128), pretrained=True, depth=2)
+    with pytest.raises(ValueError, match="'pretrained' applies to task denoise only"):
+        task_config("superres", shape=(128, 128), pretrained=True)
+
+
+def test_a_3d_network_starts_from_scratch():
+    config = task_config("denoise", shape=(20, 64, 64), three_d=True)
+    assert not config.training.pretrained and config.model.spatial_dims == 3

@@ -227,7 +227,7 @@ def task_config(
     if task in GENERATIVE_TASKS:
         _generative_rules(model, data, dense=given.get("dense", False))
     if task == _DENOISE:
-        _denoise_rules(model, training, given)
+        _denoise_rules(model, training, given, spell)
     if model.architecture in CONV_DECODERS and "padding" not in given:
         model.padding = Padding.REPLICATE.value
     if "patch_size" not in given:
@@ -297,7 +297,7 @@ def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> N
         data.percentiles = (0.0, 100.0)  # min-max
 
 
-def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict) -> None:
+def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict, spell) -> None:
     """Start from the shipped prior unless the options ask for another network or noise.
 
     The prior is the pretrained network of :data:`.config.PRIOR_NETWORK`; a
@@ -312,6 +312,13 @@ def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict) ->
         training.pretrained = not (scratch or synthetic_saltpepper or given.get("three_d"))
     if not training.pretrained:
         return
+    masking = [name for name in ("mask_fraction", "mask_radius") if name in given]
+    if masking:
+        raise ValueError(
+            f"{spell(masking[0])} applies to blind-spot training from scratch; a pretrained "
+            f"start fine-tunes with recorrupted pairs instead. Set {spell('pretrained')} to "
+            "false, or leave it out."
+        )
     for name, value in PRIOR_NETWORK.items():
         if name not in given:
             setattr(model, name, value)
