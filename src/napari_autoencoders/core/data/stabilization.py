@@ -29,6 +29,8 @@ from .noise import parse_noise
 #: (its squared weights sum to 1) and which removes constant and linear signal.
 _HIGH_PASS = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64) / 6.0
 _BINS = 16
+#: Pixels a bin needs for its variance to count.
+_LEAST_PER_BIN = 20
 
 
 @dataclass(frozen=True)
@@ -84,14 +86,16 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
 def _binned_variances(means: np.ndarray, residual: np.ndarray, activity: np.ndarray):
     """Mean intensity, robust noise variance and pixel count of each intensity bin."""
     means, residual, activity = means.ravel(), residual.ravel(), activity.ravel()
-    edges = np.unique(np.quantile(means, np.linspace(0, 1, _BINS + 1)))
+    # up to 16 bins, fewer for a small image, so that each keeps enough pixels
+    bins = int(np.clip(means.size // 1000, 3, _BINS))
+    edges = np.unique(np.quantile(means, np.linspace(0, 1, bins + 1)))
     which = np.clip(np.searchsorted(edges, means, side="right") - 1, 0, len(edges) - 2)
     rows = []
     for index in range(len(edges) - 1):
         inside = which == index
         smooth = inside & (activity <= np.median(activity[inside])) if inside.any() else inside
         values = residual[smooth]
-        if values.size < 50:
+        if values.size < _LEAST_PER_BIN:
             continue
         mad = np.median(np.abs(values - np.median(values)))
         rows.append((means[smooth].mean(), (1.4826 * mad) ** 2, values.size))
