@@ -598,3 +598,17 @@ def test_3d_training_refuses_a_volume_thinner_than_the_patch(tiny_config, blobs)
 
     with pytest.raises(ValueError, match="volumes are 8x24x24.*16x16x16 training patch"):
         Trainer(config, blobs((8, 24, 24)))
+
+
+def test_poisson_gaussian_data_keep_the_prior_after_one_epoch(tiny_config, blobs):
+    noisy = add_noise(blobs((64, 64)), "poisson:10+gaussian:0.01", seed=0)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.training.epochs = 5
+    trainer = Trainer(config, noisy)
+    trainer.prepare()
+    prior_state = trainer.best_state
+    assert trainer.config.model.noise_gain > 0
+    for _ in trainer.run():
+        pass
+    assert len(trainer.history) == 1  # validated once, then stopped
+    assert same_state(trainer.best_state, prior_state)
