@@ -612,3 +612,13 @@ def test_poisson_gaussian_data_keep_the_prior_after_one_epoch(tiny_config, blobs
         pass
     assert len(trainer.history) == 1  # validated once, then stopped
     assert same_state(trainer.best_state, prior_state)
+
+
+def test_gaussian_data_fine_tune_the_prior(tiny_config):
+    from skimage import data as images
+
+    noisy = add_noise(images.camera()[::2, ::2] / 255.0, "gaussian:0.1", seed=0)
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    for _ in trainer.run():
+        pass
+    assert len(trainer.history) == 2  # both epochs: no early stop on Gaussian noise

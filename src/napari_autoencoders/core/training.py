@@ -368,7 +368,10 @@ class Trainer:
         (``bench/real_denoise.py``), while on Gaussian noise it helped; so on
         Poisson-Gaussian data one epoch is validated and the prior is kept.
         """
-        return self._recorrupted and self.config.model.noise_gain > 0
+        model = self.config.model
+        # shot noise that matters: at mid-range intensity (0.5 after normalisation)
+        # at least a quarter of the read noise's variance
+        return self._recorrupted and model.noise_gain * 0.5 >= 0.25 * model.noise_variance
 
     @property
     def _recorrupted(self) -> bool:
