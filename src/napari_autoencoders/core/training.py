@@ -47,7 +47,7 @@ from .data.patches import (
 )
 from .nn.device import autocast, channels_last, select_device
 from .data.resolution import pair_samplers, training_pairs
-from .data.stabilization import estimate_planes_noise, noise_model_of
+from .data.stabilization import estimate_planes_noise, noise_model_of, spread_picks
 from .prior import pretrained_network
 
 #: Batches in the fixed validation set.
@@ -342,7 +342,7 @@ class Trainer:
         if self._mode == Mode.SYNTHETIC.value:
             noise = noise_model_of(self.config.training.noise)
         elif isinstance(x, ImageCollection):
-            picks = np.unique(np.linspace(0, len(x) - 1, min(8, len(x))).round().astype(int))
+            picks = spread_picks(len(x))
             side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
             corners = np.stack([x.read(plane, 0, 0, side) for plane in picks])
             noise = estimate_planes_noise(self.input_norm.normalize(corners))

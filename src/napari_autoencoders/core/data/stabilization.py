@@ -175,6 +175,11 @@ def noise_model_of(spec: str) -> NoiseModel:
     return NoiseModel(gain, variance)
 
 
+def spread_picks(count: int, most: int = 8) -> np.ndarray:
+    """Indices of up to ``most`` of ``count`` planes, evenly spread from the first to the last."""
+    return np.unique(np.linspace(0, count - 1, min(most, count)).round().astype(int))
+
+
 def estimate_planes_noise(planes: np.ndarray, *, most: int = 8) -> NoiseModel:
     """One noise model for planes (N, C, Y, X): the median over up to ``most`` of them.
 
@@ -184,8 +189,7 @@ def estimate_planes_noise(planes: np.ndarray, *, most: int = 8) -> NoiseModel:
     contrast or with strong structure.
     """
     flat = np.asarray(planes).reshape(-1, *np.shape(planes)[-2:])
-    picks = np.unique(np.linspace(0, len(flat) - 1, min(most, len(flat))).round().astype(int))
-    models = [estimate_noise(flat[index]) for index in picks]
+    models = [estimate_noise(flat[index]) for index in spread_picks(len(flat), most)]
     return NoiseModel(
         float(np.median([m.gain for m in models])),
         float(np.median([m.read_variance for m in models])),
