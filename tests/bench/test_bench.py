@@ -176,5 +176,7 @@ def test_quick_real_superres_bench_writes_every_case_and_group_mean(tmp_path, mo
     means = {(row[0], row[2], row[3]) for row in rows if row[1] == "**mean**"}
     assert means == {(g, f, m) for g in ("photographs", "science") for f in ("×2", "×4") for m in methods}
     assert all(row[5] == "+0.00" for row in rows if row[3] == "bicubic")
-    assert all(int(row[7]) > 0 for row in rows if row[3].startswith("ours"))  # steps done
+    assert all(int(row[7]) > 0 for row in rows if row[3] == "ours, from-highres")  # steps done
+    # the quick run's 48-pixel crops are too small for zero-shot: refused, not worse than bicubic
+    assert {row[4] for row in rows if row[3] == "ours, zero-shot"} == {"refused: too small"}
     sys.modules.pop("superres_real", None)

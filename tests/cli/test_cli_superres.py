@@ -14,11 +14,13 @@ FAST += ["--width", "8", "--device", "cpu", "--quiet"]
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    """A 48x48 high-resolution image and its x2 and x3 downscalings."""
+    """A 48x48 high-resolution image, its x2 and x3 downscalings, and a 192x192 one for zero-shot x3."""
     folder = tmp_path_factory.mktemp("cli_superres")
     yy, xx = np.mgrid[:48, :48]
     high = (0.5 + 0.4 * np.sin(xx / 3.0) * np.cos(yy / 4.0)).astype(np.float32)
-    arrays = {"high": high, "low2": downscale(high, 2), "low3": downscale(high, 3)}
+    yy, xx = np.mgrid[:192, :192]
+    big = (0.5 + 0.4 * np.sin(xx / 3.0) * np.cos(yy / 4.0)).astype(np.float32)
+    arrays = {"high": high, "low2": downscale(high, 2), "low3": downscale(high, 3), "big": big}
     paths = {name: folder / f"{name}.npy" for name in arrays}
     for name, array in arrays.items():
         np.save(paths[name], array)
@@ -34,7 +36,7 @@ def run(*argv):
     [
         (["--input", "{high}"], "from-highres"),
         (["--mode", "paired", "--input", "{low3}", "--target", "{high}"], "paired"),
-        (["--mode", "zero-shot", "--input", "{high}", "--downscale", "gaussian:1"], "zero-shot"),
+        (["--mode", "zero-shot", "--input", "{big}", "--downscale", "gaussian:1"], "zero-shot"),
     ],
 )
 def test_train_and_apply_each_mode(files, tmp_path, options, mode):

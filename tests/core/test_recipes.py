@@ -9,6 +9,7 @@ from napari_autoencoders.core.recipes import (
     PRETRAINED_LEARNING_RATE,
     UNBOUNDED_EPOCHS,
     ZERO_SHOT_EPOCHS,
+    ZERO_SHOT_MIN_SIDE,
     ZERO_SHOT_TIME_BUDGET,
     task_config,
 )
@@ -34,6 +35,10 @@ def test_each_task_gets_its_network_and_default_mode(task, architecture, mode):
 @pytest.mark.parametrize("shape", [(64, 64), (40, 40), (3, 100, 120)])
 def test_every_task_and_mode_gives_a_valid_config(task, shape):
     for mode in TASK_MODES.get(task, (None,)):
+        if mode == "zero-shot" and min(shape[-2:]) < 2 * ZERO_SHOT_MIN_SIDE:
+            with pytest.raises(ValueError, match="zero-shot super-resolution x2"):
+                task_config(task, shape=shape, mode=mode)
+            continue
         config = task_config(task, shape=shape, mode=mode)
         assert config.validate() is config
 
@@ -194,11 +199,19 @@ def test_zero_shot_super_resolution_trains_briefly_by_default():
 
 @pytest.mark.parametrize("factor", [2, 4])
 def test_zero_shot_patches_leave_room_for_a_validation_strip(factor):
-    config = task_config("superres", shape=(256, 256), mode="zero-shot", factor=factor)
-    coarse = 256 // factor  # the side of the downscaled copy the network learns from
+    config = task_config("superres", shape=(512, 512), mode="zero-shot", factor=factor)
+    coarse = 512 // factor  # the side of the downscaled copy the network learns from
     assert 2 * config.data.patch_size <= coarse
     from_highres = task_config("superres", shape=(256, 256), factor=factor)
     assert from_highres.data.patch_size == min(64, 256 // factor)
+
+
+@pytest.mark.parametrize(("shape", "axes", "factor"), [((255, 400), "YX", 4), ((3, 120, 300), "SYX", 2)])
+def test_zero_shot_refuses_an_image_too_small_to_learn_its_own_upscaling(shape, axes, factor):
+    with pytest.raises(ValueError, match=r"downscaled x\d, \d+ pixels .* needs 64 .*from-highres"):
+        task_config("superres", shape=shape, axes=axes, mode="zero-shot", factor=factor)
+    side = ZERO_SHOT_MIN_SIDE * factor  # just large enough
+    assert task_config("superres", shape=(side, side), mode="zero-shot", factor=factor)
 
 
 def test_three_d_trains_a_3d_unet_on_thick_patches():

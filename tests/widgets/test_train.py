@@ -334,7 +334,7 @@ def test_a_first_click_has_a_time_budget_and_the_status_an_estimate(viewer, regi
     from napari_autoencoders.core.training import TrainingEvent
     from napari_autoencoders.widgets.train import TrainWidget
 
-    viewer.add_image(np.zeros((64, 64), np.float32), name="noisy")
+    viewer.add_image(np.zeros((128, 128), np.float32), name="noisy")
     fresh = TrainWidget(viewer, registry=registry)
     assert fresh.time_budget.text() == "auto"
     assert not fresh.epochs.isEnabled()  # the budget decides

@@ -43,6 +43,11 @@ ZERO_SHOT_TIME_BUDGET = 30.0
 #: validation strips its best weights came within the first 200 steps on real images
 #: (bench/superres_real.py), and a step count, unlike seconds, does not grow with the machine.
 ZERO_SHOT_EPOCHS = 4
+#: Zero-shot super-resolution learns from the image's own copy downscaled by the factor, and
+#: needs that copy this many pixels on its shorter side: on smaller copies (16 to 32 pixels,
+#: e.g. a 64x64 image at x4) what it learned came out 0.1 to 19 dB below bicubic
+#: interpolation on real images, on copies of 64 pixels it never did (bench/superres_real.py).
+ZERO_SHOT_MIN_SIDE = 64
 #: Epoch cap when a time budget decides when to stop.
 UNBOUNDED_EPOCHS = 10**6
 #: The network of each task; a VAE given ``dense=True`` uses the fully connected one.
@@ -172,7 +177,8 @@ def task_config(
       loss);
     - zero-shot super-resolution trains on patches of at most half the
       downscaled copy of its image, so that a validation strip the
-      training never sees fits beside them.
+      training never sees fits beside them; it refuses an image whose
+      downscaled copy is under :data:`ZERO_SHOT_MIN_SIDE` pixels.
 
     Parameters
     ----------
@@ -199,8 +205,9 @@ def task_config(
     Raises
     ------
     ValueError
-        For an unknown option, one the task or mode does not use, or an
-        invalid value; the message names it and the fix.
+        For an unknown option, one the task or mode does not use, an
+        invalid value, or an image too small for zero-shot
+        super-resolution; the message names it and the fix.
     """
     _check_choice(task, [t.value for t in Task], "task")
     modes = TASK_MODES.get(task, ())
@@ -248,12 +255,27 @@ def task_config(
             f"{spell('patch_z')} applies to 3D networks only; give {spell('three_d')} too."
         )
     zero_shot = task == _SUPERRES and mode == Mode.ZERO_SHOT.value
+    if zero_shot:
+        _check_zero_shot(shape, axes, model.factor)
     if "epochs" not in given and "time_budget" not in given:
         training.time_budget = ZERO_SHOT_TIME_BUDGET if zero_shot else DEFAULT_TIME_BUDGET
         training.epochs = ZERO_SHOT_EPOCHS if zero_shot else UNBOUNDED_EPOCHS
     elif training.time_budget is not None and "epochs" not in given:
         training.epochs = UNBOUNDED_EPOCHS
     return Config(model=model, data=data, training=training).validate()
+
+
+def _check_zero_shot(shape: Sequence[int], axes: str, factor: int) -> None:
+    """Raise ``ValueError`` if an image of ``shape`` is too small to learn its own upscaling."""
+    side = min(shape[axes.index("Y")], shape[axes.index("X")])
+    if side // factor < ZERO_SHOT_MIN_SIDE:
+        raise ValueError(
+            f"zero-shot super-resolution x{factor} learns from the image's own copy downscaled "
+            f"x{factor}, {side // factor} pixels on its shorter side here; it needs "
+            f"{ZERO_SHOT_MIN_SIDE} (an image of at least {ZERO_SHOT_MIN_SIDE * factor} pixels), "
+            "or it comes out worse than bicubic interpolation. Use a model trained with mode "
+            "from-highres on other high-resolution images, or a smaller factor."
+        )
 
 
 def _check_options(task: str, mode: str | None, given: dict, spell) -> None:
