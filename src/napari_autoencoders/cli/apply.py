@@ -12,6 +12,7 @@ from ..core.inference.distributed import cluster_client, iter_store, lazy_predic
 from ..core.inference.prediction import check_blockwise, check_input, iter_predict, output_shape
 from ..core.inference.tiling import check_tiling
 from ..core.io.images import atomic_output, check_not_input
+from ..core.io.inputs import image_paths, names_many
 from ..core.io.model_files import load_model
 from ..core.io.zarr_store import (
     atomic_zarr,
@@ -22,7 +23,6 @@ from ..core.io.zarr_store import (
     output_scale,
 )
 from .checks import check_device, check_guessed_axes
-from .inputs import image_paths, names_many
 from .output import printer, run_with_bar
 
 
