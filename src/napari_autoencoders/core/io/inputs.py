@@ -113,7 +113,8 @@ def _warn_held(paths: Sequence, arrays: Sequence, cache_mb: float) -> None:
     held_mb = sum(array.nbytes for _, array in whole) / 2**20
     if held_mb > cache_mb:
         warnings.warn(
-            f"{len(whole)} input(s) cannot be memory-mapped (PNG or .npz; e.g. "
+            f"{len(whole)} input(s) cannot be memory-mapped (PNG, .npz, or a compressed TIFF "
+            f"without the zarr package; e.g. "
             f"{str(whole[0][0])!r}) and are held in memory whole ({held_mb:.3g} MB, more "
             f"than the {cache_mb:g} MB cache); convert them to zarr or TIFF to keep "
             "memory within the cache.",
