@@ -244,3 +244,24 @@ def test_a_nan_in_a_lazy_image_names_where_it_is(encoder, blobs, tmp_path):
     image[30, 5] = np.inf
     with pytest.raises(ValueError, match="NaN or infinite values in plane 0 near row 16"):
         run(iter_encode_tiles(encoder, zarr_array(tmp_path, image, (16, 16), name="plane")))
+
+
+@pytest.mark.parametrize("kind", ["frames", "tiles"])
+def test_the_memory_of_an_encoding_is_bounded_by_the_batch_not_the_store(encoder, tmp_path, kind):
+    import tracemalloc
+
+    zarr = pytest.importorskip("zarr")
+    shape, chunks = ((4096, SIZE, SIZE), (64, SIZE, SIZE)) if kind == "frames" else ((1024, 1024), (64, 64))
+    store = zarr.create_array(tmp_path / "big.zarr", shape=shape, chunks=chunks, dtype="f4")
+    store[...] = np.random.default_rng(0).random(shape, dtype=np.float32)  # 4 MiB
+    lazy = zarr.open_array(tmp_path / "big.zarr", mode="r")
+    steps = (iter_encode_frames(encoder, lazy, axes="SYX", batch_size=64) if kind == "frames"
+             else iter_encode_tiles(encoder, lazy, axes="YX", batch_size=64, cache_mb=0.25))  # fmt: skip
+    tracemalloc.start()
+    try:
+        encoding = run(steps)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(encoding.latents) == 4096
+    assert peak < 4 * 2**20 / 2  # half the data at most (it measures 0.6 to 0.7 MiB)
