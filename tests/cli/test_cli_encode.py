@@ -120,3 +120,23 @@ def test_an_ome_zarr_stack_is_encoded_with_its_stored_axes(files, tmp_path):
     status, output = encode(files, tmp_path, "--input", files["stack"], "--clusters", 2)
     codes = slice(1, 1 + DIM)
     np.testing.assert_allclose(from_zarr[:, codes], read_csv(output)[1][:, codes], atol=1e-5)
+
+
+def test_objects_of_a_compressed_tiff_with_zarr_labels_match_the_arrays(files, tmp_path):
+    import tifffile
+    import zarr
+
+    from napari_autoencoders.core.io.zarr_store import open_image
+
+    image, labels = np.load(files["image"]), np.load(files["labels"])
+    tifffile.imwrite(tmp_path / "image.tif", image, compression="zlib", rowsperstrip=8)
+    assert isinstance(open_image(tmp_path / "image.tif").array, zarr.Array)  # decoded strip by strip
+    store = zarr.create_array(tmp_path / "labels.zarr", shape=labels.shape, chunks=(16, 16), dtype=labels.dtype)
+    store[...] = labels
+    codes = slice(1, 1 + DIM)
+    options = ("--clusters", 2, "--mask")
+    status, output = encode(files, tmp_path, "--input", tmp_path / "image.tif", "--labels", tmp_path / "labels.zarr", *options)
+    assert status == 0
+    _, lazy = read_csv(output)
+    encode(files, tmp_path, "--input", files["image"], "--labels", files["labels"], *options)
+    np.testing.assert_allclose(lazy[:, codes], read_csv(output)[1][:, codes], atol=1e-5)

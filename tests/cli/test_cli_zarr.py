@@ -75,6 +75,18 @@ def test_plain_zarr_to_npy_and_back(tmp_path, model_path):
     )  # one 1024-pixel chunk, clipped
 
 
+def test_a_compressed_tiff_is_predicted_strip_by_strip_into_full_chunks(tmp_path, model_path):
+    import tifffile
+
+    image = stack((1, 256, 256))[0]
+    tifffile.imwrite(tmp_path / "in.tif", image, compression="zlib", rowsperstrip=16)
+    assert apply("--model", model_path, "--input", tmp_path / "in.tif", "--output", tmp_path / "r.zarr", *TILES) == 0
+    written = read_zarr(tmp_path / "r.zarr").array
+    assert written.chunks == (256, 256)  # not the TIFF's strips of 16 rows
+    expected = predict(load_model(model_path), image, axes="YX", tile=64, overlap=16, device="cpu")
+    np.testing.assert_allclose(written[:], expected, atol=1e-5)
+
+
 def test_output_over_the_input_store_is_refused(tmp_path, model_path, capsys):
     source = tmp_path / "in.zarr"
     zarr.create_array(str(source), shape=(64, 64), chunks=(32, 32), dtype="f4")[:] = 1

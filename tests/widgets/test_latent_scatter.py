@@ -148,6 +148,25 @@ def test_tiles_get_a_map_of_cluster_ids_over_the_image(qtbot, widget):
     np.testing.assert_allclose(tiles.scale, (32, 32))
 
 
+def test_a_dask_layer_is_encoded_without_being_read_whole(qtbot, widget, encoder, monkeypatch):
+    da = pytest.importorskip("dask.array")
+    data = stack(12)
+    lazy = da.from_array(data, chunks=(3, SIZE, SIZE))
+    widget.viewer.add_image(lazy, name="digits")
+    encoded = []
+    real = latent_module.iter_encode_frames
+    monkeypatch.setattr(
+        latent_module, "iter_encode_frames", lambda model, image, **o: encoded.append(image) or real(model, image, **o)
+    )
+    run_and_wait(qtbot, widget, widget.encode)
+
+    assert encoded == [lazy]  # handed on lazily, read batch by batch by the core
+    assert len(widget.viewer.layers["digits latent"].data) == 12
+    widget.viewer.layers["digits latent"].selected_data = {2, 5}
+    widget.selection_to_stack()
+    np.testing.assert_array_equal(widget.viewer.layers["digits selection (2)"].data, data[[2, 5]])
+
+
 @pytest.mark.parametrize(
     "setup, message",
     [

@@ -371,3 +371,59 @@ def test_3d_training_registers_a_3d_model_and_leaves_the_input_alone(qtbot, view
     assert widget.model.config.model.spatial_dims == 3 and widget.model.config.data.axes == "ZYX"
     assert registry[registry.names()[0]] is widget.model
     assert np.array_equal(layer.data, volume) and len(viewer.layers) == 1
+
+
+# -- training from files ---------------------------------------------------------
+
+
+def test_the_files_controls_show_only_for_files(widget):
+    assert not widget.input_layer.isHidden() and widget.files.native.isHidden()
+    assert widget.cache_mb.isHidden()
+    widget.data_source.setCurrentText("folder")
+    assert widget.input_layer.isHidden() and not widget.files.native.isHidden()
+    assert not widget.cache_mb.isHidden() and widget.files.mode.value == "d"
+    widget.data_source.setCurrentText("files")
+    assert widget.files.mode.value == "rm"
+
+
+def test_training_from_two_files_makes_a_model(qtbot, tmp_path, viewer, widget, registry, make_noisy, notifications):
+    paths = [tmp_path / "a.npy", tmp_path / "b.npy"]
+    for seed, path in enumerate(paths):
+        np.save(path, make_noisy((40, 40), seed=seed))
+    widget.data_source.setCurrentText("files")
+    widget.files.value = paths
+    widget.cache_mb.setValue(8)
+    widget.epochs.setValue(1)
+    widget.steps_per_epoch.setValue(2)
+
+    train_and_wait(qtbot, widget)
+
+    assert notifications["error"] == []
+    assert registry.names() == ["denoise (self-supervised) on a.npy +1 #1"]
+    assert widget.model.config.data.axes == "YX" and len(widget.model.history) == 1
+    assert len(viewer.layers) == 0  # nothing was loaded into the viewer
+
+
+def test_a_folder_of_compressed_tiffs_trains_too(qtbot, tmp_path, viewer, widget, registry, make_noisy):
+    import tifffile
+
+    for seed in range(2):
+        tifffile.imwrite(tmp_path / f"{seed}.tif", make_noisy((40, 40), seed=seed), compression="zlib")
+    widget.data_source.setCurrentText("folder")
+    widget.files.value = tmp_path
+    widget.epochs.setValue(1)
+    widget.steps_per_epoch.setValue(2)
+
+    train_and_wait(qtbot, widget)
+
+    assert registry.names() == [f"denoise (self-supervised) on {tmp_path.name} #1"]
+
+
+@pytest.mark.parametrize("source, message", [("files", "choose image files"), ("folder", "no images in")])
+def test_missing_files_are_reported_and_start_nothing(tmp_path, widget, notifications, source, message):
+    widget.data_source.setCurrentText(source)
+    if source == "folder":
+        widget.files.value = tmp_path  # empty
+    widget.train()
+    assert widget.worker is None or not widget._busy
+    assert message in notifications["error"][-1] and notifications["error"][-1].startswith("Cannot train")

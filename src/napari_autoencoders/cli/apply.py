@@ -12,6 +12,7 @@ from ..core.inference.distributed import cluster_client, iter_store, lazy_predic
 from ..core.inference.prediction import check_blockwise, check_input, iter_predict, output_shape
 from ..core.inference.tiling import check_tiling
 from ..core.io.images import atomic_output, check_not_input
+from ..core.io.inputs import image_paths, names_many
 from ..core.io.model_files import load_model
 from ..core.io.zarr_store import (
     atomic_zarr,
@@ -22,7 +23,6 @@ from ..core.io.zarr_store import (
     output_scale,
 )
 from .checks import check_device, check_guessed_axes
-from .inputs import image_paths, names_many
 from .output import printer, run_with_bar
 
 
@@ -68,7 +68,7 @@ def run_apply(args: argparse.Namespace) -> int:
 def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, client) -> None:
     """Predict ``source`` into ``output``, here or on ``client``'s cluster when given."""
     say = printer(args.quiet)
-    image = open_image(source)  # zarr chunk by chunk, files memory-mapped
+    image = open_image(source)  # zarr chunk by chunk, compressed TIFF strip by strip, files mapped
     axes = args.axes or image.axes or _apply_axes(model.config.data.axes, image.array.shape)
     if args.axes is None and image.axes is None:
         check_guessed_axes(image.array.shape, axes, model.config.model.in_channels)
@@ -82,7 +82,9 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
         check_blockwise(model)
     shape, factor = output_shape(model, image.array.shape, axes), model.config.model.factor
     if is_zarr(output):  # written chunk by chunk into a temporary store
-        chunks = output_chunks(getattr(image.array, "chunks", None), axes, shape, factor)
+        # a store's chunks carry over; a compressed TIFF's strips are too small to
+        input_chunks = image.array.chunks if is_zarr(source) else None
+        chunks = output_chunks(input_chunks, axes, shape, factor)
         scale = output_scale(image.scale, axes, factor)
         destination = atomic_zarr(output, shape, chunks=chunks, axes=axes, scale=scale)
     else:  # written tile by tile into a map of a temporary file (PNG: an array, written at the end)

@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 
 from ..core.data.axes import guess_axes
-from ..core.io.images import check_not_input, read_image
+from ..core.io.images import check_not_input
 from ..core.io.model_files import load_model
 from ..core.io.zarr_store import open_image
 from ..core.latent.clustering import cluster, default_embedding, embed
@@ -35,14 +35,15 @@ def run_encode(args: argparse.Namespace) -> int:
         raise ValueError("give --labels (objects) or --tile-stride (tiles), not both.")
     model = load_model(args.model)
     source = open_image(args.input)
-    # the items are cut from an image in memory: a zarr store is read whole, once
-    image = np.asarray(source.array)
+    # a zarr store, memory-mapped file or compressed TIFF is read batch by batch, never whole
+    image = source.array
     axes = args.axes or source.axes or guess_axes(image.shape)
     if args.axes is None and source.axes is None:
         check_guessed_axes(image.shape, axes, model.config.model.in_channels)
     options = dict(axes=axes, batch_size=args.batch_size, device=args.device or "auto")
     if args.labels:
-        steps = iter_encode_objects(model, image, read_image(args.labels), mask=args.mask, **options)
+        labels = np.asarray(open_image(args.labels).array)  # the objects' centroids need them all
+        steps = iter_encode_objects(model, image, labels, mask=args.mask, **options)
     elif args.tile_stride is not None:
         steps = iter_encode_tiles(model, image, stride=args.tile_stride, **options)
     else:

@@ -9,18 +9,14 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from ..core.config import Config
-from ..core.data.axes import check_axes, guess_axes
-from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
 from ..core.io.images import check_not_input, read_image
+from ..core.io.inputs import image_paths, names_many, open_collection
 from ..core.io.model_files import save_model
-from ..core.io.zarr_store import is_zarr, open_image
+from ..core.io.zarr_store import is_zarr
 from ..core.recipes import task_config
 from ..core.training import Trainer
 from .checks import check_device, check_model_path
-from .inputs import image_paths, names_many
 from .output import printer, train_with_bar
 from .signals import Interrupted, signal_name
 
@@ -106,44 +102,9 @@ def _reads_lazily(args: argparse.Namespace, paths: Sequence[Path]) -> bool:
 
 
 def _collection(args: argparse.Namespace, paths: Sequence[Path]):
-    """The lazy inputs, the shape the recipe plans for, and the axes given or stored.
-
-    Axes come from ``--axes``,
-    else from the first store's OME-Zarr metadata, else they are guessed.
-    """
-    images = [open_image(path) for path in paths]
-    first = images[0]
-    axes = args.axes or first.axes
-    stored = {str(path): image.axes for path, image in zip(paths, images) if image.axes}
-    if args.axes is None and len(set(stored.values())) > 1:
-        raise ValueError(
-            f"the stores' OME-Zarr axes differ ({stored}); train on images of the same axes, "
-            "or give --axes to read them all alike."
-        )
-    try:
-        guessed = check_axes(axes or guess_axes(first.array.shape), first.array.ndim)
-    except ValueError as err:
-        raise ValueError(f"{paths[0]}: {err}") from err
-    cache_mb = DEFAULT_CACHE_MB if args.cache_mb is None else args.cache_mb
-    whole = [(path, image.array) for path, image in zip(paths, images) if _held(image.array)]
-    held_mb = sum(array.nbytes for _, array in whole) / 2**20
-    if held_mb > cache_mb:
-        warnings.warn(
-            f"{len(whole)} input(s) cannot be memory-mapped (compressed TIFF, PNG or .npz; "
-            f"e.g. {str(whole[0][0])!r}) and are held in memory whole ({held_mb:.3g} MB, more "
-            f"than the {cache_mb:g} MB cache); convert them to zarr or uncompressed TIFF to keep "
-            "memory within the cache.",
-            stacklevel=1,
-        )
-    collection = ImageCollection(
-        [image.array for image in images], guessed, cache_mb=cache_mb, names=map(str, paths)
-    )
+    """The lazy inputs, the shape the recipe plans for, and the axes given or stored."""
+    collection, axes = open_collection(paths, axes=args.axes, cache_mb=args.cache_mb)
     return collection, collection.shape, axes
-
-
-def _held(array) -> bool:
-    """Whether ``array`` is in memory whole: a NumPy array not mapped from its file."""
-    return isinstance(array, np.ndarray) and not isinstance(array, np.memmap)
 
 
 def config_from_args(

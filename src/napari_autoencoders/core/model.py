@@ -97,9 +97,10 @@ class TrainedModel:
 
         Parameters
         ----------
-        frames : ndarray
+        frames : ndarray or array-like
             Frames of the model's input size with axes ``axes``, e.g.
-            (N, S, S) for ``"SYX"`` or (N, S, S, C) for ``"SYXC"``.
+            (N, S, S) for ``"SYX"`` or (N, S, S, C) for ``"SYXC"``; a zarr
+            array, dask array or memory map is read batch by batch.
         **options
             ``batch_size`` and ``device`` of
             :func:`~napari_autoencoders.core.latent.encoding.iter_encode`.

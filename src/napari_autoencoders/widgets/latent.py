@@ -57,7 +57,8 @@ class _Job:
     """What one encoding run needs, gathered in the main thread."""
 
     source: napari.layers.Image
-    data: np.ndarray
+    #: The layer's pixels as napari holds them: a dask or zarr array is read batch by batch.
+    data: object
     axes: str
     model: TrainedModel
     mode: str
@@ -266,7 +267,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             source, data, axes, labels = self._objects_input()
         else:
             source = self.image_layer.layer()
-            data, labels = image_data(source), None
+            data, labels = image_data(source, lazy=True), None
             axes = check_axes(self.axes.text().strip() or guess_axes(source), data.ndim)
         check_encoder(model)
         stride = self.stride.value() or None
@@ -274,7 +275,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
 
     def _objects_input(self):
         source = self.image_layer.layer()
-        data = image_data(source)
+        data = image_data(source, lazy=True)
         axes = check_axes(self.axes.text().strip() or guess_axes(source), data.ndim)
         layer = self.labels_layer.layer()
         if layer is None:

@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from magicgui.widgets import FileEdit
 from superqt import QCollapsible
 
 from ..core.config import (
@@ -38,6 +39,8 @@ from ..core.config import (
     TrainingConfig,
 )
 from ..core.data.axes import as_volume_axes
+from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
+from ..core.io.inputs import image_paths, open_collection
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
 from ..core.model import TrainedModel
@@ -74,10 +77,19 @@ AUTO_NUMBER = -1.0
 #: The time budget's words: the recipe's budget, or none (the epochs count).
 AUTO, OFF = -1, 0
 BUDGET_WORDS = {AUTO: "auto", OFF: "off"}
+#: Where the training data come from: an image layer, or files read patch by patch
+#: (several files, or a folder of images or a zarr store), with magicgui's file dialog mode.
+LAYER, FILES, FOLDER = "layer", "files", "folder"
+FILE_MODES = {FILES: "rm", FOLDER: "d"}
 
 
 class TrainWidget(JobPanel):
-    """Train a denoising, reconstructing or upscaling autoencoder on an image layer.
+    """Train a denoising, reconstructing or upscaling autoencoder on an image layer or on files.
+
+    Files (several, or a folder's, or a zarr store) are read patch by patch
+    through a cache, as the command line's ``train --input`` reads them
+    (:func:`~napari_autoencoders.core.io.inputs.open_collection`), so they
+    may be larger than memory.
 
     The form becomes a :class:`~napari_autoencoders.core.config.Config`; the
     :class:`~napari_autoencoders.core.training.Trainer` is built (and the
@@ -124,6 +136,7 @@ class TrainWidget(JobPanel):
         self.time_budget.valueChanged.connect(self._update_rows)
         self.three_d.toggled.connect(self._on_three_d)
         self.input_layer.currentIndexChanged.connect(self._on_layer_changed)
+        self.data_source.currentIndexChanged.connect(self._on_source_changed)
         self._update_rows()
         self._on_layer_changed()
         self._set_running(False)
@@ -134,6 +147,17 @@ class TrainWidget(JobPanel):
         defaults = TrainingConfig()
         self.task = combo([task.value for task in Task], defaults.task)
         self.mode = combo(list(TASK_MODES[defaults.task]), defaults.mode)
+        self.data_source = combo([LAYER, FILES, FOLDER], LAYER)
+        self.data_source.setToolTip(
+            "layer: an image layer, held in memory. files, folder: image files (.tif, .npy, "
+            ".zarr ...) or a folder of them or a zarr store, read patch by patch through a "
+            "cache, so they may be larger than memory (self-supervised denoising, reconstruct "
+            "and vae without the neighbour term)."
+        )
+        self.files = FileEdit(mode=FILE_MODES[FILES])
+        self.files.native.setToolTip("The images to train on, read lazily.")
+        self.cache_mb = spin(DEFAULT_CACHE_MB, 1, 1_000_000, suffix=" MB")
+        self.cache_mb.setToolTip("Most memory the decoded blocks of the files take.")
         self.input_layer = LayerComboBox(self.viewer)
         self.target_layer = LayerComboBox(self.viewer)
         self.noise = QLineEdit(defaults.noise)
@@ -195,7 +219,10 @@ class TrainWidget(JobPanel):
         for label, field in (
             ("task", self.task),
             ("mode", self.mode),
+            ("training data", self.data_source),
             ("image", self.input_layer),
+            ("files", self.files.native),
+            ("cache", self.cache_mb),
             ("clean target", self.target_layer),
             ("noise", self.noise),
             ("start from", self.start),
@@ -292,6 +319,10 @@ class TrainWidget(JobPanel):
         denoise, superres = task == Task.DENOISE.value, task == Task.SUPERRES.value
         mode = self.mode.currentText()
         show_row(self.form, self.mode, task in TASK_MODES)
+        from_files = self._from_files()
+        show_row(self.form, self.input_layer, not from_files)
+        show_row(self.form, self.files.native, from_files)
+        show_row(self.form, self.cache_mb, from_files)
         show_row(self.form, self.target_layer, mode == Mode.PAIRED.value and task in TASK_MODES)
         self.form.labelForField(self.target_layer).setText(
             "high-res target" if superres else "clean target"
@@ -322,10 +353,22 @@ class TrainWidget(JobPanel):
         show_row(self.advanced_form, self.mask_fraction, masked)
         self.epochs.setEnabled(self.time_budget.value() == OFF)  # a budget replaces the cap
 
+    def _on_source_changed(self) -> None:
+        """Pick files or a folder; files' axes come from their metadata or a guess unless given."""
+        source = self.data_source.currentText()
+        if source in FILE_MODES:
+            self.files.mode = FILE_MODES[source]
+            self.axes.clear()
+            self.axes.setPlaceholderText("stored or guessed")
+        else:
+            self.axes.setPlaceholderText("")
+            self._on_layer_changed()
+        self._update_rows()
+
     def _on_layer_changed(self) -> None:
         """Prefill the axes from the new layer (a stack reads as a volume when 3D is ticked)."""
         layer = self.input_layer.layer()
-        if layer is not None:
+        if layer is not None and not self._from_files():
             axes = guess_axes(layer)
             self.axes.setText(as_volume_axes(axes) if self.three_d.isChecked() else axes)
 
@@ -374,24 +417,35 @@ class TrainWidget(JobPanel):
         return options
 
     def config(self) -> Config:
-        """Return the validated configuration of the form for the chosen layer.
+        """Return the validated configuration of the form for the chosen layer or files.
 
         Raises
         ------
         ValueError
-            Without an input layer, or when the choices do not fit it.
+            Without an input layer or files, or when the choices do not fit them.
         """
+        if self._from_files():
+            return self._prepare()[0]
         layer = self.input_layer.layer()
         if layer is None:
             raise ValueError("no input layer: add an image layer and choose it.")
-        task = self.task.currentText()
-        return task_config(
-            task,
-            shape=np.shape(layer.data),
-            axes=self.axes.text().strip() or None,
-            mode=self.mode.currentText() if task in TASK_MODES else None,
-            **self.recipe_options(),
-        )
+        return self._config_for(np.shape(layer.data), self.axes.text().strip() or None)
+
+    def chosen_paths(self) -> list[Path]:
+        """The image files the training reads: those chosen, or the chosen folder's.
+
+        Raises
+        ------
+        ValueError
+            If none is chosen; FileNotFoundError if a folder holds no images.
+        """
+        text = self.files.line_edit.value.strip()
+        if not text:
+            what = "image files" if self.data_source.currentText() == FILES else "a folder"
+            raise ValueError(f"no training data: choose {what} to train on.")
+        chosen = self.files.value
+        patterns = chosen if isinstance(chosen, tuple) else (chosen,)
+        return [path for pattern in patterns for path in image_paths(str(pattern))]
 
     def train(self) -> None:
         """Check the input, then start training in a worker thread.
@@ -402,10 +456,9 @@ class TrainWidget(JobPanel):
             show_warning("A training is already running; stop it first.")
             return
         try:
-            config = self.config()
-            inputs, targets = self._training_data(config)
+            config, inputs, targets = self._prepare()
             trainer = Trainer(config, inputs, targets)
-        except ValueError as err:
+        except (ValueError, FileNotFoundError) as err:
             show_error(f"Cannot train: {err}")
             return
         self._trainer, self._label, self._val_loss = trainer, self._model_label(config), None
@@ -461,13 +514,37 @@ class TrainWidget(JobPanel):
         if self.model is None:
             show_warning("There is no trained model to export yet; train one first.")
             return None
-        layer = self.input_layer.layer()
+        layer = None if self._from_files() else self.input_layer.layer()
         axes = self.model.config.data.axes
         fits = layer is not None and np.ndim(layer.data) == len(axes)
         sample = image_data(layer) if fits else None
         return export_package(self.model, path, sample=sample, sample_axes=axes, **options)
 
     # -- helpers -----------------------------------------------------------
+
+    def _from_files(self) -> bool:
+        return self.data_source.currentText() != LAYER
+
+    def _config_for(self, shape: tuple[int, ...], axes: str | None) -> Config:
+        """The recipe's config for data of ``shape`` and ``axes`` (None: guessed)."""
+        task = self.task.currentText()
+        return task_config(
+            task,
+            shape=shape,
+            axes=axes,
+            mode=self.mode.currentText() if task in TASK_MODES else None,
+            **self.recipe_options(),
+        )
+
+    def _prepare(self) -> tuple[Config, np.ndarray | ImageCollection, np.ndarray | None]:
+        """The config, the inputs (a layer's array or the files' collection) and the targets."""
+        if not self._from_files():
+            config = self.config()
+            return (config, *self._training_data(config))
+        collection, axes = open_collection(
+            self.chosen_paths(), axes=self.axes.text().strip() or None, cache_mb=self.cache_mb.value()
+        )
+        return self._config_for(collection.shape, axes), collection, None
 
     def _training_data(self, config: Config) -> tuple[np.ndarray, np.ndarray | None]:
         """Return the input array and, in paired mode, the target array; check the layers."""
@@ -499,12 +576,21 @@ class TrainWidget(JobPanel):
         return inputs, targets
 
     def _model_label(self, config: Config) -> str:
-        layer = self.input_layer.layer().name
+        layer = self._data_name()
         if config.training.task in LATENT_TASKS:
             return f"{config.training.task} (latent {config.model.latent_dim}) on {layer}"
         if config.training.task == Task.SUPERRES.value:
             return f"superres ×{config.model.factor} ({config.training.mode}) on {layer}"
         return f"denoise ({config.training.mode}) on {layer}"
+
+    def _data_name(self) -> str:
+        """The input layer's name, or the folder's or first file's with a count of the others."""
+        if not self._from_files():
+            return self.input_layer.layer().name
+        chosen = self.files.value
+        if not isinstance(chosen, tuple):
+            return chosen.name
+        return chosen[0].name + (f" +{len(chosen) - 1}" if len(chosen) > 1 else "")
 
     def _set_running(self, running: bool) -> None:
         super()._set_running(running)

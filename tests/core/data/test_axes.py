@@ -155,3 +155,12 @@ def test_chunk_shape_of_zarr_dask_and_numpy(tmp_path):
     assert chunk_shape(stored) == (2, 16)
     assert chunk_shape(da.zeros((5, 40), chunks=(2, 16))) == (2, 16)  # the largest chunk
     assert chunk_shape(np.zeros((5, 40))) is None
+
+
+@pytest.mark.parametrize("axes, shape", [("YX", (5, 6)), ("TZYX", (2, 3, 5, 6)), ("ZCYX", (4, 2, 5, 6)), ("YXC", (5, 6, 3))])
+def test_read_planes_gives_the_planes_of_to_planes(axes, shape):
+    image = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    planes, _ = to_planes(image, axes)
+    view = PlaneView(image, axes)
+    for start, stop in ((0, len(planes)), (1, len(planes)), (0, 1)):
+        np.testing.assert_array_equal(view.read_planes(start, stop), planes[start:stop])

@@ -171,3 +171,12 @@ def test_a_pretrained_start_estimates_the_noise_from_the_collection(tmp_path, ti
         pass
     # the noise's variance on the normalised scale: 0.1 of a range of about 1.5
     assert 0.001 < trainer.config.model.noise_variance + trainer.config.model.noise_gain < 0.02
+
+
+def test_read_region_and_minimum_read_block_by_block(tmp_path):
+    data = np.random.default_rng(1).random((40, 50)).astype(np.float32)
+    data[37, 45] = -3.0
+    collection = ImageCollection([_zarr(tmp_path, data, (16, 16))], "YX", cache_mb=1)
+    np.testing.assert_array_equal(collection.read_region(0, 5, 37, 14, 20), data[None, 5:37, 14:20])
+    assert collection.minimum(0) == -3.0
+    assert collection.reads == 3 * 4  # every block once, the region's from the cache

@@ -169,3 +169,27 @@ def test_open_image_maps_files_and_opens_stores(tmp_path):
     assert isinstance(open_image(tmp_path / "image.npy").array, np.memmap)
     zarr.create_array(str(tmp_path / "image.zarr"), shape=(16, 16), dtype="f4")
     assert isinstance(open_image(tmp_path / "image.zarr").array, zarr.Array)
+
+
+@pytest.mark.parametrize("layout", [{"rowsperstrip": 8}, {"tile": (16, 16)}])
+def test_a_compressed_tiff_is_opened_as_zarr_and_decoded_lazily(tmp_path, layout):
+    tifffile = pytest.importorskip("tifffile")
+    data = np.random.default_rng(0).integers(0, 4000, (2, 64, 48), dtype=np.uint16)
+    path = tmp_path / "image.tif"
+    tifffile.imwrite(path, data, photometric="minisblack", compression="zlib", **layout)
+    image = open_image(path)
+    assert isinstance(image.array, zarr.Array) and image.array.shape == data.shape
+    assert image.array.chunks[-2] < data.shape[-2]  # a strip or a tile, not the page
+    np.testing.assert_array_equal(image.array[1, 8:24, 16:32], data[1, 8:24, 16:32])
+
+
+def test_an_uncompressed_tiff_is_still_memory_mapped(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(tmp_path / "image.tif", np.ones((16, 16), np.float32), photometric="minisblack")
+    assert isinstance(open_image(tmp_path / "image.tif").array, np.memmap)
+
+
+def test_a_corrupt_tiff_is_a_clear_error(tmp_path):
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00not a tiff at all")
+    with pytest.raises(ValueError, match="bad.tif"):
+        open_image(tmp_path / "bad.tif")

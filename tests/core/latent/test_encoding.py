@@ -68,7 +68,7 @@ def test_tiles_follow_the_stride(encoder, blobs):
 def test_tile_crops_are_the_image_pixels(encoder, blobs):
     image = blobs((40, 50))
     origins = tile_origins(image.shape, SIZE, 8)
-    crops = latent.TileCrops(image[None], origins, SIZE)[2:4]
+    crops = latent.TileCrops(latent.open_items(image, "YX"), origins, SIZE)[2:4]
     np.testing.assert_array_equal(crops[1, 0], image[0:16, 24:40])
 
 
@@ -165,3 +165,103 @@ def test_latent_table_and_csv(encoder, blobs, tmp_path):
     latent.write_csv(tmp_path / "t.csv", table)
     lines = (tmp_path / "t.csv").read_text().splitlines()
     assert lines[0] == ",".join(table) and lines[3].startswith("2,") and lines[3].endswith(",1")
+
+
+# -- lazy inputs: read batch by batch, never whole ------------------------------
+
+
+class CountingArray:
+    """A read-only array that records the elements of each read and refuses to be read whole."""
+
+    def __init__(self, array, chunks=None):
+        self.array, self.shape, self.dtype, self.ndim = array, array.shape, array.dtype, array.ndim
+        if chunks is not None:
+            self.chunks = chunks
+        self.reads = []
+
+    def __getitem__(self, key):
+        values = np.asarray(self.array[key])
+        self.reads.append(values.size)
+        return values
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the whole array was read")
+
+
+def zarr_array(tmp_path, image, chunks, name="image"):
+    zarr = pytest.importorskip("zarr")
+    path = tmp_path / f"{name}.zarr"
+    store = zarr.create_array(path, shape=image.shape, chunks=chunks, dtype=image.dtype)
+    store[...] = image
+    return CountingArray(zarr.open_array(path, mode="r"), chunks)
+
+
+def test_frames_of_a_zarr_store_are_read_batch_by_batch(encoder, blobs, tmp_path):
+    stack = blobs((40, SIZE, SIZE))
+    lazy = zarr_array(tmp_path, stack, (4, SIZE, SIZE))
+    encoding = run(iter_encode_frames(encoder, lazy, axes="SYX", batch_size=8))
+    assert max(lazy.reads) == 8 * SIZE * SIZE < stack.size
+    assert sum(lazy.reads) == stack.size  # each frame once
+    expected = run(iter_encode_frames(encoder, stack, axes="SYX", batch_size=8))
+    np.testing.assert_allclose(encoding.latents, expected.latents, rtol=1e-5, atol=1e-6)
+
+
+def test_frames_of_a_dask_array_and_a_memory_map_match_the_array(encoder, blobs, tmp_path):
+    da = pytest.importorskip("dask.array")
+    stack = blobs((6, SIZE, SIZE))
+    np.save(tmp_path / "stack.npy", stack)
+    expected = run(iter_encode_frames(encoder, stack)).latents
+    for lazy in (da.from_array(stack, chunks=(2, SIZE, SIZE)), np.load(tmp_path / "stack.npy", mmap_mode="r")):
+        np.testing.assert_allclose(run(iter_encode_frames(encoder, lazy)).latents, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_tiles_of_a_zarr_store_are_read_chunk_by_chunk(encoder, blobs, tmp_path):
+    image = blobs((96, 128))
+    lazy = zarr_array(tmp_path, image, (32, 32))
+    encoding = run(iter_encode_tiles(encoder, lazy, axes="YX", stride=8, batch_size=16, cache_mb=1))
+    assert max(lazy.reads) == 32 * 32
+    expected = run(iter_encode_tiles(encoder, image, axes="YX", stride=8, batch_size=16))
+    np.testing.assert_allclose(encoding.latents, expected.latents, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(encoding.centers, expected.centers)
+
+
+def test_objects_of_a_zarr_store_are_cut_without_reading_it_whole(encoder, blobs, tmp_path):
+    image, labels = labelled_image(blobs)
+    lazy = zarr_array(tmp_path, image, (16, 16))
+    for mask in (False, True):
+        encoding = run(iter_encode_objects(encoder, lazy, labels, mask=mask))
+        expected = run(iter_encode_objects(encoder, image, labels, mask=mask))
+        np.testing.assert_allclose(encoding.latents, expected.latents, rtol=1e-5, atol=1e-6)
+    assert max(lazy.reads) == 16 * 16
+
+
+def test_a_nan_in_a_lazy_image_names_where_it_is(encoder, blobs, tmp_path):
+    stack = blobs((4, SIZE, SIZE))
+    stack[3, 2, 2] = np.nan
+    with pytest.raises(ValueError, match="frames 2 to 3 of the image has 1 NaN"):
+        run(iter_encode_frames(encoder, zarr_array(tmp_path, stack, (1, SIZE, SIZE)), batch_size=2))
+    image = blobs((40, 40))
+    image[30, 5] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite values in plane 0 near row 16"):
+        run(iter_encode_tiles(encoder, zarr_array(tmp_path, image, (16, 16), name="plane")))
+
+
+@pytest.mark.parametrize("kind", ["frames", "tiles"])
+def test_the_memory_of_an_encoding_is_bounded_by_the_batch_not_the_store(encoder, tmp_path, kind):
+    import tracemalloc
+
+    zarr = pytest.importorskip("zarr")
+    shape, chunks = ((4096, SIZE, SIZE), (64, SIZE, SIZE)) if kind == "frames" else ((1024, 1024), (64, 64))
+    store = zarr.create_array(tmp_path / "big.zarr", shape=shape, chunks=chunks, dtype="f4")
+    store[...] = np.random.default_rng(0).random(shape, dtype=np.float32)  # 4 MiB
+    lazy = zarr.open_array(tmp_path / "big.zarr", mode="r")
+    steps = (iter_encode_frames(encoder, lazy, axes="SYX", batch_size=64) if kind == "frames"
+             else iter_encode_tiles(encoder, lazy, axes="YX", batch_size=64, cache_mb=0.25))  # fmt: skip
+    tracemalloc.start()
+    try:
+        encoding = run(steps)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(encoding.latents) == 4096
+    assert peak < 4 * 2**20 / 2  # half the data at most (it measures 0.6 to 0.7 MiB)

@@ -277,6 +277,36 @@ class PlaneView:
     def __getitem__(self, index: int) -> _Plane:
         return _Plane(self, int(index))
 
+    def read_planes(self, start: int, stop: int) -> np.ndarray:
+        """Planes ``start`` to ``stop`` (excluded) as an array (n, C, Y, X), dtype kept.
+
+        Neighbouring planes along the last stack axis are read as one slice
+        of the array, so a zarr chunk holding several planes is decoded once
+        per call rather than once per plane.
+        """
+        run = self._stack_shape[-1] if self._stack_shape else 1
+        parts = []
+        while start < stop:
+            count = min(stop - start, run - start % run)
+            parts.append(self._read_run(start, count))
+            start += count
+        return np.concatenate(parts) if parts else np.empty((0, *self.shape[1:]), self.dtype)
+
+    def _read_run(self, index: int, count: int) -> np.ndarray:
+        """``count`` planes from ``index`` on, all along the last stack axis, as (count, C, Y, X)."""
+        key, kept = self._key(index, (slice(None),) * 3)
+        last = self.layout.stack_axes[-1:]  # "" without stack axes
+        if last:
+            at = self.layout.axes.index(last)
+            key = key[:at] + (slice(key[at], key[at] + count),) + key[at + 1 :]
+        kept = "".join("N" if a == last else a for a in self.layout.axes if a in kept or a == last)
+        values = np.asarray(self.array[key])
+        if not last:
+            values, kept = values[np.newaxis], "N" + kept
+        if "C" not in kept:
+            values, kept = values[..., np.newaxis], kept + "C"
+        return np.transpose(values, [kept.index(a) for a in "NCYX"])
+
     def _key(self, index: int, region: tuple) -> tuple[tuple, str]:
         """The array's key for plane ``index``, ``region`` (C, Y, X); the axes it leaves."""
         stack = dict(zip(self.layout.stack_axes, np.unravel_index(index, self._stack_shape)))

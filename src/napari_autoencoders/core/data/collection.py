@@ -157,16 +157,35 @@ class ImageCollection:
 
     def read(self, plane: int, y: int, x: int, size: int) -> np.ndarray:
         """The ``size`` x ``size`` region at (``y``, ``x``) of plane ``plane``, (C, P, P) float32."""
+        return self.read_region(plane, y, y + size, x, x + size)
+
+    def read_region(self, plane: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        """Rows ``[y0, y1)`` and columns ``[x0, x1)`` of plane ``plane``, (C, y1 - y0, x1 - x0) float32.
+
+        The region must lie inside the plane.
+        """
         block_y, block_x = self.block_shape(plane)
-        out = np.empty((self.channels, size, size), np.float32)
-        for row in range(y // block_y, (y + size - 1) // block_y + 1):
-            for col in range(x // block_x, (x + size - 1) // block_x + 1):
+        out = np.empty((self.channels, y1 - y0, x1 - x0), np.float32)
+        for row in range(y0 // block_y, (y1 - 1) // block_y + 1):
+            for col in range(x0 // block_x, (x1 - 1) // block_x + 1):
                 block = self._block(plane, row, col)
                 top, left = row * block_y, col * block_x
-                y0, y1 = max(y, top), min(y + size, top + block.shape[1])
-                x0, x1 = max(x, left), min(x + size, left + block.shape[2])
-                out[:, y0 - y : y1 - y, x0 - x : x1 - x] = block[:, y0 - top : y1 - top, x0 - left : x1 - left]
+                top0, top1 = max(y0, top), min(y1, top + block.shape[1])
+                left0, left1 = max(x0, left), min(x1, left + block.shape[2])
+                out[:, top0 - y0 : top1 - y0, left0 - x0 : left1 - x0] = (
+                    block[:, top0 - top : top1 - top, left0 - left : left1 - left]
+                )
         return out
+
+    def minimum(self, plane: int) -> float:
+        """The smallest value of plane ``plane``, read block by block through the cache."""
+        _, height, width = self.plane_shape(plane)
+        block_y, block_x = self.block_shape(plane)
+        return min(
+            float(self._block(plane, row, col).min())
+            for row in range(math.ceil(height / block_y))
+            for col in range(math.ceil(width / block_x))
+        )
 
     def _block(self, plane: int, row: int, col: int) -> np.ndarray:
         """Block (``row``, ``col``) of ``plane``, (C, by, bx) float32, from the cache or the image."""

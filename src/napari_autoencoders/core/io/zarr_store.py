@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,8 +37,9 @@ class LazyImage:
     Attributes
     ----------
     array : zarr.Array or ndarray
-        The pixels, read chunk by chunk when sliced (a file that cannot be
-        mapped, e.g. a compressed TIFF, is read whole).
+        The pixels, read chunk by chunk when sliced (a compressed TIFF
+        strip by strip or tile by tile; a file that can be neither mapped nor
+        chunked, e.g. a PNG, is read whole).
     axes : str or None
         Axis letters from OME-Zarr metadata (e.g. ``"TCZYX"``); None for a plain
         array, or when an axis has a name other than s, t, c, z, y, x.
@@ -74,8 +76,9 @@ def is_ome_zarr(path: str | os.PathLike) -> bool:
 def open_image(path: str | os.PathLike) -> LazyImage:
     """Open the image at ``path`` without reading its pixels where the format allows.
 
-    A ``.zarr`` store is read by :func:`read_zarr`, any other file by
-    :func:`~.images.read_image`, memory-mapped where possible.
+    A ``.zarr`` store is read by :func:`read_zarr`; a compressed or tiled
+    TIFF through tifffile's zarr store, strip by strip or tile by tile; any
+    other file by :func:`~.images.read_image`, memory-mapped where possible.
 
     Raises
     ------
@@ -84,7 +87,39 @@ def open_image(path: str | os.PathLike) -> LazyImage:
     """
     if is_zarr(path):
         return read_zarr(path)
+    if Path(path).suffix.lower() in (".tif", ".tiff"):
+        tiled = _tiff_as_zarr(path)
+        if tiled is not None:
+            return LazyImage(tiled)
     return LazyImage(read_image(path, mmap=True))
+
+
+def _tiff_as_zarr(path: str | os.PathLike):
+    """A TIFF that cannot be memory-mapped (compressed, tiled) as a read-only zarr array.
+
+    Its strips or tiles are then decoded only when sliced. None for a TIFF
+    that can be mapped, or when zarr is not installed (the file is then read
+    whole by :func:`~.images.read_image`).
+    """
+    import tifffile
+
+    if not Path(path).is_file():
+        return None  # read_image says what is wrong
+    try:
+        zarr = _zarr()
+    except ImportError:
+        return None
+    try:
+        with tifffile.TiffFile(path) as tiff:
+            series = tiff.series[0]
+            if series.dataoffset is not None:  # contiguous, uncompressed: mapped instead
+                return None
+        store = tifffile.imread(path, aszarr=True)
+        array = zarr.open(store, mode="r")
+    except (OSError, ValueError, KeyError, IndexError, tifffile.TiffFileError) as err:
+        raise ValueError(f"could not read {str(path)!r} as a TIFF ({err}).") from err
+    weakref.finalize(array, store.close)  # the store keeps the file open while the array lives
+    return array
 
 
 def read_zarr(path: str | os.PathLike) -> LazyImage:

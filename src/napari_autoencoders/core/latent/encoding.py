@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from skimage.measure import regionprops
 
-from ..data.axes import to_planes
+from ..data.collection import DEFAULT_CACHE_MB, ImageCollection
 from ..data.patches import check_image
 from ..io.images import replacing
 from ..progress import run
@@ -85,8 +85,9 @@ def iter_encode(
     ----------
     model : TrainedModel
         A model with an encoder (see the module's contract).
-    crops : ndarray or TileCrops, shape (N, C, S, S)
-        Raw items; anything with ``len`` and slicing that returns such arrays.
+    crops : ndarray or FrameCrops, TileCrops, ObjectCrops, shape (N, C, S, S)
+        Raw items; anything with ``len`` and slicing that returns such
+        arrays, so that only a batch is read at a time.
     batch_size : int
         Items per forward pass.
     device : str
@@ -114,19 +115,131 @@ def iter_encode(
     return np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
 
 
+# -- reading the items ------------------------------------------------------
+
+
+def open_items(image, axes: str, *, cache_mb: float = DEFAULT_CACHE_MB) -> ImageCollection:
+    """``image`` as a one-image :class:`.collection.ImageCollection`, its pixels left unread.
+
+    Frames, tiles and objects are read from it batch by batch, so a zarr
+    array, a dask array or a memory-mapped file is never read whole: the
+    memory an encoding takes is bounded by the batch and the collection's
+    cache of ``cache_mb`` megabytes, not by the image.
+
+    Raises
+    ------
+    ValueError
+        If ``axes`` do not fit the image, or it is empty or not numeric.
+    """
+    if not hasattr(image, "shape"):  # a list, say
+        image = np.asarray(image)
+    return ImageCollection([image], axes, cache_mb=cache_mb, names=["the image"])
+
+
+class FrameCrops:
+    """The frames (N, C, S, S) of a collection's image, read and checked batch by batch."""
+
+    def __init__(self, collection: ImageCollection):
+        self.view = collection.views[0]
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    def __getitem__(self, items: slice) -> np.ndarray:
+        start, stop, _ = items.indices(len(self))
+        batch = self.view.read_planes(start, stop)
+        check_image(batch, f"frames {start} to {stop - 1} of the image")
+        return batch
+
+    def take(self, items: np.ndarray) -> np.ndarray:
+        """The frames ``items`` (n,), in that order."""
+        return np.concatenate([self[item : item + 1] for item in items])
+
+
+class TileCrops:
+    """The tiles at ``origins`` (T, 2) of a collection's one plane, read through its cache.
+
+    Sliced, it gives float32 tiles (B, C, S, S).
+    """
+
+    def __init__(self, collection: ImageCollection, origins: np.ndarray, size: int):
+        self.collection, self.origins, self.size = collection, origins, size
+
+    def __len__(self) -> int:
+        return len(self.origins)
+
+    def __getitem__(self, items: slice) -> np.ndarray:
+        return self.take(np.arange(len(self))[items])
+
+    def take(self, items: np.ndarray) -> np.ndarray:
+        """The tiles ``items`` (n,), in that order."""
+        size = self.size
+        tiles = [self.collection.read(0, int(y), int(x), size) for y, x in self.origins[items]]
+        return np.stack(tiles) if tiles else np.empty((0, self.collection.channels, size, size), np.float32)
+
+
+class ObjectCrops:
+    """Squares of side ``size`` centred on the objects of ``labels``, cut from a collection's plane.
+
+    Only the crops asked for are read, through the collection's cache. Parts
+    of a crop outside the plane, and with ``mask`` the pixels outside the
+    object, take the plane's minimum (found block by block).
+
+    Attributes
+    ----------
+    ids : ndarray of int, shape (N,)
+        The label of each object, in increasing order.
+    centers : ndarray, shape (N, 2)
+        Centroid (Y, X) of each object.
+    """
+
+    def __init__(self, collection: ImageCollection, labels: np.ndarray, size: int, *, mask: bool):
+        regions = regionprops(labels)
+        if not regions:
+            raise ValueError("the labels image holds no objects (all zero); segment the image first.")
+        self.collection, self.labels, self.size, self.mask = collection, labels, size, mask
+        self.ids = np.array([region.label for region in regions])
+        self.centers = np.array([region.centroid for region in regions])
+        self.starts = np.rint(self.centers).astype(int) - size // 2  # top-left corners
+        self.background = collection.minimum(0)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, items: slice) -> np.ndarray:
+        return self.take(np.arange(len(self))[items])
+
+    def take(self, items: np.ndarray) -> np.ndarray:
+        """The crops (n, C, S, S) float32 of objects ``items`` (indices into :attr:`ids`)."""
+        size = self.size
+        crops = np.full((len(items), self.collection.channels, size, size), self.background, np.float32)
+        height, width = self.labels.shape
+        for crop, item in zip(crops, items):
+            y, x = self.starts[item]
+            y0, y1, x0, x1 = max(y, 0), min(y + size, height), max(x, 0), min(x + size, width)
+            inside = (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+            crop[(slice(None), *inside)] = self.collection.read_region(0, y0, y1, x0, x1)
+            if self.mask:
+                window = np.zeros((size, size), self.labels.dtype)
+                window[inside] = self.labels[y0:y1, x0:x1]
+                crop[:, window != self.ids[item]] = self.background
+        return crops
+
+
 # -- frames ------------------------------------------------------------------
 
 
 def iter_encode_frames(
-    model: TrainedModel, stack: np.ndarray, *, axes: str = "SYX", **options
+    model: TrainedModel, stack, *, axes: str = "SYX", cache_mb: float = DEFAULT_CACHE_MB, **options
 ) -> Generator[tuple[int, int], None, Encoding]:
     """Encode every frame of ``stack``; see :func:`iter_encode` for ``options``.
 
     Parameters
     ----------
-    stack : ndarray
+    stack : ndarray or array-like
         Frames with axes ``axes`` (e.g. ``"SYX"``, ``"SYXC"``); each frame must
-        have the model's input size.
+        have the model's input size. A zarr array, dask array or memory map
+        is read batch by batch (:func:`open_items`).
 
     Returns
     -------
@@ -134,18 +247,18 @@ def iter_encode_frames(
         Index: the frame number (stack axes flattened in C order).
     """
     check_encoder(model)
-    planes, _ = to_planes(stack, axes)
-    _check_channels(model, planes)
+    frames = FrameCrops(open_items(stack, axes, cache_mb=cache_mb))
+    _check_channels(model, frames.view.shape[1])
     size = model.config.model.input_size
-    if planes.shape[-2:] != (size, size):
+    height, width = frames.view.shape[-2:]
+    if (height, width) != (size, size):
         raise ValueError(
-            f"the frames are {planes.shape[-2]}x{planes.shape[-1]} pixels but the model takes "
+            f"the frames are {height}x{width} pixels but the model takes "
             f"{size}x{size}; encode tiles or objects instead, or train a model on these frames."
         )
-    check_image(planes, "the image")
-    latents = yield from iter_encode(model, planes, **options)
-    centers = np.full((len(planes), 2), (size - 1) / 2)
-    return Encoding(latents, np.arange(len(planes)), centers, FRAMES)
+    latents = yield from iter_encode(model, frames, **options)
+    centers = np.full((len(frames), 2), (size - 1) / 2)
+    return Encoding(latents, np.arange(len(frames)), centers, FRAMES)
 
 
 def encode_frames(model: TrainedModel, stack: np.ndarray, **options) -> Encoding:
@@ -154,21 +267,6 @@ def encode_frames(model: TrainedModel, stack: np.ndarray, **options) -> Encoding
 
 
 # -- tiles -------------------------------------------------------------------
-
-
-class TileCrops:
-    """The tiles of a plane (C, Y, X) at ``origins`` (T, 2), sliced lazily as (B, C, S, S)."""
-
-    def __init__(self, plane: np.ndarray, origins: np.ndarray, size: int):
-        self.plane, self.origins, self.size = plane, origins, size
-
-    def __len__(self) -> int:
-        return len(self.origins)
-
-    def __getitem__(self, items: slice) -> np.ndarray:
-        windows = np.lib.stride_tricks.sliding_window_view(self.plane, (self.size,) * 2, axis=(1, 2))
-        y, x = self.origins[items].T
-        return np.moveaxis(windows[:, y, x], 0, 1)  # (C, B, S, S) -> (B, C, S, S)
 
 
 def tile_origins(shape: tuple[int, int], size: int, stride: int) -> np.ndarray:
@@ -197,14 +295,22 @@ def tile_grid_shape(shape: tuple[int, int], size: int, stride: int) -> tuple[int
 
 
 def iter_encode_tiles(
-    model: TrainedModel, image: np.ndarray, *, axes: str = "YX", stride: int | None = None, **options
+    model: TrainedModel,
+    image,
+    *,
+    axes: str = "YX",
+    stride: int | None = None,
+    cache_mb: float = DEFAULT_CACHE_MB,
+    **options,
 ) -> Generator[tuple[int, int], None, Encoding]:
     """Encode the tiles of a grid over one plane; tiles have the model's input size.
 
     Parameters
     ----------
-    image : ndarray
-        One plane with axes ``axes`` (``"YX"`` or ``"YXC"``).
+    image : ndarray or array-like
+        One plane with axes ``axes`` (``"YX"`` or ``"YXC"``); a zarr array,
+        dask array or memory map is read tile by tile through a cache of
+        ``cache_mb`` megabytes (:func:`open_items`).
     stride : int, optional
         Pixels between neighbouring tiles (default: the tile size, no overlap).
 
@@ -215,10 +321,10 @@ def iter_encode_tiles(
         :func:`tile_grid_shape`.
     """
     check_encoder(model)
-    plane = _single_plane(model, image, axes)
+    collection = _single_plane(model, image, axes, cache_mb, "tiles")
     size = model.config.model.input_size
-    origins = tile_origins(plane.shape[-2:], size, size if stride is None else stride)
-    latents = yield from iter_encode(model, TileCrops(plane, origins, size), **options)
+    origins = tile_origins(collection.plane_shape(0)[1:], size, size if stride is None else stride)
+    latents = yield from iter_encode(model, TileCrops(collection, origins, size), **options)
     return Encoding(latents, np.arange(len(origins)), origins + (size - 1) / 2, TILES)
 
 
@@ -236,7 +342,7 @@ def tile_map_placement(scale, translate, size: int, stride: int) -> tuple[np.nda
 
 
 def object_crops(
-    image: np.ndarray, labels: np.ndarray, size: int, *, axes: str = "YX", mask: bool = False
+    image, labels, size: int, *, axes: str = "YX", mask: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut a ``size`` square centred on every object of ``labels`` out of ``image``.
 
@@ -246,10 +352,11 @@ def object_crops(
 
     Parameters
     ----------
-    image : ndarray
-        One plane with axes ``axes`` (``"YX"`` or ``"YXC"``).
+    image : ndarray or array-like
+        One plane with axes ``axes`` (``"YX"`` or ``"YXC"``), read block by
+        block (:func:`open_items`).
     labels : ndarray of int, shape (Y, X)
-        Object labels, 0 for background.
+        Object labels, 0 for background; read whole.
     size : int
         Side of the crops (pixels).
     mask : bool
@@ -257,7 +364,7 @@ def object_crops(
 
     Returns
     -------
-    crops : ndarray, shape (N, C, S, S)
+    crops : ndarray of float32, shape (N, C, S, S)
         One crop per object, in the order of the labels.
     ids : ndarray of int, shape (N,)
         The label of each object.
@@ -270,40 +377,33 @@ def object_crops(
         If ``labels`` does not match the image's Y and X, holds no object,
         or is not an integer array.
     """
-    plane = to_planes(image, axes)[0]
-    if plane.shape[0] != 1:
-        raise ValueError(f"objects are cut from one plane, got {plane.shape[0]}; choose one frame.")
-    plane = plane[0]
-    check_image(plane, "the image")
-    labels = check_labels(labels, plane.shape[-2:])
-    regions = regionprops(labels)
-    if not regions:
-        raise ValueError("the labels image holds no objects (all zero); segment the image first.")
-    ids = np.array([region.label for region in regions])
-    centers = np.array([region.centroid for region in regions])
-    background = plane.min()
-    padded = np.pad(plane, ((0, 0), (size, size), (size, size)), constant_values=background)
-    padded_labels = np.pad(labels, size) if mask else None
-    starts = np.rint(centers).astype(int) - size // 2 + size
-    crops = np.empty((len(ids), plane.shape[0], size, size), plane.dtype)
-    for item, ((y, x), label) in enumerate(zip(starts, ids)):
-        crops[item] = padded[:, y : y + size, x : x + size]
-        if mask:
-            outside = padded_labels[y : y + size, x : x + size] != label
-            crops[item][:, outside] = background
-    return crops, ids, centers
+    objects = _objects(image, labels, size, axes=axes, mask=mask)
+    return objects[:], objects.ids, objects.centers
+
+
+def _objects(image, labels, size: int, *, axes: str, mask: bool, cache_mb: float = DEFAULT_CACHE_MB):
+    """The :class:`ObjectCrops` of ``labels`` over the one plane of ``image``."""
+    collection = open_items(image, axes, cache_mb=cache_mb)
+    if len(collection) != 1:
+        raise ValueError(f"objects are cut from one plane, got {len(collection)}; choose one frame.")
+    labels = check_labels(labels, collection.plane_shape(0)[1:])
+    return ObjectCrops(collection, labels, size, mask=mask)
 
 
 def iter_encode_objects(
     model: TrainedModel,
-    image: np.ndarray,
+    image,
     labels: np.ndarray,
     *,
     axes: str = "YX",
     mask: bool = False,
+    cache_mb: float = DEFAULT_CACHE_MB,
     **options,
 ) -> Generator[tuple[int, int], None, Encoding]:
     """Encode a crop of the model's input size around each object; see :func:`object_crops`.
+
+    Only the labels are held whole (the objects' centroids need them); the
+    crops are cut from ``image`` batch by batch.
 
     Returns
     -------
@@ -311,12 +411,11 @@ def iter_encode_objects(
         Index: the object's label.
     """
     check_encoder(model)
-    crops, ids, centers = object_crops(
-        image, labels, model.config.model.input_size, axes=axes, mask=mask
-    )
-    _check_channels(model, crops)
-    latents = yield from iter_encode(model, crops, **options)
-    return Encoding(latents, ids, centers, OBJECTS)
+    objects = _objects(image, labels, model.config.model.input_size, axes=axes, mask=mask,
+                       cache_mb=cache_mb)  # fmt: skip
+    _check_channels(model, objects.collection.channels)
+    latents = yield from iter_encode(model, objects, **options)
+    return Encoding(latents, objects.ids, objects.centers, OBJECTS)
 
 
 # -- the items again ---------------------------------------------------------
@@ -325,29 +424,26 @@ def iter_encode_objects(
 def item_crops(
     encoding: Encoding,
     items: np.ndarray,
-    image: np.ndarray,
+    image,
     *,
     axes: str,
     size: int,
     labels: np.ndarray | None = None,
     mask: bool = False,
 ) -> np.ndarray:
-    """The pixels (n, C, S, S) of some encoded ``items`` (indices into the encoding).
+    """The pixels (n, C, S, S) of some encoded ``items`` (indices into the encoding), in that order.
 
     ``image``, ``axes``, ``size``, ``labels`` and ``mask`` are those the
-    encoding was made with; frames come back whole.
+    encoding was made with; frames come back whole. Only those items are read.
     """
     items = np.asarray(items, dtype=int)
     if encoding.kind == FRAMES:
-        return to_planes(image, axes)[0][items]
+        return FrameCrops(open_items(image, axes)).take(encoding.index[items])
     if encoding.kind == TILES:
-        plane = to_planes(image, axes)[0][0]
         origins = np.rint(encoding.centers[items] - (size - 1) / 2).astype(int)
-        return TileCrops(plane, origins, size)[:]
-    lookup = np.zeros(int(labels.max()) + 1, bool)
-    lookup[encoding.index[items]] = True
-    chosen = np.where(lookup[labels], labels, 0)
-    return object_crops(image, chosen, size, axes=axes, mask=mask)[0]
+        return TileCrops(open_items(image, axes), origins, size)[:]
+    objects = _objects(image, labels, size, axes=axes, mask=mask)
+    return objects.take(np.searchsorted(objects.ids, encoding.index[items]))
 
 
 # -- tables ------------------------------------------------------------------
@@ -386,25 +482,25 @@ def write_csv(path, columns: dict) -> None:
 # -- checks ------------------------------------------------------------------
 
 
-def _check_channels(model: TrainedModel, planes: np.ndarray) -> None:
+def _check_channels(model: TrainedModel, channels: int) -> None:
     expected = model.config.model.in_channels
-    if planes.shape[1] != expected:
+    if channels != expected:
         raise ValueError(
-            f"the model takes {expected}-channel images but the items have {planes.shape[1]}; "
+            f"the model takes {expected}-channel images but the items have {channels}; "
             "choose another image or give its channel axis 'C' in the axes."
         )
 
 
-def _single_plane(model: TrainedModel, image: np.ndarray, axes: str) -> np.ndarray:
-    planes, _ = to_planes(image, axes)
-    if planes.shape[0] != 1:
+def _single_plane(model: TrainedModel, image, axes: str, cache_mb: float, items: str) -> ImageCollection:
+    """``image`` opened by :func:`open_items` after checking it is one plane of the model's channels."""
+    collection = open_items(image, axes, cache_mb=cache_mb)
+    if len(collection) != 1:
         raise ValueError(
-            f"tiles are cut from one plane but axes {axes!r} give {planes.shape[0]}; choose "
+            f"{items} are cut from one plane but axes {axes!r} give {len(collection)}; choose "
             "one frame, or encode the frames themselves."
         )
-    _check_channels(model, planes)
-    check_image(planes, "the image")
-    return planes[0]
+    _check_channels(model, collection.channels)
+    return collection
 
 
 def check_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
