@@ -5,6 +5,9 @@ import pytest
 from napari_autoencoders.core.config import TASK_MODES, DataConfig, ModelConfig, Task, TrainingConfig
 from napari_autoencoders.core.recipes import (
     DEFAULT_TIME_BUDGET,
+    FRAME_BATCH_SIZE,
+    FRAME_LEARNING_RATE,
+    FRAME_WIDTH,
     NEIGHBOUR_WEIGHT,
     PRETRAINED_LEARNING_RATE,
     UNBOUNDED_EPOCHS,
@@ -156,8 +159,15 @@ def test_messages_spell_options_as_the_front_end_does():
 def test_a_stack_of_frames_to_embed_gets_the_neighbour_term_and_no_augmentation():
     config = task_config("reconstruct", shape=(4000, 28, 28))
     assert config.training.neighbour_weight == NEIGHBOUR_WEIGHT and not config.data.augment
+    # a narrow network, large batches and a fast rate: the most grouping in a short training
+    assert (config.model.width, config.data.batch_size) == (FRAME_WIDTH, FRAME_BATCH_SIZE)
+    assert config.training.learning_rate == FRAME_LEARNING_RATE
+    given = task_config("reconstruct", shape=(4000, 28, 28), width=8, batch_size=8, learning_rate=1e-3)
+    assert (given.model.width, given.data.batch_size, given.training.learning_rate) == (8, 8, 1e-3)
+    assert task_config("reconstruct", shape=(40, 28, 28)).data.batch_size == 40  # no more than the frames
     off = task_config("reconstruct", shape=(4000, 28, 28), neighbour_weight=0.0, augment=True)
     assert off.training.neighbour_weight == 0 and off.data.augment
+    assert (off.model.width, off.data.batch_size) == (ModelConfig.width, DataConfig.batch_size)
     # with the term on by default, the number of neighbours can be given alone
     assert task_config("reconstruct", shape=(4000, 28, 28), neighbours=7).training.neighbours == 7
 

@@ -384,6 +384,10 @@ def test_the_files_controls_show_only_for_files(widget):
     assert not widget.cache_mb.isHidden() and widget.files.mode.value == "d"
     widget.data_source.setCurrentText("files")
     assert widget.files.mode.value == "rm"
+    widget.mode.setCurrentText("paired")  # files are read patch by patch, without targets
+    assert widget.target_layer.isHidden()
+    widget.data_source.setCurrentText("layer")
+    assert not widget.target_layer.isHidden()
 
 
 def test_training_from_two_files_makes_a_model(qtbot, tmp_path, viewer, widget, registry, make_noisy, notifications):

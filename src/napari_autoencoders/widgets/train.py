@@ -46,7 +46,11 @@ from ..core.data.resolution import FACTORS
 from ..core.model import TrainedModel
 from ..core.recipes import (
     DEFAULT_TIME_BUDGET,
+    FRAME_BATCH_SIZE,
+    FRAME_LEARNING_RATE,
+    FRAME_WIDTH,
     GENERATIVE_TASKS,
+    PRETRAINED_LEARNING_RATE,
     ZERO_SHOT_EPOCHS,
     ZERO_SHOT_TIME_BUDGET,
     LATENT_TASKS,
@@ -257,11 +261,21 @@ class TrainWidget(JobPanel):
         )
         self.batch_size = spin(0, 0, 4096, special="auto")
         self.batch_size.setToolTip(
-            f"Patches per step. auto: {data.batch_size}, {VOLUME_BATCH_SIZE} for a 3D network."
+            f"Patches per step. auto: {data.batch_size}, {VOLUME_BATCH_SIZE} for a 3D network, "
+            f"{FRAME_BATCH_SIZE} frames for a stack of frames with the neighbour term."
         )
         self.depth = spin(model.depth, 1, 6)
-        self.width = spin(model.width, 1, 1024)
-        self.learning_rate = float_spin(training.learning_rate, 1e-6, 1.0, decimals=6)
+        self.width = spin(0, 0, 1024, special="auto")
+        self.width.setToolTip(
+            f"Feature maps of the first level. auto: {model.width}, {FRAME_WIDTH} for a stack of "
+            "frames with the neighbour term."
+        )
+        self.learning_rate = float_spin(0.0, 0.0, 1.0, decimals=6)
+        self.learning_rate.setSpecialValueText("auto")
+        self.learning_rate.setToolTip(
+            f"auto: {training.learning_rate:g}, {PRETRAINED_LEARNING_RATE:g} from the prior, "
+            f"{FRAME_LEARNING_RATE:g} for a stack of frames with the neighbour term."
+        )
         self.steps_per_epoch = spin(training.steps_per_epoch, 1, 1_000_000)
         self.patience = spin(training.patience, 1, 100_000)
         self.mask_fraction = float_spin(training.mask_fraction, 0.001, 0.25, decimals=3)
@@ -323,7 +337,8 @@ class TrainWidget(JobPanel):
         show_row(self.form, self.input_layer, not from_files)
         show_row(self.form, self.files.native, from_files)
         show_row(self.form, self.cache_mb, from_files)
-        show_row(self.form, self.target_layer, mode == Mode.PAIRED.value and task in TASK_MODES)
+        paired = mode == Mode.PAIRED.value and task in TASK_MODES
+        show_row(self.form, self.target_layer, paired and not from_files)  # files: no targets
         self.form.labelForField(self.target_layer).setText(
             "high-res target" if superres else "clean target"
         )
@@ -401,7 +416,8 @@ class TrainWidget(JobPanel):
         options = {name: _read(field) for name, field in fields.items() if not field.isHidden()}
         if "factor" in options:
             options["factor"] = int(options["factor"])
-        for name in ("dense", "patch_size", "batch_size", "three_d", "patch_z"):  # unticked, auto
+        auto = ("dense", "patch_size", "batch_size", "width", "learning_rate", "three_d", "patch_z")
+        for name in auto:  # unticked, auto
             options[name] = options.get(name) or None
         if "augment" in options:
             options["augment"] = SWITCH[options["augment"]]
