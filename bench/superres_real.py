@@ -174,7 +174,7 @@ def rows_of(results: list[dict]) -> list[list[str]]:
             continue
         gains = [r["psnr"] - bicubic[r["image"], r["factor"]] for r in chosen]
         low, high = min(r["steps"] for r in chosen), max(r["steps"] for r in chosen)
-        label = "**mean**" if len(chosen) == len(cases) else f"**mean** of {len(chosen)} run"
+        label = "**mean**" if len(chosen) == len(cases) else f"**mean** of {len(chosen)} not refused"
         rows.append(
             [group, label, f"×{factor}", method,
              f"{np.mean([r['psnr'] for r in chosen]):.2f}", f"{np.mean(gains):+.2f}",
