@@ -156,7 +156,14 @@ class FrameCrops:
         return np.concatenate([self[item : item + 1] for item in items])
 
 
-class TileCrops:
+class _Crops:
+    """Items read on demand: a slice of them is :meth:`take` of its indices."""
+
+    def __getitem__(self, items: slice) -> np.ndarray:
+        return self.take(np.arange(len(self))[items])
+
+
+class TileCrops(_Crops):
     """The tiles at ``origins`` (T, 2) of a collection's one plane, read through its cache.
 
     Sliced, it gives float32 tiles (B, C, S, S).
@@ -168,9 +175,6 @@ class TileCrops:
     def __len__(self) -> int:
         return len(self.origins)
 
-    def __getitem__(self, items: slice) -> np.ndarray:
-        return self.take(np.arange(len(self))[items])
-
     def take(self, items: np.ndarray) -> np.ndarray:
         """The tiles ``items`` (n,), in that order."""
         size = self.size
@@ -178,7 +182,7 @@ class TileCrops:
         return np.stack(tiles) if tiles else np.empty((0, self.collection.channels, size, size), np.float32)
 
 
-class ObjectCrops:
+class ObjectCrops(_Crops):
     """Squares of side ``size`` centred on the objects of ``labels``, cut from a collection's plane.
 
     Only the crops asked for are read, through the collection's cache. Parts
@@ -205,9 +209,6 @@ class ObjectCrops:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def __getitem__(self, items: slice) -> np.ndarray:
-        return self.take(np.arange(len(self))[items])
 
     def take(self, items: np.ndarray) -> np.ndarray:
         """The crops (n, C, S, S) float32 of objects ``items`` (indices into :attr:`ids`)."""
