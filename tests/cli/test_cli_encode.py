@@ -81,6 +81,19 @@ def test_tiles_follow_the_stride(files, tmp_path):
     assert status == 0
     _, rows = read_csv(output)
     assert len(rows) == 9  # a 3 x 3 grid over 48 x 48
+    # a cache smaller than a block reads the tiles again, to the same codes
+    (tmp_path / "small").mkdir()
+    status, small = encode(
+        files, tmp_path / "small", "--input", files["image"], "--tile-stride", 16, "--cache-mb", 0.001
+    )
+    assert status == 0
+    np.testing.assert_allclose(read_csv(small)[1], rows, atol=1e-6)
+
+
+def test_a_cache_of_no_memory_is_refused(files, tmp_path, capsys):
+    status, _ = encode(files, tmp_path, "--input", files["stack"], "--cache-mb", 0)
+    assert status == 2
+    assert "cache" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

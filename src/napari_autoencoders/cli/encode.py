@@ -40,7 +40,9 @@ def run_encode(args: argparse.Namespace) -> int:
     axes = args.axes or source.axes or guess_axes(image.shape)
     if args.axes is None and source.axes is None:
         check_guessed_axes(image.shape, axes, model.config.model.in_channels)
-    options = dict(axes=axes, batch_size=args.batch_size, device=args.device or "auto")
+    options = dict(
+        axes=axes, batch_size=args.batch_size, device=args.device or "auto", cache_mb=args.cache_mb
+    )
     if args.labels:
         labels = np.asarray(open_image(args.labels).array)  # the objects' centroids need them all
         steps = iter_encode_objects(model, image, labels, mask=args.mask, **options)

@@ -401,6 +401,13 @@ def _add_encode(commands) -> None:
     )
     encode.add_argument("--seed", type=int, default=0, help="seeds projection and clustering")
     encode.add_argument("--batch-size", type=int, default=256, metavar="N", help="items per batch")
+    encode.add_argument(
+        "--cache-mb",
+        type=float,
+        default=DEFAULT_CACHE_MB,
+        metavar="MB",
+        help=f"memory for the decoded blocks of a lazily read input (default {DEFAULT_CACHE_MB} MB)",
+    )
     _add_common(encode)
 
 
