@@ -409,10 +409,14 @@ def _frame_rules(
     enough = count > training.neighbours and data.batch_size >= 4
     if "neighbour_weight" not in given and enough:
         training.neighbour_weight = NEIGHBOUR_WEIGHT
-    if training.neighbour_weight > 0:
-        model.width = given.get("width", FRAME_WIDTH)
-        data.batch_size = given.get("batch_size", min(FRAME_BATCH_SIZE, count))
-        training.learning_rate = given.get("learning_rate", FRAME_LEARNING_RATE)
+    if not training.neighbour_weight > 0:
+        return
+    if "width" not in given:
+        model.width = FRAME_WIDTH
+    if "batch_size" not in given:
+        data.batch_size = min(FRAME_BATCH_SIZE, count)
+    if "learning_rate" not in given:
+        training.learning_rate = FRAME_LEARNING_RATE
 
 
 def _default_patch(

@@ -322,7 +322,8 @@ def iter_encode_tiles(
         :func:`tile_grid_shape`.
     """
     check_encoder(model)
-    collection = _single_plane(model, image, axes, cache_mb, "tiles")
+    collection = _one_plane(image, axes, cache_mb, "tiles")
+    _check_channels(model, collection.channels)
     size = model.config.model.input_size
     origins = tile_origins(collection.plane_shape(0)[1:], size, size if stride is None else stride)
     latents = yield from iter_encode(model, TileCrops(collection, origins, size), **options)
@@ -384,9 +385,7 @@ def object_crops(
 
 def _objects(image, labels, size: int, *, axes: str, mask: bool, cache_mb: float = DEFAULT_CACHE_MB):
     """The :class:`ObjectCrops` of ``labels`` over the one plane of ``image``."""
-    collection = open_items(image, axes, cache_mb=cache_mb)
-    if len(collection) != 1:
-        raise ValueError(f"objects are cut from one plane, got {len(collection)}; choose one frame.")
+    collection = _one_plane(image, axes, cache_mb, "objects")
     labels = check_labels(labels, collection.plane_shape(0)[1:])
     return ObjectCrops(collection, labels, size, mask=mask)
 
@@ -492,15 +491,14 @@ def _check_channels(model: TrainedModel, channels: int) -> None:
         )
 
 
-def _single_plane(model: TrainedModel, image, axes: str, cache_mb: float, items: str) -> ImageCollection:
-    """``image`` opened by :func:`open_items` after checking it is one plane of the model's channels."""
+def _one_plane(image, axes: str, cache_mb: float, items: str) -> ImageCollection:
+    """``image`` opened by :func:`open_items` after checking it is one plane to cut ``items`` from."""
     collection = open_items(image, axes, cache_mb=cache_mb)
     if len(collection) != 1:
         raise ValueError(
             f"{items} are cut from one plane but axes {axes!r} give {len(collection)}; choose "
             "one frame, or encode the frames themselves."
         )
-    _check_channels(model, collection.channels)
     return collection
 
 
