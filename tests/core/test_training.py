@@ -401,19 +401,30 @@ def test_neighbour_term_is_exaggerated_early_in_the_training_only(tiny_config, m
     assert used == [EXAGGERATION] * 2 + [1.0] * 2 + [1.0] * training.VALIDATION_BATCHES
 
 
-def test_weights_of_exaggerated_epochs_give_way_to_the_first_plain_epoch(tiny_config):
+def record(trainer, val_loss):
+    """Record an epoch of validation loss ``val_loss`` after 5 stale ones; return the stale count."""
+    event = TrainingEvent(step=1, epoch=1, loss=1.0, elapsed=0.0, learning_rate=0.1,
+                          fraction=0.0, val_loss=val_loss)
+    return trainer._record(event, stale=5)
+
+
+def test_the_neighbour_term_keeps_the_last_weights_and_never_stops_early(tiny_config):
     trainer = Trainer(neighbour_config(tiny_config), neighbour_frames())
     trainer.prepare()
+    assert record(trainer, 1.0) == 0 and trainer.best_loss == 1.0
+    with torch.no_grad():
+        next(trainer.network.parameters()).add_(1.0)
+    assert record(trainer, 2.0) == 0 and trainer.best_loss == 2.0  # worse, kept all the same
+    kept, now = trainer.best_state, trainer.network.state_dict()
+    assert all(torch.equal(kept[name], now[name]) for name in now)
 
-    def record(val_loss, exaggeration):
-        trainer._exaggeration = exaggeration
-        event = TrainingEvent(step=1, epoch=1, loss=1.0, elapsed=0.0, learning_rate=0.1,
-                              fraction=0.0, val_loss=val_loss)
-        return trainer._record(event, stale=5)
 
-    assert record(1.0, EXAGGERATION) == 0 and trainer.best_loss == 1.0
-    assert record(2.0, 1.0) == 0 and trainer.best_loss == 2.0  # plain, though worse
-    assert record(3.0, 1.0) == 6 and trainer.best_loss == 2.0  # then only improvements count
+def test_without_the_neighbour_term_only_better_weights_are_kept(tiny_config):
+    trainer = Trainer(neighbour_config(tiny_config, neighbour_weight=0.0), neighbour_frames())
+    trainer.prepare()
+    trainer.best_loss = 1.5  # the untrained network's
+    assert record(trainer, 1.0) == 0 and trainer.best_loss == 1.0
+    assert record(trainer, 2.0) == 6 and trainer.best_loss == 1.0
 
 
 def test_vae_takes_the_neighbour_term_on_its_latent_mean(tiny_vae_config):

@@ -265,7 +265,7 @@ def _add_train(commands) -> None:
         type=int,
         metavar="EPOCHS",
         help=f"stop after EPOCHS epochs without a better validation loss (default "
-        f"{TrainingConfig.patience})",
+        f"{TrainingConfig.patience}; never with the neighbour term, which keeps its last weights)",
     )
     training.add_argument(
         "--mask-fraction",

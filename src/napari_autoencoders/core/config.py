@@ -342,7 +342,8 @@ class TrainingConfig:
     learning_rate, weight_decay : float
         AdamW parameters; the learning rate follows a cosine decay.
     patience : int
-        Stop after this many epochs without a better validation loss.
+        Stop after this many epochs without a better validation loss
+        (never with the neighbour term, which keeps the last weights).
     seed : int
         Seeds the weights, the patch sampling and the noise.
     mask_fraction : float
@@ -369,7 +370,8 @@ class TrainingConfig:
         be the size of the patch, and a batch must hold at least 2 pairs
         (``data.batch_size`` of 4 or more). During the first 30 % of the
         training the term's attraction is exaggerated, so the training loss
-        drops when that ends; validation always uses the plain term.
+        drops when that ends; validation always uses the plain term. The
+        training keeps its last weights and never stops early.
     neighbours : int
         Nearest neighbours of each frame (k) for the graph of the neighbour
         term: frames among each other's k nearest neighbours form pairs,

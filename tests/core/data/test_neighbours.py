@@ -9,6 +9,7 @@ from napari_autoencoders.core.data.neighbours import (
     EXAGGERATION,
     NeighbourSampler,
     exaggeration_at,
+    kernel_degrees_of_freedom,
     neighbour_graph,
     neighbour_loss,
     neighbour_samplers,
@@ -92,6 +93,15 @@ def test_heavier_tails_push_harder_on_distant_frames():
     cauchy = neighbour_loss(codes, codes, degrees_of_freedom=1)
     heavy = neighbour_loss(codes, codes, degrees_of_freedom=0.5)
     assert 0 < cauchy < heavy
+
+
+def test_the_kernel_has_heavier_tails_in_a_plane_than_in_more_dimensions():
+    assert kernel_degrees_of_freedom(2) == 0.5 < kernel_degrees_of_freedom(3) == kernel_degrees_of_freedom(10) == 1
+    generator = torch.Generator().manual_seed(0)
+    for dim in (2, 10):
+        heads, tails = torch.randn(8, dim, generator=generator), torch.randn(8, dim, generator=generator)
+        chosen = kernel_degrees_of_freedom(dim)
+        assert torch.isclose(neighbour_loss(heads, tails), neighbour_loss(heads, tails, degrees_of_freedom=chosen))
 
 
 def test_exaggeration_multiplies_the_attraction_within_pairs():
