@@ -10,6 +10,7 @@ from napari_autoencoders.core.recipes import (
     FRAME_WIDTH,
     NEIGHBOUR_WEIGHT,
     PRETRAINED_LEARNING_RATE,
+    SUPERRES_BATCH_SIZE,
     UNBOUNDED_EPOCHS,
     ZERO_SHOT_EPOCHS,
     ZERO_SHOT_MIN_SIDE,
@@ -214,6 +215,19 @@ def test_zero_shot_patches_leave_room_for_a_validation_strip(factor):
     assert 2 * config.data.patch_size <= coarse
     from_highres = task_config("superres", shape=(256, 256), factor=factor)
     assert from_highres.data.patch_size == min(64, 256 // factor)
+
+
+@pytest.mark.parametrize("mode", ["from-highres", "paired"])
+def test_super_resolution_from_given_images_trains_on_small_batches_at_x2(mode):
+    # four times the steps of the default batch in the same time: more detail learned in 120 s
+    config = task_config("superres", shape=(256, 256), mode=mode)
+    assert config.data.batch_size == SUPERRES_BATCH_SIZE[2] < DataConfig.batch_size
+    for factor in (3, 4):
+        other = task_config("superres", shape=(256, 256), mode=mode, factor=factor)
+        assert other.data.batch_size == DataConfig.batch_size
+    assert task_config("superres", shape=(256, 256), mode=mode, batch_size=16).data.batch_size == 16
+    zero_shot = task_config("superres", shape=(512, 512), mode="zero-shot")
+    assert zero_shot.data.batch_size == DataConfig.batch_size
 
 
 @pytest.mark.parametrize(("shape", "axes", "factor"), [((255, 400), "YX", 4), ((3, 120, 300), "SYX", 2)])

@@ -51,6 +51,7 @@ from ..core.recipes import (
     FRAME_WIDTH,
     GENERATIVE_TASKS,
     PRETRAINED_LEARNING_RATE,
+    SUPERRES_BATCH_SIZE,
     ZERO_SHOT_EPOCHS,
     ZERO_SHOT_TIME_BUDGET,
     LATENT_TASKS,
@@ -262,7 +263,8 @@ class TrainWidget(JobPanel):
         self.batch_size = spin(0, 0, 4096, special="auto")
         self.batch_size.setToolTip(
             f"Patches per step. auto: {data.batch_size}, {VOLUME_BATCH_SIZE} for a 3D network, "
-            f"{FRAME_BATCH_SIZE} frames for a stack of frames with the neighbour term."
+            f"{FRAME_BATCH_SIZE} frames for a stack of frames with the neighbour term, "
+            f"{SUPERRES_BATCH_SIZE[2]} for super-resolution ×2 from-highres or paired."
         )
         self.depth = spin(model.depth, 1, 6)
         self.width = spin(0, 0, 1024, special="auto")
