@@ -314,7 +314,7 @@ class Trainer:
                 validation_fraction=cfg.data.validation_fraction,
                 **common,
             )
-        if cfg.training.neighbour_weight > 0:
+        if self._neighbour_term:
             fraction = cfg.data.validation_fraction
             return neighbour_samplers(x, y, neighbours=cfg.training.neighbours, fraction=fraction, **common)
         train_x, train_y, val_x, val_y = split_validation(
@@ -353,6 +353,11 @@ class Trainer:
         self.config.model = dataclasses.replace(
             self.config.model, noise_gain=noise.gain, noise_variance=noise.read_variance
         )
+
+    @property
+    def _neighbour_term(self) -> bool:
+        """Whether the loss has the neighbour term (``training.neighbour_weight`` above 0)."""
+        return self.config.training.neighbour_weight > 0
 
     @property
     def _keeps_prior(self) -> bool:
@@ -427,7 +432,7 @@ class Trainer:
         if self._recorrupted:
             return self.network.recorrupted_loss(x, mask, RECORRUPTION), None
         with autocast(self.device):
-            if self.config.training.neighbour_weight > 0:
+            if self._neighbour_term:
                 latent = self.network.encode(x)
                 prediction = self.network.decode(latent)
             else:
@@ -585,8 +590,8 @@ class Trainer:
                 break
             lr = self._set_learning_rate(fraction)
             x, y, mask = self._batch(*self.sampler.sample(), self.generator)
-            neighbour = self.config.training.neighbour_weight > 0
-            loss = self._loss(x, y, mask, exaggeration_at(fraction) if neighbour else 1.0)
+            exaggeration = exaggeration_at(fraction) if self._neighbour_term else 1.0
+            loss = self._loss(x, y, mask, exaggeration)
             value = loss.item()
             _check_loss(value, "training", self._step + 1, self.config)  # before any update
             self.optimizer.zero_grad(set_to_none=True)
@@ -637,8 +642,7 @@ class Trainer:
                 "learning_rate": event.learning_rate,
             }
         )
-        latest = self.config.training.neighbour_weight > 0
-        if (event.val_loss < self.best_loss or latest) and not self._keeps_prior:
+        if (event.val_loss < self.best_loss or self._neighbour_term) and not self._keeps_prior:
             self.best_loss = event.val_loss
             self.best_state = copy.deepcopy(self.network.state_dict())
             return 0
