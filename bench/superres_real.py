@@ -125,6 +125,9 @@ def case_results(
                 "bilinear": (upscale_interpolated(low, factor, order=1), 0, 0.0),
                 "bicubic": (upscale_interpolated(low, factor, order=3), 0, 0.0),
                 "ours, from-highres": (highres.predict(low, axes="YX"), steps_of(highres), seconds),
+                "ours, from-highres, one orientation": (
+                    highres.predict(low, axes="YX", ensemble=False), steps_of(highres), seconds
+                ),
             }
             if zero_shot:
                 outputs["ours, zero-shot"] = _zero_shot(low, factor, **options)
@@ -200,7 +203,10 @@ def run(quick: bool = False) -> list[dict]:
         f"({size}x{size} crops), applied to every test image; `zero-shot`: trained on the "
         "low-resolution test image alone. Every model: `napari_autoencoders.train(image, "
         "task='superres', mode=..., factor=...)` with the recipe's defaults (time budgets "
-        "included). Outputs clipped to [0, 1]; seconds include training. Goals (issue 13): "
+        "included): each starts from the shipped upscaler of its factor, pretrained on the "
+        "training images (never on a test image), and predicts with the mean over 8 rotations "
+        "and flips (`one orientation`: the same model without that self-ensemble). Outputs "
+        "clipped to [0, 1]; seconds include training. Goals (issue 13): "
         "from-highres ≥ bicubic + 1.0 dB (×2) and + 0.5 dB (×4) on each group's mean; "
         "zero-shot ≥ bicubic on every case. Zero-shot refuses an image whose downscaled copy "
         "is under 64 pixels (`ZERO_SHOT_MIN_SIDE`): every ×4 case here (a 64-pixel copy of "

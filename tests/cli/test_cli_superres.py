@@ -73,3 +73,18 @@ def test_bad_superres_options_give_one_error_line(files, tmp_path, capsys, argv,
     assert len(lines) == 1 and lines[0].startswith("napari-autoencoders: error: ")
     assert message in lines[0]
     assert not (tmp_path / "m").exists()
+
+
+def test_apply_no_ensemble_gives_the_single_orientation(files, tmp_path):
+    model_path = tmp_path / "sr.safetensors"
+    assert run("train", "--task", "superres", "--input", files["high"], "--model", model_path, *FAST) == 0
+    outputs = {flag: tmp_path / f"{flag}.tif" for flag in ("--ensemble", "--no-ensemble")}
+    for flag, output in outputs.items():
+        argv = ["apply", "--model", model_path, "--input", files["low2"], "--output", output]
+        assert run(*argv, flag, "--quiet") == 0
+    model = load_model(model_path)
+    low = read_image(files["low2"])
+    np.testing.assert_allclose(read_image(outputs["--ensemble"]), model.predict(low), atol=1e-4)
+    np.testing.assert_allclose(
+        read_image(outputs["--no-ensemble"]), model.predict(low, ensemble=False), atol=1e-4
+    )

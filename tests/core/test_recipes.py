@@ -10,6 +10,7 @@ from napari_autoencoders.core.recipes import (
     FRAME_WIDTH,
     NEIGHBOUR_WEIGHT,
     PRETRAINED_LEARNING_RATE,
+    SUPERRES_PRETRAINED_LEARNING_RATE,
     SUPERRES_BATCH_SIZE,
     UNBOUNDED_EPOCHS,
     ZERO_SHOT_EPOCHS,
@@ -302,8 +303,28 @@ def test_a_pretrained_start_refuses_masking_and_other_networks():
         task_config("denoise", shape=(128, 128), pretrained=True, mask_fraction=0.05)
     with pytest.raises(ValueError, match="needs the prior's network"):
         task_config("denoise", shape=(128, 128), pretrained=True, depth=2)
-    with pytest.raises(ValueError, match="'pretrained' applies to task denoise only"):
-        task_config("superres", shape=(128, 128), pretrained=True)
+    with pytest.raises(ValueError, match="'pretrained' applies to tasks denoise and superres only"):
+        task_config("vae", shape=(16, 28, 28), pretrained=True)
+
+
+@pytest.mark.parametrize("mode", ["from-highres", "paired", "zero-shot"])
+def test_superres_starts_from_the_shipped_upscaler(mode):
+    config = task_config("superres", mode=mode, shape=(256, 256), factor=4)
+    assert config.training.pretrained
+    assert config.model.channelwise and (config.model.width, config.model.blocks) == (32, 4)
+    assert config.training.learning_rate == SUPERRES_PRETRAINED_LEARNING_RATE
+
+
+@pytest.mark.parametrize("options", [{"blocks": 8}, {"width": 16}, {"pretrained": False}])
+def test_superres_network_options_train_from_scratch(options):
+    config = task_config("superres", shape=(128, 128), **options)
+    assert not config.training.pretrained and not config.model.channelwise
+    assert config.training.learning_rate == TrainingConfig.learning_rate
+
+
+def test_a_pretrained_upscaler_refuses_another_network():
+    with pytest.raises(ValueError, match="needs the prior's network"):
+        task_config("superres", shape=(128, 128), pretrained=True, blocks=8)
 
 
 def test_a_3d_network_starts_from_scratch():

@@ -163,3 +163,24 @@ def test_an_upscaler_keeps_bicubic_until_an_epoch_beats_it(tiny_config, blobs):
     for _ in trainer.run():
         pass
     assert trainer.best_loss <= trainer.input_loss  # kept weights never lose to bicubic
+
+
+def test_a_pretrained_upscaler_worse_than_bicubic_is_not_kept(tiny_config, blobs, tmp_path, monkeypatch):
+    from napari_autoencoders.core import prior
+
+    config = tiny_config(
+        model={"architecture": "superres", "factor": 2, "width": 32, "blocks": 4, "channelwise": True},
+        data={"patch_size": 8},
+        training={"task": "superres", "mode": "zero-shot", "pretrained": True, "learning_rate": 1e-12},
+    )
+    bad = build_model(config.model)
+    torch.nn.init.normal_(bad.tail.weight, std=1.0)  # a prior that adds noise
+    path = prior.save_prior(bad, tmp_path / "bad.safetensors", steps=0)
+    monkeypatch.setattr(prior, "weights_file", lambda config: path)
+    image = blobs((48, 48))
+    trainer = Trainer(config, image)
+    trainer.prepare()
+    assert trainer.best_loss == trainer.input_loss
+    np.testing.assert_allclose(
+        predict(trainer.result(), image, tile=48), upscale_interpolated(image, 2), atol=1e-4
+    )

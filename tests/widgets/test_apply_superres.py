@@ -71,3 +71,28 @@ def test_rgb_layers_have_no_colour_dimension(make_noisy):
     assert result.rgb
     np.testing.assert_allclose(result.scale, (2 / 3, 2 / 3))
     check_overlay(source, result, 3)
+
+
+@pytest.mark.parametrize("ticked", [True, False])
+def test_the_orientation_average_box_chooses_the_ensemble(
+    qtbot, make_napari_viewer, registry, make_noisy, notifications, ticked
+):
+    import torch
+
+    viewer = make_napari_viewer()
+    image = make_noisy((24, 20))
+    model = tiny_upscaler(make_noisy((40, 40)), factor=2)
+    torch.nn.init.normal_(model.network.tail.weight, std=0.1)  # not equivariant
+    name = registry.add(model, "upscaler")
+    viewer.add_image(image, name="cells")
+    widget = ApplyWidget(viewer, registry=registry)
+    widget.model_choice.setCurrentText(name)
+    assert widget.ensemble.isChecked()  # by default
+    widget.ensemble.setChecked(ticked)
+
+    widget.apply()
+    qtbot.waitUntil(widget.apply_button.isEnabled, timeout=TIMEOUT_MS)
+
+    assert notifications["error"] == []
+    expected = model.predict(image, ensemble=ticked, tile=widget.tile.value())
+    np.testing.assert_allclose(viewer.layers["cells super-resolved ×2"].data, expected, atol=1e-4)

@@ -20,6 +20,7 @@ CASES = [
     ("reconstruct", None, FRAMES, {"latent_dim": 4, "neighbour_weight": 1.0}),
     ("superres", "from-highres", IMAGE, {"factor": 3, "downscale": "gaussian:1.0"}),
     ("superres", "paired", IMAGE, {}),
+    ("superres", "from-highres", IMAGE, {"pretrained": False, "width": 16}),
     ("superres", "zero-shot", (256, 256), {"factor": 4, "time_budget": 20}),
     ("vae", None, FRAMES, {}),
     ("vae", None, FRAMES, {"dense": True, "beta": 0.5, "kl_warmup": 100}),

@@ -97,8 +97,22 @@ def test_denoising_starts_from_the_prior_unless_asked_for_random_weights(viewer,
     assert not any(field.isHidden() for field in scratch_fields)
     assert not widget.config().training.pretrained
 
-    widget.task.setCurrentText("superres")
+    widget.task.setCurrentText("vae")
     assert widget.start.isHidden()
+
+
+def test_super_resolution_starts_from_the_shipped_upscaler(viewer, registry):
+    viewer.add_image(np.zeros((96, 96), np.float32), name="highres")
+    widget = TrainWidget(viewer, registry=registry)
+    widget.task.setCurrentText("superres")
+    assert not widget.start.isHidden() and widget.start.currentText() == "pretrained prior"
+    assert widget.width.isHidden() and widget.learning_rate.isHidden()
+    config = widget.config()
+    assert config.training.pretrained and config.model.channelwise
+
+    widget.start.setCurrentText("random weights")
+    assert not widget.width.isHidden()
+    assert not widget.config().training.pretrained
 
 
 def test_the_3d_box_shows_for_denoise_and_reads_a_stack_as_a_volume(viewer, registry):

@@ -90,7 +90,7 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
     else:  # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
         destination = atomic_output(output, shape)
     options = {"axes": axes, "tile": args.tile, "overlap": args.overlap}
-    options.update(batch_size=args.batch_size, device=args.device or "auto")
+    options.update(batch_size=args.batch_size, device=args.device or "auto", ensemble=args.ensemble)
     with destination as out:
         if client is None:
             run_with_bar(iter_predict(model, image.array, out=out, **options), quiet=args.quiet)

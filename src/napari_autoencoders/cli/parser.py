@@ -127,9 +127,10 @@ def _add_train(commands) -> None:
     task.add_argument(
         "--pretrained",
         action=argparse.BooleanOptionalAction,
-        help="denoise: start from the denoising prior shipped with the package and fine-tune "
-        "it (default: yes, unless --depth, --width or --mask-fraction asks for a network "
-        "trained from scratch, or the synthetic noise is salt-and-pepper)",
+        help="denoise and superres: start from the prior shipped with the package (the "
+        "denoiser, or the upscaler of --factor) and fine-tune it (default: yes, unless "
+        "--depth, --width, --blocks or --mask-fraction asks for a network trained from "
+        "scratch, or the synthetic noise is salt-and-pepper)",
     )
 
     network = train.add_argument_group("network")
@@ -319,6 +320,12 @@ def _add_apply(commands) -> None:
     )
     apply.add_argument("--axes", help="axes of the input (default: the model's axes)")
     apply.add_argument("--tile", type=int, default=512, metavar="N", help="tile side (pixels)")
+    apply.add_argument(
+        "--ensemble",
+        action=argparse.BooleanOptionalAction,
+        help="average the predictions of the 8 rotations and flips of each tile, for 8 times "
+        "the computation (default: for super-resolution models only)",
+    )
     apply.add_argument(
         "--overlap", type=int, default=32, metavar="N", help="overlap of neighbouring tiles"
     )

@@ -116,6 +116,9 @@ GENERATIVE_ARCHITECTURES = (*VARIATIONAL_ARCHITECTURES, Architecture.AAE.value)
 PRIOR_NETWORK = {
     "architecture": "unet", "depth": 3, "width": 32, "residual": True, "spatial_dims": 2,
 }  # fmt: skip
+#: The network of the shipped super-resolution priors, one per factor (:mod:`.prior`): the
+#: default "superres" network, applied one channel at a time.
+SUPERRES_PRIOR_NETWORK = {"architecture": "superres", "width": 32, "blocks": 4, "channelwise": True}
 
 
 @dataclass
@@ -151,6 +154,10 @@ class ModelConfig:
         ``"superres"``.
     blocks : int
         Residual blocks of the ``"superres"`` network.
+    channelwise : bool
+        Upscale one channel at a time (``"superres"`` only), as the shipped
+        single-channel super-resolution priors do; the recipe sets it when
+        it starts from one.
     hidden_dim : int
         Units of the hidden layer of ``"vae-dense"`` (784-512-latent in the
         textbook MNIST example).
@@ -191,6 +198,7 @@ class ModelConfig:
     residual: bool = False
     factor: int = 1
     blocks: int = 4
+    channelwise: bool = False
     hidden_dim: int = 512
     reconstruction_loss: str = ReconstructionLoss.BCE.value
     prior: str = Prior.GAUSSIAN.value
@@ -214,6 +222,11 @@ class ModelConfig:
             raise ValueError(
                 "a 'superres' model adds its output to the upscaled input, so it needs as many "
                 f"output as input channels, got {self.in_channels} in and {self.out_channels} out."
+            )
+        if self.channelwise and not superres:
+            raise ValueError(
+                "model.channelwise applies to the 'superres' architecture only, got "
+                f"{self.architecture!r}; set it to false."
             )
         if not superres and self.factor != 1:
             raise ValueError(
@@ -384,7 +397,10 @@ class TrainingConfig:
         data, or given by ``noise`` in ``"synthetic"`` mode);
         ``"self-supervised"`` fine-tuning uses recorrupted pairs instead of
         blind-spot masking. The untuned prior is kept unless fine-tuning
-        beats it on the validation data.
+        beats it on the validation data. Task ``"superres"``: start from
+        the shipped upscaler of the factor (:mod:`.prior`), the default
+        network applied one channel at a time (``model.channelwise``); the
+        result never validates worse than the prior or bicubic interpolation.
     adversarial_rate : float
         Task ``"aae"``: learning rate of the discriminator and of the
         encoder's regularisation phase, as a share of the learning rate of
@@ -569,15 +585,18 @@ class Config:
         """Raise ``ValueError`` unless a pretrained start fits the task, network and noise."""
         if not self.training.pretrained:
             return
-        if self.training.task != Task.DENOISE.value:
+        priors = {Task.DENOISE.value: PRIOR_NETWORK, Task.SUPERRES.value: SUPERRES_PRIOR_NETWORK}
+        if self.training.task not in priors:
             raise ValueError(
-                f"training.pretrained starts from the shipped denoising prior: it applies to "
-                f"task 'denoise', not {self.training.task!r}; set it to false."
+                f"training.pretrained starts from a shipped prior, the denoiser or an upscaler: "
+                f"it applies to task 'denoise' or 'superres', not {self.training.task!r}; set it "
+                "to false."
             )
-        network = {name: getattr(self.model, name) for name in PRIOR_NETWORK}
-        if network != PRIOR_NETWORK:
+        expected = priors[self.training.task]
+        network = {name: getattr(self.model, name) for name in expected}
+        if network != expected:
             raise ValueError(
-                f"training.pretrained needs the prior's network {PRIOR_NETWORK}, got {network}; "
+                f"training.pretrained needs the prior's network {expected}, got {network}; "
                 "leave the network settings at their defaults, or set pretrained to false."
             )
         synthetic = self.training.mode == Mode.SYNTHETIC.value

@@ -1,4 +1,4 @@
-"""A pretrained Gaussian denoiser shipped with the package: the denoising prior.
+"""Pretrained networks shipped with the package: the denoising and super-resolution priors.
 
 One residual U-Net, trained once (``tools/pretrain_prior.py``) on
 photographs with white Gaussian noise of standard deviation
@@ -12,7 +12,13 @@ variance. The U-Net does both when its config holds a noise model
 (:meth:`.nn.models.UNet.denoise_stable`); training with
 ``training.pretrained`` fine-tunes it on the user's data.
 
-The weights are a safetensors file with the network's config in its
+The super-resolution priors, one per factor, are the recipe's default
+upscaler (:class:`.nn.models.SuperResolutionNet`) trained once
+(``tools/pretrain_superres.py``) by ``from-highres`` training on
+:data:`SUPERRES_TRAINING_IMAGES`, far longer than a user's budget; training
+with ``training.pretrained`` fine-tunes one, one channel at a time.
+
+The weights are safetensors files with the network's config in their
 header: loading never runs code.
 """
 
@@ -29,7 +35,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .config import PRIOR_NETWORK, ModelConfig
+from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.stabilization import NoiseModel, estimate_noise
 from .inference.tiling import apply_tiled
 from .nn.models import build_model
@@ -40,9 +46,27 @@ PRIOR_SIGMA = 0.1
 TRAINING_PHOTOS = ("astronaut", "coffee", "rocket", "grass", "brick", "clock", "page", "text")
 #: scikit-image photographs never seen in training: the benchmark's test photographs.
 HELD_APART_PHOTOS = ("camera", "chelsea", "gravel", "horse")
+#: Images the super-resolution priors train on (``tools/pretrain_superres.py``; ``name:C`` is
+#: channel C): the training images of ``bench/superres_real.py``, the clock and Grace Hopper.
+#: Its test images (camera, coffee, chelsea, gravel, cell, coins, moon, microaneurysms) stay
+#: held apart.
+SUPERRES_TRAINING_IMAGES = (
+    "astronaut", "rocket", "brick", "grass", "horse", "clock", "grace_hopper",
+    "immunohistochemistry:0", "immunohistochemistry:1", "immunohistochemistry:2", "retina:1",
+    "hubble_deep_field",
+)  # fmt: skip
 #: The network: a residual U-Net of three levels.
 PRIOR_CONFIG = ModelConfig(**PRIOR_NETWORK)
 _WEIGHTS = "gaussian-prior.safetensors"
+#: The super-resolution priors' weights, by factor.
+_SUPERRES_WEIGHTS = "superres-x{factor}.safetensors"
+
+
+def weights_file(config: ModelConfig) -> Path:
+    """The shipped weights for a network of ``config``: the upscaler of its factor, else the denoiser."""
+    superres = config.architecture == Architecture.SUPERRES.value
+    name = _SUPERRES_WEIGHTS.format(factor=config.factor) if superres else _WEIGHTS
+    return Path(str(resources.files("napari_autoencoders.core") / "weights" / name))
 
 
 def prior_network() -> torch.nn.Module:
@@ -51,20 +75,20 @@ def prior_network() -> torch.nn.Module:
 
 
 def save_prior(network: torch.nn.Module, path: str | os.PathLike, *, steps: int) -> Path:
-    """Write ``network``'s weights and config to ``path`` (safetensors).
+    """Write ``network``'s weights and config (``network.config``) to ``path`` (safetensors).
 
     The weights are stored as float16, which halves the file; they are
     loaded back as float32.
     """
     path = Path(path)
-    metadata = {"config": json.dumps(vars(PRIOR_CONFIG)), "steps": str(steps)}
+    metadata = {"config": json.dumps(vars(network.config)), "steps": str(steps)}
     state = {key: value.detach().half().contiguous() for key, value in network.state_dict().items()}
     save_file(state, str(path), metadata=metadata)
     return path
 
 
 def load_prior(path: str | os.PathLike | None = None) -> torch.nn.Module:
-    """The pretrained prior in eval mode, from ``path`` or the package's weights.
+    """A pretrained prior in eval mode, from ``path`` or the package's denoiser.
 
     Raises
     ------
@@ -72,7 +96,7 @@ def load_prior(path: str | os.PathLike | None = None) -> torch.nn.Module:
         If the weights file is missing.
     """
     if path is None:
-        path = resources.files("napari_autoencoders.core") / "weights" / _WEIGHTS
+        path = weights_file(PRIOR_CONFIG)
     with safe_open(str(path), framework="pt") as handle:
         config = ModelConfig(**json.loads(handle.metadata()["config"]))
         state = {key: handle.get_tensor(key).float() for key in handle.keys()}
@@ -82,7 +106,11 @@ def load_prior(path: str | os.PathLike | None = None) -> torch.nn.Module:
 
 
 def pretrained_network(config: ModelConfig, path: str | os.PathLike | None = None) -> torch.nn.Module:
-    """The network of ``config`` (the prior's U-Net, with a noise model) holding the prior's weights.
+    """The network of ``config`` holding a prior's weights.
+
+    ``config`` is the denoising prior's U-Net with a noise model, or a
+    channelwise upscaler; the weights are ``path``'s, by default the shipped
+    ones of that network (:func:`weights_file`).
 
     Raises
     ------
@@ -90,7 +118,7 @@ def pretrained_network(config: ModelConfig, path: str | os.PathLike | None = Non
         If ``config`` is not the prior's network.
     """
     network = build_model(config)
-    prior = load_prior(path)
+    prior = load_prior(path if path is not None else weights_file(config))
     try:
         network.load_state_dict(prior.state_dict())
     except RuntimeError as err:

@@ -24,6 +24,7 @@ from .config import (
     DataConfig,
     Mode,
     PRIOR_NETWORK,
+    SUPERRES_PRIOR_NETWORK,
     ModelConfig,
     Padding,
     ReconstructionLoss,
@@ -84,10 +85,12 @@ FRAME_LEARNING_RATE = 4e-3
 NEIGHBOUR_TASKS = (Task.RECONSTRUCT.value, Task.VAE.value)
 #: Learning rate of a fine-tuning from the shipped denoising prior.
 PRETRAINED_LEARNING_RATE = 2e-4
+#: Learning rate of a fine-tuning from a shipped super-resolution prior.
+SUPERRES_PRETRAINED_LEARNING_RATE = 2e-4
 #: Fields the recipe derives: an option never sets them (``three_d`` sets ``spatial_dims``).
 DERIVED = (
     "architecture", "in_channels", "out_channels", "input_size", "task", "axes", "mode",
-    "spatial_dims",
+    "spatial_dims", "channelwise",
 )
 #: Options that are not config fields.
 EXTRA_OPTIONS = ("dense", "three_d")
@@ -113,7 +116,7 @@ def _applies(task: str, mode: str | None) -> dict[str, tuple[bool, str]]:
         "depth": (task != _SUPERRES, "the denoise, reconstruct, vae and aae networks, not superres"),
         "blocks": (task == _SUPERRES, "task superres only"),
         "residual": (task == _DENOISE, "task denoise only"),
-        "pretrained": (task == _DENOISE, "task denoise only"),
+        "pretrained": (task in (_DENOISE, _SUPERRES), "tasks denoise and superres only"),
         "latent_dim": (latent, "tasks reconstruct, vae and aae only"),
         "padding": (latent, "tasks reconstruct, vae and aae only"),
         "neighbour_weight": (neighbour, "tasks reconstruct and vae only"),
@@ -191,6 +194,10 @@ def task_config(
       seconds); a time budget without ``epochs`` lifts the epoch cap (it
       stops earlier after ``patience`` epochs without a better validation
       loss);
+    - super-resolution starts from the shipped upscaler of its factor
+      (``pretrained``, see :mod:`.prior`) and fine-tunes it at
+      :data:`SUPERRES_PRETRAINED_LEARNING_RATE`, unless a ``width`` or
+      ``blocks`` option asks for a network trained from scratch;
     - super-resolution from given images (``from-highres``, ``paired``)
       trains on :data:`SUPERRES_BATCH_SIZE` patches per batch (4 at ×2, the
       default at ×3 and ×4);
@@ -249,9 +256,7 @@ def task_config(
     model.in_channels = model.out_channels = channels
     model.architecture = ARCHITECTURES[task]
     if task == _SUPERRES:
-        model.factor = given.get("factor", FACTORS[0])
-        if mode != Mode.ZERO_SHOT.value and "batch_size" not in given:
-            data.batch_size = SUPERRES_BATCH_SIZE.get(model.factor, data.batch_size)
+        _superres_rules(model, data, training, given)
     if task in GENERATIVE_TASKS:
         _generative_rules(model, data, dense=given.get("dense", False))
     if task == _DENOISE:
@@ -338,6 +343,27 @@ def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> N
     data.augment = False
     if model.reconstruction_loss == ReconstructionLoss.BCE.value:
         data.percentiles = (0.0, 100.0)  # min-max
+
+
+def _superres_rules(model: ModelConfig, data: DataConfig, training: TrainingConfig, given: dict) -> None:
+    """The factor, the batch size, and a start from the shipped upscaler unless a network option is given.
+
+    The prior (:data:`.config.SUPERRES_PRIOR_NETWORK`) is the default
+    network applied one channel at a time; it fine-tunes at a lower
+    learning rate, so that it adapts without forgetting.
+    """
+    model.factor = given.get("factor", FACTORS[0])
+    if training.mode != Mode.ZERO_SHOT.value and "batch_size" not in given:
+        data.batch_size = SUPERRES_BATCH_SIZE.get(model.factor, data.batch_size)
+    if "pretrained" not in given:
+        training.pretrained = not any(name in given for name in SUPERRES_PRIOR_NETWORK)
+    if not training.pretrained:
+        return
+    for name, value in SUPERRES_PRIOR_NETWORK.items():
+        if name not in given:
+            setattr(model, name, value)
+    if "learning_rate" not in given:
+        training.learning_rate = SUPERRES_PRETRAINED_LEARNING_RATE
 
 
 def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict, spell) -> None:

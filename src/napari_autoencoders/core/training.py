@@ -246,15 +246,14 @@ class Trainer:
         else:
             x = self.input_norm.normalize(planes)
             y = x if target_planes is planes else self.target_norm.normalize(target_planes)
-        if self.config.training.pretrained:
+        superres = self.config.training.task == Task.SUPERRES.value
+        if self.config.training.pretrained and not superres:
             self._set_noise_model(x)
         self._setup(x, y)
         self._frames = x if self._fits_density(x) else None
         self.input_loss = self._input_loss()
-        if self.config.training.task == Task.SUPERRES.value:
-            # the untrained upscaler is bicubic interpolation: a result to beat, never to lose
-            self.best_loss = self.input_loss
-            self.best_state = copy.deepcopy(self.network.state_dict())
+        if superres:
+            self._start_from_best_upscaler()
         elif self.config.training.pretrained:
             # likewise the prior: fine-tuning must beat it on the validation data
             self.best_loss = self._validate()
@@ -273,6 +272,21 @@ class Trainer:
                 device=self.device,
             )
         self._planes = None
+
+    def _start_from_best_upscaler(self) -> None:
+        """Keep, as the result to beat, the better of bicubic interpolation and the prior.
+
+        An untrained upscaler (its last convolution zero) is bicubic
+        interpolation; a pretrained one is kept only where it validates
+        better than that.
+        """
+        self.best_loss = self.input_loss
+        if self.config.training.pretrained and (prior_loss := self._validate()) < self.input_loss:
+            self.best_loss = prior_loss
+        self.best_state = copy.deepcopy(self.network.state_dict())
+        if self.best_loss == self.input_loss:
+            for key in ("tail.weight", "tail.bias"):
+                self.best_state[key] = torch.zeros_like(self.best_state[key])
 
     def _setup(self, x: np.ndarray, y: np.ndarray) -> None:
         """Network, samplers and validation batches for normalised planes (N, C, Y, X)."""

@@ -10,6 +10,7 @@ from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
+    QCheckBox,
     QFormLayout,
     QLineEdit,
     QPushButton,
@@ -112,8 +113,16 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
             "A zarr- or dask-backed layer is read by the workers themselves: its files must be "
             "on a file system they share."
         )
+        self.ensemble = QCheckBox()
+        self.ensemble.setChecked(True)
+        self.ensemble.setToolTip(
+            "Super-resolution models: average the predictions of the 8 rotations and flips of "
+            "each tile (0.02 to 2.3 dB better on real images, 8 times the computation). Untick "
+            "for speed on large images."
+        )
         content = QWidget()
         form = QFormLayout(content)
+        form.addRow("average 8 orientations", self.ensemble)
         form.addRow("tile size", self.tile)
         form.addRow("tile overlap", self.overlap)
         form.addRow("dask scheduler", self.scheduler)
@@ -148,6 +157,7 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
         self.progress.setValue(0)
         self._set_running(True)
         options = dict(axes=axes, tile=self.tile.value(), overlap=self.overlap.value())
+        options["ensemble"] = None if self.ensemble.isChecked() else False  # None: the default
         if scheduler := self.scheduler.text().strip():  # connected in the worker thread
             self._steps = iter_predict_at(scheduler, model, data, **options)
         else:

@@ -171,10 +171,12 @@ class TrainWidget(JobPanel):
         )
         self.start = combo(list(STARTS), next(iter(STARTS)))
         self.start.setToolTip(
-            "pretrained prior: fine-tune the denoiser shipped with the plugin (trained on "
-            "photographs; it works on the noise estimated from your image, Gaussian or "
-            "Poisson-Gaussian), best on one or few images; random weights: train a U-Net from "
-            "scratch (blind-spot masking in self-supervised mode), for other noise."
+            "pretrained prior: fine-tune a network shipped with the plugin. Denoising: a "
+            "denoiser trained on photographs; it works on the noise estimated from your image, "
+            "Gaussian or Poisson-Gaussian, best on one or few images. Super-resolution: an "
+            "upscaler per factor trained on photographs and science images, one channel at a "
+            "time. Random weights: train from scratch (blind-spot masking in self-supervised "
+            "denoising), for other noise."
         )
         self.factor = combo([str(factor) for factor in FACTORS], str(FACTORS[0]))
         self.factor.setToolTip("Upscaling factor in Y and X.")
@@ -350,8 +352,8 @@ class TrainWidget(JobPanel):
         vae, aae = task == Task.VAE.value, task == Task.AAE.value
         show_row(self.form, self.latent_dim, task in LATENT_TASKS)
         show_row(self.form, self.neighbour_weight, task in NEIGHBOUR_TASKS)
-        # the prior is a 2D network: a 3D one starts from random weights
-        flat = denoise and not self.three_d.isChecked()
+        # the priors are 2D networks: a 3D one starts from random weights
+        flat = (denoise and not self.three_d.isChecked()) or superres
         pretrained = flat and STARTS[self.start.currentText()]
         show_row(self.form, self.start, flat)
         show_row(self.advanced_form, self.depth, not superres and not pretrained)

@@ -10,6 +10,7 @@ from napari_autoencoders.core.config import Config, DataConfig, ModelConfig
 from napari_autoencoders.core.nn.models import build_model
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.inference.prediction import (
+    symmetry_mean,
     iter_predict,
     output_shape,
     predict,
@@ -356,3 +357,33 @@ def test_3d_model_writes_into_out_and_refuses_a_wrong_one():
 def test_3d_model_refuses_blocks_apart():
     with pytest.raises(ValueError, match="3D model predicts whole volumes"):
         predict_block(volume_model(), image_of((4, 16, 16)), [(0, 4), (0, 8), (0, 8)], axes="ZYX")
+
+
+def test_symmetry_mean_undoes_each_rotation_and_flip():
+    def ramp(view):  # adds a ramp along X: each orientation puts it elsewhere
+        return view + torch.arange(view.shape[-1], dtype=view.dtype)
+
+    x = torch.rand(2, 1, 6, 6)
+    mean = symmetry_mean(ramp, x)
+    # the 8 ramps, turned back, average to their mean value everywhere
+    torch.testing.assert_close(mean, x + 2.5)
+    # an equivariant network is unchanged: an untrained upscaler is bicubic interpolation
+    upscaler = build_model(ModelConfig(architecture="superres", factor=2, width=8, blocks=1)).eval()
+    x = torch.rand(1, 1, 7, 9)
+    with torch.inference_mode():
+        torch.testing.assert_close(symmetry_mean(upscaler, x), upscaler(x), atol=1e-5, rtol=0)
+
+
+def test_a_superres_model_averages_the_8_orientations_unless_told_not_to():
+    model = untrained_model(architecture="superres", factor=2, blocks=1)
+    torch.nn.init.normal_(model.network.tail.weight, std=0.1)  # not equivariant any more
+    image = image_of((24, 20))
+    plain = predict(model, image, ensemble=False, tile=64)
+    averaged = predict(model, image, tile=64)
+    x = torch.from_numpy(model.input_norm.normalize(image[None, None]))
+    with torch.inference_mode():
+        expected = model.target_norm.denormalize(symmetry_mean(model.network, x).numpy())[0, 0]
+        single = model.target_norm.denormalize(model.network(x).numpy())[0, 0]
+    np.testing.assert_allclose(averaged, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(plain, single, rtol=1e-4, atol=1e-4)
+    assert not np.allclose(plain, averaged, atol=1e-3)

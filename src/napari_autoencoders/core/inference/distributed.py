@@ -61,6 +61,7 @@ def lazy_prediction(
     overlap: int = 32,
     batch_size: int = 1,
     device: str = "cpu",
+    ensemble: bool | None = None,
 ):
     """The prediction of the image file by the model file, as a dask array of one task per chunk.
 
@@ -77,7 +78,7 @@ def lazy_prediction(
         Its chunks; a channel axis should be one chunk.
     axes : str
         The axes of the input and of the result.
-    tile, overlap, batch_size, device
+    tile, overlap, batch_size, device, ensemble
         As :func:`~.prediction.iter_predict`.
 
     Returns
@@ -99,6 +100,7 @@ def lazy_prediction(
             "overlap": overlap,
             "batch_size": batch_size,
             "device": device,
+            "ensemble": ensemble,
         },
     )
 
@@ -179,6 +181,7 @@ def iter_predict_at(
     overlap: int = 32,
     batch_size: int = 1,
     device: str = "auto",
+    ensemble: bool | None = None,
     timeout: float = CONNECT_TIMEOUT,
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     """Predict ``image`` with ``model`` on the dask cluster at ``scheduler``, chunk by chunk.
@@ -191,7 +194,7 @@ def iter_predict_at(
     ----------
     scheduler : str
         The scheduler's address, e.g. ``"tcp://10.0.0.5:8786"``.
-    model, image, axes, tile, overlap, batch_size, device
+    model, image, axes, tile, overlap, batch_size, device, ensemble
         As :func:`iter_predict_on`.
     timeout : float
         Seconds to wait for the scheduler.
@@ -223,6 +226,7 @@ def iter_predict_at(
                 overlap=overlap,
                 batch_size=batch_size,
                 device=device,
+                ensemble=ensemble,
             )
         )
 
@@ -237,6 +241,7 @@ def iter_predict_on(
     overlap: int = 32,
     batch_size: int = 1,
     device: str = "auto",
+    ensemble: bool | None = None,
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     """Predict ``image`` with ``model`` on ``client``'s cluster into an array here.
 
@@ -258,7 +263,7 @@ def iter_predict_on(
         The input, axes ``axes`` (numpy, zarr, dask).
     axes : str
         The axes of ``image`` and of the result.
-    tile, overlap, batch_size, device
+    tile, overlap, batch_size, device, ensemble
         As :func:`~.prediction.iter_predict`; ``device`` is chosen on each worker.
 
     Yields
@@ -287,6 +292,7 @@ def iter_predict_on(
     source = image if isinstance(image, np.ndarray) else _ReadHere(image)
     remote_image = client.scatter(source, broadcast=True)
     options = dict(axes=axes, tile=tile, overlap=overlap, batch_size=batch_size, device=device)
+    options["ensemble"] = ensemble
     futures = {
         client.submit(
             predict_block,

@@ -13,7 +13,7 @@ from ..data.axes import (
     Layout, PlaneView, check_axes, chunk_shape, from_planes, to_planes, to_volumes,
 )
 from ..data.chunks import ChunkCache, tile_capacity
-from ..config import LATENT_ARCHITECTURES
+from ..config import LATENT_ARCHITECTURES, Architecture
 from ..data.patches import check_image
 from ..progress import run
 from .tiling import check_tiling, fit_tile, iter_tiled, iter_tiled_volume, tiled_region
@@ -35,6 +35,7 @@ def iter_predict(
     batch_size: int = 1,
     device: str = "auto",
     out: np.ndarray | None = None,
+    ensemble: bool | None = None,
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     """Apply ``model`` to ``image``, yielding ``(tiles done, tiles in all)``.
 
@@ -68,6 +69,12 @@ def iter_predict(
         file from ``numpy.lib.format.open_memmap`` or a zarr array: rows are
         written into it as the tiles finish, so the result never has to fit
         in memory.
+    ensemble : bool, optional
+        Average the predictions of the 8 rotations and flips of each tile
+        (:func:`symmetry_mean`), for 8 times the computation. By default
+        for super-resolution models only: on held-apart real images it added
+        0.02 to 2.3 dB per image, 0.13 to 0.72 dB to group means
+        (``bench/superres_real.py``), where denoising gained 0.03 dB.
 
     Returns
     -------
@@ -105,7 +112,7 @@ def iter_predict(
     if lazy:  # a chunked input's chunks are decoded once per row of tiles, not once per tile
         image = _cached(image, axes, tile=int(np.max(tile)), width=image.shape[axes.index("X")])
     planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
-    forward = _forward(model, select_device(device), check=lazy)
+    forward = _forward(model, select_device(device), check=lazy, ensemble=ensemble)
     factor = model.config.model.factor
     height, width = planes.shape[-2:]
     shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
@@ -199,6 +206,7 @@ def predict_block(
     overlap: int = 32,
     batch_size: int = 1,
     device: str = "auto",
+    ensemble: bool | None = None,
 ) -> np.ndarray:
     """One block of :func:`predict`'s result, computed from the tiles that touch it alone.
 
@@ -241,7 +249,7 @@ def predict_block(
     start, stop = location[axes.index("X")]
     span = math.ceil((stop - start) / factor) + 2 * int(np.max(tile))  # the block's tiles' columns
     planes = PlaneView(_cached(image, axes, tile=int(np.max(tile)), width=span), axes)
-    forward = _forward(model, select_device(device), check=True)
+    forward = _forward(model, select_device(device), check=True, ensemble=ensemble)
     block = np.empty(tuple(stop - start for start, stop in location), np.float32)
     spans = dict(zip(axes, location))
     out = PlaneView(block, axes)
@@ -409,14 +417,37 @@ def predict(model: TrainedModel, image: np.ndarray, **options) -> np.ndarray:
     return run(iter_predict(model, image, **options))
 
 
-def _forward(model: TrainedModel, device: torch.device, *, check: bool = False):
+def symmetry_mean(network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The mean of ``network`` over the 8 rotations and flips of ``x`` (B, C, Y, X), each undone.
+
+    The self-ensemble of EDSR: each orientation's errors differ, so their
+    mean is more accurate than any one of them.
+    """
+    total = None
+    for turns in range(4):
+        for flip in (False, True):
+            view = torch.rot90(x, turns, dims=(-2, -1))
+            view = view.flip(-1) if flip else view
+            y = network(view.contiguous(memory_format=torch.channels_last))
+            y = torch.rot90(y.flip(-1) if flip else y, -turns, dims=(-2, -1))
+            total = y if total is None else total + y
+    return total / 8
+
+
+def _forward(
+    model: TrainedModel, device: torch.device, *, check: bool = False, ensemble: bool | None = None
+):
     """Return a function from raw tiles (B, C, Y, X), or boxes (B, C, Z, Y, X), to predictions.
 
-    Predictions are in the units of the training targets.
+    Predictions are in the units of the training targets; with ``ensemble``
+    (by default for a super-resolution model) the mean over the 8 rotations
+    and flips of each tile (:func:`symmetry_mean`).
 
     With ``check``, each batch is refused if it holds NaN or infinite values.
     """
     network = model.network_on(device)
+    if ensemble is None:
+        ensemble = model.config.model.architecture == Architecture.SUPERRES.value
 
     def forward(batch: np.ndarray) -> np.ndarray:
         if check:
@@ -424,7 +455,7 @@ def _forward(model: TrainedModel, device: torch.device, *, check: bool = False):
         x = torch.from_numpy(model.input_norm.normalize(batch))
         x = x.to(device, memory_format=channels_last(model.config.model.spatial_dims))
         with torch.inference_mode():  # float32: bf16 autocast would quantise the output
-            y = network(x).float().cpu().numpy()
+            y = (symmetry_mean(network, x) if ensemble else network(x)).float().cpu().numpy()
         return model.target_norm.denormalize(y)
 
     return forward

@@ -357,22 +357,33 @@ class SuperResolutionNet(nn.Module):
     arranges on the fine grid. The result is added to the bicubic
     upsampling of the input, so the network only learns the detail that
     interpolation misses. The last convolution starts at zero: an untrained
-    network is exactly bicubic interpolation.
+    network is exactly bicubic interpolation. With ``config.channelwise``
+    it upscales one channel at a time, as the single-channel shipped priors
+    do (:mod:`..prior`).
     """
 
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
         width, factor = config.width, config.factor
-        self.head = nn.Conv2d(config.in_channels, width, 3, padding=1)
+        channels = 1 if config.channelwise else config.in_channels
+        self.head = nn.Conv2d(channels, width, 3, padding=1)
         self.body = nn.Sequential(*(ResidualBlock(width) for _ in range(config.blocks)))
-        self.tail = nn.Conv2d(width, config.out_channels * factor**2, 3, padding=1)
+        self.tail = nn.Conv2d(width, channels * factor**2, 3, padding=1)
         nn.init.zeros_(self.tail.weight)
         nn.init.zeros_(self.tail.bias)
         self.shuffle = nn.PixelShuffle(factor)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (B, C_in, Y, X) to (B, C_out, Y * factor, X * factor)."""
+        if self.config.channelwise and x.shape[1] > 1:
+            size_b, channels, height, width = x.shape
+            flat = self.upscale(x.reshape(size_b * channels, 1, height, width))
+            return flat.reshape(size_b, channels, *flat.shape[-2:])
+        return self.upscale(x)
+
+    def upscale(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, C, Y, X) to (B, C, Y * factor, X * factor), C the network's channels."""
         features = self.head(x)
         detail = self.shuffle(self.tail(features + self.body(features)))
         factor = self.config.factor
