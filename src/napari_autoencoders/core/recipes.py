@@ -346,7 +346,7 @@ def _generative_rules(model: ModelConfig, data: DataConfig, *, dense: bool) -> N
 
 
 def _superres_rules(model: ModelConfig, data: DataConfig, training: TrainingConfig, given: dict) -> None:
-    """The factor, the batch size, and a start from the shipped upscaler unless a network option is given.
+    """Factor, batch size, and a start from the shipped upscaler unless a network option is given.
 
     The prior (:data:`.config.SUPERRES_PRIOR_NETWORK`) is the default
     network applied one channel at a time; it fine-tunes at a lower

@@ -255,7 +255,7 @@ class Trainer:
         if superres:
             self._start_from_best_upscaler()
         elif self.config.training.pretrained:
-            # likewise the prior: fine-tuning must beat it on the validation data
+            # the denoising prior: fine-tuning must beat it on the validation data
             self.best_loss = self._validate()
             self.best_state = copy.deepcopy(self.network.state_dict())
         self.optimizer = torch.optim.AdamW(
@@ -280,13 +280,14 @@ class Trainer:
         interpolation; a pretrained one is kept only where it validates
         better than that.
         """
-        self.best_loss = self.input_loss
-        if self.config.training.pretrained and (prior_loss := self._validate()) < self.input_loss:
-            self.best_loss = prior_loss
+        prior_loss = self._validate() if self.config.training.pretrained else math.inf
         self.best_state = copy.deepcopy(self.network.state_dict())
-        if self.best_loss == self.input_loss:
-            for key in ("tail.weight", "tail.bias"):
-                self.best_state[key] = torch.zeros_like(self.best_state[key])
+        if prior_loss < self.input_loss:
+            self.best_loss = prior_loss
+            return
+        self.best_loss = self.input_loss
+        for key in ("tail.weight", "tail.bias"):  # a zero tail adds no detail: bicubic
+            self.best_state[key] = torch.zeros_like(self.best_state[key])
 
     def _setup(self, x: np.ndarray, y: np.ndarray) -> None:
         """Network, samplers and validation batches for normalised planes (N, C, Y, X)."""
