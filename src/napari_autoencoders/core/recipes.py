@@ -357,13 +357,19 @@ def _superres_rules(model: ModelConfig, data: DataConfig, training: TrainingConf
         data.batch_size = SUPERRES_BATCH_SIZE.get(model.factor, data.batch_size)
     if "pretrained" not in given:
         training.pretrained = not any(name in given for name in SUPERRES_PRIOR_NETWORK)
-    if not training.pretrained:
-        return
-    for name, value in SUPERRES_PRIOR_NETWORK.items():
+    if training.pretrained:
+        _prior_rules(model, training, given, SUPERRES_PRIOR_NETWORK, SUPERRES_PRETRAINED_LEARNING_RATE)
+
+
+def _prior_rules(
+    model: ModelConfig, training: TrainingConfig, given: dict, network: dict, rate: float
+) -> None:
+    """A pretrained start: the prior's ``network`` fields and its fine-tuning ``rate``, unless given."""
+    for name, value in network.items():
         if name not in given:
             setattr(model, name, value)
     if "learning_rate" not in given:
-        training.learning_rate = SUPERRES_PRETRAINED_LEARNING_RATE
+        training.learning_rate = rate
 
 
 def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict, spell) -> None:
@@ -388,11 +394,7 @@ def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict, sp
             f"start fine-tunes with recorrupted pairs instead. Set {spell('pretrained')} to "
             "false, or leave it out."
         )
-    for name, value in PRIOR_NETWORK.items():
-        if name not in given:
-            setattr(model, name, value)
-    if "learning_rate" not in given:
-        training.learning_rate = PRETRAINED_LEARNING_RATE
+    _prior_rules(model, training, given, PRIOR_NETWORK, PRETRAINED_LEARNING_RATE)
 
 
 def _guess_axes(shape: Sequence[int], *, three_d: bool) -> str:
