@@ -143,8 +143,9 @@ def case_results(
 def _zero_shot(low: np.ndarray, factor: int, **options) -> tuple[np.ndarray | None, int, float]:
     """The zero-shot upscaling of ``low``, its steps and seconds; no image where the recipe refuses.
 
-    The recipe refuses an image whose downscaled copy is too small to learn
-    from (:data:`~napari_autoencoders.core.recipes.ZERO_SHOT_MIN_SIDE`).
+    The recipe refuses an image whose downscaled copy is too small even to
+    choose between the upscaler and bicubic
+    (:data:`~napari_autoencoders.core.config.ZERO_SHOT_MIN_COPY`): microaneurysms x4.
     """
     try:
         model, took = train(low, factor, "zero-shot", **options)
@@ -208,9 +209,11 @@ def run(quick: bool = False) -> list[dict]:
         "and flips (`one orientation`: the same model without that self-ensemble). Outputs "
         "clipped to [0, 1]; seconds include training. Goals (issue 13): "
         "from-highres ≥ bicubic + 1.0 dB (×2) and + 0.5 dB (×4) on each group's mean; "
-        "zero-shot ≥ bicubic on every case. Zero-shot refuses an image whose downscaled copy "
-        "is under 64 pixels (`ZERO_SHOT_MIN_SIDE`): every ×4 case here (a 64-pixel copy of "
-        "16 pixels) and microaneurysms ×2 (102 pixels)."
+        "zero-shot ≥ bicubic on every case. On a downscaled copy under 64 pixels "
+        "(`ZERO_SHOT_MIN_SIDE`: the ×4 cases, a 64-pixel image with a 16-pixel copy, and "
+        "microaneurysms ×2, 102 pixels) zero-shot takes no training step: it keeps the shipped "
+        "upscaler or bicubic, whichever rebuilds the whole copy better (0 steps); it refuses "
+        "a copy under 16 pixels (`ZERO_SHOT_MIN_COPY`: microaneurysms ×4, a 6-pixel copy)."
     )
     if quick:
         note += " Quick smoke run: meaningless numbers."

@@ -14,6 +14,7 @@ from napari_autoencoders.core.recipes import (
     SUPERRES_BATCH_SIZE,
     UNBOUNDED_EPOCHS,
     ZERO_SHOT_EPOCHS,
+    ZERO_SHOT_MIN_COPY,
     ZERO_SHOT_MIN_SIDE,
     ZERO_SHOT_TIME_BUDGET,
     task_config,
@@ -40,10 +41,6 @@ def test_each_task_gets_its_network_and_default_mode(task, architecture, mode):
 @pytest.mark.parametrize("shape", [(64, 64), (40, 40), (3, 100, 120)])
 def test_every_task_and_mode_gives_a_valid_config(task, shape):
     for mode in TASK_MODES.get(task, (None,)):
-        if mode == "zero-shot" and min(shape[-2:]) < 2 * ZERO_SHOT_MIN_SIDE:
-            with pytest.raises(ValueError, match="zero-shot super-resolution x2"):
-                task_config(task, shape=shape, mode=mode)
-            continue
         config = task_config(task, shape=shape, mode=mode)
         assert config.validate() is config
 
@@ -232,11 +229,21 @@ def test_super_resolution_from_given_images_trains_on_small_batches_at_x2(mode):
 
 
 @pytest.mark.parametrize(("shape", "axes", "factor"), [((255, 400), "YX", 4), ((3, 120, 300), "SYX", 2)])
-def test_zero_shot_refuses_an_image_too_small_to_learn_its_own_upscaling(shape, axes, factor):
+def test_zero_shot_from_scratch_refuses_an_image_too_small_to_learn_its_own_upscaling(shape, axes, factor):
+    options = dict(axes=axes, mode="zero-shot", factor=factor, pretrained=False)
     with pytest.raises(ValueError, match=r"downscaled x\d, \d+ pixels .* needs 64 .*from-highres"):
-        task_config("superres", shape=shape, axes=axes, mode="zero-shot", factor=factor)
+        task_config("superres", shape=shape, **options)
     side = ZERO_SHOT_MIN_SIDE * factor  # just large enough
+    assert task_config("superres", shape=(side, side), **{**options, "axes": "YX"})
+
+
+@pytest.mark.parametrize("factor", [2, 4])
+def test_zero_shot_with_the_shipped_upscaler_takes_a_small_image(factor):
+    assert task_config("superres", shape=(64, 64), mode="zero-shot", factor=factor).training.pretrained
+    side = ZERO_SHOT_MIN_COPY * factor
     assert task_config("superres", shape=(side, side), mode="zero-shot", factor=factor)
+    with pytest.raises(ValueError, match=rf"copy downscaled x{factor}, {ZERO_SHOT_MIN_COPY - 1} pixels"):
+        task_config("superres", shape=(side - factor, side), mode="zero-shot", factor=factor)
 
 
 def test_three_d_trains_a_3d_unet_on_thick_patches():

@@ -179,8 +179,27 @@ def test_a_pretrained_upscaler_worse_than_bicubic_is_not_kept(tiny_config, blobs
     monkeypatch.setattr(prior, "weights_file", lambda config: path)
     image = blobs((48, 48))
     trainer = Trainer(config, image)
-    trainer.prepare()
+    assert [event.step for event in trainer.run()] == [0]  # a 24-pixel copy: chosen, not trained
     assert trainer.best_loss == trainer.input_loss
     np.testing.assert_allclose(
         predict(trainer.result(), image, tile=48), upscale_interpolated(image, 2), atol=1e-4
     )
+
+
+def test_zero_shot_on_a_small_copy_keeps_the_shipped_upscaler_where_it_beats_bicubic(tiny_config):
+    from skimage import data
+
+    image = downscale(data.camera()[::2, ::2].astype(np.float32) / 255, 4)  # 64 x 64, copy of 16
+    config = tiny_config(
+        model={"architecture": "superres", "factor": 4, "width": 32, "blocks": 4, "channelwise": True},
+        data={"patch_size": 8},
+        training={"task": "superres", "mode": "zero-shot", "pretrained": True},
+    )
+    trainer = Trainer(config, image)
+    assert [event.step for event in trainer.run()] == [0]
+    assert [entry["step"] for entry in trainer.history] == [0]
+    assert trainer.best_loss < trainer.input_loss  # the upscaler rebuilt the copy better
+    np.testing.assert_allclose(trainer.input_norm.low, np.percentile(image, 1.0), rtol=1e-5)
+    upscaled = predict(trainer.result(), image)
+    assert upscaled.shape == (256, 256)
+    assert not np.allclose(upscaled, upscale_interpolated(image, 4), atol=1e-3)

@@ -116,6 +116,17 @@ GENERATIVE_ARCHITECTURES = (*VARIATIONAL_ARCHITECTURES, Architecture.AAE.value)
 PRIOR_NETWORK = {
     "architecture": "unet", "depth": 3, "width": 32, "residual": True, "spatial_dims": 2,
 }  # fmt: skip
+#: Zero-shot super-resolution learns from the image's own copy downscaled by the factor, and
+#: needs that copy this many pixels on its shorter side: on smaller copies (16 to 32 pixels,
+#: e.g. a 64x64 image at x4) what it learned came out 0.1 to 19 dB below bicubic
+#: interpolation on real images, on copies of 64 pixels it never did (bench/superres_real.py).
+#: A smaller copy is not trained on: with the shipped upscaler the result is the upscaler or
+#: bicubic, whichever reconstructs the whole copy better (:class:`.training.Trainer`).
+ZERO_SHOT_MIN_SIDE = 64
+#: The smallest downscaled copy on which zero-shot chooses between the upscaler and bicubic:
+#: on real images (bench/superres_real.py) the copy chose right on all 8 copies of 16 pixels
+#: (x4 of 64-pixel images), wrongly on 2 of 8 copies of 12 pixels (-0.62 and -0.24 dB).
+ZERO_SHOT_MIN_COPY = 16
 #: The network of the shipped super-resolution priors, one per factor (:mod:`.prior`): the
 #: default "superres" network, applied one channel at a time.
 SUPERRES_PRIOR_NETWORK = {"architecture": "superres", "width": 32, "blocks": 4, "channelwise": True}

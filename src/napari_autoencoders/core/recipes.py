@@ -25,6 +25,8 @@ from .config import (
     Mode,
     PRIOR_NETWORK,
     SUPERRES_PRIOR_NETWORK,
+    ZERO_SHOT_MIN_COPY,
+    ZERO_SHOT_MIN_SIDE,
     ModelConfig,
     Padding,
     ReconstructionLoss,
@@ -44,11 +46,6 @@ ZERO_SHOT_TIME_BUDGET = 30.0
 #: validation strips its best weights came within the first 200 steps on real images
 #: (bench/superres_real.py), and a step count, unlike seconds, does not grow with the machine.
 ZERO_SHOT_EPOCHS = 4
-#: Zero-shot super-resolution learns from the image's own copy downscaled by the factor, and
-#: needs that copy this many pixels on its shorter side: on smaller copies (16 to 32 pixels,
-#: e.g. a 64x64 image at x4) what it learned came out 0.1 to 19 dB below bicubic
-#: interpolation on real images, on copies of 64 pixels it never did (bench/superres_real.py).
-ZERO_SHOT_MIN_SIDE = 64
 #: Patches per batch of a super-resolution trained on given images (from-highres, paired), by
 #: factor. At x2 a quarter of the default 16, for four times the steps in the same time: on
 #: held-apart real images (bench/superres_real.py, 2,100 steps instead of 600) the gain over
@@ -203,8 +200,9 @@ def task_config(
       default at ×3 and ×4);
     - zero-shot super-resolution trains on patches of at most half the
       downscaled copy of its image, so that a validation strip the
-      training never sees fits beside them; it refuses an image whose
-      downscaled copy is under :data:`ZERO_SHOT_MIN_SIDE` pixels.
+      training never sees fits beside them; on a downscaled copy under
+      :data:`ZERO_SHOT_MIN_SIDE` pixels it does not train but chooses the
+      shipped upscaler or bicubic (from scratch it refuses such an image).
 
     Parameters
     ----------
@@ -282,7 +280,7 @@ def task_config(
         )
     zero_shot = task == _SUPERRES and mode == Mode.ZERO_SHOT.value
     if zero_shot:
-        _check_zero_shot(shape, axes, model.factor)
+        _check_zero_shot(shape, axes, model.factor, pretrained=training.pretrained)
     if "epochs" not in given and "time_budget" not in given:
         training.time_budget = ZERO_SHOT_TIME_BUDGET if zero_shot else DEFAULT_TIME_BUDGET
         training.epochs = ZERO_SHOT_EPOCHS if zero_shot else UNBOUNDED_EPOCHS
@@ -291,17 +289,30 @@ def task_config(
     return Config(model=model, data=data, training=training).validate()
 
 
-def _check_zero_shot(shape: Sequence[int], axes: str, factor: int) -> None:
-    """Raise ``ValueError`` if an image of ``shape`` is too small to learn its own upscaling."""
+def _check_zero_shot(shape: Sequence[int], axes: str, factor: int, *, pretrained: bool) -> None:
+    """Raise ``ValueError`` if an image of ``shape`` is too small for zero-shot super-resolution.
+
+    From scratch it must learn its own upscaling, from a copy of at least
+    :data:`ZERO_SHOT_MIN_SIDE` pixels; with the shipped upscaler a copy of
+    :data:`ZERO_SHOT_MIN_COPY` pixels is enough to choose it or bicubic.
+    """
     side = min(shape[axes.index("Y")], shape[axes.index("X")])
-    if side // factor < ZERO_SHOT_MIN_SIDE:
+    needed = ZERO_SHOT_MIN_COPY if pretrained else ZERO_SHOT_MIN_SIDE
+    if side // factor >= needed:
+        return
+    if pretrained:
         raise ValueError(
-            f"zero-shot super-resolution x{factor} learns from the image's own copy downscaled "
-            f"x{factor}, {side // factor} pixels on its shorter side here; it needs "
-            f"{ZERO_SHOT_MIN_SIDE} (an image of at least {ZERO_SHOT_MIN_SIDE * factor} pixels), "
-            "or it comes out worse than bicubic interpolation. Use a model trained with mode "
-            "from-highres on other high-resolution images, or a smaller factor."
+            f"zero-shot super-resolution x{factor} checks the upscaler on the image's own copy "
+            f"downscaled x{factor}, {side // factor} pixels on its shorter side here; it needs "
+            f"{needed} (an image of at least {needed * factor} pixels). Use a smaller factor."
         )
+    raise ValueError(
+        f"zero-shot super-resolution x{factor} learns from the image's own copy downscaled "
+        f"x{factor}, {side // factor} pixels on its shorter side here; it needs "
+        f"{needed} (an image of at least {needed * factor} pixels), "
+        "or it comes out worse than bicubic interpolation. Keep the pretrained start, use a "
+        "model trained with mode from-highres on other high-resolution images, or a smaller factor."
+    )
 
 
 def _check_options(task: str, mode: str | None, given: dict, spell) -> None:

@@ -21,7 +21,7 @@ from torch import nn
 
 from .data.axes import channel_hint, to_planes, to_volumes
 from .data.collection import ImageCollection, collection_samplers
-from .config import Config, Mode, Task
+from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
 from .latent.density import LatentDensity
 from .latent.encoding import latent_of
 from .model import TrainedModel
@@ -119,6 +119,9 @@ class Trainer:
         If the config or the arrays are unusable; the message says why.
     """
 
+    #: The low-resolution training planes' shorter side (super-resolution).
+    _low_side: int | None = None
+
     def __init__(
         self,
         config: Config,
@@ -131,6 +134,7 @@ class Trainer:
             return
         if config.training.task == Task.SUPERRES.value:
             planes, target_planes = self._resolution_pairs(config, inputs, targets)
+            self._low_side = min(planes.shape[-2:])
         else:
             planes, _ = _blocks(config)(inputs, config.data.axes)
             target_planes = self._target_planes(config, planes, targets)
@@ -146,7 +150,10 @@ class Trainer:
         channels = planes.shape[1]
         config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
         self.config = config
-        self.input_norm = Normalizer.fit(planes, config.data.percentiles)
+        # zero-shot: the image itself, which the model will be applied to, not its smaller
+        # copy (a copy of a few pixels has other percentiles, and the result suffered)
+        zero_shot = config.training.mode == Mode.ZERO_SHOT.value
+        self.input_norm = Normalizer.fit(target_planes if zero_shot else planes, config.data.percentiles)
         self.target_norm = (
             Normalizer.fit(target_planes, config.data.percentiles)
             if targets is not None
@@ -302,6 +309,10 @@ class Trainer:
         memory_format = channels_last(cfg.model.spatial_dims)
         self.network = network.to(self.device, memory_format=memory_format)
         self.noise = parse_noise(cfg.training.noise) if self._mode == Mode.SYNTHETIC.value else []
+        if self._chooses_only:  # judged on the whole copy: too small to hold a validation strip
+            self.sampler = None
+            self.validation = [(_to(torch.from_numpy(x), self.device), _to(torch.from_numpy(y), self.device), None)]
+            return
         self.sampler, val_sampler = self._samplers(x, y, rng)
         val_generator = torch.Generator().manual_seed(seed + 1)
         self.validation = [
@@ -389,6 +400,20 @@ class Trainer:
         # shot noise that matters: at mid-range intensity (0.5 after normalisation)
         # at least a quarter of the read noise's variance
         return self._recorrupted and model.noise_gain * 0.5 >= 0.25 * model.noise_variance
+
+    @property
+    def _chooses_only(self) -> bool:
+        """Whether the training only chooses the shipped upscaler or bicubic, and never steps.
+
+        So does zero-shot super-resolution on a downscaled copy under
+        :data:`.config.ZERO_SHOT_MIN_SIDE` pixels: what it learned there came
+        out below bicubic, while the upscaler or bicubic, whichever rebuilds
+        the whole copy better, never fell below bicubic on real images
+        (``bench/superres_real.py``, every x4 case).
+        """
+        training = self.config.training
+        zero_shot = training.task == Task.SUPERRES.value and training.mode == Mode.ZERO_SHOT.value
+        return zero_shot and training.pretrained and self._low_side < ZERO_SHOT_MIN_SIDE
 
     @property
     def _recorrupted(self) -> bool:
@@ -495,12 +520,19 @@ class Trainer:
         ``time_budget`` seconds are used, after ``patience`` epochs without a
         better validation loss, or when :meth:`stop` is called; the weights
         with the best validation loss are kept for :meth:`result` (with the
-        neighbour term, the last weights: see :meth:`_record`).
+        neighbour term, the last weights: see :meth:`_record`). Zero-shot
+        super-resolution of a small image takes no step (:meth:`_chooses_only`).
         """
         training = self.config.training
         self.prepare()
         self._start = time.perf_counter()
         self._step, epoch, stale = 0, 0, 0
+        if self._chooses_only:  # no step: one record of the start kept
+            elapsed = time.perf_counter() - self._start
+            event = TrainingEvent(0, 1, self.best_loss, elapsed, 0.0, 1.0, val_loss=self.best_loss)
+            self._record(event, stale)
+            yield event
+            return
         while not self._stop:
             losses = yield from self._train_epoch()
             if not losses:
