@@ -240,7 +240,7 @@ def main() -> None:
     parser.add_argument("--no-zero-shot", action="store_true", help="from-highres alone")
     parser.add_argument("options", nargs="*", help="recipe options as name=value")
     args = parser.parse_args()
-    options = {key: _number(value) for key, value in (o.split("=", 1) for o in args.options)}
+    options = recipe_options(args.options)
     options.setdefault("epochs", max(1, args.steps // options.get("steps_per_epoch", 50)))
     torch.set_num_threads(1)
     for factor in (int(f) for f in args.factors.split(",")):
@@ -251,7 +251,13 @@ def main() -> None:
             print(" | ".join(row), flush=True)
 
 
+def recipe_options(texts: list[str]) -> dict:
+    """Recipe options from ``name=value`` texts, numbers as numbers."""
+    return {name: _number(value) for name, value in (text.split("=", 1) for text in texts)}
+
+
 def _number(text: str):
+    """``"64"`` -> 64, ``"1e-3"`` -> 0.001, anything else as given."""
     for kind in (int, float):
         try:
             return kind(text)
