@@ -1,7 +1,8 @@
 """Pretrained networks shipped with the package: the denoising and super-resolution priors.
 
 One residual U-Net, trained once (``tools/pretrain_prior.py``) on
-photographs with white Gaussian noise of standard deviation
+photographs, then on photographs and dead-leaves images (flat discs with
+hard edges), with white Gaussian noise of standard deviation
 :data:`PRIOR_SIGMA` and random contrast. Denoising is equivariant to
 scaling, so an image whose noise has standard deviation ``sigma`` is scaled
 by ``PRIOR_SIGMA / sigma``, denoised, and scaled back: one network covers
