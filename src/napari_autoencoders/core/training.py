@@ -311,7 +311,8 @@ class Trainer:
         self.noise = parse_noise(cfg.training.noise) if self._mode == Mode.SYNTHETIC.value else []
         if self._chooses_only:  # judged on the whole copy: too small to hold a validation strip
             self.sampler = None
-            self.validation = [(_to(torch.from_numpy(x), self.device), _to(torch.from_numpy(y), self.device), None)]
+            low, high = (_to(torch.from_numpy(planes), self.device) for planes in (x, y))
+            self.validation = [(low, high, None)]
             return
         self.sampler, val_sampler = self._samplers(x, y, rng)
         val_generator = torch.Generator().manual_seed(seed + 1)
