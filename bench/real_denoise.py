@@ -28,6 +28,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from skimage.restoration import denoise_nl_means
 
 from napari_autoencoders.core.data.noise import add_noise, noise_sigma
+from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.data.stabilization import NoiseModel, stabilize, unstabilize
 from napari_autoencoders.core.prior import HELD_APART_PHOTOS, TRAINING_PHOTOS, denoise_image
 from napari_autoencoders.core.recipes import task_config
@@ -192,11 +193,23 @@ def _trainings(case: dict, seconds: float, photos: np.ndarray, cache: dict) -> d
         f"ours, self-supervised ({seconds:g} s)": lambda noisy: _trained(noisy, noisy, seconds)
     }
     if case["noise"].is_gaussian:
-        spec = case["spec"]
+        spec = _synthetic_spec(case["noise"], photos)
         methods[f"ours, synthetic ({seconds:g} s)"] = lambda noisy: _trained(
             noisy, photos, seconds, cache, mode="synthetic", noise=spec, axes="SYX"
         )
     return methods
+
+
+def _synthetic_spec(noise: NoiseModel, photos: np.ndarray) -> str:
+    """The Gaussian ``noise`` as a synthetic-mode spec: on the training photographs' normalised scale.
+
+    Noise specs are on the scale where the training data's percentiles are 0
+    and 1 (:mod:`napari_autoencoders.core.data.noise`), and the test image
+    is normalised like the training data; a sigma of the [0, 1] scale must
+    be divided by the percentiles' spread.
+    """
+    norm = Normalizer.fit(photos[:, None])
+    return f"gaussian:{np.sqrt(noise.read_variance) / (norm.high[0] - norm.low[0]):.6f}"
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -219,7 +232,7 @@ def run(quick: bool = False) -> list[dict]:
         "peak 30 cases only; 'steps' is the optimisation steps they did (a training stops "
         "earlier without progress; on Poisson-Gaussian data self-supervised training validates "
         "one epoch and keeps the prior). Synthetic trains on the prior's training photographs "
-        "with the test's noise level; Noise2Void from scratch trains for the middle budget."
+        "with the test's noise level (its sigma on their normalised scale); Noise2Void from scratch trains for the middle budget."
     )
     return [
         {"title": "Denoising real images: mean per group", "note": note,
