@@ -301,17 +301,18 @@ def _check_zero_shot(shape: Sequence[int], axes: str, factor: int, *, pretrained
     if side // factor >= needed:
         return
     if pretrained:
-        raise ValueError(
-            f"zero-shot super-resolution x{factor} checks the upscaler on the image's own copy "
-            f"downscaled x{factor}, {side // factor} pixels on its shorter side here; it needs "
-            f"{needed} (an image of at least {needed * factor} pixels). Use a smaller factor."
+        what, advice = "checks the upscaler on", ". Use a smaller factor."
+    else:
+        what = "learns from"
+        advice = (
+            ", or it comes out worse than bicubic interpolation. Keep the pretrained start, use a "
+            "model trained with mode from-highres on other high-resolution images, or a smaller "
+            "factor."
         )
     raise ValueError(
-        f"zero-shot super-resolution x{factor} learns from the image's own copy downscaled "
-        f"x{factor}, {side // factor} pixels on its shorter side here; it needs "
-        f"{needed} (an image of at least {needed * factor} pixels), "
-        "or it comes out worse than bicubic interpolation. Keep the pretrained start, use a "
-        "model trained with mode from-highres on other high-resolution images, or a smaller factor."
+        f"zero-shot super-resolution x{factor} {what} the image's own copy downscaled "
+        f"x{factor}, {side // factor} pixels on its shorter side here; it needs {needed} (an "
+        f"image of at least {needed * factor} pixels){advice}"
     )
 
 
