@@ -30,6 +30,9 @@ HEADLESS := $(if $(DISPLAY),,xvfb-run -a)
 # Extra arguments, e.g. make test PYTEST_ARGS="-m 'not slow'",
 # make demo DEMO_ARGS="--time-budget 30", make bench BENCH_ARGS=--quick
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): many tests wait on subprocesses, dask workers or
+# Qt, so two share two cores well; TEST_WORKERS=0 runs the suite in this process.
+TEST_WORKERS ?= 2
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 
@@ -56,7 +59,7 @@ sysdeps: venv
 	fi
 
 test: sysdeps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 demo: sysdeps
 	$(HEADLESS) $(PY) -m napari_autoencoders.demo $(DEMO_ARGS)

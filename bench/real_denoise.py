@@ -64,16 +64,18 @@ def _unit(image: np.ndarray) -> np.ndarray:
     return np.clip((image - low) / (high - low), 0.0, 1.0).astype(np.float32)
 
 
-def cases(size: int, sigmas=PHOTO_SIGMAS, peaks=PEAKS) -> list[dict]:
+def cases(
+    size: int, sigmas=PHOTO_SIGMAS, peaks=PEAKS, photos=HELD_APART_PHOTOS, science=SCIENCE
+) -> list[dict]:
     """Every benchmark case: group, name, clean image, noise spec and true noise model."""
     found = []
-    for name in HELD_APART_PHOTOS:
+    for name in photos:
         clean = _crop(_grey(name), size)
         for sigma in sigmas:
             spec = f"gaussian:{sigma / 255:.6f}"
             found.append(dict(group=f"photographs, Gaussian sigma {sigma}", name=name, clean=clean,
                               spec=spec, noise=NoiseModel(0.0, (sigma / 255) ** 2)))
-    for name in SCIENCE:
+    for name in science:
         clean = _unit(_crop(_grey(name), size))
         for peak in peaks:
             spec = f"poisson:{peak}+gaussian:{READ_NOISE}"
@@ -109,10 +111,13 @@ def scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
             structural_similarity(clean, image, data_range=1.0))
 
 
-def case_rows(size: int, methods_of, sigmas=PHOTO_SIGMAS, peaks=PEAKS):
-    """Per-case rows and the per-group means of every method (``methods_of(case)``)."""
+def case_rows(size: int, methods_of, **selection):
+    """Per-case rows and the per-group means of every method (``methods_of(case)``).
+
+    ``selection`` narrows the cases (the keywords of :func:`cases`).
+    """
     rows, by_group = [], defaultdict(lambda: defaultdict(list))
-    for index, case in enumerate(cases(size, sigmas, peaks)):
+    for index, case in enumerate(cases(size, **selection)):
         noisy = add_noise(case["clean"], case["spec"], seed=100 + index)
         results = baselines(case, noisy)
         for method, run in methods_of(case).items():
@@ -215,24 +220,30 @@ def _synthetic_spec(noise: NoiseModel, photos: np.ndarray) -> str:
 def run(quick: bool = False) -> list[dict]:
     """Return the per-group means and the per-case table."""
     size, budgets = (48, (1.0,)) if quick else (512, BUDGETS)
-    sigmas, peaks = ((25,), (30,)) if quick else (PHOTO_SIGMAS, PEAKS)
+    selection = dict(photos=HELD_APART_PHOTOS, science=SCIENCE)
+    if quick:  # one image of each group, at the noise levels that train
+        selection = dict(
+            photos=HELD_APART_PHOTOS[:1], science=SCIENCE[:1], sigmas=(25,), peaks=(30,)
+        )
     # trainings cost their budget each: on the middle noise level of each group
     trained = {"photographs, Gaussian sigma 25", "microscopy, Poisson-Gaussian peak 30"}
     photos, cache = training_photos(size), {}
     rows, means = case_rows(
-        size, lambda case: methods_for(case, budgets, trained, photos, cache), sigmas, peaks
+        size, lambda case: methods_for(case, budgets, trained, photos, cache), **selection
     )
     header = ["group", "image", "method", "PSNR (dB)", "SSIM", "seconds", "steps"]
     note = (
-        f"Test photographs: {', '.join(HELD_APART_PHOTOS)} (the prior trained on "
-        f"{', '.join(TRAINING_PHOTOS)} and Grace Hopper); science images: {', '.join(SCIENCE)}. "
+        f"Test photographs: {', '.join(selection['photos'])} (the prior trained on "
+        f"{', '.join(TRAINING_PHOTOS)} and Grace Hopper); science images: "
+        f"{', '.join(selection['science'])}. "
         f"Central crops of at most {size}x{size}. Baselines know the true noise; ours estimates "
         "it. Trainings (recipe defaults, a time budget of "
         f"{', '.join(f'{b:g}' for b in budgets)} s on this machine) run on the sigma 25 and "
         "peak 30 cases only; 'steps' is the optimisation steps they did (a training stops "
         "earlier without progress; on Poisson-Gaussian data self-supervised training validates "
         "one epoch and keeps the prior). Synthetic trains on the prior's training photographs "
-        "with the test's noise level (its sigma on their normalised scale); Noise2Void from scratch trains for the middle budget."
+        "with the test's noise level (its sigma on their normalised scale); Noise2Void from "
+        "scratch trains for the middle budget."
     )
     return [
         {"title": "Denoising real images: mean per group", "note": note,
