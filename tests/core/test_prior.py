@@ -47,6 +47,18 @@ def test_zero_shot_denoising_of_a_held_apart_photograph_beats_the_noisy_input(sp
     assert np.mean((out - clean) ** 2) < 0.5 * np.mean((noisy - clean) ** 2)
 
 
+def test_zero_shot_averages_the_8_orientations_unless_told_not_to():
+    clean = img_as_float32(data.camera())[128:192, 128:192]
+    noisy = add_noise(clean, "gaussian:0.1", seed=3)
+    noise = NoiseModel(0.0, 0.01)
+    averaged = prior.denoise_image(noisy, noise)
+    single = prior.denoise_image(noisy, noise, ensemble=False)
+    turned = np.rot90(prior.denoise_image(np.rot90(noisy).copy(), noise, ensemble=False), -1)
+    assert not np.allclose(single, turned, atol=1e-4)  # each orientation errs differently
+    # the average is nearer the truth than one orientation
+    assert np.mean((averaged - clean) ** 2) < np.mean((single - clean) ** 2)
+
+
 def test_zero_shot_without_measurable_noise_returns_a_copy():
     image = np.zeros((16, 16), np.float32)
     out = prior.denoise_image(image, NoiseModel(0.0, 0.0))

@@ -324,7 +324,8 @@ def _add_apply(commands) -> None:
         "--ensemble",
         action=argparse.BooleanOptionalAction,
         help="average the predictions of the 8 rotations and flips of each tile, for 8 times "
-        "the computation (default: for super-resolution models only)",
+        "the computation (default: for super-resolution models, and for denoising models on "
+        "inputs of up to 2048x2048 values)",
     )
     apply.add_argument(
         "--overlap", type=int, default=32, metavar="N", help="overlap of neighbouring tiles"

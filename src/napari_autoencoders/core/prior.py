@@ -38,6 +38,7 @@ from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.stabilization import NoiseModel, estimate_noise
+from .inference.prediction import symmetry_mean
 from .inference.tiling import apply_tiled
 from .nn.models import build_model
 
@@ -133,6 +134,7 @@ def denoise_image(
     *,
     path: str | os.PathLike | None = None,
     tile: int = 256,
+    ensemble: bool = True,
 ) -> np.ndarray:
     """Denoise one noisy image (Y, X) with the prior alone, no training: the zero-shot path.
 
@@ -147,6 +149,11 @@ def denoise_image(
         Weights of another prior (:func:`save_prior`); the shipped one by default.
     tile : int
         Tile side; tiles overlap and blend.
+    ensemble : bool
+        Average the 8 rotations and flips of each tile
+        (:func:`.inference.prediction.symmetry_mean`), for 8 times the
+        computation: 0.03 to 0.97 dB better on each of the 30 real images
+        and noise levels of ``bench/real_denoise.py``.
 
     Returns
     -------
@@ -163,7 +170,8 @@ def denoise_image(
 
     def forward(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return network(torch.from_numpy(batch)).numpy()
+            x = torch.from_numpy(batch)
+            return (symmetry_mean(network, x) if ensemble else network(x)).numpy()
 
     side = min(tile, *image.shape)
     return apply_tiled(forward, image[None], tile=side, overlap=min(32, side // 4))[0]

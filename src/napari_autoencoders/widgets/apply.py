@@ -116,9 +116,10 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
         self.ensemble = QCheckBox()
         self.ensemble.setChecked(True)
         self.ensemble.setToolTip(
-            "Super-resolution models: average the predictions of the 8 rotations and flips of "
-            "each tile (0.02 to 2.3 dB better on real images, 8 times the computation). Untick "
-            "for speed on large images."
+            "Average the predictions of the 8 rotations and flips of each tile, for 8 times "
+            "the computation: super-resolution models always (0.1 to 0.7 dB better on real "
+            "images), denoising models on inputs of up to 2048x2048 values, all planes counted "
+            "(0.1 to 0.3 dB). Untick for speed."
         )
         content = QWidget()
         form = QFormLayout(content)

@@ -9,7 +9,9 @@ import torch
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig
 from napari_autoencoders.core.nn.models import build_model
 from napari_autoencoders.core.data.normalization import Normalizer
+from napari_autoencoders.core.inference import prediction
 from napari_autoencoders.core.inference.prediction import (
+    default_ensemble,
     symmetry_mean,
     iter_predict,
     output_shape,
@@ -80,7 +82,7 @@ def test_axes_default_to_the_training_axes():
 def test_one_tile_equals_a_direct_forward_pass():
     model = untrained_model()
     image = image_of((37, 45))
-    result = predict(model, image, tile=64, device="cpu")
+    result = predict(model, image, tile=64, device="cpu", ensemble=False)
     planes = model.input_norm.normalize(image[np.newaxis, np.newaxis])
     with torch.no_grad():
         direct = model.network(torch.from_numpy(planes)).numpy()
@@ -380,10 +382,40 @@ def test_a_superres_model_averages_the_8_orientations_unless_told_not_to():
     image = image_of((24, 20))
     plain = predict(model, image, ensemble=False, tile=64)
     averaged = predict(model, image, tile=64)
-    x = torch.from_numpy(model.input_norm.normalize(image[None, None]))
-    with torch.inference_mode():
-        expected = model.target_norm.denormalize(symmetry_mean(model.network, x).numpy())[0, 0]
-        single = model.target_norm.denormalize(model.network(x).numpy())[0, 0]
+    expected, single = _averaged(model, image)
     np.testing.assert_allclose(averaged, expected, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(plain, single, rtol=1e-4, atol=1e-4)
     assert not np.allclose(plain, averaged, atol=1e-3)
+
+
+def _averaged(model, image):
+    """``model`` on ``image`` in one tile, averaged over the 8 orientations and alone."""
+    x = torch.from_numpy(model.input_norm.normalize(image[None, None]))
+    with torch.inference_mode():
+        mean = model.target_norm.denormalize(symmetry_mean(model.network, x).numpy())[0, 0]
+        single = model.target_norm.denormalize(model.network(x).numpy())[0, 0]
+    return mean, single
+
+
+def test_a_denoising_model_averages_the_8_orientations_up_to_a_size(monkeypatch):
+    model = untrained_model()
+    image = image_of((32, 32))
+    mean, single = _averaged(model, image)
+    assert not np.allclose(mean, single, atol=1e-3)  # a random U-Net is not equivariant
+    np.testing.assert_allclose(predict(model, image, tile=64), mean, rtol=1e-4, atol=1e-4)
+    monkeypatch.setattr(prediction, "ENSEMBLE_VALUES", image.size - 1)  # a larger input
+    np.testing.assert_allclose(predict(model, image, tile=64), single, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(predict(model, image, tile=64, ensemble=True), mean, atol=1e-4)
+
+
+def test_the_size_that_decides_the_ensemble_is_the_whole_input():
+    model = untrained_model()
+    assert default_ensemble(model, (2048, 2048))
+    assert not default_ensemble(model, (2, 2048, 2048))  # a stack: 8 times its time is minutes
+    assert default_ensemble(untrained_model(architecture="superres", factor=2), (4, 4096, 4096))
+
+
+def test_latent_models_never_average_orientations_by_default():
+    model = untrained_model(architecture="autoencoder", input_size=16, latent_dim=2)
+    assert not default_ensemble(model, (16, 16))
+

@@ -248,6 +248,11 @@ class PackageNetwork(nn.Module):
         Output pixels per input pixel along Y and X.
     """
 
+    #: Another tool's network: its outputs may be directional (a segmentation's flows or
+    #: affinities), which averaging over rotations would mix up
+    #: (:func:`~..inference.prediction.default_ensemble`).
+    foreign = True
+
     def __init__(
         self,
         network: nn.Module,
