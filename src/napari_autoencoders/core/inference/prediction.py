@@ -433,9 +433,9 @@ def default_ensemble(model: TrainedModel, shape: Sequence[int]) -> bool:
     0.03 to 0.97 dB, and its group means by 0.15 to 0.29 dB on photographs,
     0.09 to 0.17 dB on microscopy; fine-tuned models gained 0.06 to 0.11 dB.
     It costs about 10 s instead of 1 to 2 s on a 512x512 image on 2 CPU
-    cores. No for the dense autoencoders, whose codes
-    depend on the orientation, nor for another tool's network at factor 1,
-    which may be a segmentation's (its ``foreign`` attribute).
+    cores. No for the dense autoencoders, whose codes depend on the
+    orientation, nor for another tool's network at factor 1, which may be a
+    segmentation's (its ``foreign`` attribute).
     """
     architecture = model.config.model.architecture
     if architecture == Architecture.SUPERRES.value:
