@@ -415,7 +415,8 @@ def test_the_size_that_decides_the_ensemble_is_the_whole_input():
     assert default_ensemble(untrained_model(architecture="superres", factor=2), (4, 4096, 4096))
 
 
-def test_latent_models_never_average_orientations_by_default():
+def test_latent_and_3d_models_never_average_orientations_by_default():
     model = untrained_model(architecture="autoencoder", input_size=16, latent_dim=2)
     assert not default_ensemble(model, (16, 16))
+    assert not default_ensemble(volume_model(), (8, 16, 16))
 

@@ -76,7 +76,8 @@ def iter_predict(
         Average the predictions of the 8 rotations and flips of each tile
         (:func:`symmetry_mean`), for 8 times the computation. By default
         as :func:`default_ensemble` decides: for super-resolution models,
-        and for denoising models on images of up to :data:`ENSEMBLE_VALUES`.
+        and for 2D denoising models on images of up to :data:`ENSEMBLE_VALUES`.
+        A 3D model predicts each box in one orientation.
 
     Returns
     -------
@@ -435,12 +436,15 @@ def default_ensemble(model: TrainedModel, shape: Sequence[int]) -> bool:
     It costs about 10 s instead of 1 to 2 s on a 512x512 image on 2 CPU
     cores. No for the dense autoencoders, whose codes depend on the
     orientation, nor for another tool's network at factor 1, which may be a
-    segmentation's (its ``foreign`` attribute).
+    segmentation's (its ``foreign`` attribute), nor for a 3D model, whose
+    boxes are always predicted in one orientation.
     """
     architecture = model.config.model.architecture
     if architecture == Architecture.SUPERRES.value:
         return True
     if architecture in LATENT_ARCHITECTURES or model.config.training.task != Task.DENOISE.value:
+        return False
+    if model.config.model.spatial_dims == 3:
         return False
     if getattr(model.network, "foreign", False):
         return False
