@@ -419,4 +419,3 @@ def test_latent_and_3d_models_never_average_orientations_by_default():
     model = untrained_model(architecture="autoencoder", input_size=16, latent_dim=2)
     assert not default_ensemble(model, (16, 16))
     assert not default_ensemble(volume_model(), (8, 16, 16))
-

@@ -439,16 +439,16 @@ def default_ensemble(model: TrainedModel, shape: Sequence[int]) -> bool:
     segmentation's (its ``foreign`` attribute), nor for a 3D model, whose
     boxes are always predicted in one orientation.
     """
-    architecture = model.config.model.architecture
-    if architecture == Architecture.SUPERRES.value:
+    network = model.config.model
+    if network.architecture == Architecture.SUPERRES.value:
         return True
-    if architecture in LATENT_ARCHITECTURES or model.config.training.task != Task.DENOISE.value:
-        return False
-    if model.config.model.spatial_dims == 3:
-        return False
-    if getattr(model.network, "foreign", False):
-        return False
-    return math.prod(shape) <= ENSEMBLE_VALUES
+    return (
+        model.config.training.task == Task.DENOISE.value
+        and network.architecture not in LATENT_ARCHITECTURES
+        and network.spatial_dims != 3
+        and not getattr(model.network, "foreign", False)
+        and math.prod(shape) <= ENSEMBLE_VALUES
+    )
 
 
 def symmetry_mean(network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
