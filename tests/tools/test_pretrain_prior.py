@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+import torch
+from pretrain_prior import PRIOR_SIGMA, poisson_batch, stable_target
+
+from napari_autoencoders.core.data.stabilization import gat, inverse_gat
+
+
+@pytest.mark.parametrize("read", [0.0, 1.0, 3.0])
+def test_stable_target_is_what_the_unbiased_inverse_maps_to_the_counts(read):
+    counts = torch.tensor([0.0, 0.5, 2.0, 10.0, 100.0, 300.0])
+    target = stable_target(counts, torch.tensor(read**2))
+    assert torch.allclose(inverse_gat(target, 1.0, read**2), counts, atol=1e-3)
+
+
+@pytest.mark.parametrize(("counts", "read"), [(0.5, 0.0), (2.0, 1.0), (10.0, 0.0), (100.0, 3.0)])
+def test_stable_target_is_the_mean_of_the_stabilised_noisy_counts(counts, read):
+    rng = np.random.default_rng(0)
+    noisy = rng.poisson(counts, 200_000) + rng.normal(0.0, read, 200_000)
+    mean = gat(torch.tensor(noisy, dtype=torch.float32), 1.0, read**2).mean()
+    target = stable_target(torch.tensor([counts]), torch.tensor(read**2))
+    assert abs(float(mean - target[0])) < 0.03
+
+
+def test_poisson_batch_has_the_prior_noise_level_around_its_targets():
+    rng = np.random.default_rng(1)
+    image = np.random.default_rng(2).random((96, 96)).astype(np.float32)
+    noisy, target = poisson_batch([image], rng, 32, 64)
+    assert noisy.shape == target.shape == (64, 1, 32, 32)
+    assert torch.isfinite(noisy).all() and torch.isfinite(target).all()
+    # the transform makes the noise Gaussian of variance 1, then it is scaled by PRIOR_SIGMA
+    assert float((noisy - target).std()) == pytest.approx(PRIOR_SIGMA, rel=0.15)
+    # centred on the noisy patch's mean, as the U-Net centres its input
+    assert float(noisy.mean(dim=(1, 2, 3)).abs().max()) < 1e-5
