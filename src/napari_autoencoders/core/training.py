@@ -390,12 +390,12 @@ class Trainer:
     def _keeps_prior(self) -> bool:
         """Whether self-supervised training keeps the prior as it is: Poisson-Gaussian data.
 
-        Recorrupted pairs need Gaussian noise of the variance they add; the
-        Anscombe transform gives that only approximately (not where counts
-        are low), and there the pairs' noises correlate. Fine-tuning on them
-        lowered the PSNR of every microscopy image of the benchmark
-        (``bench/real_denoise.py``), while on Gaussian noise it helped; so on
-        Poisson-Gaussian data one epoch is validated and the prior is kept.
+        Fine-tuning on recorrupted pairs lowered the PSNR of every
+        microscopy image of the benchmark (``bench/real_denoise.py``), while
+        on Gaussian noise it helped; so on Poisson-Gaussian data one epoch is
+        validated and the prior is kept. Recorruption noise matched to the
+        Anscombe transform's exact variance at each pixel (below 1 where
+        counts are low), even with the true noise parameters, lost too.
         """
         model = self.config.model
         # shot noise that matters: at mid-range intensity (0.5 after normalisation)
