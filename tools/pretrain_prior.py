@@ -97,6 +97,20 @@ def dead_leaves(rng: np.random.Generator, side: int = 256, radii=(3.0, 80.0)) ->
     return image
 
 
+def random_patch(images, rng, size: int, shapes=(), fraction: float = 0.0) -> np.ndarray:
+    """A random (size, size) patch, randomly rotated and flipped.
+
+    It comes from one of the ``shapes`` images with probability
+    ``fraction``, else from one of ``images``.
+    """
+    pool = shapes if shapes and rng.random() < fraction else images
+    image = pool[rng.integers(len(pool))]
+    y = rng.integers(image.shape[0] - size + 1)
+    x = rng.integers(image.shape[1] - size + 1)
+    patch = np.rot90(image[y : y + size, x : x + size], rng.integers(4))
+    return patch[:, ::-1] if rng.random() < 0.5 else patch
+
+
 def batch(images, rng, size: int, count: int, shapes=(), fraction: float = 0.0):
     """Random flipped/rotated patches with random contrast: (noisy, clean), each (B, 1, S, S).
 
@@ -104,13 +118,7 @@ def batch(images, rng, size: int, count: int, shapes=(), fraction: float = 0.0):
     """
     patches = []
     for _ in range(count):
-        pool = shapes if shapes and rng.random() < fraction else images
-        image = pool[rng.integers(len(pool))]
-        y = rng.integers(image.shape[0] - size + 1)
-        x = rng.integers(image.shape[1] - size + 1)
-        patch = np.rot90(image[y : y + size, x : x + size], rng.integers(4))
-        if rng.random() < 0.5:
-            patch = patch[:, ::-1]
+        patch = random_patch(images, rng, size, shapes, fraction)
         contrast = math.exp(rng.uniform(math.log(CONTRAST[0]), math.log(CONTRAST[1])))
         patches.append((patch - patch.mean()) * contrast)
     clean = torch.from_numpy(np.stack(patches)[:, None].astype(np.float32))
@@ -150,13 +158,7 @@ def poisson_batch(images, rng, size: int, count: int, shapes=(), fraction: float
     """
     inputs, targets = [], []
     for _ in range(count):
-        pool = shapes if shapes and rng.random() < fraction else images
-        image = pool[rng.integers(len(pool))]
-        y = rng.integers(image.shape[0] - size + 1)
-        x = rng.integers(image.shape[1] - size + 1)
-        patch = np.rot90(image[y : y + size, x : x + size], rng.integers(4))
-        if rng.random() < 0.5:
-            patch = patch[:, ::-1]
+        patch = random_patch(images, rng, size, shapes, fraction)
         gamma = math.exp(rng.uniform(*np.log(GAMMA)))
         peak = math.exp(rng.uniform(*np.log(PEAKS)))
         read = rng.uniform(0.0, READ_NOISE) * peak

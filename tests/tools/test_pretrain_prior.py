@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from pretrain_prior import PRIOR_SIGMA, poisson_batch, stable_target
+from pretrain_prior import PRIOR_SIGMA, poisson_batch, random_patch, stable_target
 
 from napari_autoencoders.core.data.stabilization import gat, inverse_gat
 
@@ -32,3 +32,13 @@ def test_poisson_batch_has_the_prior_noise_level_around_its_targets():
     assert float((noisy - target).std()) == pytest.approx(PRIOR_SIGMA, rel=0.15)
     # centred on the noisy patch's mean, as the U-Net centres its input
     assert float(noisy.mean(dim=(1, 2, 3)).abs().max()) < 1e-5
+
+
+def test_random_patch_is_a_turned_piece_of_an_image():
+    rng = np.random.default_rng(3)
+    image = np.arange(40 * 50, dtype=np.float32).reshape(40, 50)
+    patch = random_patch([image], rng, 16)
+    assert patch.shape == (16, 16)
+    assert np.isin(patch, image).all()
+    shapes = [np.full((20, 20), -1.0, dtype=np.float32)]
+    assert (random_patch([image], rng, 16, shapes, fraction=1.0) == -1.0).all()
