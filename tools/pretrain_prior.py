@@ -208,7 +208,9 @@ def main() -> int:
         fraction = elapsed / args.seconds
         for group in optimizer.param_groups:  # cosine decay to 1 % of the initial rate
             group["lr"] = args.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * fraction)))
-        sampler = poisson_batch if rng.random() < args.poisson else batch
+        # no draw without --poisson, so the Gaussian stages keep their random sequence
+        poisson = args.poisson > 0 and rng.random() < args.poisson
+        sampler = poisson_batch if poisson else batch
         noisy, clean = sampler(images, rng, args.patch, args.batch, shapes, args.shapes)
         loss = torch.nn.functional.mse_loss(network(noisy), clean)
         optimizer.zero_grad()
