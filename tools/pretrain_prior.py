@@ -135,11 +135,14 @@ def stable_target(counts: torch.Tensor, read_variance: torch.Tensor) -> torch.Te
     the clean counts. The inverse increases from its zero crossing on, so a
     table inverts it; ``read_variance`` broadcasts against ``counts``.
     """
-    grid = torch.linspace(0.8, 2.0 * (counts.max().item() + 10.0) ** 0.5 + 4.0, 20000)
+    wanted = counts + read_variance  # exact(target) - read variance = counts
+    # a fixed step, so a value's target does not depend on the largest one beside it;
+    # the table reaches past the largest wanted value (exact(d) is about d**2 / 4)
+    grid = torch.arange(0.8, 2.0 * (wanted.max().item() + 10.0) ** 0.5 + 4.0, 1e-3)
     exact = inverse_gat(grid, 1.0, 0.0)  # 0 up to its zero crossing, increasing after it
     start = int((exact > 0).nonzero()[0]) - 1
     grid, exact = grid[start:], exact[start:]
-    wanted = (counts + read_variance).clamp(min=exact[0].item())
+    wanted = wanted.clamp(min=exact[0].item())
     index = torch.searchsorted(exact, wanted.contiguous()).clamp(1, len(grid) - 1)
     low, high = exact[index - 1], exact[index]
     weight = (wanted - low) / (high - low)
@@ -156,21 +159,24 @@ def poisson_batch(images, rng, size: int, count: int, shapes=(), fraction: float
     and, as :meth:`UNet.denoise_stable` does, each patch is centred and scaled
     by ``PRIOR_SIGMA``. Returns (noisy, target), each (B, 1, S, S).
     """
-    inputs, targets = [], []
+    clean, noisy, reads = [], [], []
     for _ in range(count):
         patch = random_patch(images, rng, size, shapes, fraction)
         gamma = math.exp(rng.uniform(*np.log(GAMMA)))
         peak = math.exp(rng.uniform(*np.log(PEAKS)))
         read = rng.uniform(0.0, READ_NOISE) * peak
         counts = np.clip(patch, 0.0, 1.0) ** gamma * peak
-        noisy = rng.poisson(counts) + rng.normal(0.0, read, counts.shape)
-        z = gat(torch.from_numpy(noisy.astype(np.float32)), 1.0, read**2)
-        target = stable_target(torch.from_numpy(counts.astype(np.float32)), torch.tensor(read**2))
-        mean = z.mean()
-        inputs.append((z - mean) * PRIOR_SIGMA)
-        targets.append((target - mean) * PRIOR_SIGMA)
-    noisy = torch.stack(inputs)[:, None].contiguous(memory_format=torch.channels_last)
-    return noisy, torch.stack(targets)[:, None].contiguous(memory_format=torch.channels_last)
+        clean.append(counts)
+        noisy.append(rng.poisson(counts) + rng.normal(0.0, read, counts.shape))
+        reads.append(read**2)
+    # one transform and one inverse table for the whole batch: (B, 1, S, S)
+    read_variance = torch.tensor(reads, dtype=torch.float32)[:, None, None, None]
+    z = gat(torch.from_numpy(np.stack(noisy)[:, None].astype(np.float32)), 1.0, read_variance)
+    counts = torch.from_numpy(np.stack(clean)[:, None].astype(np.float32))
+    target = stable_target(counts, read_variance)
+    mean = z.mean(dim=(-2, -1), keepdim=True)
+    noisy = ((z - mean) * PRIOR_SIGMA).contiguous(memory_format=torch.channels_last)
+    return noisy, ((target - mean) * PRIOR_SIGMA).contiguous(memory_format=torch.channels_last)
 
 
 def _steps_done(path: Path) -> int:

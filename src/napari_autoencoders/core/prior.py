@@ -4,13 +4,13 @@ One residual U-Net, trained once (``tools/pretrain_prior.py``) on
 photographs, then on photographs and dead-leaves images (flat discs with
 hard edges), with white Gaussian noise of standard deviation
 :data:`PRIOR_SIGMA` and random contrast, then with Poisson-Gaussian noise
-after the generalised Anscombe transform on half of its batches. Denoising is equivariant to
-scaling, so an image whose noise has standard deviation ``sigma`` is scaled
-by ``PRIOR_SIGMA / sigma``, denoised, and scaled back: one network covers
-every noise level, as a noise-level map does in FFDNet. Poisson-Gaussian
-data first go through the generalised Anscombe transform
-(:mod:`.data.stabilization`), which makes their noise Gaussian of unit
-variance. The U-Net does both when its config holds a noise model
+after the generalised Anscombe transform on half of its batches.
+Denoising is equivariant to scaling, so an image whose noise has standard
+deviation ``sigma`` is scaled by ``PRIOR_SIGMA / sigma``, denoised, and
+scaled back: one network covers every noise level, as a noise-level map
+does in FFDNet. Poisson-Gaussian data first go through the generalised
+Anscombe transform (:mod:`.data.stabilization`), which makes their noise
+Gaussian of unit variance. The U-Net does both when its config holds a noise model
 (:meth:`.nn.models.UNet.denoise_stable`); training with
 ``training.pretrained`` fine-tunes it on the user's data.
 
