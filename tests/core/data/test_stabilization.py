@@ -14,8 +14,6 @@ from napari_autoencoders.core.data.stabilization import (
     inverse_gat,
     noise_model_of,
     stabilize,
-    thin,
-    thinned_noise,
     unstabilize,
 )
 
@@ -87,25 +85,3 @@ def test_noise_model_of_a_description():
     assert noise_model_of("poisson:20+gaussian:0.1") == NoiseModel(0.05, pytest.approx(0.01))
     with pytest.raises(ValueError, match="salt and pepper"):
         noise_model_of("saltpepper:0.1")
-
-
-@pytest.mark.parametrize("peak, read", [(5, 0.0), (30, 0.01), (30, 0.1)])
-def test_thinning_splits_into_independent_unbiased_images(peak, read):
-    clean = torch.full((400, 400), 0.4)
-    noise = NoiseModel(1 / peak, read**2)
-    spec = f"poisson:{peak}" + (f"+gaussian:{read}" if read else "")
-    noisy = torch.from_numpy(add_noise(clean.numpy(), spec, seed=1))
-    part, rest = thin(noisy, noise, 0.7, torch.Generator().manual_seed(0))
-
-    for image in (part, rest):  # unbiased: the clean value on average
-        assert float(image.mean()) == pytest.approx(0.4, abs=0.01)
-    first, second = (part - 0.4).flatten(), (rest - 0.4).flatten()
-    assert abs(float(torch.corrcoef(torch.stack([first, second]))[0, 1])) < 0.02
-    expected = thinned_noise(noise, 0.7)
-    variance = expected.gain * 0.4 + expected.read_variance
-    assert float(first.var()) == pytest.approx(variance, rel=0.1)
-
-
-def test_thinning_refuses_gaussian_noise():
-    with pytest.raises(ValueError, match="shot noise"):
-        thin(torch.zeros(4, 4), NoiseModel(0.0, 0.01), 0.5)

@@ -156,56 +156,6 @@ def unstabilize(values: np.ndarray, noise: NoiseModel) -> np.ndarray:
     return inverse_gat(tensor, noise.gain, noise.read_variance).numpy()
 
 
-def thin(
-    values: torch.Tensor, noise: NoiseModel, fraction: float, generator: torch.Generator | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Split noisy values into two images of the same clean signal with independent noise.
-
-    Binomial thinning [3]_: the values become photon counts ``values / gain
-    + read_variance / gain**2``, whose variance equals their mean (the read
-    noise counted as extra photons), rounded; each photon goes to the first
-    image with probability ``fraction``. Poisson counts split so are two
-    independent Poisson images, so denoising one into the other is, up to a
-    constant, supervised training (Noise2Noise) from a single noisy image,
-    whatever the counts, where recorrupted pairs need Gaussian noise. Both
-    images are scaled back to intensities, each an unbiased estimate of the
-    clean values; the first has the noise model :func:`thinned_noise`.
-
-    Parameters
-    ----------
-    values : Tensor
-        Noisy intensities, any shape.
-    noise : NoiseModel
-        Their noise, with a gain above 0.
-    fraction : float
-        Share of the photons in the first image, in (0, 1).
-    generator : torch.Generator, optional
-        Source of the random split.
-
-    Returns
-    -------
-    part, rest : Tensor
-        Shaped like ``values``.
-
-    References
-    ----------
-    .. [3] A. Krull et al., "Image denoising and the generative accumulation
-       of photons", WACV 2024 (Poisson thinning into independent images).
-    """
-    if noise.gain <= 0 or not 0 < fraction < 1:
-        raise ValueError(f"thinning needs shot noise (gain {noise.gain}) and 0 < fraction < 1.")
-    offset = noise.read_variance / noise.gain
-    counts = ((values + offset) / noise.gain).round().clamp(min=0.0)
-    part = torch.binomial(counts, torch.full_like(counts, fraction), generator=generator)
-    gain = noise.gain
-    return gain * part / fraction - offset, gain * (counts - part) / (1 - fraction) - offset
-
-
-def thinned_noise(noise: NoiseModel, fraction: float) -> NoiseModel:
-    """The noise model of :func:`thin`'s first image: ``1 / fraction`` times the variance."""
-    return NoiseModel(noise.gain / fraction, noise.read_variance / fraction)
-
-
 def noise_model_of(spec: str) -> NoiseModel:
     """The noise model of a synthetic noise description such as ``"poisson:30+gaussian:0.02"``.
 
