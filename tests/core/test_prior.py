@@ -84,6 +84,26 @@ def test_stabilized_unet_denoises_channels_one_at_a_time():
     assert torch.allclose(both[:, 0], first[:, 0], atol=1e-5)
 
 
+def test_thinned_loss_measures_the_prior_against_the_rest_of_the_photons():
+    from napari_autoencoders.core.data.stabilization import thin, thinned_noise
+
+    clean = img_as_float32(data.camera())[128:192, 128:192]
+    noise = NoiseModel(1 / 30, 1e-4)
+    noisy = torch.from_numpy(add_noise(clean, "poisson:30+gaussian:0.01", seed=3))[None, None]
+    config = dataclasses.replace(prior.PRIOR_CONFIG, noise_gain=noise.gain, noise_variance=1e-4)
+    network = prior.pretrained_network(config).eval()
+    part, rest = thin(noisy, noise, 0.7, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        loss = float(network.thinned_loss(part, rest, 0.7))
+        thinned = dataclasses.replace(config, noise_gain=noise.gain / 0.7, noise_variance=1e-4 / 0.7)
+        expected = float(torch.mean((prior.pretrained_network(thinned).eval()(part) - rest) ** 2))
+    assert loss == pytest.approx(expected, rel=1e-5)
+    # the input's distance to the rest holds both noises (variance 1/0.7 + 1/0.3 times the
+    # data's); the loss, the rest's (1/0.3, 70 % of that) and the prior's small error
+    assert loss < 0.8 * float(torch.mean((part - rest) ** 2))
+    assert thinned_noise(noise, 0.7).gain == pytest.approx(noise.gain / 0.7)
+
+
 def upscaler_config(factor: int, channels: int = 1) -> ModelConfig:
     """The config of the shipped upscaler of ``factor`` for ``channels`` channels."""
     return ModelConfig(**SUPERRES_PRIOR_NETWORK, factor=factor, in_channels=channels, out_channels=channels)

@@ -558,9 +558,10 @@ def test_pretrained_start_is_never_lost(tiny_config, clean, noisy, mode):
     assert prediction_error(model, noisy, clean) < 0.5 * float(np.mean((noisy - clean) ** 2))
 
 
-def test_pretrained_self_supervised_uses_recorrupted_pairs(tiny_config, noisy):
+def test_pretrained_self_supervised_uses_recorrupted_pairs_on_gaussian_noise(tiny_config, blobs):
     from napari_autoencoders.core.training import RECORRUPTION
 
+    noisy = add_noise(blobs((96, 96)), "gaussian:0.1", seed=0)  # large enough to find no gain
     trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
     trainer.prepare()
     x, y, noise = trainer.validation[0]
@@ -611,18 +612,30 @@ def test_3d_training_refuses_a_volume_thinner_than_the_patch(tiny_config, blobs)
         Trainer(config, blobs((8, 24, 24)))
 
 
-def test_poisson_gaussian_data_keep_the_prior_after_one_epoch(tiny_config, blobs):
-    noisy = add_noise(blobs((64, 64)), "poisson:10+gaussian:0.01", seed=0)
+def test_poisson_gaussian_data_fine_tune_on_thinned_pairs(tiny_config, blobs):
+    from napari_autoencoders.core.training import THINNING
+
+    clean = blobs((64, 64))
+    noisy = add_noise(clean, "poisson:10+gaussian:0.01", seed=0)
     config = _pretrained_config(tiny_config, "self-supervised")
-    config.training.epochs = 5
+    config.training.epochs = 3
     trainer = Trainer(config, noisy)
     trainer.prepare()
-    prior_state = trainer.best_state
     assert trainer.config.model.noise_gain > 0
+    part, rest, mask = trainer.validation[0]
+    assert mask is None and not torch.equal(part, rest)
+    # the photons of each pixel, split: the input holds THINNING of them
+    photons = trainer.photons  # the estimate with a signed read variance
+    assert photons.gain > 0
+    gain, offset = photons.gain, photons.read_variance / photons.gain
+    counts = (part + offset) / gain * THINNING + (rest + offset) / gain * (1 - THINNING)
+    assert torch.allclose(counts, counts.round(), atol=1e-3)
+    assert trainer.input_loss == pytest.approx(
+        np.mean([float(torch.mean((x - y) ** 2)) for x, y, _ in trainer.validation])
+    )
     for _ in trainer.run():
         pass
-    assert len(trainer.history) == 1  # validated once, then stopped
-    assert same_state(trainer.best_state, prior_state)
+    assert len(trainer.history) == 3  # no early stop: the fine-tuning runs
 
 
 def test_gaussian_data_fine_tune_the_prior(tiny_config):

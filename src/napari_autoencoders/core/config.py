@@ -406,8 +406,9 @@ class TrainingConfig:
         The network is then the prior's U-Net working in the
         variance-stabilised domain of the data's noise (estimated from the
         data, or given by ``noise`` in ``"synthetic"`` mode);
-        ``"self-supervised"`` fine-tuning uses recorrupted pairs instead of
-        blind-spot masking. The untuned prior is kept unless fine-tuning
+        ``"self-supervised"`` fine-tuning uses recorrupted pairs (Gaussian
+        noise) or binomially thinned pairs (Poisson-Gaussian noise) instead
+        of blind-spot masking. The untuned prior is kept unless fine-tuning
         beats it on the validation data. Task ``"superres"``: start from
         the shipped upscaler of the factor (:mod:`.prior`), the default
         network applied one channel at a time (``model.channelwise``); the

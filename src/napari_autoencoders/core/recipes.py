@@ -403,8 +403,8 @@ def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict, sp
     if masking:
         raise ValueError(
             f"{spell(masking[0])} applies to blind-spot training from scratch; a pretrained "
-            f"start fine-tunes with recorrupted pairs instead. Set {spell('pretrained')} to "
-            "false, or leave it out."
+            "start fine-tunes on recorrupted or thinned pairs instead. Set "
+            f"{spell('pretrained')} to false, or leave it out."
         )
     _prior_rules(model, training, given, PRIOR_NETWORK, PRETRAINED_LEARNING_RATE)
 

@@ -47,7 +47,7 @@ from .data.patches import (
 )
 from .nn.device import autocast, channels_last, select_device
 from .data.resolution import pair_samplers, training_pairs
-from .data.stabilization import estimate_planes_noise, noise_model_of, spread_picks
+from .data.stabilization import NoiseModel, estimate_planes_noise, noise_model_of, spread_picks, thin
 from .prior import pretrained_network
 
 #: Batches in the fixed validation set.
@@ -75,6 +75,10 @@ class TrainingEvent:
 #: share alpha. The network sees noise sqrt(1 + alpha**2) times the data's; 0.5
 #: keeps that near the data's (1.12) while the target's extra noise (1 / alpha) stays moderate.
 RECORRUPTION = 0.5
+#: Thinned pairs (the same fine-tuning on Poisson-Gaussian data): the share of the
+#: photons in the network's input. Its noise variance is 1 / share times the data's;
+#: the rest, the target, keeps 1 - share of them.
+THINNING = 0.7
 
 class Trainer:
     """Train the network ``config`` describes on arrays.
@@ -121,6 +125,8 @@ class Trainer:
 
     #: The low-resolution training planes' shorter side (super-resolution).
     _low_side: int | None = None
+    #: The noise model, with a signed read variance, that thinning splits photons by.
+    photons: NoiseModel | None = None
 
     def __init__(
         self,
@@ -361,17 +367,18 @@ class Trainer:
 
         Given by the noise description in synthetic mode, else estimated
         from the noisy inputs (for a collection, from a corner of up to 8 of
-        its planes).
+        its planes); :attr:`photons`, the model that thinning splits the
+        counts with, is the estimate with a signed read variance.
         """
         if self._mode == Mode.SYNTHETIC.value:
-            noise = noise_model_of(self.config.training.noise)
-        elif isinstance(x, ImageCollection):
-            picks = spread_picks(len(x))
-            side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
-            corners = np.stack([x.read(plane, 0, 0, side) for plane in picks])
-            noise = estimate_planes_noise(self.input_norm.normalize(corners))
+            noise = self.photons = noise_model_of(self.config.training.noise)
         else:
+            if isinstance(x, ImageCollection):
+                picks = spread_picks(len(x))
+                side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
+                x = self.input_norm.normalize(np.stack([x.read(p, 0, 0, side) for p in picks]))
             noise = estimate_planes_noise(x)
+            self.photons = estimate_planes_noise(x, signed=True)
         if noise.gain <= 0 and noise.read_variance <= 0:
             raise ValueError(
                 "no noise could be measured in the input, so there is nothing for the "
@@ -387,20 +394,23 @@ class Trainer:
         return self.config.training.neighbour_weight > 0
 
     @property
-    def _keeps_prior(self) -> bool:
-        """Whether self-supervised training keeps the prior as it is: Poisson-Gaussian data.
+    def _thinned(self) -> bool:
+        """Whether self-supervised fine-tuning learns from thinned pairs: Poisson-Gaussian data.
 
-        Fine-tuning on recorrupted pairs lowered the PSNR of every
-        microscopy image of the benchmark (``bench/real_denoise.py``), while
-        on Gaussian noise it helped; so on Poisson-Gaussian data one epoch is
-        validated and the prior is kept. Recorruption noise matched to the
-        Anscombe transform's exact variance at each pixel (below 1 where
-        counts are low), even with the true noise parameters, lost too.
+        Recorrupted pairs have independent noises only where the stabilised
+        noise is Gaussian; at microscopy's photon counts it is not, and
+        fine-tuning on them lowered the PSNR of every microscopy image of
+        the benchmark (``bench/real_denoise.py``), even with recorruption
+        noise matched to the transform's exact variance at each pixel and
+        the true noise parameters. Photons split by binomial thinning
+        (:func:`.data.stabilization.thin`) make independent pairs at any
+        count.
         """
         model = self.config.model
         # shot noise that matters: at mid-range intensity (0.5 after normalisation)
         # at least a quarter of the read noise's variance
-        return self._recorrupted and model.noise_gain * 0.5 >= 0.25 * model.noise_variance
+        shot = model.noise_gain * 0.5 >= 0.25 * model.noise_variance
+        return self._fine_tunes_on_pairs and shot
 
     @property
     def _chooses_only(self) -> bool:
@@ -417,9 +427,14 @@ class Trainer:
         return zero_shot and training.pretrained and self._low_side < ZERO_SHOT_MIN_SIDE
 
     @property
-    def _recorrupted(self) -> bool:
-        """Whether the loss is the recorrupted pairs' (a pretrained self-supervised start)."""
+    def _fine_tunes_on_pairs(self) -> bool:
+        """Whether the prior fine-tunes on pairs made from the noisy data (pretrained, self-supervised)."""
         return self.config.training.pretrained and self._mode == Mode.SELF_SUPERVISED.value
+
+    @property
+    def _recorrupted(self) -> bool:
+        """Whether the loss is the recorrupted pairs' (the pairs on Gaussian noise)."""
+        return self._fine_tunes_on_pairs and not self._thinned
 
     @property
     def _mode(self) -> str | None:
@@ -433,6 +448,8 @@ class Trainer:
             x = apply_noise(y, self.noise, generator)
         elif self._recorrupted:  # the recorruption noise takes the mask's place
             mask = torch.randn(x.shape, generator=generator).to(self.device)
+        elif self._thinned:
+            x, y = thin(x, self.photons, THINNING, generator)
         elif self._mode == Mode.SELF_SUPERVISED.value:
             masker = blind_spot_volume if x.ndim == 5 else blind_spot
             x, mask = masker(
@@ -472,6 +489,8 @@ class Trainer:
         """
         if self._recorrupted:
             return self.network.recorrupted_loss(x, mask, RECORRUPTION), None
+        if self._thinned:
+            return self.network.thinned_loss(x, y, THINNING), None
         with autocast(self.device):
             if self._neighbour_term:
                 latent = self.network.encode(x)
@@ -550,7 +569,7 @@ class Trainer:
             )
             stale = self._record(event, stale)
             yield event
-            if epoch >= training.epochs or stale >= training.patience or self._keeps_prior:
+            if epoch >= training.epochs or stale >= training.patience:
                 break
         if self._frames is not None and self.best_state is not None:
             self.density = self._fit_density()
@@ -690,7 +709,7 @@ class Trainer:
                 "learning_rate": event.learning_rate,
             }
         )
-        if (event.val_loss < self.best_loss or self._neighbour_term) and not self._keeps_prior:
+        if event.val_loss < self.best_loss or self._neighbour_term:
             self.best_loss = event.val_loss
             self.best_state = copy.deepcopy(self.network.state_dict())
             return 0

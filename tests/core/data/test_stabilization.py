@@ -14,6 +14,8 @@ from napari_autoencoders.core.data.stabilization import (
     inverse_gat,
     noise_model_of,
     stabilize,
+    thin,
+    thinned_noise,
     unstabilize,
 )
 
@@ -85,3 +87,46 @@ def test_noise_model_of_a_description():
     assert noise_model_of("poisson:20+gaussian:0.1") == NoiseModel(0.05, pytest.approx(0.01))
     with pytest.raises(ValueError, match="salt and pepper"):
         noise_model_of("saltpepper:0.1")
+
+
+@pytest.mark.parametrize("peak", [10, 30])
+def test_a_signed_estimate_finds_zero_photons_above_intensity_0(peak):
+    # zero photons at 0.2: variance gain * (x - 0.2), a line through -0.2 * gain
+    ramp = np.tile(np.linspace(0.0, 1.0, 256, dtype=np.float32), (256, 1))
+    noisy = add_noise(ramp, f"poisson:{peak}", seed=1) + 0.2
+    signed = estimate_noise(noisy, signed=True)
+    assert signed.gain == pytest.approx(1 / peak, rel=0.15)
+    assert signed.read_variance == pytest.approx(-0.2 / peak, rel=0.3)
+    assert estimate_noise(noisy).read_variance == 0.0  # the Anscombe transform's, clamped
+
+
+@pytest.mark.parametrize("peak, read, black", [(5, 0.0, 0.0), (30, 0.01, 0.0), (30, 0.1, 0.0),
+                                               (30, 0.0, 0.05)])  # fmt: skip
+def test_thinning_splits_into_independent_unbiased_images(peak, read, black):
+    clean = torch.full((400, 400), 0.4 + black)  # zero photons at ``black``
+    noise = NoiseModel(1 / peak, read**2 - black / peak)
+    spec = f"poisson:{peak}" + (f"+gaussian:{read}" if read else "")
+    noisy = torch.from_numpy(add_noise(clean.numpy() - black, spec, seed=1)) + black
+    part, rest = thin(noisy, noise, 0.7, torch.Generator().manual_seed(0))
+
+    for image in (part, rest):  # unbiased: the clean value on average
+        assert float(image.mean()) == pytest.approx(0.4 + black, abs=0.01)
+    first, second = (part - clean).flatten(), (rest - clean).flatten()
+    assert abs(float(torch.corrcoef(torch.stack([first, second]))[0, 1])) < 0.02
+    expected = thinned_noise(noise, 0.7)
+    variance = expected.gain * (0.4 + black) + expected.read_variance
+    assert float(first.var()) == pytest.approx(variance, rel=0.1)
+
+
+def test_thinning_counts_from_intensity_0_correlates_the_halves():
+    # zero photons at 0.2 but a model that counts from 0: 6 photons too many a pixel, so
+    # the counts vary less than their mean and the halves' noises are anticorrelated
+    noisy = torch.from_numpy(add_noise(np.full((400, 400), 0.1, np.float32), "poisson:30", seed=1))
+    part, rest = thin(noisy + 0.2, NoiseModel(1 / 30, 0.0), 0.7, torch.Generator().manual_seed(0))
+    halves = torch.stack([(part - 0.3).flatten(), (rest - 0.3).flatten()])
+    assert float(torch.corrcoef(halves)[0, 1]) < -0.1
+
+
+def test_thinning_refuses_gaussian_noise():
+    with pytest.raises(ValueError, match="shot noise"):
+        thin(torch.zeros(4, 4), NoiseModel(0.0, 0.01), 0.5)

@@ -35,7 +35,11 @@ _LEAST_PER_BIN = 20
 
 @dataclass(frozen=True)
 class NoiseModel:
-    """Noise variance ``gain * intensity + read_variance`` (both on the image's scale)."""
+    """Noise variance ``gain * intensity + read_variance`` (both on the image's scale).
+
+    ``read_variance`` is below 0 only in a signed estimate
+    (:func:`estimate_noise`), where zero photons lie above intensity 0.
+    """
 
     gain: float
     read_variance: float
@@ -50,7 +54,7 @@ class NoiseModel:
         return np.sqrt(np.maximum(self.gain * intensity + self.read_variance, 0.0))
 
 
-def estimate_noise(image: np.ndarray) -> NoiseModel:
+def estimate_noise(image: np.ndarray, *, signed: bool = False) -> NoiseModel:
     """Fit a Poisson-Gaussian noise model to one noisy image (Y, X).
 
     A high-pass residual isolates the noise; pixels are grouped by their
@@ -62,6 +66,13 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     ----------
     image : ndarray, shape (Y, X)
         A noisy image, any intensity scale.
+    signed : bool
+        Keep the line's value at intensity 0 as fitted, below 0 where the
+        level of zero photons is above intensity 0 (a camera offset, or a
+        normalisation whose 0 is a percentile of noisy dark pixels): the
+        photon counts that :func:`thin` splits need it. By default it is
+        clamped at 0 (the line then goes through the origin), as the
+        Anscombe transform needs a variance of at least 0.
 
     Returns
     -------
@@ -80,7 +91,7 @@ def estimate_noise(image: np.ndarray) -> NoiseModel:
     # per bin, the noise's growth with intensity).
     activity = ndimage.gaussian_gradient_magnitude(image, 2.0, mode="reflect")
     means, variances, counts = _binned_variances(local_mean, residual, activity)
-    return _fit_line(means, variances, counts)
+    return _fit_line(means, variances, counts, signed=signed)
 
 
 def _binned_variances(means: np.ndarray, residual: np.ndarray, activity: np.ndarray):
@@ -102,8 +113,13 @@ def _binned_variances(means: np.ndarray, residual: np.ndarray, activity: np.ndar
     return (np.array(column) for column in zip(*rows)) if rows else (np.zeros(0),) * 3
 
 
-def _fit_line(means: np.ndarray, variances: np.ndarray, counts: np.ndarray) -> NoiseModel:
-    """Weighted least-squares line ``variance = gain * mean + read``, both clipped at 0."""
+def _fit_line(
+    means: np.ndarray, variances: np.ndarray, counts: np.ndarray, *, signed: bool = False
+) -> NoiseModel:
+    """Weighted least-squares line ``variance = gain * mean + read``, both clipped at 0.
+
+    With ``signed``, ``read`` keeps its sign (the gain is still clipped).
+    """
     if means.size == 0:
         return NoiseModel(0.0, 0.0)
     if means.size < 3 or np.ptp(means) <= 0:
@@ -113,7 +129,7 @@ def _fit_line(means: np.ndarray, variances: np.ndarray, counts: np.ndarray) -> N
     (gain, read), *_ = np.linalg.lstsq(design, variances * weights, rcond=None)
     if gain <= 0:
         return NoiseModel(0.0, float(np.average(variances, weights=counts)))
-    if read < 0:  # a line through the origin: shot noise only
+    if read < 0 and not signed:  # a line through the origin: shot noise only
         gain = float(np.sum(counts * means * variances) / np.sum(counts * means**2))
         read = 0.0
     return NoiseModel(float(gain), float(read))
@@ -156,6 +172,59 @@ def unstabilize(values: np.ndarray, noise: NoiseModel) -> np.ndarray:
     return inverse_gat(tensor, noise.gain, noise.read_variance).numpy()
 
 
+def thin(
+    values: torch.Tensor, noise: NoiseModel, fraction: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split noisy values into two images of the same clean signal with independent noise.
+
+    Binomial thinning [3]_: the values become photon counts ``values / gain
+    + read_variance / gain**2``, whose variance equals their mean (the read
+    noise counted as extra photons), rounded; each photon goes to the first
+    image with probability ``fraction``. Poisson counts split so are two
+    independent Poisson images, so denoising one into the other is, up to a
+    constant, supervised training (Noise2Noise) from a single noisy image,
+    whatever the counts, where recorrupted pairs need Gaussian noise. Both
+    images are scaled back to intensities, each an unbiased estimate of the
+    clean values; the first has the noise model :func:`thinned_noise`.
+
+    Parameters
+    ----------
+    values : Tensor
+        Noisy intensities, any shape.
+    noise : NoiseModel
+        Their noise, with a gain above 0; its read variance signed
+        (:func:`estimate_noise` with ``signed``), so that the counts start
+        at the level of zero photons: counts shifted from it have a variance
+        unequal to their mean, and their two parts correlated noises.
+    fraction : float
+        Share of the photons in the first image, in (0, 1).
+    generator : torch.Generator, optional
+        Source of the random split.
+
+    Returns
+    -------
+    part, rest : Tensor
+        Shaped like ``values``.
+
+    References
+    ----------
+    .. [3] A. Krull et al., "Image denoising and the generative accumulation
+       of photons", WACV 2024 (Poisson thinning into independent images).
+    """
+    if noise.gain <= 0 or not 0 < fraction < 1:
+        raise ValueError(f"thinning needs shot noise (gain {noise.gain}) and 0 < fraction < 1.")
+    offset = noise.read_variance / noise.gain
+    counts = ((values + offset) / noise.gain).round().clamp(min=0.0)
+    part = torch.binomial(counts, torch.full_like(counts, fraction), generator=generator)
+    gain = noise.gain
+    return gain * part / fraction - offset, gain * (counts - part) / (1 - fraction) - offset
+
+
+def thinned_noise(noise: NoiseModel, fraction: float) -> NoiseModel:
+    """The noise model of :func:`thin`'s first image: ``1 / fraction`` times the variance."""
+    return NoiseModel(noise.gain / fraction, noise.read_variance / fraction)
+
+
 def noise_model_of(spec: str) -> NoiseModel:
     """The noise model of a synthetic noise description such as ``"poisson:30+gaussian:0.02"``.
 
@@ -180,16 +249,19 @@ def spread_picks(count: int, most: int = 8) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(most, count)).round().astype(int))
 
 
-def estimate_planes_noise(planes: np.ndarray, *, most: int = 8) -> NoiseModel:
+def estimate_planes_noise(
+    planes: np.ndarray, *, most: int = 8, signed: bool = False
+) -> NoiseModel:
     """One noise model for planes (N, C, Y, X): the median over up to ``most`` of them.
 
     Each of up to ``most`` planes (channels count as planes), evenly spread
-    over the data, gets :func:`estimate_noise`; the gain and the read
-    variance are the medians of theirs, which tolerates a plane without
-    contrast or with strong structure.
+    over the data, gets :func:`estimate_noise` (with ``signed``); the gain
+    and the read variance are the medians of theirs, which tolerates a
+    plane without contrast or with strong structure.
     """
     flat = np.asarray(planes).reshape(-1, *np.shape(planes)[-2:])
-    models = [estimate_noise(flat[index]) for index in spread_picks(len(flat), most)]
+    picks = spread_picks(len(flat), most)
+    models = [estimate_noise(flat[index], signed=signed) for index in picks]
     return NoiseModel(
         float(np.median([m.gain for m in models])),
         float(np.median([m.read_variance for m in models])),

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import Architecture, ModelConfig, ReconstructionLoss
-from ..data.stabilization import gat, inverse_gat
+from ..data.stabilization import NoiseModel, gat, inverse_gat, thinned_noise
 from .losses import reparameterize
 
 
@@ -106,9 +106,12 @@ class UNet(nn.Module):
         """Map (B, C_in, Y, X) to (B, C_out, Y, X); in 3D, (B, C_in, Z, Y, X) to (B, C_out, Z, Y, X)."""
         if not self.stabilized:
             return self.restore(x)
+        return self._denoise_noisy(x, self.config.noise_gain, self.config.noise_variance)
+
+    def _denoise_noisy(self, x: torch.Tensor, gain: float, variance: float) -> torch.Tensor:
+        """Denoise (B, C, Y, X) whose noise has variance ``gain * x + variance``, channel by channel."""
         size_b, channels, height, width = x.shape
         flat = x.reshape(size_b * channels, 1, height, width)
-        gain, variance = self.config.noise_gain, self.config.noise_variance
         stable = self.denoise_stable(gat(flat, gain, variance), 1.0)
         return inverse_gat(stable, gain, variance).reshape(x.shape)
 
@@ -140,6 +143,20 @@ class UNet(nn.Module):
         z = gat(flat, self.config.noise_gain, self.config.noise_variance)
         prediction = self.denoise_stable(z + alpha * n, (1 + alpha**2) ** 0.5)
         return F.mse_loss(prediction, z - n / alpha)
+
+    def thinned_loss(self, part: torch.Tensor, rest: torch.Tensor, fraction: float) -> torch.Tensor:
+        """Self-supervised loss of a stabilised U-Net on thinned pairs (B, C, Y, X).
+
+        ``part`` and ``rest`` are the two images into which binomial
+        thinning (:func:`.data.stabilization.thin`) split the noisy data,
+        ``part`` with ``fraction`` of its photons: their noises are
+        independent and both are unbiased, so the mean squared error of
+        denoising ``part`` into ``rest``, on the intensity scale, is up to a
+        constant the supervised error at ``1 / fraction`` times the noise
+        variance (Noise2Noise).
+        """
+        noise = thinned_noise(NoiseModel(self.config.noise_gain, self.config.noise_variance), fraction)
+        return F.mse_loss(self._denoise_noisy(part, noise.gain, noise.read_variance), rest)
 
     def restore(self, x: torch.Tensor) -> torch.Tensor:
         """The plain U-Net: map (B, C, [Z,] Y, X) to (B, C_out, [Z,] Y, X)."""
