@@ -368,8 +368,7 @@ class Trainer:
         Given by the noise description in synthetic mode, else estimated
         from the noisy inputs (for a collection, from a corner of up to 8 of
         its planes); :attr:`photons`, the model that thinning splits the
-        counts with, is the estimate with a signed read variance (made for
-        self-supervised fine-tuning only).
+        counts with, is the estimate with a signed read variance.
         """
         if self._mode == Mode.SYNTHETIC.value:
             noise = self.photons = noise_model_of(self.config.training.noise)
@@ -378,9 +377,7 @@ class Trainer:
                 picks = spread_picks(len(x))
                 side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
                 x = self.input_norm.normalize(np.stack([x.read(p, 0, 0, side) for p in picks]))
-            noise = estimate_planes_noise(x)
-            if self._fine_tunes_on_pairs:  # only thinning needs it
-                self.photons = estimate_planes_noise(x, signed=True)
+            noise, self.photons = estimate_planes_noise(x)
         if noise.gain <= 0 and noise.read_variance <= 0:
             raise ValueError(
                 "no noise could be measured in the input, so there is nothing for the "

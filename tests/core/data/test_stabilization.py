@@ -53,7 +53,7 @@ def test_estimate_noise_refuses_tiny_or_3d_input():
 def test_estimate_planes_noise_takes_the_median_over_planes(moon):
     planes = np.stack([add_noise(moon, "gaussian:0.1", seed=s) for s in range(3)])[:, None]
     planes[1, 0] = moon  # one clean plane does not sway the median
-    noise = estimate_planes_noise(planes)
+    noise, _ = estimate_planes_noise(planes)
     assert np.sqrt(noise.read_variance) == pytest.approx(0.1, rel=0.1)
 
 

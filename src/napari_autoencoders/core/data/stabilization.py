@@ -79,6 +79,11 @@ def estimate_noise(image: np.ndarray, *, signed: bool = False) -> NoiseModel:
     NoiseModel
         With ``gain`` 0 when the data show no signal-dependent noise.
     """
+    return _fit_line(*_noise_bins(image), signed=signed)
+
+
+def _noise_bins(image: np.ndarray):
+    """Mean intensity, robust noise variance and pixel count of each intensity bin of (Y, X)."""
     image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2 or min(image.shape) < 8:
         raise ValueError(
@@ -90,8 +95,7 @@ def estimate_noise(image: np.ndarray, *, signed: bool = False) -> NoiseModel:
     # judged on a blurred copy so that the choice ignores the noise (and,
     # per bin, the noise's growth with intensity).
     activity = ndimage.gaussian_gradient_magnitude(image, 2.0, mode="reflect")
-    means, variances, counts = _binned_variances(local_mean, residual, activity)
-    return _fit_line(means, variances, counts, signed=signed)
+    return tuple(_binned_variances(local_mean, residual, activity))
 
 
 def _binned_variances(means: np.ndarray, residual: np.ndarray, activity: np.ndarray):
@@ -249,19 +253,30 @@ def spread_picks(count: int, most: int = 8) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(most, count)).round().astype(int))
 
 
-def estimate_planes_noise(
-    planes: np.ndarray, *, most: int = 8, signed: bool = False
-) -> NoiseModel:
-    """One noise model for planes (N, C, Y, X): the median over up to ``most`` of them.
+def estimate_planes_noise(planes: np.ndarray, *, most: int = 8) -> tuple[NoiseModel, NoiseModel]:
+    """Noise models for planes (N, C, Y, X): medians over up to ``most`` of them.
 
     Each of up to ``most`` planes (channels count as planes), evenly spread
-    over the data, gets :func:`estimate_noise` (with ``signed``); the gain
-    and the read variance are the medians of theirs, which tolerates a
-    plane without contrast or with strong structure.
+    over the data, is binned once and fitted as :func:`estimate_noise`
+    does, clamped and signed; the gains and the read variances are the
+    medians of theirs, which tolerates a plane without contrast or with
+    strong structure.
+
+    Returns
+    -------
+    noise, signed : NoiseModel
+        The clamped model (the Anscombe transform's) and the one with a
+        signed read variance (:func:`thin`'s).
     """
     flat = np.asarray(planes).reshape(-1, *np.shape(planes)[-2:])
-    picks = spread_picks(len(flat), most)
-    models = [estimate_noise(flat[index], signed=signed) for index in picks]
+    bins = [_noise_bins(flat[index]) for index in spread_picks(len(flat), most)]
+    return tuple(
+        _median_model([_fit_line(*each, signed=signed) for each in bins]) for signed in (False, True)
+    )
+
+
+def _median_model(models: list[NoiseModel]) -> NoiseModel:
+    """The median gain and the median read variance of ``models``."""
     return NoiseModel(
         float(np.median([m.gain for m in models])),
         float(np.median([m.read_variance for m in models])),
