@@ -71,9 +71,10 @@ napari: sysdeps
 bench: sysdeps
 	$(HEADLESS) $(PY) bench/run.py $(BENCH_ARGS)
 
-# Retrains the shipped denoising prior in its three stages (photographs for 75 minutes on one
+# Retrains the shipped denoising prior in its four stages (photographs for 75 minutes on one
 # core, then with dead-leaves images for 40 on two, then with Poisson-Gaussian noise on half
-# the batches for 35 on two); PRIOR_ARGS e.g. --seconds 600 for all three.
+# the batches for 35 on two, then with fluorescence-like images and more photographs for 60 on
+# two); PRIOR_ARGS e.g. --seconds 600 for all four.
 PRIOR_WEIGHTS = src/napari_autoencoders/core/weights/gaussian-prior.safetensors
 prior: venv
 	$(PY) tools/pretrain_prior.py --output $(PRIOR_WEIGHTS) $(PRIOR_ARGS)
@@ -81,6 +82,8 @@ prior: venv
 		--seconds 2400 --output $(PRIOR_WEIGHTS) $(PRIOR_ARGS)
 	$(PY) tools/pretrain_prior.py --init $(PRIOR_WEIGHTS) --lr 2e-4 --shapes 0.3 --poisson 0.5 \
 		--threads 2 --seconds 2100 --output $(PRIOR_WEIGHTS) $(PRIOR_ARGS)
+	$(PY) tools/pretrain_prior.py --init $(PRIOR_WEIGHTS) --lr 2e-4 --shapes 0.4 --fluorescence \
+		--poisson 0.5 --threads 2 --seconds 3600 --output $(PRIOR_WEIGHTS) $(PRIOR_ARGS)
 
 # Retrains the shipped super-resolution priors, x2, x3 and x4 side by side (45 minutes on 2
 # cores); SUPERRES_ARGS e.g. --seconds 600.

@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 import torch
-from pretrain_prior import PRIOR_SIGMA, poisson_batch, random_patch, stable_target
+from pretrain_prior import (
+    PRIOR_SIGMA,
+    fluorescence,
+    more_images,
+    poisson_batch,
+    random_patch,
+    stable_target,
+)
 
 from napari_autoencoders.core.data.stabilization import gat, inverse_gat
 
@@ -42,3 +49,22 @@ def test_random_patch_is_a_turned_piece_of_an_image():
     assert np.isin(patch, image).all()
     shapes = [np.full((20, 20), -1.0, dtype=np.float32)]
     assert (random_patch([image], rng, 16, shapes, fraction=1.0) == -1.0).all()
+
+
+def test_fluorescence_images_are_objects_on_a_dim_background():
+    rng = np.random.default_rng(4)
+    images = [fluorescence(rng, side=96) for _ in range(12)]
+    for image in images:
+        assert image.shape == (96, 96) and image.dtype == np.float32
+        assert 0.0 <= image.min() and image.max() <= 1.0
+    # mostly dark with bright objects: the median pixel is far below the brightest
+    assert np.median([np.median(image) for image in images]) < 0.5
+    assert len({float(image.sum()) for image in images}) == len(images)  # all different
+
+
+def test_more_images_are_grey_unit_images_apart_from_the_tests():
+    images = more_images()
+    assert len(images) == 11
+    for image in images:
+        assert image.ndim == 2 and min(image.shape) >= 256
+        assert image.dtype == np.float32 and 0.0 <= image.min() and image.max() <= 1.0

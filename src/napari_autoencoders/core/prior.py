@@ -4,7 +4,8 @@ One residual U-Net, trained once (``tools/pretrain_prior.py``) on
 photographs, then on photographs and dead-leaves images (flat discs with
 hard edges), with white Gaussian noise of standard deviation
 :data:`PRIOR_SIGMA` and random contrast, then with Poisson-Gaussian noise
-after the generalised Anscombe transform on half of its batches.
+after the generalised Anscombe transform on half of its batches, then
+with fluorescence-like images (nuclei, spots, filaments) and more pictures.
 Denoising is equivariant to scaling, so an image whose noise has standard
 deviation ``sigma`` is scaled by ``PRIOR_SIGMA / sigma``, denoised, and
 scaled back: one network covers every noise level, as a noise-level map
