@@ -110,46 +110,58 @@ def _to_unit(image: np.ndarray) -> np.ndarray:
 def fluorescence(rng: np.random.Generator, side: int = 256) -> np.ndarray:
     """A fluorescence-like image (side, side) in [0, 1]: nuclei, spots and filaments on a dim background.
 
-    Each kind of object is present with probability 2/3. Nuclei are
-    ellipses with soft edges and textured insides; spots are point sources
-    of power-law brightness blurred by a Gaussian PSF; filaments are smooth
-    random curves. Microscopy and astronomy images are made of such objects
-    on flat or slowly varying backgrounds, which photographs rarely show.
+    Each kind of object (:func:`_nuclei`, :func:`_spots`, :func:`_filaments`)
+    is present with probability 2/3. Microscopy and astronomy images are made
+    of such objects on flat or slowly varying backgrounds, which photographs
+    rarely show.
     """
     image = np.zeros((side, side), np.float32)
-    if rng.random() < 2 / 3:  # nuclei
-        for _ in range(int(rng.integers(1, 40))):
-            axes = rng.uniform(3.0, 25.0, 2)
-            rows, cols = draw.ellipse(*rng.uniform(0, side, 2), *axes, shape=image.shape,
-                                      rotation=rng.uniform(0, np.pi))
-            image[rows, cols] = np.maximum(image[rows, cols], rng.uniform(0.2, 1.0))
-        texture = ndi.gaussian_filter(rng.standard_normal(image.shape), rng.uniform(1.0, 3.0))
-        image *= 1.0 + rng.uniform(0.0, 3.0) * texture.astype(np.float32)
-        image = ndi.gaussian_filter(image, rng.uniform(0.5, 2.0))
-    if rng.random() < 2 / 3:  # spots: a Pareto brightness, capped
-        spots = np.zeros_like(image)
-        count = int(rng.integers(1, 300))
-        rows, cols = rng.integers(0, side, (2, count))
-        spots[rows, cols] = np.minimum(0.05 * (1.0 + rng.pareto(1.5, count)), 3.0)
-        image += ndi.gaussian_filter(spots, rng.uniform(0.7, 2.5)) * 20.0
-    if rng.random() < 2 / 3:  # filaments: smooth random walks
-        lines = np.zeros_like(image)
-        for _ in range(int(rng.integers(1, 30))):
-            position, heading = rng.uniform(0, side, 2), rng.uniform(0, 2 * np.pi)
-            brightness = rng.uniform(0.2, 1.0)
-            for _ in range(int(rng.integers(10, 60))):
-                heading += rng.normal(0.0, 0.3)
-                step = position + 5.0 * np.array([np.sin(heading), np.cos(heading)])
-                if not (0 <= step.min() and step.max() <= side - 1):
-                    break  # it left the image
-                rows, cols = draw.line(*position.astype(int), *step.astype(int))
-                lines[rows, cols] = brightness
-                position = step
-        image += ndi.gaussian_filter(lines, rng.uniform(0.7, 2.0)) * 2.0
+    for objects in (_nuclei, _spots, _filaments):
+        if rng.random() < 2 / 3:
+            image += objects(rng, side)
     background = ndi.gaussian_filter(rng.standard_normal(image.shape), 40.0)
     image += rng.uniform(0.0, 0.1) + rng.uniform(0.0, 0.1) * background.astype(np.float32) / (
         np.abs(background).max() + 1e-6)
     return np.clip(image / max(float(image.max()), 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def _nuclei(rng: np.random.Generator, side: int) -> np.ndarray:
+    """Up to 39 ellipses (side, side) with textured insides and soft edges."""
+    image = np.zeros((side, side), np.float32)
+    for _ in range(int(rng.integers(1, 40))):
+        axes = rng.uniform(3.0, 25.0, 2)
+        rows, cols = draw.ellipse(*rng.uniform(0, side, 2), *axes, shape=image.shape,
+                                  rotation=rng.uniform(0, np.pi))
+        image[rows, cols] = np.maximum(image[rows, cols], rng.uniform(0.2, 1.0))
+    texture = ndi.gaussian_filter(rng.standard_normal(image.shape), rng.uniform(1.0, 3.0))
+    image *= 1.0 + rng.uniform(0.0, 3.0) * texture.astype(np.float32)
+    return ndi.gaussian_filter(image, rng.uniform(0.5, 2.0))
+
+
+def _spots(rng: np.random.Generator, side: int) -> np.ndarray:
+    """Point sources (side, side) of capped Pareto brightness, blurred by a Gaussian PSF."""
+    spots = np.zeros((side, side), np.float32)
+    count = int(rng.integers(1, 300))
+    rows, cols = rng.integers(0, side, (2, count))
+    spots[rows, cols] = np.minimum(0.05 * (1.0 + rng.pareto(1.5, count)), 3.0)
+    return ndi.gaussian_filter(spots, rng.uniform(0.7, 2.5)) * 20.0
+
+
+def _filaments(rng: np.random.Generator, side: int) -> np.ndarray:
+    """Smooth random walks (side, side) of steps of 5 pixels, each ending where it leaves the image."""
+    lines = np.zeros((side, side), np.float32)
+    for _ in range(int(rng.integers(1, 30))):
+        position, heading = rng.uniform(0, side, 2), rng.uniform(0, 2 * np.pi)
+        brightness = rng.uniform(0.2, 1.0)
+        for _ in range(int(rng.integers(10, 60))):
+            heading += rng.normal(0.0, 0.3)
+            step = position + 5.0 * np.array([np.sin(heading), np.cos(heading)])
+            if not (0 <= step.min() and step.max() <= side - 1):
+                break
+            rows, cols = draw.line(*position.astype(int), *step.astype(int))
+            lines[rows, cols] = brightness
+            position = step
+    return ndi.gaussian_filter(lines, rng.uniform(0.7, 2.0)) * 2.0
 
 
 def dead_leaves(rng: np.random.Generator, side: int = 256, radii=(3.0, 80.0)) -> np.ndarray:
