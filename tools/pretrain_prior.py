@@ -46,7 +46,7 @@ import torch
 from matplotlib import cbook
 from safetensors import safe_open
 from scipy import ndimage as ndi
-from skimage import color, data, draw, img_as_float32, io
+from skimage import color, data, draw, exposure, img_as_float32, io
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -98,13 +98,8 @@ def more_images() -> list[np.ndarray]:
         mri = np.frombuffer(handle.read(), ">u2").reshape(256, 256).astype(np.float32)
     with cbook.get_sample_data("jacksboro_fault_dem.npz") as handle:
         terrain = handle["elevation"].astype(np.float32)
-    images += [_to_unit(mri), _to_unit(terrain), img_as_float32(data.shepp_logan_phantom())]
-    return images
-
-
-def _to_unit(image: np.ndarray) -> np.ndarray:
-    """``image`` scaled to [0, 1] by its minimum and maximum."""
-    return ((image - image.min()) / (image.max() - image.min())).astype(np.float32)
+    unit = [exposure.rescale_intensity(image, out_range=(0.0, 1.0)) for image in (mri, terrain)]
+    return images + unit + [img_as_float32(data.shepp_logan_phantom())]
 
 
 def fluorescence(rng: np.random.Generator, side: int = 256) -> np.ndarray:

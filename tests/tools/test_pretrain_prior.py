@@ -62,7 +62,7 @@ def test_fluorescence_images_are_objects_on_a_dim_background():
     assert len({float(image.sum()) for image in images}) == len(images)  # all different
 
 
-def test_more_images_are_grey_unit_images_apart_from_the_tests():
+def test_more_images_are_grey_unit_images():
     images = more_images()
     assert len(images) == 11
     for image in images:
