@@ -68,18 +68,22 @@ READ_NOISE = 0.05  # the largest read noise standard deviation, as a fraction of
 
 def training_images() -> list[np.ndarray]:
     """Grey float32 images in [0, 1]: the training photographs and Grace Hopper."""
-    images = []
-    for name in TRAINING_PHOTOS:
-        image = img_as_float32(getattr(data, name)())
-        if image.ndim == 3:
-            images.append(img_as_float32(color.rgb2gray(image[..., :3])))
-            images += [image[..., c] for c in range(3)]  # colour channels as more grey images
-        else:
-            images.append(image)
+    images = [grey for name in TRAINING_PHOTOS for grey in grey_and_channels(getattr(data, name)())]
     with cbook.get_sample_data("grace_hopper.jpg") as handle:
         hopper = img_as_float32(io.imread(handle))
     images.append(img_as_float32(color.rgb2gray(hopper)))
     return images
+
+
+def grey_and_channels(image: np.ndarray) -> list[np.ndarray]:
+    """Grey float32 images in [0, 1] from a picture: itself if grey, else its grey and 3 channels.
+
+    A colour photograph's channels serve as more grey images of the same scene.
+    """
+    image = img_as_float32(image)
+    if image.ndim == 2:
+        return [image]
+    return [img_as_float32(color.rgb2gray(image[..., :3]))] + [image[..., c] for c in range(3)]
 
 
 def more_images() -> list[np.ndarray]:
@@ -90,10 +94,7 @@ def more_images() -> list[np.ndarray]:
     the Shepp-Logan phantom: indoor scenes, a medical image, a smooth
     field and flat regions that the first photographs lack.
     """
-    images = []
-    for photo in data.stereo_motorcycle()[:2]:
-        photo = img_as_float32(photo)
-        images += [img_as_float32(color.rgb2gray(photo))] + [photo[..., c] for c in range(3)]
+    images = [grey for photo in data.stereo_motorcycle()[:2] for grey in grey_and_channels(photo)]
     with cbook.get_sample_data("s1045.ima.gz") as handle:  # 256 x 256, big-endian uint16
         mri = np.frombuffer(handle.read(), ">u2").reshape(256, 256).astype(np.float32)
     with cbook.get_sample_data("jacksboro_fault_dem.npz") as handle:

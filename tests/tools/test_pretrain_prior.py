@@ -4,6 +4,7 @@ import torch
 from pretrain_prior import (
     PRIOR_SIGMA,
     fluorescence,
+    grey_and_channels,
     more_images,
     poisson_batch,
     random_patch,
@@ -68,3 +69,14 @@ def test_more_images_are_grey_unit_images():
     for image in images:
         assert image.ndim == 2 and min(image.shape) >= 256
         assert image.dtype == np.float32 and 0.0 <= image.min() and image.max() <= 1.0
+
+
+def test_grey_and_channels_keeps_a_grey_image_and_splits_a_colour_one():
+    grey = np.linspace(0, 255, 64, dtype=np.uint8).reshape(8, 8)
+    (kept,) = grey_and_channels(grey)
+    assert kept.dtype == np.float32 and np.allclose(kept, grey / 255.0)
+    colour = np.random.default_rng(0).random((8, 8, 4), dtype=np.float32)  # RGBA: alpha dropped
+    images = grey_and_channels(colour)
+    assert len(images) == 4
+    assert all(np.array_equal(images[1 + c], colour[..., c]) for c in range(3))
+    assert images[0].dtype == np.float32 and images[0].shape == (8, 8)
