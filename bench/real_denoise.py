@@ -201,23 +201,29 @@ def _trainings(case: dict, seconds: float, photos: np.ndarray, cache: dict) -> d
         f"ours, self-supervised ({seconds:g} s)": lambda noisy: _trained(noisy, noisy, seconds)
     }
     if case["noise"].is_gaussian:
-        spec = _synthetic_spec(case["noise"], photos)
+        spec = synthetic_spec(case["noise"], photos)
         methods[f"ours, synthetic ({seconds:g} s)"] = lambda noisy: _trained(
             noisy, photos, seconds, cache, mode="synthetic", noise=spec, axes="SYX"
         )
     return methods
 
 
-def _synthetic_spec(noise: NoiseModel, photos: np.ndarray) -> str:
-    """The Gaussian ``noise`` as a synthetic-mode spec: on the training photographs' normalised scale.
+def synthetic_spec(noise: NoiseModel, images: np.ndarray) -> str:
+    """The ``noise`` of the [0, 1] scale as a synthetic-mode spec for training on ``images``.
 
     Noise specs are on the scale where the training data's percentiles are 0
     and 1 (:mod:`napari_autoencoders.core.data.noise`), and the test image
-    is normalised like the training data; a sigma of the [0, 1] scale must
-    be divided by the percentiles' spread.
+    is normalised like the training data. With ``x = low + spread * y`` the
+    variance ``gain * x + read_variance`` is ``(gain / spread) * y +
+    (gain * low + read_variance) / spread**2`` on that scale: Poisson noise
+    of peak ``spread / gain`` plus Gaussian noise.
     """
-    norm = Normalizer.fit(photos[:, None])
-    return f"gaussian:{np.sqrt(noise.read_variance) / (norm.high[0] - norm.low[0]):.6f}"
+    norm = Normalizer.fit(np.reshape(images, (-1, 1, *np.shape(images)[-2:])))
+    low, spread = norm.low[0], norm.high[0] - norm.low[0]
+    sigma = np.sqrt(noise.gain * max(low, 0.0) + noise.read_variance) / spread
+    if noise.is_gaussian:
+        return f"gaussian:{sigma:.6f}"
+    return f"poisson:{spread / noise.gain:.6f}+gaussian:{sigma:.6f}"
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -21,6 +21,12 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
         assert title in text
     for method in ("noisy input", "NL-means", "BM3D", "self-supervised", "synthetic", "paired"):
         assert method in text
+    quality = table(text, "Denoising quality, 48x48 phantom and photograph (secondary), 0.5 s of training per mode")
+    trained = [row for row in quality if row[1].startswith(("ours", "Noise2Void"))]
+    assert {row[1] for row in trained} == {
+        "ours, self-supervised", "ours, synthetic", "ours, paired", "Noise2Void, from scratch"
+    }
+    assert all(row[5] for row in trained)  # the steps done
     for title in ("Super-resolution quality, 64x64 phantom", "Super-resolution quality, 64x64 photograph",
                   "Super-resolution apply speed"):
         assert title in text

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import real_denoise
+from napari_autoencoders.core.data.stabilization import NoiseModel, noise_model_of
 from napari_autoencoders.core.prior import HELD_APART_PHOTOS, TRAINING_PHOTOS
 
 
@@ -24,6 +25,29 @@ def test_bm3d_after_the_anscombe_transform_beats_plain_bm3d_at_low_counts():
     results = real_denoise.baselines(case, noisy)
     psnr = {name: real_denoise.scores(case["clean"], image)[0] for name, (image, _, _) in results.items()}
     assert psnr["BM3D + GAT"] > psnr["BM3D"] > psnr["noisy input"]
+
+
+def test_synthetic_spec_is_the_noise_on_the_training_images_normalised_scale():
+    images = np.linspace(0.1, 0.6, 64 * 64, dtype=np.float32).reshape(1, 64, 64)
+    low, high = np.percentile(images, (1.0, 99.8))
+    noise = NoiseModel(1 / 20, 0.02**2)
+    spec = real_denoise.synthetic_spec(noise, images)
+    assert spec.startswith("poisson:") and "+gaussian:" in spec
+    scaled = noise_model_of(spec)
+    raw = np.linspace(low, high, 11)
+    normalised = (raw - low) / (high - low)
+    assert np.allclose(noise.sigma(raw) / (high - low), scaled.sigma(normalised), rtol=1e-4)
+    gaussian = real_denoise.synthetic_spec(NoiseModel(0.0, 0.1**2), images)
+    assert np.isclose(float(gaussian.split(":")[1]), 0.1 / (high - low), rtol=1e-4)
+
+
+def test_the_real_image_sections_lead_the_report(monkeypatch):
+    import runpy
+    from pathlib import Path
+
+    modules = runpy.run_path(str(Path(real_denoise.__file__).with_name("run.py")))["MODULES"]
+    assert modules.index("real_denoise") < modules.index("denoise")
+    assert modules.index("superres_real") < modules.index("superres")
 
 
 @pytest.mark.slow
