@@ -56,6 +56,22 @@ def test_training_improves_the_model(tiny_config, clean, noisy, mode):
     assert error < 0.5 * prediction_error(untrained, noisy, clean)
 
 
+def test_paired_targets_are_put_on_the_noisy_inputs_scale(tiny_config, clean, noisy):
+    config = tiny_config(training={"mode": "paired", "epochs": 1, "steps_per_epoch": 1})
+    trainer = Trainer(config, noisy, 1000.0 * clean + 50.0)  # the clean image in other units
+    targets = trainer.target_norm.normalize((1000.0 * clean + 50.0)[None, None])
+    # the clean image where the noisy one is, though percentiles of each would differ
+    assert np.abs(targets - trainer.input_norm.normalize(clean[None, None])).max() < 0.05
+
+
+def test_an_unrelated_paired_target_warns_and_keeps_its_own_scale(tiny_config, clean, noisy):
+    config = tiny_config(training={"mode": "paired", "epochs": 1, "steps_per_epoch": 1})
+    with pytest.warns(UserWarning, match="do not rise with the noisy input"):
+        trainer = Trainer(config, noisy, 1.0 - clean)
+    low, high = np.percentile(1.0 - clean, (1.0, 99.8))
+    assert trainer.target_norm.low[0] == pytest.approx(low) and trainer.target_norm.high[0] == pytest.approx(high)
+
+
 def test_reconstruct_trains_the_autoencoder(tiny_config):
     yy, xx = np.mgrid[:20, :20]
     discs = [(yy - cy) ** 2 + (xx - cx) ** 2 < 16 for cy in (6, 13) for cx in (6, 13)]

@@ -84,3 +84,17 @@ def test_volumes_are_normalised_per_channel():
     assert normalized.shape == volumes.shape
     assert np.allclose(normalizer.denormalize(normalized), volumes, rtol=1e-5)
     assert np.allclose(normalized[:, 0], normalized[:, 1])  # channel 1 is channel 0 doubled
+
+
+def test_matching_puts_planes_on_the_scale_of_a_noisy_reference():
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0.0, 1.0, (2, 2, 32, 32))
+    reference = clean + rng.normal(0.0, 0.2, clean.shape)  # noisy, on the normalised scale
+    other_units = 500.0 * clean + 100.0  # another acquisition: a gain and an offset
+    matched = Normalizer.matching(other_units, reference)
+    np.testing.assert_allclose(matched.normalize(other_units), clean, atol=0.02)
+
+
+def test_matching_refuses_planes_that_fall_as_the_reference_rises():
+    clean = ramp_planes()
+    assert Normalizer.matching(-clean, clean / clean.max()) is None

@@ -55,6 +55,27 @@ class Normalizer:
             high.append(float(hi))
         return cls(low, high)
 
+    @classmethod
+    def matching(cls, planes: np.ndarray, reference: np.ndarray) -> Normalizer | None:
+        """The map that puts ``planes`` on the scale of ``reference``, normalised planes of their shape.
+
+        Per channel, the least-squares line ``reference = (planes - low) /
+        (high - low)``. A clean image and a noisy one of the same field
+        differ by zero-mean noise and, between acquisitions, by a gain and
+        an offset, which the line takes out; their percentiles disagree
+        (noise widens them), so percentile maps would leave a network an
+        intensity change to learn. None when a channel's line does not rise.
+        """
+        low, high = [], []
+        for channel in range(planes.shape[1]):
+            x, y = _subsample(planes[:, channel]), _subsample(reference[:, channel])
+            slope, intercept = np.polyfit(x, y, 1)
+            if not (np.isfinite(slope) and np.isfinite(intercept) and slope > 0):
+                return None
+            low.append(float(-intercept / slope))
+            high.append(low[-1] + float(1.0 / slope))
+        return cls(low, high)
+
     def normalize(self, planes: np.ndarray) -> np.ndarray:
         """Return ``planes`` (N, C, Y, X) or volumes (N, C, Z, Y, X) normalised, as float32."""
         low, scale = self._affine(planes.shape[1], np.ndim(planes))
