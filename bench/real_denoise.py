@@ -216,7 +216,8 @@ def synthetic_spec(noise: NoiseModel, images: np.ndarray) -> str:
     is normalised like the training data. With ``x = low + spread * y`` the
     variance ``gain * x + read_variance`` is ``(gain / spread) * y +
     (gain * low + read_variance) / spread**2`` on that scale: Poisson noise
-    of peak ``spread / gain`` plus Gaussian noise.
+    of peak ``spread / gain`` plus Gaussian noise (``low`` taken as at least 0:
+    no shot noise below zero photons).
     """
     norm = Normalizer.fit(np.reshape(images, (-1, 1, *np.shape(images)[-2:])))
     low, spread = norm.low[0], norm.high[0] - norm.low[0]
