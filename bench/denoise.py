@@ -21,10 +21,8 @@ from skimage.restoration import denoise_nl_means
 
 from napari_autoencoders.core.data.noise import add_noise, noise_sigma
 from napari_autoencoders.core.data.stabilization import noise_model_of
-from napari_autoencoders.core.recipes import task_config
-from napari_autoencoders.core.training import Trainer
 from phantoms import fluorescence_phantom
-from real_denoise import synthetic_spec
+from real_denoise import synthetic_spec, train_denoise
 
 #: Test cases: name, clean test image, clean training image of the same kind, noise.
 FLUORESCENCE_NOISE = "poisson:20+gaussian:0.02"
@@ -50,24 +48,20 @@ def cases(size: int) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
 
 
 def train_and_denoise(method: str, noisy, train_clean, spec, seconds, seed=0):
-    """Train one of :data:`METHODS` for ``seconds``, denoise ``noisy``; return it and the steps.
+    """Train one of :data:`METHODS` for ``seconds``, denoise ``noisy``: result, seconds, steps.
 
     The synthetic mode gets the test's noise on its training image's
     normalised scale (:func:`real_denoise.synthetic_spec`).
     """
     mode, options = METHODS[method]
+    options = dict(options, mode=mode, seed=seed)
+    if mode == "self-supervised":
+        return train_denoise(noisy, noisy, seconds, **options)
     if mode == "synthetic":
-        options = {**options, "noise": synthetic_spec(noise_model_of(spec), train_clean)}
-    inputs, targets = (noisy, None) if mode == "self-supervised" else (train_clean, None)
-    if mode == "paired":
-        inputs, targets = add_noise(train_clean, spec, seed=seed + 7), train_clean
-    config = task_config("denoise", shape=inputs.shape, mode=mode, time_budget=seconds,
-                         seed=seed, **options)
-    trainer = Trainer(config, inputs, targets)
-    for _ in trainer.run():
-        pass
-    steps = trainer.history[-1]["step"] if trainer.history else 0
-    return trainer.result().predict(noisy, axes="YX"), steps
+        noise = synthetic_spec(noise_model_of(spec), train_clean)
+        return train_denoise(noisy, train_clean, seconds, noise=noise, **options)
+    inputs = add_noise(train_clean, spec, seed=seed + 7)
+    return train_denoise(noisy, inputs, seconds, targets=train_clean, **options)
 
 
 def quality_rows(size: int, seconds: float) -> list[list[str]]:
@@ -85,9 +79,7 @@ def quality_rows(size: int, seconds: float) -> list[list[str]]:
             bm3d.bm3d(noisy, sigma_psd=sigma), time.perf_counter() - start, ""
         )
         for method in METHODS:
-            start = time.perf_counter()
-            out, steps = train_and_denoise(method, noisy, train_clean, spec, seconds)
-            results[method] = (out, time.perf_counter() - start, f"{steps:,}")
+            results[method] = train_and_denoise(method, noisy, train_clean, spec, seconds)
         for method, (image, took, steps) in results.items():
             rows.append([name, method, *_scores(clean, image), f"{took:.0f}", steps])
     return rows
@@ -99,8 +91,8 @@ def curve_rows(size: int, budgets: list[float]) -> list[list[str]]:
     noisy = add_noise(clean, spec, seed=1)
     rows = []
     for seconds in budgets:
-        out, steps = train_and_denoise("ours, self-supervised", noisy, None, spec, seconds)
-        rows.append([name, f"{seconds:g}", *_scores(clean, out), f"{steps:,}"])
+        out, _, steps = train_and_denoise("ours, self-supervised", noisy, None, spec, seconds)
+        rows.append([name, f"{seconds:g}", *_scores(clean, out), steps])
     return rows
 
 

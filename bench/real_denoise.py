@@ -142,11 +142,14 @@ def _zero_shot(noisy: np.ndarray, ensemble: bool = True):
     return out, time.perf_counter() - start, "0 (pretrained)"
 
 
-def _trained(noisy: np.ndarray, inputs: np.ndarray, seconds: float, cache=None, **options):
+def train_denoise(noisy: np.ndarray, inputs: np.ndarray, seconds: float, cache=None, *,
+                  targets: np.ndarray | None = None, **options):
     """Train with the recipe's defaults (and ``options``) on ``inputs``, then denoise ``noisy``.
 
-    With a ``cache`` dict, a model trained on the same inputs and options
-    is reused (the synthetic mode trains once per noise level).
+    Returns the result, the seconds of training and prediction, and the
+    steps done. ``targets`` are the clean images of paired training. With
+    a ``cache`` dict, a model trained on the same inputs and options is
+    reused (the synthetic mode trains once per noise level).
     """
     key = (id(inputs), seconds, tuple(sorted(options.items())))
     if cache is not None and key in cache:
@@ -154,11 +157,11 @@ def _trained(noisy: np.ndarray, inputs: np.ndarray, seconds: float, cache=None, 
     else:
         start = time.perf_counter()
         config = task_config("denoise", shape=inputs.shape, time_budget=seconds, **options)
-        trainer = Trainer(config, inputs)
+        trainer = Trainer(config, inputs, targets)
         for _ in trainer.run():
             pass
         model = trainer.result()
-        steps = str(trainer.history[-1]["step"] if trainer.history else 0)
+        steps = f"{trainer.history[-1]['step'] if trainer.history else 0:,}"
         training_seconds = time.perf_counter() - start
         if cache is not None:
             cache[key] = (model, steps, training_seconds)
@@ -189,7 +192,7 @@ def methods_for(case: dict, budgets, trained: set[str], photos: np.ndarray, cach
         methods.update(_trainings(case, seconds, photos, cache))
     middle = budgets[len(budgets) // 2]
     if not case["noise"].is_gaussian:
-        methods[f"Noise2Void, from scratch ({middle:g} s)"] = lambda noisy: _trained(
+        methods[f"Noise2Void, from scratch ({middle:g} s)"] = lambda noisy: train_denoise(
             noisy, noisy, middle, pretrained=False
         )
     return methods
@@ -198,11 +201,11 @@ def methods_for(case: dict, budgets, trained: set[str], photos: np.ndarray, cach
 def _trainings(case: dict, seconds: float, photos: np.ndarray, cache: dict) -> dict:
     """Our trained modes on one case for ``seconds``: self-supervised, and synthetic on Gaussian noise."""
     methods = {
-        f"ours, self-supervised ({seconds:g} s)": lambda noisy: _trained(noisy, noisy, seconds)
+        f"ours, self-supervised ({seconds:g} s)": lambda noisy: train_denoise(noisy, noisy, seconds)
     }
     if case["noise"].is_gaussian:
         spec = synthetic_spec(case["noise"], photos)
-        methods[f"ours, synthetic ({seconds:g} s)"] = lambda noisy: _trained(
+        methods[f"ours, synthetic ({seconds:g} s)"] = lambda noisy: train_denoise(
             noisy, photos, seconds, cache, mode="synthetic", noise=spec, axes="SYX"
         )
     return methods

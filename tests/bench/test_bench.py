@@ -93,6 +93,12 @@ def test_quick_speed_and_responsiveness_write_every_row(tmp_path, monkeypatch):
         sys.modules.pop(name, None)
 
 
+def test_the_real_image_sections_lead_the_report():
+    modules = runpy.run_path(str(BENCH / "run.py"))["MODULES"]
+    assert modules.index("real_denoise") < modules.index("denoise")
+    assert modules.index("superres_real") < modules.index("superres")
+
+
 def test_a_rerun_replaces_only_its_own_section(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))

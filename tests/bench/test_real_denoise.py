@@ -41,15 +41,6 @@ def test_synthetic_spec_is_the_noise_on_the_training_images_normalised_scale():
     assert np.isclose(float(gaussian.split(":")[1]), 0.1 / (high - low), rtol=1e-4)
 
 
-def test_the_real_image_sections_lead_the_report(monkeypatch):
-    import runpy
-    from pathlib import Path
-
-    modules = runpy.run_path(str(Path(real_denoise.__file__).with_name("run.py")))["MODULES"]
-    assert modules.index("real_denoise") < modules.index("denoise")
-    assert modules.index("superres_real") < modules.index("superres")
-
-
 @pytest.mark.slow
 def test_quick_run_gives_means_and_every_case():
     tables = real_denoise.run(quick=True)
