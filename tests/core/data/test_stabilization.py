@@ -118,6 +118,24 @@ def test_thinning_splits_into_independent_unbiased_images(peak, read, black):
     assert float(first.var()) == pytest.approx(variance, rel=0.1)
 
 
+@pytest.mark.parametrize("photons", [1, 3, 10])
+def test_thinning_stays_unbiased_with_read_noise_narrower_than_a_count(photons):
+    # read noise of 0.2 count: plain rounding pulls values towards whole counts
+    clean = np.full((800, 800), photons / 20, np.float32)
+    noisy = torch.from_numpy(add_noise(clean, "poisson:20+gaussian:0.01", seed=1))
+    part, rest = thin(noisy, NoiseModel(1 / 20, 0.01**2), 0.7, torch.Generator().manual_seed(0))
+    for image in (part, rest):  # in counts: the clean value on average
+        assert float(image.mean()) * 20 == pytest.approx(photons, abs=0.015)
+
+
+@pytest.mark.parametrize("peak", [30, 100])
+def test_a_signed_estimate_is_not_tilted_by_the_darkest_bin(moon, peak):
+    # the moon's darkest bin holds its clipped pixels: few, whole counts whose median absolute
+    # deviation understates their variance; a line through it would overstate the gain
+    signed = estimate_noise(add_noise(moon, f"poisson:{peak}+gaussian:0.01", seed=1), signed=True)
+    assert signed.gain == pytest.approx(1 / peak, rel=0.1)
+
+
 def test_thinning_counts_from_intensity_0_correlates_the_halves():
     # zero photons at 0.2 but a model that counts from 0: 6 photons too many a pixel, so
     # the counts vary less than their mean and the halves' noises are anticorrelated

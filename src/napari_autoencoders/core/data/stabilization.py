@@ -79,7 +79,8 @@ def estimate_noise(image: np.ndarray, *, signed: bool = False) -> NoiseModel:
     NoiseModel
         With ``gain`` 0 when the data show no signal-dependent noise.
     """
-    return _fit_line(*_noise_bins(image), signed=signed)
+    bins = _noise_bins(image)
+    return _fit_signed_line(*bins) if signed else _fit_line(*bins)
 
 
 def _noise_bins(image: np.ndarray):
@@ -139,6 +140,28 @@ def _fit_line(
     return NoiseModel(float(gain), float(read))
 
 
+def _fit_signed_line(means: np.ndarray, variances: np.ndarray, counts: np.ndarray) -> NoiseModel:
+    """:func:`_fit_line` with a signed read variance, refitted without the bins that stray from it.
+
+    Thinning needs the variance itself right at every intensity (counts
+    whose variance is not their mean correlate the two images). The median
+    absolute deviation misjudges a bin of few, whole counts (the darkest,
+    often), and one such bin tilts the line: bins further than 15 % (or 3
+    robust deviations of all the bins) from the first line are left out.
+    The Anscombe transform's clamped model keeps every bin, where leaving
+    them out changed the prior's denoising by -0.01 to -0.02 dB.
+    """
+    model = _fit_line(means, variances, counts, signed=True)
+    if means.size < 4:
+        return model
+    ratio = variances / np.maximum(model.gain * means + model.read_variance, 1e-12)
+    spread = 1.4826 * np.median(np.abs(ratio - np.median(ratio)))
+    keep = np.abs(ratio - 1.0) <= max(0.15, 3.0 * spread)
+    if keep.sum() < 3 or keep.all():
+        return model
+    return _fit_line(means[keep], variances[keep], counts[keep], signed=True)
+
+
 def gat(values: torch.Tensor, gain: float, read_variance: float) -> torch.Tensor:
     """Generalised Anscombe transform of a tensor: the noise becomes Gaussian of variance 1.
 
@@ -183,8 +206,11 @@ def thin(
 
     Binomial thinning [3]_: the values become photon counts ``values / gain
     + read_variance / gain**2``, whose variance equals their mean (the read
-    noise counted as extra photons), rounded; each photon goes to the first
-    image with probability ``fraction``. Poisson counts split so are two
+    noise counted as extra photons), rounded with 1/12 count more (the
+    variance rounding adds to values that are not whole counts, so that
+    the counts' variance stays their mean; whole counts round back to
+    themselves, and the mean shift rounding made is taken off again); each
+    photon goes to the first image with probability ``fraction``. Poisson counts split so are two
     independent Poisson images, so denoising one into the other is, up to a
     constant, supervised training (Noise2Noise) from a single noisy image,
     whatever the counts, where recorrupted pairs need Gaussian noise. Both
@@ -218,10 +244,14 @@ def thin(
     if noise.gain <= 0 or not 0 < fraction < 1:
         raise ValueError(f"thinning needs shot noise (gain {noise.gain}) and 0 < fraction < 1.")
     offset = noise.read_variance / noise.gain
-    counts = ((values + offset) / noise.gain).round().clamp(min=0.0)
+    # counts whose variance exceeds their mean correlate the two images' noises
+    exact = (values + offset) / noise.gain
+    counts = (exact + 1 / 12).round().clamp(min=0.0)
+    shift = float((counts - exact).mean())
     part = torch.binomial(counts, torch.full_like(counts, fraction), generator=generator)
     gain = noise.gain
-    return gain * part / fraction - offset, gain * (counts - part) / (1 - fraction) - offset
+    return (gain * (part / fraction - shift) - offset,
+            gain * ((counts - part) / (1 - fraction) - shift) - offset)
 
 
 def thinned_noise(noise: NoiseModel, fraction: float) -> NoiseModel:
@@ -271,7 +301,7 @@ def estimate_planes_noise(planes: np.ndarray, *, most: int = 8) -> tuple[NoiseMo
     flat = np.asarray(planes).reshape(-1, *np.shape(planes)[-2:])
     bins = [_noise_bins(flat[index]) for index in spread_picks(len(flat), most)]
     return tuple(
-        _median_model([_fit_line(*each, signed=signed) for each in bins]) for signed in (False, True)
+        _median_model([fit(*each) for each in bins]) for fit in (_fit_line, _fit_signed_line)
     )
 
 
