@@ -210,10 +210,11 @@ def thin(
     variance rounding adds to values that are not whole counts, so that
     the counts' variance stays their mean; whole counts round back to
     themselves, and the mean shift rounding made is taken off again); each
-    photon goes to the first image with probability ``fraction``. Poisson counts split so are two
-    independent Poisson images, so denoising one into the other is, up to a
-    constant, supervised training (Noise2Noise) from a single noisy image,
-    whatever the counts, where recorrupted pairs need Gaussian noise. Both
+    photon goes to the first image with probability ``fraction``. Poisson
+    counts split so are two independent Poisson images, so denoising one
+    into the other is, up to a constant, supervised training (Noise2Noise)
+    from a single noisy image, whatever the counts, where recorrupted pairs
+    need Gaussian noise. Both
     images are scaled back to intensities, each an unbiased estimate of the
     clean values; the first has the noise model :func:`thinned_noise`.
 
