@@ -206,17 +206,18 @@ def thin(
 
     Binomial thinning [3]_: the values become photon counts ``values / gain
     + read_variance / gain**2``, whose variance equals their mean (the read
-    noise counted as extra photons), rounded with 1/12 count more (the
-    variance rounding adds to values that are not whole counts, so that
-    the counts' variance stays their mean; whole counts round back to
-    themselves, and the mean shift rounding made is taken off again); each
-    photon goes to the first image with probability ``fraction``. Poisson
-    counts split so are two independent Poisson images, so denoising one
-    into the other is, up to a constant, supervised training (Noise2Noise)
-    from a single noisy image, whatever the counts, where recorrupted pairs
-    need Gaussian noise. Both
+    noise counted as extra photons); each photon goes to the first image
+    with probability ``fraction``. Poisson counts split so are two
+    independent Poisson images, so denoising one into the other is, up to a
+    constant, supervised training (Noise2Noise) from a single noisy image,
+    whatever the counts, where recorrupted pairs need Gaussian noise. Both
     images are scaled back to intensities, each an unbiased estimate of the
     clean values; the first has the noise model :func:`thinned_noise`.
+
+    Counts are rounded 1/12 count up: rounding values that are not whole
+    counts adds 1/12 count of variance, and the counts' mean must grow as
+    much for their variance to stay their mean. Whole counts round back to
+    themselves, and the mean shift of the rounding is taken off both images.
 
     Parameters
     ----------
