@@ -574,6 +574,31 @@ def test_pretrained_start_is_never_lost(tiny_config, clean, noisy, mode):
     assert prediction_error(model, noisy, clean) < 0.5 * float(np.mean((noisy - clean) ** 2))
 
 
+@pytest.mark.parametrize("mode", ["self-supervised", "synthetic", "paired"])
+def test_only_self_supervised_fine_tuning_keeps_the_prior_as_anchor(tiny_config, clean, noisy, mode):
+    data = {"self-supervised": (noisy, None), "synthetic": (clean, None), "paired": (noisy, clean)}
+    trainer = Trainer(_pretrained_config(tiny_config, mode), *data[mode])
+    trainer.prepare()
+    if mode != "self-supervised":  # their targets are not the image's own noise
+        assert trainer.anchor is None
+        return
+    assert same_state(dict(enumerate(trainer.anchor)), dict(enumerate(trainer.network.parameters())))
+
+
+def test_each_step_pulls_the_weights_back_towards_the_prior(tiny_config, noisy):
+    from napari_autoencoders.core.training import PRIOR_PULL
+
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    trainer.prepare()
+    weights = list(trainer.network.parameters())
+    with torch.no_grad():
+        for weight in weights:
+            weight.add_(1.0)
+    trainer._pull_to_prior(1e-3)
+    for weight, prior in zip(weights, trainer.anchor):
+        assert torch.allclose(weight - prior, torch.full_like(weight, 1 - 1e-3 * PRIOR_PULL))
+
+
 def test_pretrained_self_supervised_uses_recorrupted_pairs_on_gaussian_noise(tiny_config, blobs):
     from napari_autoencoders.core.training import RECORRUPTION
 
