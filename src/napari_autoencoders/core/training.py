@@ -710,7 +710,7 @@ class Trainer:
     def _pull_to_prior(self, lr: float) -> None:
         """Move every weight ``lr * PRIOR_PULL`` of its distance back to the prior's (L2-SP)."""
         for weight, prior in zip(self.network.parameters(), self.anchor):
-            weight.sub_(weight - prior, alpha=lr * PRIOR_PULL)
+            weight.lerp_(prior, lr * PRIOR_PULL)  # in place: no temporary per weight
 
     def _set_learning_rate(self, fraction: float) -> float:
         """Cosine decay from the initial rate to 1 % of it."""
