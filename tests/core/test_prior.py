@@ -142,3 +142,20 @@ def test_a_channelwise_upscaler_holds_the_prior_for_any_channels():
         apart = torch.cat([grey(image[:, c : c + 1]) for c in range(3)], dim=1)
     assert together.shape == (2, 3, 24, 20)
     torch.testing.assert_close(together, apart)
+
+
+def test_zero_shot_is_blind_to_a_cameras_gain_and_offset():
+    # the same photons read out as a camera does: 2 ADU per photon above an offset of 100
+    clean = img_as_float32(data.camera())[128:256, 128:256]
+    electrons = np.random.default_rng(0).poisson(30 * clean).astype(np.float32)
+    out = prior.denoise_image(electrons / 30)
+    counts = prior.denoise_image(2 * electrons + 100)
+    assert np.abs((counts - 100) / 60 - out).max() < 0.01  # noise: 0.18 at mid-grey
+
+
+def test_zero_shot_takes_the_noise_on_the_images_own_scale():
+    clean = img_as_float32(data.camera())[128:192, 128:192]
+    noisy = add_noise(clean, "gaussian:0.1", seed=3)
+    out = prior.denoise_image(noisy, NoiseModel(0.0, 0.01))
+    scaled = prior.denoise_image(5 * noisy + 7, NoiseModel(0.0, 0.25))
+    np.testing.assert_allclose((scaled - 7) / 5, out, atol=1e-4)

@@ -39,6 +39,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
+from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, estimate_noise
 from .inference.prediction import symmetry_mean
 from .inference.tiling import apply_tiled
@@ -143,10 +144,11 @@ def denoise_image(
     Parameters
     ----------
     image : ndarray, shape (Y, X)
-        Noisy image, any intensity scale.
+        Noisy image, any intensity scale and offset.
     noise : NoiseModel, optional
-        Its noise on that scale; estimated from the image by default
-        (:func:`.stabilization.estimate_noise`).
+        Its noise on that scale, zero photons at 0; by default estimated
+        (:func:`.stabilization.estimate_noise`) from the image mapped as
+        the trainer maps it, its 1st and 99.8th percentiles to 0 and 1.
     path : path-like, optional
         Weights of another prior (:func:`save_prior`); the shipped one by default.
     tile : int
@@ -162,7 +164,17 @@ def denoise_image(
     ndarray of float32, shape (Y, X)
     """
     image = np.asarray(image, dtype=np.float32)
-    noise = noise if noise is not None else estimate_noise(image)
+    if np.ptp(image) == 0:
+        return image.copy()  # a constant image: nothing to denoise
+    # The trainer's map to [0, 1]: the estimate's line is clamped to the origin, which
+    # must lie near zero photons; a camera's offset (100 ADU, say) puts it far below
+    # them, and on the raw counts the estimate cost 3.9 dB (cell at 30 photons).
+    norm = Normalizer.fit(image[None, None])
+    unit = norm.normalize(image[None, None])[0]  # (1, Y, X)
+    if noise is None:
+        noise = estimate_noise(unit[0])
+    else:
+        noise = noise.rescaled(norm.low[0], norm.high[0] - norm.low[0])
     if noise.gain <= 0 and noise.read_variance <= 0:
         return image.copy()  # no measurable noise
     config = dataclasses.replace(
@@ -176,4 +188,5 @@ def denoise_image(
             return (symmetry_mean(network, x) if ensemble else network(x)).numpy()
 
     side = min(tile, *image.shape)
-    return apply_tiled(forward, image[None], tile=side, overlap=min(32, side // 4))[0]
+    out = apply_tiled(forward, unit, tile=side, overlap=min(32, side // 4))
+    return norm.denormalize(out[None])[0, 0]

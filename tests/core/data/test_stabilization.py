@@ -148,3 +148,10 @@ def test_thinning_counts_from_intensity_0_correlates_the_halves():
 def test_thinning_refuses_gaussian_noise():
     with pytest.raises(ValueError, match="shot noise"):
         thin(torch.zeros(4, 4), NoiseModel(0.0, 0.01), 0.5)
+
+
+def test_a_rescaled_noise_model_keeps_each_pixels_variance():
+    noise = NoiseModel(0.5, 4.0)
+    unit = noise.rescaled(100.0, 200.0)
+    intensity = np.array([100.0, 150.0, 300.0])
+    np.testing.assert_allclose(unit.sigma((intensity - 100) / 200), noise.sigma(intensity) / 200)

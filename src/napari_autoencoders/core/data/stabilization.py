@@ -53,6 +53,14 @@ class NoiseModel:
         """Noise standard deviation at ``intensity``."""
         return np.sqrt(np.maximum(self.gain * intensity + self.read_variance, 0.0))
 
+    def rescaled(self, low: float, scale: float) -> NoiseModel:
+        """The same noise on the scale ``(intensity - low) / scale``.
+
+        Its read variance is below 0 where ``low`` lies below the level of
+        zero photons by more than the read noise.
+        """
+        return NoiseModel(self.gain / scale, (self.gain * low + self.read_variance) / scale**2)
+
 
 def estimate_noise(image: np.ndarray, *, signed: bool = False) -> NoiseModel:
     """Fit a Poisson-Gaussian noise model to one noisy image (Y, X).
