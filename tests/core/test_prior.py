@@ -159,3 +159,9 @@ def test_zero_shot_takes_the_noise_on_the_images_own_scale():
     out = prior.denoise_image(noisy, NoiseModel(0.0, 0.01))
     scaled = prior.denoise_image(5 * noisy + 7, NoiseModel(0.0, 0.25))
     np.testing.assert_allclose((scaled - 7) / 5, out, atol=1e-4)
+
+
+def test_zero_shot_leaves_a_noiseless_micrograph_nearly_untouched():
+    clean = img_as_float32(data.cell())
+    out = prior.denoise_image(clean, ensemble=False)
+    assert 10 * np.log10(np.ptp(clean) ** 2 / np.mean((out - clean) ** 2)) > 50  # 39 dB with a gain of 5e-12

@@ -155,3 +155,11 @@ def test_a_rescaled_noise_model_keeps_each_pixels_variance():
     unit = noise.rescaled(100.0, 200.0)
     intensity = np.array([100.0, 150.0, 300.0])
     np.testing.assert_allclose(unit.sigma((intensity - 100) / 200), noise.sigma(intensity) / 200)
+
+
+def test_a_negligible_shot_noise_term_is_fitted_as_none():
+    # a noiseless micrograph on the trainer's scale: any gain fitted there is error
+    cell = img_as_float32(data.cell())
+    low, high = np.percentile(cell, (1, 99.8))
+    noise = estimate_noise((cell - low) / (high - low))
+    assert noise.gain == 0.0 and 0 < noise.read_variance < 1e-5
