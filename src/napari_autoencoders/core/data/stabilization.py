@@ -63,8 +63,8 @@ class NoiseModel:
     def rescaled(self, low: float, scale: float) -> NoiseModel:
         """The same noise on the scale ``(intensity - low) / scale``.
 
-        Its read variance is below 0 where ``low`` lies below the level of
-        zero photons by more than the read noise.
+        Its read variance is below 0 where ``low`` lies more than
+        ``read_variance / gain`` below the level of zero photons, 0.
         """
         return NoiseModel(self.gain / scale, (self.gain * low + self.read_variance) / scale**2)
 
