@@ -321,3 +321,16 @@ def test_old_config_without_3d_fields_loads_as_2d():
 def test_bad_3d_configs_are_refused(model, data, message):
     with pytest.raises(ValueError, match=message):
         Config(model=ModelConfig(**model), data=DataConfig(**data)).validate()
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        dict(in_channels=1, out_channels=1, noise_variance=0.01),  # not 3 channels
+        dict(in_channels=3, out_channels=3, noise_variance=0.01, noise_gain=0.1),  # shot noise
+        dict(in_channels=3, out_channels=3),  # no noise model
+    ],
+)
+def test_opponent_colours_need_3_channels_of_gaussian_noise(model):
+    with pytest.raises(ValueError, match="model.opponent_colours"):
+        ModelConfig(**model, residual=True, opponent_colours=True).validate()

@@ -688,3 +688,18 @@ def test_gaussian_data_fine_tune_the_prior(tiny_config):
     for _ in trainer.run():
         pass
     assert len(trainer.history) == 2  # both epochs: no early stop on Gaussian noise
+
+
+def test_three_channels_of_gaussian_noise_are_denoised_as_colours_when_they_share_structure(tiny_config):
+    from skimage import data, img_as_float32
+
+    photo = img_as_float32(data.chelsea())[:, :384]  # (Y, X, 3); smaller crops can fit a small gain
+    unrelated = np.stack([img_as_float32(getattr(data, name)())[:300, :384] for name in ("camera", "moon", "coins")], -1)
+    flags = []
+    for image in (photo, unrelated):
+        config = _pretrained_config(tiny_config, "self-supervised")
+        config.data.axes = "YXC"
+        trainer = Trainer(config, add_noise(image, "gaussian:0.1", seed=0))
+        trainer.prepare()
+        flags.append(trainer.config.model.opponent_colours)
+    assert flags == [True, False]

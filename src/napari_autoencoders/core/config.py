@@ -187,6 +187,13 @@ class ModelConfig:
         domain: generalised Anscombe transform, the network (one channel at
         a time, scaled to the noise level the shipped prior was trained
         for), unbiased inverse (see :mod:`.prior`). Both 0: a plain U-Net.
+    opponent_colours : bool
+        Denoise three channels of Gaussian noise (``noise_gain`` 0, e.g. an
+        RGB photograph) in an orthonormal opponent colour space, one
+        brightness and two colour-difference channels, and rotate back: the
+        noise stays white with the same variance, while the structure the
+        channels share gathers in the brightness (the colour transform of
+        CBM3D). The trainer sets it for such data.
     prior : {"gaussian", "mixture"}
         The AAE's prior (architecture ``"aae"`` only): ``"gaussian"``, the
         standard normal, or ``"mixture"``, 10 Gaussians on a circle, for a
@@ -215,6 +222,7 @@ class ModelConfig:
     prior: str = Prior.GAUSSIAN.value
     noise_gain: float = 0.0
     noise_variance: float = 0.0
+    opponent_colours: bool = False
     spatial_dims: int = 2
     padding: str = Padding.ZEROS.value
 
@@ -277,6 +285,12 @@ class ModelConfig:
             raise ValueError(
                 "a noise model (model.noise_gain, model.noise_variance) applies to a residual "
                 "2D 'unet' with as many input as output channels only."
+            )
+        if self.opponent_colours and not (stabilized and self.noise_gain == 0 and self.in_channels == 3):
+            raise ValueError(
+                "model.opponent_colours applies to a U-Net with a Gaussian noise model "
+                "(model.noise_variance above 0, model.noise_gain 0) on 3 channels only; "
+                "set it to false."
             )
         if self.residual and self.in_channels != self.out_channels:
             raise ValueError(

@@ -163,3 +163,16 @@ def test_a_negligible_shot_noise_term_is_fitted_as_none():
     low, high = np.percentile(cell, (1, 99.8))
     noise = estimate_noise((cell - low) / (high - low))
     assert noise.gain == 0.0 and 0 < noise.read_variance < 1e-5
+
+
+def test_signal_correlation_sees_colours_through_the_noise():
+    from napari_autoencoders.core.data.stabilization import signal_correlation
+
+    photo = np.moveaxis(img_as_float32(data.chelsea())[:, :384], -1, 0)[None]  # (1, 3, Y, X)
+    unrelated = np.stack([img_as_float32(getattr(data, name)())[:300, :384] for name in ("camera", "moon", "coins")])[None]
+    noise = NoiseModel(0.0, 0.2**2)
+    for planes, low, high in ((photo, 0.7, 1.1), (unrelated, -0.2, 0.2)):
+        noisy = planes + np.random.default_rng(0).normal(0, 0.2, planes.shape)
+        off = signal_correlation(noisy, noise)[np.triu_indices(3, 1)]
+        assert np.all((low < off) & (off < high)), off
+        assert np.all(np.corrcoef(noisy[0].reshape(3, -1))[np.triu_indices(3, 1)] < 0.5)  # noisy pixels hide it

@@ -102,6 +102,10 @@ MODELS = {
     "denoise-3d": lambda: make_model(spatial_dims=3, axes="ZYX"),
     # a fine-tuned prior: a residual U-Net in the Poisson-Gaussian noise's stabilised domain
     "denoise-stabilized": lambda: make_model(residual=True, noise_gain=0.02, noise_variance=1e-3),
+    # a fine-tuned prior on a colour photograph: Gaussian noise, denoised as opponent colours
+    "denoise-colours": lambda: make_model(
+        channels=3, residual=True, noise_variance=1e-3, opponent_colours=True
+    ),
 }
 
 
@@ -138,7 +142,9 @@ def read_array(package, name):
 
 
 @pytest.mark.parametrize(
-    "kind", ["denoise", "superres", "reconstruct", "vae", "aae", "denoise-3d", "denoise-stabilized"]
+    "kind",
+    ["denoise", "superres", "reconstruct", "vae", "aae", "denoise-3d", "denoise-stabilized",
+     "denoise-colours"],
 )
 def test_exported_package_passes_the_bioimageio_model_test(packages, kind):
     """bioimageio.core runs both weight formats on the test input and at several sizes.

@@ -192,3 +192,24 @@ def test_replicate_padding_keeps_the_weights_and_changes_the_border_alone():
     # each 3x3 convolution reaches one pixel further in: 1 at 8x8, then 2 + 1 at 16x16
     torch.testing.assert_close(framed[..., 3:-3, 3:-3], replicated[..., 3:-3, 3:-3])
     assert not torch.allclose(framed[..., 0, :], replicated[..., 0, :])
+
+
+def test_the_opponent_colours_are_orthonormal():
+    from napari_autoencoders.core.nn.models import opponent_matrix
+
+    matrix = opponent_matrix()
+    torch.testing.assert_close(matrix @ matrix.T, torch.eye(3))  # white noise stays white
+
+
+def test_opponent_colours_denoise_the_rotated_channels_and_rotate_back():
+    from napari_autoencoders.core.nn.models import opponent_matrix
+
+    options = dict(in_channels=3, out_channels=3, residual=True, noise_variance=0.01)
+    plain = unet(**options).eval()
+    colours = unet(**options, opponent_colours=True).eval()
+    colours.load_state_dict(plain.state_dict())
+    x = torch.rand((2, 3, 16, 16))
+    rotated = torch.einsum("dc,bcyx->bdyx", opponent_matrix(), x)
+    with torch.no_grad():
+        expected = torch.einsum("cd,bcyx->bdyx", opponent_matrix(), plain(rotated))
+        torch.testing.assert_close(colours(x), expected)

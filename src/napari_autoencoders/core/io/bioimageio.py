@@ -85,6 +85,7 @@ _ARCHITECTURE_PARTS = (
     models.conv_block,
     models.pad_to_multiple,
     models.check_input_size,
+    models.opponent_matrix,
     models.UNet,
     models.ConvAutoencoder,
     models.LikelihoodDecoder,

@@ -17,6 +17,16 @@ from ..data.stabilization import NoiseModel, gat, inverse_gat, thinned_noise
 from .losses import reparameterize
 
 
+def opponent_matrix() -> torch.Tensor:
+    """The (3, 3) map from RGB to opponent colours, orthonormal so that white noise stays white.
+
+    Rows: brightness, red minus blue, green against red and blue (the
+    colour transform of CBM3D), each of unit length.
+    """
+    matrix = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, -1.0], [1.0, -2.0, 1.0]])
+    return matrix / matrix.norm(dim=1, keepdim=True)
+
+
 def build_model(config: ModelConfig) -> nn.Module:
     """Return the untrained network that ``config`` describes."""
     config.validate()
@@ -106,7 +116,15 @@ class UNet(nn.Module):
         """Map (B, C_in, Y, X) to (B, C_out, Y, X); in 3D, (B, C_in, Z, Y, X) to (B, C_out, Z, Y, X)."""
         if not self.stabilized:
             return self.restore(x)
-        return self._denoise_noisy(x, self.config.noise_gain, self.config.noise_variance)
+        noisy = self._colours(x, opponent_matrix())
+        denoised = self._denoise_noisy(noisy, self.config.noise_gain, self.config.noise_variance)
+        return self._colours(denoised, opponent_matrix().T)
+
+    def _colours(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+        """Channels (B, C, Y, X) mixed by ``matrix`` (C, C) with ``opponent_colours``, else ``x``."""
+        if not self.config.opponent_colours:
+            return x
+        return torch.einsum("dc,bcyx->bdyx", matrix.to(x), x)
 
     def _denoise_noisy(self, x: torch.Tensor, gain: float, variance: float) -> torch.Tensor:
         """Denoise (B, C, Y, X) whose noise has variance ``gain * x + variance``, channel by channel."""
@@ -138,7 +156,8 @@ class UNet(nn.Module):
         noise level ``sqrt(1 + alpha**2)``.
         """
         size_b, channels, height, width = x.shape
-        flat = x.reshape(size_b * channels, 1, height, width)
+        # orthonormal: the opponent colours' noise is the channels' own, and so is the error
+        flat = self._colours(x, opponent_matrix()).reshape(size_b * channels, 1, height, width)
         n = noise.reshape(flat.shape)
         z = gat(flat, self.config.noise_gain, self.config.noise_variance)
         prediction = self.denoise_stable(z + alpha * n, (1 + alpha**2) ** 0.5)
