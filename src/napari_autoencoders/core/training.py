@@ -102,15 +102,15 @@ PRIOR_PULL = 100.0
 #: are colours (:func:`_are_colours`); photographs' reach 0.68, unrelated images' 0.07.
 COLOUR_CORRELATION = 0.5
 
+
 def _are_colours(planes: np.ndarray, noise: NoiseModel) -> bool:
-    """Whether the 3 channels of ``planes`` (N, 3, Y, X) share their structure, as colours do.
+    """Whether the 3 channels of ``planes`` (N, 3, Y, X), of noise ``noise``, share their structure.
 
-    Judged on up to 8 of the planes, ``noise`` their noise.
-
-    Then they are denoised as opponent colours (``model.opponent_colours``):
-    with the prior alone, +0.2 to +2.3 dB on chelsea, immunohistochemistry,
-    retina and coffee in RGB at sigma 25 and 50 (of 255), but -1.1 dB on
-    three unrelated micrographs stacked as channels, which this keeps apart.
+    Judged on up to 8 of the planes. Channels that do, as colours do, are
+    denoised as opponent colours (``model.opponent_colours``): with the
+    prior alone, +0.2 to +2.3 dB on chelsea, immunohistochemistry, retina
+    and coffee in RGB at sigma 25 and 50 (of 255), but -1.1 dB on three
+    unrelated micrographs stacked as channels, which this keeps apart.
     """
     correlation = signal_correlation(planes[spread_picks(len(planes))], noise)
     return bool(correlation[np.triu_indices(3, 1)].min() >= COLOUR_CORRELATION)
