@@ -703,3 +703,19 @@ def test_three_channels_of_gaussian_noise_are_denoised_as_colours_when_they_shar
         trainer.prepare()
         flags.append(trainer.config.model.opponent_colours)
     assert flags == [True, False]
+
+
+def test_a_colour_model_file_denoises_as_opponent_colours_again(tiny_config, tmp_path):
+    from skimage import data, img_as_float32
+
+    from napari_autoencoders.core.io.model_files import load_model
+
+    noisy = add_noise(img_as_float32(data.chelsea())[:, :384], "gaussian:0.1", seed=0)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "YXC"
+    config.training.epochs, config.training.steps_per_epoch = 1, 2
+    model = fit(config, noisy)
+    loaded = load_model(model.save(tmp_path / "colours.safetensors"))
+    assert loaded.config.model.opponent_colours
+    crop = noisy[:64, :64]
+    np.testing.assert_allclose(loaded.predict(crop, axes="YXC"), model.predict(crop, axes="YXC"), atol=1e-5)

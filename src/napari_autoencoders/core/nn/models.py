@@ -111,20 +111,23 @@ class UNet(nn.Module):
             self.up.append(transposed(width * 2, width, 2, stride=2))
             self.merge.append(conv_block(width * 2, width, dims))
         self.head = conv(widths[0], 1 if self.stabilized else config.out_channels, 1)
+        if config.opponent_colours:  # moves with the network; not a weight
+            self.register_buffer("opponent", opponent_matrix(), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map (B, C_in, Y, X) to (B, C_out, Y, X); in 3D, (B, C_in, Z, Y, X) to (B, C_out, Z, Y, X)."""
         if not self.stabilized:
             return self.restore(x)
-        noisy = self._colours(x, opponent_matrix())
+        noisy = self._colours(x)
         denoised = self._denoise_noisy(noisy, self.config.noise_gain, self.config.noise_variance)
-        return self._colours(denoised, opponent_matrix().T)
+        return self._colours(denoised, back=True)
 
-    def _colours(self, x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
-        """Channels (B, C, Y, X) mixed by ``matrix`` (C, C) with ``opponent_colours``, else ``x``."""
+    def _colours(self, x: torch.Tensor, *, back: bool = False) -> torch.Tensor:
+        """RGB (B, 3, Y, X) as opponent colours (``back``: the inverse) with ``opponent_colours``, else ``x``."""
         if not self.config.opponent_colours:
             return x
-        return torch.einsum("dc,bcyx->bdyx", matrix.to(x), x)
+        matrix = self.opponent.T if back else self.opponent
+        return torch.einsum("dc,bcyx->bdyx", matrix.to(x.dtype), x)
 
     def _denoise_noisy(self, x: torch.Tensor, gain: float, variance: float) -> torch.Tensor:
         """Denoise (B, C, Y, X) whose noise has variance ``gain * x + variance``, channel by channel."""
@@ -157,7 +160,7 @@ class UNet(nn.Module):
         """
         size_b, channels, height, width = x.shape
         # orthonormal: the opponent colours' noise is the channels' own, and so is the error
-        flat = self._colours(x, opponent_matrix()).reshape(size_b * channels, 1, height, width)
+        flat = self._colours(x).reshape(size_b * channels, 1, height, width)
         n = noise.reshape(flat.shape)
         z = gat(flat, self.config.noise_gain, self.config.noise_variance)
         prediction = self.denoise_stable(z + alpha * n, (1 + alpha**2) ** 0.5)
