@@ -18,9 +18,8 @@ import time
 import bm3d
 import numpy as np
 import torch
-from real_denoise import _crop
+from real_denoise import _crop, scores
 from skimage import data, img_as_float32
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.inference.prediction import symmetry_mean
@@ -32,13 +31,6 @@ IMAGES = ("chelsea", "immunohistochemistry", "retina")
 SIGMAS = (25, 50)
 #: Self-supervised training's budget, in seconds: the recipe's default.
 BUDGET = 120.0
-
-
-def scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
-    """PSNR and SSIM of (Y, X, 3) against the clean image, on the [0, 1] scale."""
-    image = np.clip(image, 0.0, 1.0)
-    return (peak_signal_noise_ratio(clean, image, data_range=1.0),
-            structural_similarity(clean, image, data_range=1.0, channel_axis=-1))
 
 
 def prior_colours(noisy: np.ndarray, sigma: float, opponent: bool) -> np.ndarray:
@@ -76,7 +68,7 @@ def rows(size: int, budget: float, images, sigmas) -> list[list[str]]:
             noisy = (clean + np.random.default_rng(index).normal(0, sigma, clean.shape)).astype(np.float32)
 
             def row(method: str, image: np.ndarray, took: float, steps: str = "") -> list[str]:
-                psnr, ssim = scores(clean, image)
+                psnr, ssim = scores(clean, image, channel_axis=-1)
                 return [name, str(sigma_255), method, f"{psnr:.2f}", f"{ssim:.3f}", f"{took:.0f}", steps]
 
             methods = {

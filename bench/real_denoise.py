@@ -104,11 +104,11 @@ def baselines(case: dict, noisy: np.ndarray) -> dict[str, tuple[np.ndarray, floa
     return results
 
 
-def scores(clean: np.ndarray, image: np.ndarray) -> tuple[float, float]:
-    """PSNR and SSIM against the clean image, on the [0, 1] scale."""
+def scores(clean: np.ndarray, image: np.ndarray, channel_axis: int | None = None) -> tuple[float, float]:
+    """PSNR and SSIM against the clean image, on the [0, 1] scale (SSIM per channel along ``channel_axis``)."""
     image = np.clip(image, 0.0, 1.0)
     return (peak_signal_noise_ratio(clean, image, data_range=1.0),
-            structural_similarity(clean, image, data_range=1.0))
+            structural_similarity(clean, image, data_range=1.0, channel_axis=channel_axis))
 
 
 def case_rows(size: int, methods_of, **selection):
