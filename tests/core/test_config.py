@@ -334,3 +334,26 @@ def test_bad_3d_configs_are_refused(model, data, message):
 def test_opponent_colours_need_3_channels_of_gaussian_noise(model):
     with pytest.raises(ValueError, match="model.opponent_colours"):
         ModelConfig(**model, residual=True, opponent_colours=True).validate()
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (dict(noise_variance=0.01, clip_low=1.0, clip_high=0.0), "must be below"),
+        (dict(noise_variance=0.01, clip_low=float("nan")), "finite"),
+        (dict(noise_variance=0.01, noise_gain=0.1, clip_low=0.0), "Gaussian noise model"),
+        (dict(clip_high=255.0), "Gaussian noise model"),
+    ],
+)
+def test_clip_levels_need_ordered_finite_values_and_gaussian_noise(model, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**model, residual=True).validate()
+
+
+def test_clip_levels_load_from_a_config_file_and_may_be_null():
+    config = Config(model=ModelConfig(residual=True, noise_variance=0.01, clip_low=0.0, clip_high=None))
+    data = config.to_dict()
+    assert Config.from_dict(data).model.clip_low == 0.0
+    data["model"]["clip_high"] = "255"
+    with pytest.raises(ValueError, match="clip_high must be a number or null"):
+        Config.from_dict(data)

@@ -1,5 +1,6 @@
 """Tests for the training generator, its stopping rules and its input checks."""
 
+import dataclasses
 import time
 
 import numpy as np
@@ -719,3 +720,55 @@ def test_a_colour_model_file_denoises_as_opponent_colours_again(tiny_config, tmp
     assert loaded.config.model.opponent_colours
     crop = noisy[:64, :64]
     np.testing.assert_allclose(loaded.predict(crop, axes="YXC"), model.predict(crop, axes="YXC"), atol=1e-5)
+
+
+def test_self_supervised_training_on_clipped_gaussian_noise_keeps_the_prior_and_declips(tiny_config, tmp_path):
+    from skimage import data
+
+    from napari_autoencoders.core.io.model_files import load_model
+
+    clean = data.camera()[::2, ::2] / 255.0
+    noisy = np.clip(np.round(255 * add_noise(clean, "gaussian:0.2", seed=0)), 0, 255).astype(np.uint8)
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    for _ in trainer.run():
+        pass
+    model = trainer.result()
+    assert (model.config.model.clip_low, model.config.model.clip_high) == (0.0, 255.0)  # the data's units
+    assert model.config.model.noise_gain == 0.0
+    assert trainer.history[-1]["step"] == 0  # fine-tuning on clipped pairs would learn to add noise
+    declipped = model.predict(noisy, axes="YX")
+    loaded = load_model(model.save(tmp_path / "clipped.safetensors"))
+    np.testing.assert_allclose(loaded.predict(noisy, axes="YX"), declipped, atol=1e-3)
+    unclipped = dataclasses.replace(model.config.model, clip_low=None, clip_high=None)
+    model.config.model = unclipped
+    biased = model.predict(noisy, axes="YX")
+    dark = clean < 0.05  # the camera man's coat, where clipping at 0 brightened the noisy mean
+    assert declipped[dark].mean() < biased[dark].mean() - 5
+    assert np.abs(declipped / 255 - clean).mean() < np.abs(biased / 255 - clean).mean()
+
+
+@pytest.mark.parametrize("mode", ["paired", "synthetic"])
+def test_only_self_supervised_training_declips(tiny_config, mode):
+    from skimage import data
+
+    clean = data.camera()[::2, ::2] / 255.0
+    noisy = np.clip(add_noise(clean, "gaussian:0.2", seed=0), 0.0, 1.0)
+    config = _pretrained_config(tiny_config, mode)
+    config.training.epochs, config.training.steps_per_epoch = 1, 1
+    trainer = Trainer(config, noisy, clean if mode == "paired" else None)
+    trainer.prepare()
+    assert (trainer.config.model.clip_low, trainer.config.model.clip_high) == (None, None)
+
+
+def test_self_supervised_training_fine_tunes_where_little_of_the_noise_is_clipped(tiny_config):
+    from skimage import data
+
+    clean = 0.7 * data.camera()[::2, ::2] / 255.0 + 0.15  # 0.7 % of the noisy pixels clipped
+    noisy = np.clip(np.round(255 * add_noise(clean, "gaussian:0.1", seed=0)), 0, 255).astype(np.uint8)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.training.epochs, config.training.steps_per_epoch = 1, 2
+    trainer = Trainer(config, noisy)
+    for _ in trainer.run():
+        pass
+    assert (trainer.config.model.clip_low, trainer.config.model.clip_high) == (0.0, 255.0)
+    assert trainer.history[-1]["step"] == 2

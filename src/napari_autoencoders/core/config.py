@@ -194,6 +194,13 @@ class ModelConfig:
         noise stays white with the same variance, while the structure the
         channels share gathers in the brightness (the colour transform of
         CBM3D). The trainer sets it for such data.
+    clip_low, clip_high : float or None
+        The levels, in the input's own units (0 and 255 for an 8-bit
+        image), at which its noisy values were clipped, None where they
+        were not (``noise_gain`` 0 only). The denoised values, which the
+        network learnt as the mean of clipped noisy ones, are mapped back
+        to clean values (:func:`.data.clipping.declip`). Self-supervised
+        training sets them when it finds clipped Gaussian noise.
     prior : {"gaussian", "mixture"}
         The AAE's prior (architecture ``"aae"`` only): ``"gaussian"``, the
         standard normal, or ``"mixture"``, 10 Gaussians on a circle, for a
@@ -223,6 +230,8 @@ class ModelConfig:
     noise_gain: float = 0.0
     noise_variance: float = 0.0
     opponent_colours: bool = False
+    clip_low: float | None = None
+    clip_high: float | None = None
     spatial_dims: int = 2
     padding: str = Padding.ZEROS.value
 
@@ -292,10 +301,31 @@ class ModelConfig:
                 "(model.noise_variance above 0, model.noise_gain 0) on 3 channels only; "
                 "set it to false."
             )
+        self._check_clip_levels(stabilized)
         if self.residual and self.in_channels != self.out_channels:
             raise ValueError(
                 "model.residual needs as many output as input channels, got "
                 f"{self.in_channels} in and {self.out_channels} out."
+            )
+
+    def _check_clip_levels(self, stabilized: bool) -> None:
+        """Raise ``ValueError`` unless ``clip_low`` and ``clip_high`` are finite, ordered, with Gaussian noise."""
+        levels = [level for level in (self.clip_low, self.clip_high) if level is not None]
+        if not levels:
+            return
+        if not all(math.isfinite(level) for level in levels):
+            raise ValueError(
+                f"model.clip_low ({self.clip_low}) and model.clip_high ({self.clip_high}) "
+                "must be finite numbers or null."
+            )
+        if len(levels) == 2 and self.clip_low >= self.clip_high:
+            raise ValueError(
+                f"model.clip_low ({self.clip_low}) must be below model.clip_high ({self.clip_high})."
+            )
+        if not (stabilized and self.noise_gain == 0):
+            raise ValueError(
+                "model.clip_low and model.clip_high apply to a U-Net with a Gaussian noise model "
+                "(model.noise_variance above 0, model.noise_gain 0) only; set them to null."
             )
 
 

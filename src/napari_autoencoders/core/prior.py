@@ -39,6 +39,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
+from .data.clipping import channel_levels, clip_levels, declip
 from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, estimate_noise
 from .inference.prediction import symmetry_mean
@@ -138,6 +139,7 @@ def denoise_image(
     path: str | os.PathLike | None = None,
     tile: int = 256,
     ensemble: bool = True,
+    clipping: bool = True,
 ) -> np.ndarray:
     """Denoise one noisy image (Y, X) with the prior alone, no training: the zero-shot path.
 
@@ -148,7 +150,11 @@ def denoise_image(
     noise : NoiseModel, optional
         Its noise on that scale, zero photons at 0; by default estimated
         (:func:`.stabilization.estimate_noise`) from the image mapped as
-        the trainer maps it, its 1st and 99.8th percentiles to 0 and 1.
+        the trainer maps it, its 1st and 99.8th percentiles to 0 and 1. An
+        image clipped at its ends (:func:`.clipping.clip_levels`) has its
+        noise fitted as clipped, and Gaussian noise there (estimated or
+        given, its standard deviation before clipping) is declipped
+        (:func:`.clipping.declip`) after denoising.
     path : path-like, optional
         Weights of another prior (:func:`save_prior`); the shipped one by default.
     tile : int
@@ -158,6 +164,9 @@ def denoise_image(
         (:func:`.inference.prediction.symmetry_mean`), for 8 times the
         computation: 0.05 to 1.24 dB better on each of the 30 real images
         and noise levels of ``bench/real_denoise.py``.
+    clipping : bool
+        Look for clip levels (see ``noise``); False takes the noise as
+        never clipped, as before they were modelled.
 
     Returns
     -------
@@ -171,8 +180,9 @@ def denoise_image(
     # them, and on the raw counts the estimate cost 3.9 dB (cell at 30 photons).
     norm = Normalizer.fit(image[None, None])
     unit = norm.normalize(image[None, None])[0]  # (1, Y, X)
+    levels = channel_levels(*clip_levels(image), norm)[0] if clipping else (None, None)
     if noise is None:
-        noise = estimate_noise(unit[0])
+        noise = estimate_noise(unit[0], levels=levels)
     else:
         noise = noise.rescaled(norm.low[0], norm.high[0] - norm.low[0])
     if noise.gain <= 0 and noise.read_variance <= 0:
@@ -189,4 +199,6 @@ def denoise_image(
 
     side = min(tile, *image.shape)
     out = apply_tiled(forward, unit, tile=side, overlap=min(32, side // 4))
+    if noise.is_gaussian:  # the prior averaged clipped values: their mean, biased near the clip levels
+        out = declip(out, noise.read_variance**0.5, *levels)
     return norm.denormalize(out[None])[0, 0]

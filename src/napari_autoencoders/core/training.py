@@ -36,6 +36,7 @@ from .data.neighbours import (
     neighbour_loss,
     neighbour_samplers,
 )
+from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
 from .data.patches import (
@@ -98,6 +99,9 @@ THINNING = 0.7
 #: phantom of ``bench/denoise.py``, which gains from drifting further, reaches
 #: 37.65 dB at 120 s with 30, 37.60 with 100, 37.67 with none.
 PRIOR_PULL = 100.0
+#: Self-supervised fine-tuning keeps the prior when this share of the pixels
+#: or more lie at a clip level (:meth:`Trainer._keeps_prior`).
+KEEP_PRIOR_CLIPPED = 0.01
 #: Three channels of Gaussian noise whose signals all correlate at least this much
 #: are colours (:func:`_are_colours`); photographs' reach 0.68, unrelated images' 0.07.
 COLOUR_CORRELATION = 0.5
@@ -163,6 +167,8 @@ class Trainer:
     _low_side: int | None = None
     #: The noise model, with a signed read variance, that thinning splits photons by.
     photons: NoiseModel | None = None
+    #: Share of the input's pixels at a clip level (self-supervised training only).
+    _clipped_share: float = 0.0
 
     def __init__(
         self,
@@ -319,7 +325,7 @@ class Trainer:
             y = x if target_planes is planes else self.target_norm.normalize(target_planes)
         superres = self.config.training.task == Task.SUPERRES.value
         if self.config.training.pretrained and not superres:
-            self._set_noise_model(x)
+            self._set_noise_model(x, planes)
         self._setup(x, y)
         self._frames = x if self._fits_density(x) else None
         self.input_loss = self._input_loss()
@@ -422,7 +428,7 @@ class Trainer:
         val_sampler = kind(val_x, val_y, augment=False, rng=val_rng, **options)
         return sampler, val_sampler
 
-    def _set_noise_model(self, x: np.ndarray | ImageCollection) -> None:
+    def _set_noise_model(self, x: np.ndarray | ImageCollection, planes: np.ndarray | ImageCollection) -> None:
         """Put the noise model of normalised planes ``x`` (N, C, Y, X) in the model config.
 
         Given by the noise description in synthetic mode, else estimated
@@ -430,27 +436,36 @@ class Trainer:
         its planes); :attr:`photons`, the model that thinning splits the
         counts with, is the estimate with a signed read variance. Three
         channels of Gaussian noise that share their structure are colours
-        (:func:`_are_colours`).
+        (:func:`_are_colours`). Self-supervised training on the raw
+        ``planes`` of an array clipped at its ends (:func:`.data.clipping.clip_levels`)
+        fits the noise as clipped and, when it is Gaussian, keeps the clip
+        levels, so that prediction undoes the clipping's bias.
         """
+        levels = (None, None)
         if isinstance(x, ImageCollection):
             picks = spread_picks(len(x))
             side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
             x = self.input_norm.normalize(np.stack([x.read(p, 0, 0, side) for p in picks]))
+        elif self._mode == Mode.SELF_SUPERVISED.value:
+            levels = clip_levels(planes)
+            self._clipped_share = clipped_share(planes, levels)
         if self._mode == Mode.SYNTHETIC.value:
             noise = self.photons = noise_model_of(self.config.training.noise)
         else:
-            noise, self.photons = estimate_planes_noise(x)
+            clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
+            noise, self.photons = estimate_planes_noise(x, levels=clipped)
         if noise.gain <= 0 and noise.read_variance <= 0:
             raise ValueError(
                 "no noise could be measured in the input, so there is nothing for the "
                 "pretrained prior to remove; check the image, or set pretrained to false."
             )
+        levels = levels if noise.is_gaussian else (None, None)
         # synthetic mode's inputs are clean: none of their variance is noise
         inputs_noise = NoiseModel(0.0, 0.0) if self._mode == Mode.SYNTHETIC.value else noise
         colours = self.config.model.in_channels == 3 and noise.is_gaussian and _are_colours(x, inputs_noise)
         self.config.model = dataclasses.replace(
             self.config.model, noise_gain=noise.gain, noise_variance=noise.read_variance,
-            opponent_colours=colours,
+            opponent_colours=colours, clip_low=levels[0], clip_high=levels[1],
         )
 
     @property
@@ -490,6 +505,24 @@ class Trainer:
         training = self.config.training
         zero_shot = training.task == Task.SUPERRES.value and training.mode == Mode.ZERO_SHOT.value
         return zero_shot and training.pretrained and self._low_side < ZERO_SHOT_MIN_SIDE
+
+    @property
+    def _keeps_prior(self) -> bool:
+        """Whether self-supervised fine-tuning keeps the prior as it is: much of the noise was clipped.
+
+        Recorrupted pairs need Gaussian noise; clipped noise is squashed
+        near the clip levels, the pair's noises there anticorrelate, and
+        fine-tuning on them, even with the recorruption scaled to the
+        squashed variance at each pixel, left photographs clipped at sigma
+        50 (of 255) 0.2 to 1 dB below the prior and declipping after 30 s
+        (camera, chelsea, moon; 2 to 16 % of their pixels clipped), the
+        black-and-white horse (51 %) 8 dB below. Where less than
+        :data:`KEEP_PRIOR_CLIPPED` of the pixels are clipped (chelsea, gravel
+        and moon at sigma 25, 0.2 to 0.6 %), it fine-tunes as on unclipped noise.
+        """
+        model = self.config.model
+        clipped = model.clip_low is not None or model.clip_high is not None
+        return self._fine_tunes_on_pairs and clipped and self._clipped_share >= KEEP_PRIOR_CLIPPED
 
     @property
     def _fine_tunes_on_pairs(self) -> bool:
@@ -606,13 +639,14 @@ class Trainer:
         better validation loss, or when :meth:`stop` is called; the weights
         with the best validation loss are kept for :meth:`result` (with the
         neighbour term, the last weights: see :meth:`_record`). Zero-shot
-        super-resolution of a small image takes no step (:meth:`_chooses_only`).
+        super-resolution of a small image takes no step (:meth:`_chooses_only`),
+        nor does the prior on clipped Gaussian noise (:meth:`_keeps_prior`).
         """
         training = self.config.training
         self.prepare()
         self._start = time.perf_counter()
         self._step, epoch, stale = 0, 0, 0
-        if self._chooses_only:  # no step: one record of the start kept
+        if self._chooses_only or self._keeps_prior:  # no step: one record of the start kept
             elapsed = time.perf_counter() - self._start
             event = TrainingEvent(0, 1, self.best_loss, elapsed, 0.0, 1.0, val_loss=self.best_loss)
             self._record(event, stale)

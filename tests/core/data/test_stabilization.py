@@ -5,6 +5,7 @@ import pytest
 import torch
 from skimage import data, img_as_float32
 
+from napari_autoencoders.core.data.clipping import clip_levels
 from napari_autoencoders.core.data.noise import add_noise
 from napari_autoencoders.core.data.stabilization import (
     NoiseModel,
@@ -41,6 +42,35 @@ def test_estimate_noise_finds_poisson_gain(moon, peak):
     noise = estimate_noise(add_noise(moon, f"poisson:{peak}+gaussian:0.01", seed=1))
     assert noise.gain == pytest.approx(1 / peak, rel=0.2)
     assert noise.read_variance < 0.001
+
+
+@pytest.mark.parametrize("name", ["camera", "horse"])
+def test_clipped_gaussian_noise_is_fitted_with_its_sigma_before_clipping(name):
+    image = img_as_float32(getattr(data, name)())[:256, :256]  # the horse: black and white
+    noisy = np.clip(add_noise(image, "gaussian:0.2", seed=1), 0.0, 1.0)
+    levels = clip_levels(noisy)
+    assert levels == (0.0, 1.0)
+    plain, clipped = estimate_noise(noisy), estimate_noise(noisy, levels=levels)
+    assert np.sqrt(plain.read_variance) < 0.17  # the squashed noise passes for less
+    assert clipped.gain == 0.0
+    assert np.sqrt(clipped.read_variance) == pytest.approx(0.2, rel=0.12)
+
+
+def test_clipped_data_keep_a_shot_noise_that_shows_clear_of_the_clip_levels(moon):
+    noisy = np.clip(add_noise(moon, "poisson:30+gaussian:0.01", seed=1), 0.0, 0.9)  # saturated
+    noise = estimate_noise(noisy, levels=clip_levels(noisy))
+    assert noise.gain == pytest.approx(1 / 30, rel=0.25)
+
+
+def test_estimate_planes_noise_fits_each_channel_under_its_clip_levels(moon):
+    noisy = np.clip(add_noise(moon, "gaussian:0.2", seed=3), 0.0, 1.0)
+    planes = np.stack([noisy, 2 * noisy])[None]  # (1, 2, Y, X): the second channel on twice the scale
+    noise, _ = estimate_planes_noise(planes, levels=[(0.0, 1.0), (0.0, 2.0)])
+    plain, _ = estimate_planes_noise(planes)
+    # the median of 0.2 and 0.4, where the plain fit, fooled by the clipping, finds less
+    assert noise.gain == 0.0
+    assert np.sqrt(noise.read_variance) == pytest.approx(np.sqrt((0.2**2 + 0.4**2) / 2), rel=0.12)
+    assert plain.read_variance < 0.8 * noise.read_variance
 
 
 def test_estimate_noise_refuses_tiny_or_3d_input():

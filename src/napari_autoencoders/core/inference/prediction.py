@@ -13,6 +13,7 @@ from ..data.axes import (
     Layout, PlaneView, check_axes, chunk_shape, from_planes, to_planes, to_volumes,
 )
 from ..data.chunks import ChunkCache, tile_capacity
+from ..data.clipping import channel_levels, declip
 from ..config import LATENT_ARCHITECTURES, Architecture, Task
 from ..data.patches import check_image
 from ..progress import run
@@ -475,10 +476,13 @@ def _forward(
 
     Predictions are in the units of the training targets; with ``ensemble``
     the mean over the 8 rotations and flips of each tile (:func:`symmetry_mean`).
+    A model trained on clipped noisy data (``clip_low``, ``clip_high``) maps
+    its predictions, clipped means, back to clean values (:func:`_declipper`).
 
     With ``check``, each batch is refused if it holds NaN or infinite values.
     """
     network = model.network_on(device)
+    declipped = _declipper(model)
 
     def forward(batch: np.ndarray) -> np.ndarray:
         if check:
@@ -487,6 +491,23 @@ def _forward(
         x = x.to(device, memory_format=channels_last(model.config.model.spatial_dims))
         with torch.inference_mode():  # float32: bf16 autocast would quantise the output
             y = (symmetry_mean(network, x) if ensemble else network(x)).float().cpu().numpy()
-        return model.target_norm.denormalize(y)
+        return model.target_norm.denormalize(declipped(y))
 
     return forward
+
+
+def _declipper(model: TrainedModel):
+    """A function that declips normalised predictions (B, C, ...) of ``model`` channel by channel.
+
+    The identity for a model without clip levels.
+    """
+    config = model.config.model
+    if config.clip_low is None and config.clip_high is None:
+        return lambda y: y
+    sigma = config.noise_variance**0.5
+    levels = channel_levels(config.clip_low, config.clip_high, model.target_norm)
+
+    def declipped(y: np.ndarray) -> np.ndarray:
+        return np.stack([declip(y[:, c], sigma, *levels[c]) for c in range(y.shape[1])], axis=1)
+
+    return declipped

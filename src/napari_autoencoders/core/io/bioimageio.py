@@ -507,6 +507,15 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
         "- preprocessing: `scale_linear` per channel, the training data's percentiles to 0 and 1",
         "- postprocessing: `scale_linear` per channel, back to the units of the training targets",
         f"- test input of shape {test_shape} (batch, channel, {'z, ' * volumes}y, x)",
+    ]
+    if mconfig.clip_low is not None or mconfig.clip_high is not None:
+        lines.append(
+            f"- not in this package: the data were clipped at {mconfig.clip_low} and "
+            f"{mconfig.clip_high}; napari-autoencoders maps the output near those levels, the "
+            "mean of clipped noisy values, back to clean values (its `declip`), a bioimage.io "
+            "runner does not"
+        )
+    lines += [
         "",
         "## Validation",
         "",
