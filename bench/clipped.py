@@ -49,6 +49,16 @@ def _row(name: str, sigma_255: int, share: str, method: str, clean: np.ndarray, 
     return [name, str(sigma_255), share, method, f"{psnr:.2f}", f"{ssim:.3f}", f"{took:.0f}", steps]
 
 
+def _timed_rows(case: tuple, methods: dict, clean: np.ndarray, channel_axis: int | None = None) -> list[list[str]]:
+    """A row for each of ``methods`` (name: function returning the result), timed; each costs its whole pipeline."""
+    found = []
+    for method, run_method in methods.items():
+        start = time.perf_counter()
+        image = run_method()
+        found.append(_row(*case, method, clean, image, time.perf_counter() - start, channel_axis=channel_axis))
+    return found
+
+
 def _clipped_percent(eight_bit: np.ndarray) -> str:
     return f"{100 * np.mean((eight_bit == 0) | (eight_bit == 255)):.1f}"
 
@@ -71,10 +81,7 @@ def rows(size: int, budget: float, images, sigmas) -> list[list[str]]:
                 "ours, prior (zero-shot)": lambda: denoise_image(eight_bit) / 255,
                 "ours, prior, the same noise unclipped": lambda: denoise_image(unclipped),
             }
-            for method, run_method in methods.items():
-                start = time.perf_counter()
-                image = run_method()
-                found.append(_row(*case, method, clean, image, time.perf_counter() - start))
+            found += _timed_rows(case, methods, clean)
             if sigma_255 == 25:  # training costs its budget: at one level only
                 image, took, steps = train_denoise(eight_bit, eight_bit[None, None], budget)
                 found.append(_row(*case, f"ours, self-supervised ({budget:g} s)", clean, image / 255, took, steps))
@@ -96,10 +103,7 @@ def colour_rows(size: int, budget: float, images, sigmas) -> list[list[str]]:
                 "CBM3D": lambda: bm3d.bm3d_rgb(noisy, sigma),
                 "CBM3D, declipped": lambda: declip(bm3d.bm3d_rgb(noisy, sigma), sigma, 0.0, 1.0),
             }
-            for method, run_method in methods.items():
-                start = time.perf_counter()
-                image = run_method()
-                found.append(_row(*case, method, clean, image, time.perf_counter() - start, channel_axis=-1))
+            found += _timed_rows(case, methods, clean, channel_axis=-1)
             image, took, steps, colours = self_supervised(eight_bit, budget)
             method = f"ours, self-supervised ({budget:g} s), {'opponent colours' if colours else 'channel by channel'}"
             found.append(_row(*case, method, clean, image / 255, took, steps, channel_axis=-1))
