@@ -730,8 +730,9 @@ def test_self_supervised_training_on_clipped_gaussian_noise_keeps_the_prior_and_
     clean = data.camera()[::2, ::2] / 255.0
     noisy = np.clip(np.round(255 * add_noise(clean, "gaussian:0.2", seed=0)), 0, 255).astype(np.uint8)
     trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
-    for _ in trainer.run():
-        pass
+    with pytest.warns(UserWarning, match=r"% of the input's pixels are clipped \(at 0.0 and 255.0\)"):
+        for _ in trainer.run():
+            pass
     model = trainer.result()
     assert (model.config.model.clip_low, model.config.model.clip_high) == (0.0, 255.0)  # the data's units
     assert model.config.model.noise_gain == 0.0

@@ -646,6 +646,15 @@ class Trainer:
         self.prepare()
         self._start = time.perf_counter()
         self._step, epoch, stale = 0, 0, 0
+        if self._keeps_prior:
+            model = self.config.model
+            warnings.warn(
+                f"{100 * self._clipped_share:.1f} % of the input's pixels are clipped (at "
+                f"{model.clip_low} and {model.clip_high}); training on clipped noise makes the "
+                "result worse, so the pretrained prior is kept without training steps, and its "
+                "output is corrected for the clipping.",
+                stacklevel=2,
+            )
         if self._chooses_only or self._keeps_prior:  # no step: one record of the start kept
             elapsed = time.perf_counter() - self._start
             event = TrainingEvent(0, 1, self.best_loss, elapsed, 0.0, 1.0, val_loss=self.best_loss)
