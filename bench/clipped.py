@@ -63,50 +63,56 @@ def _clipped_percent(eight_bit: np.ndarray) -> str:
     return f"{100 * np.mean((eight_bit == 0) | (eight_bit == 255)):.1f}"
 
 
+def _cases(images, load, size: int, sigmas, first_seed: int):
+    """Each image (``load(name)``, cropped) at each sigma (of 255), clipped to 8 bits.
+
+    Yields the row's case (name, sigma of 255, share clipped), sigma, the
+    clean image, the noisy one before clipping, the 8-bit one, and that on [0, 1].
+    """
+    for index, name in enumerate(images):
+        clean = _crop(load(name), size)
+        for sigma_255 in sigmas:
+            sigma = sigma_255 / 255
+            unclipped, eight_bit = clipped_noisy(clean, sigma, seed=first_seed + index)
+            case = (name, sigma_255, _clipped_percent(eight_bit))
+            yield case, sigma, clean, unclipped, eight_bit, eight_bit / np.float32(255)
+
+
+def _classical(name: str, denoise, noisy: np.ndarray, sigma: float) -> dict:
+    """The noisy input, ``denoise(noisy, sigma)`` (BM3D or CBM3D, true sigma), and that declipped."""
+    return {
+        "noisy input": lambda: noisy,
+        name: lambda: denoise(noisy, sigma),
+        f"{name}, declipped": lambda: declip(denoise(noisy, sigma), sigma, 0.0, 1.0),
+    }
+
+
 def rows(size: int, budget: float, images, sigmas) -> list[list[str]]:
     """One row per grey image, noise level and method."""
     found = []
-    for index, name in enumerate(images):
-        clean = _crop(_grey(name), size)
-        for sigma_255 in sigmas:
-            sigma = sigma_255 / 255
-            unclipped, eight_bit = clipped_noisy(clean, sigma, seed=200 + index)
-            noisy = eight_bit / np.float32(255)
-            case = (name, sigma_255, _clipped_percent(eight_bit))
-            methods = {
-                "noisy input": lambda: noisy,
-                "BM3D": lambda: bm3d.bm3d(noisy, sigma),
-                "BM3D, declipped": lambda: declip(bm3d.bm3d(noisy, sigma), sigma, 0.0, 1.0),
-                "ours, prior, clipping ignored": lambda: denoise_image(eight_bit, clipping=False) / 255,
-                "ours, prior (zero-shot)": lambda: denoise_image(eight_bit) / 255,
-                "ours, prior, the same noise unclipped": lambda: denoise_image(unclipped),
-            }
-            found += _timed_rows(case, methods, clean)
-            if sigma_255 == 25:  # training costs its budget: at one level only
-                image, took, steps = train_denoise(eight_bit, eight_bit[None, None], budget)
-                found.append(_row(*case, f"ours, self-supervised ({budget:g} s)", clean, image / 255, took, steps))
+    for case, sigma, clean, unclipped, eight_bit, noisy in _cases(images, _grey, size, sigmas, 200):
+        methods = {
+            **_classical("BM3D", bm3d.bm3d, noisy, sigma),
+            "ours, prior, clipping ignored": lambda: denoise_image(eight_bit, clipping=False) / 255,
+            "ours, prior (zero-shot)": lambda: denoise_image(eight_bit) / 255,
+            "ours, prior, the same noise unclipped": lambda: denoise_image(unclipped),
+        }
+        found += _timed_rows(case, methods, clean)
+        if case[1] == 25:  # training costs its budget: at one level only
+            image, took, steps = train_denoise(eight_bit, eight_bit[None, None], budget)
+            found.append(_row(*case, f"ours, self-supervised ({budget:g} s)", clean, image / 255, took, steps))
     return found
 
 
 def colour_rows(size: int, budget: float, images, sigmas) -> list[list[str]]:
     """One row per RGB image, noise level and method: CBM3D and our self-supervised training."""
     found = []
-    for index, name in enumerate(images):
-        clean = _crop(img_as_float32(getattr(data, name)()), size)
-        for sigma_255 in sigmas:
-            sigma = sigma_255 / 255
-            _, eight_bit = clipped_noisy(clean, sigma, seed=300 + index)
-            noisy = eight_bit / np.float32(255)
-            case = (name, sigma_255, _clipped_percent(eight_bit))
-            methods = {
-                "noisy input": lambda: noisy,
-                "CBM3D": lambda: bm3d.bm3d_rgb(noisy, sigma),
-                "CBM3D, declipped": lambda: declip(bm3d.bm3d_rgb(noisy, sigma), sigma, 0.0, 1.0),
-            }
-            found += _timed_rows(case, methods, clean, channel_axis=-1)
-            image, took, steps, colours = self_supervised(eight_bit, budget)
-            method = f"ours, self-supervised ({budget:g} s), {'opponent colours' if colours else 'channel by channel'}"
-            found.append(_row(*case, method, clean, image / 255, took, steps, channel_axis=-1))
+    rgb = lambda name: img_as_float32(getattr(data, name)())  # noqa: E731
+    for case, sigma, clean, _, eight_bit, noisy in _cases(images, rgb, size, sigmas, 300):
+        found += _timed_rows(case, _classical("CBM3D", bm3d.bm3d_rgb, noisy, sigma), clean, channel_axis=-1)
+        image, took, steps, colours = self_supervised(eight_bit, budget)
+        method = f"ours, self-supervised ({budget:g} s), {'opponent colours' if colours else 'channel by channel'}"
+        found.append(_row(*case, method, clean, image / 255, took, steps, channel_axis=-1))
     return found
 
 
