@@ -199,6 +199,6 @@ def denoise_image(
 
     side = min(tile, *image.shape)
     out = apply_tiled(forward, unit, tile=side, overlap=min(32, side // 4))
-    if noise.is_gaussian:  # the prior averaged clipped values: their mean, biased near the clip levels
+    if noise.is_gaussian and levels != (None, None):  # the prior averaged clipped values: their mean
         out = declip(out, noise.read_variance**0.5, *levels)
     return norm.denormalize(out[None])[0, 0]
