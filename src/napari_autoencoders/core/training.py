@@ -486,11 +486,8 @@ class Trainer:
         (:func:`.data.stabilization.thin`) make independent pairs at any
         count.
         """
-        model = self.config.model
-        # shot noise that matters: at mid-range intensity (0.5 after normalisation)
-        # at least a quarter of the read noise's variance
-        shot = model.noise_gain * 0.5 >= 0.25 * model.noise_variance
-        return self._fine_tunes_on_pairs and shot
+        # the noise fit keeps only shot noise that shows (stabilization._LEAST_SHOT_SHARE)
+        return self._fine_tunes_on_pairs and self.config.model.noise_gain > 0
 
     @property
     def _chooses_only(self) -> bool:

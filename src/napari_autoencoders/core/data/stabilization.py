@@ -35,17 +35,15 @@ _BINS = 16
 #: Pixels a bin needs for its variance to count.
 _LEAST_PER_BIN = 20
 #: A fitted shot-noise term below this share of the read variance at the brightest
-#: bin is taken for none. Such a gain only fits error, and the Anscombe transform
-#: of a tiny gain offsets every value by 2 sqrt(read) / gain, which float32 cannot
-#: resolve: a noiseless cell micrograph, fitted a gain of 5e-12, came out of the
-#: prior at 35.99 dB, at 58.85 dB as Gaussian noise. On the benchmark's microscopy
-#: the shot term is 25 times the read variance or more; its photographs fit 0 to 0.03.
-_LEAST_SHOT_SHARE = 0.01
-#: On clipped data, a shot-noise term under this share of the read variance at
-#: the brightest bin clear of the clip levels is taken for error, the data for
-#: clipped Gaussian noise: photographs clipped at 0 and 1 fit shares up to about
-#: 0.1 there, the benchmark's microscopy 25 or more.
-_CLIPPED_SHOT_SHARE = 0.5
+#: bin is taken for none: the noise is Gaussian. Photographs with white Gaussian
+#: noise fit spurious terms of up to 0.16 of it (coffee and rocket in RGB at sigma
+#: 15 and 25, of 255), and such a term cost them the opponent colours that
+#: Gaussian noise allows; photographs clipped at 0 and 1 fit up to about 0.1 clear
+#: of the clip levels; the benchmark's microscopy 25 or more. A tiny gain also
+#: breaks the Anscombe transform, which offsets every value by 2 sqrt(read) / gain,
+#: beyond float32's resolution: a noiseless cell micrograph, fitted a gain of
+#: 5e-12, came out of the prior at 35.99 dB, at 58.85 dB as Gaussian noise.
+_LEAST_SHOT_SHARE = 0.5
 #: Bins whose mean lies closer to a clip level than this many noise standard
 #: deviations are left out of the search for shot noise in clipped data.
 _CLEAR_OF_CLIP = 2.0
@@ -219,7 +217,7 @@ def _fit_clipped(
     The bins clear of the clip levels (their mean :data:`_CLEAR_OF_CLIP`
     noise deviations or more away), where they span enough intensities
     (:data:`_LEAST_CLEAR_SPAN`), are fitted with a line; a shot-noise
-    term of at least :data:`_CLIPPED_SHOT_SHARE` of the read variance there
+    term of at least :data:`_LEAST_SHOT_SHARE` of the read variance there
     gives that line. Otherwise the noise is Gaussian, and every bin's
     squashed variance goes into :func:`_clipped_sigma`: clipped at 0 and 1,
     the camera at sigma 50 (of 255) fitted a gain of 0.014 and a standard
@@ -237,7 +235,7 @@ def _fit_clipped(
         if clear.sum() < 3 or np.ptp(means[clear]) < _LEAST_CLEAR_SPAN * np.ptp(means):
             break  # too narrow a span to tell shot noise from error: Gaussian
         line = _fit_line(means[clear], variances[clear], counts[clear])
-        if line.gain * means[clear].max() >= _CLIPPED_SHOT_SHARE * line.read_variance:
+        if not line.is_gaussian:  # _fit_line keeps only a term that shows
             return line
         sigma = float(np.sqrt(np.average(variances[clear], weights=counts[clear])))
     sigma = _clipped_sigma(means, variances, counts, low, high)
