@@ -37,10 +37,11 @@ def prior_colours(noisy: np.ndarray, sigma: float, opponent: bool) -> np.ndarray
     """The prior alone on (Y, X, 3) with the true ``sigma``, the mean over the 8 orientations."""
     planes = np.moveaxis(noisy, -1, 0)[None]
     norm = Normalizer.fit(planes)
-    scale = np.asarray(norm.high) - np.asarray(norm.low)
-    variance = float(np.median((sigma / scale) ** 2))  # one noise model, as the trainer keeps
+    sigmas = sigma / (np.asarray(norm.high) - np.asarray(norm.low))  # each channel's on its scale
+    common = float(np.median(sigmas))
+    norm = norm.rescaled(sigmas / common)  # one noise level in every channel, as the trainer makes it
     config = dataclasses.replace(PRIOR_CONFIG, in_channels=3, out_channels=3,
-                                 noise_variance=variance, opponent_colours=opponent)
+                                 noise_variance=common**2, opponent_colours=opponent)
     network = pretrained_network(config).eval()
     with torch.inference_mode():
         out = symmetry_mean(network, torch.from_numpy(norm.normalize(planes))).numpy()
@@ -98,7 +99,7 @@ def run(quick: bool = False) -> list[dict]:
         f"RGB images the denoising prior never saw: {', '.join(images)} (central crops of at "
         f"most {size}x{size}); white Gaussian noise of sigma {', '.join(map(str, sigmas))} (of 255) "
         "in each channel, seed per image. BM3D and CBM3D get the true sigma, and the prior rows "
-        "too (on the trainer's normalised scale, the median over the channels); ours, "
+        "too (on the trainer's normalised scale, the channels rescaled to one noise level); ours, "
         f"self-supervised, estimates it and trains {budget:g} s (the recipe's defaults) at sigma "
         f"{sigmas[0]} only; it says whether it chose opponent colours. Every ours predicts with "
         "the mean over the 8 rotations and flips."

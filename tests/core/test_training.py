@@ -706,6 +706,66 @@ def test_three_channels_of_gaussian_noise_are_denoised_as_colours_when_they_shar
     assert flags == [True, False]
 
 
+@pytest.mark.parametrize("spec", ["gaussian:0.05", "poisson:30+gaussian:0.01"])
+def test_channels_are_rescaled_to_one_noise_model(tiny_config, spec):
+    from skimage import data, img_as_float32
+
+    from napari_autoencoders.core.data.normalization import Normalizer
+    from napari_autoencoders.core.data.stabilization import estimate_channel_noise
+
+    # one camera's noise in three channels of different brightness
+    photo = img_as_float32(data.chelsea())[:256, :256] * np.array([1.0, 0.6, 0.3], np.float32)
+    noisy = add_noise(photo, spec, seed=0)
+    planes = np.moveaxis(noisy, -1, 0)[None]  # (1, 3, Y, X)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "YXC"
+    trainer = Trainer(config, noisy)
+    trainer.prepare()
+    fitted = Normalizer.fit(planes)
+    assert trainer.input_norm.low == fitted.low and trainer.input_norm.high != fitted.high
+    (*models,), _ = estimate_channel_noise(trainer.input_norm.normalize(planes))
+    model = trainer.config.model
+    if model.noise_gain > 0:  # shot noise: each channel's gain is the model's
+        np.testing.assert_allclose([m.gain for m in models], model.noise_gain, rtol=1e-4)
+    else:
+        np.testing.assert_allclose([m.read_variance for m in models], model.noise_variance, rtol=1e-4)
+    assert (model.noise_gain > 0) == spec.startswith("poisson")
+
+
+def test_paired_targets_follow_their_inputs_rescaled_channels(tiny_config):
+    from skimage import data, img_as_float32
+
+    from napari_autoencoders.core.data.normalization import Normalizer
+
+    photo = img_as_float32(data.chelsea())[:256, :256] * np.array([1.0, 0.6, 0.3], np.float32)
+    noisy = add_noise(photo, "gaussian:0.05", seed=0)
+    config = _pretrained_config(tiny_config, "paired")
+    config.data.axes = "YXC"
+    trainer = Trainer(config, noisy, photo)
+    trainer.prepare()
+    assert trainer.input_norm != Normalizer.fit(np.moveaxis(noisy, -1, 0)[None])  # rescaled
+    inputs = trainer.input_norm.normalize(np.moveaxis(noisy, -1, 0)[None])
+    targets = trainer.target_norm.normalize(np.moveaxis(photo, -1, 0)[None])
+    for channel in range(3):  # the clean targets on their noisy inputs' scale
+        slope, intercept = np.polyfit(targets[0, channel].ravel(), inputs[0, channel].ravel(), 1)
+        assert slope == pytest.approx(1.0, abs=0.01) and intercept == pytest.approx(0.0, abs=0.01)
+
+
+def test_channels_with_and_without_shot_noise_keep_their_own_scales(tiny_config):
+    from skimage import data, img_as_float32
+
+    from napari_autoencoders.core.data.normalization import Normalizer
+
+    photo = img_as_float32(data.chelsea())[:256, :256]
+    noisy = np.stack([add_noise(photo[..., c], spec, seed=c) for c, spec in
+                      enumerate(["gaussian:0.05", "poisson:30", "poisson:30"])], -1)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "YXC"
+    trainer = Trainer(config, noisy)
+    trainer.prepare()
+    assert trainer.input_norm == Normalizer.fit(np.moveaxis(noisy, -1, 0)[None])
+
+
 def test_a_colour_model_file_denoises_as_opponent_colours_again(tiny_config, tmp_path):
     from skimage import data, img_as_float32
 

@@ -39,6 +39,17 @@ def test_channels_are_normalised_independently():
     np.testing.assert_allclose(normalized.max(axis=(0, 2, 3)), [1.0, 1.0])
 
 
+def test_rescaled_keeps_each_low_and_multiplies_each_range():
+    planes = np.random.default_rng(0).normal(100.0, 20.0, (3, 2, 16, 16))
+    normalizer = Normalizer.fit(planes)
+    rescaled = normalizer.rescaled([2.0, 0.5])
+    assert rescaled.low == normalizer.low
+    expected = normalizer.normalize(planes) / np.array([2.0, 0.5])[:, None, None]
+    np.testing.assert_allclose(rescaled.normalize(planes), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError):
+        normalizer.rescaled([1.0])  # one factor per channel
+
+
 def test_constant_channel_raises_naming_it():
     planes = ramp_planes(channels=2)
     planes[:, 1] = 7.0

@@ -10,6 +10,7 @@ from napari_autoencoders.core.data.noise import add_noise
 from napari_autoencoders.core.data.stabilization import (
     NoiseModel,
     _fit_line,
+    estimate_channel_noise,
     estimate_noise,
     estimate_planes_noise,
     gat,
@@ -84,6 +85,18 @@ def test_clipped_data_keep_a_shot_noise_that_shows_clear_of_the_clip_levels(moon
     noisy = np.clip(add_noise(moon, "poisson:30+gaussian:0.01", seed=1), 0.0, 0.9)  # saturated
     noise = estimate_noise(noisy, levels=clip_levels(noisy))
     assert noise.gain == pytest.approx(1 / 30, rel=0.25)
+
+
+def test_estimate_channel_noise_fits_each_channel_on_its_own(moon):
+    noisy = add_noise(moon, "gaussian:0.05", seed=4)
+    counts = add_noise(moon, "poisson:30+gaussian:0.01", seed=5)
+    planes = np.stack([noisy, 2 * noisy, counts])[None]  # (1, 3, Y, X)
+    (first, second, third), signed = estimate_channel_noise(planes)
+    assert len(signed) == 3 and signed[2].gain > 0
+    assert first.gain == second.gain == 0.0
+    assert np.sqrt(first.read_variance) == pytest.approx(0.05, rel=0.1)
+    assert second.read_variance == pytest.approx(4 * first.read_variance, rel=1e-6)
+    assert third.gain == pytest.approx(1 / 30, rel=0.2)
 
 
 def test_estimate_planes_noise_fits_each_channel_under_its_clip_levels(moon):

@@ -86,6 +86,11 @@ class Normalizer:
         low, scale = self._affine(planes.shape[1], np.ndim(planes))
         return (np.asarray(planes, dtype=np.float32) * scale + low).astype(np.float32)
 
+    def rescaled(self, factors) -> Normalizer:
+        """The same lows with each channel's range multiplied by its entry of ``factors`` (C,)."""
+        ranges = [(hi - lo) * float(f) for lo, hi, f in zip(self.low, self.high, factors, strict=True)]
+        return Normalizer(list(self.low), [lo + r for lo, r in zip(self.low, ranges)])
+
     def to_dict(self) -> dict[str, list[float]]:
         """Plain JSON data for the model file."""
         return {"low": list(self.low), "high": list(self.high)}

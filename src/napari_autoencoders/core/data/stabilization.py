@@ -457,10 +457,30 @@ def estimate_planes_noise(
     picks = spread_picks(len(flat), most)
     bins = [_noise_bins(flat[index]) for index in picks]
     clamped = [_fit_clamped(each, levels[index % channels]) for index, each in zip(picks, bins)]
-    return _median_model(clamped), _median_model([_fit_signed_line(*each) for each in bins])
+    return median_model(clamped), median_model([_fit_signed_line(*each) for each in bins])
 
 
-def _median_model(models: list[NoiseModel]) -> NoiseModel:
+def estimate_channel_noise(
+    planes: np.ndarray, *, most: int = 8, levels: list[tuple[float | None, float | None]] | None = None
+) -> tuple[list[NoiseModel], list[NoiseModel]]:
+    """The noise models of each channel of planes (N, C, Y, X), clamped and signed.
+
+    For each channel, the medians over up to ``most`` of its planes,
+    evenly spread, each fitted as :func:`estimate_planes_noise` fits them;
+    ``levels`` as there.
+    """
+    channels = np.shape(planes)[1]
+    levels = levels or [(None, None)] * channels
+    picks = spread_picks(len(planes), most)
+    clamped, signed = [], []
+    for channel in range(channels):
+        bins = [_noise_bins(planes[index, channel]) for index in picks]
+        clamped.append(median_model([_fit_clamped(each, levels[channel]) for each in bins]))
+        signed.append(median_model([_fit_signed_line(*each) for each in bins]))
+    return clamped, signed
+
+
+def median_model(models: list[NoiseModel]) -> NoiseModel:
     """The median gain and the median read variance of ``models``."""
     return NoiseModel(
         float(np.median([m.gain for m in models])),
