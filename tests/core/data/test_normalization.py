@@ -39,13 +39,16 @@ def test_channels_are_normalised_independently():
     np.testing.assert_allclose(normalized.max(axis=(0, 2, 3)), [1.0, 1.0])
 
 
-def test_rescaled_keeps_each_low_and_multiplies_each_range():
+def test_rescaled_multiplies_each_range_and_moves_each_low_by_its_shift():
     planes = np.random.default_rng(0).normal(100.0, 20.0, (3, 2, 16, 16))
     normalizer = Normalizer.fit(planes)
     rescaled = normalizer.rescaled([2.0, 0.5])
     assert rescaled.low == normalizer.low
     expected = normalizer.normalize(planes) / np.array([2.0, 0.5])[:, None, None]
     np.testing.assert_allclose(rescaled.normalize(planes), expected, rtol=1e-5, atol=1e-5)
+    shifted = normalizer.rescaled([2.0, 0.5], [0.1, -0.2])
+    np.testing.assert_allclose(shifted.normalize(planes), expected - np.array([0.1, -0.2])[:, None, None],
+                               rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError):
         normalizer.rescaled([1.0])  # one factor per channel
 

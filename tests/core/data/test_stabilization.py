@@ -243,3 +243,19 @@ def test_signal_correlation_sees_colours_through_the_noise():
         off = signal_correlation(noisy, noise)[np.triu_indices(3, 1)]
         assert np.all((low < off) & (off < high)), off
         assert np.all(np.corrcoef(noisy[0].reshape(3, -1))[np.triu_indices(3, 1)] < 0.5)  # noisy pixels hide it
+
+
+def test_thinning_splits_each_channels_photons_from_its_own_zero():
+    rng = np.random.default_rng(0)
+    photons = torch.from_numpy(rng.poisson(20.0, (2, 2, 32, 32)).astype(np.float32))
+    models = [NoiseModel(0.1, 0.05), NoiseModel(0.02, -0.004)]  # gain, signed read: zero at -0.5, +0.2
+    values = torch.stack([0.1 * photons[:, 0] - 0.5, 0.02 * photons[:, 1] + 0.2], 1)
+    part, rest = thin(values, models, 0.5, torch.Generator().manual_seed(0))
+    for channel, model in enumerate(models):
+        offset = model.read_variance / model.gain
+        counts = ((part[:, channel] + offset) + (rest[:, channel] + offset)) / model.gain / 2
+        torch.testing.assert_close(counts, photons[:, channel])  # every photon kept, in its channel
+        halves = (part[:, channel] + offset) / model.gain * 0.5
+        torch.testing.assert_close(halves, halves.round(), atol=1e-3, rtol=0)  # whole photons
+    with pytest.raises(ValueError, match="shot noise"):
+        thin(values, [models[0], NoiseModel(0.0, 0.01)], 0.5)

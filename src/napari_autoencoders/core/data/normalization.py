@@ -86,10 +86,19 @@ class Normalizer:
         low, scale = self._affine(planes.shape[1], np.ndim(planes))
         return (np.asarray(planes, dtype=np.float32) * scale + low).astype(np.float32)
 
-    def rescaled(self, factors) -> Normalizer:
-        """The same lows with each channel's range multiplied by its entry of ``factors`` (C,)."""
-        ranges = [(hi - lo) * float(f) for lo, hi, f in zip(self.low, self.high, factors, strict=True)]
-        return Normalizer(list(self.low), [lo + r for lo, r in zip(self.low, ranges)])
+    def rescaled(self, factors, shifts=None) -> Normalizer:
+        """Each channel's range multiplied by its entry of ``factors`` (C,), its low moved by ``shifts``.
+
+        ``shifts`` (C,), in units of the new range, default 0: a channel's
+        normalised values drop by its shift.
+        """
+        shifts = [0.0] * len(self.low) if shifts is None else shifts
+        low, high = [], []
+        for lo, hi, factor, shift in zip(self.low, self.high, factors, shifts, strict=True):
+            scale = (hi - lo) * float(factor)
+            low.append(lo + float(shift) * scale)
+            high.append(low[-1] + scale)
+        return Normalizer(low, high)
 
     def to_dict(self) -> dict[str, list[float]]:
         """Plain JSON data for the model file."""

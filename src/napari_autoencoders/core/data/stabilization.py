@@ -348,7 +348,10 @@ def unstabilize(values: np.ndarray, noise: NoiseModel) -> np.ndarray:
 
 
 def thin(
-    values: torch.Tensor, noise: NoiseModel, fraction: float, generator: torch.Generator | None = None
+    values: torch.Tensor,
+    noise: NoiseModel | list[NoiseModel],
+    fraction: float,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Split noisy values into two images of the same clean signal with independent noise.
 
@@ -371,11 +374,12 @@ def thin(
     ----------
     values : Tensor
         Noisy intensities, any shape.
-    noise : NoiseModel
+    noise : NoiseModel or list of NoiseModel
         Their noise, with a gain above 0; its read variance signed
         (:func:`estimate_noise` with ``signed``), so that the counts start
         at the level of zero photons: counts shifted from it have a variance
-        unequal to their mean, and their two parts correlated noises.
+        unequal to their mean, and their two parts correlated noises. A
+        list holds one model per channel, the values' axis 1 (B, C, ...).
     fraction : float
         Share of the photons in the first image, in (0, 1).
     generator : torch.Generator, optional
@@ -391,17 +395,30 @@ def thin(
     .. [3] A. Krull et al., "Image denoising and the generative accumulation
        of photons", WACV 2024 (Poisson thinning into independent images).
     """
-    if noise.gain <= 0 or not 0 < fraction < 1:
-        raise ValueError(f"thinning needs shot noise (gain {noise.gain}) and 0 < fraction < 1.")
-    offset = noise.read_variance / noise.gain
+    models = [noise] if isinstance(noise, NoiseModel) else list(noise)
+    if min(model.gain for model in models) <= 0 or not 0 < fraction < 1:
+        raise ValueError(f"thinning needs shot noise (gains {[m.gain for m in models]}) and 0 < fraction < 1.")
+    offsets = [model.read_variance / model.gain for model in models]
+    gain, offset = _per_channel([model.gain for model in models], offsets, values)
     # counts whose variance exceeds their mean correlate the two images' noises
-    exact = (values + offset) / noise.gain
+    exact = (values + offset) / gain
     counts = (exact + 1 / 12).round().clamp(min=0.0)
-    shift = float((counts - exact).mean())
+    if len(models) == 1:
+        shift = float((counts - exact).mean())
+    else:
+        shift = (counts - exact).mean(dim=[axis for axis in range(values.ndim) if axis != 1], keepdim=True)
     part = torch.binomial(counts, torch.full_like(counts, fraction), generator=generator)
-    gain = noise.gain
     return (gain * (part / fraction - shift) - offset,
             gain * ((counts - part) / (1 - fraction) - shift) - offset)
+
+
+def _per_channel(gains: list[float], offsets: list[float], values: torch.Tensor):
+    """Gain and offset as numbers for one model, else shaped to broadcast over axis 1 of ``values``."""
+    if len(gains) == 1:
+        return gains[0], offsets[0]
+    shape = (1, len(gains)) + (1,) * (values.ndim - 2)
+    return tuple(torch.tensor(numbers, dtype=values.dtype, device=values.device).reshape(shape)
+                 for numbers in (gains, offsets))
 
 
 def thinned_noise(noise: NoiseModel, fraction: float) -> NoiseModel:
