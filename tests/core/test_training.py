@@ -647,20 +647,6 @@ def test_3d_training_improves_the_model(tiny_config, blobs, mode):
     assert prediction_error(trainer.result(), noisy, clean) < 0.5 * prediction_error(untrained, noisy, clean)
 
 
-def test_thinning_counts_from_the_clamped_model_where_the_signed_fit_finds_no_shot_noise(
-    tiny_config, blobs, monkeypatch
-):
-    from napari_autoencoders.core import training
-    from napari_autoencoders.core.data.stabilization import NoiseModel
-
-    clamped = NoiseModel(0.1, 0.0001)  # fits on clipped data can disagree so
-    monkeypatch.setattr(training, "estimate_planes_noise", lambda x, levels: (clamped, NoiseModel(0.0, 0.01)))
-    noisy = add_noise(blobs((64, 64)), "poisson:10+gaussian:0.01", seed=0)
-    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
-    trainer.prepare()  # draws thinned validation pairs
-    assert trainer.photons == clamped
-
-
 def test_3d_training_refuses_a_volume_thinner_than_the_patch(tiny_config, blobs):
     config = tiny_config(model={"spatial_dims": 3}, data={"axes": "ZYX", "patch_z": 16})
 

@@ -168,7 +168,7 @@ class Trainer:
     #: The low-resolution training planes' shorter side (super-resolution).
     _low_side: int | None = None
     #: The noise model, with a signed read variance, that thinning splits photons by;
-    #: one per channel once the channels are rescaled (:meth:`_equalize_channel_noise`).
+    #: one per channel once channels with shot noise are rescaled (:meth:`_equalize_channel_noise`).
     photons: NoiseModel | list[NoiseModel] | None = None
     #: Share of the input's pixels at a clip level (self-supervised training only).
     _clipped_share: float = 0.0
@@ -459,8 +459,6 @@ class Trainer:
         else:
             clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
             noise, self.photons = estimate_planes_noise(x, levels=clipped)
-            if noise.gain > 0 and self.photons.gain <= 0:  # the signed fit found no shot noise:
-                self.photons = noise  # count the photons from the clamped model's zero
         if noise.gain <= 0 and noise.read_variance <= 0:
             raise ValueError(
                 "no noise could be measured in the input, so there is nothing for the "
@@ -512,24 +510,19 @@ class Trainer:
             return x, noise
         clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
         models, signed = estimate_channel_noise(x, most=max(1, 8 // planes.shape[1]), levels=clipped)
-        shifts = np.zeros(len(models))
         if all(model.gain > 0 for model in models):
             gains = np.array([model.gain for model in models])
             factors = gains / np.median(gains)
             reads = np.array([model.read_variance for model in models]) / factors**2
             shifts = (np.median(reads) - reads) / np.median(gains)
+            # thinning counts each channel's photons from its own zero: one camera, many offsets
+            self.photons = [fit.rescaled(f * s, f) for fit, f, s in zip(signed, factors, shifts)]
         elif all(model.is_gaussian and model.read_variance > 0 for model in models):
             sigmas = np.sqrt([model.read_variance for model in models])
-            factors = sigmas / np.median(sigmas)
+            factors, shifts = sigmas / np.median(sigmas), np.zeros(len(models))
         else:
             return x, noise
-
         noise = median_model([fit.rescaled(f * s, f) for fit, f, s in zip(models, factors, shifts)])
-        # thinning counts each channel's photons from its own zero: one camera, many offsets
-        self.photons = [
-            (fit if fit.gain > 0 else model).rescaled(f * s, f)
-            for fit, model, f, s in zip(signed, models, factors, shifts)
-        ]
         # paired training's targets are matched to the inputs' scale: they follow it
         paired = self.target_norm is not self.input_norm
         self.input_norm = self.input_norm.rescaled(factors, shifts)

@@ -259,3 +259,16 @@ def test_thinning_splits_each_channels_photons_from_its_own_zero():
         torch.testing.assert_close(halves, halves.round(), atol=1e-3, rtol=0)  # whole photons
     with pytest.raises(ValueError, match="shot noise"):
         thin(values, [models[0], NoiseModel(0.0, 0.01)], 0.5)
+
+
+def test_photons_are_counted_from_the_clamped_model_where_only_it_shows_shot_noise():
+    # 8-bit coins at sigma 25 (of 255): the fit under the clip levels keeps a shot-noise
+    # term that the plain signed line does not, and thinning needs one
+    noisy = add_noise(img_as_float32(data.coins()), f"gaussian:{25 / 255:.6f}", seed=205)
+    eight_bit = np.clip(np.round(255 * noisy), 0, 255)[None, None]
+    low, high = np.percentile(eight_bit, (1, 99.8))
+    levels = [tuple((level - low) / (high - low) for level in clip_levels(eight_bit))]
+    noise, photons = estimate_planes_noise((eight_bit - low) / (high - low), levels=levels)
+    assert noise.gain > 0 and photons == noise
+    (channel,), (channel_photons,) = estimate_channel_noise((eight_bit - low) / (high - low), levels=levels)
+    assert channel_photons == channel == noise
