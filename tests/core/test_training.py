@@ -735,6 +735,30 @@ def test_channels_are_rescaled_to_one_noise_model(tiny_config, spec):
                                    rtol=1e-4, atol=1e-4)
 
 
+def test_rescaled_channels_errors_count_on_their_own_scale(tiny_config):
+    from skimage import data, img_as_float32
+
+    from napari_autoencoders.core.data.normalization import Normalizer
+
+    # one camera's counts in two channels, 10 and 100 photons at their brightest: rescaled to one
+    # noise model, the bright channel's values grow about tenfold and so would its share of the loss
+    clean = img_as_float32(data.chelsea())[:256, :256, :2]
+    noisy = np.stack([add_noise(clean[..., c], f"poisson:{peak}+gaussian:0.01", seed=c) * peak
+                      for c, peak in enumerate((10, 100))], -1)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "YXC"
+    trainer = Trainer(config, noisy)
+    trainer.prepare()
+    fitted = Normalizer.fit(np.moveaxis(noisy, -1, 0)[None])
+    shrink = [(h - lo) / (h2 - lo2) for h, lo, h2, lo2 in zip(
+        fitted.high, fitted.low, trainer.input_norm.high, trainer.input_norm.low)]
+    assert shrink[1] > 3 * shrink[0]  # the bright channel's values grew against the dim one's
+    # an error of 0.1 on each channel's own scale is 0.1 * shrink on the trainer's: weighted, the same
+    error = torch.stack([torch.full((1, 8, 8), 0.1 * s) for s in shrink], dim=1)
+    contributions = trainer.channel_weights * error.pow(2).mean(dim=(0, 2, 3))
+    assert float(contributions[1]) == pytest.approx(float(contributions[0]), rel=1e-4)
+
+
 def test_paired_targets_follow_their_inputs_rescaled_channels(tiny_config):
     from skimage import data, img_as_float32
 

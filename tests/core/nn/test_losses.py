@@ -1,4 +1,4 @@
-"""Tests for the VAE losses against closed forms and torch's own functions."""
+"""Tests for the losses against closed forms and torch's own functions."""
 
 import numpy as np
 import pytest
@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from napari_autoencoders.core.nn.losses import (
+    channel_mse,
     kl_divergence,
     kl_weight,
     negative_elbo,
@@ -73,3 +74,17 @@ def test_negative_elbo_adds_beta_times_kl():
 )
 def test_kl_weight_warms_up_linearly(step, warmup, expected):
     assert kl_weight(step, beta=2.0, warmup=warmup) == pytest.approx(expected)
+
+
+def test_channel_mse_is_the_plain_mse_without_weights_or_with_equal_ones():
+    prediction, target = torch.randn(2, 3, 5, 5), torch.randn(2, 3, 5, 5)
+    plain = F.mse_loss(prediction, target)
+    assert torch.equal(channel_mse(prediction, target), plain)
+    assert torch.allclose(channel_mse(prediction, target, torch.full((3,), 4.0)), plain)
+
+
+def test_channel_mse_weights_each_channels_error():
+    target = torch.zeros(2, 2, 4, 4)
+    prediction = torch.stack([torch.full((2, 4, 4), 1.0), torch.full((2, 4, 4), 3.0)], dim=1)
+    # errors 1 and 9 per pixel, weighted 3 and 1: (3 * 1 + 1 * 9) / 4
+    assert float(channel_mse(prediction, target, torch.tensor([3.0, 1.0]))) == pytest.approx(3.0)

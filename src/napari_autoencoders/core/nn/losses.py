@@ -1,4 +1,5 @@
-"""Variational autoencoder losses: KL to the prior, reconstruction terms, the ELBO.
+"""Losses: the channels' weighted squared error, and the variational autoencoder's
+KL to the prior, reconstruction terms and ELBO.
 
 The encoder gives a diagonal Gaussian posterior by its mean ``mu`` and its
 *log-variance* ``logvar`` (never log-sigma), both (B, D). Every term is
@@ -36,6 +37,20 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     ``-1/2 * sum(1 + logvar - mu**2 - exp(logvar))`` over the latent dimensions.
     """
     return -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+
+
+def channel_mse(prediction: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error of (B, C, ...) tensors; with ``weights`` (C,), the channels' weighted mean.
+
+    Each channel's mean squared error is weighted by its entry of
+    ``weights``, and the sum divided by theirs: an error the same in every
+    channel gives the plain mean squared error.
+    """
+    if weights is None:
+        return F.mse_loss(prediction, target)
+    per_channel = (prediction - target).pow(2).transpose(0, 1).flatten(1).mean(dim=1)
+    weights = weights.to(per_channel)
+    return (per_channel * weights).sum() / weights.sum()
 
 
 def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:

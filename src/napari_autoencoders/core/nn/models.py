@@ -14,7 +14,7 @@ from torch import nn
 
 from ..config import Architecture, ModelConfig, ReconstructionLoss
 from ..data.stabilization import NoiseModel, gat, inverse_gat, thinned_noise
-from .losses import reparameterize
+from .losses import channel_mse, reparameterize
 
 
 def opponent_matrix() -> torch.Tensor:
@@ -148,7 +148,9 @@ class UNet(nn.Module):
         scale = working_sigma / sigma
         return self.restore((z - mean) * scale) / scale + mean
 
-    def recorrupted_loss(self, x: torch.Tensor, noise: torch.Tensor, alpha: float) -> torch.Tensor:
+    def recorrupted_loss(
+        self, x: torch.Tensor, noise: torch.Tensor, alpha: float, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Self-supervised loss of a stabilised U-Net on noisy images ``x`` (B, C, Y, X).
 
         Recorrupted-to-recorrupted: in the stabilised domain, where the noise
@@ -156,17 +158,22 @@ class UNet(nn.Module):
         ``z - n / alpha`` (``n`` is ``noise``, standard normal, shaped like
         ``x``) have independent noise, so the mean squared error of denoising
         one into the other is, up to a constant, the supervised error at the
-        noise level ``sqrt(1 + alpha**2)``.
+        noise level ``sqrt(1 + alpha**2)``. ``weights`` (C,) weight the
+        channels' errors (:func:`.losses.channel_mse`), taken back from
+        opponent colours to the input's channels.
         """
         size_b, channels, height, width = x.shape
         # orthonormal: the opponent colours' noise is the channels' own, and so is the error
         flat = self._colours(x).reshape(size_b * channels, 1, height, width)
         n = noise.reshape(flat.shape)
         z = gat(flat, self.config.noise_gain, self.config.noise_variance)
-        prediction = self.denoise_stable(z + alpha * n, (1 + alpha**2) ** 0.5)
-        return F.mse_loss(prediction, z - n / alpha)
+        prediction = self.denoise_stable(z + alpha * n, (1 + alpha**2) ** 0.5).reshape(x.shape)
+        target = (z - n / alpha).reshape(x.shape)
+        return channel_mse(self._colours(prediction, back=True), self._colours(target, back=True), weights)
 
-    def thinned_loss(self, part: torch.Tensor, rest: torch.Tensor, fraction: float) -> torch.Tensor:
+    def thinned_loss(
+        self, part: torch.Tensor, rest: torch.Tensor, fraction: float, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Self-supervised loss of a stabilised U-Net on thinned pairs (B, C, Y, X).
 
         ``part`` and ``rest`` are the two images into which binomial
@@ -175,10 +182,11 @@ class UNet(nn.Module):
         independent and both are unbiased, so the mean squared error of
         denoising ``part`` into ``rest``, on the intensity scale, is up to a
         constant the supervised error at ``1 / fraction`` times the noise
-        variance (Noise2Noise).
+        variance (Noise2Noise). ``weights`` (C,) weight the channels' errors
+        (:func:`.losses.channel_mse`).
         """
         noise = thinned_noise(NoiseModel(self.config.noise_gain, self.config.noise_variance), fraction)
-        return F.mse_loss(self._denoise_noisy(part, noise.gain, noise.read_variance), rest)
+        return channel_mse(self._denoise_noisy(part, noise.gain, noise.read_variance), rest, weights)
 
     def restore(self, x: torch.Tensor) -> torch.Tensor:
         """The plain U-Net: map (B, C, [Z,] Y, X) to (B, C_out, [Z,] Y, X)."""
