@@ -446,14 +446,16 @@ class Trainer:
         ``planes`` of an array clipped at its ends (:func:`.data.clipping.clip_levels`)
         fits the noise as clipped and, when it is Gaussian, keeps the clip
         levels, so that prediction undoes the clipping's bias. The channels
-        of an array's noisy inputs are rescaled to one noise model
-        (:meth:`_equalize_channel_noise`), and ``x`` with them.
+        of the noisy inputs (of a collection, as its corners show them) are
+        rescaled to one noise model (:meth:`_equalize_channel_noise`), and
+        ``x`` with them.
         """
         levels, data = (None, None), x
         if isinstance(x, ImageCollection):
             picks = spread_picks(len(x))
             side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
-            x = self.input_norm.normalize(np.stack([x.read(p, 0, 0, side) for p in picks]))
+            planes = np.stack([x.read(p, 0, 0, side) for p in picks])
+            x = self.input_norm.normalize(planes)
         elif self._mode == Mode.SELF_SUPERVISED.value:
             levels = clip_levels(planes)
             self._clipped_share = clipped_share(planes, levels)
@@ -468,9 +470,10 @@ class Trainer:
                 "pretrained prior to remove; check the image, or set pretrained to false."
             )
         levels = levels if noise.is_gaussian else (None, None)
-        if self._mode != Mode.SYNTHETIC.value and not isinstance(data, ImageCollection):
+        if self._mode != Mode.SYNTHETIC.value:
+            # a collection's patches are normalised as sampled, by the rescaled normalisation
             x, noise = self._equalize_channel_noise(x, planes, levels, noise)
-            data = x
+            data = data if isinstance(data, ImageCollection) else x
         # synthetic mode's inputs are clean: none of their variance is noise
         inputs_noise = NoiseModel(0.0, 0.0) if self._mode == Mode.SYNTHETIC.value else noise
         colours = self.config.model.in_channels == 3 and noise.is_gaussian and _are_colours(x, inputs_noise)

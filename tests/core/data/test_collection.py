@@ -180,3 +180,32 @@ def test_read_region_and_minimum_read_block_by_block(tmp_path):
     np.testing.assert_array_equal(collection.read_region(0, 5, 37, 14, 20), data[None, 5:37, 14:20])
     assert collection.minimum(0) == -3.0
     assert collection.reads == 3 * 4  # every block once, the region's from the cache
+
+
+def test_a_collections_channels_are_rescaled_as_an_arrays(tmp_path, tiny_config):
+    from skimage import data, img_as_float32
+
+    from napari_autoencoders.core.config import PRIOR_NETWORK
+    from napari_autoencoders.core.data.noise import add_noise
+
+    # one camera's counts in two channels, 10 and 100 photons at their brightest
+    clean = img_as_float32(data.chelsea())[:128, :128, :2]
+    noisy = np.stack([add_noise(clean[..., c], f"poisson:{peak}+gaussian:0.01", seed=c) * peak
+                      for c, peak in enumerate((10, 100))], -1).astype(np.float32)
+
+    def prepared(images):
+        config = tiny_config(
+            model=dict(PRIOR_NETWORK, in_channels=2, out_channels=2),
+            data={"axes": "YXC", "patch_size": 32},
+            training={"pretrained": True, "mode": "self-supervised"},
+        )
+        trainer = Trainer(config, images)
+        trainer.prepare()
+        return trainer
+
+    lazy = prepared(ImageCollection([_zarr(tmp_path, noisy, (64, 64, 2))], "YXC"))
+    whole = prepared(noisy)
+    assert lazy.input_norm != Normalizer.fit(np.moveaxis(noisy, -1, 0)[None])  # rescaled
+    np.testing.assert_allclose(lazy.input_norm.high, whole.input_norm.high, rtol=1e-3)
+    np.testing.assert_allclose(lazy.input_norm.low, whole.input_norm.low, rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(lazy.channel_weights, whole.channel_weights, rtol=1e-3)
