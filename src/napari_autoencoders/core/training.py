@@ -450,11 +450,11 @@ class Trainer:
         rescaled to one noise model (:meth:`_equalize_channel_noise`), and
         ``x`` with them.
         """
-        levels, data = (None, None), x
+        levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
         if isinstance(x, ImageCollection):
             picks = spread_picks(len(x))
             side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
-            planes = np.stack([x.read(p, 0, 0, side) for p in picks])
+            planes = np.stack([x.read(p, 0, 0, side) for p in picks])  # the sample, raw
             x = self.input_norm.normalize(planes)
         elif self._mode == Mode.SELF_SUPERVISED.value:
             levels = clip_levels(planes)
@@ -463,7 +463,7 @@ class Trainer:
             noise = self.photons = noise_model_of(self.config.training.noise)
         else:
             clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
-            noise, self.photons = estimate_planes_noise(x, levels=clipped)
+            noise, self.photons = estimate_planes_noise(x, levels=clipped, binned=binned)
         if noise.gain <= 0 and noise.read_variance <= 0:
             raise ValueError(
                 "no noise could be measured in the input, so there is nothing for the "
@@ -472,7 +472,7 @@ class Trainer:
         levels = levels if noise.is_gaussian else (None, None)
         if self._mode != Mode.SYNTHETIC.value:
             # a collection's patches are normalised as sampled, by the rescaled normalisation
-            x, noise = self._equalize_channel_noise(x, planes, levels, noise)
+            x, noise = self._equalize_channel_noise(x, planes, levels, noise, binned)
             data = data if isinstance(data, ImageCollection) else x
         # synthetic mode's inputs are clean: none of their variance is noise
         inputs_noise = NoiseModel(0.0, 0.0) if self._mode == Mode.SYNTHETIC.value else noise
@@ -484,7 +484,12 @@ class Trainer:
         return data
 
     def _equalize_channel_noise(
-        self, x: np.ndarray, planes: np.ndarray, levels: tuple[float | None, float | None], noise: NoiseModel
+        self,
+        x: np.ndarray,
+        planes: np.ndarray,
+        levels: tuple[float | None, float | None],
+        noise: NoiseModel,
+        binned: dict,
     ) -> tuple[np.ndarray, NoiseModel]:
         """Rescale the channels of ``planes`` (N, C, Y, X), normalised ``x``, to one noise model.
 
@@ -515,12 +520,14 @@ class Trainer:
         of fine-tuning took cell from the prior's 38.49 dB to 37.68.
         Returns the normalised planes and the noise model, or them as they
         were where some channels have shot noise and others not, or a
-        channel's noise is not measurable.
+        channel's noise is not measurable. ``binned`` holds the bins of the
+        planes already measured (:func:`.data.stabilization.estimate_planes_noise`).
         """
         if planes.shape[1] == 1:
             return x, noise
         clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
-        models, signed = estimate_channel_noise(x, most=max(1, 8 // planes.shape[1]), levels=clipped)
+        models, signed = estimate_channel_noise(x, most=max(1, 8 // planes.shape[1]), levels=clipped,
+                                                binned=binned)
         if all(model.gain > 0 for model in models):
             gains = np.array([model.gain for model in models])
             factors = gains / np.median(gains)

@@ -99,6 +99,20 @@ def test_estimate_channel_noise_fits_each_channel_on_its_own(moon):
     assert third.gain == pytest.approx(1 / 30, rel=0.2)
 
 
+def test_estimates_on_the_same_planes_share_their_bins(moon, monkeypatch):
+    from napari_autoencoders.core.data import stabilization
+
+    noisy = add_noise(moon, "gaussian:0.05", seed=4)
+    planes = np.stack([noisy, 2 * noisy, add_noise(moon, "poisson:30+gaussian:0.01", seed=5)])[None]
+    alone = estimate_planes_noise(planes), estimate_channel_noise(planes)
+    binned, calls = {}, []
+    original = stabilization._noise_bins
+    monkeypatch.setattr(stabilization, "_noise_bins", lambda plane: calls.append(1) or original(plane))
+    shared = estimate_planes_noise(planes, binned=binned), estimate_channel_noise(planes, binned=binned)
+    assert shared == alone
+    assert len(calls) == 3  # each channel binned once
+
+
 def test_estimate_planes_noise_fits_each_channel_under_its_clip_levels(moon):
     noisy = np.clip(add_noise(moon, "gaussian:0.2", seed=3), 0.0, 1.0)
     planes = np.stack([noisy, 2 * noisy])[None]  # (1, 2, Y, X): the second channel on twice the scale

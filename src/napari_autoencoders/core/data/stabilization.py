@@ -451,7 +451,11 @@ def spread_picks(count: int, most: int = 8) -> np.ndarray:
 
 
 def estimate_planes_noise(
-    planes: np.ndarray, *, most: int = 8, levels: list[tuple[float | None, float | None]] | None = None
+    planes: np.ndarray,
+    *,
+    most: int = 8,
+    levels: list[tuple[float | None, float | None]] | None = None,
+    binned: dict | None = None,
 ) -> tuple[NoiseModel, NoiseModel]:
     """Noise models for planes (N, C, Y, X): medians over up to ``most`` of them.
 
@@ -460,7 +464,9 @@ def estimate_planes_noise(
     does, clamped and signed; the gains and the read variances are the
     medians of theirs, which tolerates a plane without contrast or with
     strong structure. ``levels`` holds each channel's clip levels on the
-    planes' scale (``levels`` of :func:`estimate_noise`), if any.
+    planes' scale (``levels`` of :func:`estimate_noise`), if any. A
+    ``binned`` dict keeps each plane's bins, so that another estimate on
+    the same planes (:func:`estimate_channel_noise`) bins none twice.
 
     Returns
     -------
@@ -471,33 +477,46 @@ def estimate_planes_noise(
     """
     channels = np.shape(planes)[1]
     levels = levels or [(None, None)] * channels
-    flat = np.asarray(planes).reshape(-1, *np.shape(planes)[-2:])
-    picks = spread_picks(len(flat), most)
-    bins = [_noise_bins(flat[index]) for index in picks]
+    planes = np.asarray(planes)
+    picks = spread_picks(planes.shape[0] * channels, most)  # channels count as planes
+    bins = [_plane_bins(planes, index // channels, index % channels, binned) for index in picks]
     clamped = [_fit_clamped(each, levels[index % channels]) for index, each in zip(picks, bins)]
     return _with_photons(median_model(clamped), median_model([_fit_signed_line(*each) for each in bins]))
 
 
 def estimate_channel_noise(
-    planes: np.ndarray, *, most: int = 8, levels: list[tuple[float | None, float | None]] | None = None
+    planes: np.ndarray,
+    *,
+    most: int = 8,
+    levels: list[tuple[float | None, float | None]] | None = None,
+    binned: dict | None = None,
 ) -> tuple[list[NoiseModel], list[NoiseModel]]:
     """The noise models of each channel of planes (N, C, Y, X), clamped and signed.
 
     For each channel, the medians over up to ``most`` of its planes,
     evenly spread, each fitted as :func:`estimate_planes_noise` fits them;
-    ``levels`` as there.
+    ``levels`` and ``binned`` as there.
     """
     channels = np.shape(planes)[1]
     levels = levels or [(None, None)] * channels
     picks = spread_picks(len(planes), most)
     clamped, signed = [], []
     for channel in range(channels):
-        bins = [_noise_bins(planes[index, channel]) for index in picks]
+        bins = [_plane_bins(planes, index, channel, binned) for index in picks]
         fits = _with_photons(median_model([_fit_clamped(each, levels[channel]) for each in bins]),
                              median_model([_fit_signed_line(*each) for each in bins]))
         clamped.append(fits[0])
         signed.append(fits[1])
     return clamped, signed
+
+
+def _plane_bins(planes: np.ndarray, index: int, channel: int, binned: dict | None):
+    """:func:`_noise_bins` of one plane of (N, C, Y, X) ``planes``, kept in ``binned`` if given."""
+    if binned is None:
+        return _noise_bins(planes[index, channel])
+    if (index, channel) not in binned:
+        binned[index, channel] = _noise_bins(planes[index, channel])
+    return binned[index, channel]
 
 
 def _with_photons(clamped: NoiseModel, signed: NoiseModel) -> tuple[NoiseModel, NoiseModel]:
