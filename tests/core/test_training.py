@@ -681,6 +681,33 @@ def test_poisson_gaussian_data_fine_tune_on_thinned_pairs(tiny_config, blobs):
     assert len(trainer.history) == 3  # no early stop: the fine-tuning runs
 
 
+def test_fine_tuning_worse_on_neighbouring_pixels_gives_the_prior_back(tiny_config, blobs):
+    import copy
+
+    noisy = add_noise(blobs((128, 128)), "poisson:40+gaussian:0.01", seed=0)
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    trainer.prepare()
+    prior_state, prior_loss = trainer.best_state, trainer.best_loss
+    # weights as good as the prior's are kept
+    trainer.best_state = copy.deepcopy(prior_state)
+    trainer.best_loss = prior_loss / 2
+    trainer._keep_prior_if_worse()
+    assert trainer.best_state is not prior_state and trainer.best_loss == prior_loss / 2
+    # a zero head makes the residual U-Net the identity: it keeps all the noise
+    trainer.best_state = {key: torch.zeros_like(value) if key.startswith("head.") else value
+                          for key, value in prior_state.items()}
+    with pytest.warns(UserWarning, match="worse than the pretrained prior's on the input's neighbouring pixels"):
+        trainer._keep_prior_if_worse()
+    assert trainer.best_state is prior_state and trainer.best_loss == prior_loss
+
+
+def test_only_thinned_fine_tuning_is_checked_on_neighbouring_pixels(tiny_config, blobs):
+    gaussian = add_noise(blobs((64, 64)), "gaussian:0.1", seed=0)
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), gaussian)
+    trainer.prepare()
+    assert trainer._prior_check is None
+
+
 def test_gaussian_data_fine_tune_the_prior(tiny_config):
     from skimage import data as images
 
