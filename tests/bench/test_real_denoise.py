@@ -41,6 +41,15 @@ def test_synthetic_spec_is_the_noise_on_the_training_images_normalised_scale():
     assert np.isclose(float(gaussian.split(":")[1]), 0.1 / (high - low), rtol=1e-4)
 
 
+def test_every_noise_level_trains_self_supervised_for_the_first_budget():
+    trained = {"microscopy, Poisson-Gaussian peak 30"}
+    for case in real_denoise.cases(64, photos=(), science=("cell",)):
+        methods = [m for m in real_denoise.methods_for(case, (30.0, 120.0), trained, None, {})
+                   if "self-supervised" in m]
+        expected = ["30", "120"] if case["group"] in trained else ["30"]
+        assert methods == [f"ours, self-supervised ({seconds} s)" for seconds in expected]
+
+
 @pytest.mark.slow
 def test_quick_run_gives_means_and_every_case():
     tables = real_denoise.run(quick=True)
