@@ -360,6 +360,20 @@ def test_a_result_no_better_than_its_input_is_flagged(
 
 
 @pytest.mark.slow
+def test_the_trainers_warnings_are_notifications(qtbot, viewer, widget, notifications):
+    from skimage import data
+
+    from napari_autoencoders.core.data.noise import add_noise
+
+    # 8-bit data clipped at 0 and 255: the trainer keeps the prior and says why
+    clean = data.camera()[::4, ::4] / 255.0
+    viewer.add_image(np.clip(np.round(255 * add_noise(clean, "gaussian:0.2", seed=0)), 0, 255).astype(np.uint8))
+    assert widget.start.currentText() == "pretrained prior" and widget.mode.currentText() == "self-supervised"
+    train_and_wait(qtbot, widget)
+    assert any("pixels are clipped" in message for message in notifications["warning"])
+
+
+@pytest.mark.slow
 def test_3d_training_registers_a_3d_model_and_leaves_the_input_alone(qtbot, viewer, widget, registry):
     volume = np.random.default_rng(0).random((8, 24, 24)).astype(np.float32)
     layer = viewer.add_image(volume.copy(), name="volume")

@@ -491,6 +491,7 @@ class TrainWidget(JobPanel):
             self._warm_up,
             _connect={
                 "yielded": self._on_events,
+                "warned": self._on_warned,
                 "returned": self._keep,
                 "aborted": self._on_aborted,
                 "errored": self._on_error,
@@ -669,6 +670,14 @@ class TrainWidget(JobPanel):
 
     def _on_error(self, error: Exception) -> None:
         show_error(f"Training failed: {error}")
+
+    def _on_warned(self, warning: tuple) -> None:
+        """Show a warning of the training (``warnings.showwarning``'s arguments) as a notification.
+
+        napari 0.9.2's workers do not relay their warnings themselves: the
+        trainer's, such as the prior kept on clipped noise, went unseen.
+        """
+        show_warning(str(warning[0]))
 
     def _on_finished(self) -> None:
         self._set_running(False)
