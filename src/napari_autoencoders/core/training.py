@@ -194,10 +194,11 @@ class Trainer:
     _clipped_share: float = 0.0
     #: The fewest photons a channel holds at its brightest, as the noise fit counts them.
     _fewest_photons: float = math.inf
-    #: The normalised noisy planes (N, C, Y, X) the noise was fitted on (a collection's sample).
+    #: The normalised noisy planes (N, C, Y, X) the noise was fitted on (a collection's
+    #: sample), from :meth:`_set_noise_model` to :meth:`_check_data`; dropped after :meth:`prepare`.
     _noisy_planes: np.ndarray | None = None
     #: What :meth:`_keep_prior_if_worse` compares: sub-images, targets, the prior's
-    #: outputs, weights and validation loss.
+    #: outputs, the prior's weights and its validation loss.
     _prior_check: tuple | None = None
 
     def __init__(
@@ -380,7 +381,7 @@ class Trainer:
                 seed=self.config.training.seed + 2,  # + 1 seeds the validation batches
                 device=self.device,
             )
-        self._planes = None
+        self._planes = self._noisy_planes = None
 
     def _start_from_best_upscaler(self) -> None:
         """Keep, as the result to beat, the better of bicubic interpolation and the prior.
