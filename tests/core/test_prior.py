@@ -59,6 +59,17 @@ def test_zero_shot_averages_the_8_orientations_unless_told_not_to():
     assert np.mean((averaged - clean) ** 2) < np.mean((single - clean) ** 2)
 
 
+def test_zero_shot_replaces_hot_pixels_unless_told_not_to():
+    clean = img_as_float32(data.cell())[:128, :128]
+    noisy = add_noise(clean, "poisson:30+gaussian:0.01", seed=3)
+    spots = (np.array([10, 60, 100]), np.array([90, 30, 64]))
+    noisy[spots] = 3.0
+    replaced, kept = prior.denoise_image(noisy), prior.denoise_image(noisy, hot_pixels=False)
+    assert np.abs(replaced[spots] - clean[spots]).max() < 0.1
+    assert kept[spots].min() > 1.0  # the prior takes a hot pixel for a bright spot
+    assert noisy[spots].tolist() == [3.0] * 3
+
+
 def test_zero_shot_without_measurable_noise_returns_a_copy():
     image = np.zeros((16, 16), np.float32)
     out = prior.denoise_image(image, NoiseModel(0.0, 0.0))

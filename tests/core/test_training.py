@@ -712,6 +712,21 @@ def test_only_thinned_fine_tuning_on_few_photons_is_checked_on_neighbouring_pixe
     assert (trainer._prior_check is not None) == checked
 
 
+def test_hot_pixels_are_replaced_in_training_and_in_the_result(tiny_config, blobs):
+    clean = 0.1 + 0.8 * blobs((96, 96))
+    noisy = add_noise(clean, "poisson:30+gaussian:0.01", seed=0)
+    spots = (np.array([10, 40, 70, 85]), np.array([20, 50, 15, 80]))
+    noisy[spots] = 5.0
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    with pytest.warns(UserWarning, match="4 hot pixels"):
+        for _ in trainer.run():
+            pass
+    assert trainer.hot_pixels == 4
+    assert noisy[spots].tolist() == [5.0] * 4  # the input is left as it was
+    denoised = trainer.result().predict(noisy, axes="YX")
+    assert np.abs(denoised[spots] - clean[spots]).max() < 0.2
+
+
 def test_gaussian_data_fine_tune_the_prior(tiny_config):
     from skimage import data as images
 

@@ -40,6 +40,7 @@ from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.clipping import channel_levels, clip_levels, declip
+from .data.hot_pixels import fill_hot_pixels
 from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, estimate_noise
 from .inference.prediction import symmetry_mean
@@ -140,6 +141,7 @@ def denoise_image(
     tile: int = 256,
     ensemble: bool = True,
     clipping: bool = True,
+    hot_pixels: bool = True,
 ) -> np.ndarray:
     """Denoise one noisy image (Y, X) with the prior alone, no training: the zero-shot path.
 
@@ -167,6 +169,10 @@ def denoise_image(
     clipping : bool
         Look for clip levels (see ``noise``); False takes the noise as
         never clipped, as before they were modelled.
+    hot_pixels : bool
+        Replace hot pixels (:mod:`.data.hot_pixels`) by the median of their
+        neighbours before denoising; False keeps them, as the trainer did
+        before they were looked for.
 
     Returns
     -------
@@ -191,6 +197,8 @@ def denoise_image(
         PRIOR_CONFIG, noise_gain=noise.gain, noise_variance=noise.read_variance
     )
     network = pretrained_network(config, path).eval()
+    if hot_pixels:
+        unit = fill_hot_pixels(unit, noise)[0]
 
     def forward(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

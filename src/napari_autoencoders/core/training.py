@@ -37,6 +37,7 @@ from .data.neighbours import (
     neighbour_samplers,
 )
 from .data.clipping import channel_levels, clip_levels, clipped_share
+from .data.hot_pixels import fill_hot_pixels
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
 from .data.patches import (
@@ -280,6 +281,8 @@ class Trainer:
         self.input_loss: float | None = None
         #: The latent density a VAE's training ends with (:mod:`.latent.density`).
         self.density: LatentDensity | None = None
+        #: How many hot pixels of the noisy input were replaced (:mod:`.data.hot_pixels`).
+        self.hot_pixels = 0
 
     def _target_norm(self, config: Config, planes: np.ndarray, target_planes: np.ndarray) -> Normalizer:
         """The targets' normalisation: paired denoising targets on the noisy inputs' scale.
@@ -501,7 +504,9 @@ class Trainer:
         if self._mode != Mode.SYNTHETIC.value:
             # a collection's patches are normalised as sampled, by the rescaled normalisation
             x, noise = self._equalize_channel_noise(x, planes, levels, noise, binned)
-            data = data if isinstance(data, ImageCollection) else x
+            if not isinstance(data, ImageCollection):  # a collection's are left as they are
+                x, self.hot_pixels = fill_hot_pixels(x, noise)
+                data = x
             self._noisy_planes = x
         # synthetic mode's inputs are clean: none of their variance is noise
         inputs_noise = NoiseModel(0.0, 0.0) if self._mode == Mode.SYNTHETIC.value else noise
@@ -761,6 +766,13 @@ class Trainer:
                 f"{model.clip_low} and {model.clip_high}); training on clipped noise makes the "
                 "result worse, so the pretrained prior is kept without training steps, and its "
                 "output is corrected for the clipping.",
+                stacklevel=2,
+            )
+        if self.hot_pixels:
+            warnings.warn(
+                f"{self.hot_pixels} hot pixels (single pixels far brighter than all their "
+                "neighbours, as a camera's defective pixels are) were replaced by the median of "
+                "their neighbours, in training and in the result.",
                 stacklevel=2,
             )
         if self._chooses_only or self._keeps_prior:  # no step: one record of the start kept

@@ -419,3 +419,17 @@ def test_latent_and_3d_models_never_average_orientations_by_default():
     model = untrained_model(architecture="autoencoder", input_size=16, latent_dim=2)
     assert not default_ensemble(model, (16, 16))
     assert not default_ensemble(volume_model(), (8, 16, 16))
+
+
+def test_only_a_model_with_a_noise_model_replaces_hot_pixels():
+    tiles = np.random.default_rng(2).normal(0.5, 0.01, (2, 1, 32, 32)).astype(np.float32)
+    tiles[1, 0, 20, 30] = 5.0  # normalised: far above its neighbours
+    kept = prediction._hot_pixel_filler(untrained_model())(tiles)
+    assert kept is tiles
+    prior_like = untrained_model(residual=True, noise_gain=0.01, noise_variance=1e-4)
+    replaced = prediction._hot_pixel_filler(prior_like)(tiles)
+    ring = np.delete(tiles[1, 0, 19:22, 29:32].ravel(), 4)
+    assert ring.min() <= replaced[1, 0, 20, 30] <= ring.max()
+    elsewhere = np.ones(tiles.shape, bool)
+    elsewhere[1, 0, 20, 30] = False
+    assert np.array_equal(replaced[elsewhere], tiles[elsewhere])

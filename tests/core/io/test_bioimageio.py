@@ -563,3 +563,9 @@ def test_the_readme_says_that_declipping_is_not_in_the_package():
     clipped = make_model(residual=True, noise_variance=1e-3, clip_low=0.0, clip_high=255.0)
     assert "not in this package: the data were clipped at 0.0 and 255.0" in bioimageio._readme(clipped, (1, 1, 64, 64))
     assert "clipped" not in bioimageio._readme(make_model(), (1, 1, 64, 64))
+
+
+def test_the_readme_says_that_hot_pixels_are_replaced_outside_the_package():
+    readme = bioimageio._readme(make_model(residual=True, noise_variance=1e-3), (1, 1, 64, 64))
+    assert "not in this package: napari-autoencoders replaces hot pixels" in readme
+    assert "hot pixels" not in bioimageio._readme(make_model(), (1, 1, 64, 64))

@@ -14,8 +14,10 @@ from ..data.axes import (
 )
 from ..data.chunks import ChunkCache, tile_capacity
 from ..data.clipping import channel_levels, declip
+from ..data.hot_pixels import fill_hot_pixels
 from ..config import LATENT_ARCHITECTURES, Architecture, Task
 from ..data.patches import check_image
+from ..data.stabilization import NoiseModel
 from ..progress import run
 from .tiling import check_tiling, fit_tile, iter_tiled, iter_tiled_volume, tiled_region
 from ..model import TrainedModel
@@ -482,18 +484,31 @@ def _forward(
     With ``check``, each batch is refused if it holds NaN or infinite values.
     """
     network = model.network_on(device)
-    declipped = _declipper(model)
+    declipped, filled = _declipper(model), _hot_pixel_filler(model)
 
     def forward(batch: np.ndarray) -> np.ndarray:
         if check:
             check_image(batch, "a tile of the input image")
-        x = torch.from_numpy(model.input_norm.normalize(batch))
+        x = torch.from_numpy(filled(model.input_norm.normalize(batch)))
         x = x.to(device, memory_format=channels_last(model.config.model.spatial_dims))
         with torch.inference_mode():  # float32: bf16 autocast would quantise the output
             y = (symmetry_mean(network, x) if ensemble else network(x)).float().cpu().numpy()
         return model.target_norm.denormalize(declipped(y))
 
     return forward
+
+
+def _hot_pixel_filler(model: TrainedModel):
+    """A function that replaces the hot pixels of normalised tiles (B, C, ...) of a denoising ``model``.
+
+    A model with a noise model (one started from the prior) replaces them as
+    its training did (:mod:`..data.hot_pixels`); others leave tiles as they are.
+    """
+    config = model.config.model
+    if config.noise_gain <= 0 and config.noise_variance <= 0:
+        return lambda x: x
+    noise = NoiseModel(config.noise_gain, config.noise_variance)
+    return lambda x: fill_hot_pixels(x, noise)[0]
 
 
 def _declipper(model: TrainedModel):

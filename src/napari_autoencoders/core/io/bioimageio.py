@@ -515,6 +515,12 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
             "mean of clipped noisy values, back to clean values (its `declip`), a bioimage.io "
             "runner does not"
         )
+    if mconfig.noise_gain > 0 or mconfig.noise_variance > 0:
+        lines.append(
+            "- not in this package: napari-autoencoders replaces hot pixels (single pixels far "
+            "brighter than all their neighbours) by the median of their neighbours before "
+            "denoising, a bioimage.io runner does not"
+        )
     lines += [
         "",
         "## Validation",
