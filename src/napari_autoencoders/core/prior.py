@@ -171,8 +171,8 @@ def denoise_image(
         never clipped, as before they were modelled.
     hot_pixels : bool
         Replace hot pixels (:mod:`.data.hot_pixels`) by the median of their
-        neighbours before denoising; False keeps them, as the trainer did
-        before they were looked for.
+        neighbours before denoising; False keeps them, and the prior takes
+        each for a bright spot.
 
     Returns
     -------

@@ -478,7 +478,8 @@ class Trainer:
         levels, so that prediction undoes the clipping's bias. The channels
         of the noisy inputs (of a collection, as its corners show them) are
         rescaled to one noise model (:meth:`_equalize_channel_noise`), and
-        ``x`` with them.
+        ``x`` with them; the hot pixels of an array's noisy planes are
+        replaced (:mod:`.data.hot_pixels`, :attr:`hot_pixels` counts them).
         """
         levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
         if isinstance(x, ImageCollection):

@@ -62,15 +62,21 @@ def fill_hot_pixels(planes: np.ndarray, noise: NoiseModel) -> tuple[np.ndarray, 
     return (planes, 0) if count == 0 else (np.where(hot, median, values), count)
 
 
-def _hot_and_median(values: np.ndarray, noise: NoiseModel) -> tuple[np.ndarray, np.ndarray]:
-    """The hot pixels of ``values`` (..., Y, X), and the median of each pixel's 8 neighbours."""
+def _hot_and_median(values: np.ndarray, noise: NoiseModel) -> tuple[np.ndarray, np.ndarray | None]:
+    """The hot pixels of ``values`` (..., Y, X), and the median of each pixel's 8 neighbours.
+
+    The median (the costlier filter) is computed only where some pixel
+    stands clear of its brightest neighbour's noise; else it is None.
+    """
     footprint = _RING.reshape((1,) * (values.ndim - 2) + _RING.shape)
     # mirrored at the edges without the edge pixel itself: an edge pixel is not its own neighbour
     brightest = ndimage.maximum_filter(values, footprint=footprint, mode="mirror")
-    median = ndimage.median_filter(values, footprint=footprint, mode="mirror")
-    spread = np.sqrt(2 * _variance(brightest, noise))  # the difference's, were the pixel as bright
     above = values - brightest
-    return (above > HOT_SIGMAS * spread) & (above > HOT_SHARE * (values - median)), median
+    hot = above > HOT_SIGMAS * np.sqrt(2 * _variance(brightest, noise))  # were the pixel as bright
+    if not hot.any():
+        return hot, None
+    median = ndimage.median_filter(values, footprint=footprint, mode="mirror")
+    return hot & (above > HOT_SHARE * (values - median)), median
 
 
 def _variance(values: np.ndarray, noise: NoiseModel) -> np.ndarray:
