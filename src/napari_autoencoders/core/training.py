@@ -431,11 +431,14 @@ class Trainer:
         cfg, seed = self.config, self.config.training.seed
         common = dict(batch_size=cfg.data.batch_size, augment=cfg.data.augment, seed=seed, rng=rng)
         if isinstance(x, ImageCollection):
+            # its hot pixels are replaced patch by patch, as those of an array are in prepare
+            noisy = cfg.training.pretrained and self._mode not in (None, Mode.SYNTHETIC.value)
             return collection_samplers(
                 x,
                 self.input_norm,
                 patch_size=cfg.data.patch_size,
                 validation_fraction=cfg.data.validation_fraction,
+                noise=NoiseModel(cfg.model.noise_gain, cfg.model.noise_variance) if noisy else None,
                 **common,
             )
         if cfg.training.task == Task.SUPERRES.value:
@@ -505,7 +508,7 @@ class Trainer:
         if self._mode != Mode.SYNTHETIC.value:
             # a collection's patches are normalised as sampled, by the rescaled normalisation
             x, noise = self._equalize_channel_noise(x, planes, levels, noise, binned)
-            if not isinstance(data, ImageCollection):  # a collection's are left as they are
+            if not isinstance(data, ImageCollection):  # a collection's as sampled (_samplers)
                 x, self.hot_pixels = fill_hot_pixels(x, noise)
                 data = x
             self._noisy_planes = x

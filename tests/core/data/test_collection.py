@@ -13,6 +13,7 @@ from napari_autoencoders.core.data.collection import (
     split_regions,
 )
 from napari_autoencoders.core.data.normalization import Normalizer
+from napari_autoencoders.core.data.stabilization import NoiseModel
 from napari_autoencoders.core.training import Trainer
 
 
@@ -110,6 +111,19 @@ def test_the_sampler_draws_normalised_patches_of_its_regions():
     assert (np.diff(rows, axis=2) == 1).all() and (np.diff(cols, axis=3) == 1).all()
 
 
+def test_a_sampler_given_the_noise_replaces_hot_pixels():
+    data = 0.5 + np.random.default_rng(0).normal(0, 0.01, (32, 32)).astype(np.float32)
+    data[10:30:6, 12:30:5] = 5.0  # hot pixels, apart
+    collection = ImageCollection([data], "YX")
+    norm = Normalizer([0.0], [1.0])
+    for noise, hottest in ((None, 5.0), (NoiseModel(0.0, 1e-4), 0.6)):
+        sampler = CachedPatchSampler(collection, [Region(0, 0, 32, 0, 32)], norm, patch_size=16,
+                                     batch_size=8, augment=False, rng=np.random.default_rng(1),
+                                     noise=noise)  # fmt: skip
+        x, _ = sampler.sample()
+        assert float(x.max()) == pytest.approx(hottest, abs=0.1)
+
+
 def test_turns_are_the_eight_symmetries_of_the_square():
     patch = np.arange(2 * 16, dtype=np.float32).reshape(1, 2, 4, 4)
     for k in range(8):
@@ -171,6 +185,8 @@ def test_a_pretrained_start_estimates_the_noise_from_the_collection(tmp_path, ti
         pass
     # the noise's variance on the normalised scale: 0.1 of a range of about 1.5
     assert 0.001 < trainer.config.model.noise_variance + trainer.config.model.noise_gain < 0.02
+    model = trainer.config.model  # its patches' hot pixels are replaced with that noise model
+    assert trainer.sampler.noise == NoiseModel(model.noise_gain, model.noise_variance)
 
 
 def test_read_region_and_minimum_read_block_by_block(tmp_path):

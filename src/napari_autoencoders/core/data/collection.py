@@ -24,8 +24,10 @@ import numpy as np
 import torch
 
 from .axes import PlaneView, chunk_shape
+from .hot_pixels import fill_hot_pixels
 from .normalization import Normalizer
 from .patches import check_patch_size, held_out_count, split_indices, square_symmetries
+from .stabilization import NoiseModel
 
 #: Default cache of decoded blocks, in megabytes.
 DEFAULT_CACHE_MB = 512
@@ -321,11 +323,15 @@ class CachedPatchSampler:
         Apply a random one of the 8 symmetries of the square to each patch.
     rng : numpy.random.Generator
         Source of randomness.
+    noise : NoiseModel, optional
+        The normalised patches' noise: their hot pixels are replaced
+        (:func:`.hot_pixels.fill_hot_pixels`), as an image's in memory are.
     """
 
     def __init__(self, collection, regions, normalizer: Normalizer, *, patch_size, batch_size,
-                 augment, rng):  # fmt: skip
+                 augment, rng, noise: NoiseModel | None = None):  # fmt: skip
         self.collection, self.regions, self.normalizer = collection, list(regions), normalizer
+        self.noise = noise
         self.patch_size, self.batch_size, self.augment, self.rng = patch_size, batch_size, augment, rng
         positions = np.array(
             [(r.y1 - r.y0 - patch_size + 1) * (r.x1 - r.x0 - patch_size + 1) for r in self.regions],
@@ -345,7 +351,10 @@ class CachedPatchSampler:
             patches[i] = self.collection.read(region.plane, y, x, size)
         if self.augment:
             patches = _turn(patches, self.rng.integers(0, 4, batch) + 4 * (self.rng.random(batch) < 0.5))
-        x = torch.from_numpy(self.normalizer.normalize(patches)).contiguous(memory_format=torch.channels_last)
+        patches = self.normalizer.normalize(patches)
+        if self.noise is not None:
+            patches = fill_hot_pixels(patches, self.noise)[0]
+        x = torch.from_numpy(patches).contiguous(memory_format=torch.channels_last)
         return x, x.clone()
 
 
@@ -369,10 +378,14 @@ def collection_samplers(
     validation_fraction: float,
     seed: int,
     rng: np.random.Generator,
+    noise: NoiseModel | None = None,
 ) -> tuple[CachedPatchSampler, CachedPatchSampler]:
-    """Training and validation samplers of a collection, split by :func:`split_regions`."""
+    """Training and validation samplers of a collection, split by :func:`split_regions`.
+
+    With ``noise``, the patches' hot pixels are replaced (:class:`CachedPatchSampler`).
+    """
     train, val = split_regions(collection, fraction=validation_fraction, patch_size=patch_size, rng=rng)
-    options = dict(patch_size=patch_size, batch_size=batch_size)
+    options = dict(patch_size=patch_size, batch_size=batch_size, noise=noise)
     sampler = CachedPatchSampler(collection, train, normalizer, augment=augment, rng=rng, **options)
     val_rng = np.random.default_rng(seed + 1)
     val_sampler = CachedPatchSampler(collection, val, normalizer, augment=False, rng=val_rng, **options)
