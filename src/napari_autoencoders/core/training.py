@@ -283,6 +283,8 @@ class Trainer:
         self.density: LatentDensity | None = None
         #: How many hot pixels of the noisy input were replaced (:mod:`.data.hot_pixels`).
         self.hot_pixels = 0
+        #: The noise model a collection's patches have their hot pixels replaced with, as sampled.
+        self._patch_noise: NoiseModel | None = None
 
     def _target_norm(self, config: Config, planes: np.ndarray, target_planes: np.ndarray) -> Normalizer:
         """The targets' normalisation: paired denoising targets on the noisy inputs' scale.
@@ -431,14 +433,12 @@ class Trainer:
         cfg, seed = self.config, self.config.training.seed
         common = dict(batch_size=cfg.data.batch_size, augment=cfg.data.augment, seed=seed, rng=rng)
         if isinstance(x, ImageCollection):
-            # its hot pixels are replaced patch by patch, as those of an array are in prepare
-            noisy = cfg.training.pretrained and self._mode not in (None, Mode.SYNTHETIC.value)
             return collection_samplers(
                 x,
                 self.input_norm,
                 patch_size=cfg.data.patch_size,
                 validation_fraction=cfg.data.validation_fraction,
-                noise=NoiseModel(cfg.model.noise_gain, cfg.model.noise_variance) if noisy else None,
+                noise=self._patch_noise,
                 **common,
             )
         if cfg.training.task == Task.SUPERRES.value:
@@ -508,7 +508,9 @@ class Trainer:
         if self._mode != Mode.SYNTHETIC.value:
             # a collection's patches are normalised as sampled, by the rescaled normalisation
             x, noise = self._equalize_channel_noise(x, planes, levels, noise, binned)
-            if not isinstance(data, ImageCollection):  # a collection's as sampled (_samplers)
+            if isinstance(data, ImageCollection):
+                self._patch_noise = noise  # its hot pixels are replaced as sampled (_samplers)
+            else:
                 x, self.hot_pixels = fill_hot_pixels(x, noise)
                 data = x
             self._noisy_planes = x
