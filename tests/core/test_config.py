@@ -44,10 +44,12 @@ def test_dict_round_trip_through_json(make):
     config = make()
     config.training.time_budget = 12.5
     config.data.percentiles = (0.5, 99.5)
+    config.model.noise_strides = (1, 3)
     data = json.loads(json.dumps(config.to_dict()))
     restored = Config.from_dict(data)
     assert restored == config
     assert isinstance(restored.data.percentiles, tuple)
+    assert isinstance(restored.model.noise_strides, tuple)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +63,8 @@ def test_dict_round_trip_through_json(make):
         ("model", "depth", 0),
         ("model", "depth", 7),
         ("model", "padding", "circular"),
+        ("model", "noise_strides", (0, 1)),
+        ("model", "noise_strides", (1, 6)),
         ("data", "patch_size", 0),
         ("data", "batch_size", 0),
         ("data", "validation_fraction", -0.1),

@@ -70,6 +70,24 @@ def test_zero_shot_replaces_hot_pixels_unless_told_not_to():
     assert noisy[spots].tolist() == [3.0] * 3
 
 
+def test_zero_shot_denoises_noise_correlated_along_columns_in_phases():
+    from scipy import ndimage as ndi
+
+    clean = img_as_float32(data.camera())[::2, ::2][:, :200]
+    white = np.random.default_rng(0).normal(0.0, 0.1, clean.shape)
+    noisy = clean + ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=0).astype(np.float32)
+    split = prior.denoise_image(noisy, ensemble=False)
+    whole = prior.denoise_image(noisy, ensemble=False, strides=(1, 1))
+    error = [np.mean((image - clean) ** 2) for image in (noisy, whole, split)]
+    assert error[2] < error[1] / 3 and error[1] > error[0] / 2  # whole, the noise looks weak
+    assert np.array_equal(split, prior.denoise_image(noisy, ensemble=False, strides=(3, 1)))
+
+
+def test_zero_shot_leaves_white_noise_whole():
+    noisy = add_noise(img_as_float32(data.camera())[::4, ::4], "gaussian:0.1", seed=1)
+    assert np.array_equal(prior.denoise_image(noisy), prior.denoise_image(noisy, strides=(1, 1)))
+
+
 def test_zero_shot_without_measurable_noise_returns_a_copy():
     image = np.zeros((16, 16), np.float32)
     out = prior.denoise_image(image, NoiseModel(0.0, 0.0))

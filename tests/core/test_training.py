@@ -727,6 +727,44 @@ def test_hot_pixels_are_replaced_in_training_and_in_the_result(tiny_config, blob
     assert np.abs(denoised[spots] - clean[spots]).max() < 0.2
 
 
+def test_noise_correlated_along_rows_is_denoised_in_phases_in_training_and_in_the_result(tiny_config):
+    from scipy import ndimage as ndi
+    from skimage import data as images
+
+    clean = images.camera()[::2, ::2][:160, :200] / 255.0
+    white = np.random.default_rng(0).normal(0.0, 0.1, clean.shape)
+    noisy = (clean + ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=1)).astype(np.float32)
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    with pytest.warns(UserWarning, match="correlates along X .* 3 interleaved sets of columns"):
+        for _ in trainer.run():
+            pass
+    model = trainer.result()
+    assert model.config.model.noise_strides == (1, 3)
+    assert trainer.noise_correlation[1, 0] > 0.5
+    denoised = model.predict(noisy, axes="YX")
+    assert denoised.shape == noisy.shape
+    whole = dataclasses.replace(model.config.model, noise_strides=(1, 1))
+    unsplit = dataclasses.replace(model, config=dataclasses.replace(model.config, model=whole))
+    unsplit = unsplit.predict(noisy, axes="YX")
+    error = [np.mean((image - clean) ** 2) for image in (noisy, unsplit, denoised)]
+    assert error[2] < 0.6 * error[1] < 0.6 * error[0]  # whole, the same network removes less
+
+
+def test_white_noise_and_phases_narrower_than_a_patch_are_not_split(tiny_config):
+    from scipy import ndimage as ndi
+    from skimage import data as images
+
+    clean = images.camera()[::4, ::4] / 255.0  # 128 x 128: phases 42 wide hold no 64-pixel patch
+    white = np.random.default_rng(0).normal(0.0, 0.1, clean.shape)
+    correlated = clean + ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=1)
+    for noisy, patch in ((clean + white, 32), (correlated, 64)):
+        config = _pretrained_config(tiny_config, "self-supervised")
+        config.data.patch_size = patch
+        trainer = Trainer(config, noisy.astype(np.float32))
+        trainer.prepare()
+        assert trainer.config.model.noise_strides == (1, 1) and trainer.noise_correlation is None
+
+
 def test_gaussian_data_fine_tune_the_prior(tiny_config):
     from skimage import data as images
 

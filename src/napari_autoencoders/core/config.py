@@ -17,6 +17,7 @@ from typing import Any
 
 from .data.axes import check_axes
 from .data.noise import parse_noise
+from .data.correlation import LAGS
 from .data.resolution import FACTORS, parse_downscale
 
 #: Version of the config layout; bumped when a field changes meaning.
@@ -35,6 +36,8 @@ MODEL_LIMITS = {
     "blocks": 256,
     "hidden_dim": 16384,
 }
+#: Largest stride of ``model.noise_strides``: one more than the lags measured.
+MOST_NOISE_STRIDE = LAGS + 1
 #: Largest seed: torch seeds are 64-bit integers, and the validation uses ``seed + 1``.
 MAX_SEED = 2**63 - 2
 
@@ -201,6 +204,11 @@ class ModelConfig:
         network learnt as the mean of clipped noisy ones, are mapped back
         to clean values (:func:`.data.clipping.declip`). Self-supervised
         training sets them when it finds clipped Gaussian noise.
+    noise_strides : (int, int)
+        Strides (Y, X) of the interleaved phases the model denoises apart,
+        for noise correlated along rows or columns (:mod:`.data.correlation`);
+        (1, 1), the whole image at once. Self-supervised training from the
+        prior sets them when it measures such noise in an image in memory.
     prior : {"gaussian", "mixture"}
         The AAE's prior (architecture ``"aae"`` only): ``"gaussian"``, the
         standard normal, or ``"mixture"``, 10 Gaussians on a circle, for a
@@ -232,6 +240,7 @@ class ModelConfig:
     opponent_colours: bool = False
     clip_low: float | None = None
     clip_high: float | None = None
+    noise_strides: tuple[int, int] = (1, 1)
     spatial_dims: int = 2
     padding: str = Padding.ZEROS.value
 
@@ -273,6 +282,11 @@ class ModelConfig:
                 "model.spatial_dims 3; use spatial_dims 2."
             )
         _check_choice("model.padding", self.padding, Padding)
+        if any(not 1 <= stride <= MOST_NOISE_STRIDE for stride in self.noise_strides):
+            raise ValueError(
+                f"model.noise_strides must be whole numbers from 1 to {MOST_NOISE_STRIDE}, got "
+                f"{tuple(self.noise_strides)}."
+            )
         if not 1 <= self.depth <= 6:
             raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
         convolutional = (Architecture.AUTOENCODER.value, Architecture.VAE.value, Architecture.AAE.value)
@@ -721,6 +735,7 @@ class Config:
             model = _section(ModelConfig, "model", data["model"])
             data_cfg = _section(DataConfig, "data", data["data"])
             data_cfg.percentiles = tuple(data_cfg.percentiles)
+            model.noise_strides = tuple(model.noise_strides)
             training = _section(TrainingConfig, "training", data["training"])
         except (KeyError, TypeError) as err:
             raise ValueError(f"config is malformed: {err}") from err

@@ -40,9 +40,10 @@ from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.clipping import channel_levels, clip_levels, declip
+from .data.correlation import phase_function, planes_strides, to_phases
 from .data.hot_pixels import fill_hot_pixels
 from .data.normalization import Normalizer
-from .data.stabilization import NoiseModel, estimate_noise
+from .data.stabilization import NoiseModel, estimate_noise, estimate_planes_noise
 from .inference.prediction import symmetry_mean
 from .inference.tiling import apply_tiled
 from .nn.models import build_model
@@ -142,6 +143,7 @@ def denoise_image(
     ensemble: bool = True,
     clipping: bool = True,
     hot_pixels: bool = True,
+    strides: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Denoise one noisy image (Y, X) with the prior alone, no training: the zero-shot path.
 
@@ -173,6 +175,11 @@ def denoise_image(
         Replace hot pixels (:mod:`.data.hot_pixels`) by the median of their
         neighbours before denoising; False keeps them, and the prior takes
         each for a bright spot.
+    strides : (int, int), optional
+        Denoise the interleaved phases of these strides (Y, X) apart
+        (:mod:`.data.correlation`), for noise correlated along rows or
+        columns; by default measured on the image (:func:`.data.correlation.planes_strides`),
+        (1, 1) for white noise.
 
     Returns
     -------
@@ -187,7 +194,10 @@ def denoise_image(
     norm = Normalizer.fit(image[None, None])
     unit = norm.normalize(image[None, None])[0]  # (1, Y, X)
     levels = channel_levels(*clip_levels(image), norm)[0] if clipping else (None, None)
-    if noise is None:
+    strides = planes_strides(unit[None]) if strides is None else tuple(strides)
+    if noise is None and strides != (1, 1):  # the phases' noise is white: the whole's looks weaker
+        noise = estimate_planes_noise(to_phases(unit[None], strides), levels=[levels])[0]
+    elif noise is None:
         noise = estimate_noise(unit[0], levels=levels)
     else:
         noise = noise.rescaled(norm.low[0], norm.high[0] - norm.low[0])
@@ -204,6 +214,8 @@ def denoise_image(
         with torch.inference_mode():
             x = torch.from_numpy(batch)
             return (symmetry_mean(network, x) if ensemble else network(x)).numpy()
+
+    forward = phase_function(forward, strides)
 
     side = min(tile, *image.shape)
     out = apply_tiled(forward, unit, tile=side, overlap=min(32, side // 4))

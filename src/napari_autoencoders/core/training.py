@@ -37,6 +37,7 @@ from .data.neighbours import (
     neighbour_samplers,
 )
 from .data.clipping import channel_levels, clip_levels, clipped_share
+from .data.correlation import LAGS, decorrelating_strides, planes_correlation, to_phases
 from .data.hot_pixels import fill_hot_pixels
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
@@ -125,6 +126,20 @@ CHECK_SIDE = 512
 #: Three channels of Gaussian noise whose signals all correlate at least this much
 #: are colours (:func:`_are_colours`); photographs' reach 0.68, unrelated images' 0.07.
 COLOUR_CORRELATION = 0.5
+
+
+def _correlation_message(correlation: np.ndarray, strides: tuple[int, int]) -> str:
+    """The warning that the noise correlates along one axis (correlation (2, LAGS) along Y, X)."""
+    axis = 0 if strides[0] > 1 else 1
+    names, sets = ("Y", "X"), ("rows", "columns")
+    along, other = (", ".join(f"{value:.2f}" for value in correlation[a]) for a in (axis, 1 - axis))
+    return (
+        f"the noise correlates along {names[axis]} ({along} at 1 to {LAGS} pixels; along "
+        f"{names[1 - axis]} {other}), as a camera read out line by line makes it: the image is "
+        f"split into {strides[axis]} interleaved sets of {sets[axis]}, {strides[axis]} pixels "
+        "apart within a set, where the noise no longer correlates, and each is denoised apart, "
+        "in training and in the result."
+    )
 
 
 def _are_colours(planes: np.ndarray, noise: NoiseModel) -> bool:
@@ -285,6 +300,9 @@ class Trainer:
         self.hot_pixels = 0
         #: The noise model a collection's patches have their hot pixels replaced with, as sampled.
         self._patch_noise: NoiseModel | None = None
+        #: The noise's correlation (2, LAGS) along Y and X where it correlates along one axis
+        #: (:mod:`.data.correlation`), and the training runs on the interleaved phases; else None.
+        self.noise_correlation: np.ndarray | None = None
 
     def _target_norm(self, config: Config, planes: np.ndarray, target_planes: np.ndarray) -> Normalizer:
         """The targets' normalisation: paired denoising targets on the noisy inputs' scale.
@@ -357,6 +375,10 @@ class Trainer:
         collection = isinstance(planes, ImageCollection)  # normalised patch by patch as sampled
         x = planes if collection else self.input_norm.normalize(planes)
         superres = self.config.training.task == Task.SUPERRES.value
+        if self._fine_tunes_on_pairs and not collection and self.config.model.spatial_dims == 2:
+            same = target_planes is planes
+            x, planes = self._split_phases(x, planes)
+            target_planes = planes if same else target_planes
         if self.config.training.pretrained and not superres:
             x = self._set_noise_model(x, planes)  # may rescale the normalisations' channels
         y = x if collection or target_planes is planes else self.target_norm.normalize(target_planes)
@@ -387,6 +409,24 @@ class Trainer:
                 device=self.device,
             )
         self._planes = self._noisy_planes = None
+
+    def _split_phases(self, x: np.ndarray, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised and raw planes (N, C, Y, X) as their phases, where the noise correlates along an axis.
+
+        The strides (:func:`.data.correlation.decorrelating_strides`) go to
+        ``model.noise_strides``, so that prediction splits images alike;
+        Y and X are cropped to multiples of them. Phases narrower than a
+        training patch are not split: the noise stays correlated there.
+        """
+        correlation = planes_correlation(x)
+        strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
+        height, width = (side - side % stride for side, stride in zip(x.shape[-2:], strides))
+        narrowest = min(height // strides[0], width // strides[1])
+        if strides == (1, 1) or narrowest < self.config.data.patch_size:
+            return x, planes
+        self.noise_correlation = correlation
+        self.config.model = dataclasses.replace(self.config.model, noise_strides=strides)
+        return tuple(to_phases(each[..., :height, :width], strides) for each in (x, planes))
 
     def _start_from_best_upscaler(self) -> None:
         """Keep, as the result to beat, the better of bicubic interpolation and the prior.
@@ -781,6 +821,9 @@ class Trainer:
                 "their neighbours, in training and in the result.",
                 stacklevel=2,
             )
+        if self.noise_correlation is not None:
+            message = _correlation_message(self.noise_correlation, self.config.model.noise_strides)
+            warnings.warn(message, stacklevel=2)
         if self._chooses_only or self._keeps_prior:  # no step: one record of the start kept
             elapsed = time.perf_counter() - self._start
             event = TrainingEvent(0, 1, self.best_loss, elapsed, 0.0, 1.0, val_loss=self.best_loss)

@@ -1,5 +1,6 @@
 """Tests for applying a model to whole images, tile by tile."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -419,6 +420,19 @@ def test_latent_and_3d_models_never_average_orientations_by_default():
     model = untrained_model(architecture="autoencoder", input_size=16, latent_dim=2)
     assert not default_ensemble(model, (16, 16))
     assert not default_ensemble(volume_model(), (8, 16, 16))
+
+
+def test_a_model_of_correlated_noise_predicts_each_phase_apart():
+    from napari_autoencoders.core.data.correlation import from_phases, to_phases
+
+    image = image_of((37, 45))
+    model = untrained_model(noise_strides=(1, 3))
+    result = predict(model, image, axes="YX", tile=64, device="cpu")
+    whole = dataclasses.replace(model.config.model, noise_strides=(1, 1))
+    plain = dataclasses.replace(model, config=dataclasses.replace(model.config, model=whole))
+    phases = to_phases(image[None, None], (1, 3))
+    each = np.stack([predict(plain, phase[0], axes="YX", tile=64, device="cpu") for phase in phases])
+    assert np.allclose(result, from_phases(each[:, None], (1, 3), image.shape)[0, 0], atol=1e-5)
 
 
 def test_only_a_model_with_a_noise_model_replaces_hot_pixels():

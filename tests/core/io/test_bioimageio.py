@@ -569,3 +569,9 @@ def test_the_readme_says_that_hot_pixels_are_replaced_outside_the_package():
     readme = bioimageio._readme(make_model(residual=True, noise_variance=1e-3), (1, 1, 64, 64))
     assert "not in this package: napari-autoencoders replaces hot pixels" in readme
     assert "hot pixels" not in bioimageio._readme(make_model(), (1, 1, 64, 64))
+
+
+def test_the_readme_says_that_phases_of_correlated_noise_are_split_outside_the_package():
+    readme = bioimageio._readme(make_model(residual=True, noise_variance=1e-3, noise_strides=(1, 3)), (1, 1, 64, 64))
+    assert "pixels 1 rows and 3 columns apart one by one" in readme
+    assert "noise_strides" not in bioimageio._readme(make_model(), (1, 1, 64, 64))

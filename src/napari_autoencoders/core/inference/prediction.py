@@ -14,6 +14,7 @@ from ..data.axes import (
 )
 from ..data.chunks import ChunkCache, tile_capacity
 from ..data.clipping import channel_levels, declip
+from ..data.correlation import phase_function
 from ..data.hot_pixels import fill_hot_pixels
 from ..config import LATENT_ARCHITECTURES, Architecture, Task
 from ..data.patches import check_image
@@ -478,6 +479,8 @@ def _forward(
 
     Predictions are in the units of the training targets; with ``ensemble``
     the mean over the 8 rotations and flips of each tile (:func:`symmetry_mean`).
+    A model of noise correlated along rows or columns (``noise_strides``)
+    denoises each tile's interleaved phases apart (:mod:`..data.correlation`).
     A model trained on clipped noisy data (``clip_low``, ``clip_high``) maps
     its predictions, clipped means, back to clean values (:func:`_declipper`).
 
@@ -486,13 +489,18 @@ def _forward(
     network = model.network_on(device)
     declipped, filled = _declipper(model), _hot_pixel_filler(model)
 
+    def network_output(batch: np.ndarray) -> np.ndarray:
+        memory_format = channels_last(model.config.model.spatial_dims)
+        x = torch.from_numpy(batch).to(device, memory_format=memory_format)
+        with torch.inference_mode():  # float32: bf16 autocast would quantise the output
+            return (symmetry_mean(network, x) if ensemble else network(x)).float().cpu().numpy()
+
+    phased = phase_function(network_output, model.config.model.noise_strides)
+
     def forward(batch: np.ndarray) -> np.ndarray:
         if check:
             check_image(batch, "a tile of the input image")
-        x = torch.from_numpy(filled(model.input_norm.normalize(batch)))
-        x = x.to(device, memory_format=channels_last(model.config.model.spatial_dims))
-        with torch.inference_mode():  # float32: bf16 autocast would quantise the output
-            y = (symmetry_mean(network, x) if ensemble else network(x)).float().cpu().numpy()
+        y = phased(filled(model.input_norm.normalize(batch)))
         return model.target_norm.denormalize(declipped(y))
 
     return forward

@@ -521,6 +521,14 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
             "brighter than all their neighbours) by the median of their neighbours before "
             "denoising, a bioimage.io runner does not"
         )
+    if tuple(mconfig.noise_strides) != (1, 1):
+        rows, columns = mconfig.noise_strides
+        lines.append(
+            "- not in this package: the training data's noise correlated along rows or columns, "
+            f"and napari-autoencoders denoises the interleaved sets of pixels {rows} rows and "
+            f"{columns} columns apart one by one (its `noise_strides`); a bioimage.io runner "
+            "applies the network to the whole image, where it removes less of that noise"
+        )
     lines += [
         "",
         "## Validation",

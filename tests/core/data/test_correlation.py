@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage import data, img_as_float32
+
+from napari_autoencoders.core.data import correlation
+from napari_autoencoders.core.data.noise import add_noise
+
+ROW_KERNEL = np.array([0.5, 1.0, 0.5]) / np.sqrt(1.5)  # neighbours correlate at 0.67, 2 apart at 0.17
+
+
+def correlated_noise(shape, sigma, *, axis, seed=0, kernel=ROW_KERNEL):
+    white = np.random.default_rng(seed).normal(0.0, sigma, shape)
+    return ndi.convolve1d(white, kernel, axis=axis, mode="wrap").astype(np.float32)
+
+
+@pytest.mark.parametrize("strides", [(1, 1), (1, 3), (2, 1), (2, 3)])
+@pytest.mark.parametrize("shape", [(2, 3, 11, 13), (1, 1, 4, 9, 10)])
+def test_phases_interleave_back_to_the_input(strides, shape):
+    batch = np.random.default_rng(0).random(shape).astype(np.float32)
+    phases = correlation.to_phases(batch, strides)
+    rows, columns = -(-shape[-2] // strides[0]), -(-shape[-1] // strides[1])
+    assert phases.shape == (strides[0] * strides[1] * shape[0], *shape[1:-2], rows, columns)
+    assert np.array_equal(correlation.from_phases(phases, strides, shape[-2:]), batch)
+
+
+def test_a_phase_holds_every_strideth_pixel():
+    batch = np.arange(2 * 12 * 12, dtype=np.float32).reshape(2, 1, 12, 12)
+    phases = correlation.to_phases(batch, (2, 3))
+    for p in range(2):
+        for q in range(3):
+            for b in range(2):
+                assert np.array_equal(phases[(p * 3 + q) * 2 + b], batch[b, :, p::2, q::3])
+
+
+def test_phase_function_applies_to_each_phase_and_is_the_function_itself_without_strides():
+    def double(x):
+        return 2 * x
+
+    assert correlation.phase_function(double, (1, 1)) is double
+    batch = np.random.default_rng(1).random((1, 1, 10, 11)).astype(np.float32)
+    shapes = []
+    phased = correlation.phase_function(lambda x: shapes.append(x.shape) or double(x), (1, 4))
+    assert np.allclose(phased(batch), 2 * batch)
+    assert shapes == [(4, 1, 10, 3)]
+
+
+def test_white_noise_does_not_correlate():
+    noisy = add_noise(np.full((256, 256), 0.5, np.float32), "gaussian:0.1", seed=0)
+    assert np.abs(correlation.noise_correlation(noisy)).max() < 0.1
+    assert correlation.planes_strides(noisy[None, None]) == (1, 1)
+
+
+@pytest.mark.parametrize("axis, strides", [(1, (1, 3)), (0, (3, 1))])
+def test_noise_correlated_along_one_axis_is_measured_and_split_apart(axis, strides):
+    clean = img_as_float32(data.camera())[::2, ::2]
+    noisy = clean + correlated_noise(clean.shape, 0.1, axis=axis)
+    found = correlation.noise_correlation(noisy)
+    assert found[axis, 0] == pytest.approx(2 / 3, abs=0.06)
+    assert abs(found[1 - axis, 0]) < 0.1
+    assert correlation.decorrelating_strides(found) == strides
+
+
+@pytest.mark.parametrize("name", ["gravel", "grass", "brick"])
+def test_texture_with_white_noise_is_not_taken_for_correlated_noise(name):
+    clean = img_as_float32(getattr(data, name)())[:256, :256]
+    assert correlation.planes_strides(add_noise(clean, "gaussian:0.04", seed=2)[None, None]) == (1, 1)
+
+
+def test_noise_correlated_alike_along_both_axes_is_left_whole():
+    noisy = correlated_noise((256, 256), 0.1, axis=0)
+    noisy = ndi.convolve1d(noisy, ROW_KERNEL, axis=1, mode="wrap")
+    assert correlation.decorrelating_strides(correlation.noise_correlation(noisy)) == (1, 1)
+
+
+def test_too_small_an_image_is_refused_or_not_split():
+    with pytest.raises(ValueError, match="more than 8 pixels a side"):
+        correlation.noise_correlation(np.zeros((8, 64)))
+    assert correlation.planes_correlation(np.zeros((1, 1, 8, 64))) is None
+    assert correlation.planes_strides(np.zeros((1, 1, 8, 64))) == (1, 1)
