@@ -445,3 +445,22 @@ def test_missing_files_are_reported_and_start_nothing(tmp_path, widget, notifica
     widget.train()
     assert widget.worker is None or not widget._busy
     assert message in notifications["error"][-1] and notifications["error"][-1].startswith("Cannot train")
+
+
+def test_measure_noise_reports_the_input_layers_noise(qtbot, viewer, widget, notifications):
+    from scipy import ndimage as ndi
+    from skimage import data
+
+    widget.measure_noise()  # no layer yet
+    assert len(notifications["error"]) == 1 and notifications["error"][0].startswith("Cannot measure the noise:")
+    camera = data.camera()[:256, :256].astype(np.float32)
+    white = np.random.default_rng(0).normal(0.0, 10.0, camera.shape)
+    noisy = camera + ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=1)
+    layer = viewer.add_image(noisy.astype(np.float32), name="rows")
+    before = layer.data.copy()
+    qtbot.mouseClick(widget.noise_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(notifications["info"]), timeout=TIMEOUT_MS)
+    report = notifications["info"][-1]
+    assert report.startswith("Noise of 'rows':")
+    assert "so the denoiser takes 3 interleaved sets of columns" in report
+    assert np.array_equal(layer.data, before) and len(viewer.layers) == 1

@@ -12,6 +12,7 @@
         --input digits.tif --output latents.csv --clusters 10
     napari-autoencoders export --model denoiser.safetensors --format bioimageio \\
         --output denoiser.zip --authors "Ada Lovelace;Alan Turing"
+    napari-autoencoders noise --input noisy.tif
 
 :mod:`.parser` turns the arguments into options; each command checks them,
 reads its files, calls the core and writes the result. Bad input becomes a
@@ -31,6 +32,7 @@ from collections.abc import Sequence
 from .apply import run_apply
 from .encode import run_encode
 from .export import run_export
+from .noise import run_noise
 from .parser import PROG, build_parser
 from .sample import run_sample
 from .signals import signal_name, signal_of, terminate_as_interrupt
@@ -45,6 +47,7 @@ COMMANDS = {
     "sample": run_sample,
     "encode": run_encode,
     "export": run_export,
+    "noise": run_noise,
 }
 
 

@@ -35,7 +35,7 @@ PROG = "napari-autoencoders"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the parser of ``train``, ``apply``, ``sample``, ``encode`` and ``export``."""
+    """Return the parser of ``train``, ``apply``, ``sample``, ``encode``, ``export`` and ``noise``."""
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Train and apply convolutional autoencoders for denoising, reconstruction and "
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(commands)
     _add_encode(commands)
     _add_export(commands)
+    _add_noise(commands)
     return parser
 
 
@@ -455,6 +456,19 @@ def _add_export(commands) -> None:
     )
     export.add_argument("--axes", help="axes of --input (default: the model's axes)")
     export.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def _add_noise(commands) -> None:
+    noise = commands.add_parser(
+        "noise",
+        help="measure the noise of an image as the denoiser does, before training",
+        description="Print the noise model fitted to the image (shot noise in photons, the "
+        "standard deviation of the rest), its clip levels, its hot pixels and the correlation of "
+        "its noise along Y and X, and so whether the denoiser splits it into interleaved sets of "
+        "rows or columns.",
+    )
+    noise.add_argument("--input", required=True, metavar="FILE", help="noisy image")
+    noise.add_argument("--axes", help="axes of the input, e.g. YX, SYX, YXC (default: guessed)")
 
 
 def _add_common(command: argparse.ArgumentParser) -> None:

@@ -40,6 +40,7 @@ from ..core.config import (
 )
 from ..core.data.axes import as_volume_axes
 from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
+from ..core.data.noise_report import NoiseReport, noise_report
 from ..core.io.inputs import image_paths, open_collection
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
@@ -126,7 +127,7 @@ class TrainWidget(JobPanel):
             (self._build_form(), self._build_advanced()),
             start=(self.train_button,),
             stop=self.stop_button,
-            extra=(self.save_button, self.export_button),
+            extra=(self.save_button, self.export_button, self.noise_button),
         )
         self.progress.setRange(0, PROGRESS_STEPS)
         self.status = QLabel("Not trained yet.")
@@ -320,6 +321,12 @@ class TrainWidget(JobPanel):
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Write a BioImage Model Zoo package (.zip)")
         self.export_button.clicked.connect(self._export_dialog)
+        self.noise_button = QPushButton("Measure noise")
+        self.noise_button.setToolTip(
+            "What denoising measures in the input layer: its noise model, clipping, hot pixels "
+            "and the noise's correlation along rows and columns"
+        )
+        self.noise_button.clicked.connect(self.measure_noise)
 
     def _fill_modes(self) -> None:
         """List the modes of the chosen task, keeping the current one if it is among them."""
@@ -496,6 +503,30 @@ class TrainWidget(JobPanel):
                 "aborted": self._on_aborted,
                 "errored": self._on_error,
                 "finished": self._on_finished,
+            },
+        )  # starts the worker
+
+    def measure_noise(self) -> None:
+        """Measure the input layer's noise in a worker and show the report as a notification.
+
+        The noise model, clip levels, hot pixels and the noise's correlation
+        along rows and columns (:func:`~..core.data.noise_report.noise_report`),
+        as the ``noise`` command prints them; bad input is an error notification.
+        """
+        layer = self.input_layer.layer()
+        try:
+            data, axes = image_data(layer, "input"), self.config().data.axes
+        except ValueError as err:
+            show_error(f"Cannot measure the noise: {err}")
+            return
+        self.noise_worker = _noise_in_thread(
+            data,
+            axes,
+            _connect={
+                "returned": lambda report: show_info(
+                    "\n".join([f"Noise of {layer.name!r}:", *report.lines()])
+                ),
+                "errored": lambda error: show_error(f"Cannot measure the noise: {error}"),
             },
         )  # starts the worker
 
@@ -695,6 +726,12 @@ def warm_optimizer_support() -> threading.Thread:
     )
     thread.start()
     return thread
+
+
+@thread_worker
+def _noise_in_thread(data: np.ndarray, axes: str) -> NoiseReport:
+    """:func:`~..core.data.noise_report.noise_report` of ``data`` in a worker."""
+    return noise_report(np.asarray(data), axes)
 
 
 @thread_worker

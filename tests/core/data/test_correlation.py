@@ -67,6 +67,19 @@ def test_texture_with_white_noise_is_not_taken_for_correlated_noise(name):
     assert correlation.planes_strides(add_noise(clean, "gaussian:0.04", seed=2)[None, None]) == (1, 1)
 
 
+@pytest.mark.parametrize("name, sigma", [("coins", 0), ("coins", 2), ("brick", 0), ("microaneurysms", 1)])
+def test_the_grain_of_a_nearly_clean_8_bit_image_is_not_taken_for_row_noise(name, sigma):
+    image = getattr(data, name)().astype(np.float32)
+    image = np.round(image + np.random.default_rng(1).normal(0.0, sigma, image.shape)) if sigma else image
+    assert correlation.planes_strides(image[None, None]) == (1, 1)
+
+
+def test_whole_numbers_measure_as_their_real_values_do():
+    noisy = 100 + correlated_noise((256, 256), 3.0, axis=1, seed=4)
+    rounded, exact = (correlation.noise_correlation(image) for image in (np.round(noisy), noisy))
+    assert np.abs(rounded - exact).max() < 0.05
+
+
 def test_noise_correlated_alike_along_both_axes_is_left_whole():
     noisy = correlated_noise((256, 256), 0.1, axis=0)
     noisy = ndi.convolve1d(noisy, ROW_KERNEL, axis=1, mode="wrap")

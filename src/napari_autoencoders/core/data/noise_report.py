@@ -1,0 +1,119 @@
+"""What the denoiser measures in a noisy image before it trains: the noise model, clipping,
+hot pixels and the noise's correlation along rows and columns, for a user to check."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .axes import to_planes
+from .clipping import channel_levels, clip_levels
+from .correlation import LAGS, decorrelating_strides, planes_correlation, to_phases
+from .hot_pixels import fill_hot_pixels
+from .normalization import Normalizer
+from .stabilization import NoiseModel, estimate_planes_noise
+
+
+@dataclass(frozen=True)
+class NoiseReport:
+    """The noise of an image as self-supervised training from the prior measures it.
+
+    Attributes
+    ----------
+    noise : NoiseModel
+        Variance ``gain * v + read_variance`` of a value ``v`` on the scale
+        that maps the image's 1st and 99.8th percentiles (``low``, ``high``)
+        to 0 and 1.
+    low, high : float
+        Those percentiles, in the image's units (of its first channel).
+    clip_levels : (float or None, float or None)
+        Where the values were clipped, in the image's units; None where not.
+    hot_pixels : int
+        Pixels taken for a camera's hot pixels (:mod:`.hot_pixels`).
+    correlation : ndarray of float, shape (2, LAGS), or None
+        The noise's correlation along Y and X at 1 to ``LAGS`` pixels
+        (:mod:`.correlation`); None for planes too small to measure.
+    strides : (int, int)
+        The interleaved sets the image is denoised in; (1, 1): whole.
+    """
+
+    noise: NoiseModel
+    low: float
+    high: float
+    clip_levels: tuple[float | None, float | None]
+    hot_pixels: int
+    correlation: np.ndarray | None
+    strides: tuple[int, int]
+
+    @property
+    def photons(self) -> float:
+        """Photons between the 1st and the 99.8th percentile (infinite without shot noise)."""
+        return 1.0 / self.noise.gain if self.noise.gain > 0 else math.inf
+
+    @property
+    def read_sigma(self) -> float:
+        """The standard deviation of the signal-independent noise, in the image's units."""
+        return math.sqrt(max(self.noise.read_variance, 0.0)) * (self.high - self.low)
+
+
+    def lines(self) -> list[str]:
+        """The report as lines of text, values in the image's units."""
+        scale = f"values {self.low:.4g} to {self.high:.4g}: the 1st to 99.8th percentile"
+        lines = [f"noise model, on the image's scale ({scale}):"]
+        if math.isfinite(self.photons):
+            gain = (self.high - self.low) / self.photons
+            lines.append(
+                f"  shot noise: {self.photons:.3g} photons from the 1st to the 99.8th percentile "
+                f"({gain:.3g} units per photon)"
+            )
+        lines.append(f"  signal-independent noise: standard deviation {self.read_sigma:.4g}")
+        sides = (("below at", self.clip_levels[0]), ("above at", self.clip_levels[1]))
+        clipped = [f"{name} {level:.4g}" for name, level in sides if level is not None]
+        lines.append(f"clipped: {' and '.join(clipped)}" if clipped else "clipped: no")
+        lines.append(f"hot pixels: {self.hot_pixels}")
+        return lines + self._correlation_lines()
+
+    def _correlation_lines(self) -> list[str]:
+        """The noise's correlation along Y and X, and what the denoiser makes of it."""
+        if self.correlation is None:
+            return [f"correlation of the noise: not measured (planes of {2 * LAGS} pixels or fewer a side)"]
+        lines = [f"correlation of the noise at 1 to {LAGS} pixels:"]
+        for name, values in zip("YX", self.correlation):
+            lines.append(f"  along {name}: {'  '.join(f'{value:5.2f}' for value in values)}")
+        rows, columns = self.strides
+        if (rows, columns) == (1, 1):
+            return lines + ["so the denoiser takes the image whole"]
+        stride, kind = (rows, "rows") if rows > 1 else (columns, "columns")
+        return lines + [f"so the denoiser takes {stride} interleaved sets of {kind}, {stride} pixels apart"]
+
+def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
+    """Measure the noise of ``image`` (axes ``axes``) as the trainer does, channels together.
+
+    Raises
+    ------
+    ValueError
+        If the axes do not fit the image, a channel is constant, or the
+        planes are smaller than 8x8 pixels.
+    """
+    planes, _ = to_planes(np.asarray(image), axes)
+    norm = Normalizer.fit(planes)
+    unit = norm.normalize(planes)
+    correlation = planes_correlation(unit)
+    strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
+    if strides != (1, 1):  # the noise of the interleaved sets is white; the whole's looks weaker
+        height, width = (side - side % stride for side, stride in zip(unit.shape[-2:], strides))
+        unit = to_phases(unit[..., :height, :width], strides)
+    levels = clip_levels(planes)
+    clipped = None if levels == (None, None) else channel_levels(*levels, norm)
+    noise = estimate_planes_noise(unit, levels=clipped)[0]
+    return NoiseReport(
+        noise=noise,
+        low=float(norm.low[0]),
+        high=float(norm.high[0]),
+        clip_levels=levels,
+        hot_pixels=fill_hot_pixels(unit, noise)[1],
+        correlation=correlation,
+        strides=strides,
+    )
