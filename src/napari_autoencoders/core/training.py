@@ -420,13 +420,12 @@ class Trainer:
         """
         correlation = planes_correlation(x)
         strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
-        height, width = (side - side % stride for side, stride in zip(x.shape[-2:], strides))
-        narrowest = min(height // strides[0], width // strides[1])
+        narrowest = min(side // stride for side, stride in zip(x.shape[-2:], strides))
         if strides == (1, 1) or narrowest < self.config.data.patch_size:
             return x, planes
         self.noise_correlation = correlation
         self.config.model = dataclasses.replace(self.config.model, noise_strides=strides)
-        return tuple(to_phases(each[..., :height, :width], strides) for each in (x, planes))
+        return tuple(to_phases(each, strides, crop=True) for each in (x, planes))
 
     def _start_from_best_upscaler(self) -> None:
         """Keep, as the result to beat, the better of bicubic interpolation and the prior.

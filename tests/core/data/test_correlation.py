@@ -24,6 +24,21 @@ def test_phases_interleave_back_to_the_input(strides, shape):
     assert np.array_equal(correlation.from_phases(phases, strides, shape[-2:]), batch)
 
 
+def test_cropped_phases_drop_the_last_rows_and_columns_instead_of_padding():
+    batch = np.random.default_rng(2).random((1, 1, 11, 13)).astype(np.float32)
+    phases = correlation.to_phases(batch, (2, 3), crop=True)
+    assert phases.shape == (6, 1, 5, 4)
+    assert np.array_equal(correlation.from_phases(phases, (2, 3), (10, 12)), batch[..., :10, :12])
+
+
+def test_a_large_plane_is_measured_in_its_central_window():
+    noise = correlated_noise((1, 1, 1500, 1200), 0.1, axis=3)
+    window = correlation.WINDOW
+    top, left = (1500 - window) // 2, (1200 - window) // 2
+    centre = noise[..., top : top + window, left : left + window]
+    assert np.array_equal(correlation.planes_correlation(noise), correlation.noise_correlation(centre[0, 0]))
+
+
 def test_a_phase_holds_every_strideth_pixel():
     batch = np.arange(2 * 12 * 12, dtype=np.float32).reshape(2, 1, 12, 12)
     phases = correlation.to_phases(batch, (2, 3))

@@ -57,7 +57,6 @@ class NoiseReport:
         """The standard deviation of the signal-independent noise, in the image's units."""
         return math.sqrt(max(self.noise.read_variance, 0.0)) * (self.high - self.low)
 
-
     def lines(self) -> list[str]:
         """The report as lines of text, values in the image's units."""
         scale = f"values {self.low:.4g} to {self.high:.4g}: the 1st to 99.8th percentile"
@@ -103,8 +102,7 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     correlation = planes_correlation(unit)
     strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
     if strides != (1, 1):  # the noise of the interleaved sets is white; the whole's looks weaker
-        height, width = (side - side % stride for side, stride in zip(unit.shape[-2:], strides))
-        unit = to_phases(unit[..., :height, :width], strides)
+        unit = to_phases(unit, strides, crop=True)
     levels = clip_levels(planes)
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped)[0]
