@@ -19,6 +19,7 @@ import time
 
 import bm3d
 import numpy as np
+from hot_pixels import means
 from real_denoise import SCIENCE, _zero_shot, cases, scores, train_denoise
 from scipy import ndimage
 
@@ -84,16 +85,6 @@ def case_rows(size: int, budget: float, names) -> list[list[str]]:
     return rows
 
 
-def means(rows: list[list[str]]) -> list[list[str]]:
-    """The mean PSNR and SSIM of each method over the images."""
-    out = []
-    for method in dict.fromkeys(row[1] for row in rows):
-        mine = [row for row in rows if row[1] == method]
-        psnr, ssim = (np.mean([float(row[i]) for row in mine]) for i in (2, 3))
-        out.append([method, f"{psnr:.2f}", f"{ssim:.3f}", str(len(mine))])
-    return out
-
-
 def run(quick: bool = False) -> list[dict]:
     """Return the means and the per-case table."""
     names = ("cell",) if quick else (*HELD_APART_PHOTOS, *SCIENCE)
@@ -110,7 +101,7 @@ def run(quick: bool = False) -> list[dict]:
     )
     return [
         {"title": "Noise correlated along rows: mean per method", "note": note,
-         "header": ["method", "PSNR (dB)", "SSIM", "images"], "rows": means(rows)},
+         "header": ["method", "PSNR (dB)", "SSIM", "images"], "rows": means(rows, digits=(2, 3))},
         {"title": "Noise correlated along rows: every case",
          "header": ["image", "method", "PSNR (dB)", "SSIM", "seconds", "steps"], "rows": rows},
     ]

@@ -74,14 +74,13 @@ def case_rows(size: int, budget: float, science) -> list[list[str]]:
     return rows
 
 
-def means(rows: list[list[str]]) -> list[list[str]]:
-    """The mean of each method over the images."""
-    methods_seen = list(dict.fromkeys(row[1] for row in rows))
+def means(rows: list[list[str]], digits: tuple[int, int] = (2, 2)) -> list[list[str]]:
+    """The mean of each method (column 1) over the images of columns 2 and 3, to ``digits`` decimals."""
     out = []
-    for method in methods_seen:
+    for method in dict.fromkeys(row[1] for row in rows):
         mine = [row for row in rows if row[1] == method]
-        out.append([method, *(f"{np.mean([float(row[i]) for row in mine]):.2f}" for i in (2, 3)),
-                    str(len(mine))])
+        values = (np.mean([float(row[i]) for row in mine]) for i in (2, 3))
+        out.append([method, *(f"{value:.{d}f}" for value, d in zip(values, digits)), str(len(mine))])
     return out
 
 

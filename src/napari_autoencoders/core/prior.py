@@ -40,10 +40,10 @@ from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.clipping import channel_levels, clip_levels, declip
-from .data.correlation import phase_function, planes_strides, to_phases
+from .data.correlation import decorrelate, phase_function, to_phases
 from .data.hot_pixels import fill_hot_pixels
 from .data.normalization import Normalizer
-from .data.stabilization import NoiseModel, estimate_noise, estimate_planes_noise
+from .data.stabilization import NoiseModel, estimate_planes_noise
 from .inference.prediction import symmetry_mean
 from .inference.tiling import apply_tiled
 from .nn.models import build_model
@@ -153,8 +153,9 @@ def denoise_image(
         Noisy image, any intensity scale and offset.
     noise : NoiseModel, optional
         Its noise on that scale, zero photons at 0; by default estimated
-        (:func:`.stabilization.estimate_noise`) from the image mapped as
-        the trainer maps it, its 1st and 99.8th percentiles to 0 and 1. An
+        (:func:`.stabilization.estimate_planes_noise`; on the interleaved
+        phases where it correlates along an axis, see ``strides``) from the
+        image mapped as the trainer maps it, its 1st and 99.8th percentiles to 0 and 1. An
         image clipped at its ends (:func:`.clipping.clip_levels`) has its
         noise fitted as clipped, and Gaussian noise there (estimated or
         given, its standard deviation before clipping) is declipped
@@ -178,7 +179,7 @@ def denoise_image(
     strides : (int, int), optional
         Denoise the interleaved phases of these strides (Y, X) apart
         (:mod:`.data.correlation`), for noise correlated along rows or
-        columns; by default measured on the image (:func:`.data.correlation.planes_strides`),
+        columns; by default measured on the image (:func:`.data.correlation.decorrelate`),
         (1, 1) for white noise.
 
     Returns
@@ -194,11 +195,13 @@ def denoise_image(
     norm = Normalizer.fit(image[None, None])
     unit = norm.normalize(image[None, None])[0]  # (1, Y, X)
     levels = channel_levels(*clip_levels(image), norm)[0] if clipping else (None, None)
-    strides = planes_strides(unit[None]) if strides is None else tuple(strides)
-    if noise is None and strides != (1, 1):  # the phases' noise is white: the whole's looks weaker
-        noise = estimate_planes_noise(to_phases(unit[None], strides), levels=[levels])[0]
-    elif noise is None:
-        noise = estimate_noise(unit[0], levels=levels)
+    if strides is None:  # the phases' noise is white: the whole image's looks weaker
+        _, strides, phases = decorrelate(unit[None])
+    else:
+        strides = tuple(strides)
+        phases = to_phases(unit[None], strides, crop=True)
+    if noise is None:
+        noise = estimate_planes_noise(phases, levels=[levels])[0]
     else:
         noise = noise.rescaled(norm.low[0], norm.high[0] - norm.low[0])
     if noise.gain <= 0 and noise.read_variance <= 0:

@@ -37,7 +37,7 @@ from .data.neighbours import (
     neighbour_samplers,
 )
 from .data.clipping import channel_levels, clip_levels, clipped_share
-from .data.correlation import LAGS, decorrelating_strides, planes_correlation, to_phases
+from .data.correlation import LAGS, decorrelate, to_phases
 from .data.hot_pixels import fill_hot_pixels
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
@@ -413,19 +413,17 @@ class Trainer:
     def _split_phases(self, x: np.ndarray, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised and raw planes (N, C, Y, X) as their phases, where the noise correlates along an axis.
 
-        The strides (:func:`.data.correlation.decorrelating_strides`) go to
+        The strides (:func:`.data.correlation.decorrelate`) go to
         ``model.noise_strides``, so that prediction splits images alike;
         Y and X are cropped to multiples of them. Phases narrower than a
         training patch are not split: the noise stays correlated there.
         """
-        correlation = planes_correlation(x)
-        strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
-        narrowest = min(side // stride for side, stride in zip(x.shape[-2:], strides))
-        if strides == (1, 1) or narrowest < self.config.data.patch_size:
+        correlation, strides, phases = decorrelate(x)
+        if strides == (1, 1) or min(phases.shape[-2:]) < self.config.data.patch_size:
             return x, planes
         self.noise_correlation = correlation
         self.config.model = dataclasses.replace(self.config.model, noise_strides=strides)
-        return tuple(to_phases(each, strides, crop=True) for each in (x, planes))
+        return phases, to_phases(planes, strides, crop=True)
 
     def _start_from_best_upscaler(self) -> None:
         """Keep, as the result to beat, the better of bicubic interpolation and the prior.

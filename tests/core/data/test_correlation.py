@@ -6,6 +6,10 @@ from skimage import data, img_as_float32
 from napari_autoencoders.core.data import correlation
 from napari_autoencoders.core.data.noise import add_noise
 
+def strides_of(planes):
+    return correlation.decorrelate(planes)[1]
+
+
 ROW_KERNEL = np.array([0.5, 1.0, 0.5]) / np.sqrt(1.5)  # neighbours correlate at 0.67, 2 apart at 0.17
 
 
@@ -63,7 +67,7 @@ def test_phase_function_applies_to_each_phase_and_is_the_function_itself_without
 def test_white_noise_does_not_correlate():
     noisy = add_noise(np.full((256, 256), 0.5, np.float32), "gaussian:0.1", seed=0)
     assert np.abs(correlation.noise_correlation(noisy)).max() < 0.1
-    assert correlation.planes_strides(noisy[None, None]) == (1, 1)
+    assert strides_of(noisy[None, None]) == (1, 1)
 
 
 @pytest.mark.parametrize("axis, strides", [(1, (1, 3)), (0, (3, 1))])
@@ -79,14 +83,14 @@ def test_noise_correlated_along_one_axis_is_measured_and_split_apart(axis, strid
 @pytest.mark.parametrize("name", ["gravel", "grass", "brick"])
 def test_texture_with_white_noise_is_not_taken_for_correlated_noise(name):
     clean = img_as_float32(getattr(data, name)())[:256, :256]
-    assert correlation.planes_strides(add_noise(clean, "gaussian:0.04", seed=2)[None, None]) == (1, 1)
+    assert strides_of(add_noise(clean, "gaussian:0.04", seed=2)[None, None]) == (1, 1)
 
 
 @pytest.mark.parametrize("name, sigma", [("coins", 0), ("coins", 2), ("brick", 0), ("microaneurysms", 1)])
 def test_the_grain_of_a_nearly_clean_8_bit_image_is_not_taken_for_row_noise(name, sigma):
     image = getattr(data, name)().astype(np.float32)
     image = np.round(image + np.random.default_rng(1).normal(0.0, sigma, image.shape)) if sigma else image
-    assert correlation.planes_strides(image[None, None]) == (1, 1)
+    assert strides_of(image[None, None]) == (1, 1)
 
 
 def test_whole_numbers_measure_as_their_real_values_do():
@@ -105,4 +109,12 @@ def test_too_small_an_image_is_refused_or_not_split():
     with pytest.raises(ValueError, match="more than 8 pixels a side"):
         correlation.noise_correlation(np.zeros((8, 64)))
     assert correlation.planes_correlation(np.zeros((1, 1, 8, 64))) is None
-    assert correlation.planes_strides(np.zeros((1, 1, 8, 64))) == (1, 1)
+    small = np.zeros((1, 1, 8, 64))
+    assert strides_of(small) == (1, 1) and correlation.decorrelate(small)[2] is small
+
+
+def test_decorrelate_returns_the_whole_phases_of_correlated_planes():
+    noisy = correlated_noise((1, 1, 128, 100), 0.1, axis=3)
+    found, strides, phases = correlation.decorrelate(noisy)
+    assert strides == (1, 3) and found[1, 0] > 0.5
+    assert np.array_equal(phases, correlation.to_phases(noisy, (1, 3), crop=True))

@@ -128,10 +128,22 @@ def planes_correlation(planes: np.ndarray, *, most: int = 4) -> np.ndarray | Non
     return np.median([noise_correlation(flat[i]) for i in picks], axis=0)
 
 
-def planes_strides(planes: np.ndarray) -> tuple[int, int]:
-    """:func:`decorrelating_strides` of planes (N, C, Y, X) (:func:`planes_correlation`)."""
+def decorrelate(planes: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int], np.ndarray]:
+    """Measure the noise of planes (N, C, Y, X) and split them where it correlates along an axis.
+
+    Returns
+    -------
+    correlation : ndarray (2, LAGS) or None
+        :func:`planes_correlation`.
+    strides : (int, int)
+        :func:`decorrelating_strides`; (1, 1) where the planes are too small.
+    phases : ndarray
+        The planes' whole phases (:func:`to_phases` with ``crop``), where
+        the noise is white: the planes themselves for strides (1, 1).
+    """
     correlation = planes_correlation(planes)
-    return (1, 1) if correlation is None else decorrelating_strides(correlation)
+    strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
+    return correlation, strides, planes if strides == (1, 1) else to_phases(planes, strides, crop=True)
 
 
 def to_phases(batch: np.ndarray, strides: tuple[int, int], *, crop: bool = False) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .axes import to_planes
 from .clipping import channel_levels, clip_levels
-from .correlation import LAGS, decorrelating_strides, planes_correlation, to_phases
+from .correlation import LAGS, decorrelate
 from .hot_pixels import fill_hot_pixels
 from .normalization import Normalizer
 from .stabilization import NoiseModel, estimate_planes_noise
@@ -99,10 +99,7 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     planes, _ = to_planes(np.asarray(image), axes)
     norm = Normalizer.fit(planes)
     unit = norm.normalize(planes)
-    correlation = planes_correlation(unit)
-    strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
-    if strides != (1, 1):  # the noise of the interleaved sets is white; the whole's looks weaker
-        unit = to_phases(unit, strides, crop=True)
+    correlation, strides, unit = decorrelate(unit)  # white noise in each set: fitted there
     levels = clip_levels(planes)
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped)[0]
