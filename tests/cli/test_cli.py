@@ -243,6 +243,12 @@ def test_epochs_and_time_budget_exclude_each_other(capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+def test_noise_strides_reach_the_config_or_are_left_to_the_measure():
+    assert config_from_args(parse_train("--noise-strides", "3,3"), (200, 200)).data.noise_strides == (3, 3)
+    assert config_from_args(parse_train("--noise-strides", "auto"), (200, 200)).data.noise_strides is None
+    assert config_from_args(parse_train(), (200, 200)).data.noise_strides is None
+
+
 def test_usage_errors_exit_with_2(capsys):
     assert train("--input", "x.npy") == 2
     assert "--model" in capsys.readouterr().err
@@ -284,6 +290,21 @@ def corrupt_model(tmp_path):
         (["train", "--axes", "SYX", "--input", "{noisy}", "--model", "{tmp}/m.safetensors"], "'SYX'"),
         (["train", "--input", "{noisy}", "--model", "{tmp}/no/folder/m.safetensors"], "does not exist"),
         (["train", "--input", "{noisy}", "--model", "{tmp}/m.safetensors", "--patch-size", "64"], "patch"),
+        (
+            ["train", "--input", "{noisy}", "--model", "{tmp}/m.safetensors", "--noise-strides", "2"],
+            "noise strides must be 'auto' or two whole numbers Y,X",
+        ),
+        (
+            ["train", "--input", "{noisy}", "--model", "{tmp}/m.safetensors", "--noise-strides", "1,3"]
+            + ["--patch-size", "32"],
+            "--noise-strides (1, 3) split the 48x48 planes into sets of 48x16 pixels, smaller than "
+            "the 32-pixel training patches; give smaller strides or a smaller --patch-size",
+        ),
+        (
+            ["train", "--mode", "synthetic", "--input", "{clean}", "--model", "{tmp}/m.safetensors"]
+            + ["--noise-strides", "2,2"],
+            "--noise-strides applies to task denoise with mode self-supervised only",
+        ),
         (
             ["apply", "--model", "{corrupt}", "--input", "{noisy}", "--output", "{tmp}/o.tif"],
             "corrupt.safetensors",

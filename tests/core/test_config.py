@@ -7,6 +7,7 @@ import pytest
 
 from napari_autoencoders.core.config import (
     CONFIG_VERSION,
+    PRIOR_NETWORK,
     Architecture,
     Config,
     DataConfig,
@@ -45,11 +46,16 @@ def test_dict_round_trip_through_json(make):
     config.training.time_budget = 12.5
     config.data.percentiles = (0.5, 99.5)
     config.model.noise_strides = (1, 3)
+    if make is Config:  # a user's strides: the denoiser's self-supervised fine-tuning of the prior
+        config = Config(model=ModelConfig(**PRIOR_NETWORK, noise_strides=(1, 3)))
+        config.training.pretrained = True
+        config.data.noise_strides = (2, 2)
     data = json.loads(json.dumps(config.to_dict()))
     restored = Config.from_dict(data)
     assert restored == config
     assert isinstance(restored.data.percentiles, tuple)
     assert isinstance(restored.model.noise_strides, tuple)
+    assert restored.data.noise_strides in (None, (2, 2))
 
 
 @pytest.mark.parametrize(
@@ -72,6 +78,10 @@ def test_dict_round_trip_through_json(make):
         ("data", "percentiles", (99.0, 1.0)),
         ("data", "percentiles", (1.0, 101.0)),
         ("data", "percentiles", (-1.0, 99.0)),
+        ("data", "noise_strides", (1, 0)),
+        ("data", "noise_strides", (1, 2, 3)),
+        ("data", "noise_strides", (1.5, 2)),
+        ("data", "noise_strides", "1,3"),
         ("training", "task", "segment"),
         ("training", "mode", "noise2void"),
         ("training", "epochs", 0),
@@ -89,6 +99,18 @@ def test_bad_value_names_its_field(section, name, value):
     config = Config()
     setattr(getattr(config, section), name, value)
     with pytest.raises(ValueError, match=re.escape(f"{section}.{name}")):
+        config.validate()
+
+
+def test_noise_strides_are_asked_of_the_priors_self_supervised_fine_tuning_only():
+    config = Config(model=ModelConfig(**PRIOR_NETWORK))
+    config.data.noise_strides = (1, 3)
+    with pytest.raises(ValueError, match="data.noise_strides splits the noisy image"):
+        config.validate()  # from scratch: not pretrained
+    config.training.pretrained = True
+    assert config.validate() is config
+    config.training.mode = "synthetic"
+    with pytest.raises(ValueError, match="data.noise_strides splits the noisy image"):
         config.validate()
 
 

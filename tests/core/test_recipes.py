@@ -126,6 +126,8 @@ def test_options_left_as_none_take_the_defaults():
         ("superres", None, {"padding": "zeros"}, "'padding' applies to tasks reconstruct, vae and aae"),
         ("denoise", None, {"noise": "gaussian:0.1"}, "denoise with mode synthetic only"),
         ("denoise", "synthetic", {"mask_fraction": 0.1}, "mode self-supervised only"),
+        ("denoise", "paired", {"noise_strides": (1, 3)}, "mode self-supervised only"),
+        ("denoise", None, {"noise_strides": (1, 3), "pretrained": False}, "splits the noisy image"),
         ("superres", "paired", {"downscale": "area"}, "paired images are given"),
         ("superres", None, {"depth": 3}, "not superres"),
         ("reconstruct", None, {"beta": 2.0}, "task vae only"),
@@ -148,6 +150,14 @@ def test_options_left_as_none_take_the_defaults():
 def test_options_a_task_does_not_use_are_refused(task, mode, options, message):
     with pytest.raises(ValueError, match=message):
         task_config(task, shape=(64, 64), mode=mode, **options)
+
+
+def test_noise_strides_are_asked_of_the_data_and_shrink_the_patch_to_the_sets():
+    config = task_config("denoise", shape=(100, 300), noise_strides=[1, 3])
+    assert config.data.noise_strides == (1, 3) and config.model.noise_strides == (1, 1)
+    assert config.data.patch_size == 64
+    assert task_config("denoise", shape=(100, 150), noise_strides=(2, 3)).data.patch_size == 50
+    assert task_config("denoise", shape=(100, 150)).data.noise_strides is None
 
 
 def test_messages_spell_options_as_the_front_end_does():

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from napari_autoencoders.core.latent.encoding import iter_encode_frames
+from napari_autoencoders.core.data.collection import ImageCollection
 from napari_autoencoders.core.data.noise import add_noise
 from napari_autoencoders.core.data.neighbours import EXAGGERATION
 from phantoms import fluorescence_phantom
@@ -763,6 +764,61 @@ def test_white_noise_and_phases_narrower_than_a_patch_are_not_split(tiny_config)
         trainer = Trainer(config, noisy.astype(np.float32))
         trainer.prepare()
         assert trainer.config.model.noise_strides == (1, 1) and trainer.noise_correlation is None
+
+
+def _both_axes_noisy(clean: np.ndarray) -> np.ndarray:
+    """``clean`` with white noise correlated along Y and X alike (as an interpolated image's)."""
+    from scipy import ndimage as ndi
+
+    white = np.random.default_rng(0).normal(0.0, 0.1, clean.shape)
+    kernel = np.array([0.5, 1.0, 0.5]) / 1.5**0.5
+    return (clean + ndi.convolve1d(ndi.convolve1d(white, kernel, axis=0), kernel, axis=1)).astype(np.float32)
+
+
+def test_noise_strides_asked_for_split_noise_correlated_along_both_axes(tiny_config):
+    from skimage import data as images
+
+    clean = images.camera()[::2, ::2][:200, :200] / 255.0
+    noisy = _both_axes_noisy(clean)
+    unsplit = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    unsplit.prepare()
+    assert unsplit.config.model.noise_strides == (1, 1)  # measured: taken for texture
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.noise_strides = (3, 3)
+    trainer = Trainer(config, noisy)
+    with pytest.warns(UserWarning, match="9 interleaved sets, 3 rows and 3 columns apart .* ask"):
+        for _ in trainer.run():
+            pass
+    model = trainer.result()
+    assert model.config.model.noise_strides == (3, 3)
+    assert min(trainer.noise_correlation[:, 0]) > 0.5
+    errors = [np.mean((image - clean) ** 2) for image in (noisy, model.predict(noisy, axes="YX"))]
+    assert errors[1] < 0.3 * errors[0]
+
+
+def test_noise_strides_1_1_keep_row_noise_whole(tiny_config):
+    from scipy import ndimage as ndi
+    from skimage import data as images
+
+    clean = images.camera()[::2, ::2][:160, :200] / 255.0
+    white = np.random.default_rng(0).normal(0.0, 0.1, clean.shape)
+    noisy = (clean + ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=1)).astype(np.float32)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.noise_strides = (1, 1)
+    trainer = Trainer(config, noisy)
+    trainer.prepare()
+    assert trainer.config.model.noise_strides == (1, 1) and trainer.noise_correlation is None
+
+
+def test_noise_strides_too_coarse_for_the_patch_or_on_a_collection_are_refused(tiny_config):
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.noise_strides = (1, 3)
+    config.data.patch_size = 32
+    with pytest.raises(ValueError, match=r"sets of 64x30 pixels, smaller than the 32-pixel"):
+        Trainer(config, np.random.default_rng(0).random((64, 90), dtype=np.float32))
+    collection = ImageCollection([np.random.default_rng(0).random((64, 96), dtype=np.float32)], "YX")
+    with pytest.raises(ValueError, match="interleaved sets .* takes it whole"):
+        Trainer(config, collection)
 
 
 def test_gaussian_data_fine_tune_the_prior(tiny_config):

@@ -150,6 +150,19 @@ def test_form_follows_task_mode_and_layer(viewer, widget, make_noisy):
     assert not widget.latent_dim.isHidden()
 
 
+def test_noise_strides_show_for_the_priors_fine_tuning_and_reach_the_config(viewer, widget, make_noisy):
+    viewer.add_image(make_noisy((96, 96)), name="noisy")
+    assert not widget.noise_strides.isHidden()
+    assert widget.config().data.noise_strides is None  # auto: measured
+    widget.noise_strides.setCurrentText("3,3")
+    assert widget.config().data.noise_strides == (3, 3)
+    widget.start.setCurrentText("random weights")
+    assert widget.noise_strides.isHidden() and widget.config().data.noise_strides is None
+    widget.start.setCurrentText("pretrained prior")
+    widget.mode.setCurrentText("synthetic")
+    assert widget.noise_strides.isHidden()
+
+
 def test_labels_layers_are_not_offered_and_are_refused(monkeypatch, viewer, widget, notifications):
     labels = viewer.add_labels(np.zeros((48, 48), dtype=np.uint8), name="labels")
     assert widget.input_layer.count() == 0
@@ -184,6 +197,11 @@ def unknown_noise(viewer, widget, make_noisy):
     widget.noise.setText("speckle:1")
 
 
+def unreadable_noise_strides(viewer, widget, make_noisy):
+    viewer.add_image(make_noisy())
+    widget.noise_strides.setCurrentText("3")
+
+
 def paired(widget, noisy, clean):
     widget.mode.setCurrentText("paired")
     widget.input_layer.set_layer(noisy)
@@ -209,6 +227,7 @@ BAD_INPUTS = {
     no_layer: "no input layer",
     bad_axes: "3 axes but the image has 2 dimensions",
     unknown_noise: "noise term 'speckle:1' is not understood",
+    unreadable_noise_strides: "noise strides must be 'auto' or two whole numbers Y,X",
     paired_shapes_differ: "paired layers must have the same shape",
     paired_rgb_and_grey: "paired layers must be both RGB or both grey",
     paired_with_itself: "the target layer is the input layer",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..core.config import Config
+from ..core.data.correlation import parse_strides
 from ..core.io.images import check_not_input, read_image
 from ..core.io.inputs import image_paths, names_many, open_collection
 from ..core.io.model_files import save_model
@@ -68,7 +69,11 @@ def run_train(args: argparse.Namespace) -> int:
     targets = read_image(args.target) if args.target else None
     if axes is None:
         say(f"axes not given: reading the {tuple(shape)} image as {config.data.axes!r}")
-    trainer = Trainer(config, inputs, targets)
+    try:
+        trainer = Trainer(config, inputs, targets)
+    except ValueError as err:  # name the options given as their flags
+        given = [name for name, value in vars(args).items() if value is not None]
+        raise ValueError(_spell_fields(str(err), given)) from err
     start = time.perf_counter()
     try:
         signum = train_with_bar(trainer, quiet=args.quiet)
@@ -129,6 +134,8 @@ def config_from_args(
         options["three_d"] = True
     if args.no_augment:
         options["augment"] = False
+    if args.noise_strides is not None:
+        options["noise_strides"] = parse_strides(args.noise_strides)
     _check_target(args)
     try:
         return task_config(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import typing
 from dataclasses import dataclass, field
 from enum import Enum
@@ -282,11 +283,7 @@ class ModelConfig:
                 "model.spatial_dims 3; use spatial_dims 2."
             )
         _check_choice("model.padding", self.padding, Padding)
-        if any(not 1 <= stride <= MOST_NOISE_STRIDE for stride in self.noise_strides):
-            raise ValueError(
-                f"model.noise_strides must be whole numbers from 1 to {MOST_NOISE_STRIDE}, got "
-                f"{tuple(self.noise_strides)}."
-            )
+        _check_strides("model.noise_strides", self.noise_strides)
         if not 1 <= self.depth <= 6:
             raise ValueError(f"model.depth must be between 1 and 6, got {self.depth}.")
         convolutional = (Architecture.AUTOENCODER.value, Architecture.VAE.value, Architecture.AAE.value)
@@ -366,6 +363,13 @@ class DataConfig:
         Planes (Z) of the training patches of a 3D network
         (``model.spatial_dims`` 3), whose patches are ``patch_z`` x
         ``patch_size`` x ``patch_size`` boxes; unused in 2D.
+    noise_strides : (int, int) or None
+        Strides (Y, X) of the interleaved sets that self-supervised
+        fine-tuning of the prior splits a noisy image into, for noise
+        correlated along rows, columns or both (:mod:`.data.correlation`);
+        (1, 1) keeps the image whole. None measures the correlation and
+        splits along one axis where it finds one. The strides used go to
+        ``model.noise_strides``.
     """
 
     axes: str = "YX"
@@ -375,10 +379,13 @@ class DataConfig:
     augment: bool = True
     percentiles: tuple[float, float] = (1.0, 99.8)
     patch_z: int = 16
+    noise_strides: tuple[int, int] | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the bad field and a valid choice."""
         _check_finite("data", self)
+        if self.noise_strides is not None:
+            _check_strides("data.noise_strides", self.noise_strides)
         try:
             check_axes(self.axes, len(self.axes))
         except ValueError as err:
@@ -592,6 +599,7 @@ class Config:
                 f"{self.data.batch_size}."
             )
         self._check_volumes()
+        self._check_noise_strides()
         superres = self.training.task == Task.SUPERRES.value
         if superres != (self.model.architecture == Architecture.SUPERRES.value):
             raise ValueError(
@@ -649,6 +657,22 @@ class Config:
                 f"model.reconstruction_loss 'bce' needs images normalised to [0, 1]: set "
                 f"data.percentiles to (0, 100) (min-max), not {tuple(self.data.percentiles)}, "
                 "or use reconstruction_loss 'mse'."
+            )
+
+    def _check_noise_strides(self) -> None:
+        """Strides asked for split the noisy image of a 2D prior's self-supervised fine-tuning only."""
+        if self.data.noise_strides is None:
+            return
+        fine_tuning = (
+            (self.training.task, self.training.mode) == (Task.DENOISE.value, Mode.SELF_SUPERVISED.value)
+            and self.training.pretrained
+            and self.model.spatial_dims == 2
+        )
+        if not fine_tuning:
+            raise ValueError(
+                "data.noise_strides splits the noisy image for self-supervised fine-tuning of the "
+                "denoising prior (task 'denoise', mode 'self-supervised', pretrained, a 2D "
+                "network); leave it out (None) here."
             )
 
     def _check_pretrained(self) -> None:
@@ -736,6 +760,8 @@ class Config:
             data_cfg = _section(DataConfig, "data", data["data"])
             data_cfg.percentiles = tuple(data_cfg.percentiles)
             model.noise_strides = tuple(model.noise_strides)
+            if data_cfg.noise_strides is not None:
+                data_cfg.noise_strides = tuple(data_cfg.noise_strides)
             training = _section(TrainingConfig, "training", data["training"])
         except (KeyError, TypeError) as err:
             raise ValueError(f"config is malformed: {err}") from err
@@ -816,3 +842,18 @@ def _check_choice(name: str, value: str, enum: type[Enum]) -> None:
     choices = [member.value for member in enum]
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
+
+
+def _check_strides(name: str, strides) -> None:
+    """Raise ``ValueError`` unless ``strides`` are two whole numbers from 1 to :data:`MOST_NOISE_STRIDE`."""
+    valid = (
+        isinstance(strides, (tuple, list))
+        and len(strides) == 2
+        and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in strides)
+        and all(1 <= s <= MOST_NOISE_STRIDE for s in strides)
+    )
+    if not valid:
+        raise ValueError(
+            f"{name} must be two whole numbers (Y, X) from 1 to {MOST_NOISE_STRIDE}, got "
+            f"{strides!r}."
+        )

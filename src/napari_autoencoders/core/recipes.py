@@ -142,6 +142,10 @@ def _applies(task: str, mode: str | None) -> dict[str, tuple[bool, str]]:
             task == _DENOISE and mode == Mode.SELF_SUPERVISED.value,
             "task denoise with mode self-supervised only",
         ),
+        "noise_strides": (
+            task == _DENOISE and mode == Mode.SELF_SUPERVISED.value,
+            "task denoise with mode self-supervised only",
+        ),
     }
 
 
@@ -163,7 +167,8 @@ def task_config(
     - the network follows the task (U-Net, dense autoencoder, upscaler, conv
       VAE, conv adversarial autoencoder; ``dense=True`` for the fully
       connected VAE); its channels follow the data;
-    - the patch is at most 64 pixels and shrinks to fit smaller planes; for
+    - the patch is at most 64 pixels and shrinks to fit smaller planes (or
+      the interleaved sets that ``noise_strides`` split them into); for
       reconstruct, vae and aae, whose items are frames, it is the frame
       itself when the frame is at most 64 pixels or the neighbour term is on;
     - denoising starts from the shipped prior (``pretrained``, see
@@ -262,7 +267,9 @@ def task_config(
     if model.architecture in CONV_DECODERS and "padding" not in given:
         model.padding = Padding.REPLICATE.value
     if "patch_size" not in given:
-        data.patch_size = _default_patch(task, mode, shape, axes, model.factor, training)
+        data.patch_size = _default_patch(
+            task, mode, shape, axes, model.factor, training, data.noise_strides
+        )
     if task == _RECONSTRUCT and _frames_are_items(shape, axes, data.patch_size):
         _frame_rules(model, data, training, Layout(axes, tuple(shape)).count, given)
     if "neighbours" in given and not training.neighbour_weight > 0:
@@ -345,6 +352,10 @@ def _sections(given: dict) -> dict[str, dict]:
         sections[key] = {name: value for name, value in given.items() if name in names}
     if "percentiles" in sections["data"]:
         sections["data"]["percentiles"] = tuple(sections["data"]["percentiles"])
+    # the option asks for strides (data); the model records those its training used
+    sections["model"].pop("noise_strides", None)
+    if isinstance(sections["data"].get("noise_strides"), list):
+        sections["data"]["noise_strides"] = tuple(sections["data"]["noise_strides"])
     return sections
 
 
@@ -472,10 +483,12 @@ def _frame_rules(
 
 
 def _default_patch(
-    task: str, mode: str, shape: Sequence[int], axes: str, factor: int, training: TrainingConfig
+    task: str, mode: str, shape: Sequence[int], axes: str, factor: int, training: TrainingConfig,
+    strides: tuple[int, int] | None = None,
 ) -> int:
-    """The default patch side for planes of ``shape``: see :func:`task_config`."""
-    side = min(shape[axes.index("Y")], shape[axes.index("X")])
+    """The default patch side for planes of ``shape`` (split at noise ``strides``): see :func:`task_config`."""
+    rows, columns = strides or (1, 1)
+    side = min(shape[axes.index("Y")] // rows, shape[axes.index("X")] // columns)
     if task == _SUPERRES and mode != Mode.PAIRED.value:
         side //= factor  # the training inputs are downscaled copies
     if task == _SUPERRES and mode == Mode.ZERO_SHOT.value:

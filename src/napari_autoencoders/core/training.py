@@ -128,8 +128,20 @@ CHECK_SIDE = 512
 COLOUR_CORRELATION = 0.5
 
 
-def _correlation_message(correlation: np.ndarray, strides: tuple[int, int]) -> str:
-    """The warning that the noise correlates along one axis (correlation (2, LAGS) along Y, X)."""
+def _correlation_message(correlation: np.ndarray | None, strides: tuple[int, int], requested: bool) -> str:
+    """The warning that the image is split (correlation (2, LAGS) along Y, X, None if unmeasured)."""
+    if requested:
+        measured = "not measured" if correlation is None else "; ".join(
+            f"along {name} {', '.join(f'{value:.2f}' for value in values)}"
+            for name, values in zip("YX", correlation)
+        )
+        rows, columns = strides
+        return (
+            f"the image is split into {rows * columns} interleaved sets, {rows} rows and "
+            f"{columns} columns apart within a set, as the noise strides {rows},{columns} ask "
+            f"(the noise's correlation at 1 to {LAGS} pixels: {measured}), and each is denoised "
+            "apart, in training and in the result."
+        )
     axis = 0 if strides[0] > 1 else 1
     names, sets = ("Y", "X"), ("rows", "columns")
     along, other = (", ".join(f"{value:.2f}" for value in correlation[a]) for a in (axis, 1 - axis))
@@ -239,6 +251,7 @@ class Trainer:
             check_volume_patch(planes, config.data.patch_z, config.data.patch_size)
         else:
             check_patch_size(planes, config.data.patch_size, hint)
+            _check_phase_size(config, planes)
         if config.training.neighbour_weight > 0:
             _check_neighbour_frames(config, planes)
         # as many channels in as out, as validated: the data's
@@ -300,8 +313,8 @@ class Trainer:
         self.hot_pixels = 0
         #: The noise model a collection's patches have their hot pixels replaced with, as sampled.
         self._patch_noise: NoiseModel | None = None
-        #: The noise's correlation (2, LAGS) along Y and X where it correlates along one axis
-        #: (:mod:`.data.correlation`), and the training runs on the interleaved phases; else None.
+        #: The noise's correlation (2, LAGS) along Y and X where the training runs on
+        #: interleaved phases, measured or asked for (:mod:`.data.correlation`); else None.
         self.noise_correlation: np.ndarray | None = None
 
     def _target_norm(self, config: Config, planes: np.ndarray, target_planes: np.ndarray) -> Normalizer:
@@ -411,15 +424,17 @@ class Trainer:
         self._planes = self._noisy_planes = None
 
     def _split_phases(self, x: np.ndarray, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised and raw planes (N, C, Y, X) as their phases, where the noise correlates along an axis.
+        """Normalised and raw planes (N, C, Y, X) as their phases, where the noise correlates.
 
-        The strides (:func:`.data.correlation.decorrelate`) go to
+        The strides are ``data.noise_strides`` where given, else measured
+        (:func:`.data.correlation.decorrelate`); they go to
         ``model.noise_strides``, so that prediction splits images alike;
-        Y and X are cropped to multiples of them. Phases narrower than a
-        training patch are not split: the noise stays correlated there.
+        Y and X are cropped to multiples of them. Measured phases narrower
+        than a training patch are not split: the noise stays correlated there.
         """
-        correlation, strides, phases = decorrelate(x)
-        if strides == (1, 1) or min(phases.shape[-2:]) < self.config.data.patch_size:
+        requested = self.config.data.noise_strides
+        correlation, strides, phases = decorrelate(x, requested)
+        if strides == (1, 1) or (requested is None and min(phases.shape[-2:]) < self.config.data.patch_size):
             return x, planes
         self.noise_correlation = correlation
         self.config.model = dataclasses.replace(self.config.model, noise_strides=strides)
@@ -818,9 +833,10 @@ class Trainer:
                 "their neighbours, in training and in the result.",
                 stacklevel=2,
             )
-        if self.noise_correlation is not None:
-            message = _correlation_message(self.noise_correlation, self.config.model.noise_strides)
-            warnings.warn(message, stacklevel=2)
+        requested = self.config.data.noise_strides not in (None, (1, 1))
+        if self.noise_correlation is not None or requested:
+            strides = self.config.model.noise_strides
+            warnings.warn(_correlation_message(self.noise_correlation, strides, requested), stacklevel=2)
         if self._chooses_only or self._keeps_prior:  # no step: one record of the start kept
             elapsed = time.perf_counter() - self._start
             event = TrainingEvent(0, 1, self.best_loss, elapsed, 0.0, 1.0, val_loss=self.best_loss)
@@ -1075,6 +1091,8 @@ def _check_collection_task(config: Config, targets) -> None:
          "paired denoising reads a target with every patch"),
         (targets is not None, "a target image is read with every patch"),
         (training.neighbour_weight > 0, "the neighbour term compares whole frames"),
+        (config.data.noise_strides not in (None, (1, 1)), "splitting an image into interleaved "
+         "sets (data.noise_strides) takes it whole"),
     ]  # fmt: skip
     for needs_all, reason in reasons:
         if needs_all:
@@ -1083,6 +1101,21 @@ def _check_collection_task(config: Config, targets) -> None:
                 "train on one image file in memory instead (or, for reconstruct and vae, set "
                 "the neighbour weight to 0)."
             )
+
+
+def _check_phase_size(config: Config, planes: np.ndarray) -> None:
+    """Raise ``ValueError`` if the sets of ``data.noise_strides`` are narrower than a training patch."""
+    strides = config.data.noise_strides
+    if strides is None:
+        return
+    sides = [side // stride for side, stride in zip(planes.shape[-2:], strides)]
+    if min(sides) < config.data.patch_size:
+        raise ValueError(
+            f"data.noise_strides {tuple(strides)} split the {planes.shape[-2]}x{planes.shape[-1]} "
+            f"planes into sets of {sides[0]}x{sides[1]} pixels, smaller than the "
+            f"{config.data.patch_size}-pixel training patches; give smaller strides or a smaller "
+            "data.patch_size."
+        )
 
 
 def _check_neighbour_frames(config: Config, planes: np.ndarray) -> None:

@@ -40,6 +40,7 @@ from ..core.config import (
 )
 from ..core.data.axes import as_volume_axes
 from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
+from ..core.data.correlation import parse_strides
 from ..core.data.noise_report import NoiseReport, noise_report
 from ..core.io.inputs import image_paths, open_collection
 from ..core.io.model_files import save_model
@@ -78,6 +79,8 @@ PROGRESS_STEPS = 1000
 SWITCH = {"auto": None, "on": True, "off": False}
 #: Where a denoising network starts: the shipped prior, or random weights.
 STARTS = {"pretrained prior": True, "random weights": False}
+#: The noise strides offered (Y,X; any other may be typed): measured, whole, one axis, both.
+NOISE_STRIDES = ("auto", "1,1", "1,2", "1,3", "2,1", "3,1", "2,2", "3,3")
 #: The value of a number field shown as "auto": the recipe decides.
 AUTO_NUMBER = -1.0
 #: The time budget's words: the recipe's budget, or none (the epochs count).
@@ -291,6 +294,13 @@ class TrainWidget(JobPanel):
         )
         self.neighbours = spin(training.neighbours, 1, 1000)
         self.neighbours.setToolTip("Nearest neighbours of each frame for the neighbour term.")
+        self.noise_strides = combo(list(NOISE_STRIDES), "auto")
+        self.noise_strides.setEditable(True)
+        self.noise_strides.setToolTip(
+            "Split the noisy image into interleaved sets Y rows and X columns apart, for noise "
+            "correlated along rows, columns or both (Measure noise shows its correlation); 1,1 "
+            "keeps it whole. auto: measured, along one axis only."
+        )
         content = QWidget()
         self.advanced_form = QFormLayout(content)
         for label, field in (
@@ -305,6 +315,7 @@ class TrainWidget(JobPanel):
             ("mask fraction", self.mask_fraction),
             ("augment", self.augment),
             ("neighbours per frame", self.neighbours),
+            ("noise strides (Y,X)", self.noise_strides),
         ):
             self.advanced_form.addRow(label, field)
         self.advanced = QCollapsible("Advanced options")
@@ -377,6 +388,8 @@ class TrainWidget(JobPanel):
         show_row(self.advanced_form, self.patch_z, denoise and self.three_d.isChecked())
         masked = denoise and mode == Mode.SELF_SUPERVISED.value and not pretrained
         show_row(self.advanced_form, self.mask_fraction, masked)
+        fine_tunes = denoise and mode == Mode.SELF_SUPERVISED.value and pretrained
+        show_row(self.advanced_form, self.noise_strides, fine_tunes and not from_files)
         self.epochs.setEnabled(self.time_budget.value() == OFF)  # a budget replaces the cap
 
     def _on_source_changed(self) -> None:
@@ -423,6 +436,7 @@ class TrainWidget(JobPanel):
             "learning_rate": self.learning_rate, "steps_per_epoch": self.steps_per_epoch,
             "patience": self.patience, "mask_fraction": self.mask_fraction,
             "augment": self.augment, "three_d": self.three_d, "patch_z": self.patch_z,
+            "noise_strides": self.noise_strides,
         }  # fmt: skip
         options = {name: _read(field) for name, field in fields.items() if not field.isHidden()}
         if "factor" in options:
@@ -432,6 +446,8 @@ class TrainWidget(JobPanel):
             options[name] = options.get(name) or None
         if "augment" in options:
             options["augment"] = SWITCH[options["augment"]]
+        if "noise_strides" in options:
+            options["noise_strides"] = parse_strides(options["noise_strides"])
         if not self.start.isHidden():
             options["pretrained"] = STARTS[self.start.currentText()]
         if options.get("neighbour_weight") == AUTO_NUMBER:

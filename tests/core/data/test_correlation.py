@@ -99,10 +99,33 @@ def test_whole_numbers_measure_as_their_real_values_do():
     assert np.abs(rounded - exact).max() < 0.05
 
 
-def test_noise_correlated_alike_along_both_axes_is_left_whole():
+def test_noise_correlated_alike_along_both_axes_is_left_whole_and_the_strides_that_split_it_suggested():
     noisy = correlated_noise((256, 256), 0.1, axis=0)
     noisy = ndi.convolve1d(noisy, ROW_KERNEL, axis=1, mode="wrap")
-    assert correlation.decorrelating_strides(correlation.noise_correlation(noisy)) == (1, 1)
+    found = correlation.noise_correlation(noisy)
+    assert correlation.decorrelating_strides(found) == (1, 1)
+    assert correlation.suggested_strides(found) == (3, 3)  # 0.67 at 1 pixel, 0.17 at 2, 0 at 3
+    assert correlation.suggested_strides(np.zeros((2, correlation.LAGS))) == (1, 1)
+
+
+def test_strides_given_split_whatever_is_measured():
+    white = np.random.default_rng(0).normal(0.0, 0.1, (1, 1, 64, 90)).astype(np.float32)
+    found, strides, phases = correlation.decorrelate(white, (2, 3))
+    assert strides == (2, 3) and abs(found[:, 0]).max() < 0.2
+    assert np.array_equal(phases, correlation.to_phases(white, (2, 3), crop=True))
+    assert correlation.decorrelate(white, (1, 1))[2] is white
+
+
+@pytest.mark.parametrize("text, strides", [("auto", None), (" AUTO ", None), ("1,3", (1, 3)),
+                                           ("2, 2", (2, 2)), ("3x1", (3, 1)), ("1,1", (1, 1))])
+def test_strides_are_read_from_text(text, strides):
+    assert correlation.parse_strides(text) == strides
+
+
+@pytest.mark.parametrize("text", ["", "3", "1,2,3", "0,2", "1,6", "a,b", "1.5,2"])
+def test_unreadable_strides_name_the_forms_read(text):
+    with pytest.raises(ValueError, match="'auto' or two whole numbers Y,X from 1 to 5"):
+        correlation.parse_strides(text)
 
 
 def test_too_small_an_image_is_refused_or_not_split():

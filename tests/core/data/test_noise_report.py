@@ -27,3 +27,17 @@ def test_the_report_of_row_noise_measures_it_on_the_interleaved_columns():
     assert report.strides == (1, 3) and report.correlation[1, 0] > 0.5
     assert report.read_sigma == pytest.approx(10.0, rel=0.15)  # the whole image's would read less
     assert not np.isfinite(report.photons)
+
+
+def test_the_report_suggests_strides_where_neighbours_correlate_along_both_axes():
+    camera = data.camera().astype(np.float32)
+    kernel = np.array([0.5, 1.0, 0.5]) / 1.5**0.5
+    white = np.random.default_rng(1).normal(0.0, 20.0, camera.shape)
+    noisy = camera + ndi.convolve1d(ndi.convolve1d(white, kernel, axis=0), kernel, axis=1)
+    lines = noise_report(noisy, "YX").lines()
+    assert "so the denoiser takes the image whole" in lines
+    assert lines[-1].endswith("noise strides 3,3 split it into sets where it does not")
+    rows = noise_report(camera + ndi.convolve1d(white, kernel, axis=1), "YX").lines()
+    assert rows[-1] == "  (noise strides 1,1 keep the image whole)"
+    white_lines = noise_report(camera + white, "YX").lines()
+    assert white_lines[-1] == "so the denoiser takes the image whole"

@@ -42,6 +42,8 @@ ANISOTROPY = 0.1
 ONSET = 0.2
 ONSET_ANISOTROPY = 0.15
 ACROSS = 0.35
+#: :func:`suggested_strides` counts the lags at which an axis's correlation exceeds this.
+RESIDUAL = 0.15
 #: Side of the central window of a plane that is measured: a million pixels
 #: are plenty, and a whole 4096x4096 plane took 3.5 s (0.2 s for this window).
 WINDOW = 1024
@@ -128,22 +130,71 @@ def planes_correlation(planes: np.ndarray, *, most: int = 4) -> np.ndarray | Non
     return np.median([noise_correlation(flat[i]) for i in picks], axis=0)
 
 
-def decorrelate(planes: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int], np.ndarray]:
+def decorrelate(
+    planes: np.ndarray, strides: tuple[int, int] | None = None
+) -> tuple[np.ndarray | None, tuple[int, int], np.ndarray]:
     """Measure the noise of planes (N, C, Y, X) and split them where it correlates along an axis.
+
+    Parameters
+    ----------
+    planes : ndarray, shape (N, C, Y, X)
+    strides : (int, int), optional
+        Split at these strides (Y, X) whatever the measure finds (a user's
+        choice, e.g. for noise correlated along both axes); by default
+        :func:`decorrelating_strides`.
 
     Returns
     -------
     correlation : ndarray (2, LAGS) or None
         :func:`planes_correlation`.
     strides : (int, int)
-        :func:`decorrelating_strides`; (1, 1) where the planes are too small.
+        Those given, else :func:`decorrelating_strides` ((1, 1) where the
+        planes are too small to measure).
     phases : ndarray
         The planes' whole phases (:func:`to_phases` with ``crop``), where
         the noise is white: the planes themselves for strides (1, 1).
     """
     correlation = planes_correlation(planes)
-    strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
+    if strides is None:
+        strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
+    strides = tuple(int(stride) for stride in strides)
     return correlation, strides, planes if strides == (1, 1) else to_phases(planes, strides, crop=True)
+
+
+def suggested_strides(correlation: np.ndarray) -> tuple[int, int]:
+    """Strides (Y, X) that would decorrelate noise showing ``correlation`` (2, LAGS), both axes alike.
+
+    Each axis takes one more than its leading lags of a correlation above
+    :data:`RESIDUAL`: what a user may ask for where :func:`decorrelating_strides`
+    cannot tell noise correlated along both axes from texture.
+    """
+    above = np.asarray(correlation) > RESIDUAL
+    rows, columns = (int(np.argmin(np.append(axis, False))) + 1 for axis in above)
+    return rows, columns
+
+
+def parse_strides(text: str) -> tuple[int, int] | None:
+    """Strides from text: ``"auto"`` (None, measured) or ``"Y,X"``, e.g. ``"1,3"``, ``"2,2"``.
+
+    Raises
+    ------
+    ValueError
+        For anything else, naming the forms that are read.
+    """
+    text = text.strip().lower()
+    if text == "auto":
+        return None
+    parts = text.replace("x", ",").split(",")
+    try:
+        strides = tuple(int(part) for part in parts)
+    except ValueError:
+        strides = ()
+    if len(strides) != 2 or not all(1 <= stride <= LAGS + 1 for stride in strides):
+        raise ValueError(
+            f"noise strides must be 'auto' or two whole numbers Y,X from 1 to {LAGS + 1} (e.g. "
+            f"1,3 for every 3rd column, 2,2 for both axes, 1,1 for the whole image), got {text!r}."
+        )
+    return strides
 
 
 def to_phases(batch: np.ndarray, strides: tuple[int, int], *, crop: bool = False) -> np.ndarray:

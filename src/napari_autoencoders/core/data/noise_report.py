@@ -10,7 +10,7 @@ import numpy as np
 
 from .axes import to_planes
 from .clipping import channel_levels, clip_levels
-from .correlation import LAGS, decorrelate
+from .correlation import LAGS, ONSET, decorrelate, suggested_strides
 from .hot_pixels import fill_hot_pixels
 from .normalization import Normalizer
 from .stabilization import NoiseModel, estimate_planes_noise
@@ -83,9 +83,23 @@ class NoiseReport:
             lines.append(f"  along {name}: {'  '.join(f'{value:5.2f}' for value in values)}")
         rows, columns = self.strides
         if (rows, columns) == (1, 1):
-            return lines + ["so the denoiser takes the image whole"]
+            return lines + ["so the denoiser takes the image whole"] + self._strides_hint()
         stride, kind = (rows, "rows") if rows > 1 else (columns, "columns")
-        return lines + [f"so the denoiser takes {stride} interleaved sets of {kind}, {stride} pixels apart"]
+        return lines + [
+            f"so the denoiser takes {stride} interleaved sets of {kind}, {stride} pixels apart",
+            "  (noise strides 1,1 keep the image whole)",
+        ]
+
+    def _strides_hint(self) -> list[str]:
+        """Where neighbours correlate and the image stays whole: the strides that would split it."""
+        if self.correlation[:, 0].max() <= ONSET:
+            return []
+        rows, columns = suggested_strides(self.correlation)
+        return [
+            f"  neighbours correlate above {ONSET:g}: texture does that, and so does noise "
+            "correlated along both axes (interpolated, binned or camera-processed images);",
+            f"  if it is noise, noise strides {rows},{columns} split it into sets where it does not",
+        ]
 
 def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     """Measure the noise of ``image`` (axes ``axes``) as the trainer does, channels together.
