@@ -209,7 +209,8 @@ class ModelConfig:
         Strides (Y, X) of the interleaved phases the model denoises apart,
         for noise correlated along rows or columns (:mod:`.data.correlation`);
         (1, 1), the whole image at once. Self-supervised training from the
-        prior sets them when it measures such noise in an image in memory.
+        prior sets them where it measures such noise (in an image in memory,
+        or a sample of a collection's planes) or ``data.noise_strides`` asks.
     prior : {"gaussian", "mixture"}
         The AAE's prior (architecture ``"aae"`` only): ``"gaussian"``, the
         standard normal, or ``"mixture"``, 10 Gaussians on a circle, for a

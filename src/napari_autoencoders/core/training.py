@@ -251,7 +251,7 @@ class Trainer:
             check_volume_patch(planes, config.data.patch_z, config.data.patch_size)
         else:
             check_patch_size(planes, config.data.patch_size, hint)
-            _check_phase_size(config, planes)
+            _check_phase_size(config, planes.shape[-2:])
         if config.training.neighbour_weight > 0:
             _check_neighbour_frames(config, planes)
         # as many channels in as out, as validated: the data's
@@ -285,6 +285,7 @@ class Trainer:
                 f"{collection.axes!r}; give the axes the collection was opened with."
             )
         collection.check_patch_size(config.data.patch_size)
+        _check_phase_size(config, collection.plane_sides)
         channels = collection.channels
         config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
         self.config = config
@@ -423,18 +424,24 @@ class Trainer:
             )
         self._planes = self._noisy_planes = None
 
-    def _split_phases(self, x: np.ndarray, planes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _split_phases(
+        self, x: np.ndarray, planes: np.ndarray, sides: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Normalised and raw planes (N, C, Y, X) as their phases, where the noise correlates.
 
         The strides are ``data.noise_strides`` where given, else measured
         (:func:`.data.correlation.decorrelate`); they go to
         ``model.noise_strides``, so that prediction splits images alike;
-        Y and X are cropped to multiples of them. Measured phases narrower
-        than a training patch are not split: the noise stays correlated there.
+        Y and X are cropped to multiples of them. Measured strides that would
+        split planes of ``sides`` (Y, X; a collection's smallest, of which
+        ``x`` is a sample; by default ``x``'s own) into sets narrower than a
+        training patch are not used: the noise stays correlated there.
         """
         requested = self.config.data.noise_strides
         correlation, strides, phases = decorrelate(x, requested)
-        if strides == (1, 1) or (requested is None and min(phases.shape[-2:]) < self.config.data.patch_size):
+        sides = x.shape[-2:] if sides is None else sides
+        narrow = min(side // stride for side, stride in zip(sides, strides)) < self.config.data.patch_size
+        if strides == (1, 1) or (requested is None and narrow):
             return x, planes
         self.noise_correlation = correlation
         self.config.model = dataclasses.replace(self.config.model, noise_strides=strides)
@@ -491,6 +498,7 @@ class Trainer:
                 patch_size=cfg.data.patch_size,
                 validation_fraction=cfg.data.validation_fraction,
                 noise=self._patch_noise,
+                strides=cfg.model.noise_strides,
                 **common,
             )
         if cfg.training.task == Task.SUPERRES.value:
@@ -505,8 +513,10 @@ class Trainer:
         if self._neighbour_term:
             fraction = cfg.data.validation_fraction
             return neighbour_samplers(x, y, neighbours=cfg.training.neighbours, fraction=fraction, **common)
+        phases = math.prod(cfg.model.noise_strides)  # x holds the phases of each plane
         train_x, train_y, val_x, val_y = split_validation(
-            x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng
+            x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng,
+            phases=phases,
         )
         options = dict(patch_size=cfg.data.patch_size, batch_size=cfg.data.batch_size)
         kind = PatchSampler
@@ -542,6 +552,8 @@ class Trainer:
             side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
             planes = np.stack([x.read(p, 0, 0, side) for p in picks])  # the sample, raw
             x = self.input_norm.normalize(planes)
+            if self._fine_tunes_on_pairs and self.config.model.spatial_dims == 2:
+                x, planes = self._split_phases(x, planes, data.plane_sides)  # the samplers split alike
         elif self._mode == Mode.SELF_SUPERVISED.value:
             levels = clip_levels(planes)
             self._clipped_share = clipped_share(planes, levels)
@@ -1091,8 +1103,6 @@ def _check_collection_task(config: Config, targets) -> None:
          "paired denoising reads a target with every patch"),
         (targets is not None, "a target image is read with every patch"),
         (training.neighbour_weight > 0, "the neighbour term compares whole frames"),
-        (config.data.noise_strides not in (None, (1, 1)), "splitting an image into interleaved "
-         "sets (data.noise_strides) takes it whole"),
     ]  # fmt: skip
     for needs_all, reason in reasons:
         if needs_all:
@@ -1103,18 +1113,17 @@ def _check_collection_task(config: Config, targets) -> None:
             )
 
 
-def _check_phase_size(config: Config, planes: np.ndarray) -> None:
-    """Raise ``ValueError`` if the sets of ``data.noise_strides`` are narrower than a training patch."""
+def _check_phase_size(config: Config, sides: tuple[int, int]) -> None:
+    """Raise ``ValueError`` if ``data.noise_strides`` split planes of ``sides`` (Y, X) into sets narrower than a patch."""
     strides = config.data.noise_strides
     if strides is None:
         return
-    sides = [side // stride for side, stride in zip(planes.shape[-2:], strides)]
-    if min(sides) < config.data.patch_size:
+    sets = [side // stride for side, stride in zip(sides, strides)]
+    if min(sets) < config.data.patch_size:
         raise ValueError(
-            f"data.noise_strides {tuple(strides)} split the {planes.shape[-2]}x{planes.shape[-1]} "
-            f"planes into sets of {sides[0]}x{sides[1]} pixels, smaller than the "
-            f"{config.data.patch_size}-pixel training patches; give smaller strides or a smaller "
-            "data.patch_size."
+            f"data.noise_strides {tuple(strides)} split the {sides[0]}x{sides[1]} planes into "
+            f"sets of {sets[0]}x{sets[1]} pixels, smaller than the {config.data.patch_size}-pixel "
+            "training patches; give smaller strides or a smaller data.patch_size."
         )
 
 

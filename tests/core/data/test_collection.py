@@ -111,6 +111,21 @@ def test_the_sampler_draws_normalised_patches_of_its_regions():
     assert (np.diff(rows, axis=2) == 1).all() and (np.diff(cols, axis=3) == 1).all()
 
 
+def test_a_sampler_with_strides_draws_a_phase_of_a_window_strides_times_a_patch():
+    data = np.arange(40 * 60, dtype=np.float32).reshape(40, 60)
+    collection = ImageCollection([data], "YX")
+    sampler = CachedPatchSampler(collection, [Region(0, 0, 40, 0, 60)], Normalizer([0.0], [2400.0]),
+                                 patch_size=8, batch_size=32, augment=False,
+                                 rng=np.random.default_rng(0), strides=(2, 3))  # fmt: skip
+    x, _ = sampler.sample()
+    assert x.shape == (32, 1, 8, 8)
+    pixels = (x.numpy() * 2400).round().astype(int)
+    rows, cols = pixels // 60, pixels % 60
+    assert (np.diff(rows, axis=2) == 2).all() and (np.diff(cols, axis=3) == 3).all()
+    assert len({(r % 2, c % 3) for r, c in zip(rows[:, 0, 0, 0], cols[:, 0, 0, 0])}) > 3  # phases vary
+    assert rows.max() < 40 and cols.max() < 60
+
+
 def test_a_sampler_given_the_noise_replaces_hot_pixels():
     data = 0.5 + np.random.default_rng(0).normal(0, 0.01, (32, 32)).astype(np.float32)
     data[10:30:6, 12:30:5] = 5.0  # hot pixels, apart
@@ -187,6 +202,35 @@ def test_a_pretrained_start_estimates_the_noise_from_the_collection(tmp_path, ti
     assert 0.001 < trainer.config.model.noise_variance + trainer.config.model.noise_gain < 0.02
     model = trainer.config.model  # its patches' hot pixels are replaced with that noise model
     assert trainer.sampler.noise == NoiseModel(model.noise_gain, model.noise_variance)
+
+
+def test_row_noise_in_a_collection_is_split_into_sets_of_columns_as_sampled(tmp_path, tiny_config):
+    from scipy import ndimage as ndi
+    from skimage import data as images
+
+    from napari_autoencoders.core.config import PRIOR_NETWORK
+
+    clean = images.camera()[::2, ::2][:192, :192] / 255.0
+    white = np.random.default_rng(0).normal(0.0, 0.1, (2, 192, 192))
+    noisy = clean + ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=2)
+    stored = _zarr(tmp_path, noisy.astype(np.float32), (1, 64, 64))
+    config = tiny_config(
+        model=dict(PRIOR_NETWORK),
+        data={"axes": "ZYX", "patch_size": 32, "batch_size": 2},
+        training={"pretrained": True, "learning_rate": 2e-4},
+    )
+    trainer = Trainer(config, ImageCollection([stored], "ZYX"))
+    with pytest.warns(UserWarning, match="correlates along X .* 3 interleaved sets of columns"):
+        for _ in trainer.run():
+            pass
+    assert trainer.config.model.noise_strides == (1, 3) and trainer.sampler.strides == (1, 3)
+    # the noise, fitted on the sample's sets, is the white noise's: 0.1 on the normalised scale
+    scale = np.subtract(*np.percentile(noisy, [99.8, 1.0]))
+    assert trainer.config.model.noise_variance == pytest.approx((0.1 / scale) ** 2, rel=0.3)
+    config.data.noise_strides = (2, 2)
+    asked = Trainer(config, ImageCollection([stored], "ZYX"))
+    asked.prepare()
+    assert asked.config.model.noise_strides == (2, 2) and asked.sampler.strides == (2, 2)
 
 
 def test_read_region_and_minimum_read_block_by_block(tmp_path):

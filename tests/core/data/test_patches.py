@@ -70,6 +70,25 @@ def test_split_stack_holds_out_whole_disjoint_planes():
     assert val_x.shape[1:] == planes.shape[1:]
 
 
+def test_split_phases_hold_out_all_phases_of_a_plane_or_a_strip_of_each():
+    from napari_autoencoders.core.data.correlation import to_phases
+
+    planes = row_index_planes(10, 48, 48)
+    phases = to_phases(planes, (1, 3))  # item k * 10 + b: phase k of plane b
+    train_x, _, val_x, _ = split_validation(
+        phases, phases, fraction=0.2, patch_size=8, rng=np.random.default_rng(0), phases=3
+    )
+    train_ids, val_ids = (list(x[:, 0, 0, 0] // 1000) for x in (train_x, val_x))
+    assert len(val_ids) == 6 and len(set(val_ids)) == 2
+    assert all(val_ids.count(plane) == 3 for plane in set(val_ids))  # every phase of a held-out plane
+    assert not set(train_ids) & set(val_ids) and len(train_ids) == 24
+    single = to_phases(row_index_planes(1, 100, 48), (3, 3))  # 9 phases of one plane
+    train_x, _, val_x, _ = split_validation(
+        single, single, fraction=0.1, patch_size=16, rng=np.random.default_rng(0), phases=9
+    )
+    assert len(val_x) == len(train_x) == 9 and train_x.max() < val_x.min()  # a strip of each phase
+
+
 def test_split_single_image_holds_out_a_strip_of_rows():
     planes = row_index_planes(1, 100, 40)
     train_x, train_y, val_x, val_y = split_validation(

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .axes import PlaneView, chunk_shape
+from .correlation import to_phases
 from .hot_pixels import fill_hot_pixels
 from .normalization import Normalizer
 from .patches import check_patch_size, held_out_count, split_indices, square_symmetries
@@ -120,6 +121,11 @@ class ImageCollection:
         smallest = {a: min(view.layout.shape[view.layout.axes.index(a)] for view in self.views)
                     for a in "YX"}  # fmt: skip
         return tuple(smallest.get(a, size) for a, size in zip(first.axes, first.shape))
+
+    @property
+    def plane_sides(self) -> tuple[int, int]:
+        """The smallest Y and the smallest X of all planes."""
+        return min(view.shape[2] for view in self.views), min(view.shape[3] for view in self.views)
 
     @property
     def nbytes(self) -> int:
@@ -326,16 +332,20 @@ class CachedPatchSampler:
     noise : NoiseModel, optional
         The normalised patches' noise: their hot pixels are replaced
         (:func:`.hot_pixels.fill_hot_pixels`), as an image's in memory are.
+    strides : (int, int)
+        Read windows ``strides`` times a patch (Y, X) and keep one random
+        interleaved phase of each (:func:`.correlation.to_phases`), for noise
+        correlated along rows or columns; (1, 1) reads patches.
     """
 
     def __init__(self, collection, regions, normalizer: Normalizer, *, patch_size, batch_size,
-                 augment, rng, noise: NoiseModel | None = None):  # fmt: skip
+                 augment, rng, noise: NoiseModel | None = None, strides=(1, 1)):  # fmt: skip
         self.collection, self.regions, self.normalizer = collection, list(regions), normalizer
-        self.noise = noise
+        self.noise, self.strides = noise, tuple(strides)
         self.patch_size, self.batch_size, self.augment, self.rng = patch_size, batch_size, augment, rng
+        height, width = (patch_size * stride for stride in self.strides)
         positions = np.array(
-            [(r.y1 - r.y0 - patch_size + 1) * (r.x1 - r.x0 - patch_size + 1) for r in self.regions],
-            float,
+            [(r.y1 - r.y0 - height + 1) * (r.x1 - r.x0 - width + 1) for r in self.regions], float
         )
         self._weights = positions / positions.sum()
 
@@ -345,10 +355,7 @@ class CachedPatchSampler:
         chosen = self.rng.choice(len(self.regions), size=batch, p=self._weights)
         patches = np.empty((batch, self.collection.channels, size, size), np.float32)
         for i, index in enumerate(chosen):
-            region = self.regions[index]
-            y = int(self.rng.integers(region.y0, region.y1 - size + 1))
-            x = int(self.rng.integers(region.x0, region.x1 - size + 1))
-            patches[i] = self.collection.read(region.plane, y, x, size)
+            patches[i] = self._read(self.regions[index])
         if self.augment:
             patches = _turn(patches, self.rng.integers(0, 4, batch) + 4 * (self.rng.random(batch) < 0.5))
         patches = self.normalizer.normalize(patches)
@@ -356,6 +363,18 @@ class CachedPatchSampler:
             patches = fill_hot_pixels(patches, self.noise)[0]
         x = torch.from_numpy(patches).contiguous(memory_format=torch.channels_last)
         return x, x.clone()
+
+
+    def _read(self, region: Region) -> np.ndarray:
+        """A random patch (C, P, P) of ``region``: a random phase of a window where strides split."""
+        height, width = (self.patch_size * stride for stride in self.strides)
+        y = int(self.rng.integers(region.y0, region.y1 - height + 1))
+        x = int(self.rng.integers(region.x0, region.x1 - width + 1))
+        if self.strides == (1, 1):
+            return self.collection.read(region.plane, y, x, self.patch_size)
+        window = self.collection.read_region(region.plane, y, y + height, x, x + width)
+        phases = to_phases(window[None], self.strides)  # (sy * sx, C, P, P)
+        return phases[self.rng.integers(len(phases))]
 
 
 def _turn(patches: np.ndarray, symmetry: np.ndarray) -> np.ndarray:
@@ -379,13 +398,16 @@ def collection_samplers(
     seed: int,
     rng: np.random.Generator,
     noise: NoiseModel | None = None,
+    strides: tuple[int, int] = (1, 1),
 ) -> tuple[CachedPatchSampler, CachedPatchSampler]:
     """Training and validation samplers of a collection, split by :func:`split_regions`.
 
-    With ``noise``, the patches' hot pixels are replaced (:class:`CachedPatchSampler`).
+    With ``noise``, the patches' hot pixels are replaced; with ``strides``,
+    each patch is a phase of a larger window (:class:`CachedPatchSampler`).
     """
-    train, val = split_regions(collection, fraction=validation_fraction, patch_size=patch_size, rng=rng)
-    options = dict(patch_size=patch_size, batch_size=batch_size, noise=noise)
+    window = patch_size * max(strides)  # each region holds a window of the strides
+    train, val = split_regions(collection, fraction=validation_fraction, patch_size=window, rng=rng)
+    options = dict(patch_size=patch_size, batch_size=batch_size, noise=noise, strides=strides)
     sampler = CachedPatchSampler(collection, train, normalizer, augment=augment, rng=rng, **options)
     val_rng = np.random.default_rng(seed + 1)
     val_sampler = CachedPatchSampler(collection, val, normalizer, augment=False, rng=val_rng, **options)

@@ -110,6 +110,7 @@ def split_validation(
     fraction: float,
     patch_size: int,
     rng: np.random.Generator,
+    phases: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hold out data for validation.
 
@@ -118,17 +119,25 @@ def split_validation(
     wide, so validation patches never overlap training patches. Data too
     small to split is used for both, with a warning.
 
+    Planes split into ``phases`` interleaved phases each
+    (:func:`.correlation.to_phases`: item ``k * B + b`` is phase ``k`` of
+    plane ``b``) are held out plane by plane, all phases of a plane
+    together, or as a strip of each phase: a phase shows what its plane's
+    other phases show, one pixel apart, so holding out one of them would
+    validate on the content the network trained on.
+
     Returns
     -------
     train_inputs, train_targets, val_inputs, val_targets : ndarray
         Planes (N, C, Y, X), or volumes (N, C, Z, Y, X) split the same way
         (whole volumes, or a strip of rows or columns through all planes).
     """
-    count, (height, width) = inputs.shape[0], inputs.shape[-2:]
+    count, (height, width) = inputs.shape[0] // phases, inputs.shape[-2:]
     if fraction == 0:
         return inputs, targets, inputs, targets
     if held_out_count(count, fraction):
-        train, val = split_indices(count, fraction, rng)
+        train, val = (np.concatenate([index + k * count for k in range(phases)])
+                      for index in split_indices(count, fraction, rng))  # fmt: skip
         return inputs[train], targets[train], inputs[val], targets[val]
     for axis, size in ((inputs.ndim - 2, height), (inputs.ndim - 1, width)):
         strip = max(patch_size, int(round(size * fraction)))
