@@ -156,6 +156,9 @@ def test_noise_strides_show_for_the_priors_fine_tuning_and_reach_the_config(view
     assert widget.config().data.noise_strides is None  # auto: measured
     widget.noise_strides.setCurrentText("3,3")
     assert widget.config().data.noise_strides == (3, 3)
+    widget.data_source.setCurrentText("folder")  # a collection is split as it is sampled
+    assert not widget.noise_strides.isHidden()
+    widget.data_source.setCurrentText("layer")
     widget.start.setCurrentText("random weights")
     assert widget.noise_strides.isHidden() and widget.config().data.noise_strides is None
     widget.start.setCurrentText("pretrained prior")

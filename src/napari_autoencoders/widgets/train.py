@@ -389,7 +389,7 @@ class TrainWidget(JobPanel):
         masked = denoise and mode == Mode.SELF_SUPERVISED.value and not pretrained
         show_row(self.advanced_form, self.mask_fraction, masked)
         fine_tunes = denoise and mode == Mode.SELF_SUPERVISED.value and pretrained
-        show_row(self.advanced_form, self.noise_strides, fine_tunes and not from_files)
+        show_row(self.advanced_form, self.noise_strides, fine_tunes)
         self.epochs.setEnabled(self.time_budget.value() == OFF)  # a budget replaces the cap
 
     def _on_source_changed(self) -> None:

@@ -364,7 +364,6 @@ class CachedPatchSampler:
         x = torch.from_numpy(patches).contiguous(memory_format=torch.channels_last)
         return x, x.clone()
 
-
     def _read(self, region: Region) -> np.ndarray:
         """A random patch (C, P, P) of ``region``: a random phase of a window where strides split."""
         height, width = (self.patch_size * stride for stride in self.strides)
