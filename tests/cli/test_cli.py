@@ -301,6 +301,10 @@ def corrupt_model(tmp_path):
             "the 32-pixel training patches; give smaller strides or a smaller --patch-size",
         ),
         (
+            ["train", "--input", "{noisy}", "--model", "{tmp}/m.safetensors", "--noise-strides", "1,6"],
+            "--noise-strides must be two whole numbers (Y, X) from 1 to 5, got (1, 6)",
+        ),
+        (
             ["train", "--mode", "synthetic", "--input", "{clean}", "--model", "{tmp}/m.safetensors"]
             + ["--noise-strides", "2,2"],
             "--noise-strides applies to task denoise with mode self-supervised only",

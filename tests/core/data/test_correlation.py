@@ -122,9 +122,9 @@ def test_strides_are_read_from_text(text, strides):
     assert correlation.parse_strides(text) == strides
 
 
-@pytest.mark.parametrize("text", ["", "3", "1,2,3", "0,2", "1,6", "a,b", "1.5,2"])
+@pytest.mark.parametrize("text", ["", "3", "1,2,3", "a,b", "1.5,2"])
 def test_unreadable_strides_name_the_forms_read(text):
-    with pytest.raises(ValueError, match="'auto' or two whole numbers Y,X from 1 to 5"):
+    with pytest.raises(ValueError, match="'auto' or two whole numbers Y,X"):
         correlation.parse_strides(text)
 
 

@@ -176,6 +176,8 @@ def suggested_strides(correlation: np.ndarray) -> tuple[int, int]:
 def parse_strides(text: str) -> tuple[int, int] | None:
     """Strides from text: ``"auto"`` (None, measured) or ``"Y,X"``, e.g. ``"1,3"``, ``"2,2"``.
 
+    Their range is the config's to check (``data.noise_strides``).
+
     Raises
     ------
     ValueError
@@ -184,15 +186,14 @@ def parse_strides(text: str) -> tuple[int, int] | None:
     text = text.strip().lower()
     if text == "auto":
         return None
-    parts = text.replace("x", ",").split(",")
     try:
-        strides = tuple(int(part) for part in parts)
+        strides = tuple(int(part) for part in text.replace("x", ",").split(","))
     except ValueError:
         strides = ()
-    if len(strides) != 2 or not all(1 <= stride <= LAGS + 1 for stride in strides):
+    if len(strides) != 2:
         raise ValueError(
-            f"noise strides must be 'auto' or two whole numbers Y,X from 1 to {LAGS + 1} (e.g. "
-            f"1,3 for every 3rd column, 2,2 for both axes, 1,1 for the whole image), got {text!r}."
+            "noise strides must be 'auto' or two whole numbers Y,X (e.g. 1,3 for every 3rd "
+            f"column, 2,2 for both axes, 1,1 for the whole image), got {text!r}."
         )
     return strides
 
