@@ -40,7 +40,7 @@ from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.clipping import channel_levels, clip_levels, declip
-from .data.correlation import decorrelate, phase_function, to_phases
+from .data.correlation import decorrelate, phase_function
 from .data.hot_pixels import fill_hot_pixels
 from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, estimate_planes_noise
@@ -195,11 +195,8 @@ def denoise_image(
     norm = Normalizer.fit(image[None, None])
     unit = norm.normalize(image[None, None])[0]  # (1, Y, X)
     levels = channel_levels(*clip_levels(image), norm)[0] if clipping else (None, None)
-    if strides is None:  # the phases' noise is white: the whole image's looks weaker
-        _, strides, phases = decorrelate(unit[None])
-    else:
-        strides = tuple(strides)
-        phases = to_phases(unit[None], strides, crop=True)
+    # the phases' noise is white: the whole image's looks weaker
+    _, strides, phases = decorrelate(unit[None], strides)
     if noise is None:
         noise = estimate_planes_noise(phases, levels=[levels])[0]
     else:

@@ -101,6 +101,7 @@ class NoiseReport:
             f"  if it is noise, noise strides {rows},{columns} split it into sets where it does not",
         ]
 
+
 def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     """Measure the noise of ``image`` (axes ``axes``) as the trainer does, channels together.
 
