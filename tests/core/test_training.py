@@ -792,6 +792,9 @@ def test_noise_strides_asked_for_split_noise_correlated_along_both_axes(tiny_con
     model = trainer.result()
     assert model.config.model.noise_strides == (3, 3)
     assert min(trainer.noise_correlation[:, 0]) > 0.5
+    sigma = 0.1 / (trainer.input_norm.high[0] - trainer.input_norm.low[0])  # on the normalised scale
+    # the phases' noise, of which the whole image shows about a twentieth
+    assert model.config.model.noise_variance == pytest.approx(sigma**2, rel=0.2)
     errors = [np.mean((image - clean) ** 2) for image in (noisy, model.predict(noisy, axes="YX"))]
     assert errors[1] < 0.3 * errors[0]
 

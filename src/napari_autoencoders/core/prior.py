@@ -40,7 +40,7 @@ from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.clipping import channel_levels, clip_levels, declip
-from .data.correlation import decorrelate, phase_function
+from .data.correlation import choose_strides, phase_function
 from .data.hot_pixels import fill_hot_pixels
 from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, estimate_planes_noise
@@ -153,7 +153,7 @@ def denoise_image(
         Noisy image, any intensity scale and offset.
     noise : NoiseModel, optional
         Its noise on that scale, zero photons at 0; by default estimated
-        (:func:`.stabilization.estimate_planes_noise`; on the interleaved
+        (:func:`.stabilization.estimate_planes_noise`; that of the interleaved
         phases where it correlates along an axis, see ``strides``) from the
         image mapped as the trainer maps it, its 1st and 99.8th percentiles to 0 and 1. An
         image clipped at its ends (:func:`.clipping.clip_levels`) has its
@@ -179,7 +179,7 @@ def denoise_image(
     strides : (int, int), optional
         Denoise the interleaved phases of these strides (Y, X) apart
         (:mod:`.data.correlation`), for noise correlated along rows or
-        columns; by default measured on the image (:func:`.data.correlation.decorrelate`),
+        columns; by default measured on the image (:func:`.data.correlation.choose_strides`),
         (1, 1) for white noise.
 
     Returns
@@ -196,9 +196,9 @@ def denoise_image(
     unit = norm.normalize(image[None, None])[0]  # (1, Y, X)
     levels = channel_levels(*clip_levels(image), norm)[0] if clipping else (None, None)
     # the phases' noise is white: the whole image's looks weaker
-    _, strides, phases = decorrelate(unit[None], strides)
+    _, strides = choose_strides(unit[None], strides)
     if noise is None:
-        noise = estimate_planes_noise(phases, levels=[levels])[0]
+        noise = estimate_planes_noise(unit[None], levels=[levels], strides=strides)[0]
     else:
         noise = noise.rescaled(norm.low[0], norm.high[0] - norm.low[0])
     if noise.gain <= 0 and noise.read_variance <= 0:

@@ -37,7 +37,7 @@ from .data.neighbours import (
     neighbour_samplers,
 )
 from .data.clipping import channel_levels, clip_levels, clipped_share
-from .data.correlation import LAGS, decorrelate, to_phases
+from .data.correlation import LAGS, choose_strides, to_phases
 from .data.hot_pixels import fill_hot_pixels
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
@@ -389,12 +389,17 @@ class Trainer:
         collection = isinstance(planes, ImageCollection)  # normalised patch by patch as sampled
         x = planes if collection else self.input_norm.normalize(planes)
         superres = self.config.training.task == Task.SUPERRES.value
-        if self._fine_tunes_on_pairs and not collection and self.config.model.spatial_dims == 2:
-            same = target_planes is planes
-            x, planes = self._split_phases(x, planes)
-            target_planes = planes if same else target_planes
+        splits = self._fine_tunes_on_pairs and not collection and self.config.model.spatial_dims == 2
+        if splits:
+            self._choose_strides(x)
         if self.config.training.pretrained and not superres:
             x = self._set_noise_model(x, planes)  # may rescale the normalisations' channels
+        strides = self.config.model.noise_strides
+        if splits and strides != (1, 1):  # train on the phases, where the noise is white
+            same = target_planes is planes
+            x, planes = (to_phases(each, strides, crop=True) for each in (x, planes))
+            target_planes = planes if same else target_planes
+            self._noisy_planes = x
         y = x if collection or target_planes is planes else self.target_norm.normalize(target_planes)
         self._setup(x, y)
         self._frames = x if self._fits_density(x) else None
@@ -424,28 +429,24 @@ class Trainer:
             )
         self._planes = self._noisy_planes = None
 
-    def _split_phases(
-        self, x: np.ndarray, planes: np.ndarray, sides: tuple[int, int] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised and raw planes (N, C, Y, X) as their phases, where the noise correlates.
+    def _choose_strides(self, x: np.ndarray, sides: tuple[int, int] | None = None) -> None:
+        """Set ``model.noise_strides``: those of the phases of normalised planes ``x`` (N, C, Y, X) to train on.
 
-        The strides are ``data.noise_strides`` where given, else measured
-        (:func:`.data.correlation.decorrelate`); they go to
-        ``model.noise_strides``, so that prediction splits images alike;
-        Y and X are cropped to multiples of them. Measured strides that would
-        split planes of ``sides`` (Y, X; a collection's smallest, of which
-        ``x`` is a sample; by default ``x``'s own) into sets narrower than a
-        training patch are not used: the noise stays correlated there.
+        ``data.noise_strides`` where given, else measured
+        (:func:`.data.correlation.choose_strides`); prediction splits images
+        alike. Measured strides that would split planes of ``sides`` (Y, X;
+        a collection's smallest, of which ``x`` is a sample; by default
+        ``x``'s own) into sets narrower than a training patch are not used:
+        the noise stays correlated there.
         """
         requested = self.config.data.noise_strides
-        correlation, strides, phases = decorrelate(x, requested)
+        correlation, strides = choose_strides(x, requested)
         sides = x.shape[-2:] if sides is None else sides
         narrow = min(side // stride for side, stride in zip(sides, strides)) < self.config.data.patch_size
         if strides == (1, 1) or (requested is None and narrow):
-            return x, planes
+            return
         self.noise_correlation = correlation
         self.config.model = dataclasses.replace(self.config.model, noise_strides=strides)
-        return phases, to_phases(planes, strides, crop=True)
 
     def _start_from_best_upscaler(self) -> None:
         """Keep, as the result to beat, the better of bicubic interpolation and the prior.
@@ -535,7 +536,10 @@ class Trainer:
         Given by the noise description in synthetic mode, else estimated
         from the noisy inputs (for a collection, from a corner of up to 8 of
         its planes); :attr:`photons`, the model that thinning splits the
-        counts with, is the estimate with a signed read variance. Three
+        counts with, is the estimate with a signed read variance. Where
+        ``model.noise_strides`` splits the planes (:meth:`_choose_strides`,
+        which chooses them for a collection here), the noise is that of
+        their phases, measured on the whole planes. Three
         channels of Gaussian noise that share their structure are colours
         (:func:`_are_colours`). Self-supervised training on the raw
         ``planes`` of an array clipped at its ends (:func:`.data.clipping.clip_levels`)
@@ -553,15 +557,16 @@ class Trainer:
             planes = np.stack([x.read(p, 0, 0, side) for p in picks])  # the sample, raw
             x = self.input_norm.normalize(planes)
             if self._fine_tunes_on_pairs and self.config.model.spatial_dims == 2:
-                x, planes = self._split_phases(x, planes, data.plane_sides)  # the samplers split alike
+                self._choose_strides(x, data.plane_sides)  # the samplers split alike
         elif self._mode == Mode.SELF_SUPERVISED.value:
             levels = clip_levels(planes)
             self._clipped_share = clipped_share(planes, levels)
+        strides = self.config.model.noise_strides  # the noise is that of these phases
         if self._mode == Mode.SYNTHETIC.value:
             noise = self.photons = noise_model_of(self.config.training.noise)
         else:
             clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
-            noise, self.photons = estimate_planes_noise(x, levels=clipped, binned=binned)
+            noise, self.photons = estimate_planes_noise(x, levels=clipped, binned=binned, strides=strides)
         if noise.gain <= 0 and noise.read_variance <= 0:
             raise ValueError(
                 "no noise could be measured in the input, so there is nothing for the "
@@ -631,7 +636,7 @@ class Trainer:
             return x, noise
         clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
         models, signed = estimate_channel_noise(x, most=max(1, 8 // planes.shape[1]), levels=clipped,
-                                                binned=binned)
+                                                binned=binned, strides=self.config.model.noise_strides)
         if all(model.gain > 0 for model in models):
             gains = np.array([model.gain for model in models])
             self._fewest_photons = 1.0 / gains.max()  # each channel on its own percentile scale

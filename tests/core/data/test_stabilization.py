@@ -107,7 +107,7 @@ def test_estimates_on_the_same_planes_share_their_bins(moon, monkeypatch):
     alone = estimate_planes_noise(planes), estimate_channel_noise(planes)
     binned, calls = {}, []
     original = stabilization._noise_bins
-    monkeypatch.setattr(stabilization, "_noise_bins", lambda plane: calls.append(1) or original(plane))
+    monkeypatch.setattr(stabilization, "_noise_bins", lambda *args: calls.append(1) or original(*args))
     shared = estimate_planes_noise(planes, binned=binned), estimate_channel_noise(planes, binned=binned)
     assert shared == alone
     assert len(calls) == 3  # each channel binned once
@@ -286,3 +286,29 @@ def test_photons_are_counted_from_the_clamped_model_where_only_it_shows_shot_noi
     assert noise.gain > 0 and photons == noise
     (channel,), (channel_photons,) = estimate_channel_noise((eight_bit - low) / (high - low), levels=levels)
     assert channel_photons == channel == noise
+
+
+def _correlated(shape, sigma, seed=0):
+    """Gaussian noise of standard deviation ``sigma`` filtered by [0.5, 1, 0.5] along Y and X."""
+    kernel = np.array([0.5, 1.0, 0.5]) / np.sqrt(1.5)
+    noise = np.random.default_rng(seed).normal(0.0, sigma, shape)
+    for axis in (0, 1):
+        noise = np.apply_along_axis(np.convolve, axis, noise, kernel, mode="same")
+    return noise
+
+
+def test_strides_measure_the_noise_of_the_phases_where_the_whole_image_hides_it(moon):
+    noisy = (moon + _correlated(moon.shape, 0.1))[None, None]
+    whole, _ = estimate_planes_noise(noisy)
+    phases, _ = estimate_planes_noise(noisy, strides=(3, 3))
+    assert whole.read_variance < 0.2 * 0.1**2  # neighbours correlate at 0.67 along both axes
+    assert np.sqrt(phases.read_variance) == pytest.approx(0.1, rel=0.08)
+
+
+@pytest.mark.parametrize("strides", [(3, 3), (1, 3)])
+def test_strides_do_not_take_edges_for_noise(strides):
+    horse = 1.0 - img_as_float32(data.horse())  # a silhouette: flat, with sharp edges
+    noisy = add_noise(horse, "gaussian:0.1", seed=2)[None, None]
+    noise, _ = estimate_planes_noise(noisy, strides=strides)
+    # fitted on the 3,3 phases themselves: 0.109
+    assert np.sqrt(noise.read_variance) == pytest.approx(0.1, rel=0.05)

@@ -130,17 +130,17 @@ def planes_correlation(planes: np.ndarray, *, most: int = 4) -> np.ndarray | Non
     return np.median([noise_correlation(flat[i]) for i in picks], axis=0)
 
 
-def decorrelate(
+def choose_strides(
     planes: np.ndarray, strides: tuple[int, int] | None = None
-) -> tuple[np.ndarray | None, tuple[int, int], np.ndarray]:
-    """Measure the noise of planes (N, C, Y, X) and split them where it correlates along an axis.
+) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """Measure the noise of planes (N, C, Y, X) and the strides of the phases where it is white.
 
     Parameters
     ----------
     planes : ndarray, shape (N, C, Y, X)
     strides : (int, int), optional
-        Split at these strides (Y, X) whatever the measure finds (a user's
-        choice, e.g. for noise correlated along both axes); by default
+        These strides (Y, X) whatever the measure finds (a user's choice,
+        e.g. for noise correlated along both axes); by default
         :func:`decorrelating_strides`.
 
     Returns
@@ -149,16 +149,12 @@ def decorrelate(
         :func:`planes_correlation`.
     strides : (int, int)
         Those given, else :func:`decorrelating_strides` ((1, 1) where the
-        planes are too small to measure).
-    phases : ndarray
-        The planes' whole phases (:func:`to_phases` with ``crop``), where
-        the noise is white: the planes themselves for strides (1, 1).
+        planes are too small to measure): (1, 1) keeps the planes whole.
     """
     correlation = planes_correlation(planes)
     if strides is None:
         strides = (1, 1) if correlation is None else decorrelating_strides(correlation)
-    strides = tuple(int(stride) for stride in strides)
-    return correlation, strides, planes if strides == (1, 1) else to_phases(planes, strides, crop=True)
+    return correlation, (int(strides[0]), int(strides[1]))
 
 
 def suggested_strides(correlation: np.ndarray) -> tuple[int, int]:

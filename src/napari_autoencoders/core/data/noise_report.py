@@ -10,7 +10,7 @@ import numpy as np
 
 from .axes import to_planes
 from .clipping import channel_levels, clip_levels
-from .correlation import LAGS, ONSET, decorrelate, suggested_strides
+from .correlation import LAGS, ONSET, choose_strides, suggested_strides
 from .hot_pixels import fill_hot_pixels
 from .normalization import Normalizer
 from .stabilization import NoiseModel, estimate_planes_noise
@@ -114,10 +114,10 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     planes, _ = to_planes(np.asarray(image), axes)
     norm = Normalizer.fit(planes)
     unit = norm.normalize(planes)
-    correlation, strides, unit = decorrelate(unit)  # white noise in each set: fitted there
+    correlation, strides = choose_strides(unit)  # white noise in each set: fitted there
     levels = clip_levels(planes)
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
-    noise = estimate_planes_noise(unit, levels=clipped)[0]
+    noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
     return NoiseReport(
         noise=noise,
         low=float(norm.low[0]),
