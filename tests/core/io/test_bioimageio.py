@@ -106,6 +106,8 @@ MODELS = {
     "denoise-colours": lambda: make_model(
         channels=3, residual=True, noise_variance=1e-3, opponent_colours=True
     ),
+    # a fine-tuned prior on noise correlated along rows: it denoises every 3rd column apart
+    "denoise-phases": lambda: make_model(residual=True, noise_variance=1e-3, noise_strides=(1, 3)),
 }
 
 
@@ -144,7 +146,7 @@ def read_array(package, name):
 @pytest.mark.parametrize(
     "kind",
     ["denoise", "superres", "reconstruct", "vae", "aae", "denoise-3d", "denoise-stabilized",
-     "denoise-colours"],
+     "denoise-colours", "denoise-phases"],
 )
 def test_exported_package_passes_the_bioimageio_model_test(packages, kind):
     """bioimageio.core runs both weight formats on the test input and at several sizes.
@@ -221,11 +223,13 @@ def test_architecture_file_needs_torch_alone():
     for make in MODELS.values():
         model = make()
         rebuilt = namespace["build_network"](**dataclasses.asdict(model.config.model))
-        rebuilt.load_state_dict(model.network.state_dict(), strict=True)
-        size = model.config.model.input_size
-        x = torch.rand(2, 1, *[size] * model.config.model.spatial_dims)
+        packaged = bioimageio._packaged_network(model)  # wrapped where it denoises phases
+        rebuilt.load_state_dict(packaged.state_dict(), strict=True)
+        shape = [model.config.model.input_size] * model.config.model.spatial_dims
+        shape[-2:] = [side * stride for side, stride in zip(shape[-2:], model.config.model.noise_strides)]
+        x = torch.rand(2, model.config.model.in_channels, *shape)
         with torch.no_grad():
-            torch.testing.assert_close(rebuilt.eval()(x), model.network(x))
+            torch.testing.assert_close(rebuilt.eval()(x), packaged(x))
 
 
 def test_sample_becomes_the_test_input_and_cover(tmp_path):
@@ -324,7 +328,7 @@ def test_our_3d_package_opens_as_the_exported_model(packages):
 # -- import: our own packages --------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["denoise", "superres", "reconstruct", "vae", "aae"])
+@pytest.mark.parametrize("kind", ["denoise", "superres", "reconstruct", "vae", "aae", "denoise-phases"])
 def test_our_package_opens_as_the_exported_model(packages, kind):
     model, path = packages[kind]
     loaded = load_model(path)
@@ -571,7 +575,23 @@ def test_the_readme_says_that_hot_pixels_are_replaced_outside_the_package():
     assert "hot pixels" not in bioimageio._readme(make_model(), (1, 1, 64, 64))
 
 
-def test_the_readme_says_that_phases_of_correlated_noise_are_split_outside_the_package():
-    readme = bioimageio._readme(make_model(residual=True, noise_variance=1e-3, noise_strides=(1, 3)), (1, 1, 64, 64))
-    assert "pixels 1 rows and 3 columns apart one by one" in readme
+def test_the_readme_says_that_the_package_denoises_the_phases_of_correlated_noise(packages):
+    readme = read_member(packages["denoise-phases"][1], "README.md").decode()
+    assert "denoises the interleaved sets of pixels 1 rows and 3 columns apart" in readme
     assert "noise_strides" not in bioimageio._readme(make_model(), (1, 1, 64, 64))
+
+
+def test_a_package_of_phases_denoises_them_as_our_prediction_does(packages):
+    """Sizes and halo are the strides times the phases'; the network is applied to each phase."""
+    model, path = packages["denoise-phases"]
+    descr = _description(path)
+    rows, columns = descr.inputs[0].axes[2:]
+    assert (rows.size.step, columns.size.step) == (4, 12)  # 2**depth, times the strides
+    assert [axis.halo for axis in descr.outputs[0].axes[2:]] == [bioimageio.UNET_HALO, 3 * bioimageio.UNET_HALO]
+    test_input, test_output = read_array(path, "test_input.npy"), read_array(path, "test_output.npy")
+    assert test_input.shape[-1] % 12 == 0
+    whole = dataclasses.replace(model.config.model, noise_strides=(1, 1))
+    unsplit = dataclasses.replace(model, config=dataclasses.replace(model.config, model=whole))
+    ours = predict(model, test_input[0, 0], device="cpu", ensemble=False)
+    assert np.abs(test_output[0, 0] - ours).max() < 1e-3 * np.ptp(ours)
+    assert np.abs(test_output[0, 0] - predict(unsplit, test_input[0, 0], device="cpu", ensemble=False)).max() > 0.1

@@ -7,9 +7,11 @@ from napari_autoencoders.core.config import Config, ModelConfig
 from napari_autoencoders.core.nn.models import (
     ConvAutoencoder,
     ConvVAE,
+    Phased,
     UNet,
     build_model,
     pad_to_multiple,
+    phased,
 )
 
 
@@ -213,3 +215,24 @@ def test_opponent_colours_denoise_the_rotated_channels_and_rotate_back():
     with torch.no_grad():
         expected = torch.einsum("cd,bcyx->bdyx", opponent_matrix(), plain(rotated))
         torch.testing.assert_close(colours(x), expected)
+
+
+@pytest.mark.parametrize("strides", [(1, 3), (2, 1), (3, 3)])
+def test_phased_applies_the_network_to_each_phase_as_prediction_splits_them(strides):
+    from napari_autoencoders.core.data.correlation import phase_function
+
+    network = torch.nn.Conv2d(2, 3, 3, padding=1)
+    x = torch.randn(2, 2, 12, 18)
+    with torch.no_grad():
+        split = phase_function(lambda batch: network(torch.from_numpy(batch)).numpy(), strides)
+        torch.testing.assert_close(Phased(network, strides)(x), torch.from_numpy(split(x.numpy())))
+
+
+def test_a_traced_phased_network_takes_other_sizes_and_strides_1_1_are_no_wrap():
+    network = torch.nn.Conv2d(1, 1, 3, padding=1)
+    assert phased(network, (1, 1)) is network
+    wrapped = phased(network, [1, 3])
+    with torch.no_grad():
+        traced = torch.jit.trace(wrapped, torch.randn(1, 1, 12, 18))
+        y = torch.randn(3, 1, 10, 30)
+        torch.testing.assert_close(traced(y), wrapped(y))

@@ -95,6 +95,8 @@ _ARCHITECTURE_PARTS = (
     models.DenseVAE,
     models.ResidualBlock,
     models.SuperResolutionNet,
+    models.Phased,
+    models.phased,
 )
 #: The callable of the architecture file.
 ARCHITECTURE_CALLABLE = "build_network"
@@ -266,8 +268,11 @@ def architecture_source() -> str:
     footer = (
         f"NETWORKS = {{\n{table}}}\n\n\n"
         f"def {ARCHITECTURE_CALLABLE}(architecture: str, **fields) -> nn.Module:\n"
-        '    """Return the untrained network ``architecture`` with settings ``fields``."""\n'
-        "    return NETWORKS[architecture](SimpleNamespace(architecture=architecture, **fields))\n"
+        '    """Return the untrained network ``architecture`` with settings ``fields``.\n\n'
+        "    A network of noise correlated along rows or columns (``noise_strides``)\n"
+        '    comes wrapped: it denoises the interleaved phases of its input.\n    """\n'
+        "    network = NETWORKS[architecture](SimpleNamespace(architecture=architecture, **fields))\n"
+        '    return phased(network, fields.get("noise_strides", (1, 1)))\n'
     )
     return "\n\n".join([header, *parts, footer])
 
@@ -323,10 +328,15 @@ def _synthetic_input(model: TrainedModel, rules: list[tuple[int, int]]) -> np.nd
 
 
 def _axis_rules(mconfig: ModelConfig) -> list[tuple[int, int]]:
-    """Least size and step of each spatial axis of the input ((Z,) Y, X); step 0: fixed."""
+    """Least size and step of each spatial axis of the input ((Z,) Y, X); step 0: fixed.
+
+    A network of the phases of ``noise_strides`` takes Y and X the strides
+    times its phases' sizes.
+    """
     if _is_fixed(mconfig):
         return [(mconfig.input_size, 0)] * 2
-    rules = [_size_rule(mconfig)] * 2
+    least, step = _size_rule(mconfig)
+    rules = [(least * stride, step * stride) for stride in mconfig.noise_strides]
     if mconfig.spatial_dims == 3:
         step = 2**mconfig.depth
         rules.insert(0, (step * (2 * UNET_HALO_Z // step + 1), step))
@@ -361,8 +371,16 @@ def _run_network(model: TrainedModel, batch: np.ndarray) -> np.ndarray:
     """The model's output (B, C, Y, X) in the target's units, as bioimage.io computes it."""
     x = torch.from_numpy(model.input_norm.normalize(batch))
     with torch.inference_mode():
-        y = model.network(x).float().numpy()
+        y = _packaged_network(model)(x).float().numpy()
     return model.target_norm.denormalize(y)
+
+
+def _packaged_network(model: TrainedModel) -> torch.nn.Module:
+    """The network as the package holds it, on the CPU in evaluation mode.
+
+    Applied to the phases of ``noise_strides`` (:class:`~..nn.models.Phased`).
+    """
+    return models.phased(model.network, model.config.model.noise_strides)
 
 
 def _write_files(
@@ -378,7 +396,7 @@ def _write_files(
         "cover": folder / "cover.png",
         "readme": folder / "README.md",
     }
-    network = model.network  # on the CPU, in evaluation mode, as a TrainedModel keeps it
+    network = _packaged_network(model)
     state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
     torch.save(state, files["weights"])
     with warnings.catch_warnings():
@@ -524,10 +542,10 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
     if tuple(mconfig.noise_strides) != (1, 1):
         rows, columns = mconfig.noise_strides
         lines.append(
-            "- not in this package: the training data's noise correlated along rows or columns, "
-            f"and napari-autoencoders denoises the interleaved sets of pixels {rows} rows and "
-            f"{columns} columns apart one by one (its `noise_strides`); a bioimage.io runner "
-            "applies the network to the whole image, where it removes less of that noise"
+            "- the training data's noise correlated along rows or columns: the network denoises "
+            f"the interleaved sets of pixels {rows} rows and {columns} columns apart (its "
+            "`noise_strides`), in both weight formats, as napari-autoencoders does; the input's "
+            "y and x are multiples of those"
         )
     lines += [
         "",
@@ -566,7 +584,7 @@ def _describe(v, model: TrainedModel, files: dict[str, Path], **meta):
     else:
         factor = mconfig.factor
         halo = UNET_HALO if factor == 1 else _superres_reach(mconfig) * factor
-        names, halos = "yx", [halo, halo]
+        names, halos = "yx", [halo * stride for stride in mconfig.noise_strides]
         if mconfig.spatial_dims == 3:
             names, halos = "zyx", [UNET_HALO_Z, *halos]
         rules = _axis_rules(mconfig)
@@ -712,7 +730,9 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
         config = Config.from_dict(ours["config"])
         network = models.build_model(config.model)
         data = bio.download(descr.weights.pytorch_state_dict).read()
-        network.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), strict=True)
+        # the package's network of phases holds ours; our prediction splits the images itself
+        packaged = models.phased(network, config.model.noise_strides)
+        packaged.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), strict=True)
         return TrainedModel(
             config=config,
             network=network.eval(),

@@ -437,6 +437,38 @@ class SuperResolutionNet(nn.Module):
         return detail + F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False)
 
 
+class Phased(nn.Module):
+    """``network`` applied to the interleaved phases of planes (B, C, Y, X), interleaved back.
+
+    Phase ``(p, q)`` of ``strides`` (sy, sx) holds pixels ``[p::sy, q::sx]``
+    (:mod:`..data.correlation`); the phases go through ``network`` as one
+    batch. Y and X must be multiples of the strides. A model of noise
+    correlated along rows or columns (``noise_strides``) denoises so; our
+    own prediction splits arrays instead (it tiles and pads them), and a
+    bioimage.io package holds its network so wrapped.
+    """
+
+    def __init__(self, network: nn.Module, strides: tuple[int, int]):
+        super().__init__()
+        self.network = network
+        self.strides = (int(strides[0]), int(strides[1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map (B, C, Y, X) to the network's output on its phases, (B, C_out, Y, X)."""
+        rows, columns = self.strides
+        phases = [x[..., p::rows, q::columns] for p in range(rows) for q in range(columns)]
+        out = self.network(torch.cat(phases, dim=0)).chunk(rows * columns, dim=0)
+        # (B, C, Y / sy, X / sx, sx) -> X interleaved, then (B, C, Y / sy, sy, X) -> Y interleaved
+        lines = [torch.stack(out[p * columns : (p + 1) * columns], dim=-1).flatten(-2) for p in range(rows)]
+        return torch.stack(lines, dim=-2).flatten(-3, -2)
+
+
+def phased(network: nn.Module, strides) -> nn.Module:
+    """``network`` wrapped in :class:`Phased` for ``strides`` (Y, X); itself for (1, 1)."""
+    strides = (int(strides[0]), int(strides[1]))
+    return network if strides == (1, 1) else Phased(network, strides)
+
+
 #: The network class of each architecture.
 NETWORKS: dict[str, type[nn.Module]] = {
     Architecture.SUPERRES.value: SuperResolutionNet,
