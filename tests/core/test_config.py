@@ -102,16 +102,18 @@ def test_bad_value_names_its_field(section, name, value):
         config.validate()
 
 
-def test_noise_strides_are_asked_of_the_priors_self_supervised_fine_tuning_only():
+def test_noise_strides_are_asked_of_2d_self_supervised_denoising_only():
     config = Config(model=ModelConfig(**PRIOR_NETWORK))
     config.data.noise_strides = (1, 3)
-    with pytest.raises(ValueError, match="data.noise_strides splits the noisy image"):
-        config.validate()  # from scratch: not pretrained
+    assert config.validate() is config  # Noise2Void from random weights
     config.training.pretrained = True
-    assert config.validate() is config
+    assert config.validate() is config  # the prior's fine-tuning
     config.training.mode = "synthetic"
     with pytest.raises(ValueError, match="data.noise_strides splits the noisy image"):
         config.validate()
+    volumes = Config(model=ModelConfig(spatial_dims=3), data=DataConfig(axes="ZYX", noise_strides=(1, 3)))
+    with pytest.raises(ValueError, match="a 2D network"):
+        volumes.validate()
 
 
 def test_bad_value_in_a_dict_is_rejected():

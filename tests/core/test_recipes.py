@@ -127,7 +127,6 @@ def test_options_left_as_none_take_the_defaults():
         ("denoise", None, {"noise": "gaussian:0.1"}, "denoise with mode synthetic only"),
         ("denoise", "synthetic", {"mask_fraction": 0.1}, "mode self-supervised only"),
         ("denoise", "paired", {"noise_strides": (1, 3)}, "mode self-supervised only"),
-        ("denoise", None, {"noise_strides": (1, 3), "pretrained": False}, "splits the noisy image"),
         ("superres", "paired", {"downscale": "area"}, "paired images are given"),
         ("superres", None, {"depth": 3}, "not superres"),
         ("reconstruct", None, {"beta": 2.0}, "task vae only"),
@@ -150,6 +149,13 @@ def test_options_left_as_none_take_the_defaults():
 def test_options_a_task_does_not_use_are_refused(task, mode, options, message):
     with pytest.raises(ValueError, match=message):
         task_config(task, shape=(64, 64), mode=mode, **options)
+
+
+def test_noise_strides_are_refused_for_a_3d_network_and_kept_from_random_weights():
+    with pytest.raises(ValueError, match="splits the noisy image .* a 2D network"):
+        task_config("denoise", shape=(8, 64, 64), axes="ZYX", noise_strides=(1, 3), three_d=True)
+    config = task_config("denoise", shape=(64, 96), noise_strides=(1, 3), pretrained=False)
+    assert config.data.noise_strides == (1, 3) and not config.training.pretrained
 
 
 def test_noise_strides_are_asked_of_the_data_and_shrink_the_patch_to_the_sets():

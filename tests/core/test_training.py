@@ -751,6 +751,27 @@ def test_noise_correlated_along_rows_is_denoised_in_phases_in_training_and_in_th
     assert error[2] < 0.6 * error[1] < 0.6 * error[0]  # whole, the same network removes less
 
 
+def test_noise2void_from_random_weights_splits_noise_correlated_along_rows_where_asked(tiny_config):
+    from scipy import ndimage as ndi
+    from skimage import data as images
+
+    clean = images.camera()[::2, ::2][:160, :200] / 255.0
+    white = np.random.default_rng(0).normal(0.0, 0.1, clean.shape)
+    noisy = (clean + ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=1)).astype(np.float32)
+    measured = Trainer(tiny_config(data={"patch_size": 32}), noisy)
+    with pytest.warns(UserWarning, match="keeps the image whole unless asked: noise strides 1,3"):
+        for _ in measured.run():
+            pass
+    assert measured.result().config.model.noise_strides == (1, 1)
+    asked = Trainer(tiny_config(data={"patch_size": 32, "noise_strides": (1, 3)}), noisy)
+    with pytest.warns(UserWarning, match="3 interleaved sets, 1 rows and 3 columns apart"):
+        for _ in asked.run():
+            pass
+    model = asked.result()
+    assert model.config.model.noise_strides == (1, 3) and not model.config.training.pretrained
+    assert model.predict(noisy, axes="YX").shape == noisy.shape
+
+
 def test_white_noise_and_phases_narrower_than_a_patch_are_not_split(tiny_config):
     from scipy import ndimage as ndi
     from skimage import data as images

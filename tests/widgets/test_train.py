@@ -150,7 +150,7 @@ def test_form_follows_task_mode_and_layer(viewer, widget, make_noisy):
     assert not widget.latent_dim.isHidden()
 
 
-def test_noise_strides_show_for_the_priors_fine_tuning_and_reach_the_config(viewer, widget, make_noisy):
+def test_noise_strides_show_for_2d_self_supervised_denoising_and_reach_the_config(viewer, widget, make_noisy):
     viewer.add_image(make_noisy((96, 96)), name="noisy")
     assert not widget.noise_strides.isHidden()
     assert widget.config().data.noise_strides is None  # auto: measured
@@ -159,8 +159,11 @@ def test_noise_strides_show_for_the_priors_fine_tuning_and_reach_the_config(view
     widget.data_source.setCurrentText("folder")  # a collection is split as it is sampled
     assert not widget.noise_strides.isHidden()
     widget.data_source.setCurrentText("layer")
-    widget.start.setCurrentText("random weights")
-    assert widget.noise_strides.isHidden() and widget.config().data.noise_strides is None
+    widget.start.setCurrentText("random weights")  # Noise2Void's blind spot splits alike
+    assert not widget.noise_strides.isHidden() and widget.config().data.noise_strides == (3, 3)
+    widget.three_d.setChecked(True)  # a 3D network: not split
+    assert widget.noise_strides.isHidden()
+    widget.three_d.setChecked(False)
     widget.start.setCurrentText("pretrained prior")
     widget.mode.setCurrentText("synthetic")
     assert widget.noise_strides.isHidden()

@@ -279,10 +279,11 @@ def _add_train(commands) -> None:
     training.add_argument(
         "--noise-strides",
         metavar="Y,X",
-        help="denoise --mode self-supervised from the prior only: split the noisy image into "
+        help="denoise --mode self-supervised, 2D, only: split the noisy image into "
         "interleaved sets Y rows and X columns apart, for noise correlated along rows, columns "
         "or both (see the noise command's correlation table), e.g. 1,3 or 3,3; 1,1 keeps it "
-        "whole (default auto: measured, one axis only)",
+        "whole (default auto: measured, one axis only; --no-pretrained keeps it whole unless "
+        "given)",
     )
     training.add_argument("--seed", type=int, help=f"default {TrainingConfig.seed}")
     _add_common(train)

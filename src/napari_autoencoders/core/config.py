@@ -208,8 +208,8 @@ class ModelConfig:
     noise_strides : (int, int)
         Strides (Y, X) of the interleaved phases the model denoises apart,
         for noise correlated along rows or columns (:mod:`.data.correlation`);
-        (1, 1), the whole image at once. Self-supervised training from the
-        prior sets them where it measures such noise (in an image in memory,
+        (1, 1), the whole image at once. 2D self-supervised training sets
+        them where it measures such noise (in an image in memory,
         or a sample of a collection's planes) or ``data.noise_strides`` asks.
     prior : {"gaussian", "mixture"}
         The AAE's prior (architecture ``"aae"`` only): ``"gaussian"``, the
@@ -365,8 +365,9 @@ class DataConfig:
         (``model.spatial_dims`` 3), whose patches are ``patch_z`` x
         ``patch_size`` x ``patch_size`` boxes; unused in 2D.
     noise_strides : (int, int) or None
-        Strides (Y, X) of the interleaved sets that self-supervised
-        fine-tuning of the prior splits a noisy image into, for noise
+        Strides (Y, X) of the interleaved sets that 2D self-supervised
+        denoising (the prior's fine-tuning, or Noise2Void from random
+        weights) splits a noisy image into, for noise
         correlated along rows, columns or both (:mod:`.data.correlation`);
         (1, 1) keeps the image whole. None measures the correlation and
         splits along one axis where it finds one. The strides used go to
@@ -661,19 +662,17 @@ class Config:
             )
 
     def _check_noise_strides(self) -> None:
-        """Strides asked for split the noisy image of a 2D prior's self-supervised fine-tuning only."""
+        """Strides asked for split the noisy image of 2D self-supervised denoising only."""
         if self.data.noise_strides is None:
             return
-        fine_tuning = (
+        splits = (
             (self.training.task, self.training.mode) == (Task.DENOISE.value, Mode.SELF_SUPERVISED.value)
-            and self.training.pretrained
             and self.model.spatial_dims == 2
         )
-        if not fine_tuning:
+        if not splits:
             raise ValueError(
-                "data.noise_strides splits the noisy image for self-supervised fine-tuning of the "
-                "denoising prior (task 'denoise', mode 'self-supervised', pretrained, a 2D "
-                "network); leave it out (None) here."
+                "data.noise_strides splits the noisy image for self-supervised denoising (task "
+                "'denoise', mode 'self-supervised', a 2D network); leave it out (None) here."
             )
 
     def _check_pretrained(self) -> None:

@@ -128,6 +128,21 @@ CHECK_SIDE = 512
 COLOUR_CORRELATION = 0.5
 
 
+#: The warning where Noise2Void from random weights keeps an image of noise
+#: correlated along rows or columns whole. Split at 1,3, 60 s of it on the
+#: real-image benchmark's images with such noise (``bench/correlated_noise.py``'s)
+#: gained 1.5 to 7.6 dB on cell, moon, hubble_deep_field, retina and chelsea,
+#: and lost 0.7 to 2.5 on camera, gravel, horse, coins and immunohistochemistry
+#: (horse under its noisy input): 25.83 dB on average, 24.88 whole.
+_UNSPLIT_NOISE2VOID = (
+    "the noise correlates along rows or columns, which a blind spot takes for signal; "
+    "Noise2Void from random weights keeps the image whole unless asked: noise strides "
+    "{rows},{columns} split it into interleaved sets where the noise no longer correlates (on "
+    "smooth micrographs that helped most; on textured photographs it cost), and the pretrained "
+    "prior splits it by itself."
+)
+
+
 def _correlation_message(correlation: np.ndarray | None, strides: tuple[int, int], requested: bool) -> str:
     """The warning that the image is split (correlation (2, LAGS) along Y, X, None if unmeasured)."""
     if requested:
@@ -225,6 +240,8 @@ class Trainer:
     #: The normalised noisy planes (N, C, Y, X) the noise was fitted on (a collection's
     #: sample), from :meth:`_set_noise_model` to :meth:`_check_data`; dropped after :meth:`prepare`.
     _noisy_planes: np.ndarray | None = None
+    #: A collection's sample, raw (:meth:`_collection_sample`); dropped after :meth:`prepare`.
+    _sample_planes: np.ndarray | None = None
     #: What :meth:`_keep_prior_if_worse` compares: sub-images, targets, the prior's
     #: outputs, the prior's weights and its validation loss.
     _prior_check: tuple | None = None
@@ -317,6 +334,8 @@ class Trainer:
         #: The noise's correlation (2, LAGS) along Y and X where the training runs on
         #: interleaved phases, measured or asked for (:mod:`.data.correlation`); else None.
         self.noise_correlation: np.ndarray | None = None
+        #: Strides measured but not used (Noise2Void from random weights splits where asked only).
+        self._unused_strides: tuple[int, int] | None = None
 
     def _target_norm(self, config: Config, planes: np.ndarray, target_planes: np.ndarray) -> Normalizer:
         """The targets' normalisation: paired denoising targets on the noisy inputs' scale.
@@ -389,9 +408,10 @@ class Trainer:
         collection = isinstance(planes, ImageCollection)  # normalised patch by patch as sampled
         x = planes if collection else self.input_norm.normalize(planes)
         superres = self.config.training.task == Task.SUPERRES.value
-        splits = self._fine_tunes_on_pairs and not collection and self.config.model.spatial_dims == 2
-        if splits:
-            self._choose_strides(x)
+        splits = self._splits_noise and not collection
+        if self._splits_noise:  # a collection's sampled windows split alike
+            self._choose_strides(self._collection_sample(planes) if collection else x,
+                                 planes.plane_sides if collection else None)
         if self.config.training.pretrained and not superres:
             x = self._set_noise_model(x, planes)  # may rescale the normalisations' channels
         strides = self.config.model.noise_strides
@@ -427,7 +447,18 @@ class Trainer:
                 seed=self.config.training.seed + 2,  # + 1 seeds the validation batches
                 device=self.device,
             )
-        self._planes = self._noisy_planes = None
+        self._planes = self._noisy_planes = self._sample_planes = None
+
+    def _collection_sample(self, collection: ImageCollection) -> np.ndarray:
+        """A corner of up to 8 of ``collection``'s planes, evenly spread, normalised (N, C, S, S).
+
+        Read once: :attr:`_sample_planes` keeps them raw.
+        """
+        if self._sample_planes is None:
+            picks = spread_picks(len(collection))
+            side = min(256, *(min(collection.plane_shape(plane)[1:]) for plane in picks))
+            self._sample_planes = np.stack([collection.read(p, 0, 0, side) for p in picks])
+        return self.input_norm.normalize(self._sample_planes)
 
     def _choose_strides(self, x: np.ndarray, sides: tuple[int, int] | None = None) -> None:
         """Set ``model.noise_strides``: those of the phases of normalised planes ``x`` (N, C, Y, X) to train on.
@@ -437,13 +468,18 @@ class Trainer:
         alike. Measured strides that would split planes of ``sides`` (Y, X;
         a collection's smallest, of which ``x`` is a sample; by default
         ``x``'s own) into sets narrower than a training patch are not used:
-        the noise stays correlated there.
+        the noise stays correlated there. Noise2Void from random weights
+        splits only where asked (:data:`_UNSPLIT_NOISE2VOID`): the measured
+        strides go to :attr:`_unused_strides`, for a warning.
         """
         requested = self.config.data.noise_strides
         correlation, strides = choose_strides(x, requested)
         sides = x.shape[-2:] if sides is None else sides
         narrow = min(side // stride for side, stride in zip(sides, strides)) < self.config.data.patch_size
         if strides == (1, 1) or (requested is None and narrow):
+            return
+        if requested is None and not self.config.training.pretrained:
+            self._unused_strides = strides
             return
         self.noise_correlation = correlation
         self.config.model = dataclasses.replace(self.config.model, noise_strides=strides)
@@ -535,11 +571,10 @@ class Trainer:
 
         Given by the noise description in synthetic mode, else estimated
         from the noisy inputs (for a collection, from a corner of up to 8 of
-        its planes); :attr:`photons`, the model that thinning splits the
+        its planes: :meth:`_collection_sample`); :attr:`photons`, the model that thinning splits the
         counts with, is the estimate with a signed read variance. Where
-        ``model.noise_strides`` splits the planes (:meth:`_choose_strides`,
-        which chooses them for a collection here), the noise is that of
-        their phases, measured on the whole planes. Three
+        ``model.noise_strides`` splits the planes (:meth:`_choose_strides`),
+        the noise is that of their phases, measured on the whole planes. Three
         channels of Gaussian noise that share their structure are colours
         (:func:`_are_colours`). Self-supervised training on the raw
         ``planes`` of an array clipped at its ends (:func:`.data.clipping.clip_levels`)
@@ -552,12 +587,8 @@ class Trainer:
         """
         levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
         if isinstance(x, ImageCollection):
-            picks = spread_picks(len(x))
-            side = min(256, *(min(x.plane_shape(plane)[1:]) for plane in picks))
-            planes = np.stack([x.read(p, 0, 0, side) for p in picks])  # the sample, raw
-            x = self.input_norm.normalize(planes)
-            if self._fine_tunes_on_pairs and self.config.model.spatial_dims == 2:
-                self._choose_strides(x, data.plane_sides)  # the samplers split alike
+            x = self._collection_sample(data)
+            planes = self._sample_planes  # raw
         elif self._mode == Mode.SELF_SUPERVISED.value:
             levels = clip_levels(planes)
             self._clipped_share = clipped_share(planes, levels)
@@ -713,6 +744,16 @@ class Trainer:
         return self._fine_tunes_on_pairs and clipped and self._clipped_share >= KEEP_PRIOR_CLIPPED
 
     @property
+    def _splits_noise(self) -> bool:
+        """Whether noise correlated along rows or columns is split (self-supervised, 2D).
+
+        Into the interleaved phases of :meth:`_choose_strides`: the prior's
+        fine-tuning and Noise2Void's blind spot alike take pixels' noises
+        for independent.
+        """
+        return self._mode == Mode.SELF_SUPERVISED.value and self.config.model.spatial_dims == 2
+
+    @property
     def _fine_tunes_on_pairs(self) -> bool:
         """Whether the prior fine-tunes on pairs made from the noisy data (pretrained, self-supervised)."""
         return self.config.training.pretrained and self._mode == Mode.SELF_SUPERVISED.value
@@ -851,6 +892,9 @@ class Trainer:
                 stacklevel=2,
             )
         requested = self.config.data.noise_strides not in (None, (1, 1))
+        if self._unused_strides is not None:
+            rows, columns = self._unused_strides
+            warnings.warn(_UNSPLIT_NOISE2VOID.format(rows=rows, columns=columns), stacklevel=2)
         if self.noise_correlation is not None or requested:
             strides = self.config.model.noise_strides
             warnings.warn(_correlation_message(self.noise_correlation, strides, requested), stacklevel=2)

@@ -299,7 +299,8 @@ class TrainWidget(JobPanel):
         self.noise_strides.setToolTip(
             "Split the noisy image into interleaved sets Y rows and X columns apart, for noise "
             "correlated along rows, columns or both (Measure noise shows its correlation); 1,1 "
-            "keeps it whole. auto: measured, along one axis only."
+            "keeps it whole. auto: measured, along one axis only (from random weights, kept "
+            "whole: give strides to split)."
         )
         content = QWidget()
         self.advanced_form = QFormLayout(content)
@@ -388,8 +389,8 @@ class TrainWidget(JobPanel):
         show_row(self.advanced_form, self.patch_z, denoise and self.three_d.isChecked())
         masked = denoise and mode == Mode.SELF_SUPERVISED.value and not pretrained
         show_row(self.advanced_form, self.mask_fraction, masked)
-        fine_tunes = denoise and mode == Mode.SELF_SUPERVISED.value and pretrained
-        show_row(self.advanced_form, self.noise_strides, fine_tunes)
+        planes = denoise and mode == Mode.SELF_SUPERVISED.value and not self.three_d.isChecked()
+        show_row(self.advanced_form, self.noise_strides, planes)
         self.epochs.setEnabled(self.time_budget.value() == OFF)  # a budget replaces the cap
 
     def _on_source_changed(self) -> None:

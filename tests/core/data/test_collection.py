@@ -231,6 +231,15 @@ def test_row_noise_in_a_collection_is_split_into_sets_of_columns_as_sampled(tmp_
     asked = Trainer(config, ImageCollection([stored], "ZYX"))
     asked.prepare()
     assert asked.config.model.noise_strides == (2, 2) and asked.sampler.strides == (2, 2)
+    # Noise2Void from random weights, no noise model: measured, split where asked
+    scratch = tiny_config(data={"axes": "ZYX", "patch_size": 32})
+    measured = Trainer(scratch, ImageCollection([stored], "ZYX"))
+    measured.prepare()
+    assert measured.config.model.noise_strides == (1, 1) and measured._unused_strides == (1, 3)
+    scratch.data.noise_strides = (1, 3)
+    asked = Trainer(scratch, ImageCollection([stored], "ZYX"))
+    asked.prepare()
+    assert asked.config.model.noise_strides == (1, 3) and asked.sampler.strides == (1, 3)
 
 
 def test_read_region_and_minimum_read_block_by_block(tmp_path):
