@@ -238,7 +238,8 @@ class Trainer:
     #: The fewest photons a channel holds at its brightest, as the noise fit counts them.
     _fewest_photons: float = math.inf
     #: The normalised noisy planes (N, C, Y, X) the noise was fitted on (a collection's
-    #: sample), from :meth:`_set_noise_model` to :meth:`_check_data`; dropped after :meth:`prepare`.
+    #: sample; an array's phases once split), from :meth:`_set_noise_model` to
+    #: :meth:`_check_data`; dropped after :meth:`prepare`.
     _noisy_planes: np.ndarray | None = None
     #: A collection's sample, raw (:meth:`_collection_sample`); dropped after :meth:`prepare`.
     _sample_planes: np.ndarray | None = None
@@ -419,7 +420,7 @@ class Trainer:
             same = target_planes is planes
             x, planes = (to_phases(each, strides, crop=True) for each in (x, planes))
             target_planes = planes if same else target_planes
-            self._noisy_planes = x
+            self._noisy_planes = x if self._noisy_planes is not None else None
         y = x if collection or target_planes is planes else self.target_norm.normalize(target_planes)
         self._setup(x, y)
         self._frames = x if self._fits_density(x) else None
@@ -571,11 +572,12 @@ class Trainer:
 
         Given by the noise description in synthetic mode, else estimated
         from the noisy inputs (for a collection, from a corner of up to 8 of
-        its planes: :meth:`_collection_sample`); :attr:`photons`, the model that thinning splits the
-        counts with, is the estimate with a signed read variance. Where
-        ``model.noise_strides`` splits the planes (:meth:`_choose_strides`),
-        the noise is that of their phases, measured on the whole planes. Three
-        channels of Gaussian noise that share their structure are colours
+        its planes: :meth:`_collection_sample`); :attr:`photons`, the model
+        that thinning splits the counts with, is the estimate with a signed
+        read variance. Where ``model.noise_strides`` splits the planes
+        (:meth:`_choose_strides`), the noise is that of their phases,
+        measured on the whole planes. Three channels of Gaussian noise that
+        share their structure are colours
         (:func:`_are_colours`). Self-supervised training on the raw
         ``planes`` of an array clipped at its ends (:func:`.data.clipping.clip_levels`)
         fits the noise as clipped and, when it is Gaussian, keeps the clip
