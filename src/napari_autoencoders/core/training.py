@@ -409,14 +409,13 @@ class Trainer:
         collection = isinstance(planes, ImageCollection)  # normalised patch by patch as sampled
         x = planes if collection else self.input_norm.normalize(planes)
         superres = self.config.training.task == Task.SUPERRES.value
-        splits = self._splits_noise and not collection
         if self._splits_noise:  # a collection's sampled windows split alike
-            self._choose_strides(self._collection_sample(planes) if collection else x,
-                                 planes.plane_sides if collection else None)
+            sample, sides = (self._collection_sample(planes), planes.plane_sides) if collection else (x, None)
+            self._choose_strides(sample, sides)
         if self.config.training.pretrained and not superres:
             x = self._set_noise_model(x, planes)  # may rescale the normalisations' channels
         strides = self.config.model.noise_strides
-        if splits and strides != (1, 1):  # train on the phases, where the noise is white
+        if self._splits_noise and not collection and strides != (1, 1):  # train on the phases: white noise
             same = target_planes is planes
             x, planes = (to_phases(each, strides, crop=True) for each in (x, planes))
             target_planes = planes if same else target_planes

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from .axes import PlaneView, chunk_shape
-from .correlation import to_phases
 from .hot_pixels import fill_hot_pixels
 from .normalization import Normalizer
 from .patches import check_patch_size, held_out_count, split_indices, square_symmetries
@@ -372,8 +371,9 @@ class CachedPatchSampler:
         if self.strides == (1, 1):
             return self.collection.read(region.plane, y, x, self.patch_size)
         window = self.collection.read_region(region.plane, y, y + height, x, x + width)
-        phases = to_phases(window[None], self.strides)  # (sy * sx, C, P, P)
-        return phases[self.rng.integers(len(phases))]
+        rows, columns = self.strides
+        p, q = divmod(int(self.rng.integers(rows * columns)), columns)  # to_phases's phase p * sx + q
+        return window[:, p::rows, q::columns]
 
 
 def _turn(patches: np.ndarray, symmetry: np.ndarray) -> np.ndarray:

@@ -114,7 +114,7 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     planes, _ = to_planes(np.asarray(image), axes)
     norm = Normalizer.fit(planes)
     unit = norm.normalize(planes)
-    correlation, strides = choose_strides(unit)  # white noise in each set: fitted there
+    correlation, strides = choose_strides(unit)  # the noise fitted is the sets', white there
     levels = clip_levels(planes)
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
