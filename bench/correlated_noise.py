@@ -21,7 +21,7 @@ import time
 
 import bm3d
 import numpy as np
-from hot_pixels import means
+from defects import means
 from real_denoise import SCIENCE, _zero_shot, cases, scores, train_denoise
 from scipy import ndimage
 

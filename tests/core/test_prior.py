@@ -64,10 +64,20 @@ def test_zero_shot_replaces_hot_pixels_unless_told_not_to():
     noisy = add_noise(clean, "poisson:30+gaussian:0.01", seed=3)
     spots = (np.array([10, 60, 100]), np.array([90, 30, 64]))
     noisy[spots] = 3.0
-    replaced, kept = prior.denoise_image(noisy), prior.denoise_image(noisy, hot_pixels=False)
+    replaced, kept = prior.denoise_image(noisy), prior.denoise_image(noisy, defects=False)
     assert np.abs(replaced[spots] - clean[spots]).max() < 0.1
     assert kept[spots].min() > 1.0  # the prior takes a hot pixel for a bright spot
     assert noisy[spots].tolist() == [3.0] * 3
+
+
+def test_zero_shot_replaces_dead_pixels_among_bright_neighbours():
+    clean = img_as_float32(data.moon())[200:328, 200:328]
+    noisy = add_noise(clean, "poisson:1000+gaussian:0.01", seed=3)
+    spots = (np.array([10, 40, 100]), np.array([90, 40, 64]))  # about 430 photons
+    noisy[spots] = 0.0  # no photon: a dead pixel
+    replaced, kept = prior.denoise_image(noisy), prior.denoise_image(noisy, defects=False)
+    assert np.abs(replaced[spots] - clean[spots]).max() < 0.05
+    assert np.abs(kept[spots] - clean[spots]).min() > 0.1  # the prior takes it for a dark dot
 
 
 def test_zero_shot_denoises_noise_correlated_along_columns_in_phases():

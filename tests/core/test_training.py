@@ -713,18 +713,23 @@ def test_only_thinned_fine_tuning_on_few_photons_is_checked_on_neighbouring_pixe
     assert (trainer._prior_check is not None) == checked
 
 
-def test_hot_pixels_are_replaced_in_training_and_in_the_result(tiny_config, blobs):
+def test_hot_and_dead_pixels_are_replaced_in_training_and_in_the_result(tiny_config, blobs):
+    from scipy import ndimage as ndi
+
     clean = 0.1 + 0.8 * blobs((96, 96))
-    noisy = add_noise(clean, "poisson:30+gaussian:0.01", seed=0)
-    spots = (np.array([10, 40, 70, 85]), np.array([20, 50, 15, 80]))
-    noisy[spots] = 5.0
+    noisy = add_noise(clean, "poisson:300+gaussian:0.01", seed=0)
+    hot = (np.array([10, 40, 70, 85]), np.array([20, 50, 15, 80]))
+    # among neighbours of 165 photons or more
+    dead = tuple(np.argwhere(ndi.minimum_filter(clean, size=5) > 0.55)[[0, -1]].T)
+    noisy[hot], noisy[dead] = 5.0, 0.0
     trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
-    with pytest.warns(UserWarning, match="4 hot pixels"):
+    with pytest.warns(UserWarning, match="4 hot and 2 dead pixels"):
         for _ in trainer.run():
             pass
-    assert trainer.hot_pixels == 4
-    assert noisy[spots].tolist() == [5.0] * 4  # the input is left as it was
+    assert trainer.defects == (4, 2)
+    assert noisy[hot].tolist() == [5.0] * 4 and noisy[dead].tolist() == [0.0] * 2  # the input is kept
     denoised = trainer.result().predict(noisy, axes="YX")
+    spots = tuple(np.concatenate(axis) for axis in zip(hot, dead))
     assert np.abs(denoised[spots] - clean[spots]).max() < 0.2
 
 

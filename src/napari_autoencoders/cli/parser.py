@@ -472,7 +472,7 @@ def _add_noise(commands) -> None:
         "noise",
         help="measure the noise of an image as the denoiser does, before training",
         description="Print the noise model fitted to the image (shot noise in photons, the "
-        "standard deviation of the rest), its clip levels, its hot pixels and the correlation of "
+        "standard deviation of the rest), its clip levels, its hot and dead pixels and the correlation of "
         "its noise along Y and X, and so whether the denoiser splits it into interleaved sets of "
         "rows or columns.",
     )

@@ -41,7 +41,7 @@ from safetensors.torch import save_file
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.clipping import channel_levels, clip_levels, declip
 from .data.correlation import choose_strides, phase_function
-from .data.hot_pixels import fill_hot_pixels
+from .data.defects import fill_defects
 from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, estimate_planes_noise
 from .inference.prediction import symmetry_mean
@@ -142,7 +142,7 @@ def denoise_image(
     tile: int = 256,
     ensemble: bool = True,
     clipping: bool = True,
-    hot_pixels: bool = True,
+    defects: bool = True,
     strides: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Denoise one noisy image (Y, X) with the prior alone, no training: the zero-shot path.
@@ -172,10 +172,10 @@ def denoise_image(
     clipping : bool
         Look for clip levels (see ``noise``); False takes the noise as
         never clipped, as before they were modelled.
-    hot_pixels : bool
-        Replace hot pixels (:mod:`.data.hot_pixels`) by the median of their
-        neighbours before denoising; False keeps them, and the prior takes
-        each for a bright spot.
+    defects : bool
+        Replace hot and dead pixels (:mod:`.data.defects`) by the median of
+        their neighbours before denoising; False keeps them, and the prior
+        takes each for a bright spot or a dark dot.
     strides : (int, int), optional
         Denoise the interleaved phases of these strides (Y, X) apart
         (:mod:`.data.correlation`), for noise correlated along rows or
@@ -207,8 +207,8 @@ def denoise_image(
         PRIOR_CONFIG, noise_gain=noise.gain, noise_variance=noise.read_variance
     )
     network = pretrained_network(config, path).eval()
-    if hot_pixels:
-        unit = fill_hot_pixels(unit, noise)[0]
+    if defects:
+        unit = fill_defects(unit, noise)[0]
 
     def forward(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

@@ -38,7 +38,7 @@ from .data.neighbours import (
 )
 from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.correlation import LAGS, choose_strides, to_phases
-from .data.hot_pixels import fill_hot_pixels
+from .data.defects import Defects, fill_defects
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
 from .data.patches import (
@@ -328,9 +328,9 @@ class Trainer:
         self.input_loss: float | None = None
         #: The latent density a VAE's training ends with (:mod:`.latent.density`).
         self.density: LatentDensity | None = None
-        #: How many hot pixels of the noisy input were replaced (:mod:`.data.hot_pixels`).
-        self.hot_pixels = 0
-        #: The noise model a collection's patches have their hot pixels replaced with, as sampled.
+        #: How many hot and dead pixels of the noisy input were replaced (:mod:`.data.defects`).
+        self.defects = Defects(0, 0)
+        #: The noise model a collection's patches have their defective pixels replaced with, as sampled.
         self._patch_noise: NoiseModel | None = None
         #: The noise's correlation (2, LAGS) along Y and X where the training runs on
         #: interleaved phases, measured or asked for (:mod:`.data.correlation`); else None.
@@ -583,8 +583,8 @@ class Trainer:
         levels, so that prediction undoes the clipping's bias. The channels
         of the noisy inputs (of a collection, as its corners show them) are
         rescaled to one noise model (:meth:`_equalize_channel_noise`), and
-        ``x`` with them; the hot pixels of an array's noisy planes are
-        replaced (:mod:`.data.hot_pixels`, :attr:`hot_pixels` counts them).
+        ``x`` with them; the hot and dead pixels of an array's noisy planes
+        are replaced (:mod:`.data.defects`, :attr:`defects` counts them).
         """
         levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
         if isinstance(x, ImageCollection):
@@ -610,9 +610,9 @@ class Trainer:
             # a collection's patches are normalised as sampled, by the rescaled normalisation
             x, noise = self._equalize_channel_noise(x, planes, levels, noise, binned)
             if isinstance(data, ImageCollection):
-                self._patch_noise = noise  # its hot pixels are replaced as sampled (_samplers)
+                self._patch_noise = noise  # its defective pixels are replaced as sampled (_samplers)
             else:
-                x, self.hot_pixels = fill_hot_pixels(x, noise)
+                x, self.defects = fill_defects(x, noise)
                 data = x
             self._noisy_planes = x
         # synthetic mode's inputs are clean: none of their variance is noise
@@ -885,9 +885,9 @@ class Trainer:
                 "output is corrected for the clipping.",
                 stacklevel=2,
             )
-        if self.hot_pixels:
+        if any(self.defects):
             warnings.warn(
-                f"{self.hot_pixels} hot pixels (single pixels far brighter than all their "
+                f"{self.defects} (single pixels far brighter or darker than all their "
                 "neighbours, as a camera's defective pixels are) were replaced by the median of "
                 "their neighbours, in training and in the result.",
                 stacklevel=2,

@@ -335,8 +335,8 @@ class TrainWidget(JobPanel):
         self.export_button.clicked.connect(self._export_dialog)
         self.noise_button = QPushButton("Measure noise")
         self.noise_button.setToolTip(
-            "What denoising measures in the input layer: its noise model, clipping, hot pixels "
-            "and the noise's correlation along rows and columns"
+            "What denoising measures in the input layer: its noise model, clipping, hot and "
+            "dead pixels and the noise's correlation along rows and columns"
         )
         self.noise_button.clicked.connect(self.measure_noise)
 
@@ -526,8 +526,8 @@ class TrainWidget(JobPanel):
     def measure_noise(self) -> None:
         """Measure the input layer's noise in a worker and show the report as a notification.
 
-        The noise model, clip levels, hot pixels and the noise's correlation
-        along rows and columns (:func:`~..core.data.noise_report.noise_report`),
+        The noise model, clip levels, hot and dead pixels and the noise's
+        correlation along rows and columns (:func:`~..core.data.noise_report.noise_report`),
         as the ``noise`` command prints them; bad input is an error notification.
         """
         layer = self.input_layer.layer()

@@ -14,7 +14,7 @@ def test_the_report_holds_the_noise_model_hot_pixels_and_clipping_of_counts():
     report = noise_report(counts, "YX")
     span = np.subtract(*np.percentile(counts, [99.8, 1.0])) / 5.0  # in photons
     assert report.photons == pytest.approx(span, rel=0.2)
-    assert report.hot_pixels == 3
+    assert report.defects == (3, 0)
     assert report.clip_levels == (None, None) and report.strides == (1, 1)
     assert report.low < report.high
 

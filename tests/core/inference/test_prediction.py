@@ -435,15 +435,17 @@ def test_a_model_of_correlated_noise_predicts_each_phase_apart():
     assert np.allclose(result, from_phases(each[:, None], (1, 3), image.shape)[0, 0], atol=1e-5)
 
 
-def test_only_a_model_with_a_noise_model_replaces_hot_pixels():
+def test_only_a_model_with_a_noise_model_replaces_hot_and_dead_pixels():
     tiles = np.random.default_rng(2).normal(0.5, 0.01, (2, 1, 32, 32)).astype(np.float32)
     tiles[1, 0, 20, 30] = 5.0  # normalised: far above its neighbours
-    kept = prediction._hot_pixel_filler(untrained_model())(tiles)
+    tiles[0, 0, 8, 5] = -0.5  # and far below
+    kept = prediction._defect_filler(untrained_model())(tiles)
     assert kept is tiles
-    prior_like = untrained_model(residual=True, noise_gain=0.01, noise_variance=1e-4)
-    replaced = prediction._hot_pixel_filler(prior_like)(tiles)
-    ring = np.delete(tiles[1, 0, 19:22, 29:32].ravel(), 4)
-    assert ring.min() <= replaced[1, 0, 20, 30] <= ring.max()
+    prior_like = untrained_model(residual=True, noise_gain=0.001, noise_variance=1e-4)
+    replaced = prediction._defect_filler(prior_like)(tiles)
+    for b, y, x in ((1, 20, 30), (0, 8, 5)):
+        ring = np.delete(tiles[b, 0, y - 1:y + 2, x - 1:x + 2].ravel(), 4)
+        assert ring.min() <= replaced[b, 0, y, x] <= ring.max()
     elsewhere = np.ones(tiles.shape, bool)
-    elsewhere[1, 0, 20, 30] = False
+    elsewhere[1, 0, 20, 30] = elsewhere[0, 0, 8, 5] = False
     assert np.array_equal(replaced[elsewhere], tiles[elsewhere])

@@ -571,7 +571,7 @@ def test_the_readme_says_that_declipping_is_not_in_the_package():
 
 def test_the_readme_says_that_hot_pixels_are_replaced_outside_the_package():
     readme = bioimageio._readme(make_model(residual=True, noise_variance=1e-3), (1, 1, 64, 64))
-    assert "not in this package: napari-autoencoders replaces hot pixels" in readme
+    assert "not in this package: napari-autoencoders replaces hot and dead pixels" in readme
     assert "hot pixels" not in bioimageio._readme(make_model(), (1, 1, 64, 64))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .axes import PlaneView, chunk_shape
-from .hot_pixels import fill_hot_pixels
+from .defects import fill_defects
 from .normalization import Normalizer
 from .patches import check_patch_size, held_out_count, split_indices, square_symmetries
 from .stabilization import NoiseModel
@@ -329,8 +329,8 @@ class CachedPatchSampler:
     rng : numpy.random.Generator
         Source of randomness.
     noise : NoiseModel, optional
-        The normalised patches' noise: their hot pixels are replaced
-        (:func:`.hot_pixels.fill_hot_pixels`), as an image's in memory are.
+        The normalised patches' noise: their hot and dead pixels are replaced
+        (:func:`.defects.fill_defects`), as an image's in memory are.
     strides : (int, int)
         Read windows ``strides`` times a patch (Y, X) and keep one random
         interleaved phase of each (:func:`.correlation.to_phases`), for noise
@@ -359,7 +359,7 @@ class CachedPatchSampler:
             patches = _turn(patches, self.rng.integers(0, 4, batch) + 4 * (self.rng.random(batch) < 0.5))
         patches = self.normalizer.normalize(patches)
         if self.noise is not None:
-            patches = fill_hot_pixels(patches, self.noise)[0]
+            patches = fill_defects(patches, self.noise)[0]
         x = torch.from_numpy(patches).contiguous(memory_format=torch.channels_last)
         return x, x.clone()
 
@@ -401,7 +401,7 @@ def collection_samplers(
 ) -> tuple[CachedPatchSampler, CachedPatchSampler]:
     """Training and validation samplers of a collection, split by :func:`split_regions`.
 
-    With ``noise``, the patches' hot pixels are replaced; with ``strides``,
+    With ``noise``, the patches' hot and dead pixels are replaced; with ``strides``,
     each patch is a phase of a larger window (:class:`CachedPatchSampler`).
     """
     window = patch_size * max(strides)  # each region holds a window of the strides

@@ -1,5 +1,5 @@
 """What the denoiser measures in a noisy image before it trains: the noise model, clipping,
-hot pixels and the noise's correlation along rows and columns, for a user to check."""
+hot and dead pixels and the noise's correlation along rows and columns, for a user to check."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from .axes import to_planes
 from .clipping import channel_levels, clip_levels
 from .correlation import LAGS, ONSET, choose_strides, suggested_strides
-from .hot_pixels import fill_hot_pixels
+from .defects import Defects, fill_defects
 from .normalization import Normalizer
 from .stabilization import NoiseModel, estimate_planes_noise
 
@@ -30,8 +30,8 @@ class NoiseReport:
         Those percentiles, in the image's units (of its first channel).
     clip_levels : (float or None, float or None)
         Where the values were clipped, in the image's units; None where not.
-    hot_pixels : int
-        Pixels taken for a camera's hot pixels (:mod:`.hot_pixels`).
+    defects : Defects
+        How many pixels are taken for a camera's hot and dead pixels (:mod:`.defects`).
     correlation : ndarray of float, shape (2, LAGS), or None
         The noise's correlation along Y and X at 1 to ``LAGS`` pixels
         (:mod:`.correlation`); None for planes too small to measure.
@@ -43,7 +43,7 @@ class NoiseReport:
     low: float
     high: float
     clip_levels: tuple[float | None, float | None]
-    hot_pixels: int
+    defects: Defects
     correlation: np.ndarray | None
     strides: tuple[int, int]
 
@@ -71,7 +71,7 @@ class NoiseReport:
         sides = (("below at", self.clip_levels[0]), ("above at", self.clip_levels[1]))
         clipped = [f"{name} {level:.4g}" for name, level in sides if level is not None]
         lines.append(f"clipped: {' and '.join(clipped)}" if clipped else "clipped: no")
-        lines.append(f"hot pixels: {self.hot_pixels}")
+        lines.append(f"hot pixels: {self.defects.hot}; dead pixels: {self.defects.dead}")
         return lines + self._correlation_lines()
 
     def _correlation_lines(self) -> list[str]:
@@ -123,7 +123,7 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
         low=float(norm.low[0]),
         high=float(norm.high[0]),
         clip_levels=levels,
-        hot_pixels=fill_hot_pixels(unit, noise)[1],
+        defects=fill_defects(unit, noise)[1],
         correlation=correlation,
         strides=strides,
     )

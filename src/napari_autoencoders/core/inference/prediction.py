@@ -15,7 +15,7 @@ from ..data.axes import (
 from ..data.chunks import ChunkCache, tile_capacity
 from ..data.clipping import channel_levels, declip
 from ..data.correlation import phase_function
-from ..data.hot_pixels import fill_hot_pixels
+from ..data.defects import fill_defects
 from ..config import LATENT_ARCHITECTURES, Architecture, Task
 from ..data.patches import check_image
 from ..data.stabilization import NoiseModel
@@ -487,7 +487,7 @@ def _forward(
     With ``check``, each batch is refused if it holds NaN or infinite values.
     """
     network = model.network_on(device)
-    declipped, filled = _declipper(model), _hot_pixel_filler(model)
+    declipped, filled = _declipper(model), _defect_filler(model)
 
     def network_output(batch: np.ndarray) -> np.ndarray:
         memory_format = channels_last(model.config.model.spatial_dims)
@@ -506,17 +506,17 @@ def _forward(
     return forward
 
 
-def _hot_pixel_filler(model: TrainedModel):
-    """A function that replaces the hot pixels of normalised tiles (B, C, ...) of a denoising ``model``.
+def _defect_filler(model: TrainedModel):
+    """A function that replaces the hot and dead pixels of normalised tiles (B, C, ...) of a denoising ``model``.
 
     A model with a noise model (one started from the prior) replaces them as
-    its training did (:mod:`..data.hot_pixels`); others leave tiles as they are.
+    its training did (:mod:`..data.defects`); others leave tiles as they are.
     """
     config = model.config.model
     if config.noise_gain <= 0 and config.noise_variance <= 0:
         return lambda x: x
     noise = NoiseModel(config.noise_gain, config.noise_variance)
-    return lambda x: fill_hot_pixels(x, noise)[0]
+    return lambda x: fill_defects(x, noise)[0]
 
 
 def _declipper(model: TrainedModel):
