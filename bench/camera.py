@@ -69,7 +69,7 @@ def case_rows(size: int, budget: float, peaks, science) -> tuple[list[list[str]]
 
 def run(quick: bool = False) -> list[dict]:
     """Return the means and the per-case table."""
-    size, budget, peaks, science = (48, 1.0, (30,), SCIENCE[:1]) if quick else (512, BUDGET, PEAKS, SCIENCE)
+    size, budget, peaks, science = (128, 1.0, (30,), SCIENCE[:1]) if quick else (512, BUDGET, PEAKS, SCIENCE)
     rows, means = case_rows(size, budget, peaks, science)
     note = (
         f"The science images of the real-image benchmark ({', '.join(science)}; central crops of at most "

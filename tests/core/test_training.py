@@ -2,6 +2,7 @@
 
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -975,6 +976,30 @@ def test_a_colour_model_file_denoises_as_opponent_colours_again(tiny_config, tmp
     assert loaded.config.model.opponent_colours
     crop = noisy[:64, :64]
     np.testing.assert_allclose(loaded.predict(crop, axes="YXC"), model.predict(crop, axes="YXC"), atol=1e-5)
+
+
+@pytest.mark.parametrize("spec", ["gaussian:0.1", "poisson:30+gaussian:0.01"])
+def test_fine_tuning_an_image_too_small_to_validate_on_keeps_the_prior(tiny_config, blobs, spec):
+    noisy = add_noise(0.1 + 0.8 * blobs((60, 60)), spec, seed=0)  # patches of 32: no strip of 32 left
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in trainer.run():
+            pass
+    said = [str(warning.message) for warning in caught]
+    assert any("too small to hold out a validation region of one patch (32 pixels" in line for line in said)
+    assert not any("validating on the training data" in line for line in said)  # one message, not two
+    assert trainer.history[-1]["step"] == 0 and same_state(trainer.best_state, trainer.network.state_dict())
+
+
+def test_noise2void_on_an_image_too_small_to_validate_on_still_trains(tiny_config, blobs):
+    noisy = add_noise(0.1 + 0.8 * blobs((60, 60)), "gaussian:0.1", seed=0)
+    config = tiny_config(data={"batch_size": 2, "patch_size": 32}, training={"mode": "self-supervised"})
+    trainer = Trainer(config, noisy)
+    with pytest.warns(UserWarning, match="validating on the training data"):
+        for _ in trainer.run():
+            pass
+    assert trainer.history[-1]["step"] > 0
 
 
 def test_self_supervised_training_on_clipped_gaussian_noise_keeps_the_prior_and_declips(tiny_config, tmp_path):
