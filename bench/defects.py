@@ -59,7 +59,8 @@ def psnr(clean: np.ndarray, image: np.ndarray, where: np.ndarray | None = None) 
 def methods(budget: float, kind: str) -> dict:
     """Each method: a function of the image with defective pixels, returning (result, steps)."""
     return {
-        f"ours, prior (zero-shot), {kind} pixels kept": lambda image: (denoise_image(image, defects=False), "0"),
+        f"ours, prior (zero-shot), {kind} pixels kept": lambda image: (
+            denoise_image(image, defects=False), "0"),
         "ours, prior (zero-shot)": lambda image: (_zero_shot(image)[0], "0"),
         f"ours, self-supervised ({budget:g} s)": lambda image: train_denoise(image, image, budget)[::2],
     }
@@ -106,7 +107,8 @@ def means(rows: list[list[str]], digits: tuple[int, int] = (2, 2)) -> list[list[
 def run(quick: bool = False) -> list[dict]:
     """Return the means and the per-case tables: hot pixels, then dead pixels at each peak."""
     size, budget, science = (128, 1.0, SCIENCE[:1]) if quick else (512, BUDGET, SCIENCE)
-    images = f"The science images of the real-image benchmark ({', '.join(science)}; central crops of at most {size}x{size})"
+    images = (f"The science images of the real-image benchmark ({', '.join(science)}; central crops "
+              f"of at most {size}x{size})")
     common = (
         "PSNR against the clean image over the whole image, and within 2 pixels of a defective pixel, "
         "itself included ('near'). Recipe defaults, noise estimated from the image; self-supervised "

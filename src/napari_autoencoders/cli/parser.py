@@ -472,9 +472,9 @@ def _add_noise(commands) -> None:
         "noise",
         help="measure the noise of an image as the denoiser does, before training",
         description="Print the noise model fitted to the image (shot noise in photons, the "
-        "standard deviation of the rest), its clip levels, its hot and dead pixels and the correlation of "
-        "its noise along Y and X, and so whether the denoiser splits it into interleaved sets of "
-        "rows or columns.",
+        "standard deviation of the rest), its clip levels, its hot and dead pixels and the "
+        "correlation of its noise along Y and X, and so whether the denoiser splits it into "
+        "interleaved sets of rows or columns.",
     )
     noise.add_argument("--input", required=True, metavar="FILE", help="noisy image")
     noise.add_argument("--axes", help="axes of the input, e.g. YX, SYX, YXC (default: guessed)")

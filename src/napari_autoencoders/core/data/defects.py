@@ -112,7 +112,10 @@ def _defects_and_median(
     if not (hot.any() or dead.any()):
         return hot, dead, None
     median = ndimage.median_filter(values, footprint=footprint, mode="mirror")
-    return hot & (above > DEFECT_SHARE * (values - median)), dead & (below > DEFECT_SHARE * (median - values)), median
+    # a neighbour near the pixel shares its light (or shadow): an optical spot (or dot)
+    hot &= above > DEFECT_SHARE * (values - median)
+    dead &= below > DEFECT_SHARE * (median - values)
+    return hot, dead, median
 
 
 def _variance(values: np.ndarray, noise: NoiseModel) -> np.ndarray:

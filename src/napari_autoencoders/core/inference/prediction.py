@@ -507,7 +507,7 @@ def _forward(
 
 
 def _defect_filler(model: TrainedModel):
-    """A function that replaces the hot and dead pixels of normalised tiles (B, C, ...) of a denoising ``model``.
+    """A function that replaces the hot and dead pixels of a denoising ``model``'s normalised tiles (B, C, ...).
 
     A model with a noise model (one started from the prior) replaces them as
     its training did (:mod:`..data.defects`); others leave tiles as they are.

@@ -536,8 +536,8 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
     if mconfig.noise_gain > 0 or mconfig.noise_variance > 0:
         lines.append(
             "- not in this package: napari-autoencoders replaces hot and dead pixels (single "
-            "pixels far brighter or darker than all their neighbours) by the median of their neighbours before "
-            "denoising, a bioimage.io runner does not"
+            "pixels far brighter or darker than all their neighbours) by the median of their "
+            "neighbours before denoising, a bioimage.io runner does not"
         )
     if tuple(mconfig.noise_strides) != (1, 1):
         rows, columns = mconfig.noise_strides
