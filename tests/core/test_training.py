@@ -978,6 +978,23 @@ def test_a_colour_model_file_denoises_as_opponent_colours_again(tiny_config, tmp
     np.testing.assert_allclose(loaded.predict(crop, axes="YXC"), model.predict(crop, axes="YXC"), atol=1e-5)
 
 
+def test_thinned_training_data_lose_dark_outliers_that_the_input_keeps(tiny_config, blobs):
+    from scipy import ndimage as ndi
+
+    clean = 0.05 + 0.9 * blobs((96, 96))
+    noisy = add_noise(clean, "poisson:60+gaussian:0.01", seed=0)
+    # among neighbours of 21 photons or more, above the validation strip (rows 64 on)
+    bright = np.argwhere(ndi.minimum_filter(clean, size=5)[:60] > 0.35)
+    dead = tuple(bright[[0, len(bright) // 2, -1]].T)
+    noisy[dead] = 0.0  # no photon: not told from noise by the neighbours' deviations
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    trainer.prepare()
+    assert trainer.defects == (0, 0)
+    planes = trainer.sampler.inputs[0, 0]  # the training data, normalised
+    assert planes[dead].min() > 0.3 * np.median(planes)
+    assert noisy[dead].tolist() == [0.0] * 3
+
+
 @pytest.mark.parametrize("spec", ["gaussian:0.1", "poisson:30+gaussian:0.01"])
 def test_fine_tuning_an_image_too_small_to_validate_on_keeps_the_prior(tiny_config, blobs, spec):
     noisy = add_noise(0.1 + 0.8 * blobs((60, 60)), spec, seed=0)  # patches of 32: no strip of 32 left

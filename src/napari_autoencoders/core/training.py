@@ -38,7 +38,7 @@ from .data.neighbours import (
 )
 from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.correlation import LAGS, choose_strides, to_phases
-from .data.defects import Defects, fill_defects
+from .data.defects import Defects, fill_dark_outliers, fill_defects
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
 from .data.patches import (
@@ -590,7 +590,9 @@ class Trainer:
         of the noisy inputs (of a collection, as its corners show them) are
         rescaled to one noise model (:meth:`_equalize_channel_noise`), and
         ``x`` with them; the hot and dead pixels of an array's noisy planes
-        are replaced (:mod:`.data.defects`, :attr:`defects` counts them).
+        are replaced (:mod:`.data.defects`, :attr:`defects` counts them),
+        and for thinned pairs its dark outliers too
+        (:func:`.data.defects.fill_dark_outliers`, training data only).
         """
         levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
         if isinstance(x, ImageCollection):
@@ -619,6 +621,8 @@ class Trainer:
                 self._patch_noise = noise  # its defective pixels are replaced as sampled (_samplers)
             else:
                 x, self.defects = fill_defects(x, noise)
+                if self._fine_tunes_on_pairs and noise.gain > 0:  # thinned pairs
+                    x = fill_dark_outliers(x, noise)
                 data = x
             self._noisy_planes = x
         # synthetic mode's inputs are clean: none of their variance is noise

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.data.defects import Defects, fill_defects, find_defects
+from napari_autoencoders.core.data.defects import Defects, fill_dark_outliers, fill_defects, find_defects
 from napari_autoencoders.core.data.stabilization import NoiseModel
 
 SPOTS = [(20, 30), (64, 64), (100, 17), (5, 120), (0, 50), (127, 127)]  # edges and a corner too
@@ -103,3 +103,21 @@ def test_each_plane_of_a_stack_is_judged_on_its_own(smooth):
     assert hot.shape == dead.shape == bad.shape
     assert np.argwhere(hot).tolist() == [[0, 0, 1, 10, 10]]
     assert np.argwhere(dead).tolist() == [[0, 0, 2, 20, 20]]
+
+
+def test_training_data_lose_pixels_of_no_photon_among_twenty_where_the_defect_rule_keeps_them(smooth):
+    noisy, noise = poisson_gaussian(smooth * 0.5 + 0.4, 40)  # 18 to 30 photons: too few for fill_defects
+    bad = noisy.copy()
+    for y, x in SPOTS:
+        bad[y, x] = 0.0
+    assert fill_defects(bad, noise)[1] == (0, 0)
+    mended = fill_dark_outliers(bad, noise)
+    changed = np.argwhere(mended != bad).tolist()
+    assert sorted(changed) == sorted(map(list, SPOTS))
+    assert np.abs(mended - noisy)[tuple(np.array(SPOTS).T)].max() < 0.25  # about the neighbours' level
+    assert bad[SPOTS[0]] == 0.0  # the input is left as it was
+
+
+def test_poisson_noise_alone_has_no_dark_outliers(smooth):
+    noisy, noise = poisson_gaussian(smooth, 30)
+    assert fill_dark_outliers(noisy, noise) is noisy
