@@ -621,7 +621,7 @@ class Trainer:
                 self._patch_noise = noise  # its defective pixels are replaced as sampled (_samplers)
             else:
                 x, self.defects = fill_defects(x, noise)
-                if self._fine_tunes_on_pairs and noise.gain > 0:  # thinned pairs
+                if self._fine_tunes_on_pairs and noise.gain > 0:  # _thinned, before the config has the gain
                     x = fill_dark_outliers(x, noise)
                 data = x
             self._noisy_planes = x

@@ -103,15 +103,15 @@ def fill_dark_outliers(planes: np.ndarray, noise: NoiseModel) -> np.ndarray:
     misses as structure (the pixel reads no photon in both halves of a
     pair): on ``bench/defects.py``'s cell with 0.1 % of its pixels dead, 30
     s of it fell 0.97 dB under the prior at 100 photons (39.91 dB), and
-    with this 1.17 dB over it (42.05). A pixel whose
-    count or fewer has a Poisson probability under :data:`DARK_OUTLIER_P`
-    at its 8 neighbours' median count is a surer sign than a difference
-    of deviations where counts are few (none where 20 are expected:
-    2e-9); counts as :func:`.stabilization.thin` makes them, the read noise
-    counted as photons. Real dark details sharper than the median's
-    reach are taken too (the benchmark's coins at 100 photons: 239
-    pixels), so this cleans only what the network learns from, never the
-    image it denoises. ``noise`` needs a gain above 0.
+    with this 1.17 dB over it (42.05). A pixel whose count or fewer has a
+    Poisson probability under :data:`DARK_OUTLIER_P` at its 8 neighbours'
+    median count is a surer sign than a difference of deviations where
+    counts are few (none where 20 are expected: 2e-9); counts as
+    :func:`.stabilization.thin` makes them, the read noise counted as
+    photons. Real dark details sharper than the median's reach are taken
+    too (the benchmark's coins at 100 photons: 239 pixels), so this cleans
+    only what the network learns from, never the image it denoises.
+    ``noise`` needs a gain above 0.
     """
     values = np.asarray(planes, dtype=np.float32)
     offset = noise.read_variance / noise.gain**2
