@@ -553,13 +553,10 @@ class Trainer:
             fraction = cfg.data.validation_fraction
             return neighbour_samplers(x, y, neighbours=cfg.training.neighbours, fraction=fraction, **common)
         phases = math.prod(cfg.model.noise_strides)  # x holds the phases of each plane
-        with warnings.catch_warnings():
-            if self._fine_tunes_on_pairs:  # then the prior is kept, and run says so (_keeps_prior)
-                warnings.simplefilter("ignore")
-            train_x, train_y, val_x, val_y = split_validation(
-                x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng,
-                phases=phases,
-            )
+        train_x, train_y, val_x, val_y = split_validation(
+            x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng,
+            phases=phases, warn=not self._fine_tunes_on_pairs,  # else run says it keeps the prior
+        )
         self._unvalidated = val_x is train_x and cfg.data.validation_fraction > 0
         options = dict(patch_size=cfg.data.patch_size, batch_size=cfg.data.batch_size)
         kind = PatchSampler
@@ -750,8 +747,9 @@ class Trainer:
 
         And where much of the noise was clipped. Recorrupted pairs need
         Gaussian noise; clipped noise is squashed near the clip levels, the
-        pair's noises there anticorrelate, and fine-tuning on them, even with the recorruption scaled to the
-        squashed variance at each pixel, left photographs clipped at sigma
+        pair's noises there anticorrelate, and fine-tuning on them, even
+        with the recorruption scaled to the squashed variance at each
+        pixel, left photographs clipped at sigma
         50 (of 255) 0.2 to 1 dB below the prior and declipping after 30 s
         (camera, chelsea, moon; 2 to 16 % of their pixels clipped), the
         black-and-white horse (51 %) 8 dB below. Where less than

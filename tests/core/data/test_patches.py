@@ -1,5 +1,7 @@
 """Tests for input checks, the validation split and the patch sampler."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -116,6 +118,16 @@ def test_split_too_small_image_warns_and_reuses_the_data():
     with pytest.warns(UserWarning, match="too small"):
         train_x, _, val_x, _ = split_validation(
             planes, planes, fraction=0.1, patch_size=16, rng=np.random.default_rng(0)
+        )
+    assert train_x is planes and val_x is planes
+
+
+def test_split_too_small_image_is_quiet_where_the_caller_says_what_it_does():
+    planes = row_index_planes(1, 20, 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_x, _, val_x, _ = split_validation(
+            planes, planes, fraction=0.1, patch_size=16, rng=np.random.default_rng(0), warn=False
         )
     assert train_x is planes and val_x is planes
 

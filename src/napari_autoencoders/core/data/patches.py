@@ -111,13 +111,15 @@ def split_validation(
     patch_size: int,
     rng: np.random.Generator,
     phases: int = 1,
+    warn: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Hold out data for validation.
 
     A stack of planes gives whole random planes; a single plane gives a strip
     of rows at the bottom (or of columns at the right) at least one patch
     wide, so validation patches never overlap training patches. Data too
-    small to split is used for both, with a warning.
+    small to split is used for both (the same arrays), with a warning
+    unless ``warn`` is False (for a caller that says what it does instead).
 
     Planes split into ``phases`` interleaved phases each
     (:func:`.correlation.to_phases`: item ``k * B + b`` is phase ``k`` of
@@ -147,11 +149,12 @@ def split_validation(
                 *(np.take(a, np.arange(cut), axis=axis) for a in (inputs, targets)),
                 *(np.take(a, np.arange(cut, size), axis=axis) for a in (inputs, targets)),
             )
-    warnings.warn(
-        "the image is too small to hold out a validation region of one patch; "
-        "validating on the training data, so early stopping cannot detect overfitting.",
-        stacklevel=2,
-    )
+    if warn:
+        warnings.warn(
+            "the image is too small to hold out a validation region of one patch; "
+            "validating on the training data, so early stopping cannot detect overfitting.",
+            stacklevel=2,
+        )
     return inputs, targets, inputs, targets
 
 
