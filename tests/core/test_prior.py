@@ -93,9 +93,22 @@ def test_zero_shot_denoises_noise_correlated_along_columns_in_phases():
     assert np.array_equal(split, prior.denoise_image(noisy, ensemble=False, strides=(3, 1)))
 
 
-def test_zero_shot_leaves_white_noise_whole():
+def test_zero_shot_leaves_white_noise_whole(recwarn):
     noisy = add_noise(img_as_float32(data.camera())[::4, ::4], "gaussian:0.1", seed=1)
     assert np.array_equal(prior.denoise_image(noisy), prior.denoise_image(noisy, strides=(1, 1)))
+    assert not [w for w in recwarn if "both axes" in str(w.message)]
+
+
+def test_zero_shot_says_where_neighbours_correlate_along_both_axes():
+    from scipy import ndimage as ndi
+
+    clean = img_as_float32(data.camera())[::4, ::4]
+    kernel = np.array([0.5, 1.0, 0.5]) / 1.5**0.5
+    noise = np.random.default_rng(0).normal(0.0, 0.1, clean.shape)
+    noisy = clean + ndi.convolve1d(ndi.convolve1d(noise, kernel, axis=0), kernel, axis=1).astype(np.float32)
+    with pytest.warns(UserWarning, match="correlate along both axes .* noise strides 3,3"):
+        whole = prior.denoise_image(noisy, ensemble=False)
+    assert np.array_equal(whole, prior.denoise_image(noisy, ensemble=False, strides=(1, 1)))
 
 
 def test_zero_shot_without_measurable_noise_returns_a_copy():

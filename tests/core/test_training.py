@@ -802,6 +802,17 @@ def _both_axes_noisy(clean: np.ndarray) -> np.ndarray:
     return (clean + ndi.convolve1d(ndi.convolve1d(white, kernel, axis=0), kernel, axis=1)).astype(np.float32)
 
 
+def test_noise_correlated_along_both_axes_is_kept_whole_with_a_warning_naming_the_strides(tiny_config):
+    from skimage import data as images
+
+    clean = images.camera()[::2, ::2][:200, :200] / 255.0
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), _both_axes_noisy(clean))
+    with pytest.warns(UserWarning, match="correlate along both axes .* noise strides 3,3 split it"):
+        for _ in trainer.run():
+            pass
+    assert trainer.result().config.model.noise_strides == (1, 1)
+
+
 def test_noise_strides_asked_for_split_noise_correlated_along_both_axes(tiny_config):
     from skimage import data as images
 

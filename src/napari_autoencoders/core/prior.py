@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.clipping import channel_levels, clip_levels, declip
-from .data.correlation import choose_strides, phase_function
+from .data.correlation import both_axes_warning, choose_strides, correlates_along_both, phase_function
 from .data.defects import fill_defects
 from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, estimate_planes_noise
@@ -180,7 +181,8 @@ def denoise_image(
         Denoise the interleaved phases of these strides (Y, X) apart
         (:mod:`.data.correlation`), for noise correlated along rows or
         columns; by default measured on the image (:func:`.data.correlation.choose_strides`),
-        (1, 1) for white noise.
+        (1, 1) for white noise, and for neighbours that correlate along both axes,
+        with a warning (:func:`.data.correlation.both_axes_warning`).
 
     Returns
     -------
@@ -196,7 +198,10 @@ def denoise_image(
     unit = norm.normalize(image[None, None])[0]  # (1, Y, X)
     levels = channel_levels(*clip_levels(image), norm)[0] if clipping else (None, None)
     # the phases' noise is white: the whole image's looks weaker
-    _, strides = choose_strides(unit[None], strides)
+    correlation, chosen = choose_strides(unit[None], strides)
+    if strides is None and correlates_along_both(correlation):
+        warnings.warn(both_axes_warning(correlation), stacklevel=2)
+    strides = chosen
     if noise is None:
         noise = estimate_planes_noise(unit[None], levels=[levels], strides=strides)[0]
     else:

@@ -37,7 +37,7 @@ from .data.neighbours import (
     neighbour_samplers,
 )
 from .data.clipping import channel_levels, clip_levels, clipped_share
-from .data.correlation import LAGS, choose_strides, to_phases
+from .data.correlation import LAGS, both_axes_warning, choose_strides, correlates_along_both, to_phases
 from .data.defects import Defects, fill_dark_outliers, fill_defects
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
@@ -339,6 +339,9 @@ class Trainer:
         self.noise_correlation: np.ndarray | None = None
         #: Strides measured but not used (Noise2Void from random weights splits where asked only).
         self._unused_strides: tuple[int, int] | None = None
+        #: The correlation (2, LAGS) measured where neighbours correlate along both axes, for a
+        #: warning (:func:`.data.correlation.correlates_along_both`); else None.
+        self._both_axes: np.ndarray | None = None
 
     def _target_norm(self, config: Config, planes: np.ndarray, target_planes: np.ndarray) -> Normalizer:
         """The targets' normalisation: paired denoising targets on the noisy inputs' scale.
@@ -472,10 +475,13 @@ class Trainer:
         ``x``'s own) into sets narrower than a training patch are not used:
         the noise stays correlated there. Noise2Void from random weights
         splits only where asked (:data:`_UNSPLIT_NOISE2VOID`): the measured
-        strides go to :attr:`_unused_strides`, for a warning.
+        strides go to :attr:`_unused_strides`, for a warning. Neighbours that
+        correlate along both axes stay whole, with a warning (:attr:`_both_axes`).
         """
         requested = self.config.data.noise_strides
         correlation, strides = choose_strides(x, requested)
+        if requested is None and correlates_along_both(correlation):
+            self._both_axes = correlation
         sides = x.shape[-2:] if sides is None else sides
         narrow = min(side // stride for side, stride in zip(sides, strides)) < self.config.data.patch_size
         if strides == (1, 1) or (requested is None and narrow):
@@ -924,6 +930,8 @@ class Trainer:
         if self._unused_strides is not None:
             rows, columns = self._unused_strides
             warnings.warn(_UNSPLIT_NOISE2VOID.format(rows=rows, columns=columns), stacklevel=2)
+        if self._both_axes is not None:
+            warnings.warn(both_axes_warning(self._both_axes), stacklevel=2)
         if self.noise_correlation is not None or requested:
             strides = self.config.model.noise_strides
             warnings.warn(_correlation_message(self.noise_correlation, strides, requested), stacklevel=2)

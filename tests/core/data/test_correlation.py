@@ -106,6 +106,25 @@ def test_noise_correlated_alike_along_both_axes_is_left_whole_and_the_strides_th
     assert correlation.decorrelating_strides(found) == (1, 1)
     assert correlation.suggested_strides(found) == (3, 3)  # 0.67 at 1 pixel, 0.17 at 2, 0 at 3
     assert correlation.suggested_strides(np.zeros((2, correlation.LAGS))) == (1, 1)
+    assert correlation.correlates_along_both(found)
+    assert "noise strides 3,3 split it" in correlation.both_axes_warning(found)
+
+
+@pytest.mark.parametrize("name", ["gravel", "retina"])
+def test_the_grain_of_a_nearly_clean_image_correlates_along_both_axes(name):
+    image = img_as_float32(getattr(data, name)())
+    image = image[..., 1] if image.ndim == 3 else image
+    top, left = ((side - 256) // 2 for side in image.shape)
+    assert correlation.correlates_along_both(correlation.noise_correlation(image[top:top + 256, left:left + 256]))
+
+
+def test_white_noise_row_noise_and_no_measure_do_not_correlate_along_both_axes():
+    clean = img_as_float32(data.gravel())[:256, :256]
+    textured = add_noise(clean, "gaussian:0.06", seed=3)  # the benchmark's sigma 15 of 255
+    rows = clean + correlated_noise(clean.shape, 0.1, axis=1)
+    for image in (textured, rows):
+        assert not correlation.correlates_along_both(correlation.noise_correlation(image))
+    assert not correlation.correlates_along_both(None)
 
 
 def test_strides_given_split_whatever_is_measured():
