@@ -93,6 +93,14 @@ def test_zero_shot_denoises_noise_correlated_along_columns_in_phases():
     assert np.array_equal(split, prior.denoise_image(noisy, ensemble=False, strides=(3, 1)))
 
 
+def test_a_given_noise_model_applies_where_read_noise_takes_pixels_below_zero_photons():
+    clean = np.clip(img_as_float32(data.camera())[::4, ::4] - 0.2, 0.0, None)  # a black coat
+    noisy = add_noise(clean, "poisson:30+gaussian:0.02", seed=0)
+    assert np.percentile(noisy, 1) < 0
+    denoised = prior.denoise_image(noisy, noise=NoiseModel(1 / 30, 0.02**2), ensemble=False)
+    assert np.mean((denoised - clean) ** 2) < 0.2 * np.mean((noisy - clean) ** 2)
+
+
 def test_zero_shot_leaves_white_noise_whole(recwarn):
     noisy = add_noise(img_as_float32(data.camera())[::4, ::4], "gaussian:0.1", seed=1)
     assert np.array_equal(prior.denoise_image(noisy), prior.denoise_image(noisy, strides=(1, 1)))

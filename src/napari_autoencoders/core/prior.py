@@ -205,7 +205,10 @@ def denoise_image(
     if noise is None:
         noise = estimate_planes_noise(unit[None], levels=[levels], strides=strides)[0]
     else:
+        # read noise takes dark pixels below zero photons, and a 1st percentile there gives
+        # the rescaled line a read variance below 0: clamped, as the estimate's is
         noise = noise.rescaled(norm.low[0], norm.high[0] - norm.low[0])
+        noise = NoiseModel(noise.gain, max(noise.read_variance, 0.0))
     if noise.gain <= 0 and noise.read_variance <= 0:
         return image.copy()  # no measurable noise
     config = dataclasses.replace(
