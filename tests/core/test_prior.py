@@ -101,10 +101,37 @@ def test_a_given_noise_model_applies_where_read_noise_takes_pixels_below_zero_ph
     assert np.mean((denoised - clean) ** 2) < 0.2 * np.mean((noisy - clean) ** 2)
 
 
+def _nearly_clean_gravel(side=256):
+    """A crop of gravel, 8-bit, with noise of 1 of 255: its fine texture measures as noise of about 4."""
+    clean = img_as_float32(data.gravel())[:side, :side]
+    return clean, clean + np.random.default_rng(1).normal(0.0, 1 / 255, clean.shape).astype(np.float32)
+
+
+def test_the_prior_removes_about_the_noise_variance_a_right_model_predicts():
+    noisy = add_noise(img_as_float32(data.camera())[::2, ::2], "gaussian:0.1", seed=0)
+    factor, share = prior.checked_noise(noisy[None], NoiseModel(0.0, 0.01))
+    assert 0.8 < share < 1.1 and factor == 1.0
+
+
+def test_a_noise_model_fitted_to_texture_is_found_too_large():
+    _, noisy = _nearly_clean_gravel()
+    factor, share = prior.checked_noise(noisy[None], NoiseModel(0.0, (4 / 255) ** 2))
+    assert share < prior.LEAST_REMOVED and factor == pytest.approx(share / prior.REMOVED)
+
+
+def test_zero_shot_scales_a_noise_measure_that_is_texture_with_a_warning():
+    clean, noisy = _nearly_clean_gravel()
+    with pytest.warns(UserWarning, match="prior removes only .* not noise"):
+        scaled = prior.denoise_image(noisy, ensemble=False)
+    unscaled = prior.denoise_image(noisy, ensemble=False, noise=NoiseModel(0.0, (4 / 255) ** 2))  # given: kept
+    errors = [np.mean((image - clean) ** 2) for image in (noisy, scaled, unscaled)]
+    assert errors[1] < 0.5 * errors[2] and errors[2] > errors[0]
+
+
 def test_zero_shot_leaves_white_noise_whole(recwarn):
     noisy = add_noise(img_as_float32(data.camera())[::4, ::4], "gaussian:0.1", seed=1)
     assert np.array_equal(prior.denoise_image(noisy), prior.denoise_image(noisy, strides=(1, 1)))
-    assert not [w for w in recwarn if "both axes" in str(w.message)]
+    assert not [w for w in recwarn if "both axes" in str(w.message) or "removes only" in str(w.message)]
 
 
 def test_zero_shot_says_where_neighbours_correlate_along_both_axes():

@@ -802,6 +802,24 @@ def _both_axes_noisy(clean: np.ndarray) -> np.ndarray:
     return (clean + ndi.convolve1d(ndi.convolve1d(white, kernel, axis=0), kernel, axis=1)).astype(np.float32)
 
 
+def test_a_nearly_clean_image_has_its_noise_measure_scaled_down_with_a_warning(tiny_config):
+    from skimage import data as images
+
+    from napari_autoencoders.core.data.stabilization import estimate_planes_noise
+
+    clean = images.gravel()[:200, :200] / 255.0
+    noisy = (clean + np.random.default_rng(1).normal(0.0, 1 / 255, clean.shape)).astype(np.float32)
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    with pytest.warns(UserWarning, match="prior removes only .* taken as 0.[0-5]"):
+        for _ in trainer.run():
+            pass
+    fitted = estimate_planes_noise(trainer.input_norm.normalize(noisy[None, None]))[0]
+    model = trainer.result().config.model
+    assert model.noise_variance < 0.6 * fitted.read_variance and model.noise_gain == 0
+    errors = [np.mean((image - clean) ** 2) for image in (noisy, trainer.result().predict(noisy, axes="YX"))]
+    assert errors[1] < 2 * errors[0]  # about the input, where the fit's noise cost it several times that
+
+
 def test_noise_correlated_along_both_axes_is_kept_whole_with_a_warning_naming_the_strides(tiny_config):
     from skimage import data as images
 

@@ -62,7 +62,7 @@ from .data.stabilization import (
     spread_picks,
     thin,
 )
-from .prior import pretrained_network
+from .prior import checked_noise, pretrained_network, texture_warning
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -339,6 +339,9 @@ class Trainer:
         self.noise_correlation: np.ndarray | None = None
         #: Strides measured but not used (Noise2Void from random weights splits where asked only).
         self._unused_strides: tuple[int, int] | None = None
+        #: The factor the noise model was scaled by and the share of it the prior removed, where
+        #: :func:`.prior.checked_noise` scaled it, for a warning; else None.
+        self._noise_check: tuple[float, float] | None = None
         #: The correlation (2, LAGS) measured where neighbours correlate along both axes, for a
         #: warning (:func:`.data.correlation.correlates_along_both`); else None.
         self._both_axes: np.ndarray | None = None
@@ -620,6 +623,7 @@ class Trainer:
         if self._mode != Mode.SYNTHETIC.value:
             # a collection's patches are normalised as sampled, by the rescaled normalisation
             x, noise = self._equalize_channel_noise(x, planes, levels, noise, binned)
+            noise = self._check_noise(x, noise, levels)
             if isinstance(data, ImageCollection):
                 self._patch_noise = noise  # its defective pixels are replaced as sampled (_samplers)
             else:
@@ -636,6 +640,29 @@ class Trainer:
             opponent_colours=colours, clip_low=levels[0], clip_high=levels[1],
         )
         return data
+
+    def _check_noise(self, x: np.ndarray, noise: NoiseModel, levels: tuple) -> NoiseModel:
+        """``noise`` of normalised planes ``x`` (N, C, Y, X), scaled where the prior finds less of it.
+
+        The prior denoises a crop of the middle plane (:func:`.prior.checked_noise`);
+        where it removes far less variance than the model predicts, the model
+        and :attr:`photons` are scaled down alike (:attr:`_noise_check`, for a
+        warning). Not checked on noise clipped at ``levels`` (whose
+        variance the clipping squashes) or split into phases.
+        """
+        if levels != (None, None) or self.config.model.noise_strides != (1, 1):
+            return noise
+        factor, share = checked_noise(np.asarray(x[len(x) // 2]), noise, self.config.model)
+        if factor == 1.0:
+            return noise
+        self._noise_check = (factor, share)
+        self._fewest_photons /= factor
+
+        def scaled(model: NoiseModel) -> NoiseModel:
+            return NoiseModel(model.gain * factor, model.read_variance * factor)
+
+        self.photons = [scaled(m) for m in self.photons] if isinstance(self.photons, list) else scaled(self.photons)
+        return scaled(noise)
 
     def _equalize_channel_noise(
         self,
@@ -930,6 +957,8 @@ class Trainer:
         if self._unused_strides is not None:
             rows, columns = self._unused_strides
             warnings.warn(_UNSPLIT_NOISE2VOID.format(rows=rows, columns=columns), stacklevel=2)
+        if self._noise_check is not None:
+            warnings.warn(texture_warning(*self._noise_check), stacklevel=2)
         if self._both_axes is not None:
             warnings.warn(both_axes_warning(self._both_axes), stacklevel=2)
         if self.noise_correlation is not None or requested:
