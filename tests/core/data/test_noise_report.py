@@ -41,3 +41,23 @@ def test_the_report_suggests_strides_where_neighbours_correlate_along_both_axes(
     assert rows[-1] == "  (noise strides 1,1 keep the image whole)"
     white_lines = noise_report(camera + white, "YX").lines()
     assert white_lines[-1] == "so the denoiser takes the image whole"
+
+
+def test_the_report_gives_the_priors_check_of_the_noise_model():
+    camera = data.camera().astype(np.float32)
+    noisy = camera + np.random.default_rng(2).normal(0.0, 20.0, camera.shape).astype(np.float32)
+    report = noise_report(noisy, "YX")
+    assert report.check[0] == 1.0 and 0.8 < report.check[1] < 1.1
+    assert any(line.endswith("so the denoiser takes the model as it is") for line in report.lines())
+    gravel = data.gravel()[:256, :256].astype(np.float32)
+    nearly_clean = gravel + np.random.default_rng(1).normal(0.0, 1.0, gravel.shape).astype(np.float32)
+    factor, share = noise_report(nearly_clean, "YX").check
+    assert share < 0.6 and factor < 1.0
+    assert any("so the denoiser takes the noise as" in line for line in noise_report(nearly_clean, "YX").lines())
+
+
+def test_the_report_of_clipped_noise_makes_no_check():
+    eight_bit = np.clip(data.camera() + np.random.default_rng(0).normal(0.0, 25.0, (512, 512)), 0, 255)
+    report = noise_report(np.round(eight_bit).astype(np.uint8), "YX")
+    assert report.clip_levels != (None, None) and report.check is None
+    assert "prior's check of the model: not made (clipped noise, or interleaved sets)" in report.lines()

@@ -3,11 +3,13 @@ hot and dead pixels and the noise's correlation along rows and columns, for a us
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..prior import PRIOR_CONFIG, REMOVED, checked_noise
 from .axes import to_planes
 from .clipping import channel_levels, clip_levels
 from .correlation import LAGS, ONSET, choose_strides, suggested_strides
@@ -37,6 +39,11 @@ class NoiseReport:
         (:mod:`.correlation`); None for planes too small to measure.
     strides : (int, int)
         The interleaved sets the image is denoised in; (1, 1): whole.
+    check : (float, float) or None
+        The prior's check of ``noise`` (:func:`..prior.checked_noise`): the
+        factor the denoiser scales it by (1: it stands) and the share of its
+        variance the prior removes; None where not checked (clipped noise,
+        interleaved sets).
     """
 
     noise: NoiseModel
@@ -46,6 +53,7 @@ class NoiseReport:
     defects: Defects
     correlation: np.ndarray | None
     strides: tuple[int, int]
+    check: tuple[float, float] | None = None
 
     @property
     def photons(self) -> float:
@@ -72,7 +80,21 @@ class NoiseReport:
         clipped = [f"{name} {level:.4g}" for name, level in sides if level is not None]
         lines.append(f"clipped: {' and '.join(clipped)}" if clipped else "clipped: no")
         lines.append(f"hot pixels: {self.defects.hot}; dead pixels: {self.defects.dead}")
-        return lines + self._correlation_lines()
+        return lines + self._check_lines() + self._correlation_lines()
+
+    def _check_lines(self) -> list[str]:
+        """What the prior removes of the variance the model predicts, and what the denoiser makes of it."""
+        if self.check is None:
+            return ["prior's check of the model: not made (clipped noise, or interleaved sets)"]
+        factor, share = self.check
+        line = f"prior's check of the model: it removes {share:.0%} of the variance the model predicts"
+        if factor == 1.0:
+            return [f"{line}, so the denoiser takes the model as it is"]
+        return [
+            f"{line} (about {REMOVED:.0%} where the model is right),",
+            f"  so the denoiser takes the noise as {factor:.2f} of it: part of what was measured is not "
+            "noise (the texture of a nearly clean image, or correlated noise)",
+        ]
 
     def _correlation_lines(self) -> list[str]:
         """The noise's correlation along Y and X, and what the denoiser makes of it."""
@@ -118,6 +140,11 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     levels = clip_levels(planes)
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
+    check = None
+    if clipped is None and strides == (1, 1) and (noise.gain > 0 or noise.read_variance > 0):
+        channels = unit.shape[1]
+        network = dataclasses.replace(PRIOR_CONFIG, in_channels=channels, out_channels=channels)
+        check = checked_noise(unit[len(unit) // 2], noise, network)
     return NoiseReport(
         noise=noise,
         low=float(norm.low[0]),
@@ -126,4 +153,5 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
         defects=fill_defects(unit, noise)[1],
         correlation=correlation,
         strides=strides,
+        check=check,
     )
