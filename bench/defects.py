@@ -9,7 +9,7 @@ pixel (itself included), for the prior alone without defective pixels, with
 them kept (``denoise_image(..., defects=False)``, as before they were looked
 for) and with them replaced (the default), and for self-supervised training
 with the defaults; with the count of pixels the noise report
-(:func:`~napari_autoencoders.core.data.noise_report.noise_report`, the
+(:func:`~napari_autoencoders.core.noise_report.noise_report`, the
 trainer's fit) takes for defective.
 """
 
@@ -20,7 +20,7 @@ from real_denoise import SCIENCE, _zero_shot, cases, train_denoise
 from scipy import ndimage
 
 from napari_autoencoders.core.data.noise import add_noise
-from napari_autoencoders.core.data.noise_report import noise_report
+from napari_autoencoders.core.noise_report import noise_report
 from napari_autoencoders.core.prior import denoise_image
 
 #: Share of the pixels made defective.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..core.data.axes import guess_axes
-from ..core.data.noise_report import noise_report
+from ..core.noise_report import noise_report
 from ..core.io.images import read_image
 
 

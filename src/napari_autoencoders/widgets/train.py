@@ -41,7 +41,7 @@ from ..core.config import (
 from ..core.data.axes import as_volume_axes
 from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
 from ..core.data.correlation import parse_strides
-from ..core.data.noise_report import NoiseReport, noise_report
+from ..core.noise_report import NoiseReport, noise_report
 from ..core.io.inputs import image_paths, open_collection
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
@@ -527,7 +527,7 @@ class TrainWidget(JobPanel):
         """Measure the input layer's noise in a worker and show the report as a notification.
 
         The noise model, clip levels, hot and dead pixels and the noise's
-        correlation along rows and columns (:func:`~..core.data.noise_report.noise_report`),
+        correlation along rows and columns (:func:`~..core.noise_report.noise_report`),
         as the ``noise`` command prints them; bad input is an error notification.
         """
         layer = self.input_layer.layer()
@@ -747,7 +747,7 @@ def warm_optimizer_support() -> threading.Thread:
 
 @thread_worker
 def _noise_in_thread(data: np.ndarray, axes: str) -> NoiseReport:
-    """:func:`~..core.data.noise_report.noise_report` of ``data`` in a worker."""
+    """:func:`~..core.noise_report.noise_report` of ``data`` in a worker."""
     return noise_report(np.asarray(data), axes)
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..prior import PRIOR_CONFIG, REMOVED, checked_noise
-from .axes import to_planes
-from .clipping import channel_levels, clip_levels
-from .correlation import LAGS, ONSET, choose_strides, suggested_strides
-from .defects import Defects, fill_defects
-from .normalization import Normalizer
-from .stabilization import NoiseModel, estimate_planes_noise
+from .data.axes import to_planes
+from .data.clipping import channel_levels, clip_levels
+from .data.correlation import LAGS, ONSET, choose_strides, suggested_strides
+from .data.defects import Defects, fill_defects
+from .data.normalization import Normalizer
+from .data.stabilization import NoiseModel, estimate_planes_noise
+from .prior import PRIOR_CONFIG, REMOVED, checked_noise
 
 
 @dataclass(frozen=True)
@@ -33,14 +33,14 @@ class NoiseReport:
     clip_levels : (float or None, float or None)
         Where the values were clipped, in the image's units; None where not.
     defects : Defects
-        How many pixels are taken for a camera's hot and dead pixels (:mod:`.defects`).
+        How many pixels are taken for a camera's hot and dead pixels (:mod:`.data.defects`).
     correlation : ndarray of float, shape (2, LAGS), or None
         The noise's correlation along Y and X at 1 to ``LAGS`` pixels
-        (:mod:`.correlation`); None for planes too small to measure.
+        (:mod:`.data.correlation`); None for planes too small to measure.
     strides : (int, int)
         The interleaved sets the image is denoised in; (1, 1): whole.
     check : (float, float) or None
-        The prior's check of ``noise`` (:func:`..prior.checked_noise`): the
+        The prior's check of ``noise`` (:func:`.prior.checked_noise`): the
         factor the denoiser scales it by (1: it stands) and the share of its
         variance the prior removes; None where not checked (clipped noise,
         interleaved sets).

@@ -3,7 +3,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import data
 
-from napari_autoencoders.core.data.noise_report import noise_report
+from napari_autoencoders.core.noise_report import noise_report
 
 
 def test_the_report_holds_the_noise_model_hot_pixels_and_clipping_of_counts():
