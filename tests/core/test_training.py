@@ -820,6 +820,36 @@ def test_a_nearly_clean_image_has_its_noise_measure_scaled_down_with_a_warning(t
     assert errors[1] < 2 * errors[0]  # about the input, where the fit's noise cost it several times that
 
 
+def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():
+    from skimage import data as images
+
+    from napari_autoencoders.core.data.stabilization import NoiseModel
+    from napari_autoencoders.core.recipes import task_config
+
+    gravel = images.gravel()[:128, :128] / 255.0
+    two = np.stack([gravel, gravel[::-1]]).astype(np.float32)  # (C, Y, X), nearly clean
+    trainer = Trainer(task_config("denoise", shape=two.shape, axes="CYX"), two)
+    trainer.photons = [NoiseModel(0.01, -0.001), NoiseModel(0.02, -0.004)]
+    trainer._fewest_photons = 50.0
+    noise = trainer._check_noise(two[None], NoiseModel(0.0, (4 / 255) ** 2))
+    factor = trainer._noise_check[0]
+    assert factor < 0.6 and noise.read_variance == pytest.approx(factor * (4 / 255) ** 2)
+    assert [model.gain for model in trainer.photons] == pytest.approx([0.01 * factor, 0.02 * factor])
+    assert [-m.read_variance / m.gain for m in trainer.photons] == pytest.approx([0.1, 0.2])
+    assert trainer._fewest_photons == pytest.approx(50.0 / factor)
+
+
+def test_clipped_counts_with_shot_noise_are_not_checked(tiny_config):
+    from skimage import data as images
+
+    clean = images.gravel()[:160, :160] / 255.0
+    counts = np.random.default_rng(0).poisson(3000 * clean).astype(np.float32)
+    saturated = np.minimum(counts, np.percentile(counts, 97))  # a camera's full well
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), saturated)
+    trainer.prepare()
+    assert trainer._noise_check is None
+
+
 def test_noise_correlated_along_both_axes_is_kept_whole_with_a_warning_naming_the_strides(tiny_config):
     from skimage import data as images
 

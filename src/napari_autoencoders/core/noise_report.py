@@ -40,10 +40,11 @@ class NoiseReport:
     strides : (int, int)
         The interleaved sets the image is denoised in; (1, 1): whole.
     check : (float, float) or None
-        The prior's check of ``noise`` (:func:`.prior.checked_noise`): the
-        factor the denoiser scales it by (1: it stands) and the share of its
-        variance the prior removes; None where not checked (clipped noise,
-        interleaved sets).
+        The prior's check of ``noise`` (:func:`.prior.checked_noise`), on the
+        channels together as the zero-shot prior makes it: the factor the
+        denoiser scales it by (1: it stands) and the share of its variance
+        the prior removes; None where not checked (clipped noise,
+        interleaved sets, no noise measured).
     """
 
     noise: NoiseModel
@@ -85,7 +86,7 @@ class NoiseReport:
     def _check_lines(self) -> list[str]:
         """What the prior removes of the variance the model predicts, and what the denoiser makes of it."""
         if self.check is None:
-            return ["prior's check of the model: not made (clipped noise, or interleaved sets)"]
+            return ["prior's check of the model: not made (clipped noise, interleaved sets, or no noise)"]
         factor, share = self.check
         line = f"prior's check of the model: it removes {share:.0%} of the variance the model predicts"
         if factor == 1.0:

@@ -598,7 +598,8 @@ class Trainer:
         ``x`` with them; the hot and dead pixels of an array's noisy planes
         are replaced (:mod:`.data.defects`, :attr:`defects` counts them),
         and for thinned pairs its dark outliers too
-        (:func:`.data.defects.fill_dark_outliers`, training data only).
+        (:func:`.data.defects.fill_dark_outliers`, training data only); then
+        the prior checks the model, unless clipped (:meth:`_check_noise`).
         """
         levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
         if isinstance(x, ImageCollection):
@@ -618,12 +619,12 @@ class Trainer:
                 "no noise could be measured in the input, so there is nothing for the "
                 "pretrained prior to remove; check the image, or set pretrained to false."
             )
+        found_clipped = levels != (None, None)  # whatever the noise: the prior's check skips it
         levels = levels if noise.is_gaussian else (None, None)
         self._fewest_photons = 1.0 / noise.gain if noise.gain > 0 else math.inf
         if self._mode != Mode.SYNTHETIC.value:
             # a collection's patches are normalised as sampled, by the rescaled normalisation
             x, noise = self._equalize_channel_noise(x, planes, levels, noise, binned)
-            noise = self._check_noise(x, noise, levels)
             if isinstance(data, ImageCollection):
                 self._patch_noise = noise  # its defective pixels are replaced as sampled (_samplers)
             else:
@@ -632,6 +633,8 @@ class Trainer:
                     x = fill_dark_outliers(x, noise)
                 data = x
             self._noisy_planes = x
+            if not found_clipped:  # after the defective pixels, found with the model as measured
+                noise = self._check_noise(x, noise)
         # synthetic mode's inputs are clean: none of their variance is noise
         inputs_noise = NoiseModel(0.0, 0.0) if self._mode == Mode.SYNTHETIC.value else noise
         colours = self.config.model.in_channels == 3 and noise.is_gaussian and _are_colours(x, inputs_noise)
@@ -641,28 +644,25 @@ class Trainer:
         )
         return data
 
-    def _check_noise(self, x: np.ndarray, noise: NoiseModel, levels: tuple) -> NoiseModel:
+    def _check_noise(self, x: np.ndarray, noise: NoiseModel) -> NoiseModel:
         """``noise`` of normalised planes ``x`` (N, C, Y, X), scaled where the prior finds less of it.
 
         The prior denoises a crop of the middle plane (:func:`.prior.checked_noise`);
         where it removes far less variance than the model predicts, the model
         and :attr:`photons` are scaled down alike (:attr:`_noise_check`, for a
-        warning). Not checked on noise clipped at ``levels`` (whose
-        variance the clipping squashes) or split into phases.
+        warning). Not on noise split into phases; the caller skips clipped
+        data, whose variance the clipping squashes.
         """
-        if levels != (None, None) or self.config.model.noise_strides != (1, 1):
+        if self.config.model.noise_strides != (1, 1):
             return noise
         factor, share = checked_noise(np.asarray(x[len(x) // 2]), noise, self.config.model)
         if factor == 1.0:
             return noise
         self._noise_check = (factor, share)
         self._fewest_photons /= factor
-
-        def scaled(model: NoiseModel) -> NoiseModel:
-            return NoiseModel(model.gain * factor, model.read_variance * factor)
-
-        self.photons = [scaled(m) for m in self.photons] if isinstance(self.photons, list) else scaled(self.photons)
-        return scaled(noise)
+        photons = self.photons
+        self.photons = [m.scaled(factor) for m in photons] if isinstance(photons, list) else photons.scaled(factor)
+        return noise.scaled(factor)
 
     def _equalize_channel_noise(
         self,

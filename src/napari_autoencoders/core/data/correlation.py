@@ -48,9 +48,9 @@ RESIDUAL = 0.15
 #: said to (:func:`both_axes_warning`): the measure cannot tell noise correlated along both
 #: axes (a [0.5, 1, 0.5] kernel along each: 0.55 to 0.73 on the real-image benchmark's
 #: images; a Gaussian blur of 1 pixel: 0.66 to 0.81) from the grain of a nearly clean image
-#: (chelsea, gravel, moon, retina and immunohistochemistry with noise of 0 to 2 of 255: 0.46
-#: to 0.96), and the image stays whole. White noise on the benchmark's 30 noisy inputs: at
-#: most 0.47 (gravel at sigma 15 of 255).
+#: (above it: chelsea, gravel, immunohistochemistry and retina with noise of 0 to 2 of 255,
+#: cell and moon with 0 and 1), and the image stays whole. White noise on the benchmark's 30
+#: noisy inputs: at most 0.47 (gravel at sigma 15 of 255).
 BOTH_AXES = 0.5
 #: Side of the central window of a plane that is measured: a million pixels
 #: are plenty, and a whole 4096x4096 plane took 3.5 s (0.2 s for this window).

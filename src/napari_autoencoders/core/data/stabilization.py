@@ -79,6 +79,10 @@ class NoiseModel:
         """Noise standard deviation at ``intensity``."""
         return np.sqrt(np.maximum(self.gain * intensity + self.read_variance, 0.0))
 
+    def scaled(self, factor: float) -> NoiseModel:
+        """This noise with ``factor`` times its variance at every intensity (zero photons kept)."""
+        return NoiseModel(self.gain * factor, self.read_variance * factor)
+
     def rescaled(self, low: float, scale: float) -> NoiseModel:
         """The same noise on the scale ``(intensity - low) / scale``.
 
