@@ -193,9 +193,9 @@ def checked_noise(
     the prior removes little too (gravel with noise of 1 of 255: 0.18 of
     it), where it cannot tell the noise from the texture. On 8-bit crops of
     the real-image benchmark's images with noise of 1 of 255, the prior
-    (eight orientations) went from 41.83 to 46.76 dB on gravel (the input
-    48.14), 44.58 to 47.25 on camera (48.15), 41.07 to 45.54 on coins
-    (47.83), 40.06 to 44.25 on hubble_deep_field (47.86); cell and horse,
+    (eight orientations) went from 41.83 to 46.79 dB on gravel (the input
+    48.14), 44.58 to 47.87 on camera (48.15), 41.07 to 45.76 on coins
+    (47.83), 40.06 to 44.28 on hubble_deep_field (47.86); cell and horse,
     smooth, are not scaled. With white noise of 3, 5 and 10 of 255 on 15
     images (256x256 crops, one orientation) 17 of the 45 cases were
     scaled: grass +1.1 to +4.1 dB, camera +0.6 and +1.3, gravel -0.1 to
