@@ -817,7 +817,7 @@ def test_a_nearly_clean_image_has_its_noise_measure_scaled_down_with_a_warning(t
     model = trainer.result().config.model
     assert model.noise_variance < 0.6 * fitted.read_variance and model.noise_gain == 0
     errors = [np.mean((image - clean) ** 2) for image in (noisy, trainer.result().predict(noisy, axes="YX"))]
-    assert errors[1] < 2 * errors[0]  # about the input, where the fit's noise cost it several times that
+    assert errors[1] < 2 * errors[0]  # near the input: little of the texture is taken for noise
 
 
 def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():

@@ -141,17 +141,18 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     levels = clip_levels(planes)
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
+    filled, defects = fill_defects(unit, noise)
     check = None
     if clipped is None and strides == (1, 1) and (noise.gain > 0 or noise.read_variance > 0):
-        channels = unit.shape[1]
+        channels = unit.shape[1]  # checked as the trainer checks: after the defective pixels
         network = dataclasses.replace(PRIOR_CONFIG, in_channels=channels, out_channels=channels)
-        check = checked_noise(unit[len(unit) // 2], noise, network)
+        check = checked_noise(filled[len(filled) // 2], noise, network)
     return NoiseReport(
         noise=noise,
         low=float(norm.low[0]),
         high=float(norm.high[0]),
         clip_levels=levels,
-        defects=fill_defects(unit, noise)[1],
+        defects=defects,
         correlation=correlation,
         strides=strides,
         check=check,
