@@ -820,6 +820,21 @@ def test_a_nearly_clean_image_has_its_noise_measure_scaled_down_with_a_warning(t
     assert errors[1] < 2 * errors[0]  # near the input: little of the texture is taken for noise
 
 
+def test_a_collection_keeps_its_planes_median_noise_model_unchecked(tiny_config):
+    from skimage import data as images
+
+    from napari_autoencoders.core.data.collection import ImageCollection
+
+    clean = images.gravel()[:200, :200] / 255.0
+    noisy = [(clean + np.random.default_rng(seed).normal(0.0, 1 / 255, clean.shape)).astype(np.float32)
+             for seed in (1, 2)]  # nearly clean: an array's model is scaled  # fmt: skip
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "YX"
+    trainer = Trainer(config, ImageCollection(noisy, "YX"))
+    trainer.prepare()
+    assert trainer._noise_check is None and trainer.sampler.noise.read_variance == trainer.config.model.noise_variance
+
+
 def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():
     from skimage import data as images
 

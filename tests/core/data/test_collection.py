@@ -139,6 +139,20 @@ def test_a_sampler_given_the_noise_replaces_hot_pixels():
         assert float(x.max()) == pytest.approx(hottest, abs=0.1)
 
 
+def test_a_sampler_for_thinned_pairs_replaces_pixels_too_dark_for_their_neighbours_photons():
+    counts = np.random.default_rng(0).poisson(20.0, (32, 32)).astype(np.float32)
+    dead = (slice(8, 28, 6), slice(9, 28, 5))
+    counts[dead] = 0.0  # no photon where 20 are expected: missed by the deviations' rule
+    collection = ImageCollection([counts / 20.0], "YX")
+    found = {}
+    for dark_outliers in (False, True):
+        sampler = CachedPatchSampler(collection, [Region(0, 0, 32, 0, 32)], Normalizer([0.0], [1.0]),
+                                     patch_size=32, batch_size=1, augment=False, rng=np.random.default_rng(1),
+                                     noise=NoiseModel(1 / 20, 0.0), dark_outliers=dark_outliers)  # fmt: skip
+        found[dark_outliers] = sampler.sample()[0].numpy()[0, 0][dead]
+    assert (found[False] == 0).all() and (found[True] > 0.5).all()
+
+
 def test_turns_are_the_eight_symmetries_of_the_square():
     patch = np.arange(2 * 16, dtype=np.float32).reshape(1, 2, 4, 4)
     for k in range(8):

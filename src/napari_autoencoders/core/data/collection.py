@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .axes import PlaneView, chunk_shape
-from .defects import fill_defects
+from .defects import fill_dark_outliers, fill_defects
 from .normalization import Normalizer
 from .patches import check_patch_size, held_out_count, split_indices, square_symmetries
 from .stabilization import NoiseModel
@@ -331,6 +331,10 @@ class CachedPatchSampler:
     noise : NoiseModel, optional
         The normalised patches' noise: their hot and dead pixels are replaced
         (:func:`.defects.fill_defects`), as an image's in memory are.
+    dark_outliers : bool
+        Also replace the pixels too dark for their neighbours' photons
+        (:func:`.defects.fill_dark_outliers`; ``noise`` with a gain), as an
+        image's in memory are for thinned pairs.
     strides : (int, int)
         Read windows ``strides`` times a patch (Y, X) and keep one random
         interleaved phase of each (:func:`.correlation.to_phases`), for noise
@@ -338,9 +342,10 @@ class CachedPatchSampler:
     """
 
     def __init__(self, collection, regions, normalizer: Normalizer, *, patch_size, batch_size,
-                 augment, rng, noise: NoiseModel | None = None, strides=(1, 1)):  # fmt: skip
+                 augment, rng, noise: NoiseModel | None = None, dark_outliers=False,
+                 strides=(1, 1)):  # fmt: skip
         self.collection, self.regions, self.normalizer = collection, list(regions), normalizer
-        self.noise, self.strides = noise, tuple(strides)
+        self.noise, self.dark_outliers, self.strides = noise, dark_outliers, tuple(strides)
         self.patch_size, self.batch_size, self.augment, self.rng = patch_size, batch_size, augment, rng
         height, width = (patch_size * stride for stride in self.strides)
         positions = np.array(
@@ -360,6 +365,7 @@ class CachedPatchSampler:
         patches = self.normalizer.normalize(patches)
         if self.noise is not None:
             patches = fill_defects(patches, self.noise)[0]
+            patches = fill_dark_outliers(patches, self.noise) if self.dark_outliers else patches
         x = torch.from_numpy(patches).contiguous(memory_format=torch.channels_last)
         return x, x.clone()
 
@@ -397,16 +403,19 @@ def collection_samplers(
     seed: int,
     rng: np.random.Generator,
     noise: NoiseModel | None = None,
+    dark_outliers: bool = False,
     strides: tuple[int, int] = (1, 1),
 ) -> tuple[CachedPatchSampler, CachedPatchSampler]:
     """Training and validation samplers of a collection, split by :func:`split_regions`.
 
-    With ``noise``, the patches' hot and dead pixels are replaced; with ``strides``,
-    each patch is a phase of a larger window (:class:`CachedPatchSampler`).
+    With ``noise``, the patches' hot and dead pixels are replaced, and with
+    ``dark_outliers`` too dark ones; with ``strides``, each patch is a phase
+    of a larger window (:class:`CachedPatchSampler`).
     """
     window = patch_size * max(strides)  # each region holds a window of the strides
     train, val = split_regions(collection, fraction=validation_fraction, patch_size=window, rng=rng)
-    options = dict(patch_size=patch_size, batch_size=batch_size, noise=noise, strides=strides)
+    options = dict(patch_size=patch_size, batch_size=batch_size, noise=noise, dark_outliers=dark_outliers,
+                   strides=strides)  # fmt: skip
     sampler = CachedPatchSampler(collection, train, normalizer, augment=augment, rng=rng, **options)
     val_rng = np.random.default_rng(seed + 1)
     val_sampler = CachedPatchSampler(collection, val, normalizer, augment=False, rng=val_rng, **options)
