@@ -600,7 +600,7 @@ class Trainer:
         are replaced (:mod:`.data.defects`, :attr:`defects` counts them),
         and for thinned pairs its dark outliers too
         (:func:`.data.defects.fill_dark_outliers`, training data only); then
-        the prior checks an array's model, unless clipped (:meth:`_check_noise`).
+        the prior checks an array's model, whole and unclipped (:meth:`_check_noise`).
         """
         levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
         if isinstance(x, ImageCollection):
@@ -634,11 +634,13 @@ class Trainer:
                     x = fill_dark_outliers(x, noise)
                 data = x
             self._noisy_planes = x
-            # after the defective pixels, found with the model as measured; not on a collection,
-            # whose middle plane need not fit its planes' median model: 6 micrographs at 100
-            # photons gave 0.47 on hubble_deep_field's corner (its own model 0.79), and the
-            # model of all, halved, cost them 3.5 dB (30 s)
-            if not found_clipped and not isinstance(data, ImageCollection):
+            # after the defective pixels, found with the model as measured; not on clipped data
+            # (squashed variance), interleaved phases, or a collection, whose middle plane need not
+            # fit its planes' median model: 6 micrographs at 100 photons gave 0.47 on
+            # hubble_deep_field's corner (its own model 0.79), and the model of all, halved, cost
+            # them 3.5 dB (30 s)
+            whole = self.config.model.noise_strides == (1, 1)
+            if whole and not found_clipped and not isinstance(data, ImageCollection):
                 noise = self._check_noise(x, noise)
         # synthetic mode's inputs are clean: none of their variance is noise
         inputs_noise = NoiseModel(0.0, 0.0) if self._mode == Mode.SYNTHETIC.value else noise
@@ -655,11 +657,8 @@ class Trainer:
         The prior denoises a crop of the middle plane (:func:`.prior.checked_noise`);
         where it removes far less variance than the model predicts, the model
         and :attr:`photons` are scaled down alike (:attr:`_noise_check`, for a
-        warning). Not on noise split into phases; the caller skips clipped
-        data, whose variance the clipping squashes.
+        warning). :meth:`_set_noise_model` says where it runs.
         """
-        if self.config.model.noise_strides != (1, 1):
-            return noise
         factor, share = checked_noise(np.asarray(x[len(x) // 2]), noise, self.config.model)
         if factor == 1.0:
             return noise
