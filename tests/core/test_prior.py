@@ -119,6 +119,27 @@ def test_a_noise_model_fitted_to_texture_is_found_too_large():
     assert share < prior.LEAST_REMOVED and factor == pytest.approx(share / prior.REMOVED)
 
 
+def test_planes_of_different_noise_are_each_checked_with_their_own_model():
+    clean = img_as_float32(data.camera())[::2, ::2]
+    planes = np.stack([add_noise(clean, f"gaussian:{sigma}", seed=0) for sigma in (0.05, 0.2)])[:, None]
+    factor, share = prior.checked_planes_noise(planes)
+    assert factor == 1.0 and 0.8 < share < 1.1
+    # a model of both (the mean of their variances) is the weak plane's ninefold
+    weak = prior.checked_noise(planes[0], NoiseModel(0.0, (0.05**2 + 0.2**2) / 2))[1]
+    assert weak < prior.LEAST_REMOVED
+
+
+def test_nearly_clean_planes_have_their_noise_scaled_by_the_median_share():
+    _, gravel = _nearly_clean_gravel()
+    planes = np.stack([gravel, gravel[::-1], gravel.T])[:, None]
+    factor, share = prior.checked_planes_noise(planes)
+    assert share < prior.LEAST_REMOVED and factor == pytest.approx(share / prior.REMOVED)
+
+
+def test_planes_without_measurable_noise_pass_the_check():
+    assert prior.checked_planes_noise(np.zeros((2, 1, 64, 64), np.float32)) == (1.0, 1.0)
+
+
 def test_zero_shot_scales_a_noise_measure_that_is_texture_with_a_warning():
     clean, noisy = _nearly_clean_gravel()
     with pytest.warns(UserWarning, match="prior removes only .* not noise"):

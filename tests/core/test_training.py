@@ -820,19 +820,33 @@ def test_a_nearly_clean_image_has_its_noise_measure_scaled_down_with_a_warning(t
     assert errors[1] < 2 * errors[0]  # near the input: little of the texture is taken for noise
 
 
-def test_a_collection_keeps_its_planes_median_noise_model_unchecked(tiny_config):
-    from skimage import data as images
+def _collection_trainer(tiny_config, images):
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "YX"
+    trainer = Trainer(config, ImageCollection(images, "YX"))
+    trainer.prepare()
+    return trainer
 
-    from napari_autoencoders.core.data.collection import ImageCollection
+
+def test_a_nearly_clean_collection_has_its_noise_model_scaled_but_finds_defects_with_the_measured(tiny_config):
+    from skimage import data as images
 
     clean = images.gravel()[:200, :200] / 255.0
     noisy = [(clean + np.random.default_rng(seed).normal(0.0, 1 / 255, clean.shape)).astype(np.float32)
-             for seed in (1, 2)]  # nearly clean: an array's model is scaled  # fmt: skip
-    config = _pretrained_config(tiny_config, "self-supervised")
-    config.data.axes = "YX"
-    trainer = Trainer(config, ImageCollection(noisy, "YX"))
-    trainer.prepare()
-    assert trainer._noise_check is None and trainer.sampler.noise.read_variance == trainer.config.model.noise_variance
+             for seed in (1, 2)]  # fmt: skip
+    trainer = _collection_trainer(tiny_config, noisy)
+    factor = trainer._noise_check[0]
+    measured = trainer.sampler.noise.read_variance  # the patches' defective pixels: the model as measured
+    assert factor < 0.6 and trainer.config.model.noise_variance == pytest.approx(factor * measured)
+
+
+def test_a_collection_of_differently_noisy_images_keeps_its_noise_model(tiny_config):
+    from skimage import data as images
+
+    clean = images.camera()[::2, ::2][:200, :200] / 255.0
+    noisy = [add_noise(clean, f"gaussian:{sigma}", seed=0).astype(np.float32) for sigma in (0.1, 0.03, 0.2)]
+    trainer = _collection_trainer(tiny_config, noisy)
+    assert trainer._noise_check is None
 
 
 def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():

@@ -62,7 +62,7 @@ from .data.stabilization import (
     spread_picks,
     thin,
 )
-from .prior import checked_noise, pretrained_network, texture_warning
+from .prior import checked_noise, checked_planes_noise, pretrained_network, texture_warning
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -600,7 +600,7 @@ class Trainer:
         are replaced (:mod:`.data.defects`, :attr:`defects` counts them),
         and for thinned pairs its dark outliers too
         (:func:`.data.defects.fill_dark_outliers`, training data only); then
-        the prior checks an array's model, whole and unclipped (:meth:`_check_noise`).
+        the prior checks the model where the planes are whole and unclipped (:meth:`_check_noise`).
         """
         levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
         if isinstance(x, ImageCollection):
@@ -635,13 +635,9 @@ class Trainer:
                 data = x
             self._noisy_planes = x
             # after the defective pixels, found with the model as measured; not on clipped data
-            # (squashed variance), interleaved phases, or a collection, whose middle plane need not
-            # fit its planes' median model: 6 micrographs at 100 photons gave 0.47 on
-            # hubble_deep_field's corner (its own model 0.79), and the model of all, halved, cost
-            # them 3.5 dB (30 s)
-            whole = self.config.model.noise_strides == (1, 1)
-            if whole and not found_clipped and not isinstance(data, ImageCollection):
-                noise = self._check_noise(x, noise)
+            # (squashed variance) or interleaved phases
+            if self.config.model.noise_strides == (1, 1) and not found_clipped:
+                noise = self._check_noise(x, noise, isinstance(data, ImageCollection))
         # synthetic mode's inputs are clean: none of their variance is noise
         inputs_noise = NoiseModel(0.0, 0.0) if self._mode == Mode.SYNTHETIC.value else noise
         colours = self.config.model.in_channels == 3 and noise.is_gaussian and _are_colours(x, inputs_noise)
@@ -651,15 +647,20 @@ class Trainer:
         )
         return data
 
-    def _check_noise(self, x: np.ndarray, noise: NoiseModel) -> NoiseModel:
+    def _check_noise(self, x: np.ndarray, noise: NoiseModel, collection: bool = False) -> NoiseModel:
         """``noise`` of normalised planes ``x`` (N, C, Y, X), scaled where the prior finds less of it.
 
-        The prior denoises a crop of the middle plane (:func:`.prior.checked_noise`);
-        where it removes far less variance than the model predicts, the model
-        and :attr:`photons` are scaled down alike (:attr:`_noise_check`, for a
-        warning). :meth:`_set_noise_model` says where it runs.
+        The prior denoises a crop of the middle plane (:func:`.prior.checked_noise`),
+        or of a ``collection``'s sampled planes, each with its own model
+        (:func:`.prior.checked_planes_noise`); where it removes far less
+        variance than the model predicts, the model and :attr:`photons` are
+        scaled down alike (:attr:`_noise_check`, for a warning).
+        :meth:`_set_noise_model` says where it runs.
         """
-        factor, share = checked_noise(np.asarray(x[len(x) // 2]), noise, self.config.model)
+        if collection:
+            factor, share = checked_planes_noise(x, self.config.model)
+        else:
+            factor, share = checked_noise(np.asarray(x[len(x) // 2]), noise, self.config.model)
         if factor == 1.0:
             return noise
         self._noise_check = (factor, share)
