@@ -54,9 +54,9 @@ from .data.resolution import pair_samplers, training_pairs
 from .data.subimages import compare_denoisers, diagonal_pairs
 from .data.stabilization import (
     NoiseModel,
+    channel_balance,
     estimate_channel_noise,
     estimate_planes_noise,
-    median_model,
     noise_model_of,
     signal_correlation,
     spread_picks,
@@ -690,8 +690,9 @@ class Trainer:
         (the rocket in RGB at sigma 25 of 255: 32.26 dB, 33.98 once rescaled).
         Each channel's range is scaled (:meth:`.Normalizer.rescaled`) so
         that its gain, or without shot noise its standard deviation, is the
-        median channel's. With shot noise each channel's low also moves, so
-        that its read variance is the channels' median: every channel's
+        median channel's. With shot noise each channel's low also moves down, so
+        that its read variance is the channels' least
+        (:func:`.data.stabilization.channel_balance`): every channel's
         Anscombe transform is then the one of its own fit, exactly. With the
         gains alone, a channel whose 1st percentile lay far above zero
         photons (moon at 300 photons) lent the others its large read
@@ -714,20 +715,14 @@ class Trainer:
         clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
         models, signed = estimate_channel_noise(x, most=max(1, 8 // planes.shape[1]), levels=clipped,
                                                 binned=binned, strides=self.config.model.noise_strides)
-        if all(model.gain > 0 for model in models):
-            gains = np.array([model.gain for model in models])
-            self._fewest_photons = 1.0 / gains.max()  # each channel on its own percentile scale
-            factors = gains / np.median(gains)
-            reads = np.array([model.read_variance for model in models]) / factors**2
-            shifts = (np.median(reads) - reads) / np.median(gains)
+        balance = channel_balance(models)
+        if balance is None:
+            return x, noise
+        factors, shifts, noise = balance
+        if noise.gain > 0:
+            self._fewest_photons = 1.0 / max(model.gain for model in models)  # each on its own scale
             # thinning counts each channel's photons from its own zero: one camera, many offsets
             self.photons = [fit.rescaled(f * s, f) for fit, f, s in zip(signed, factors, shifts)]
-        elif all(model.is_gaussian and model.read_variance > 0 for model in models):
-            sigmas = np.sqrt([model.read_variance for model in models])
-            factors, shifts = sigmas / np.median(sigmas), np.zeros(len(models))
-        else:
-            return x, noise
-        noise = median_model([fit.rescaled(f * s, f) for fit, f, s in zip(models, factors, shifts)])
         # a channel's values shrank by its factor: its error counts on its own scale again
         self.channel_weights = torch.as_tensor(factors**2 / np.mean(factors**2), dtype=torch.float32)
         # paired training's targets are matched to the inputs' scale: they follow it

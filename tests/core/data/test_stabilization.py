@@ -10,6 +10,7 @@ from napari_autoencoders.core.data.noise import add_noise
 from napari_autoencoders.core.data.stabilization import (
     NoiseModel,
     _fit_line,
+    channel_balance,
     estimate_channel_noise,
     estimate_noise,
     estimate_planes_noise,
@@ -97,6 +98,28 @@ def test_estimate_channel_noise_fits_each_channel_on_its_own(moon):
     assert np.sqrt(first.read_variance) == pytest.approx(0.05, rel=0.1)
     assert second.read_variance == pytest.approx(4 * first.read_variance, rel=1e-6)
     assert third.gain == pytest.approx(1 / 30, rel=0.2)
+
+
+def test_channels_with_shot_noise_are_balanced_to_one_model_their_lows_moving_down():
+    models = [NoiseModel(0.05, 0.0), NoiseModel(0.001, 0.0002), NoiseModel(0.004, 0.0001)]
+    factors, shifts, noise = channel_balance(models)
+    assert noise.gain == pytest.approx(0.004) and noise.read_variance >= 0.0
+    for fit, factor, shift in zip(models, factors, shifts):
+        rescaled = fit.rescaled(factor * shift, factor)
+        assert rescaled.gain == pytest.approx(noise.gain)
+        assert rescaled.read_variance == pytest.approx(noise.read_variance, abs=1e-12)
+    assert shifts[0] == 0.0 and np.all(shifts <= 0.0)  # no channel drops below its 1st percentile
+
+
+def test_channels_of_gaussian_noise_are_balanced_by_their_deviations_alone():
+    factors, shifts, noise = channel_balance([NoiseModel(0.0, 0.01), NoiseModel(0.0, 0.04), NoiseModel(0.0, 0.09)])
+    np.testing.assert_allclose(factors, [0.5, 1.0, 1.5])
+    assert np.all(shifts == 0.0) and noise == NoiseModel(0.0, pytest.approx(0.04))
+
+
+@pytest.mark.parametrize("models", [[NoiseModel(0.01, 0.0), NoiseModel(0.0, 0.01)], [NoiseModel(0.0, 0.01), NoiseModel(0.0, 0.0)]])
+def test_channels_are_not_balanced_where_one_has_no_shot_noise_or_no_noise(models):
+    assert channel_balance(models) is None
 
 
 def test_estimates_on_the_same_planes_share_their_bins(moon, monkeypatch):

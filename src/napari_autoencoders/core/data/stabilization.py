@@ -536,6 +536,43 @@ def estimate_channel_noise(
     return clamped, signed
 
 
+def channel_balance(models: list[NoiseModel]) -> tuple[np.ndarray, np.ndarray, NoiseModel] | None:
+    """What brings the noise models of channels (``models``, one per channel) to one.
+
+    With shot noise in every channel, each channel's range is multiplied by
+    its gain over the median gain, and its low moved so that its read
+    variance is the channels' least; without shot noise in any, its range
+    by its standard deviation over the median's. Each low moves down, so no
+    channel's values drop below its own 1st percentile, where the inverse
+    Anscombe transform clips (:func:`inverse_gat`): brought to the median
+    read variance instead, a channel of 10 photons beside ones of 300 and
+    3,000 (moon, immunohistochemistry and cell) dropped 3 ranges, and the
+    prior gave it back at 14.35 dB, 30.91 alone.
+
+    Returns
+    -------
+    factors, shifts : ndarray of float, shape (C,)
+        The arguments of :meth:`.normalization.Normalizer.rescaled`.
+    noise : NoiseModel
+        The one model of the channels so rescaled.
+
+    None where some channels have shot noise and others not, or a
+    channel's noise is not measurable.
+    """
+    if all(model.gain > 0 for model in models):
+        gains = np.array([model.gain for model in models])
+        factors = gains / np.median(gains)
+        reads = np.array([model.read_variance for model in models]) / factors**2
+        shifts = (reads.min() - reads) / np.median(gains)
+    elif all(model.is_gaussian and model.read_variance > 0 for model in models):
+        sigmas = np.sqrt([model.read_variance for model in models])
+        factors, shifts = sigmas / np.median(sigmas), np.zeros(len(models))
+    else:
+        return None
+    noise = median_model([fit.rescaled(f * s, f) for fit, f, s in zip(models, factors, shifts)])
+    return factors, shifts, NoiseModel(noise.gain, max(noise.read_variance, 0.0))  # 0 rounds below
+
+
 def _plane_bins(
     planes: np.ndarray, index: int, channel: int, binned: dict | None, strides: tuple[int, int]
 ):
