@@ -62,3 +62,20 @@ def test_the_report_of_clipped_noise_makes_no_check():
     report = noise_report(np.round(eight_bit).astype(np.uint8), "YX")
     assert report.clip_levels != (None, None) and report.check is None
     assert "prior's check of the model: not made (clipped noise, interleaved sets, or no noise)" in report.lines()
+
+
+def test_the_report_checks_channels_of_different_brightness_as_the_trainer_does():
+    from skimage import img_as_float32
+
+    from napari_autoencoders.core.data.noise import add_noise
+    from napari_autoencoders.core.recipes import task_config
+    from napari_autoencoders.core.training import Trainer
+
+    clean = img_as_float32(data.camera())[::2, ::2][:192, :192]
+    counts = np.stack([add_noise(clean, f"poisson:{peak}+gaussian:{1 / peak}", seed=index) * peak
+                       for index, peak in enumerate((30, 300))], -1).astype(np.float32)  # fmt: skip
+    factor, share = noise_report(counts, "YXC").check
+    assert factor == 1.0 and share > 0.7  # with the channels' median model: 0.48, scaled
+    trainer = Trainer(task_config("denoise", shape=counts.shape, axes="YXC", time_budget=1.0), counts)
+    trainer.prepare()
+    assert trainer._noise_check is None
