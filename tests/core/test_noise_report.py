@@ -79,3 +79,11 @@ def test_the_report_checks_channels_of_different_brightness_as_the_trainer_does(
     trainer = Trainer(task_config("denoise", shape=counts.shape, axes="YXC", time_budget=1.0), counts)
     trainer.prepare()
     assert trainer._noise_check is None
+
+
+def test_the_report_checks_each_plane_of_a_stack_with_its_own_model():
+    camera = data.camera()[::2, ::2].astype(np.float32)
+    rng = np.random.default_rng(3)
+    stack = np.stack([camera + rng.normal(0.0, sigma, camera.shape) for sigma in (25.0, 8.0, 50.0)])
+    factor, share = noise_report(stack.astype(np.float32), "SYX").check
+    assert factor == 1.0 and share > 0.6

@@ -849,6 +849,18 @@ def test_a_collection_of_differently_noisy_images_keeps_its_noise_model(tiny_con
     assert trainer._noise_check is None
 
 
+def test_a_stack_of_differently_noisy_images_keeps_its_noise_model(tiny_config):
+    from skimage import data as images
+
+    clean = images.camera()[::2, ::2] / 255.0
+    stack = np.stack([add_noise(clean, f"gaussian:{sigma}", seed=0) for sigma in (0.1, 0.03, 0.2)])
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "SYX"
+    trainer = Trainer(config, stack.astype(np.float32))
+    trainer.prepare()  # the middle plane alone, against the model of all, read 0.16
+    assert trainer._noise_check is None
+
+
 def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():
     from skimage import data as images
 

@@ -15,7 +15,7 @@ from .data.correlation import LAGS, ONSET, choose_strides, suggested_strides
 from .data.defects import Defects, fill_defects
 from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, channel_balance, estimate_channel_noise, estimate_planes_noise
-from .prior import PRIOR_CONFIG, REMOVED, checked_noise
+from .prior import PRIOR_CONFIG, REMOVED, checked_noise, checked_planes_noise
 
 
 @dataclass(frozen=True)
@@ -178,4 +178,6 @@ def _trainer_check(
             unit = norm.rescaled(factors, shifts).normalize(planes)
     filled = fill_defects(unit, noise)[0]
     network = dataclasses.replace(PRIOR_CONFIG, in_channels=channels, out_channels=channels)
-    return checked_noise(filled[len(filled) // 2], noise, network)
+    if len(filled) > 1:  # each of up to 8 planes with its own model
+        return checked_planes_noise(filled, network)
+    return checked_noise(filled[0], noise, network)

@@ -650,17 +650,19 @@ class Trainer:
     def _check_noise(self, x: np.ndarray, noise: NoiseModel, collection: bool = False) -> NoiseModel:
         """``noise`` of normalised planes ``x`` (N, C, Y, X), scaled where the prior finds less of it.
 
-        The prior denoises a crop of the middle plane (:func:`.prior.checked_noise`),
-        or of a ``collection``'s sampled planes, each with its own model
+        The prior denoises a crop of an array's one plane with ``noise``
+        (:func:`.prior.checked_noise`), or of up to 8 of many planes (a
+        stack, a ``collection``'s sample, whose defective pixels are not
+        yet replaced), each with its own model
         (:func:`.prior.checked_planes_noise`); where it removes far less
         variance than the model predicts, the model and :attr:`photons` are
         scaled down alike (:attr:`_noise_check`, for a warning).
         :meth:`_set_noise_model` says where it runs.
         """
-        if collection:
+        if collection or len(x) > 1:
             factor, share = checked_planes_noise(x, self.config.model)
         else:
-            factor, share = checked_noise(np.asarray(x[len(x) // 2]), noise, self.config.model)
+            factor, share = checked_noise(np.asarray(x[0]), noise, self.config.model)
         if factor == 1.0:
             return noise
         self._noise_check = (factor, share)
