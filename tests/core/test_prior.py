@@ -113,6 +113,14 @@ def test_the_prior_removes_about_the_noise_variance_a_right_model_predicts():
     assert 0.8 < share < 1.1 and factor == 1.0
 
 
+def test_the_check_leaves_out_regions_without_noise():
+    noisy = add_noise(img_as_float32(data.camera())[::2, 64:448:2], "gaussian:0.1", seed=0)  # 256 x 192
+    canvas = np.full((256, 256), float(np.median(noisy)), np.float32)
+    canvas[:, 32:-32] = noisy  # a quarter of the checked crop is the constant canvas
+    network = prior.pretrained_network(dataclasses.replace(prior.PRIOR_CONFIG, noise_variance=0.01))
+    assert prior.removed_share(canvas[None], network) == pytest.approx(prior.removed_share(noisy[None], network), abs=0.1)
+
+
 def test_a_noise_model_fitted_to_texture_is_found_too_large():
     _, noisy = _nearly_clean_gravel()
     factor, share = prior.checked_noise(noisy[None], NoiseModel(0.0, (4 / 255) ** 2))

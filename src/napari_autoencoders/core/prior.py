@@ -44,7 +44,7 @@ from .data.clipping import channel_levels, clip_levels, declip
 from .data.correlation import both_axes_warning, choose_strides, correlates_along_both, phase_function
 from .data.defects import fill_defects
 from .data.normalization import Normalizer
-from .data.stabilization import NoiseModel, estimate_planes_noise, spread_picks
+from .data.stabilization import NoiseModel, estimate_planes_noise, flat_pixels, spread_picks
 from .inference.prediction import symmetry_mean
 from .inference.tiling import apply_tiled
 from .nn.models import build_model
@@ -165,15 +165,18 @@ def removed_share(plane: np.ndarray, network: torch.nn.Module) -> float:
     -------
     float
         The squared difference between the data and the network's output,
-        summed, over the variance the model predicts at the output, summed.
+        summed, over the variance the model predicts at the output, summed;
+        both without the flat regions, which hold no noise
+        (:func:`.data.stabilization.flat_pixels`).
     """
     top, left = (max(0, (side - CHECK_SIDE) // 2) for side in plane.shape[-2:])
     crop = np.ascontiguousarray(plane[:, top : top + CHECK_SIDE, left : left + CHECK_SIDE], dtype=np.float32)
     with torch.inference_mode():
         out = network.eval()(torch.from_numpy(crop[None]))[0].numpy()
     config = network.config
-    predicted = np.maximum(config.noise_gain * out + config.noise_variance, 0.0).sum()
-    return float(((crop - out) ** 2).sum() / predicted) if predicted > 0 else 1.0
+    noisy = ~np.stack([flat_pixels(channel) for channel in crop])
+    predicted = np.maximum(config.noise_gain * out + config.noise_variance, 0.0)[noisy].sum()
+    return float(((crop - out)[noisy] ** 2).sum() / predicted) if predicted > 0 else 1.0
 
 
 def checked_noise(

@@ -14,6 +14,7 @@ from napari_autoencoders.core.data.stabilization import (
     estimate_channel_noise,
     estimate_noise,
     estimate_planes_noise,
+    flat_pixels,
     gat,
     inverse_gat,
     noise_model_of,
@@ -86,6 +87,28 @@ def test_clipped_data_keep_a_shot_noise_that_shows_clear_of_the_clip_levels(moon
     noisy = np.clip(add_noise(moon, "poisson:30+gaussian:0.01", seed=1), 0.0, 0.9)  # saturated
     noise = estimate_noise(noisy, levels=clip_levels(noisy))
     assert noise.gain == pytest.approx(1 / 30, rel=0.25)
+
+
+def _padded(image: np.ndarray, value: float, width: int = 64) -> np.ndarray:
+    """``image`` on a canvas ``width`` pixels wider each side, filled with ``value``."""
+    canvas = np.full(np.add(image.shape, 2 * width), value, dtype=np.float32)
+    canvas[width:-width, width:-width] = image
+    return canvas
+
+
+def test_a_canvas_of_constant_value_inside_the_range_is_left_out_of_the_noise_fit(moon):
+    counts = add_noise(moon, "poisson:30+gaussian:0.01", seed=5)
+    padded = _padded(counts, float(np.median(counts)))
+    assert flat_pixels(padded).sum() == padded.size - counts.size
+    # the canvas, smoothest of its bin, once halved the gain
+    assert estimate_noise(padded).gain == pytest.approx(estimate_noise(counts).gain, rel=0.15)
+
+
+def test_constant_regions_at_the_ends_of_the_range_are_kept():
+    image = add_noise(np.full((96, 96), 0.5, np.float32), "gaussian:0.05", seed=0)
+    image[:, :20] = image.min() - 1.0  # a zero padding, below the signal
+    image[:20, 30:] = image.max() + 1.0  # saturated
+    assert not flat_pixels(image).any()
 
 
 def test_estimate_channel_noise_fits_each_channel_on_its_own(moon):

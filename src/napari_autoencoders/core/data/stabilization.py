@@ -55,6 +55,9 @@ _LEAST_CLEAR_SPAN = 0.5
 #: Distances from a clip level, in noise standard deviations, where the
 #: squashed variance is tabulated (:func:`_squashed_variance`).
 _DISTANCES = np.linspace(-4.0, 6.0, 101)
+#: Side of the window over which a region constant to the last digit holds no noise
+#: (:func:`flat_pixels`): 49 pixels alike, where noise makes them differ.
+FLAT_SIDE = 7
 #: Pixels per channel that :func:`signal_correlation` measures, about.
 _CORRELATION_PIXELS = 1_000_000
 
@@ -157,7 +160,28 @@ def _noise_bins(image: np.ndarray, strides: tuple[int, int] = (1, 1)):
     # judged on a blurred copy so that the choice ignores the noise (and,
     # per bin, the noise's growth with intensity).
     activity = ndimage.gaussian_gradient_magnitude(image, 2.0, mode="reflect")
-    return tuple(_binned_variances(local_mean, residual, activity))
+    # the flat regions, and the pixels whose local mean or residual reaches into them
+    noisy = ~ndimage.maximum_filter(flat_pixels(image), 5)
+    return tuple(_binned_variances(local_mean[noisy], residual[noisy], activity[noisy]))
+
+
+def flat_pixels(image: np.ndarray) -> np.ndarray:
+    """Where (Y, X) ``image`` is constant over :data:`FLAT_SIDE` pixels a side, inside its range.
+
+    Such a region holds no noise to measure (a canvas padded with a
+    background value, a region masked to a constant); it would pass for the
+    smoothest pixels of its intensity bin and give it no variance: cell at
+    30 photons padded with its median came out of the prior at 21.70 dB
+    where it gives 38.31 unpadded. Constant regions at or beyond the 1st
+    and 99.8th percentiles, the normalisation's ends, are left in: a
+    camera's counts at zero photons (cell at 10 photons), a clipped image's
+    clip levels, which the fit models, a zero padding.
+    """
+    image = np.asarray(image)
+    low, high = np.percentile(image, (1.0, 99.8))
+    centres = ndimage.maximum_filter(image, FLAT_SIDE) == ndimage.minimum_filter(image, FLAT_SIDE)
+    centres &= (image > low) & (image < high)
+    return ndimage.maximum_filter(centres, FLAT_SIDE)  # each whole window
 
 
 def _high_pass(strides: tuple[int, int]) -> np.ndarray:
@@ -171,6 +195,8 @@ def _high_pass(strides: tuple[int, int]) -> np.ndarray:
 def _binned_variances(means: np.ndarray, residual: np.ndarray, activity: np.ndarray):
     """Mean intensity, robust noise variance and pixel count of each intensity bin."""
     means, residual, activity = means.ravel(), residual.ravel(), activity.ravel()
+    if means.size == 0:
+        return (np.zeros(0),) * 3
     # up to 16 bins, fewer for a small image, so that each keeps enough pixels
     bins = int(np.clip(means.size // 1000, 3, _BINS))
     edges = np.unique(np.quantile(means, np.linspace(0, 1, bins + 1)))
