@@ -861,6 +861,19 @@ def test_a_stack_of_differently_noisy_images_keeps_its_noise_model(tiny_config):
     assert trainer._noise_check is None
 
 
+def test_a_constant_canvas_is_made_noisy_for_fine_tuning_on_pairs(tiny_config):
+    from skimage import data as images
+
+    from napari_autoencoders.core.data.stabilization import flat_pixels
+
+    noisy = add_noise(images.camera()[::4, ::4] / 255.0, "poisson:30+gaussian:0.01", seed=0)
+    canvas = np.full((192, 192), float(np.median(noisy)), np.float32)
+    canvas[32:-32, 32:-32] = noisy  # its pairs' noises would be each other's negative
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), canvas)
+    trainer.prepare()
+    assert not any(flat_pixels(plane).any() for plane in trainer.sampler.inputs[:, 0])
+
+
 def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():
     from skimage import data as images
 

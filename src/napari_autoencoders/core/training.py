@@ -58,6 +58,7 @@ from .data.stabilization import (
     estimate_channel_noise,
     estimate_planes_noise,
     noise_model_of,
+    noisy_flat,
     signal_correlation,
     spread_picks,
     thin,
@@ -632,6 +633,8 @@ class Trainer:
                 x, self.defects = fill_defects(x, noise)
                 if self._fine_tunes_on_pairs and noise.gain > 0:  # _thinned, before the config has the gain
                     x = fill_dark_outliers(x, noise)
+                if self._fine_tunes_on_pairs:
+                    x = noisy_flat(x, noise, np.random.default_rng(self.config.training.seed + 3))
                 data = x
             self._noisy_planes = x
             # after the defective pixels, found with the model as measured; not on clipped data

@@ -18,6 +18,7 @@ from napari_autoencoders.core.data.stabilization import (
     gat,
     inverse_gat,
     noise_model_of,
+    noisy_flat,
     stabilize,
     thin,
     thinned_noise,
@@ -109,6 +110,18 @@ def test_constant_regions_at_the_ends_of_the_range_are_kept():
     image[:, :20] = image.min() - 1.0  # a zero padding, below the signal
     image[:20, 30:] = image.max() + 1.0  # saturated
     assert not flat_pixels(image).any()
+
+
+def test_a_flat_canvas_gets_the_models_noise_and_the_rest_is_kept(moon):
+    counts = add_noise(moon, "poisson:30+gaussian:0.01", seed=5)
+    median = float(np.median(counts))
+    padded = _padded(counts, median)[None, None]  # (1, 1, Y, X)
+    filled = noisy_flat(padded, NoiseModel(1 / 30, 1e-4), np.random.default_rng(0))
+    canvas = filled[0, 0, :64]
+    assert np.std(canvas) == pytest.approx(np.sqrt(median / 30 + 1e-4), rel=0.05)
+    assert np.mean(canvas) == pytest.approx(median, abs=0.01)
+    np.testing.assert_array_equal(filled[0, 0, 64:-64, 64:-64], counts)
+    assert noisy_flat(counts, NoiseModel(1 / 30, 1e-4), np.random.default_rng(0)) is counts  # nothing flat
 
 
 def test_estimate_channel_noise_fits_each_channel_on_its_own(moon):

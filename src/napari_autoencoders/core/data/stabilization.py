@@ -184,6 +184,29 @@ def flat_pixels(image: np.ndarray) -> np.ndarray:
     return ndimage.maximum_filter(centres, FLAT_SIDE)  # each whole window
 
 
+def noisy_flat(planes: np.ndarray, noise: NoiseModel, rng: np.random.Generator) -> np.ndarray:
+    """Training planes (..., Y, X) whose flat regions (:func:`flat_pixels`) get noise of ``noise``'s variance.
+
+    The two images of a thinned or recorrupted pair have independent noises
+    only where the data are noisy as modelled; where they are constant the
+    pair's noises are each other's negative, and fine-tuning learns to
+    invert noise: 30 s on cell at 30 photons on a canvas of its median
+    took the prior's 38.37 dB to 34.08. Gaussian noise of the model's
+    variance at each value makes such a region one more noisy flat patch.
+    This changes only what the network learns from, never the image it
+    denoises.
+    """
+    values = np.asarray(planes, dtype=np.float32)
+    flat = np.stack([flat_pixels(plane) for plane in values.reshape(-1, *values.shape[-2:])])
+    flat = flat.reshape(values.shape)
+    if not flat.any():
+        return planes
+    out = values.copy()
+    deviation = np.sqrt(np.maximum(noise.gain * values[flat] + noise.read_variance, 0.0))
+    out[flat] += (rng.standard_normal(deviation.size) * deviation).astype(np.float32)
+    return out
+
+
 def _high_pass(strides: tuple[int, int]) -> np.ndarray:
     """:data:`_HIGH_PASS` with its taps ``strides`` (Y, X) pixels apart."""
     rows, columns = strides
