@@ -80,6 +80,16 @@ def test_noise_correlated_along_one_axis_is_measured_and_split_apart(axis, strid
     assert correlation.decorrelating_strides(found) == strides
 
 
+@pytest.mark.parametrize("fill", ["zero", "median"])
+def test_a_constant_canvas_around_the_image_leaves_the_measure_as_it_was(fill):
+    clean = img_as_float32(data.camera())[::2, ::2]
+    noisy = clean + correlated_noise(clean.shape, 0.1, axis=1)
+    value = 0.0 if fill == "zero" else float(np.median(noisy))
+    canvas = np.pad(noisy, 128, constant_values=value)  # once the flattest half: measured as 0
+    np.testing.assert_allclose(correlation.noise_correlation(canvas), correlation.noise_correlation(noisy), atol=0.03)
+    assert correlation.decorrelating_strides(correlation.noise_correlation(canvas)) == (1, 3)
+
+
 @pytest.mark.parametrize("name", ["gravel", "grass", "brick"])
 def test_texture_with_white_noise_is_not_taken_for_correlated_noise(name):
     clean = img_as_float32(getattr(data, name)())[:256, :256]

@@ -165,7 +165,7 @@ def _noise_bins(image: np.ndarray, strides: tuple[int, int] = (1, 1)):
     return tuple(_binned_variances(local_mean[noisy], residual[noisy], activity[noisy]))
 
 
-def flat_pixels(image: np.ndarray) -> np.ndarray:
+def flat_pixels(image: np.ndarray, *, anywhere: bool = False) -> np.ndarray:
     """Where (Y, X) ``image`` is constant over :data:`FLAT_SIDE` pixels a side, inside its range.
 
     Such a region holds no noise to measure (a canvas padded with a
@@ -175,12 +175,14 @@ def flat_pixels(image: np.ndarray) -> np.ndarray:
     where it gives 38.31 unpadded. Constant regions at or beyond the 1st
     and 99.8th percentiles, the normalisation's ends, are left in: a
     camera's counts at zero photons (cell at 10 photons), a clipped image's
-    clip levels, which the fit models, a zero padding.
+    clip levels, which the fit models, a zero padding; with ``anywhere``
+    they are taken too.
     """
     image = np.asarray(image)
-    low, high = np.percentile(image, (1.0, 99.8))
     centres = ndimage.maximum_filter(image, FLAT_SIDE) == ndimage.minimum_filter(image, FLAT_SIDE)
-    centres &= (image > low) & (image < high)
+    if not anywhere:
+        low, high = np.percentile(image, (1.0, 99.8))
+        centres &= (image > low) & (image < high)
     return ndimage.maximum_filter(centres, FLAT_SIDE)  # each whole window
 
 
