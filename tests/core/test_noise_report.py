@@ -64,6 +64,14 @@ def test_the_report_of_clipped_noise_makes_no_check():
     assert "prior's check of the model: not made (clipped noise, interleaved sets, or no noise)" in report.lines()
 
 
+def test_a_white_canvas_is_no_clip_level_and_the_model_is_checked():
+    camera = data.camera()[::2, ::2].astype(np.float32)
+    noisy = camera + np.random.default_rng(2).normal(0.0, 20.0, camera.shape).astype(np.float32)
+    report = noise_report(np.pad(noisy, 48, constant_values=noisy.max()), "YX")
+    assert report.clip_levels == (None, None) and report.check is not None
+    assert report.high == pytest.approx(noise_report(noisy, "YX").high)
+
+
 def test_the_report_checks_channels_of_different_brightness_as_the_trainer_does():
     from skimage import img_as_float32
 

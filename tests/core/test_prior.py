@@ -289,3 +289,14 @@ def test_zero_shot_undoes_the_clipping_of_an_8_bit_image():
     out = prior.denoise_image(noisy, ensemble=False) / 255
     psnr = 10 * np.log10(1 / np.mean((out - clean) ** 2))
     assert psnr > 40  # 28 dB before the clipping was modelled: noise fitted at half its sigma, means left brightened
+
+
+@pytest.mark.parametrize("value", ["least", "greatest"])
+def test_a_canvas_at_an_end_of_the_range_is_not_taken_for_clipping(value):
+    clean = img_as_float32(data.moon())[:192, :192]
+    noisy = add_noise(clean, "poisson:30+gaussian:0.01", seed=3)
+    padded = np.pad(noisy, 48, constant_values=noisy.min() if value == "least" else noisy.max())
+    plain = prior.denoise_image(noisy, ensemble=False)
+    out = prior.denoise_image(padded, ensemble=False)[48:-48, 48:-48]
+    # as clipping, the greatest value cost 11 dB on the whole moon
+    assert np.mean((out - clean) ** 2) < 1.15 * np.mean((plain - clean) ** 2)

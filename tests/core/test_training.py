@@ -864,7 +864,7 @@ def test_a_stack_of_differently_noisy_images_keeps_its_noise_model(tiny_config):
 def test_a_constant_canvas_is_made_noisy_for_fine_tuning_on_pairs(tiny_config):
     from skimage import data as images
 
-    from napari_autoencoders.core.data.stabilization import flat_pixels
+    from napari_autoencoders.core.data.canvas import flat_pixels
 
     noisy = add_noise(images.camera()[::4, ::4] / 255.0, "poisson:30+gaussian:0.01", seed=0)
     canvas = np.full((192, 192), float(np.median(noisy)), np.float32)
@@ -872,6 +872,20 @@ def test_a_constant_canvas_is_made_noisy_for_fine_tuning_on_pairs(tiny_config):
     trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), canvas)
     trainer.prepare()
     assert not any(flat_pixels(plane).any() for plane in trainer.sampler.inputs[:, 0])
+
+
+def test_a_white_canvas_is_neither_a_clip_level_nor_data_for_the_normalisation(tiny_config):
+    from skimage import data as images
+
+    noisy = add_noise(images.camera()[::4, ::4] / 255.0, "poisson:30+gaussian:0.01", seed=0).astype(np.float32)
+    canvas = np.pad(noisy, 32, constant_values=noisy.max())  # a pile at the top, like saturation
+    padded = Trainer(_pretrained_config(tiny_config, "self-supervised"), canvas)
+    plain = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    assert padded.input_norm.to_dict() == plain.input_norm.to_dict()
+    padded.prepare()
+    plain.prepare()
+    assert padded._clipped_share == 0.0
+    assert padded.config.model.noise_gain == pytest.approx(plain.config.model.noise_gain, rel=0.1)
 
 
 def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():

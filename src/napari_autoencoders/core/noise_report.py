@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data.axes import to_planes
+from .data.canvas import canvas_mask
 from .data.clipping import channel_levels, clip_levels
 from .data.correlation import LAGS, ONSET, choose_strides, suggested_strides
 from .data.defects import Defects, fill_defects
@@ -135,10 +136,11 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
         planes are smaller than 8x8 pixels.
     """
     planes, _ = to_planes(np.asarray(image), axes)
-    norm = Normalizer.fit(planes)
+    canvas = canvas_mask(planes)  # holds no noise: not data for the map or the clip levels
+    norm = Normalizer.fit(planes, leave_out=canvas)
     unit = norm.normalize(planes)
     correlation, strides = choose_strides(unit)  # the noise fitted is the sets', white there
-    levels = clip_levels(planes)
+    levels = clip_levels(planes[~canvas])
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
     defects = fill_defects(unit, noise)[1]

@@ -40,11 +40,12 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
+from .data.canvas import canvas_mask
 from .data.clipping import channel_levels, clip_levels, declip
 from .data.correlation import both_axes_warning, choose_strides, correlates_along_both, phase_function
 from .data.defects import fill_defects
 from .data.normalization import Normalizer
-from .data.stabilization import NoiseModel, estimate_planes_noise, flat_pixels, spread_picks
+from .data.stabilization import NoiseModel, estimate_planes_noise, spread_picks
 from .inference.prediction import symmetry_mean
 from .inference.tiling import apply_tiled
 from .nn.models import build_model
@@ -167,14 +168,14 @@ def removed_share(plane: np.ndarray, network: torch.nn.Module) -> float:
         The squared difference between the data and the network's output,
         summed, over the variance the model predicts at the output, summed;
         both without the flat regions, which hold no noise
-        (:func:`.data.stabilization.flat_pixels`).
+        (:func:`.data.canvas.flat_pixels`).
     """
     top, left = (max(0, (side - CHECK_SIDE) // 2) for side in plane.shape[-2:])
     crop = np.ascontiguousarray(plane[:, top : top + CHECK_SIDE, left : left + CHECK_SIDE], dtype=np.float32)
     with torch.inference_mode():
         out = network.eval()(torch.from_numpy(crop[None]))[0].numpy()
     config = network.config
-    noisy = ~np.stack([flat_pixels(channel) for channel in crop])
+    noisy = ~canvas_mask(crop)
     predicted = np.maximum(config.noise_gain * out + config.noise_variance, 0.0)[noisy].sum()
     return float(((crop - out)[noisy] ** 2).sum() / predicted) if predicted > 0 else 1.0
 
@@ -310,7 +311,8 @@ def denoise_image(
         Its noise on that scale, zero photons at 0; by default estimated
         (:func:`.stabilization.estimate_planes_noise`; that of the interleaved
         phases where it correlates along an axis, see ``strides``) from the
-        image mapped as the trainer maps it, its 1st and 99.8th percentiles to 0 and 1,
+        image mapped as the trainer maps it, its 1st and 99.8th percentiles to 0 and 1
+        (a canvas left out: :mod:`.data.canvas`),
         and scaled down, with a warning, where the prior removes far less of it
         than it predicts (:func:`checked_noise`). An
         image clipped at its ends (:func:`.clipping.clip_levels`) has its
@@ -350,9 +352,10 @@ def denoise_image(
     # The trainer's map to [0, 1]: the estimate's line is clamped to the origin, which
     # must lie near zero photons; a camera's offset (100 ADU, say) puts it far below
     # them, and on the raw counts the estimate cost 3.9 dB (cell at 30 photons).
-    norm = Normalizer.fit(image[None, None])
+    canvas = canvas_mask(image)  # holds no noise: not data for the map or the clip levels
+    norm = Normalizer.fit(image[None, None], leave_out=canvas[None, None])
     unit = norm.normalize(image[None, None])[0]  # (1, Y, X)
-    levels = channel_levels(*clip_levels(image), norm)[0] if clipping else (None, None)
+    levels = channel_levels(*clip_levels(image[~canvas]), norm)[0] if clipping else (None, None)
     # the phases' noise is white: the whole image's looks weaker
     correlation, chosen = choose_strides(unit[None], strides)
     if strides is None and correlates_along_both(correlation):

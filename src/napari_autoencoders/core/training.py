@@ -36,6 +36,7 @@ from .data.neighbours import (
     neighbour_loss,
     neighbour_samplers,
 )
+from .data.canvas import canvas_mask
 from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.correlation import LAGS, both_axes_warning, choose_strides, correlates_along_both, to_phases
 from .data.defects import Defects, fill_dark_outliers, fill_defects
@@ -246,6 +247,8 @@ class Trainer:
     _noisy_planes: np.ndarray | None = None
     #: A collection's sample, raw (:meth:`_collection_sample`); dropped after :meth:`prepare`.
     _sample_planes: np.ndarray | None = None
+    #: The canvases (:func:`.data.canvas.canvas_mask`) of a self-supervised training's planes.
+    _canvas: np.ndarray | None = None
     #: What :meth:`_keep_prior_if_worse` compares: sub-images, targets, the prior's
     #: outputs, the prior's weights and its validation loss.
     _prior_check: tuple | None = None
@@ -282,7 +285,12 @@ class Trainer:
         # zero-shot: the image itself, which the model will be applied to, not its smaller
         # copy (a copy of a few pixels has other percentiles, and the result suffered)
         zero_shot = config.training.mode == Mode.ZERO_SHOT.value
-        self.input_norm = Normalizer.fit(target_planes if zero_shot else planes, config.data.percentiles)
+        # self-supervised: a canvas holds no noise, and is not data for the map or the clip levels
+        if config.training.mode == Mode.SELF_SUPERVISED.value:
+            self._canvas = canvas_mask(planes)
+        self.input_norm = Normalizer.fit(
+            target_planes if zero_shot else planes, config.data.percentiles, leave_out=self._canvas
+        )
         self.target_norm = (
             self._target_norm(config, planes, target_planes)
             if targets is not None
@@ -456,7 +464,7 @@ class Trainer:
                 seed=self.config.training.seed + 2,  # + 1 seeds the validation batches
                 device=self.device,
             )
-        self._planes = self._noisy_planes = self._sample_planes = None
+        self._planes = self._noisy_planes = self._sample_planes = self._canvas = None
 
     def _collection_sample(self, collection: ImageCollection) -> np.ndarray:
         """A corner of up to 8 of ``collection``'s planes, evenly spread, normalised (N, C, S, S).
@@ -608,8 +616,9 @@ class Trainer:
             x = self._collection_sample(data)
             planes = self._sample_planes  # raw
         elif self._mode == Mode.SELF_SUPERVISED.value:
-            levels = clip_levels(planes)
-            self._clipped_share = clipped_share(planes, levels)
+            data_values = planes[~self._canvas]
+            levels = clip_levels(data_values)
+            self._clipped_share = clipped_share(data_values, levels)
         strides = self.config.model.noise_strides  # the noise is that of these phases
         if self._mode == Mode.SYNTHETIC.value:
             noise = self.photons = noise_model_of(self.config.training.noise)

@@ -25,6 +25,7 @@ def test_clip_levels_are_extremes_that_many_pixels_share():
 
 def test_a_constant_image_has_no_clip_levels():
     assert clip_levels(np.zeros((16, 16))) == (None, None)
+    assert clip_levels(np.zeros(0)) == (None, None)  # no data: an image all canvas
 
 
 @pytest.mark.parametrize("levels", [(0.0, 1.0), (0.0, None), (None, 1.0)])

@@ -112,3 +112,15 @@ def test_matching_puts_planes_on_the_scale_of_a_noisy_reference():
 def test_matching_refuses_planes_that_fall_as_the_reference_rises():
     clean = ramp_planes()
     assert Normalizer.matching(-clean, clean / clean.max()) is None
+
+
+def test_values_left_out_do_not_move_the_percentiles():
+    image = np.random.default_rng(0).uniform(0.2, 0.6, (1, 2, 64, 64))
+    padded = np.pad(image, ((0, 0), (0, 0), (16, 16), (16, 16)), constant_values=1.0)
+    canvas = np.ones(padded.shape, dtype=bool)
+    canvas[..., 16:-16, 16:-16] = False
+    canvas[:, 1] = True  # a channel left out whole keeps its values
+    norm = Normalizer.fit(padded, leave_out=canvas)
+    assert norm.low[0] == pytest.approx(Normalizer.fit(image).low[0])
+    assert norm.high[0] == pytest.approx(Normalizer.fit(image).high[0])
+    assert norm.high[1] == Normalizer.fit(padded).high[1] == 1.0

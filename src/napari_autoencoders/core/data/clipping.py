@@ -39,6 +39,8 @@ def clip_levels(values: np.ndarray) -> tuple[float | None, float | None]:
     towards their extremes.
     """
     values = np.asarray(values)
+    if values.size == 0:  # an image all canvas (:mod:`.canvas`) holds no data
+        return None, None
     least = LEAST_CLIPPED_SHARE * values.size
     low, high = values.min(), values.max()
     if low == high:

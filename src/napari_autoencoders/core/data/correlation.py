@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .stabilization import flat_pixels
+from .canvas import flat_pixels
 
 #: Lags (pixels) along each axis at which the correlation is measured.
 LAGS = 4

@@ -26,8 +26,18 @@ class Normalizer:
     high: list[float]
 
     @classmethod
-    def fit(cls, planes: np.ndarray, percentiles: tuple[float, float] = (1.0, 99.8)) -> Normalizer:
+    def fit(
+        cls,
+        planes: np.ndarray,
+        percentiles: tuple[float, float] = (1.0, 99.8),
+        *,
+        leave_out: np.ndarray | None = None,
+    ) -> Normalizer:
         """Estimate the percentiles of each channel of ``planes`` (N, C, Y, X).
+
+        ``leave_out``, a boolean mask shaped like ``planes``, marks values
+        that are not data (a canvas: :func:`.canvas.canvas_mask`); a channel
+        left out whole keeps all of its values.
 
         Raises
         ------
@@ -42,7 +52,10 @@ class Normalizer:
             )
         low, high = [], []
         for channel in range(planes.shape[1]):
-            values = _subsample(planes[:, channel])
+            values = planes[:, channel]
+            if leave_out is not None and not leave_out[:, channel].all():
+                values = values[~leave_out[:, channel]]
+            values = _subsample(values)
             lo, hi = np.percentile(values, percentiles)
             if hi <= lo:
                 lo, hi = float(values.min()), float(values.max())

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from .canvas import canvas_mask, flat_pixels
 from .clipping import declip
 from .noise import parse_noise
 
@@ -55,9 +56,6 @@ _LEAST_CLEAR_SPAN = 0.5
 #: Distances from a clip level, in noise standard deviations, where the
 #: squashed variance is tabulated (:func:`_squashed_variance`).
 _DISTANCES = np.linspace(-4.0, 6.0, 101)
-#: Side of the window over which a region constant to the last digit holds no noise
-#: (:func:`flat_pixels`): 49 pixels alike, where noise makes them differ.
-FLAT_SIDE = 7
 #: Pixels per channel that :func:`signal_correlation` measures, about.
 _CORRELATION_PIXELS = 1_000_000
 
@@ -165,29 +163,8 @@ def _noise_bins(image: np.ndarray, strides: tuple[int, int] = (1, 1)):
     return tuple(_binned_variances(local_mean[noisy], residual[noisy], activity[noisy]))
 
 
-def flat_pixels(image: np.ndarray, *, anywhere: bool = False) -> np.ndarray:
-    """Where (Y, X) ``image`` is constant over :data:`FLAT_SIDE` pixels a side, inside its range.
-
-    Such a region holds no noise to measure (a canvas padded with a
-    background value, a region masked to a constant); it would pass for the
-    smoothest pixels of its intensity bin and give it no variance: cell at
-    30 photons padded with its median came out of the prior at 21.70 dB
-    where it gives 38.31 unpadded. Constant regions at or beyond the 1st
-    and 99.8th percentiles, the normalisation's ends, are left in: a
-    camera's counts at zero photons (cell at 10 photons), a clipped image's
-    clip levels, which the fit models, a zero padding; with ``anywhere``
-    they are taken too.
-    """
-    image = np.asarray(image)
-    centres = ndimage.maximum_filter(image, FLAT_SIDE) == ndimage.minimum_filter(image, FLAT_SIDE)
-    if not anywhere:
-        low, high = np.percentile(image, (1.0, 99.8))
-        centres &= (image > low) & (image < high)
-    return ndimage.maximum_filter(centres, FLAT_SIDE)  # each whole window
-
-
 def noisy_flat(planes: np.ndarray, noise: NoiseModel, rng: np.random.Generator) -> np.ndarray:
-    """Training planes (..., Y, X) whose flat regions (:func:`flat_pixels`) get noise of ``noise``'s variance.
+    """Training planes (..., Y, X) whose flat regions (:func:`.canvas.flat_pixels`) get noise of ``noise``'s variance.
 
     The two images of a thinned or recorrupted pair have independent noises
     only where the data are noisy as modelled; where they are constant the
@@ -199,8 +176,7 @@ def noisy_flat(planes: np.ndarray, noise: NoiseModel, rng: np.random.Generator) 
     denoises.
     """
     values = np.asarray(planes, dtype=np.float32)
-    flat = np.stack([flat_pixels(plane) for plane in values.reshape(-1, *values.shape[-2:])])
-    flat = flat.reshape(values.shape)
+    flat = canvas_mask(values)
     if not flat.any():
         return planes
     out = values.copy()
