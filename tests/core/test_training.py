@@ -828,6 +828,29 @@ def _collection_trainer(tiny_config, images):
     return trainer
 
 
+def test_a_collection_on_white_canvases_is_measured_and_normalised_as_without(tiny_config):
+    from skimage import data as images
+
+    noisy = [add_noise(images.camera()[::4, ::4] / 255.0, "poisson:30+gaussian:0.01", seed=seed).astype(np.float32)
+             for seed in (0, 1)]  # fmt: skip
+    padded = [np.pad(image, 96, constant_values=image.max()) for image in noisy]  # corners all canvas
+    plain, canvas = _collection_trainer(tiny_config, noisy), _collection_trainer(tiny_config, padded)
+    assert canvas.input_norm.high[0] == pytest.approx(plain.input_norm.high[0], rel=0.02)
+    assert canvas.config.model.noise_gain == pytest.approx(plain.config.model.noise_gain, rel=0.1)
+    assert canvas.sampler.flat_noise
+
+
+def test_the_noise_of_a_collection_is_measured_at_a_corner_unless_a_canvas_fills_it():
+    from napari_autoencoders.core.training import _sample_window
+
+    image = np.random.default_rng(0).normal(0.5, 0.1, (128, 128)).astype(np.float32)
+    framed = image.copy()
+    framed[:40] = framed[:, :40] = 0.5  # a canvas of the median in the top left
+    collection = ImageCollection([image, framed], "YX")
+    np.testing.assert_array_equal(_sample_window(collection, 0, 64), image[None, :64, :64])
+    np.testing.assert_array_equal(_sample_window(collection, 1, 64), framed[None, 32:96, 32:96])
+
+
 def test_a_nearly_clean_collection_has_its_noise_model_scaled_but_finds_defects_with_the_measured(tiny_config):
     from skimage import data as images
 

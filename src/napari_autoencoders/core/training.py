@@ -319,8 +319,12 @@ class Trainer:
         config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
         self.config = config
         # percentiles of a sample of blocks: the data may not fit in memory
-        sample = collection.sample_values(np.random.default_rng(config.training.seed))
-        self.input_norm = self.target_norm = Normalizer.fit(sample, config.data.percentiles)
+        # self-supervised: a canvas holds no noise, and is not data for the map (as an array's)
+        sample, canvas = collection.sample_values(
+            np.random.default_rng(config.training.seed),
+            canvases=config.training.mode == Mode.SELF_SUPERVISED.value,
+        )
+        self.input_norm = self.target_norm = Normalizer.fit(sample, config.data.percentiles, leave_out=canvas)
         self._planes = (collection, collection)
         self._init_state()
 
@@ -467,14 +471,14 @@ class Trainer:
         self._planes = self._noisy_planes = self._sample_planes = self._canvas = None
 
     def _collection_sample(self, collection: ImageCollection) -> np.ndarray:
-        """A corner of up to 8 of ``collection``'s planes, evenly spread, normalised (N, C, S, S).
+        """A window (:func:`_sample_window`) of up to 8 of ``collection``'s planes, evenly spread, normalised (N, C, S, S).
 
         Read once: :attr:`_sample_planes` keeps them raw.
         """
         if self._sample_planes is None:
             picks = spread_picks(len(collection))
             side = min(256, *(min(collection.plane_shape(plane)[1:]) for plane in picks))
-            self._sample_planes = np.stack([collection.read(p, 0, 0, side) for p in picks])
+            self._sample_planes = np.stack([_sample_window(collection, p, side) for p in picks])
         return self.input_norm.normalize(self._sample_planes)
 
     def _choose_strides(self, x: np.ndarray, sides: tuple[int, int] | None = None) -> None:
@@ -556,6 +560,7 @@ class Trainer:
                 validation_fraction=cfg.data.validation_fraction,
                 noise=self._patch_noise,
                 dark_outliers=self._thinned,  # as an array's training data for thinned pairs
+                flat_noise=self._fine_tunes_on_pairs,  # as an array's training planes (noisy_flat)
                 strides=cfg.model.noise_strides,
                 **common,
             )
@@ -592,7 +597,7 @@ class Trainer:
         """Put the noise model of normalised planes ``x`` (N, C, Y, X) in the model config; return ``x``.
 
         Given by the noise description in synthetic mode, else estimated
-        from the noisy inputs (for a collection, from a corner of up to 8 of
+        from the noisy inputs (for a collection, from a window of up to 8 of
         its planes: :meth:`_collection_sample`); :attr:`photons`, the model
         that thinning splits the counts with, is the estimate with a signed
         read variance. Where ``model.noise_strides`` splits the planes
@@ -603,7 +608,7 @@ class Trainer:
         ``planes`` of an array clipped at its ends (:func:`.data.clipping.clip_levels`)
         fits the noise as clipped and, when it is Gaussian, keeps the clip
         levels, so that prediction undoes the clipping's bias. The channels
-        of the noisy inputs (of a collection, as its corners show them) are
+        of the noisy inputs (of a collection, as its windows show them) are
         rescaled to one noise model (:meth:`_equalize_channel_noise`), and
         ``x`` with them; the hot and dead pixels of an array's noisy planes
         are replaced (:mod:`.data.defects`, :attr:`defects` counts them),
@@ -1241,6 +1246,25 @@ def _check_collection_task(config: Config, targets) -> None:
                 "the neighbour weight to 0)."
             )
 
+
+def _sample_window(collection: ImageCollection, plane: int, side: int) -> np.ndarray:
+    """A window (C, side, side) of a collection's plane where its noise is measured.
+
+    Its corner, read in one block, unless that holds a canvas
+    (:func:`.data.canvas.canvas_mask`) and the centre less: on three
+    micrographs padded by 100 pixels of white, the corner was 63 per cent
+    canvas, and 30 s of training gave 32.08 dB where unpadded 32.74 (the
+    centre, 32.71). The centre is not the rule: on six nearly clean 8-bit
+    crops it gave the noise check other texture to read, 47.04 dB against
+    the corner's 47.91 (input 47.93).
+    """
+    corner = collection.read(plane, 0, 0, side)
+    covered = canvas_mask(corner).sum()
+    if covered == 0:
+        return corner
+    top, left = ((extent - side) // 2 for extent in collection.plane_shape(plane)[1:])
+    centre = collection.read(plane, top, left, side)
+    return centre if canvas_mask(centre).sum() < covered else corner
 
 def _check_phase_size(config: Config, sides: tuple[int, int]) -> None:
     """Raise ``ValueError`` if ``data.noise_strides`` split planes of ``sides`` (Y, X) into sets narrower than a patch."""

@@ -78,8 +78,8 @@ def test_bad_images_are_refused_with_their_name():
 def test_the_normalisation_of_a_sample_is_near_that_of_all_data(tmp_path):
     data = np.random.default_rng(0).gamma(2.0, size=(4, 128, 128)).astype(np.float32)
     collection = ImageCollection([_zarr(tmp_path, data, (1, 16, 16))], "ZYX", cache_mb=1)
-    sample = collection.sample_values(np.random.default_rng(0))
-    assert sample.shape[:3] == (1, 1, 1) and sample.size < data.size
+    sample, canvas = collection.sample_values(np.random.default_rng(0))
+    assert sample.shape[:3] == (1, 1, 1) and sample.size < data.size and canvas is None
     fitted, whole = Normalizer.fit(sample), Normalizer.fit(data[:, None])
     np.testing.assert_allclose(fitted.high, whole.high, rtol=0.1)
     np.testing.assert_allclose(fitted.low, whole.low, atol=0.05)
@@ -151,6 +151,28 @@ def test_a_sampler_for_thinned_pairs_replaces_pixels_too_dark_for_their_neighbou
                                      noise=NoiseModel(1 / 20, 0.0), dark_outliers=dark_outliers)  # fmt: skip
         found[dark_outliers] = sampler.sample()[0].numpy()[0, 0][dead]
     assert (found[False] == 0).all() and (found[True] > 0.5).all()
+
+
+def test_a_sampler_for_fine_tuning_on_pairs_gives_canvases_the_models_noise():
+    noisy = 0.5 + np.random.default_rng(0).normal(0, 0.05, (48, 48)).astype(np.float32)
+    collection = ImageCollection([np.pad(noisy, 24, constant_values=0.5)], "YX")  # a canvas at the median
+    found = {}
+    for flat_noise in (False, True):
+        sampler = CachedPatchSampler(collection, [Region(0, 0, 24, 0, 96)], Normalizer([0.0], [1.0]),
+                                     patch_size=24, batch_size=4, augment=False, rng=np.random.default_rng(1),
+                                     noise=NoiseModel(0.0, 0.05**2), flat_noise=flat_noise)  # fmt: skip
+        found[flat_noise] = sampler.sample()[0].numpy()[:, 0, :20]  # the canvas's top rows
+    assert np.ptp(found[False]) == 0.0
+    assert np.std(found[True]) == pytest.approx(0.05, rel=0.1)
+
+
+def test_the_sample_for_the_normalisation_marks_canvases():
+    noisy = np.random.default_rng(0).uniform(0.2, 0.6, (64, 64)).astype(np.float32)
+    collection = ImageCollection([np.pad(noisy, 32, constant_values=1.0)], "YX")  # white, at the top
+    sample, canvas = collection.sample_values(np.random.default_rng(0), canvases=True)
+    np.testing.assert_array_equal(np.sort(sample[~canvas]), np.sort(noisy.reshape(-1)))
+    fitted = Normalizer.fit(sample, leave_out=canvas)
+    assert fitted.high[0] == pytest.approx(Normalizer.fit(noisy[None, None]).high[0])
 
 
 def test_turns_are_the_eight_symmetries_of_the_square():

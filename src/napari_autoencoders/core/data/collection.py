@@ -9,7 +9,7 @@ the memory a training uses is bounded by the cache, not by the data.
 :class:`CachedPatchSampler` draws the random patches of a training from it.
 
 >>> collection = ImageCollection([zarr_array, memmap], axes="ZYX", cache_mb=256)  # doctest: +SKIP
->>> norm = Normalizer.fit(collection.sample_values(rng))                          # doctest: +SKIP
+>>> norm = Normalizer.fit(collection.sample_values(rng)[0])                       # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import numpy as np
 import torch
 
 from .axes import PlaneView, chunk_shape
+from .canvas import canvas_mask
 from .defects import fill_dark_outliers, fill_defects
 from .normalization import Normalizer
 from .patches import check_patch_size, held_out_count, split_indices, square_symmetries
-from .stabilization import NoiseModel
+from .stabilization import NoiseModel, noisy_flat
 
 #: Default cache of decoded blocks, in megabytes.
 DEFAULT_CACHE_MB = 512
@@ -220,11 +221,15 @@ class ImageCollection:
             self._cached -= dropped.nbytes
         return block
 
-    def sample_values(self, rng: np.random.Generator) -> np.ndarray:
+    def sample_values(
+        self, rng: np.random.Generator, *, canvases: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Values of up to :data:`NORMALISATION_BLOCKS` random blocks, as planes (1, C, 1, V).
 
         What :meth:`.Normalizer.fit` estimates percentiles from: a sample of
-        the data, read through the cache, never all of it.
+        the data, read through the cache, never all of it. With
+        ``canvases``, also where they lie in canvases (:func:`.canvas.canvas_mask`,
+        found on each block), which a denoising leaves out; else None.
         """
         blocks = [
             (plane, row, col)
@@ -234,11 +239,15 @@ class ImageCollection:
         ]
         chosen = rng.permutation(len(blocks))[:NORMALISATION_BLOCKS]
         per_block = max(1, NORMALISATION_VALUES // len(chosen))
-        values = []
+        values, masks = [], []
         for index in chosen:
-            block = self._block(*blocks[index]).reshape(self.channels, -1)
-            values.append(block[:, :: max(1, block.shape[1] // per_block)])
-        return np.concatenate(values, axis=1)[np.newaxis, :, np.newaxis]
+            block = self._block(*blocks[index])  # (C, Y, X)
+            step = max(1, block[0].size // per_block)
+            values.append(block.reshape(self.channels, -1)[:, ::step])
+            if canvases:
+                masks.append(canvas_mask(block).reshape(self.channels, -1)[:, ::step])
+        sample = np.concatenate(values, axis=1)[np.newaxis, :, np.newaxis]
+        return sample, np.concatenate(masks, axis=1)[np.newaxis, :, np.newaxis] if canvases else None
 
 
 def _view(image, axes: str, name: str) -> PlaneView:
@@ -339,13 +348,18 @@ class CachedPatchSampler:
         Read windows ``strides`` times a patch (Y, X) and keep one random
         interleaved phase of each (:func:`.correlation.to_phases`), for noise
         correlated along rows or columns; (1, 1) reads patches.
+    flat_noise : bool
+        Give the patches' canvases noise of ``noise``'s variance
+        (:func:`.stabilization.noisy_flat`), as an image's in memory get it
+        for fine-tuning on pairs.
     """
 
     def __init__(self, collection, regions, normalizer: Normalizer, *, patch_size, batch_size,
                  augment, rng, noise: NoiseModel | None = None, dark_outliers=False,
-                 strides=(1, 1)):  # fmt: skip
+                 strides=(1, 1), flat_noise=False):  # fmt: skip
         self.collection, self.regions, self.normalizer = collection, list(regions), normalizer
         self.noise, self.dark_outliers, self.strides = noise, dark_outliers, tuple(strides)
+        self.flat_noise = flat_noise and noise is not None
         self.patch_size, self.batch_size, self.augment, self.rng = patch_size, batch_size, augment, rng
         height, width = (patch_size * stride for stride in self.strides)
         positions = np.array(
@@ -366,6 +380,7 @@ class CachedPatchSampler:
         if self.noise is not None:
             patches = fill_defects(patches, self.noise)[0]
             patches = fill_dark_outliers(patches, self.noise) if self.dark_outliers else patches
+            patches = noisy_flat(patches, self.noise, self.rng) if self.flat_noise else patches
         x = torch.from_numpy(patches).contiguous(memory_format=torch.channels_last)
         return x, x.clone()
 
@@ -405,17 +420,19 @@ def collection_samplers(
     noise: NoiseModel | None = None,
     dark_outliers: bool = False,
     strides: tuple[int, int] = (1, 1),
+    flat_noise: bool = False,
 ) -> tuple[CachedPatchSampler, CachedPatchSampler]:
     """Training and validation samplers of a collection, split by :func:`split_regions`.
 
-    With ``noise``, the patches' hot and dead pixels are replaced, and with
-    ``dark_outliers`` too dark ones; with ``strides``, each patch is a phase
-    of a larger window (:class:`CachedPatchSampler`).
+    With ``noise``, the patches' hot and dead pixels are replaced, with
+    ``dark_outliers`` too dark ones, and with ``flat_noise`` their canvases
+    get noise; with ``strides``, each patch is a phase of a larger window
+    (:class:`CachedPatchSampler`).
     """
     window = patch_size * max(strides)  # each region holds a window of the strides
     train, val = split_regions(collection, fraction=validation_fraction, patch_size=window, rng=rng)
     options = dict(patch_size=patch_size, batch_size=batch_size, noise=noise, dark_outliers=dark_outliers,
-                   strides=strides)  # fmt: skip
+                   strides=strides, flat_noise=flat_noise)  # fmt: skip
     sampler = CachedPatchSampler(collection, train, normalizer, augment=augment, rng=rng, **options)
     val_rng = np.random.default_rng(seed + 1)
     val_sampler = CachedPatchSampler(collection, val, normalizer, augment=False, rng=val_rng, **options)
