@@ -904,9 +904,9 @@ def test_a_white_canvas_is_neither_a_clip_level_nor_data_for_the_normalisation(t
     canvas = np.pad(noisy, 32, constant_values=noisy.max())  # a pile at the top, like saturation
     padded = Trainer(_pretrained_config(tiny_config, "self-supervised"), canvas)
     plain = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
-    assert padded.input_norm.to_dict() == plain.input_norm.to_dict()
-    padded.prepare()
+    padded.prepare()  # in the training thread: the canvas is searched there
     plain.prepare()
+    assert padded.input_norm.to_dict() == plain.input_norm.to_dict()
     assert padded._clipped_share == 0.0
     assert padded.config.model.noise_gain == pytest.approx(plain.config.model.noise_gain, rel=0.1)
 
