@@ -660,7 +660,7 @@ class Trainer:
                 if self._fine_tunes_on_pairs and noise.gain > 0:  # _thinned, before the config has the gain
                     x = fill_dark_outliers(x, noise)
                 if self._fine_tunes_on_pairs:
-                    x = noisy_flat(x, noise, np.random.default_rng(self.config.training.seed + 3))
+                    x = noisy_flat(x, noise, np.random.default_rng(self.config.training.seed + 3), self._canvas)
                 data = x
             self._noisy_planes = x
             # after the defective pixels, found with the model as measured; not on clipped data

@@ -123,6 +123,15 @@ def test_a_flat_canvas_gets_the_models_noise_and_the_rest_is_kept(moon):
     assert noisy_flat(counts, NoiseModel(1 / 30, 1e-4), np.random.default_rng(0)) is counts  # nothing flat
 
 
+def test_flat_regions_already_found_are_not_searched_again(moon):
+    counts = add_noise(moon, "poisson:30+gaussian:0.01", seed=5)
+    padded = _padded(counts, float(np.median(counts)))[None, None]
+    given = np.zeros(padded.shape, dtype=bool)
+    given[..., :64, :] = True  # the top of the canvas only
+    filled = noisy_flat(padded, NoiseModel(1 / 30, 1e-4), np.random.default_rng(0), given)
+    assert np.std(filled[0, 0, :64]) > 0.05 and np.ptp(filled[0, 0, -64:]) == 0.0
+
+
 def test_estimate_channel_noise_fits_each_channel_on_its_own(moon):
     noisy = add_noise(moon, "gaussian:0.05", seed=4)
     counts = add_noise(moon, "poisson:30+gaussian:0.01", seed=5)

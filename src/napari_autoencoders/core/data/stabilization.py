@@ -163,7 +163,9 @@ def _noise_bins(image: np.ndarray, strides: tuple[int, int] = (1, 1)):
     return tuple(_binned_variances(local_mean[noisy], residual[noisy], activity[noisy]))
 
 
-def noisy_flat(planes: np.ndarray, noise: NoiseModel, rng: np.random.Generator) -> np.ndarray:
+def noisy_flat(
+    planes: np.ndarray, noise: NoiseModel, rng: np.random.Generator, flat: np.ndarray | None = None
+) -> np.ndarray:
     """Training planes (..., Y, X) whose flat regions (:func:`.canvas.flat_pixels`) get noise of ``noise``'s variance.
 
     The two images of a thinned or recorrupted pair have independent noises
@@ -173,10 +175,12 @@ def noisy_flat(planes: np.ndarray, noise: NoiseModel, rng: np.random.Generator) 
     took the prior's 38.37 dB to 34.08. Gaussian noise of the model's
     variance at each value makes such a region one more noisy flat patch.
     This changes only what the network learns from, never the image it
-    denoises.
+    denoises. ``flat``, shaped like ``planes``, gives those regions where
+    they are already known (:func:`.canvas.canvas_mask` of the planes
+    before an affine map), else they are found.
     """
     values = np.asarray(planes, dtype=np.float32)
-    flat = canvas_mask(values)
+    flat = canvas_mask(values) if flat is None else flat
     if not flat.any():
         return planes
     out = values.copy()
