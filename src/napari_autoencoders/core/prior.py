@@ -40,7 +40,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
-from .data.canvas import canvas_mask
+from .data.canvas import canvas_mask, reflect_into
 from .data.clipping import channel_levels, clip_levels, declip
 from .data.correlation import both_axes_warning, choose_strides, correlates_along_both, phase_function
 from .data.defects import fill_defects
@@ -345,6 +345,8 @@ def denoise_image(
     Returns
     -------
     ndarray of float32, shape (Y, X)
+        A canvas (:func:`.data.canvas.canvas_mask`) as it was; the prior sees
+        the content mirrored into it (:func:`.data.canvas.reflect_into`).
     """
     image = np.asarray(image, dtype=np.float32)
     if np.ptp(image) == 0:
@@ -388,10 +390,12 @@ def denoise_image(
     forward = phase_function(forward, strides)
 
     side = min(tile, *image.shape)
-    out = apply_tiled(forward, unit, tile=side, overlap=min(32, side // 4))
+    out = apply_tiled(forward, reflect_into(unit, canvas[None]), tile=side, overlap=min(32, side // 4))
     if noise.is_gaussian and levels != (None, None):  # the prior averaged clipped values: their mean
         out = declip(out, noise.read_variance**0.5, *levels)
-    return norm.denormalize(out[None])[0, 0]
+    out = norm.denormalize(out[None])[0, 0]
+    out[canvas] = image[canvas]  # it holds no noise
+    return out
 
 
 def _checked(unit: np.ndarray, noise: NoiseModel, path: str | os.PathLike | None) -> NoiseModel:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from skimage import data, img_as_float32
 
-from napari_autoencoders.core.data.canvas import canvas_mask, flat_pixels
+from napari_autoencoders.core.data.canvas import canvas_mask, flat_pixels, reflect_into
 from napari_autoencoders.core.data.noise import add_noise
 
 
@@ -49,3 +49,27 @@ def test_canvas_mask_finds_each_planes_canvas(counts):
     assert mask.shape == planes.shape
     np.testing.assert_array_equal(mask[0, 0], flat_pixels(planes[0, 0]))
     assert mask[:, :, :16].all() and not mask[:, :, 16:-16, 16:-16].any()
+
+
+def test_reflect_into_a_frame_mirrors_the_content_as_numpy_pads_it():
+    content = np.random.default_rng(0).normal(size=(2, 20, 30)).astype(np.float32)
+    padded = np.pad(content, ((0, 0), (6, 6), (6, 6)), constant_values=7.0)
+    mask = padded == 7.0
+    out = reflect_into(padded, mask)
+    assert out.dtype == padded.dtype and not np.shares_memory(out, padded)
+    assert np.array_equal(out, np.pad(content, ((0, 0), (6, 6), (6, 6)), mode="reflect"))
+
+
+def test_reflect_into_takes_the_nearest_content_where_the_mirror_falls_outside():
+    plane = np.zeros((5, 40), np.float32)
+    plane[:, :3] = [[1, 2, 3]]  # 3 columns of content, 37 of canvas
+    out = reflect_into(plane, plane == 0)
+    assert np.array_equal(out[:, 3:5], [[2, 1]] * 5)  # mirrored across column 2
+    assert np.all(out[:, 5:] == 3)  # beyond the content's width: its edge
+
+
+def test_reflect_into_keeps_planes_all_masked_or_not_masked():
+    planes = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4)
+    mask = np.zeros(planes.shape, bool)
+    mask[0] = True
+    assert np.array_equal(reflect_into(planes, mask), planes)

@@ -449,3 +449,32 @@ def test_only_a_model_with_a_noise_model_replaces_hot_and_dead_pixels():
     elsewhere = np.ones(tiles.shape, bool)
     elsewhere[1, 0, 20, 30] = elsewhere[0, 0, 8, 5] = False
     assert np.array_equal(replaced[elsewhere], tiles[elsewhere])
+
+
+def test_a_denoising_model_keeps_a_canvas_and_predicts_beside_it_from_mirrored_content():
+    model = untrained_model()
+    image = image_of((40, 48))
+    padded = np.pad(image, 12)  # a canvas of 0
+    out = predict(model, padded, axes="YX", tile=64, device="cpu")
+    kept = model.target_norm.denormalize(model.input_norm.normalize(np.zeros((1, 1, 1, 1), np.float32)))
+    assert np.allclose(out[:12], kept.item()) and np.allclose(out[:, -12:], kept.item())
+    mirrored = predict(model, np.pad(image, 12, mode="reflect"), axes="YX", tile=64, device="cpu")
+    assert np.allclose(out[12:-12, 12:-12], mirrored[12:-12, 12:-12], atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["memmap", "autoencoder", "superres"])
+def test_canvases_are_searched_only_for_denoising_an_image_in_memory(tmp_path, monkeypatch, which):
+    def refused(planes):
+        raise AssertionError("searched for a canvas")
+
+    monkeypatch.setattr(prediction, "canvas_mask", refused)
+    image = np.pad(image_of((40, 48)), 12)
+    if which == "memmap":
+        model = untrained_model()
+        np.save(tmp_path / "image.npy", image)
+        image = np.load(tmp_path / "image.npy", mmap_mode="r")
+    elif which == "autoencoder":
+        model = untrained_model(architecture="autoencoder", input_size=28, depth=2)
+    else:
+        model = untrained_model(architecture="superres", factor=2, blocks=1)
+    assert np.isfinite(predict(model, image, axes="YX", tile=64, device="cpu")).all()

@@ -12,6 +12,7 @@ import torch
 from ..data.axes import (
     Layout, PlaneView, check_axes, chunk_shape, from_planes, to_planes, to_volumes,
 )
+from ..data.canvas import canvas_mask, reflect_into
 from ..data.chunks import ChunkCache, tile_capacity
 from ..data.clipping import channel_levels, declip
 from ..data.correlation import phase_function
@@ -103,6 +104,10 @@ def iter_predict(
     The network runs in float32 on every device: the bfloat16 autocast that
     speeds up training on a GPU would round the results to about 8 bits.
 
+    A denoising model predicts from an image in memory with the content
+    mirrored into its canvas, and the canvas is kept as it was
+    (:func:`_on_canvas`).
+
     A 3D model (``spatial_dims`` 3) takes the image as volumes (``Z`` a
     spatial axis, see :func:`~.axes.to_volumes`), cut into overlapping boxes
     of at most :data:`VOLUME_TILE` (``tile`` caps their Y and X) blended in
@@ -114,6 +119,7 @@ def iter_predict(
         options = {"tile": tile, "overlap": overlap, "batch_size": batch_size, "device": device}
         return (yield from _iter_predict_volumes(model, image, axes, out=out, **options))
     lazy = not isinstance(image, np.ndarray)
+    mapped = lazy or isinstance(image, np.memmap)  # read tile by tile: no whole-plane canvas search
     layout = Layout(axes, tuple(image.shape))
     tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
     if lazy:  # a chunked input's chunks are decoded once per row of tiles, not once per tile
@@ -131,9 +137,10 @@ def iter_predict(
         target = out_planes[index]
         if chunks is not None:
             target = _ChunkRows(target, chunks[axes.index("Y")])
+        plane, target = (planes[index], target) if mapped else _on_canvas(model, planes[index], target)
         tiles = iter_tiled(
             forward,
-            planes[index],
+            plane,
             tile=tile,
             overlap=overlap,
             scale=factor,
@@ -296,6 +303,38 @@ def _cached(image, axes: str, *, tile: int, width: int):
         return image
     capacity = tile_capacity(image.shape, chunks, axes, tile=tile, width=width)
     return ChunkCache(image, chunks, capacity)
+
+
+def _on_canvas(model: TrainedModel, plane: np.ndarray, target):
+    """What a denoising model predicts from for ``plane`` (C, Y, X), and where that goes.
+
+    A canvas (:func:`..data.canvas.canvas_mask`) is given the content
+    mirrored into it (:func:`..data.canvas.reflect_into`): the network meets
+    no step to a region without noise, which it does worse beside. The
+    target then keeps the canvas as it was (:class:`_KeptCanvas`). Other
+    models, and planes with no canvas, are left as they are; so are
+    memory-mapped and chunked inputs, which are never read whole.
+    """
+    config = model.config
+    if config.training.task != Task.DENOISE.value or config.model.factor != 1:
+        return plane, target
+    canvas = canvas_mask(plane)
+    if not canvas.any():
+        return plane, target
+    kept = np.asarray(plane, dtype=np.float32)
+    if model.input_norm != model.target_norm:  # the canvas in the targets' units
+        kept = model.target_norm.denormalize(model.input_norm.normalize(kept[None]))[0]
+    return reflect_into(plane, canvas), _KeptCanvas(target, canvas, kept)
+
+
+class _KeptCanvas:
+    """A (C, Y, X) output written in bands of whole rows, whose canvas pixels keep given values."""
+
+    def __init__(self, plane, canvas: np.ndarray, values: np.ndarray):
+        self.plane, self.canvas, self.values, self.shape = plane, canvas, values, tuple(plane.shape)
+
+    def __setitem__(self, key: tuple[slice, slice, slice], values: np.ndarray) -> None:
+        self.plane[key] = np.where(self.canvas[key], self.values[key], values)
 
 
 class _ChunkRows:
