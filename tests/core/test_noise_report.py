@@ -19,6 +19,21 @@ def test_the_report_holds_the_noise_model_hot_pixels_and_clipping_of_counts():
     assert report.low < report.high
 
 
+def test_the_report_judges_defective_pixels_on_channels_rescaled_as_the_trainer_rescales_them():
+    def unit(image):
+        low, high = np.percentile(image, (1, 99.8))
+        return np.clip((image - low) / (high - low), 0, 1)
+
+    rng = np.random.default_rng(0)
+    channels = [(data.moon(), 10), (data.immunohistochemistry()[..., 2], 300), (data.cell(), 3000)]
+    image = np.stack(
+        [rng.poisson(unit(c[:128, :128] / 255.0) * p) + rng.normal(0, 1, (128, 128)) for c, p in channels], -1
+    ).astype(np.float32)
+    assert noise_report(image, "YXC").defects == (0, 0)  # the channels' median model: 9 hot, 6 dead
+    image[64, 64, 2] = 0.0  # a dead pixel of the bright channel
+    assert noise_report(image, "YXC").defects == (0, 1)
+
+
 def test_the_report_of_row_noise_measures_it_on_the_interleaved_columns():
     camera = data.camera().astype(np.float32)
     white = np.random.default_rng(1).normal(0.0, 10.0, camera.shape)

@@ -143,10 +143,11 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     levels = clip_levels(planes[~canvas])
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
-    defects = fill_defects(unit, noise)[1]
+    balanced, model = _balanced(planes, norm, unit, noise)
+    filled, defects = fill_defects(balanced, model)
     check = None
     if clipped is None and strides == (1, 1) and (noise.gain > 0 or noise.read_variance > 0):
-        check = _trainer_check(planes, norm, unit, noise)
+        check = _trainer_check(filled, model)
     return NoiseReport(
         noise=noise,
         low=float(norm.low[0]),
@@ -159,26 +160,36 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     )
 
 
-def _trainer_check(
+def _balanced(
     planes: np.ndarray, norm: Normalizer, unit: np.ndarray, noise: NoiseModel
-) -> tuple[float, float]:
-    """The prior's check of ``noise`` as the trainer makes it (:func:`.prior.checked_noise`).
+) -> tuple[np.ndarray, NoiseModel]:
+    """``unit`` and ``noise`` with the channels rescaled to one noise model, as the trainer rescales them.
 
     ``planes`` (N, C, Y, X) are the image's, ``unit`` them normalised by
-    ``norm``. Channels are first rescaled to one noise model
-    (:func:`.data.stabilization.channel_balance`), and the defective pixels
-    replaced with it: checked with the channels' median model instead, three
-    micrographs of 30, 30 and 300 photons as the channels of one image
-    (``bench/channels.py``) read 0.52, where the trainer reads 0.89.
+    ``norm`` (:func:`.data.stabilization.channel_balance`). Its hot and dead
+    pixels are judged on that scale too: with the channels' median model
+    instead, ``bench/channels.py``'s moon at 10, immunohistochemistry at 300
+    and cell at 3000 photons as one image read 121 hot and 96 dead pixels,
+    where the trainer replaces none.
     """
-    channels = unit.shape[1]
-    if channels > 1:
-        models = estimate_channel_noise(unit, most=max(1, 8 // channels))[0]
-        balance = channel_balance(models)
+    if unit.shape[1] > 1:
+        balance = channel_balance(estimate_channel_noise(unit, most=max(1, 8 // unit.shape[1]))[0])
         if balance is not None:
             factors, shifts, noise = balance
-            unit = norm.rescaled(factors, shifts).normalize(planes)
-    filled = fill_defects(unit, noise)[0]
+            return norm.rescaled(factors, shifts).normalize(planes), noise
+    return unit, noise
+
+
+def _trainer_check(filled: np.ndarray, noise: NoiseModel) -> tuple[float, float]:
+    """The prior's check of ``noise`` as the trainer makes it (:func:`.prior.checked_noise`).
+
+    ``filled`` (N, C, Y, X) are the image's planes as :func:`_balanced`
+    makes them, their defective pixels replaced: checked with the channels'
+    median model instead, three micrographs of 30, 30 and 300 photons as
+    the channels of one image (``bench/channels.py``) read 0.52, where the
+    trainer reads 0.89.
+    """
+    channels = filled.shape[1]
     network = dataclasses.replace(PRIOR_CONFIG, in_channels=channels, out_channels=channels)
     if len(filled) > 1:  # each of up to 8 planes with its own model
         return checked_planes_noise(filled, network)

@@ -13,18 +13,28 @@ neighbours by :data:`HOT_SIGMAS` standard deviations of the noise of a
 difference of two pixels as bright as that neighbour, and by
 :data:`DEFECT_SHARE` of its height above their median; dead, where it stands
 below the darkest by :data:`DEAD_SIGMAS` such deviations (at the darkest
-neighbour's brightness) and by that share of its depth below the median.
-Either is replaced by that median. A hot pixel must stand clearer than a
+neighbour's brightness) and by that share of its depth below the median;
+or, where the noise shows shot noise, where its count or fewer is less
+likely than :data:`DEAD_P` for a Poisson count of the darkest neighbour's
+mean and that neighbour is not shaded beyond its noise (:data:`SHADE_P`):
+a Poisson count's lower tail is far shorter than the Gaussian one the
+deviations assume, and at a few tens of photons the share cannot tell a
+shadow from noise. Either is replaced by that median. A hot pixel must stand clearer than a
 dead one: the sky's stars and a micrograph's single-pixel spots are real
 bright points (hubble_deep_field at 100 and 300 photons holds up to 6 that a
 rule of 4 deviations takes for hot), where nothing in an optical image is a
 dark point narrower than a pixel. No pixel of the benchmarks' other inputs
 is taken for either (the real images at every noise level and at 300
 photons, 8-bit, colour, channels, camera counts, volumes, phantoms, the
-samples). A dead pixel is told from noise only where its neighbours collect
-some 50 photons or more: with 0.1 % of the pixels dead, 0 to 49 % of them
-per image are found at 100 photons, 33 to 84 % at 300 (2 of 299 on the dark
-hubble_deep_field; BENCHMARKS.md, "Dead pixels").
+samples) but 3 for dead, dark points of the scanned originals that stand
+clear of the noise at many photons: 1 of coins at 300 photons, 2 of an
+image of ``bench/channels.py`` (moon, immunohistochemistry and cell at
+10, 300 and 3000 photons). A dead pixel is told from noise only where its darkest neighbour
+collects some 18 photons or more (a Poisson count of 18.4 reads 0 with a
+probability of 1e-8): with 0.1 % of the pixels dead, 1 to 97 % of them per
+image are found at 100 photons, 3 to 97 % at 300, where the deviations
+alone found 0 to 49 % and 1 to 84 % (the dark hubble_deep_field the
+least; BENCHMARKS.md, "Dead pixels").
 """
 
 from __future__ import annotations
@@ -49,6 +59,15 @@ FEWEST_PHOTONS = 4.0
 #: A pixel of training data is taken for dead where its count or fewer is this unlikely
 #: for a Poisson count of its neighbours' median mean (:func:`fill_dark_outliers`).
 DARK_OUTLIER_P = 1e-6
+#: Where the data show shot noise, a pixel is also taken for dead where its count or
+#: fewer is this unlikely for a Poisson count of its darkest neighbour's mean, unless
+#: that neighbour is shaded (:data:`SHADE_P`).
+DEAD_P = 1e-8
+#: A neighbour is shaded where its count or fewer is this unlikely at the median
+#: count of the ring: it shares the pixel's shadow beyond the noise. The share rule
+#: (:data:`DEFECT_SHARE`) cannot tell that at a few tens of photons, where the
+#: darkest of 8 neighbours lies well under their median by chance alone.
+SHADE_P = 1e-4
 #: The 8 neighbours of a pixel in its plane.
 _RING = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=bool)
 
@@ -114,18 +133,29 @@ def fill_dark_outliers(planes: np.ndarray, noise: NoiseModel) -> np.ndarray:
     ``noise`` needs a gain above 0.
     """
     values = np.asarray(planes, dtype=np.float32)
+    footprint = _RING.reshape((1,) * (values.ndim - 2) + _RING.shape)
+    median = ndimage.median_filter(values, footprint=footprint, mode="mirror")
+    dark = _unlikely_counts(values, median, noise, DARK_OUTLIER_P)
+    if not dark.any():
+        return planes
+    zero = -noise.read_variance / noise.gain  # the level of no count
+    return np.where(dark, np.maximum(median, zero), values)
+
+
+def _unlikely_counts(values: np.ndarray, means: np.ndarray, noise: NoiseModel, p: float) -> np.ndarray:
+    """Where ``values``' counts or fewer have a Poisson probability under ``p`` at ``means``' counts.
+
+    Counts as :func:`.stabilization.thin` makes them, the read noise
+    counted as photons; ``noise`` needs a gain above 0.
+    """
     offset = noise.read_variance / noise.gain**2
     counts = values / noise.gain + offset
-    footprint = _RING.reshape((1,) * (values.ndim - 2) + _RING.shape)
-    expected = np.maximum(ndimage.median_filter(counts, footprint=footprint, mode="mirror"), 0.0)
+    expected = np.maximum(means / noise.gain + offset, 0.0)
     candidates = np.nonzero(counts < expected - 3 * np.sqrt(expected))  # the tail's test where it may pass
-    unlikely = stats.poisson.cdf(np.floor(np.maximum(counts[candidates], 0.0)), expected[candidates])
-    dark = tuple(axis[unlikely < DARK_OUTLIER_P] for axis in candidates)
-    if not dark[0].size:
-        return planes
-    out = values.copy()
-    out[dark] = (expected[dark] - offset) * noise.gain
-    return out
+    unlikely = stats.poisson.cdf(np.floor(np.maximum(counts[candidates], 0.0)), expected[candidates]) < p
+    found = np.zeros(values.shape, dtype=bool)
+    found[tuple(axis[unlikely] for axis in candidates)] = True
+    return found
 
 
 def _defects_and_median(
@@ -144,12 +174,16 @@ def _defects_and_median(
     # the noise of a difference of two pixels as bright as that neighbour
     hot = above > HOT_SIGMAS * np.sqrt(2 * _variance(brightest, noise))
     dead = below > DEAD_SIGMAS * np.sqrt(2 * _variance(darkest, noise))
-    if not (hot.any() or dead.any()):
+    # few photons: a Poisson tail is far shorter than the Gaussian one the deviations assume
+    few = _unlikely_counts(values, darkest, noise, DEAD_P) if noise.gain > 0 else np.zeros_like(dead)
+    if not (hot.any() or dead.any() or few.any()):
         return hot, dead, None
     median = ndimage.median_filter(values, footprint=footprint, mode="mirror")
     # a neighbour near the pixel shares its light (or shadow): an optical spot (or dot)
     hot &= above > DEFECT_SHARE * (values - median)
     dead &= below > DEFECT_SHARE * (median - values)
+    if few.any():
+        dead |= few & ~_unlikely_counts(darkest, median, noise, SHADE_P)
     return hot, dead, median
 
 
