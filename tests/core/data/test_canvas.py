@@ -73,3 +73,17 @@ def test_reflect_into_keeps_planes_all_masked_or_not_masked():
     mask = np.zeros(planes.shape, bool)
     mask[0] = True
     assert np.array_equal(reflect_into(planes, mask), planes)
+
+
+@pytest.mark.parametrize("columns", [slice(0, 4), slice(20, 27), slice(-4, None)])
+def test_the_narrowest_flat_regions_are_found_at_an_edge_and_within(columns):
+    image = np.random.default_rng(0).normal(size=(32, 40)).astype(np.float32)
+    image[8:20, columns] = 2.0  # 4 columns at an edge mirror into a 7x7 window; 7 within
+    flat = flat_pixels(image, anywhere=True)
+    assert flat[8:20, columns].all() and flat.sum() == flat[8:20, columns].size
+
+
+def test_an_image_without_seven_equal_neighbours_in_a_row_has_no_flat_region():
+    image = np.random.default_rng(0).normal(size=(32, 40)).astype(np.float32)
+    image[:, 10:16] = 2.0  # six columns: no 7x7 window
+    assert not flat_pixels(image, anywhere=True).any()

@@ -51,12 +51,29 @@ def flat_pixels(image: np.ndarray, *, anywhere: bool = False) -> np.ndarray:
     ndarray of bool, shape (Y, X)
     """
     image = np.asarray(image)
+    if not _has_flat_row(image):  # 0.01 s a 2048x2048 plane where the filters take 0.3 s
+        return np.zeros(image.shape, dtype=bool)
     centres = ndimage.maximum_filter(image, FLAT_SIDE) == ndimage.minimum_filter(image, FLAT_SIDE)
     flat = ndimage.maximum_filter(centres, FLAT_SIDE)  # each whole window
     if anywhere or not flat.any():
         return flat
     low, high = np.percentile(image, (1.0, 99.8))
     return flat & ~_clipped_regions(image, flat, flat & ((image <= low) | (image >= high)), low)
+
+
+def _has_flat_row(image: np.ndarray) -> bool:
+    """Whether a row of (Y, X) ``image`` holds :data:`FLAT_SIDE` equal values in a row, as a flat window does.
+
+    The rows are mirrored at their ends as the filters of :func:`flat_pixels` mirror them.
+    """
+    half = FLAT_SIDE // 2
+    rows = np.pad(image, ((0, 0), (half, half)), mode="symmetric")
+    same = rows[:, 1:] == rows[:, :-1]
+    width = same.shape[1] - (FLAT_SIDE - 2)
+    run = same[:, :width].copy()
+    for shift in range(1, FLAT_SIDE - 1):
+        run &= same[:, shift : shift + width]
+    return bool(run.any())
 
 
 def _clipped_regions(image: np.ndarray, flat: np.ndarray, ends: np.ndarray, low: float) -> np.ndarray:
