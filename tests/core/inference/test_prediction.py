@@ -478,3 +478,15 @@ def test_canvases_are_searched_only_for_denoising_an_image_in_memory(tmp_path, m
     else:
         model = untrained_model(architecture="superres", factor=2, blocks=1)
     assert np.isfinite(predict(model, image, axes="YX", tile=64, device="cpu")).all()
+
+
+def test_a_3d_denoising_model_keeps_a_canvas_of_each_plane():
+    model = volume_model()
+    volume = image_of((8, 40, 48))
+    padded = np.pad(volume, ((0, 0), (12, 12), (12, 12)))
+    out = predict(model, padded, axes="ZYX", tile=64, device="cpu")
+    kept = model.target_norm.denormalize(model.input_norm.normalize(np.zeros((1, 1, 1, 1), np.float32)))
+    assert np.allclose(out[:, :12], kept.item()) and np.allclose(out[:, :, -12:], kept.item())
+    mirrored = np.pad(volume, ((0, 0), (12, 12), (12, 12)), mode="reflect")
+    expected = predict(model, mirrored, axes="ZYX", tile=64, device="cpu")
+    assert np.allclose(out[:, 12:-12, 12:-12], expected[:, 12:-12, 12:-12], atol=1e-5)

@@ -172,9 +172,9 @@ def _iter_predict_volumes(model, image, axes, *, tile, overlap, batch_size, devi
     count, channels = volumes.shape[0], model.config.model.out_channels
     result = np.empty((count, channels, *volumes.shape[2:]), np.float32)
     for index in range(count):
+        volume, target = _on_canvas(model, volumes[index], result[index])
         steps = iter_tiled_volume(
-            forward, volumes[index], tile=boxes, overlap=overlaps, batch_size=batch_size,
-            out=result[index],
+            forward, volume, tile=boxes, overlap=overlaps, batch_size=batch_size, out=target
         )
         for done, total in steps:
             yield index * total + done, count * total
@@ -306,9 +306,9 @@ def _cached(image, axes: str, *, tile: int, width: int):
 
 
 def _on_canvas(model: TrainedModel, plane: np.ndarray, target):
-    """What a denoising model predicts from for ``plane`` (C, Y, X), and where that goes.
+    """What a denoising model predicts from for ``plane`` (C, [Z,] Y, X), and where that goes.
 
-    A canvas (:func:`..data.canvas.canvas_mask`) is given the content
+    A canvas (:func:`..data.canvas.canvas_mask`, of each Y, X plane) is given the content
     mirrored into it (:func:`..data.canvas.reflect_into`): the network meets
     no step to a region without noise, which it does worse beside. The
     target then keeps the canvas as it was (:class:`_KeptCanvas`). Other
@@ -328,12 +328,12 @@ def _on_canvas(model: TrainedModel, plane: np.ndarray, target):
 
 
 class _KeptCanvas:
-    """A (C, Y, X) output written in bands of whole rows, whose canvas pixels keep given values."""
+    """A (C, [Z,] Y, X) output, written by slices, whose canvas pixels keep given values."""
 
     def __init__(self, plane, canvas: np.ndarray, values: np.ndarray):
         self.plane, self.canvas, self.values, self.shape = plane, canvas, values, tuple(plane.shape)
 
-    def __setitem__(self, key: tuple[slice, slice, slice], values: np.ndarray) -> None:
+    def __setitem__(self, key, values: np.ndarray) -> None:
         self.plane[key] = np.where(self.canvas[key], self.values[key], values)
 
 
