@@ -62,9 +62,10 @@ def flat_pixels(image: np.ndarray, *, anywhere: bool = False) -> np.ndarray:
 
 
 def _has_flat_row(image: np.ndarray) -> bool:
-    """Whether a row of (Y, X) ``image`` holds :data:`FLAT_SIDE` equal values in a row, as a flat window does.
+    """Whether a row of (Y, X) ``image`` holds :data:`FLAT_SIDE` equal values in a row.
 
-    The rows are mirrored at their ends as the filters of :func:`flat_pixels` mirror them.
+    Each flat window does; the rows are mirrored at their ends as the
+    filters of :func:`flat_pixels` mirror them.
     """
     half = FLAT_SIDE // 2
     rows = np.pad(image, ((0, 0), (half, half)), mode="symmetric")
@@ -124,7 +125,6 @@ def canvas_mask(planes: np.ndarray) -> np.ndarray:
     values = np.asarray(planes)
     flat = [flat_pixels(plane) for plane in values.reshape(-1, *values.shape[-2:])]
     return np.stack(flat).reshape(values.shape)
-
 
 
 def reflect_into(planes: np.ndarray, mask: np.ndarray) -> np.ndarray:

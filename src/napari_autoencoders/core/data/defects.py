@@ -13,28 +13,28 @@ neighbours by :data:`HOT_SIGMAS` standard deviations of the noise of a
 difference of two pixels as bright as that neighbour, and by
 :data:`DEFECT_SHARE` of its height above their median; dead, where it stands
 below the darkest by :data:`DEAD_SIGMAS` such deviations (at the darkest
-neighbour's brightness) and by that share of its depth below the median;
-or, where the noise shows shot noise, where its count or fewer is less
-likely than :data:`DEAD_P` for a Poisson count of the darkest neighbour's
-mean and that neighbour is not shaded beyond its noise (:data:`SHADE_P`):
-a Poisson count's lower tail is far shorter than the Gaussian one the
-deviations assume, and at a few tens of photons the share cannot tell a
-shadow from noise. Either is replaced by that median. A hot pixel must stand clearer than a
-dead one: the sky's stars and a micrograph's single-pixel spots are real
-bright points (hubble_deep_field at 100 and 300 photons holds up to 6 that a
-rule of 4 deviations takes for hot), where nothing in an optical image is a
-dark point narrower than a pixel. No pixel of the benchmarks' other inputs
-is taken for either (the real images at every noise level and at 300
-photons, 8-bit, colour, channels, camera counts, volumes, phantoms, the
-samples) but 3 for dead, dark points of the scanned originals that stand
-clear of the noise at many photons: 1 of coins at 300 photons, 2 of an
-image of ``bench/channels.py`` (moon, immunohistochemistry and cell at
-10, 300 and 3000 photons). A dead pixel is told from noise only where its darkest neighbour
-collects some 18 photons or more (a Poisson count of 18.4 reads 0 with a
-probability of 1e-8): with 0.1 % of the pixels dead, 1 to 97 % of them per
-image are found at 100 photons, 3 to 97 % at 300, where the deviations
-alone found 0 to 49 % and 1 to 84 % (the dark hubble_deep_field the
-least; BENCHMARKS.md, "Dead pixels").
+neighbour's brightness) and by that share of its depth below the median; or,
+where the noise shows shot noise, where its count or fewer is less likely
+than :data:`DEAD_P` for a Poisson count of the darkest neighbour's mean and
+that neighbour is not shaded beyond its noise (:data:`SHADE_P`): a Poisson
+count's lower tail is far shorter than the Gaussian one the deviations
+assume, and at a few tens of photons the share cannot tell a shadow from
+noise. Either is replaced by that median. A hot pixel must stand clearer
+than a dead one: the sky's stars and a micrograph's single-pixel spots are
+real bright points (hubble_deep_field at 100 and 300 photons holds up to 6
+that a rule of 4 deviations takes for hot), where nothing in an optical
+image is a dark point narrower than a pixel. No pixel of the benchmarks'
+other inputs is taken for either (the real images at every noise level and
+at 300 photons, 8-bit, colour, channels, camera counts, volumes, phantoms,
+the samples) but 3 for dead, dark points of the scanned originals that stand
+clear of the noise at many photons: 1 of coins at 300 photons, 2 of an image
+of ``bench/channels.py`` (moon, immunohistochemistry and cell at 10, 300 and
+3000 photons). A dead pixel is told from noise only where its darkest
+neighbour collects some 18 photons or more (a Poisson count of 18.4 reads 0
+with a probability of 1e-8): with 0.1 % of the pixels dead, 1 to 97 % of
+them per image are found at 100 photons, 3 to 97 % at 300, where the
+deviations alone found 0 to 49 % and 1 to 84 % (the dark hubble_deep_field
+the least; BENCHMARKS.md, "Dead pixels").
 """
 
 from __future__ import annotations
