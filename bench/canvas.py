@@ -71,7 +71,7 @@ def case_rows(size: int, budget: float, width: int, photos, science) -> list[lis
 
 def collection_rows(size: int, budget: float, width: int, science) -> list[list[str]]:
     """The science images as one collection on each canvas, trained together: a row per canvas."""
-    inputs = [(clean, noisy) for group, _, clean, noisy in _inputs(size, (), science)]
+    inputs = [(clean, noisy) for _, _, clean, noisy in _inputs(size, (), science)]
     rows = []
     for canvas in CANVASES:
         images = [padded(noisy, canvas, width) for _, noisy in inputs]

@@ -474,7 +474,8 @@ class Trainer:
         normalisation is the input's.
         """
         if isinstance(planes, ImageCollection):
-            sample, canvas = planes.sample_values(np.random.default_rng(self.config.training.seed), canvases=True)
+            rng = np.random.default_rng(self.config.training.seed)
+            sample, canvas = planes.sample_values(rng, canvases=True)
         else:
             sample, canvas = planes, canvas_mask(planes)
             self._canvas = canvas
