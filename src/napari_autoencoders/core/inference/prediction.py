@@ -104,9 +104,8 @@ def iter_predict(
     The network runs in float32 on every device: the bfloat16 autocast that
     speeds up training on a GPU would round the results to about 8 bits.
 
-    A denoising model predicts from an image in memory with the content
-    mirrored into its canvas, and the canvas is kept as it was
-    (:func:`_on_canvas`).
+    A denoising model predicts each tile with the content mirrored into its
+    canvas, and the canvas is kept as it was (:func:`_canvas_kept`).
 
     A 3D model (``spatial_dims`` 3) takes the image as volumes (``Z`` a
     spatial axis, see :func:`~.axes.to_volumes`), cut into overlapping boxes
@@ -119,7 +118,6 @@ def iter_predict(
         options = {"tile": tile, "overlap": overlap, "batch_size": batch_size, "device": device}
         return (yield from _iter_predict_volumes(model, image, axes, out=out, **options))
     lazy = not isinstance(image, np.ndarray)
-    mapped = lazy or isinstance(image, np.memmap)  # read tile by tile: no whole-plane canvas search
     layout = Layout(axes, tuple(image.shape))
     tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
     if lazy:  # a chunked input's chunks are decoded once per row of tiles, not once per tile
@@ -137,10 +135,9 @@ def iter_predict(
         target = out_planes[index]
         if chunks is not None:
             target = _ChunkRows(target, chunks[axes.index("Y")])
-        plane, target = (planes[index], target) if mapped else _on_canvas(model, planes[index], target)
         tiles = iter_tiled(
             forward,
-            plane,
+            planes[index],
             tile=tile,
             overlap=overlap,
             scale=factor,
@@ -172,9 +169,8 @@ def _iter_predict_volumes(model, image, axes, *, tile, overlap, batch_size, devi
     count, channels = volumes.shape[0], model.config.model.out_channels
     result = np.empty((count, channels, *volumes.shape[2:]), np.float32)
     for index in range(count):
-        volume, target = _on_canvas(model, volumes[index], result[index])
         steps = iter_tiled_volume(
-            forward, volume, tile=boxes, overlap=overlaps, batch_size=batch_size, out=target
+            forward, volumes[index], tile=boxes, overlap=overlaps, batch_size=batch_size, out=result[index]
         )
         for done, total in steps:
             yield index * total + done, count * total
@@ -303,38 +299,6 @@ def _cached(image, axes: str, *, tile: int, width: int):
         return image
     capacity = tile_capacity(image.shape, chunks, axes, tile=tile, width=width)
     return ChunkCache(image, chunks, capacity)
-
-
-def _on_canvas(model: TrainedModel, plane: np.ndarray, target):
-    """What a denoising model predicts from for ``plane`` (C, [Z,] Y, X), and where that goes.
-
-    A canvas (:func:`..data.canvas.canvas_mask`, of each Y, X plane) is given the content
-    mirrored into it (:func:`..data.canvas.reflect_into`): the network meets
-    no step to a region without noise, which it does worse beside. The
-    target then keeps the canvas as it was (:class:`_KeptCanvas`). Other
-    models, and planes with no canvas, are left as they are; so are
-    memory-mapped and chunked inputs, which are never read whole.
-    """
-    config = model.config
-    if config.training.task != Task.DENOISE.value or config.model.factor != 1:
-        return plane, target
-    canvas = canvas_mask(plane)
-    if not canvas.any():
-        return plane, target
-    kept = np.asarray(plane, dtype=np.float32)
-    if model.input_norm != model.target_norm:  # the canvas in the targets' units
-        kept = model.target_norm.denormalize(model.input_norm.normalize(kept[None]))[0]
-    return reflect_into(plane, canvas), _KeptCanvas(target, canvas, kept)
-
-
-class _KeptCanvas:
-    """A (C, [Z,] Y, X) output, written by slices, whose canvas pixels keep given values."""
-
-    def __init__(self, plane, canvas: np.ndarray, values: np.ndarray):
-        self.plane, self.canvas, self.values, self.shape = plane, canvas, values, tuple(plane.shape)
-
-    def __setitem__(self, key, values: np.ndarray) -> None:
-        self.plane[key] = np.where(self.canvas[key], self.values[key], values)
 
 
 class _ChunkRows:
@@ -536,13 +500,47 @@ def _forward(
 
     phased = phase_function(network_output, model.config.model.noise_strides)
 
-    def forward(batch: np.ndarray) -> np.ndarray:
-        if check:
-            check_image(batch, "a tile of the input image")
+    def predicted(batch: np.ndarray) -> np.ndarray:
         y = phased(filled(model.input_norm.normalize(batch)))
         return model.target_norm.denormalize(declipped(y))
 
+    kept = _canvas_kept(model, predicted)
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        if check:
+            check_image(batch, "a tile of the input image")
+        return kept(batch)
+
     return forward
+
+
+def _canvas_kept(model: TrainedModel, predicted):
+    """``predicted``, a function of raw tiles (B, C, [Z,] Y, X), made to mirror and keep a canvas.
+
+    For a denoising model, a canvas in a tile (:func:`..data.canvas.canvas_mask`,
+    of each Y, X plane) is given the content mirrored into it
+    (:func:`..data.canvas.reflect_into`): the network meets no step to a
+    region without noise, which it does worse beside. Its pixels then come
+    out as they went in, in the targets' units. Tile by tile, so that an
+    image read tile by tile (memory-mapped, chunked, a cluster's block) is
+    treated as one in memory: on the canvas benchmark's twenty padded images
+    a memory-mapped input came out 0.14 dB lower on average (horse 1.0 dB)
+    when only a whole plane in memory was searched. Other models are
+    returned as they are.
+    """
+    config = model.config
+    if config.training.task != Task.DENOISE.value or config.model.factor != 1:
+        return predicted
+    same = model.input_norm == model.target_norm
+
+    def kept(batch: np.ndarray) -> np.ndarray:
+        canvas = canvas_mask(batch)
+        if not canvas.any():
+            return predicted(batch)
+        values = batch if same else model.target_norm.denormalize(model.input_norm.normalize(batch))
+        return np.where(canvas, values, predicted(reflect_into(batch, canvas)))
+
+    return kept
 
 
 def _defect_filler(model: TrainedModel):
