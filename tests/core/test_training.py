@@ -734,6 +734,27 @@ def test_hot_and_dead_pixels_are_replaced_in_training_and_in_the_result(tiny_con
     assert np.abs(denoised[spots] - clean[spots]).max() < 0.2
 
 
+def test_dim_hot_pixels_that_frames_share_are_replaced_in_training_and_in_the_result(tiny_config, blobs):
+    wide = 0.2 + 0.6 * blobs((128, 128))
+    shifts = np.random.default_rng(1).integers(0, 48, (6, 2))
+    clean = np.stack([wide[y:y + 80, x:x + 80] for y, x in shifts])  # a drifting stage
+    noisy = add_noise(clean, "poisson:30+gaussian:0.01", seed=0)
+    spots = (np.array([10, 40, 70, 60]), np.array([20, 50, 15, 70]))
+    noisy[:, spots[0], spots[1]] += 5 * (0.8 / 30) ** 0.5  # 5 deviations: too dim for one frame
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "SYX"
+    trainer = Trainer(config, noisy)
+    with pytest.warns(UserWarning, match="24 hot pixels"):
+        for _ in trainer.run():
+            pass
+    assert trainer.defects == (24, 0)  # each of 4 in each of 6 frames
+    denoised = trainer.result().predict(noisy, axes="SYX")
+    error = np.abs(denoised[:, spots[0], spots[1]] - clean[:, spots[0], spots[1]])
+    assert error.max() < 0.1
+    alone = trainer.result().predict(noisy[0], axes="YX")  # one frame cannot tell them
+    assert np.abs(alone[spots] - clean[0][spots]).max() > 0.1
+
+
 def test_noise_correlated_along_rows_is_denoised_in_phases_in_training_and_in_the_result(tiny_config):
     from scipy import ndimage as ndi
     from skimage import data as images

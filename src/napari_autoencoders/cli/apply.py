@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..core.data.axes import as_volume_axes, default_axes
 from ..core.inference.distributed import cluster_client, iter_store, lazy_prediction
-from ..core.inference.prediction import check_blockwise, check_input, iter_predict, output_shape
+from ..core.inference.prediction import check_blockwise, check_input, iter_predict, output_shape, shared_defects
 from ..core.inference.tiling import check_tiling
 from ..core.io.images import atomic_output, check_not_input
 from ..core.io.inputs import image_paths, names_many
@@ -100,6 +100,7 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
                 source.resolve(),
                 shape=shape,
                 chunks=out.chunks,
+                defects=shared_defects(model, image.array, axes),  # the planes read here once
                 **options,
             )
             run_with_bar(iter_store(result, out, client), quiet=args.quiet, unit="chunk")

@@ -13,7 +13,7 @@ from .data.axes import to_planes
 from .data.canvas import canvas_mask
 from .data.clipping import channel_levels, clip_levels
 from .data.correlation import LAGS, ONSET, choose_strides, suggested_strides
-from .data.defects import Defects, fill_defects
+from .data.defects import Defects, fill_frame_defects
 from .data.normalization import Normalizer
 from .data.stabilization import NoiseModel, channel_balance, estimate_channel_noise, estimate_planes_noise
 from .prior import PRIOR_CONFIG, REMOVED, checked_noise, checked_planes_noise
@@ -144,7 +144,7 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
     balanced, model = _balanced(planes, norm, unit, noise)
-    filled, defects = fill_defects(balanced, model)
+    filled, defects = fill_frame_defects(balanced, model)
     check = None
     if clipped is None and strides == (1, 1) and (noise.gain > 0 or noise.read_variance > 0):
         check = _trainer_check(filled, model)

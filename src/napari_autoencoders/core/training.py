@@ -39,7 +39,7 @@ from .data.neighbours import (
 )
 from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.correlation import LAGS, both_axes_warning, choose_strides, correlates_along_both, to_phases
-from .data.defects import Defects, fill_dark_outliers, fill_defects
+from .data.defects import Defects, fill_dark_outliers, fill_frame_defects
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
 from .data.patches import (
@@ -658,7 +658,7 @@ class Trainer:
             if isinstance(data, ImageCollection):
                 self._patch_noise = noise  # its defective pixels are replaced as sampled (_samplers)
             else:
-                x, self.defects = fill_defects(x, noise)
+                x, self.defects = fill_frame_defects(x, noise)  # x: the frames (N, C, ...)
                 if self._fine_tunes_on_pairs and noise.gain > 0:  # _thinned, before the config has the gain
                     x = fill_dark_outliers(x, noise)
                 if self._fine_tunes_on_pairs:

@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.data.defects import Defects, fill_dark_outliers, fill_defects, find_defects
+from napari_autoencoders.core.data.defects import (
+    Defects,
+    fill_dark_outliers,
+    fill_defects,
+    fill_fixed,
+    fill_frame_defects,
+    find_defects,
+    fixed_defects,
+    frames_mean,
+)
 from napari_autoencoders.core.data.stabilization import NoiseModel
 
 SPOTS = [(20, 30), (64, 64), (100, 17), (5, 120), (0, 50), (127, 127)]  # edges and a corner too
@@ -136,3 +145,55 @@ def test_training_data_lose_pixels_of_no_photon_among_twenty(smooth):
 def test_poisson_noise_alone_has_no_dark_outliers(smooth):
     noisy, noise = poisson_gaussian(smooth, 30)
     assert fill_dark_outliers(noisy, noise) is noisy
+
+
+def drifting_frames(smooth, photons, count=8, seed=0):
+    """``count`` noisy frames of ``smooth`` shifted by up to 20 pixels, as a drifting stage gives them."""
+    rng = np.random.default_rng(seed)
+    wide = np.tile(smooth, (2, 2))
+    shifts = rng.integers(0, 20, (count, 2))
+    frames = [poisson_gaussian(wide[y:y + 128, x:x + 128], photons, seed + f)[0] for f, (y, x) in enumerate(shifts)]
+    return np.stack(frames), NoiseModel(1 / photons, 1e-4)
+
+
+def test_a_dim_hot_pixel_of_every_frame_is_found_by_the_frames_mean_alone(smooth):
+    frames, noise = drifting_frames(smooth, 30)
+    sigma = float(noise.sigma(0.7))
+    for y, x in SPOTS:
+        frames[:, y, x] += 5 * sigma  # 5 deviations: under a frame's threshold of 8 (of a difference)
+    assert not find_defects(frames, noise)[0][:, SPOTS[1][0], SPOTS[1][1]].any()
+    hot, dead = fixed_defects(frames_mean(frames), len(frames), noise)
+    assert sorted(np.argwhere(hot).tolist()) == sorted(map(list, SPOTS)) and not dead.any()
+    filled, count = fill_frame_defects(frames, noise)
+    assert count == Defects(hot=len(frames) * len(SPOTS), dead=0)
+    assert np.array_equal(filled, fill_fixed(frames, hot))
+    assert frames[0, 20, 30] > filled[0, 20, 30]  # the input is left as it was
+
+
+def test_the_frames_mean_finds_dead_pixels_among_few_photons(smooth):
+    frames, noise = drifting_frames(smooth, 10)  # 1 to 7 photons a frame: one frame cannot tell
+    for y, x in SPOTS:
+        frames[:, y, x] = 0.0
+    assert fixed_defects(frames_mean(frames[:1]), 1, noise)[1].sum() == 0
+    hot, dead = fixed_defects(frames_mean(frames), len(frames), noise)
+    assert sorted(np.argwhere(dead).tolist()) == sorted(map(list, SPOTS)) and not hot.any()
+
+
+@pytest.mark.parametrize("photons", [3, 30, 300])
+def test_the_mean_of_noisy_frames_without_defects_has_none(smooth, photons):
+    frames, noise = drifting_frames(smooth, photons, count=32)
+    hot, dead = fixed_defects(frames_mean(frames), len(frames), noise)
+    assert not hot.any() and not dead.any()
+
+
+def test_a_fixed_pixel_takes_the_median_of_its_frame_s_neighbours_at_edges_and_corners():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(0)
+    frames = rng.random((3, 2, 9, 7)).astype(np.float32)
+    fixed = rng.random((2, 9, 7)) < 0.3
+    fixed[0, 0, 0] = fixed[1, 8, 6] = fixed[0, 4, 6] = True
+    ring = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], bool)[None, None]
+    median = ndimage.median_filter(frames, footprint=ring, mode="mirror")
+    assert np.array_equal(fill_fixed(frames, fixed), np.where(fixed, median, frames))
+    assert fill_fixed(frames, np.zeros_like(fixed)) is frames

@@ -6,7 +6,7 @@ import signal
 import numpy as np
 import pytest
 import zarr
-from test_prediction import image_of, untrained_model
+from test_prediction import _stack_with_a_shared_defect, image_of, untrained_model
 
 from napari_autoencoders.core.inference.distributed import (
     cluster_client,
@@ -15,7 +15,7 @@ from napari_autoencoders.core.inference.distributed import (
     iter_store,
     lazy_prediction,
 )
-from napari_autoencoders.core.inference.prediction import predict
+from napari_autoencoders.core.inference.prediction import predict, shared_defects
 from napari_autoencoders.core.io.model_files import save_model
 
 
@@ -62,6 +62,22 @@ def test_lazy_prediction_equals_local_prediction(files):
     np.testing.assert_allclose(
         result.compute(scheduler="synchronous"), expected, rtol=1e-5, atol=1e-5
     )
+
+
+def test_a_file_s_chunks_replace_the_defects_its_planes_share_as_here(tmp_path):
+    model = untrained_model(axes="SYX", residual=True, noise_gain=0.002, noise_variance=1e-5)
+    save_model(model, tmp_path / "model.safetensors")
+    stack = _stack_with_a_shared_defect(0.002)
+    np.save(tmp_path / "in.npy", stack)
+    defects = shared_defects(model, np.load(tmp_path / "in.npy", mmap_mode="r"), "SYX")
+    assert len(defects) == 2
+    options = {"axes": "SYX", "tile": 32, "overlap": 8}
+    result = lazy_prediction(
+        tmp_path / "model.safetensors", tmp_path / "in.npy", shape=stack.shape, chunks=(4, 16, 16),
+        defects=defects, **options,
+    )
+    expected = predict(model, stack, device="cpu", **options)
+    np.testing.assert_allclose(result.compute(scheduler="synchronous"), expected, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow

@@ -504,3 +504,46 @@ def test_a_3d_denoising_model_keeps_a_canvas_of_each_plane():
     mirrored = np.pad(volume, ((0, 0), (12, 12), (12, 12)), mode="reflect")
     expected = predict(model, mirrored, axes="ZYX", tile=64, device="cpu")
     assert np.allclose(out[:, 12:-12, 12:-12], expected[:, 12:-12, 12:-12], atol=1e-5)
+
+
+def _stack_with_a_shared_defect(gain):
+    """Eight noisy planes (8, 40, 48) of a flat scene, a pixel 5 noise deviations too bright in each."""
+    noise = np.random.default_rng(0).normal(0, 190 * (gain * 0.5) ** 0.5, (8, 40, 48))
+    spoilt = (105.0 + noise).astype(np.float32)
+    spoilt[:, 12, 30] += 190 * 5 * (gain * 0.5) ** 0.5  # a plane alone keeps it
+    spoilt[:, 0, 47] += 190 * 5 * (gain * 0.5) ** 0.5  # and at a corner
+    return spoilt
+
+
+@pytest.mark.parametrize("axes", ["SYX", "ZYX"])
+def test_a_dim_defect_that_every_plane_shares_is_replaced_before_prediction(axes):
+    from napari_autoencoders.core.data.defects import fill_fixed
+
+    gain = 0.002  # on the model's scale: image_of's values 10 to 200 are -0.05 to 0.95
+    model = untrained_model(axes=axes, residual=True, noise_gain=gain, noise_variance=1e-5)
+    spoilt = _stack_with_a_shared_defect(gain)
+    assert prediction.shared_defects(model, spoilt, axes).tolist() == [[0, 0, 47], [0, 12, 30]]
+    fixed = np.zeros((1, 40, 48), bool)
+    fixed[0, 12, 30] = fixed[0, 0, 47] = True
+    filled = fill_fixed(spoilt[:, None], fixed)[:, 0]
+    result = predict(model, spoilt, axes=axes, tile=32, overlap=8, device="cpu")
+    np.testing.assert_allclose(result, predict(model, filled, axes=axes, tile=32, overlap=8, device="cpu"), atol=1e-5)
+    alone = predict(model, spoilt[0], axes="YX", tile=64, device="cpu")
+    assert not np.allclose(alone, predict(model, filled[0], axes="YX", tile=64, device="cpu"), atol=1e-3)
+    assert len(prediction.shared_defects(model, ChunkedInput(spoilt, (8, 40, 48)), axes)) == 0  # never read whole
+    assert len(prediction.shared_defects(untrained_model(axes=axes), spoilt, axes)) == 0  # no noise model
+
+
+def test_blocks_computed_apart_replace_the_defects_their_planes_share():
+    gain = 0.002
+    model = untrained_model(axes="SYX", residual=True, noise_gain=gain, noise_variance=1e-5)
+    spoilt = _stack_with_a_shared_defect(gain)
+    expected = predict(model, spoilt, axes="SYX", tile=32, overlap=8, device="cpu")
+    defects = prediction.shared_defects(model, spoilt, "SYX")
+    result = np.zeros_like(expected)
+    for y, x in itertools.product(range(0, 40, 13), range(0, 48, 17)):  # blocks cut through tiles
+        location = [(0, 8), (y, min(y + 13, 40)), (x, min(x + 17, 48))]
+        where = tuple(slice(*span) for span in location)
+        options = dict(axes="SYX", tile=32, overlap=8, defects=defects)
+        result[where] = predict_block(model, spoilt, location, **options)
+    np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)

@@ -31,7 +31,7 @@ from ..data.axes import chunk_shape
 from ..io.model_files import load_model
 from ..io.zarr_store import open_image, output_chunks
 from ..model import TrainedModel
-from .prediction import check_input, output_shape, predict_block
+from .prediction import check_input, output_shape, predict_block, shared_defects
 
 #: Seconds to wait for a scheduler before giving up.
 CONNECT_TIMEOUT = 10
@@ -62,6 +62,7 @@ def lazy_prediction(
     batch_size: int = 1,
     device: str = "cpu",
     ensemble: bool | None = None,
+    defects: np.ndarray | None = None,
 ):
     """The prediction of the image file by the model file, as a dask array of one task per chunk.
 
@@ -80,6 +81,8 @@ def lazy_prediction(
         The axes of the input and of the result.
     tile, overlap, batch_size, device, ensemble
         As :func:`~.prediction.iter_predict`.
+    defects : ndarray of int, shape (K, 3), optional
+        :func:`~.prediction.shared_defects` of the image, found once here.
 
     Returns
     -------
@@ -101,6 +104,7 @@ def lazy_prediction(
             "batch_size": batch_size,
             "device": device,
             "ensemble": ensemble,
+            "defects": defects,
         },
     )
 
@@ -292,7 +296,7 @@ def iter_predict_on(
     source = image if isinstance(image, np.ndarray) else _ReadHere(image)
     remote_image = client.scatter(source, broadcast=True)
     options = dict(axes=axes, tile=tile, overlap=overlap, batch_size=batch_size, device=device)
-    options["ensemble"] = ensemble
+    options.update(ensemble=ensemble, defects=shared_defects(model, image, axes))  # read here once
     futures = {
         client.submit(
             predict_block,

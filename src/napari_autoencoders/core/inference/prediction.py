@@ -16,7 +16,7 @@ from ..data.canvas import canvas_mask, reflect_into
 from ..data.chunks import ChunkCache, tile_capacity
 from ..data.clipping import channel_levels, declip
 from ..data.correlation import phase_function
-from ..data.defects import fill_defects
+from ..data.defects import fill_defects, fill_fixed, fixed_defects, frames_mean
 from ..config import LATENT_ARCHITECTURES, Architecture, Task
 from ..data.patches import check_image
 from ..data.stabilization import NoiseModel
@@ -104,6 +104,10 @@ def iter_predict(
     The network runs in float32 on every device: the bfloat16 autocast that
     speeds up training on a GPU would round the results to about 8 bits.
 
+    A model that replaces a camera's defective pixels (one started from the
+    prior) also replaces, in every plane, those that the planes of an
+    array share (:func:`shared_defects`).
+
     A denoising model predicts each tile with the content mirrored into its
     canvas, and the canvas is kept as it was (:func:`_canvas_kept`).
 
@@ -131,13 +135,14 @@ def iter_predict(
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
     chunks = None if isinstance(out, np.ndarray) else chunk_shape(out)
     count = planes.shape[0]
+    fixed = _defect_map(shared_defects(model, image, axes), planes.shape[1:])
     for index in range(count):
         target = out_planes[index]
         if chunks is not None:
             target = _ChunkRows(target, chunks[axes.index("Y")])
         tiles = iter_tiled(
             forward,
-            planes[index],
+            planes[index] if fixed is None else _Refilled(planes[index], fixed),
             tile=tile,
             overlap=overlap,
             scale=factor,
@@ -218,6 +223,7 @@ def predict_block(
     batch_size: int = 1,
     device: str = "auto",
     ensemble: bool | None = None,
+    defects: np.ndarray | None = None,
 ) -> np.ndarray:
     """One block of :func:`predict`'s result, computed from the tiles that touch it alone.
 
@@ -241,6 +247,10 @@ def predict_block(
     tile, overlap, batch_size, device, ensemble
         As :func:`iter_predict`; the default ensemble is decided on the whole
         image, so that all blocks agree.
+    defects : ndarray of int, shape (K, 3), optional
+        :func:`shared_defects` of the whole image, found once by the caller
+        (a block does not read every plane): replaced in each plane as
+        :func:`iter_predict` replaces them.
 
     Returns
     -------
@@ -269,11 +279,12 @@ def predict_block(
     stack_axes = out.layout.stack_axes
     stack_shape = tuple(image.shape[axes.index(a)] for a in stack_axes)
     channels = slice(*spans["C"]) if "C" in axes else slice(None)
+    fixed = None if defects is None else _defect_map(defects, planes.shape[1:])
     for local, position in enumerate(itertools.product(*(range(*spans[a]) for a in stack_axes))):
         index = int(np.ravel_multi_index(position, stack_shape)) if stack_axes else 0
         out[local][:, :, :] = tiled_region(
             forward,
-            planes[index],
+            planes[index] if fixed is None else _Refilled(planes[index], fixed),
             (spans["Y"], spans["X"]),
             tile=tile,
             overlap=overlap,
@@ -554,6 +565,59 @@ def _defect_filler(model: TrainedModel):
         return lambda x: x
     noise = NoiseModel(config.noise_gain, config.noise_variance)
     return lambda x: fill_defects(x, noise)[0]
+
+
+def shared_defects(model: TrainedModel, image, axes: str) -> np.ndarray:
+    """The (channel, Y, X) indices (K, 3) of the defective pixels that every plane of ``image`` shares.
+
+    Judged by the planes' mean on the model's scale with its noise
+    (:func:`..data.defects.fixed_defects`), as its training judged the
+    frames it learned from; none for a single plane, for a model that
+    replaces no defect (:func:`_defect_filler`: only a 2D model started from
+    the prior has a noise model), and for an input read lazily (a zarr or
+    dask array), which is never read whole. A memory-mapped input is read
+    once.
+    """
+    config = model.config.model
+    none = np.zeros((0, 3), np.int64)
+    if not isinstance(image, np.ndarray) or (config.noise_gain <= 0 and config.noise_variance <= 0):
+        return none
+    planes = to_planes(image, check_axes(axes, image.ndim))[0]
+    if len(planes) < 2:
+        return none
+    unit = model.input_norm.normalize(frames_mean(planes)[None])[0]
+    hot, dead = fixed_defects(unit, len(planes), NoiseModel(config.noise_gain, config.noise_variance))
+    return np.argwhere(hot | dead)
+
+
+def _defect_map(defects: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray | None:
+    """The (C, Y, X) mask of ``shape`` of :func:`shared_defects`' indices; None where there are none."""
+    if len(defects) == 0:
+        return None
+    fixed = np.zeros(shape, dtype=bool)
+    fixed[tuple(np.asarray(defects).T)] = True
+    return fixed
+
+
+class _Refilled:
+    """A (C, Y, X) plane read by slices with the pixels of ``fixed`` (C, Y, X) replaced.
+
+    As :func:`..data.defects.fill_fixed` replaces them in the whole plane:
+    each region is read with a margin of one pixel for their neighbours.
+    """
+
+    ndim = 3
+
+    def __init__(self, plane, fixed: np.ndarray):
+        self.plane, self.fixed, self.shape = plane, fixed, tuple(plane.shape)
+
+    def __getitem__(self, key: tuple[slice, slice, slice]) -> np.ndarray:
+        channels, rows, columns = key
+        y0, y1 = max(rows.start - 1, 0), min(rows.stop + 1, self.shape[1])
+        x0, x1 = max(columns.start - 1, 0), min(columns.stop + 1, self.shape[2])
+        region = np.asarray(self.plane[channels, y0:y1, x0:x1], np.float32)
+        filled = fill_fixed(region[None], self.fixed[channels, y0:y1, x0:x1])[0]
+        return filled[:, rows.start - y0 : rows.stop - y0, columns.start - x0 : columns.stop - x0]
 
 
 def _declipper(model: TrainedModel):
