@@ -62,13 +62,13 @@ def with_defects(noisy: np.ndarray, noise, seed: int) -> tuple[np.ndarray, np.nd
 @contextlib.contextmanager
 def frames_apart():
     """Training and prediction judge each frame's defective pixels on its own, as before the frames' mean."""
-    saved = training.fill_frame_defects, prediction.shared_defects
+    saved = training.fill_frame_defects, prediction._shared_in
     training.fill_frame_defects = fill_defects
-    prediction.shared_defects = lambda model, image, axes: np.zeros((0, 3), np.int64)
+    prediction._shared_in = lambda model, planes: np.zeros((0, 3), np.int64)
     try:
         yield
     finally:
-        training.fill_frame_defects, prediction.shared_defects = saved
+        training.fill_frame_defects, prediction._shared_in = saved
 
 
 def _trained(image: np.ndarray, budget: float) -> tuple[np.ndarray, str, str]:

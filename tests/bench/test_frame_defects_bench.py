@@ -36,5 +36,5 @@ def test_quick_run_scores_each_method_and_restores_the_frames_mean():
     from napari_autoencoders.core.inference import prediction
 
     assert training.fill_frame_defects.__name__ == "fill_frame_defects"
-    assert prediction.shared_defects.__name__ == "shared_defects"
+    assert prediction._shared_in.__name__ == "_shared_in"
     sys.modules.pop("frame_defects", None)

@@ -547,3 +547,14 @@ def test_blocks_computed_apart_replace_the_defects_their_planes_share():
         options = dict(axes="SYX", tile=32, overlap=8, defects=defects)
         result[where] = predict_block(model, spoilt, location, **options)
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("clip_high", [None, 200.0])
+def test_a_region_at_a_model_s_clip_level_is_data_even_in_a_tile_wholly_within_it(clip_high):
+    options = {"noise_variance": 1e-3} if clip_high is None else {"noise_variance": 1e-3, "clip_high": clip_high}
+    model = untrained_model(residual=True, **options)
+    image = np.minimum(image_of((96, 96)), 199.0)
+    image[:64, :64] = 200.0  # saturated: larger than a tile
+    out = predict(model, image, axes="YX", tile=32, overlap=8, device="cpu")
+    kept = model.target_norm.denormalize(model.input_norm.normalize(np.full((1, 1, 1, 1), 200.0, np.float32)))
+    assert np.allclose(out[8:24, 8:24], kept.item()) == (clip_high is None)  # a canvas unless clipped data
