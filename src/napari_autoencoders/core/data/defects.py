@@ -195,9 +195,11 @@ def fill_frame_defects(frames: np.ndarray, noise: NoiseModel) -> tuple[np.ndarra
     there is none, else a float32 copy) and how many pixels of each kind
     were replaced, a fixed pixel counted once per frame.
     """
-    hot, dead = fixed_defects(frames_mean(frames), len(frames), noise)
-    filled, counts = fill_defects(fill_fixed(frames, hot | dead), noise)
     count = len(frames)
+    if count < 2:  # no mean to judge: not even its copy of the one frame
+        return fill_defects(frames, noise)
+    hot, dead = fixed_defects(frames_mean(frames), count, noise)
+    filled, counts = fill_defects(fill_fixed(frames, hot | dead), noise)
     return filled, Defects(counts.hot + count * int(hot.sum()), counts.dead + count * int(dead.sum()))
 
 
