@@ -116,8 +116,17 @@ def case_rows(size: int, methods_of, **selection):
 
     ``selection`` narrows the cases (the keywords of :func:`cases`).
     """
+    return scored_rows(cases(size, **selection), methods_of)
+
+
+def scored_rows(cases_: list[dict], methods_of):
+    """Per-case rows and per-group means of the baselines and ``methods_of(case)`` on ``cases_``.
+
+    Each case is a dict as :func:`cases` makes them; the i-th is noised with
+    the seed ``100 + i``.
+    """
     rows, by_group = [], defaultdict(lambda: defaultdict(list))
-    for index, case in enumerate(cases(size, **selection)):
+    for index, case in enumerate(cases_):
         noisy = add_noise(case["clean"], case["spec"], seed=100 + index)
         results = baselines(case, noisy)
         for method, run in methods_of(case).items():
