@@ -105,38 +105,44 @@ def steps_of(model: nae.TrainedModel) -> int:
     return model.history[-1]["step"] if model.history else 0
 
 
+def test_images(size: int) -> list[tuple[str, str, np.ndarray]]:
+    """(group, name, image) of every group's test images, centred ``size`` x ``size`` crops."""
+    return [(group, name, crop(load(name), size)) for group, names in GROUPS.items() for name in names["test"]]
+
+
 def case_results(
-    size: int, factor: int, train_size: int, *, zero_shot: bool = True, **options
+    tests: list[tuple[str, str, np.ndarray]], factor: int, train_size: int, *, zero_shot: bool = True,
+    **options,
 ) -> list[dict]:
     """One result per test image and method at ``factor``: PSNR, SSIM, steps, seconds.
 
-    ``options`` go to every training (e.g. ``epochs`` for a fixed number of
-    steps); without them the recipe's time budgets apply. ``zero_shot``
-    False leaves that method out (a tuning experiment of ``from-highres``).
+    ``tests`` are (group, name, image) of high-resolution images (Y, X) in
+    [0, 1] (:func:`test_images`), downscaled for the test. ``options`` go to
+    every training (e.g. ``epochs`` for a fixed number of steps); without
+    them the recipe's time budgets apply. ``zero_shot`` False leaves that
+    method out (a tuning experiment of ``from-highres``).
     """
     highres, seconds = train(training_stack(train_size), factor, "from-highres", **options)
     results = []
-    for group, names in GROUPS.items():
-        for name in names["test"]:
-            truth = crop(load(name), size)
-            truth = truth[: truth.shape[0] // factor * factor, : truth.shape[1] // factor * factor]
-            low = downscale(truth, factor)
-            outputs = {
-                "bilinear": (upscale_interpolated(low, factor, order=1), 0, 0.0),
-                "bicubic": (upscale_interpolated(low, factor, order=3), 0, 0.0),
-                "ours, from-highres": (highres.predict(low, axes="YX"), steps_of(highres), seconds),
-                "ours, from-highres, one orientation": (
-                    highres.predict(low, axes="YX", ensemble=False), steps_of(highres), seconds
-                ),
-            }
-            if zero_shot:
-                outputs["ours, zero-shot"] = _zero_shot(low, factor, **options)
-            for method, (image, steps, took) in outputs.items():
-                psnr, ssim = scores(truth, image) if image is not None else (None, None)
-                results.append(
-                    dict(group=group, image=name, factor=factor, method=method, psnr=psnr,
-                         ssim=ssim, steps=steps, seconds=took)
-                )
+    for group, name, truth in tests:
+        truth = truth[: truth.shape[0] // factor * factor, : truth.shape[1] // factor * factor]
+        low = downscale(truth, factor)
+        outputs = {
+            "bilinear": (upscale_interpolated(low, factor, order=1), 0, 0.0),
+            "bicubic": (upscale_interpolated(low, factor, order=3), 0, 0.0),
+            "ours, from-highres": (highres.predict(low, axes="YX"), steps_of(highres), seconds),
+            "ours, from-highres, one orientation": (
+                highres.predict(low, axes="YX", ensemble=False), steps_of(highres), seconds
+            ),
+        }
+        if zero_shot:
+            outputs["ours, zero-shot"] = _zero_shot(low, factor, **options)
+        for method, (image, steps, took) in outputs.items():
+            psnr, ssim = scores(truth, image) if image is not None else (None, None)
+            results.append(
+                dict(group=group, image=name, factor=factor, method=method, psnr=psnr,
+                     ssim=ssim, steps=steps, seconds=took)
+            )
     return results
 
 
@@ -195,7 +201,7 @@ def run(quick: bool = False) -> list[dict]:
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        results = [r for f in FACTORS for r in case_results(size, f, size, **options)]
+        results = [r for f in FACTORS for r in case_results(test_images(size), f, size, **options)]
     finally:
         torch.set_num_threads(threads)
     note = (
@@ -245,7 +251,7 @@ def main() -> None:
     torch.set_num_threads(1)
     for factor in (int(f) for f in args.factors.split(",")):
         results = case_results(
-            args.size, factor, args.train_size, zero_shot=not args.no_zero_shot, **options
+            test_images(args.size), factor, args.train_size, zero_shot=not args.no_zero_shot, **options
         )
         for row in rows_of(results):
             print(" | ".join(row), flush=True)

@@ -89,9 +89,9 @@ def test_every_budget_and_noise2void_train_at_30_photons_only(monkeypatch):
 
 
 @pytest.mark.slow
-def test_quick_run_scores_the_baselines_and_ours_on_both_references(monkeypatch):
+def test_quick_run_denoises_and_upscales_both_references(monkeypatch):
     monkeypatch.setattr(nuclei, "nuclei_image", lambda: _micrograph(300, 300))  # cropped to 256
-    (table,) = nuclei.run(quick=True)
+    table, superres = nuclei.run(quick=True)
     groups = {row[0] for row in table["rows"]}
     assert groups == {"nuclei as recorded, peak 30", "nuclei binned 2x2, peak 30"}
     methods = [row[1] for row in table["rows"] if row[0] == "nuclei binned 2x2, peak 30"]
@@ -104,4 +104,10 @@ def test_quick_run_scores_the_baselines_and_ours_on_both_references(monkeypatch)
     assert told > noisy + 3  # the prior denoises the stand-in
     trained = [row for row in table["rows"] if "self-supervised" in row[1] or "Noise2Void" in row[1]]
     assert len(trained) == 4 and all(int(row[5]) > 0 for row in trained)  # steps done
+    cases = [(row[0], row[1]) for row in superres["rows"] if row[2] == "bicubic"]
+    assert cases == [("as recorded", "×2"), ("binned 2x2", "×2"), ("as recorded", "×4"), ("binned 2x2", "×4")]
+    assert all(row[4] == "+0.00" for row in superres["rows"] if row[2] == "bicubic")
+    assert {row[2] for row in superres["rows"]} == {
+        "bilinear", "bicubic", "ours, from-highres", "ours, from-highres, one orientation", "ours, zero-shot"
+    }  # and no mean over the two references
     sys.modules.pop("nuclei", None)
