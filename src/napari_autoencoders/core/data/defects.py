@@ -146,18 +146,15 @@ def fixed_defects(mean: np.ndarray, frames: int, noise: NoiseModel) -> tuple[np.
     mean : ndarray, shape (..., Y, X)
         The frames' mean, on the scale of ``noise``.
     frames : int
-        How many frames it is the mean of.
+        How many frames it is the mean of, 2 or more: of one, it is that
+        frame, which :func:`fill_defects` judges (its callers skip the mean).
     noise : NoiseModel
         The noise of one frame.
 
     Returns
     -------
     hot, dead : ndarray of bool, shape of ``mean``
-        None found for fewer than 2 frames.
     """
-    if frames < 2:
-        empty = np.zeros(np.shape(mean), dtype=bool)
-        return empty, empty
     return find_defects(mean, noise.scaled(1.0 / min(frames, POOLED_FRAMES)))
 
 
