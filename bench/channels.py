@@ -5,7 +5,7 @@ brightness: a dim channel of 10 photons beside a bright one of 300. Each
 channel is normalised on its own percentiles, so on that scale the dim
 channel's shot noise is many times the bright one's, while the network
 takes one noise model: training rescales the channels to one
-(``Trainer._equalize_channel_noise``). The science images of
+(``calibration._equalize_channel_noise``). The science images of
 :mod:`real_denoise` are stacked as the channels of one image, each with
 Poisson noise at its photon level and a read noise of one photon, in
 photons; each channel is scored on its own clean [0, 1] scale.

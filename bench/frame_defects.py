@@ -21,7 +21,7 @@ from defects import means, psnr
 from real_denoise import SCIENCE, cases
 from scipy import ndimage
 
-from napari_autoencoders.core import training
+from napari_autoencoders.core import calibration
 from napari_autoencoders.core.data.defects import fill_defects
 from napari_autoencoders.core.data.noise import add_noise
 from napari_autoencoders.core.inference import prediction
@@ -62,13 +62,13 @@ def with_defects(noisy: np.ndarray, noise, seed: int) -> tuple[np.ndarray, np.nd
 @contextlib.contextmanager
 def frames_apart():
     """Training and prediction judge each frame's defective pixels on its own, as before the frames' mean."""
-    saved = training.fill_frame_defects, prediction._shared_in
-    training.fill_frame_defects = fill_defects
+    saved = calibration.fill_frame_defects, prediction._shared_in
+    calibration.fill_frame_defects = fill_defects
     prediction._shared_in = lambda model, planes: np.zeros((0, 3), np.int64)
     try:
         yield
     finally:
-        training.fill_frame_defects, prediction._shared_in = saved
+        calibration.fill_frame_defects, prediction._shared_in = saved
 
 
 def _trained(image: np.ndarray, budget: float) -> tuple[np.ndarray, str, str]:
@@ -79,7 +79,7 @@ def _trained(image: np.ndarray, budget: float) -> tuple[np.ndarray, str, str]:
         pass
     steps = f"{trainer.history[-1]['step'] if trainer.history else 0:,}"
     out = trainer.result().predict(image, axes="SYX")
-    return out, steps, f"{trainer.defects.hot} hot, {trainer.defects.dead} dead"
+    return out, steps, f"{trainer.calibration.defects.hot} hot, {trainer.calibration.defects.dead} dead"
 
 
 def case_rows(size: int, budget: float, science, side: int = SIDE) -> list[list[str]]:

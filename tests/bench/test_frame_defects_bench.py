@@ -32,9 +32,9 @@ def test_quick_run_scores_each_method_and_restores_the_frames_mean():
         "ours, self-supervised (1 s), frames judged apart", "ours, self-supervised (1 s)",
     ]
     assert every[1][4].startswith("made: ")
-    from napari_autoencoders.core import training
+    from napari_autoencoders.core import calibration
     from napari_autoencoders.core.inference import prediction
 
-    assert training.fill_frame_defects.__name__ == "fill_frame_defects"
+    assert calibration.fill_frame_defects.__name__ == "fill_frame_defects"
     assert prediction._shared_in.__name__ == "_shared_in"
     sys.modules.pop("frame_defects", None)

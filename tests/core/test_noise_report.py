@@ -101,7 +101,7 @@ def test_the_report_checks_channels_of_different_brightness_as_the_trainer_does(
     assert factor == 1.0 and share > 0.7  # with the channels' median model: 0.48, scaled
     trainer = Trainer(task_config("denoise", shape=counts.shape, axes="YXC", time_budget=1.0), counts)
     trainer.prepare()
-    assert trainer._noise_check is None
+    assert trainer.calibration.noise_check is None
 
 
 def test_the_report_checks_each_plane_of_a_stack_with_its_own_model():

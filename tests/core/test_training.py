@@ -669,7 +669,7 @@ def test_poisson_gaussian_data_fine_tune_on_thinned_pairs(tiny_config, blobs):
     part, rest, mask = trainer.validation[0]
     assert mask is None and not torch.equal(part, rest)
     # the photons of each pixel, split: the input holds THINNING of them
-    photons = trainer.photons  # the estimate with a signed read variance
+    photons = trainer.calibration.photons  # the estimate with a signed read variance
     assert photons.gain > 0
     gain, offset = photons.gain, photons.read_variance / photons.gain
     counts = (part + offset) / gain * THINNING + (rest + offset) / gain * (1 - THINNING)
@@ -727,7 +727,7 @@ def test_hot_and_dead_pixels_are_replaced_in_training_and_in_the_result(tiny_con
     with pytest.warns(UserWarning, match="4 hot and 2 dead pixels"):
         for _ in trainer.run():
             pass
-    assert trainer.defects == (4, 2)
+    assert trainer.calibration.defects == (4, 2)
     assert noisy[hot].tolist() == [5.0] * 4 and noisy[dead].tolist() == [0.0] * 2  # the input is kept
     denoised = trainer.result().predict(noisy, axes="YX")
     spots = tuple(np.concatenate(axis) for axis in zip(hot, dead))
@@ -747,7 +747,7 @@ def test_dim_hot_pixels_that_frames_share_are_replaced_in_training_and_in_the_re
     with pytest.warns(UserWarning, match="24 hot pixels"):
         for _ in trainer.run():
             pass
-    assert trainer.defects == (24, 0)  # each of 4 in each of 6 frames
+    assert trainer.calibration.defects == (24, 0)  # each of 4 in each of 6 frames
     denoised = trainer.result().predict(noisy, axes="SYX")
     error = np.abs(denoised[:, spots[0], spots[1]] - clean[:, spots[0], spots[1]])
     assert error.max() < 0.1
@@ -879,7 +879,7 @@ def test_a_nearly_clean_collection_has_its_noise_model_scaled_but_finds_defects_
     noisy = [(clean + np.random.default_rng(seed).normal(0.0, 1 / 255, clean.shape)).astype(np.float32)
              for seed in (1, 2)]  # fmt: skip
     trainer = _collection_trainer(tiny_config, noisy)
-    factor = trainer._noise_check[0]
+    factor = trainer.calibration.noise_check[0]
     measured = trainer.sampler.noise.read_variance  # the patches' defective pixels: the model as measured
     assert factor < 0.6 and trainer.config.model.noise_variance == pytest.approx(factor * measured)
 
@@ -890,7 +890,7 @@ def test_a_collection_of_differently_noisy_images_keeps_its_noise_model(tiny_con
     clean = images.camera()[::2, ::2][:200, :200] / 255.0
     noisy = [add_noise(clean, f"gaussian:{sigma}", seed=0).astype(np.float32) for sigma in (0.1, 0.03, 0.2)]
     trainer = _collection_trainer(tiny_config, noisy)
-    assert trainer._noise_check is None
+    assert trainer.calibration.noise_check is None
 
 
 def test_a_stack_of_differently_noisy_images_keeps_its_noise_model(tiny_config):
@@ -902,7 +902,7 @@ def test_a_stack_of_differently_noisy_images_keeps_its_noise_model(tiny_config):
     config.data.axes = "SYX"
     trainer = Trainer(config, stack.astype(np.float32))
     trainer.prepare()  # the middle plane alone, against the model of all, read 0.16
-    assert trainer._noise_check is None
+    assert trainer.calibration.noise_check is None
 
 
 def test_a_constant_canvas_is_made_noisy_for_fine_tuning_on_pairs(tiny_config):
@@ -928,27 +928,8 @@ def test_a_white_canvas_is_neither_a_clip_level_nor_data_for_the_normalisation(t
     padded.prepare()  # in the training thread: the canvas is searched there
     plain.prepare()
     assert padded.input_norm.to_dict() == plain.input_norm.to_dict()
-    assert padded._clipped_share == 0.0
+    assert padded.calibration.clipped_share == 0.0
     assert padded.config.model.noise_gain == pytest.approx(plain.config.model.noise_gain, rel=0.1)
-
-
-def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():
-    from skimage import data as images
-
-    from napari_autoencoders.core.data.stabilization import NoiseModel
-    from napari_autoencoders.core.recipes import task_config
-
-    gravel = images.gravel()[:128, :128] / 255.0
-    two = np.stack([gravel, gravel[::-1]]).astype(np.float32)  # (C, Y, X), nearly clean
-    trainer = Trainer(task_config("denoise", shape=two.shape, axes="CYX"), two)
-    trainer.photons = [NoiseModel(0.01, -0.001), NoiseModel(0.02, -0.004)]
-    trainer._fewest_photons = 50.0
-    noise = trainer._check_noise(two[None], NoiseModel(0.0, (4 / 255) ** 2))
-    factor = trainer._noise_check[0]
-    assert factor < 0.6 and noise.read_variance == pytest.approx(factor * (4 / 255) ** 2)
-    assert [model.gain for model in trainer.photons] == pytest.approx([0.01 * factor, 0.02 * factor])
-    assert [-m.read_variance / m.gain for m in trainer.photons] == pytest.approx([0.1, 0.2])
-    assert trainer._fewest_photons == pytest.approx(50.0 / factor)
 
 
 def test_clipped_counts_with_shot_noise_are_not_checked(tiny_config):
@@ -959,7 +940,7 @@ def test_clipped_counts_with_shot_noise_are_not_checked(tiny_config):
     saturated = np.minimum(counts, np.percentile(counts, 97))  # a camera's full well
     trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), saturated)
     trainer.prepare()
-    assert trainer._noise_check is None
+    assert trainer.calibration.noise_check is None
 
 
 def test_noise_correlated_along_both_axes_is_kept_whole_with_a_warning_naming_the_strides(tiny_config):
@@ -1116,7 +1097,7 @@ def test_rescaled_channels_errors_count_on_their_own_scale(tiny_config):
     assert shrink[1] > 3 * shrink[0]  # the bright channel's values grew against the dim one's
     # an error of 0.1 on each channel's own scale is 0.1 * shrink on the trainer's: weighted, the same
     error = torch.stack([torch.full((1, 8, 8), 0.1 * s) for s in shrink], dim=1)
-    contributions = trainer.channel_weights * error.pow(2).mean(dim=(0, 2, 3))
+    contributions = trainer.calibration.channel_weights * error.pow(2).mean(dim=(0, 2, 3))
     assert float(contributions[1]) == pytest.approx(float(contributions[0]), rel=1e-4)
 
 
@@ -1181,7 +1162,7 @@ def test_thinned_training_data_lose_dark_outliers_that_the_input_keeps(tiny_conf
     noisy[dead] = 0.0  # no photon: not told from noise by the neighbours' deviations
     trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
     trainer.prepare()
-    assert trainer.defects == (0, 0)
+    assert trainer.calibration.defects == (0, 0)
     planes = trainer.sampler.inputs[0, 0]  # the training data, normalised
     assert planes[dead].min() > 0.3 * np.median(planes)
     assert noisy[dead].tolist() == [0.0] * 3

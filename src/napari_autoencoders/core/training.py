@@ -23,6 +23,7 @@ from torch import nn
 from .data.axes import channel_hint, to_planes, to_volumes
 from .data.canvas import canvas_mask
 from .data.collection import ImageCollection, collection_samplers
+from .calibration import Calibration, calibrate
 from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
 from .latent.density import LatentDensity
 from .latent.encoding import latent_of
@@ -37,9 +38,7 @@ from .data.neighbours import (
     neighbour_loss,
     neighbour_samplers,
 )
-from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.correlation import LAGS, both_axes_warning, choose_strides, correlates_along_both, to_phases
-from .data.defects import Defects, fill_dark_outliers, fill_frame_defects
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
 from .data.patches import (
@@ -53,18 +52,8 @@ from .data.patches import (
 from .nn.device import autocast, channels_last, select_device
 from .data.resolution import pair_samplers, training_pairs
 from .data.subimages import compare_denoisers, diagonal_pairs
-from .data.stabilization import (
-    NoiseModel,
-    channel_balance,
-    estimate_channel_noise,
-    estimate_planes_noise,
-    noise_model_of,
-    noisy_flat,
-    signal_correlation,
-    spread_picks,
-    thin,
-)
-from .prior import checked_noise, checked_planes_noise, pretrained_network, texture_warning
+from .data.stabilization import spread_picks, thin
+from .prior import pretrained_network, texture_warning
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -125,9 +114,6 @@ KEEP_PRIOR_Z = 4.0
 CHECK_PHOTONS = 25.0
 #: The side of the crop of the input whose sub-images that check denoises.
 CHECK_SIDE = 512
-#: Three channels of Gaussian noise whose signals all correlate at least this much
-#: are colours (:func:`_are_colours`); photographs' reach 0.68, unrelated images' 0.07.
-COLOUR_CORRELATION = 0.5
 
 
 #: The warning where Noise2Void from random weights keeps an image of noise
@@ -169,19 +155,6 @@ def _correlation_message(correlation: np.ndarray | None, strides: tuple[int, int
         "apart within a set, where the noise no longer correlates, and each is denoised apart, "
         "in training and in the result."
     )
-
-
-def _are_colours(planes: np.ndarray, noise: NoiseModel) -> bool:
-    """Whether the 3 channels of ``planes`` (N, 3, Y, X), of noise ``noise``, share their structure.
-
-    Judged on up to 8 of the planes. Channels that do, as colours do, are
-    denoised as opponent colours (``model.opponent_colours``): with the
-    prior alone, +0.2 to +2.3 dB on chelsea, immunohistochemistry, retina
-    and coffee in RGB at sigma 25 and 50 (of 255), but -1.1 dB on three
-    unrelated micrographs stacked as channels, which this keeps apart.
-    """
-    correlation = signal_correlation(planes[spread_picks(len(planes))], noise)
-    return bool(correlation[np.triu_indices(3, 1)].min() >= COLOUR_CORRELATION)
 
 
 class Trainer:
@@ -229,20 +202,10 @@ class Trainer:
 
     #: The low-resolution training planes' shorter side (super-resolution).
     _low_side: int | None = None
-    #: The noise model, with a signed read variance, that thinning splits photons by;
-    #: one per channel once channels with shot noise are rescaled (:meth:`_equalize_channel_noise`).
-    photons: NoiseModel | list[NoiseModel] | None = None
-    #: Weights (C,) of the channels' errors in the fine-tuning losses, once channels are
-    #: rescaled (:meth:`_equalize_channel_noise`): each channel's error on its own scale.
-    channel_weights: torch.Tensor | None = None
-    #: Share of the input's pixels at a clip level (self-supervised training only).
-    _clipped_share: float = 0.0
     #: Whether no validation data could be held out: validation runs on the training data.
     _unvalidated: bool = False
-    #: The fewest photons a channel holds at its brightest, as the noise fit counts them.
-    _fewest_photons: float = math.inf
     #: The normalised noisy planes (N, C, Y, X) the noise was fitted on (a collection's
-    #: sample; an array's phases once split), from :meth:`_set_noise_model` to
+    #: sample; an array's phases once split), from :meth:`_calibrate` to
     #: :meth:`_check_data`; dropped after :meth:`prepare`.
     _noisy_planes: np.ndarray | None = None
     #: A collection's sample, raw (:meth:`_collection_sample`); dropped after :meth:`prepare`.
@@ -334,18 +297,13 @@ class Trainer:
         self.input_loss: float | None = None
         #: The latent density a VAE's training ends with (:mod:`.latent.density`).
         self.density: LatentDensity | None = None
-        #: How many hot and dead pixels of the noisy input were replaced (:mod:`.data.defects`).
-        self.defects = Defects(0, 0)
-        #: The noise model a collection's patches have their defective pixels replaced with, as sampled.
-        self._patch_noise: NoiseModel | None = None
+        #: What :func:`.calibration.calibrate` found of the noisy input (a pretrained denoiser).
+        self.calibration = Calibration()
         #: The noise's correlation (2, LAGS) along Y and X where the training runs on
         #: interleaved phases, measured or asked for (:mod:`.data.correlation`); else None.
         self.noise_correlation: np.ndarray | None = None
         #: Strides measured but not used (Noise2Void from random weights splits where asked only).
         self._unused_strides: tuple[int, int] | None = None
-        #: The factor the noise model was scaled by and the share of it the prior removed, where
-        #: :func:`.prior.checked_noise` scaled it, for a warning; else None.
-        self._noise_check: tuple[float, float] | None = None
         #: The correlation (2, LAGS) measured where neighbours correlate along both axes, for a
         #: warning (:func:`.data.correlation.correlates_along_both`); else None.
         self._both_axes: np.ndarray | None = None
@@ -427,7 +385,7 @@ class Trainer:
             sample, sides = (self._collection_sample(planes), planes.plane_sides) if collection else (x, None)
             self._choose_strides(sample, sides)
         if self.config.training.pretrained and not superres:
-            x = self._set_noise_model(x, planes)  # may rescale the normalisations' channels
+            x = self._calibrate(x, planes)  # may rescale the normalisations' channels
         strides = self.config.model.noise_strides
         if self._splits_noise and not collection and strides != (1, 1):  # train on the phases: white noise
             same = target_planes is planes
@@ -444,7 +402,8 @@ class Trainer:
             # the denoising prior: fine-tuning must beat it on the validation data
             self.best_loss = self._validate()
             self.best_state = copy.deepcopy(self.network.state_dict())
-            if self._thinned and self.config.model.spatial_dims == 2 and self._fewest_photons < CHECK_PHOTONS:
+            few = self.calibration.fewest_photons < CHECK_PHOTONS
+            if self._thinned and self.config.model.spatial_dims == 2 and few:
                 self._prior_check = self._check_data()
         if self._fine_tunes_on_pairs:
             self.anchor = [weight.detach().clone() for weight in self.network.parameters()]
@@ -572,7 +531,7 @@ class Trainer:
                 self.input_norm,
                 patch_size=cfg.data.patch_size,
                 validation_fraction=cfg.data.validation_fraction,
-                noise=self._patch_noise,
+                noise=self.calibration.patch_noise,
                 dark_outliers=self._thinned,  # as an array's training data for thinned pairs
                 flat_noise=self._fine_tunes_on_pairs,  # as an array's training planes (noisy_flat)
                 strides=cfg.model.noise_strides,
@@ -605,164 +564,24 @@ class Trainer:
         val_sampler = kind(val_x, val_y, augment=False, rng=val_rng, **options)
         return sampler, val_sampler
 
-    def _set_noise_model(
+    def _calibrate(
         self, x: np.ndarray | ImageCollection, planes: np.ndarray | ImageCollection
     ) -> np.ndarray | ImageCollection:
-        """Put the noise model of normalised planes ``x`` (N, C, Y, X) in the model config; return ``x``.
+        """Measure the noise of normalised planes ``x`` (raw: ``planes``) for the prior; return ``x`` readied.
 
-        Given by the noise description in synthetic mode, else estimated
-        from the noisy inputs (for a collection, from a window of up to 8 of
-        its planes: :meth:`_collection_sample`); :attr:`photons`, the model
-        that thinning splits the counts with, is the estimate with a signed
-        read variance. Where ``model.noise_strides`` splits the planes
-        (:meth:`_choose_strides`), the noise is that of their phases,
-        measured on the whole planes. Three channels of Gaussian noise that
-        share their structure are colours
-        (:func:`_are_colours`). Self-supervised training on the raw
-        ``planes`` of an array clipped at its ends (:func:`.data.clipping.clip_levels`)
-        fits the noise as clipped and, when it is Gaussian, keeps the clip
-        levels, so that prediction undoes the clipping's bias. The channels
-        of the noisy inputs (of a collection, as its windows show them) are
-        rescaled to one noise model (:meth:`_equalize_channel_noise`), and
-        ``x`` with them; the hot and dead pixels of an array's noisy planes
-        are replaced (:mod:`.data.defects`, :attr:`defects` counts them),
-        and for thinned pairs its dark outliers too
-        (:func:`.data.defects.fill_dark_outliers`, training data only); then
-        the prior checks the model where the planes are whole and unclipped (:meth:`_check_noise`).
+        :func:`.calibration.calibrate` puts the noise model in the model
+        config (for a collection, measured on :meth:`_collection_sample`);
+        its rescaled normalisations replace the trainer's, and the noisy
+        planes it measured stay for :meth:`_check_data`.
         """
-        levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
-        if isinstance(x, ImageCollection):
-            x = self._collection_sample(data)
-            planes = self._sample_planes  # raw
-        elif self._mode == Mode.SELF_SUPERVISED.value:
-            data_values = planes[~self._canvas]
-            levels = clip_levels(data_values)
-            self._clipped_share = clipped_share(data_values, levels)
-        strides = self.config.model.noise_strides  # the noise is that of these phases
-        if self._mode == Mode.SYNTHETIC.value:
-            noise = self.photons = noise_model_of(self.config.training.noise)
-        else:
-            clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
-            noise, self.photons = estimate_planes_noise(x, levels=clipped, binned=binned, strides=strides)
-        if noise.gain <= 0 and noise.read_variance <= 0:
-            raise ValueError(
-                "no noise could be measured in the input, so there is nothing for the "
-                "pretrained prior to remove; check the image, or set pretrained to false."
-            )
-        found_clipped = levels != (None, None)  # whatever the noise: the prior's check skips it
-        levels = levels if noise.is_gaussian else (None, None)
-        self._fewest_photons = 1.0 / noise.gain if noise.gain > 0 else math.inf
-        if self._mode != Mode.SYNTHETIC.value:
-            # a collection's patches are normalised as sampled, by the rescaled normalisation
-            x, noise = self._equalize_channel_noise(x, planes, levels, noise, binned)
-            if isinstance(data, ImageCollection):
-                self._patch_noise = noise  # its defective pixels are replaced as sampled (_samplers)
-            else:
-                x, self.defects = fill_frame_defects(x, noise)  # x: the frames (N, C, ...)
-                if self._fine_tunes_on_pairs and noise.gain > 0:  # _thinned, before the config has the gain
-                    x = fill_dark_outliers(x, noise)
-                if self._fine_tunes_on_pairs:
-                    x = noisy_flat(x, noise, np.random.default_rng(self.config.training.seed + 3), self._canvas)
-                data = x
-            self._noisy_planes = x
-            # after the defective pixels, found with the model as measured; not on clipped data
-            # (squashed variance) or interleaved phases
-            if self.config.model.noise_strides == (1, 1) and not found_clipped:
-                noise = self._check_noise(x, noise, isinstance(data, ImageCollection))
-        # synthetic mode's inputs are clean: none of their variance is noise
-        inputs_noise = NoiseModel(0.0, 0.0) if self._mode == Mode.SYNTHETIC.value else noise
-        colours = self.config.model.in_channels == 3 and noise.is_gaussian and _are_colours(x, inputs_noise)
-        self.config.model = dataclasses.replace(
-            self.config.model, noise_gain=noise.gain, noise_variance=noise.read_variance,
-            opponent_colours=colours, clip_low=levels[0], clip_high=levels[1],
+        sample = (self._collection_sample(x), self._sample_planes) if isinstance(x, ImageCollection) else None
+        norms = (self.input_norm, self.target_norm)
+        data, self._noisy_planes, self.calibration = calibrate(
+            x, planes, self.config, norms, canvas=self._canvas, sample=sample
         )
+        if self.calibration.input_norm is not None:
+            self.input_norm, self.target_norm = self.calibration.input_norm, self.calibration.target_norm
         return data
-
-    def _check_noise(self, x: np.ndarray, noise: NoiseModel, collection: bool = False) -> NoiseModel:
-        """``noise`` of normalised planes ``x`` (N, C, Y, X), scaled where the prior finds less of it.
-
-        The prior denoises a crop of an array's one plane with ``noise``
-        (:func:`.prior.checked_noise`), or of up to 8 of many planes (a
-        stack, a ``collection``'s sample, whose defective pixels are not
-        yet replaced), each with its own model
-        (:func:`.prior.checked_planes_noise`); where it removes far less
-        variance than the model predicts, the model and :attr:`photons` are
-        scaled down alike (:attr:`_noise_check`, for a warning).
-        :meth:`_set_noise_model` says where it runs.
-        """
-        if collection or len(x) > 1:
-            factor, share = checked_planes_noise(x, self.config.model)
-        else:
-            factor, share = checked_noise(np.asarray(x[0]), noise, self.config.model)
-        if factor == 1.0:
-            return noise
-        self._noise_check = (factor, share)
-        self._fewest_photons /= factor
-        photons = self.photons
-        self.photons = [m.scaled(factor) for m in photons] if isinstance(photons, list) else photons.scaled(factor)
-        return noise.scaled(factor)
-
-    def _equalize_channel_noise(
-        self,
-        x: np.ndarray,
-        planes: np.ndarray,
-        levels: tuple[float | None, float | None],
-        noise: NoiseModel,
-        binned: dict,
-    ) -> tuple[np.ndarray, NoiseModel]:
-        """Rescale the channels of ``planes`` (N, C, Y, X), normalised ``x``, to one noise model.
-
-        Each channel is normalised on its own percentiles, so one camera's
-        noise differs between channels on that scale (a dim fluorescence
-        channel's shot noise is larger there than a bright one's), while the
-        network takes one noise model for all: their median ``noise`` left
-        the dim channel noisy and smoothed the bright one (cell at 10,
-        moon at 30, hubble_deep_field at 100 photons as the channels of one
-        image: 21.68, 32.81, 32.11 dB where each alone gives 36.17, 32.81,
-        34.04), as it did the same Gaussian noise of a photograph's channels
-        (the rocket in RGB at sigma 25 of 255: 32.26 dB, 33.98 once rescaled).
-        Each channel's range is scaled (:meth:`.Normalizer.rescaled`) so
-        that its gain, or without shot noise its standard deviation, is the
-        median channel's. With shot noise each channel's low also moves down, so
-        that its read variance is the channels' least
-        (:func:`.data.stabilization.channel_balance`): every channel's
-        Anscombe transform is then the one of its own fit, exactly. With the
-        gains alone, a channel whose 1st percentile lay far above zero
-        photons (moon at 300 photons) lent the others its large read
-        variance (cell at 30 photons beside it: 36.81 dB, 38.50 alone).
-        :attr:`photons` holds each channel's signed fit so moved (with their
-        median, 120 s of training on ``bench/channels.py``'s images reached
-        32.62 dB over the nine channels; with each its own, 32.73).
-        :attr:`channel_weights` then weight each channel's error by its
-        factor squared, so that it counts on the channel's own scale:
-        rescaled, a bright channel's values grow (tenfold for moon at 300
-        photons beside cell at 30) and its error ruled the loss, and 120 s
-        of fine-tuning took cell from the prior's 38.49 dB to 37.68.
-        Returns the normalised planes and the noise model, or them as they
-        were where some channels have shot noise and others not, or a
-        channel's noise is not measurable. ``binned`` holds the bins of the
-        planes already measured (:func:`.data.stabilization.estimate_planes_noise`).
-        """
-        if planes.shape[1] == 1:
-            return x, noise
-        clipped = None if levels == (None, None) else channel_levels(*levels, self.input_norm)
-        models, signed = estimate_channel_noise(x, most=max(1, 8 // planes.shape[1]), levels=clipped,
-                                                binned=binned, strides=self.config.model.noise_strides)
-        balance = channel_balance(models)
-        if balance is None:
-            return x, noise
-        factors, shifts, noise = balance
-        if noise.gain > 0:
-            self._fewest_photons = 1.0 / max(model.gain for model in models)  # each on its own scale
-            # thinning counts each channel's photons from its own zero: one camera, many offsets
-            self.photons = [fit.rescaled(f * s, f) for fit, f, s in zip(signed, factors, shifts)]
-        # a channel's values shrank by its factor: its error counts on its own scale again
-        self.channel_weights = torch.as_tensor(factors**2 / np.mean(factors**2), dtype=torch.float32)
-        # paired training's targets are matched to the inputs' scale: they follow it
-        paired = self.target_norm is not self.input_norm
-        self.input_norm = self.input_norm.rescaled(factors, shifts)
-        self.target_norm = self.target_norm.rescaled(factors, shifts) if paired else self.input_norm
-        return self.input_norm.normalize(planes), noise
 
     @property
     def _neighbour_term(self) -> bool:
@@ -824,7 +643,7 @@ class Trainer:
         """
         model = self.config.model
         clipped = model.clip_low is not None or model.clip_high is not None
-        unsuited = self._unvalidated or (clipped and self._clipped_share >= KEEP_PRIOR_CLIPPED)
+        unsuited = self._unvalidated or (clipped and self.calibration.clipped_share >= KEEP_PRIOR_CLIPPED)
         return self._fine_tunes_on_pairs and unsuited
 
     def _kept_prior_message(self) -> str:
@@ -838,7 +657,7 @@ class Trainer:
             )
         model = self.config.model
         return (
-            f"{100 * self._clipped_share:.1f} % of the input's pixels are clipped (at "
+            f"{100 * self.calibration.clipped_share:.1f} % of the input's pixels are clipped (at "
             f"{model.clip_low} and {model.clip_high}); training on clipped noise makes the "
             "result worse, so the pretrained prior is kept without training steps, and its "
             "output is corrected for the clipping."
@@ -877,7 +696,7 @@ class Trainer:
         elif self._recorrupted:  # the recorruption noise takes the mask's place
             mask = torch.randn(x.shape, generator=generator).to(self.device)
         elif self._thinned:
-            x, y = thin(x, self.photons, THINNING, generator)
+            x, y = thin(x, self.calibration.photons, THINNING, generator)
         elif self._mode == Mode.SELF_SUPERVISED.value:
             masker = blind_spot_volume if x.ndim == 5 else blind_spot
             x, mask = masker(
@@ -915,10 +734,11 @@ class Trainer:
 
         The latent (B, D) is computed only when the neighbour term needs it.
         """
+        weights = self.calibration.channel_weights
         if self._recorrupted:
-            return self.network.recorrupted_loss(x, mask, RECORRUPTION, self.channel_weights), None
+            return self.network.recorrupted_loss(x, mask, RECORRUPTION, weights), None
         if self._thinned:
-            return self.network.thinned_loss(x, y, THINNING, self.channel_weights), None
+            return self.network.thinned_loss(x, y, THINNING, weights), None
         with autocast(self.device):
             if self._neighbour_term:
                 latent = self.network.encode(x)
@@ -928,7 +748,7 @@ class Trainer:
         prediction = prediction.float()
         if mask is not None:
             return masked_mse(prediction, y, mask), latent
-        return channel_mse(prediction, y, self.channel_weights), latent
+        return channel_mse(prediction, y, weights), latent
 
     def _vae_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reconstruction + weight * KL, and the latent means (B, D).
@@ -979,9 +799,9 @@ class Trainer:
         self._step, epoch, stale = 0, 0, 0
         if self._keeps_prior:
             warnings.warn(self._kept_prior_message(), stacklevel=2)
-        if any(self.defects):
+        if any(self.calibration.defects):
             warnings.warn(
-                f"{self.defects} (single pixels far brighter or darker than all their "
+                f"{self.calibration.defects} (single pixels far brighter or darker than all their "
                 "neighbours, as a camera's defective pixels are) were replaced by the median of "
                 "their neighbours, in training and in the result.",
                 stacklevel=2,
@@ -990,8 +810,8 @@ class Trainer:
         if self._unused_strides is not None:
             rows, columns = self._unused_strides
             warnings.warn(_UNSPLIT_NOISE2VOID.format(rows=rows, columns=columns), stacklevel=2)
-        if self._noise_check is not None:
-            warnings.warn(texture_warning(*self._noise_check), stacklevel=2)
+        if self.calibration.noise_check is not None:
+            warnings.warn(texture_warning(*self.calibration.noise_check), stacklevel=2)
         if self._both_axes is not None:
             warnings.warn(both_axes_warning(self._both_axes), stacklevel=2)
         if self.noise_correlation is not None or requested:
@@ -1062,7 +882,7 @@ class Trainer:
             return
         network = copy.deepcopy(self.network)
         network.load_state_dict(self.best_state)
-        score = compare_denoisers(network.eval()(inputs), prior, targets, self.channel_weights)
+        score = compare_denoisers(network.eval()(inputs), prior, targets, self.calibration.channel_weights)
         if score < -KEEP_PRIOR_Z:
             self.best_state, self.best_loss = prior_state, prior_loss
             warnings.warn(
@@ -1095,8 +915,9 @@ class Trainer:
             outputs = [nn.functional.interpolate(x, **upscale) for x, _, _ in self.validation]
         else:
             return None
+        weights = self.calibration.channel_weights
         losses = [
-            masked_mse(output, y, mask) if mask is not None else channel_mse(output, y, self.channel_weights)
+            masked_mse(output, y, mask) if mask is not None else channel_mse(output, y, weights)
             for output, (_, y, mask) in zip(outputs, self.validation)
         ]
         return float(np.mean([loss.item() for loss in losses]))

@@ -313,4 +313,4 @@ def test_a_collections_channels_are_rescaled_as_an_arrays(tmp_path, tiny_config)
     assert lazy.input_norm != Normalizer.fit(np.moveaxis(noisy, -1, 0)[None])  # rescaled
     np.testing.assert_allclose(lazy.input_norm.high, whole.input_norm.high, rtol=1e-3)
     np.testing.assert_allclose(lazy.input_norm.low, whole.input_norm.low, rtol=1e-3, atol=1e-3)
-    np.testing.assert_allclose(lazy.channel_weights, whole.channel_weights, rtol=1e-3)
+    np.testing.assert_allclose(lazy.calibration.channel_weights, whole.calibration.channel_weights, rtol=1e-3)
