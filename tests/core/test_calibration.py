@@ -1,9 +1,11 @@
-"""Tests for the noise calibration of the pretrained prior's training input."""
+"""Tests for the calibration of a training's noisy input: strides, noise model, messages."""
+
+import dataclasses
 
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.calibration import Calibration, _check_noise, calibrate
+from napari_autoencoders.core.calibration import Calibration, _check_noise, calibrate, split_strides
 from napari_autoencoders.core.config import PRIOR_NETWORK
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.data.stabilization import NoiseModel
@@ -33,7 +35,8 @@ def test_an_uncalibrated_training_holds_the_defaults():
 def test_synthetic_mode_takes_the_noise_description_and_measures_nothing(tiny_config, blobs):
     config = _prior_config(tiny_config, "synthetic", noise="poisson:30+gaussian:0.01")
     x, planes, norm = _planes(blobs((64, 64)))
-    data, noisy, found = calibrate(x, planes, config, (norm, norm))
+    found = Calibration()
+    data, noisy = calibrate(found, x, planes, config, (norm, norm))
     assert data is x and noisy is None
     assert found.photons == NoiseModel(1 / 30, 0.01**2)
     assert found.fewest_photons == pytest.approx(30.0)
@@ -47,7 +50,8 @@ def test_self_supervised_mode_measures_the_shot_noise_and_replaces_hot_pixels(ti
     config = _prior_config(tiny_config, "self-supervised")
     x, planes, norm = _planes(noisy)
     canvas = np.zeros(planes.shape, bool)
-    data, measured, found = calibrate(x, planes, config, (norm, norm), canvas=canvas)
+    found = Calibration()
+    data, measured = calibrate(found, x, planes, config, (norm, norm), canvas=canvas)
     assert found.defects.hot == 3 and data.max() < x.max()
     assert measured is data and found.input_norm is None  # one channel: nothing rescaled
     # 50 photons at intensity 1: a gain of 1 count per photon, on the normalised scale 1 / range
@@ -59,7 +63,7 @@ def test_an_image_without_noise_is_refused(tiny_config, blobs):
     config = _prior_config(tiny_config, "self-supervised")
     x, planes, norm = _planes(np.zeros((64, 64)) + blobs((64, 64)).round())
     with pytest.raises(ValueError, match="no noise could be measured"):
-        calibrate(x, planes, config, (norm, norm), canvas=np.zeros(planes.shape, bool))
+        calibrate(Calibration(), x, planes, config, (norm, norm), canvas=np.zeros(planes.shape, bool))
 
 
 def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero():
@@ -77,3 +81,57 @@ def test_the_noise_check_scales_each_channels_photons_alike_and_keeps_their_zero
     assert [model.gain for model in found.photons] == pytest.approx([0.01 * factor, 0.02 * factor])
     assert [-m.read_variance / m.gain for m in found.photons] == pytest.approx([0.1, 0.2])
     assert found.fewest_photons == pytest.approx(50.0 / factor)
+
+
+def _row_correlated(seed=0):
+    """Camera with noise correlated along X (each pixel's noise shares its neighbours')."""
+    from scipy import ndimage as ndi
+    from skimage import data as images
+
+    clean = images.camera()[::2, ::2][:160, :200] / 255.0
+    white = np.random.default_rng(seed).normal(0.0, 0.1, clean.shape)
+    correlated = ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=1)
+    return (clean + correlated).astype(np.float32)[None, None]
+
+
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_noise_correlated_along_x_splits_the_prior_and_only_warns_noise2void(tiny_config, pretrained):
+    config = tiny_config(data={"patch_size": 32}, training={"mode": "self-supervised", "pretrained": False})
+    config.training.pretrained = pretrained  # the strides' rule reads only this
+    found = Calibration()
+    split_strides(found, _row_correlated(), config)
+    assert config.model.noise_strides == ((1, 3) if pretrained else (1, 1))
+    assert found.unused_strides == (None if pretrained else (1, 3))
+    assert (found.noise_correlation is not None) == pretrained and found.both_axes is None
+    expected = "3 interleaved sets of columns" if pretrained else "noise strides 1,3 split it"
+    assert [expected in message for message in found.messages(config)] == [True]
+
+
+def test_white_noise_is_not_split_and_gives_no_message(tiny_config):
+    config = tiny_config(data={"patch_size": 32}, training={"mode": "self-supervised"})
+    found = Calibration()
+    noisy = np.random.default_rng(1).normal(0.5, 0.1, (1, 1, 160, 200)).astype(np.float32)
+    split_strides(found, noisy, config)
+    assert config.model.noise_strides == (1, 1) and found.noise_correlation is None
+    assert found.messages(config) == []
+
+
+@pytest.mark.parametrize("width, used", [(200, True), (150, False)])
+def test_strides_that_leave_sets_narrower_than_a_patch_are_not_used(tiny_config, width, used):
+    config = tiny_config(data={"patch_size": 64}, training={"mode": "self-supervised"})
+    config.training.pretrained = True
+    found = Calibration()
+    split_strides(found, _row_correlated(), config, sides=(160, width))  # sets 66 or 50 wide
+    assert config.model.noise_strides == ((1, 3) if used else (1, 1))
+    assert (found.noise_correlation is not None) == used and found.unused_strides is None
+
+
+def test_the_messages_name_the_defects_and_the_strides_asked_for(tiny_config):
+    from napari_autoencoders.core.data.defects import Defects
+
+    config = tiny_config(data={"noise_strides": (2, 1)})
+    config.model = dataclasses.replace(config.model, noise_strides=(2, 1))  # as split_strides sets it
+    found = Calibration(defects=Defects(3, 1))
+    first, second = found.messages(config)
+    assert "were replaced by the median of their neighbours" in first
+    assert "split into 2 interleaved sets" in second and "not measured" in second

@@ -768,7 +768,7 @@ def test_noise_correlated_along_rows_is_denoised_in_phases_in_training_and_in_th
             pass
     model = trainer.result()
     assert model.config.model.noise_strides == (1, 3)
-    assert trainer.noise_correlation[1, 0] > 0.5
+    assert trainer.calibration.noise_correlation[1, 0] > 0.5
     denoised = model.predict(noisy, axes="YX")
     assert denoised.shape == noisy.shape
     whole = dataclasses.replace(model.config.model, noise_strides=(1, 1))
@@ -811,7 +811,7 @@ def test_white_noise_and_phases_narrower_than_a_patch_are_not_split(tiny_config)
         config.data.patch_size = patch
         trainer = Trainer(config, noisy.astype(np.float32))
         trainer.prepare()
-        assert trainer.config.model.noise_strides == (1, 1) and trainer.noise_correlation is None
+        assert trainer.config.model.noise_strides == (1, 1) and trainer.calibration.noise_correlation is None
 
 
 def _both_axes_noisy(clean: np.ndarray) -> np.ndarray:
@@ -970,7 +970,7 @@ def test_noise_strides_asked_for_split_noise_correlated_along_both_axes(tiny_con
             pass
     model = trainer.result()
     assert model.config.model.noise_strides == (3, 3)
-    assert min(trainer.noise_correlation[:, 0]) > 0.5
+    assert min(trainer.calibration.noise_correlation[:, 0]) > 0.5
     sigma = 0.1 / (trainer.input_norm.high[0] - trainer.input_norm.low[0])  # on the normalised scale
     # the phases' noise, of which the whole image shows about a twentieth
     assert model.config.model.noise_variance == pytest.approx(sigma**2, rel=0.2)
@@ -989,7 +989,7 @@ def test_noise_strides_1_1_keep_row_noise_whole(tiny_config):
     config.data.noise_strides = (1, 1)
     trainer = Trainer(config, noisy)
     trainer.prepare()
-    assert trainer.config.model.noise_strides == (1, 1) and trainer.noise_correlation is None
+    assert trainer.config.model.noise_strides == (1, 1) and trainer.calibration.noise_correlation is None
 
 
 def test_noise_strides_too_coarse_for_the_patch_are_refused(tiny_config):

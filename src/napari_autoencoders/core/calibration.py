@@ -1,14 +1,20 @@
-"""Calibration: the noise of a pretrained prior's training input, measured before it trains.
+"""Calibration: what a denoising training measures of its noisy input before it trains.
 
-The denoising prior (:mod:`.prior`) is told the noise it removes. Before it
-fine-tunes on noisy images (self-supervised) or trains on clean ones with
-added noise (synthetic), :func:`calibrate` measures that noise, or reads it
-from the noise description, and readies the noisy planes for the training:
-channels rescaled to one noise model, defective pixels replaced, the model
-checked against what the prior removes.
+Self-supervised training takes the pixels' noises for independent: where
+the noise correlates along rows or columns, :func:`split_strides` chooses
+the interleaved sets of pixels to train on apart. The denoising prior
+(:mod:`.prior`) is also told the noise it removes: before it fine-tunes on
+noisy images (self-supervised) or trains on clean ones with added noise
+(synthetic), :func:`calibrate` measures that noise, or reads it from the
+noise description, and readies the noisy planes for the training: channels
+rescaled to one noise model, defective pixels replaced, the model checked
+against what the prior removes. What they find fills a :class:`Calibration`,
+whose :meth:`~Calibration.messages` are the training's warnings about its input.
 
->>> data, noisy, found = calibrate(x, planes, config, norms)   # doctest: +SKIP
->>> found.noise, found.photons, found.defects                  # doctest: +SKIP
+>>> found = Calibration()
+>>> split_strides(found, x, config)                                   # doctest: +SKIP
+>>> data, noisy = calibrate(found, x, planes, config, norms)          # doctest: +SKIP
+>>> found.photons, found.defects, found.messages(config)              # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import torch
 from .config import Config, Mode, ModelConfig
 from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.collection import ImageCollection
+from .data.correlation import LAGS, both_axes_warning, choose_strides, correlates_along_both
 from .data.defects import Defects, fill_dark_outliers, fill_frame_defects
 from .data.normalization import Normalizer
 from .data.stabilization import (
@@ -35,19 +42,34 @@ from .data.stabilization import (
     signal_correlation,
     spread_picks,
 )
-from .prior import checked_noise, checked_planes_noise
+from .prior import checked_noise, checked_planes_noise, texture_warning
 
 #: Three channels of Gaussian noise whose signals all correlate at least this much
 #: are colours (:func:`_are_colours`); photographs' reach 0.68, unrelated images' 0.07.
 COLOUR_CORRELATION = 0.5
 
+#: The warning where Noise2Void from random weights keeps an image of noise
+#: correlated along rows or columns whole. Split at 1,3, 60 s of it on the
+#: real-image benchmark's images with such noise (``bench/correlated_noise.py``'s)
+#: gained 1.5 to 7.6 dB on cell, moon, hubble_deep_field, retina and chelsea,
+#: and lost 0.7 to 2.5 on camera, gravel, horse, coins and immunohistochemistry
+#: (horse under its noisy input): 25.83 dB on average, 24.88 whole.
+_UNSPLIT_NOISE2VOID = (
+    "the noise correlates along rows or columns, which a blind spot takes for signal; "
+    "Noise2Void from random weights keeps the image whole unless asked: noise strides "
+    "{rows},{columns} split it into interleaved sets where the noise no longer correlates (on "
+    "smooth micrographs that helped most; on textured photographs it cost), and the pretrained "
+    "prior splits it by itself."
+)
+
 
 @dataclass
 class Calibration:
-    """What :func:`calibrate` found of a training's noisy input.
+    """What :func:`split_strides` and :func:`calibrate` found of a training's noisy input.
 
-    Before any calibration (a training without the prior) every field holds
-    its default: no noise model, no rescaled channels, nothing replaced.
+    Before them (and for the trainings that run neither) every field holds
+    its default: no noise model, no rescaled channels, nothing replaced,
+    nothing split.
 
     Attributes
     ----------
@@ -76,6 +98,15 @@ class Calibration:
     input_norm, target_norm : Normalizer or None
         The normalisations, rescaled where the channels were; None where the
         training's own stand.
+    noise_correlation : ndarray (2, LAGS) or None
+        The noise's correlation along Y and X where the training runs on
+        interleaved phases, measured or asked for (:mod:`.data.correlation`).
+    unused_strides : (int, int) or None
+        Strides measured but not used (Noise2Void from random weights splits
+        where asked only).
+    both_axes : ndarray (2, LAGS) or None
+        The correlation measured where neighbours correlate along both axes
+        (:func:`.data.correlation.correlates_along_both`), for a warning.
     """
 
     photons: NoiseModel | list[NoiseModel] | None = None
@@ -87,9 +118,71 @@ class Calibration:
     noise_check: tuple[float, float] | None = None
     input_norm: Normalizer | None = None
     target_norm: Normalizer | None = None
+    noise_correlation: np.ndarray | None = None
+    unused_strides: tuple[int, int] | None = None
+    both_axes: np.ndarray | None = None
+
+    def messages(self, config: Config) -> list[str]:
+        """The warnings about the input that a training of ``config`` gives, in order.
+
+        Defective pixels replaced, strides measured but not used, a noise
+        model scaled by the prior's check, noise correlated along both axes
+        and kept whole, and an image split into interleaved sets (measured,
+        or asked for by ``data.noise_strides``).
+        """
+        messages = []
+        if any(self.defects):
+            messages.append(
+                f"{self.defects} (single pixels far brighter or darker than all their "
+                "neighbours, as a camera's defective pixels are) were replaced by the median of "
+                "their neighbours, in training and in the result."
+            )
+        if self.unused_strides is not None:
+            rows, columns = self.unused_strides
+            messages.append(_UNSPLIT_NOISE2VOID.format(rows=rows, columns=columns))
+        if self.noise_check is not None:
+            messages.append(texture_warning(*self.noise_check))
+        if self.both_axes is not None:
+            messages.append(both_axes_warning(self.both_axes))
+        requested = config.data.noise_strides not in (None, (1, 1))
+        if self.noise_correlation is not None or requested:
+            strides = config.model.noise_strides
+            messages.append(_correlation_message(self.noise_correlation, strides, requested))
+        return messages
+
+
+def split_strides(
+    found: Calibration, x: np.ndarray, config: Config, sides: tuple[int, int] | None = None
+) -> None:
+    """Set ``config.model.noise_strides``: those of the phases of normalised planes ``x`` (N, C, Y, X) to train on.
+
+    ``data.noise_strides`` where given, else measured
+    (:func:`.data.correlation.choose_strides`); prediction splits images
+    alike. Measured strides that would split planes of ``sides`` (Y, X;
+    a collection's smallest, of which ``x`` is a sample; by default
+    ``x``'s own) into sets narrower than a training patch are not used:
+    the noise stays correlated there. Noise2Void from random weights
+    splits only where asked (:data:`_UNSPLIT_NOISE2VOID`): the measured
+    strides go to ``found.unused_strides``, for a warning. Neighbours that
+    correlate along both axes stay whole, with a warning (``found.both_axes``).
+    """
+    requested = config.data.noise_strides
+    correlation, strides = choose_strides(x, requested)
+    if requested is None and correlates_along_both(correlation):
+        found.both_axes = correlation
+    sides = x.shape[-2:] if sides is None else sides
+    narrow = min(side // stride for side, stride in zip(sides, strides)) < config.data.patch_size
+    if strides == (1, 1) or (requested is None and narrow):
+        return
+    if requested is None and not config.training.pretrained:
+        found.unused_strides = strides
+        return
+    found.noise_correlation = correlation
+    config.model = dataclasses.replace(config.model, noise_strides=strides)
 
 
 def calibrate(
+    found: Calibration,
     x: np.ndarray | ImageCollection,
     planes: np.ndarray | ImageCollection,
     config: Config,
@@ -97,8 +190,8 @@ def calibrate(
     *,
     canvas: np.ndarray | None = None,
     sample: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray | ImageCollection, np.ndarray | None, Calibration]:
-    """Put the noise model of normalised planes ``x`` (N, C, Y, X) in ``config.model``.
+) -> tuple[np.ndarray | ImageCollection, np.ndarray | None]:
+    """Put the noise model of normalised planes ``x`` (N, C, Y, X) in ``config.model``, and in ``found``.
 
     Given by the noise description in synthetic mode, else estimated from
     the noisy inputs (for a collection, from ``sample``: a window of up to 8
@@ -122,6 +215,9 @@ def calibrate(
 
     Parameters
     ----------
+    found : Calibration
+        Filled in place: the photons, the rescaled normalisations and
+        channel weights, the defective pixels, the check's scaling.
     x, planes : ndarray (N, C, Y, X) or ImageCollection
         The training's inputs, normalised by ``norms[0]`` and raw.
     config : Config
@@ -138,11 +234,9 @@ def calibrate(
     noisy : ndarray or None
         The normalised noisy planes the noise was measured on (a
         collection's sample); None in synthetic mode.
-    found : Calibration
     """
     training = config.training
     mode = training.mode
-    found = Calibration()
     levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
     if isinstance(x, ImageCollection):
         x, planes = sample
@@ -185,7 +279,7 @@ def calibrate(
         config.model, noise_gain=noise.gain, noise_variance=noise.read_variance,
         opponent_colours=colours, clip_low=levels[0], clip_high=levels[1],
     )
-    return data, noisy, found
+    return data, noisy
 
 
 def _ready_planes(
@@ -313,3 +407,29 @@ def _are_colours(planes: np.ndarray, noise: NoiseModel) -> bool:
     """
     correlation = signal_correlation(planes[spread_picks(len(planes))], noise)
     return bool(correlation[np.triu_indices(3, 1)].min() >= COLOUR_CORRELATION)
+
+
+def _correlation_message(correlation: np.ndarray | None, strides: tuple[int, int], requested: bool) -> str:
+    """The warning that the image is split (correlation (2, LAGS) along Y, X, None if unmeasured)."""
+    if requested:
+        measured = "not measured" if correlation is None else "; ".join(
+            f"along {name} {', '.join(f'{value:.2f}' for value in values)}"
+            for name, values in zip("YX", correlation)
+        )
+        rows, columns = strides
+        return (
+            f"the image is split into {rows * columns} interleaved sets, {rows} rows and "
+            f"{columns} columns apart within a set, as the noise strides {rows},{columns} ask "
+            f"(the noise's correlation at 1 to {LAGS} pixels: {measured}), and each is denoised "
+            "apart, in training and in the result."
+        )
+    axis = 0 if strides[0] > 1 else 1
+    names, sets = ("Y", "X"), ("rows", "columns")
+    along, other = (", ".join(f"{value:.2f}" for value in correlation[a]) for a in (axis, 1 - axis))
+    return (
+        f"the noise correlates along {names[axis]} ({along} at 1 to {LAGS} pixels; along "
+        f"{names[1 - axis]} {other}), as a camera read out line by line makes it: the image is "
+        f"split into {strides[axis]} interleaved sets of {sets[axis]}, {strides[axis]} pixels "
+        "apart within a set, where the noise no longer correlates, and each is denoised apart, "
+        "in training and in the result."
+    )

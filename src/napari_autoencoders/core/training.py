@@ -23,7 +23,7 @@ from torch import nn
 from .data.axes import channel_hint, to_planes, to_volumes
 from .data.canvas import canvas_mask
 from .data.collection import ImageCollection, collection_samplers
-from .calibration import Calibration, calibrate
+from .calibration import Calibration, calibrate, split_strides
 from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
 from .latent.density import LatentDensity
 from .latent.encoding import latent_of
@@ -38,7 +38,7 @@ from .data.neighbours import (
     neighbour_loss,
     neighbour_samplers,
 )
-from .data.correlation import LAGS, both_axes_warning, choose_strides, correlates_along_both, to_phases
+from .data.correlation import to_phases
 from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
 from .data.patches import (
@@ -53,7 +53,7 @@ from .nn.device import autocast, channels_last, select_device
 from .data.resolution import pair_samplers, training_pairs
 from .data.subimages import compare_denoisers, diagonal_pairs
 from .data.stabilization import spread_picks, thin
-from .prior import pretrained_network, texture_warning
+from .prior import pretrained_network
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -114,47 +114,6 @@ KEEP_PRIOR_Z = 4.0
 CHECK_PHOTONS = 25.0
 #: The side of the crop of the input whose sub-images that check denoises.
 CHECK_SIDE = 512
-
-
-#: The warning where Noise2Void from random weights keeps an image of noise
-#: correlated along rows or columns whole. Split at 1,3, 60 s of it on the
-#: real-image benchmark's images with such noise (``bench/correlated_noise.py``'s)
-#: gained 1.5 to 7.6 dB on cell, moon, hubble_deep_field, retina and chelsea,
-#: and lost 0.7 to 2.5 on camera, gravel, horse, coins and immunohistochemistry
-#: (horse under its noisy input): 25.83 dB on average, 24.88 whole.
-_UNSPLIT_NOISE2VOID = (
-    "the noise correlates along rows or columns, which a blind spot takes for signal; "
-    "Noise2Void from random weights keeps the image whole unless asked: noise strides "
-    "{rows},{columns} split it into interleaved sets where the noise no longer correlates (on "
-    "smooth micrographs that helped most; on textured photographs it cost), and the pretrained "
-    "prior splits it by itself."
-)
-
-
-def _correlation_message(correlation: np.ndarray | None, strides: tuple[int, int], requested: bool) -> str:
-    """The warning that the image is split (correlation (2, LAGS) along Y, X, None if unmeasured)."""
-    if requested:
-        measured = "not measured" if correlation is None else "; ".join(
-            f"along {name} {', '.join(f'{value:.2f}' for value in values)}"
-            for name, values in zip("YX", correlation)
-        )
-        rows, columns = strides
-        return (
-            f"the image is split into {rows * columns} interleaved sets, {rows} rows and "
-            f"{columns} columns apart within a set, as the noise strides {rows},{columns} ask "
-            f"(the noise's correlation at 1 to {LAGS} pixels: {measured}), and each is denoised "
-            "apart, in training and in the result."
-        )
-    axis = 0 if strides[0] > 1 else 1
-    names, sets = ("Y", "X"), ("rows", "columns")
-    along, other = (", ".join(f"{value:.2f}" for value in correlation[a]) for a in (axis, 1 - axis))
-    return (
-        f"the noise correlates along {names[axis]} ({along} at 1 to {LAGS} pixels; along "
-        f"{names[1 - axis]} {other}), as a camera read out line by line makes it: the image is "
-        f"split into {strides[axis]} interleaved sets of {sets[axis]}, {strides[axis]} pixels "
-        "apart within a set, where the noise no longer correlates, and each is denoised apart, "
-        "in training and in the result."
-    )
 
 
 class Trainer:
@@ -297,16 +256,10 @@ class Trainer:
         self.input_loss: float | None = None
         #: The latent density a VAE's training ends with (:mod:`.latent.density`).
         self.density: LatentDensity | None = None
-        #: What :func:`.calibration.calibrate` found of the noisy input (a pretrained denoiser).
+        #: What was found of the noisy input: the strides its noise is split at
+        #: (:func:`.calibration.split_strides`) and, for the prior, its noise
+        #: (:func:`.calibration.calibrate`).
         self.calibration = Calibration()
-        #: The noise's correlation (2, LAGS) along Y and X where the training runs on
-        #: interleaved phases, measured or asked for (:mod:`.data.correlation`); else None.
-        self.noise_correlation: np.ndarray | None = None
-        #: Strides measured but not used (Noise2Void from random weights splits where asked only).
-        self._unused_strides: tuple[int, int] | None = None
-        #: The correlation (2, LAGS) measured where neighbours correlate along both axes, for a
-        #: warning (:func:`.data.correlation.correlates_along_both`); else None.
-        self._both_axes: np.ndarray | None = None
 
     def _target_norm(self, config: Config, planes: np.ndarray, target_planes: np.ndarray) -> Normalizer:
         """The targets' normalisation: paired denoising targets on the noisy inputs' scale.
@@ -383,7 +336,7 @@ class Trainer:
         superres = self.config.training.task == Task.SUPERRES.value
         if self._splits_noise:  # a collection's sampled windows split alike
             sample, sides = (self._collection_sample(planes), planes.plane_sides) if collection else (x, None)
-            self._choose_strides(sample, sides)
+            split_strides(self.calibration, sample, self.config, sides)
         if self.config.training.pretrained and not superres:
             x = self._calibrate(x, planes)  # may rescale the normalisations' channels
         strides = self.config.model.noise_strides
@@ -453,33 +406,6 @@ class Trainer:
             side = min(256, *(min(collection.plane_shape(plane)[1:]) for plane in picks))
             self._sample_planes = np.stack([_sample_window(collection, p, side) for p in picks])
         return self.input_norm.normalize(self._sample_planes)
-
-    def _choose_strides(self, x: np.ndarray, sides: tuple[int, int] | None = None) -> None:
-        """Set ``model.noise_strides``: those of the phases of normalised planes ``x`` (N, C, Y, X) to train on.
-
-        ``data.noise_strides`` where given, else measured
-        (:func:`.data.correlation.choose_strides`); prediction splits images
-        alike. Measured strides that would split planes of ``sides`` (Y, X;
-        a collection's smallest, of which ``x`` is a sample; by default
-        ``x``'s own) into sets narrower than a training patch are not used:
-        the noise stays correlated there. Noise2Void from random weights
-        splits only where asked (:data:`_UNSPLIT_NOISE2VOID`): the measured
-        strides go to :attr:`_unused_strides`, for a warning. Neighbours that
-        correlate along both axes stay whole, with a warning (:attr:`_both_axes`).
-        """
-        requested = self.config.data.noise_strides
-        correlation, strides = choose_strides(x, requested)
-        if requested is None and correlates_along_both(correlation):
-            self._both_axes = correlation
-        sides = x.shape[-2:] if sides is None else sides
-        narrow = min(side // stride for side, stride in zip(sides, strides)) < self.config.data.patch_size
-        if strides == (1, 1) or (requested is None and narrow):
-            return
-        if requested is None and not self.config.training.pretrained:
-            self._unused_strides = strides
-            return
-        self.noise_correlation = correlation
-        self.config.model = dataclasses.replace(self.config.model, noise_strides=strides)
 
     def _start_from_best_upscaler(self) -> None:
         """Keep, as the result to beat, the better of bicubic interpolation and the prior.
@@ -576,8 +502,8 @@ class Trainer:
         """
         sample = (self._collection_sample(x), self._sample_planes) if isinstance(x, ImageCollection) else None
         norms = (self.input_norm, self.target_norm)
-        data, self._noisy_planes, self.calibration = calibrate(
-            x, planes, self.config, norms, canvas=self._canvas, sample=sample
+        data, self._noisy_planes = calibrate(
+            self.calibration, x, planes, self.config, norms, canvas=self._canvas, sample=sample
         )
         if self.calibration.input_norm is not None:
             self.input_norm, self.target_norm = self.calibration.input_norm, self.calibration.target_norm
@@ -667,7 +593,7 @@ class Trainer:
     def _splits_noise(self) -> bool:
         """Whether noise correlated along rows or columns is split (self-supervised, 2D).
 
-        Into the interleaved phases of :meth:`_choose_strides`: the prior's
+        Into the interleaved phases of :func:`.calibration.split_strides`: the prior's
         fine-tuning and Noise2Void's blind spot alike take pixels' noises
         for independent.
         """
@@ -799,24 +725,8 @@ class Trainer:
         self._step, epoch, stale = 0, 0, 0
         if self._keeps_prior:
             warnings.warn(self._kept_prior_message(), stacklevel=2)
-        if any(self.calibration.defects):
-            warnings.warn(
-                f"{self.calibration.defects} (single pixels far brighter or darker than all their "
-                "neighbours, as a camera's defective pixels are) were replaced by the median of "
-                "their neighbours, in training and in the result.",
-                stacklevel=2,
-            )
-        requested = self.config.data.noise_strides not in (None, (1, 1))
-        if self._unused_strides is not None:
-            rows, columns = self._unused_strides
-            warnings.warn(_UNSPLIT_NOISE2VOID.format(rows=rows, columns=columns), stacklevel=2)
-        if self.calibration.noise_check is not None:
-            warnings.warn(texture_warning(*self.calibration.noise_check), stacklevel=2)
-        if self._both_axes is not None:
-            warnings.warn(both_axes_warning(self._both_axes), stacklevel=2)
-        if self.noise_correlation is not None or requested:
-            strides = self.config.model.noise_strides
-            warnings.warn(_correlation_message(self.noise_correlation, strides, requested), stacklevel=2)
+        for message in self.calibration.messages(self.config):
+            warnings.warn(message, stacklevel=2)
         if self._chooses_only or self._keeps_prior:  # no step: one record of the start kept
             elapsed = time.perf_counter() - self._start
             event = TrainingEvent(0, 1, self.best_loss, elapsed, 0.0, 1.0, val_loss=self.best_loss)

@@ -271,7 +271,7 @@ def test_row_noise_in_a_collection_is_split_into_sets_of_columns_as_sampled(tmp_
     scratch = tiny_config(data={"axes": "ZYX", "patch_size": 32})
     measured = Trainer(scratch, ImageCollection([stored], "ZYX"))
     measured.prepare()
-    assert measured.config.model.noise_strides == (1, 1) and measured._unused_strides == (1, 3)
+    assert measured.config.model.noise_strides == (1, 1) and measured.calibration.unused_strides == (1, 3)
     scratch.data.noise_strides = (1, 3)
     asked = Trainer(scratch, ImageCollection([stored], "ZYX"))
     asked.prepare()
