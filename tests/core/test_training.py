@@ -588,22 +588,8 @@ def test_only_self_supervised_fine_tuning_keeps_the_prior_as_anchor(tiny_config,
     assert same_state(dict(enumerate(trainer.anchor)), dict(enumerate(trainer.network.parameters())))
 
 
-def test_each_step_pulls_the_weights_back_towards_the_prior(tiny_config, noisy):
-    from napari_autoencoders.core.training import PRIOR_PULL
-
-    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
-    trainer.prepare()
-    weights = list(trainer.network.parameters())
-    with torch.no_grad():
-        for weight in weights:
-            weight.add_(1.0)
-    trainer._pull_to_prior(1e-3)
-    for weight, prior in zip(weights, trainer.anchor):
-        assert torch.allclose(weight - prior, torch.full_like(weight, 1 - 1e-3 * PRIOR_PULL))
-
-
 def test_pretrained_self_supervised_uses_recorrupted_pairs_on_gaussian_noise(tiny_config, blobs):
-    from napari_autoencoders.core.training import RECORRUPTION
+    from napari_autoencoders.core.fine_tuning import RECORRUPTION
 
     noisy = add_noise(blobs((96, 96)), "gaussian:0.1", seed=0)  # large enough to find no gain
     trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
@@ -657,7 +643,7 @@ def test_3d_training_refuses_a_volume_thinner_than_the_patch(tiny_config, blobs)
 
 
 def test_poisson_gaussian_data_fine_tune_on_thinned_pairs(tiny_config, blobs):
-    from napari_autoencoders.core.training import THINNING
+    from napari_autoencoders.core.fine_tuning import THINNING
 
     clean = blobs((64, 64))
     noisy = add_noise(clean, "poisson:10+gaussian:0.01", seed=0)

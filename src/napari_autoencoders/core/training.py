@@ -25,6 +25,14 @@ from .data.canvas import canvas_mask
 from .data.collection import ImageCollection, collection_samplers
 from .calibration import Calibration, calibrate, split_strides
 from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
+from .fine_tuning import (
+    CHECK_PHOTONS,
+    RECORRUPTION,
+    THINNING,
+    PriorCheck,
+    kept_prior_reason,
+    pull_to_prior,
+)
 from .latent.density import LatentDensity
 from .latent.encoding import latent_of
 from .model import TrainedModel
@@ -51,7 +59,6 @@ from .data.patches import (
 )
 from .nn.device import autocast, channels_last, select_device
 from .data.resolution import pair_samplers, training_pairs
-from .data.subimages import compare_denoisers, diagonal_pairs
 from .data.stabilization import spread_picks, thin
 from .prior import pretrained_network
 
@@ -76,44 +83,6 @@ class TrainingEvent:
     val_loss: float | None = None
 
 
-#: Recorrupted pairs (pretrained self-supervised fine-tuning): the second noise's
-#: share alpha. The network sees noise sqrt(1 + alpha**2) times the data's; 0.5
-#: keeps that near the data's (1.12) while the target's extra noise (1 / alpha) stays moderate.
-RECORRUPTION = 0.5
-#: Thinned pairs (the same fine-tuning on Poisson-Gaussian data): the share of the
-#: photons in the network's input. Its noise variance is 1 / share times the data's;
-#: the rest, the target, keeps 1 - share of them.
-THINNING = 0.7
-#: The same fine-tuning: after each step every weight moves this many learning rates'
-#: worth of its distance back towards the prior's (L2-SP). Pairs drawn from the one
-#: image that is then denoised let the network learn, with time, that image's own
-#: noise where it trained, which the held-out validation strip cannot see: on the
-#: benchmark's cell at peak 30 (``bench/real_denoise.py``) the gain over the prior
-#: in the training region fell from +0.36 dB (30 s) to -0.49 dB (300 s) while the
-#: strip's stayed near +0.5; with this pull the 120 s gain kept +0.36 (300 s: +0.19).
-#: A weaker pull gives that back (30: +0.19 at 120 s) for little: the synthetic
-#: phantom of ``bench/denoise.py``, which gains from drifting further, reaches
-#: 37.65 dB at 120 s with 30, 37.60 with 100, 37.67 with none.
-PRIOR_PULL = 100.0
-#: Self-supervised fine-tuning keeps the prior when this share of the pixels
-#: or more lie at a clip level (:meth:`Trainer._keeps_prior`).
-KEEP_PRIOR_CLIPPED = 0.01
-#: Fine-tuning on thinned pairs gives the prior back where the prior denoises the
-#: input's 2x2 sub-images into their diagonal neighbours better by this many standard
-#: errors (:meth:`Trainer._keep_prior_if_worse`). On ``bench/real_denoise.py``'s
-#: micrographs at 10 photons after 30 s, those that lost 0.8 to 4.3 dB to the prior
-#: stood at -13.7 to -22.2, those that gained at +10.7 to +11.9 (hubble_deep_field,
-#: -0.18 dB: +6.3).
-KEEP_PRIOR_Z = 4.0
-#: That check runs where a channel holds fewer photons than this at its brightest (1
-#: over the fitted gain on its percentile scale): there the noise fit misjudges bins of
-#: few whole counts, and the noise rules the comparison. Where it does not, the
-#: sub-images' one-pixel offset favours smoother results: cell at 100 photons, 0.61 dB
-#: better fine-tuned, stood at -8.1; at 30 photons (fitted 28.9 or more) cell, +0.44 dB,
-#: at -1.6. The benchmark's micrographs at 10 photons fit 12.5 to 17.8.
-CHECK_PHOTONS = 25.0
-#: The side of the crop of the input whose sub-images that check denoises.
-CHECK_SIDE = 512
 
 
 class Trainer:
@@ -164,16 +133,15 @@ class Trainer:
     #: Whether no validation data could be held out: validation runs on the training data.
     _unvalidated: bool = False
     #: The normalised noisy planes (N, C, Y, X) the noise was fitted on (a collection's
-    #: sample; an array's phases once split), from :meth:`_calibrate` to
-    #: :meth:`_check_data`; dropped after :meth:`prepare`.
+    #: sample; an array's phases once split), from :meth:`_calibrate` to the
+    #: :class:`.fine_tuning.PriorCheck`; dropped after :meth:`prepare`.
     _noisy_planes: np.ndarray | None = None
     #: A collection's sample, raw (:meth:`_collection_sample`); dropped after :meth:`prepare`.
     _sample_planes: np.ndarray | None = None
     #: The canvases (:func:`.data.canvas.canvas_mask`) of a self-supervised training's planes.
     _canvas: np.ndarray | None = None
-    #: What :meth:`_keep_prior_if_worse` compares: sub-images, targets, the prior's
-    #: outputs, the prior's weights and its validation loss.
-    _prior_check: tuple | None = None
+    #: What :meth:`_keep_prior_if_worse` holds the fine-tuned weights against.
+    _prior_check: PriorCheck | None = None
 
     def __init__(
         self,
@@ -357,7 +325,9 @@ class Trainer:
             self.best_state = copy.deepcopy(self.network.state_dict())
             few = self.calibration.fewest_photons < CHECK_PHOTONS
             if self._thinned and self.config.model.spatial_dims == 2 and few:
-                self._prior_check = self._check_data()
+                self._prior_check = PriorCheck.of(
+                    self.network, self._noisy_planes, self.best_state, self.best_loss, self.device
+                )
         if self._fine_tunes_on_pairs:
             self.anchor = [weight.detach().clone() for weight in self.network.parameters()]
         self.optimizer = torch.optim.AdamW(
@@ -498,7 +468,7 @@ class Trainer:
         :func:`.calibration.calibrate` puts the noise model in the model
         config (for a collection, measured on :meth:`_collection_sample`);
         its rescaled normalisations replace the trainer's, and the noisy
-        planes it measured stay for :meth:`_check_data`.
+        planes it measured stay for the :class:`.fine_tuning.PriorCheck`.
         """
         sample = (self._collection_sample(x), self._sample_planes) if isinstance(x, ImageCollection) else None
         norms = (self.input_norm, self.target_norm)
@@ -545,48 +515,19 @@ class Trainer:
         return zero_shot and training.pretrained and self._low_side < ZERO_SHOT_MIN_SIDE
 
     @property
-    def _keeps_prior(self) -> bool:
-        """Whether self-supervised fine-tuning keeps the prior as it is, without a training step.
+    def _kept_prior_reason(self) -> str | None:
+        """Why self-supervised fine-tuning keeps the prior without a training step, else None.
 
-        So it does where no validation region could be held out: without
-        held-out data nothing tells whether a step helps, and on a
-        102x102 image (scikit-image's microaneurysms, which no benchmark
-        trains on) 30 s of fine-tuning validated on its own training data
-        fell 1.28, 0.25 and 0.49 dB under the prior at 10, 30 and 100
-        photons, where on 100x100 crops of cell, coins, moon and retina at 30
-        photons it moved 0.00 to +0.04 dB.
-
-        And where much of the noise was clipped. Recorrupted pairs need
-        Gaussian noise; clipped noise is squashed near the clip levels, the
-        pair's noises there anticorrelate, and fine-tuning on them, even
-        with the recorruption scaled to the squashed variance at each
-        pixel, left photographs clipped at sigma
-        50 (of 255) 0.2 to 1 dB below the prior and declipping after 30 s
-        (camera, chelsea, moon; 2 to 16 % of their pixels clipped), the
-        black-and-white horse (51 %) 8 dB below. Where less than
-        :data:`KEEP_PRIOR_CLIPPED` of the pixels are clipped (chelsea, gravel
-        and moon at sigma 25, 0.2 to 0.6 %), it fine-tunes as on unclipped noise.
+        :func:`.fine_tuning.kept_prior_reason`: no validation region held out, or much of the
+        noise clipped.
         """
-        model = self.config.model
-        clipped = model.clip_low is not None or model.clip_high is not None
-        unsuited = self._unvalidated or (clipped and self.calibration.clipped_share >= KEEP_PRIOR_CLIPPED)
-        return self._fine_tunes_on_pairs and unsuited
-
-    def _kept_prior_message(self) -> str:
-        """Why fine-tuning keeps the prior without training steps (:meth:`_keeps_prior`)."""
-        if self._unvalidated:
-            side = self.config.data.patch_size
-            return (
-                f"the image is too small to hold out a validation region of one patch ({side} "
-                f"pixels a side, with {side} more to train on), without which fine-tuning cannot "
-                "be checked, so the pretrained prior is kept without training steps."
-            )
-        model = self.config.model
-        return (
-            f"{100 * self.calibration.clipped_share:.1f} % of the input's pixels are clipped (at "
-            f"{model.clip_low} and {model.clip_high}); training on clipped noise makes the "
-            "result worse, so the pretrained prior is kept without training steps, and its "
-            "output is corrected for the clipping."
+        if not self._fine_tunes_on_pairs:
+            return None
+        return kept_prior_reason(
+            unvalidated=self._unvalidated,
+            clipped_share=self.calibration.clipped_share,
+            model=self.config.model,
+            patch_size=self.config.data.patch_size,
         )
 
     @property
@@ -717,17 +658,18 @@ class Trainer:
         neighbour term, the last weights: see :meth:`_record`). Zero-shot
         super-resolution of a small image takes no step (:meth:`_chooses_only`),
         nor does the prior on clipped Gaussian noise or on an image too small
-        to hold out validation data (:meth:`_keeps_prior`).
+        to hold out validation data (:meth:`_kept_prior_reason`).
         """
         training = self.config.training
         self.prepare()
         self._start = time.perf_counter()
         self._step, epoch, stale = 0, 0, 0
-        if self._keeps_prior:
-            warnings.warn(self._kept_prior_message(), stacklevel=2)
+        kept_prior = self._kept_prior_reason
+        if kept_prior is not None:
+            warnings.warn(kept_prior, stacklevel=2)
         for message in self.calibration.messages(self.config):
             warnings.warn(message, stacklevel=2)
-        if self._chooses_only or self._keeps_prior:  # no step: one record of the start kept
+        if self._chooses_only or kept_prior is not None:  # no step: one record of the start kept
             elapsed = time.perf_counter() - self._start
             event = TrainingEvent(0, 1, self.best_loss, elapsed, 0.0, 1.0, val_loss=self.best_loss)
             self._record(event, stale)
@@ -756,52 +698,15 @@ class Trainer:
         if self._frames is not None and self.best_state is not None:
             self.density = self._fit_density()
 
-    @torch.no_grad()
-    def _check_data(self) -> tuple:
-        """Sub-images of a crop of the noisy input, with the prior's outputs for them.
-
-        The middle plane, its central :data:`CHECK_SIDE` x :data:`CHECK_SIDE`
-        pixels at most (:meth:`_keep_prior_if_worse`).
-        """
-        planes = self._noisy_planes
-        plane = np.asarray(planes[len(planes) // 2], dtype=np.float32)  # (C, Y, X)
-        top, left = (max(0, (side - CHECK_SIDE) // 2) for side in plane.shape[-2:])
-        crop = torch.from_numpy(np.ascontiguousarray(plane[:, top:top + CHECK_SIDE, left:left + CHECK_SIDE]))
-        inputs, targets = (_to(part, self.device) for part in diagonal_pairs(crop[None]))
-        self.network.eval()
-        return inputs, targets, self.network(inputs), self.best_state, self.best_loss
-
-    @torch.no_grad()
     def _keep_prior_if_worse(self) -> None:
-        """Give the prior back where it denoises the input's neighbouring pixels better.
-
-        The thinned pairs' noises are independent only where the noise model
-        is right, and the thinned validation carries the model's error: at
-        about 10 photons the fit misjudges bins of few whole counts, and 30 s
-        of fine-tuning on ``bench/real_denoise.py``'s micrographs came out at
-        28.43 dB against the prior's 29.49 (cell 32.50 against 36.45), each
-        rated better than the prior by its validation. Sub-images of
-        neighbouring pixels have independent noises without a model
-        (:mod:`.data.subimages`): the best weights are kept unless the prior
-        denoises them into their diagonal neighbours better by
-        :data:`KEEP_PRIOR_Z` standard errors. It runs on inputs of fewer
-        than :data:`CHECK_PHOTONS` photons only.
-        """
-        inputs, targets, prior, prior_state, prior_loss = self._prior_check
-        if self.best_state is prior_state:  # no step beat the prior
+        """Give the prior back where it denoises the input's neighbouring pixels better (:class:`.fine_tuning.PriorCheck`)."""
+        check = self._prior_check
+        if self.best_state is check.state:  # no step beat the prior
             return
-        network = copy.deepcopy(self.network)
-        network.load_state_dict(self.best_state)
-        score = compare_denoisers(network.eval()(inputs), prior, targets, self.calibration.channel_weights)
-        if score < -KEEP_PRIOR_Z:
-            self.best_state, self.best_loss = prior_state, prior_loss
-            warnings.warn(
-                "fine-tuning made the result worse than the pretrained prior's on the input's "
-                f"neighbouring pixels ({-score:.1f} standard errors), which its validation on "
-                "thinned pairs cannot see where the noise fit is off (at about 10 photons or "
-                "fewer); the prior is kept.",
-                stacklevel=3,
-            )
+        message = check.verdict(self.network, self.best_state, self.calibration.channel_weights)
+        if message is not None:
+            self.best_state, self.best_loss = check.state, check.loss
+            warnings.warn(message, stacklevel=3)
 
     @torch.no_grad()
     def _input_loss(self) -> float | None:
@@ -895,7 +800,7 @@ class Trainer:
             loss.backward()
             self.optimizer.step()
             if self.anchor is not None:
-                self._pull_to_prior(lr)
+                pull_to_prior(self.network, self.anchor, lr)
             if self.regularizer is not None:
                 self.regularizer.step(x, lr)
             losses.append(value)
@@ -903,12 +808,6 @@ class Trainer:
             elapsed = time.perf_counter() - self._start
             yield TrainingEvent(self._step, len(self.history), losses[-1], elapsed, lr, fraction)
         return losses
-
-    @torch.no_grad()
-    def _pull_to_prior(self, lr: float) -> None:
-        """Move every weight ``lr * PRIOR_PULL`` of its distance back to the prior's (L2-SP)."""
-        for weight, prior in zip(self.network.parameters(), self.anchor):
-            weight.lerp_(prior, lr * PRIOR_PULL)  # in place: no temporary per weight
 
     def _set_learning_rate(self, fraction: float) -> float:
         """Cosine decay from the initial rate to 1 % of it."""

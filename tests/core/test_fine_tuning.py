@@ -1,0 +1,77 @@
+"""Tests for the rules of fine-tuning the prior on its own noisy input."""
+
+import numpy as np
+import pytest
+import torch
+
+from napari_autoencoders.core.config import ModelConfig
+from napari_autoencoders.core.fine_tuning import (
+    CHECK_SIDE,
+    KEEP_PRIOR_CLIPPED,
+    PRIOR_PULL,
+    PriorCheck,
+    kept_prior_reason,
+    pull_to_prior,
+)
+
+
+def test_each_step_pulls_the_weights_back_towards_the_prior():
+    network = torch.nn.Conv2d(1, 2, 3)
+    anchor = [weight.detach().clone() for weight in network.parameters()]
+    with torch.no_grad():
+        for weight in network.parameters():
+            weight.add_(1.0)
+    pull_to_prior(network, anchor, 1e-3)
+    for weight, prior in zip(network.parameters(), anchor):
+        assert torch.allclose(weight - prior, torch.full_like(weight, 1 - 1e-3 * PRIOR_PULL))
+
+
+def test_the_prior_is_kept_where_nothing_validates_a_step():
+    reason = kept_prior_reason(unvalidated=True, clipped_share=0.0, model=ModelConfig(), patch_size=48)
+    assert "validation region of one patch (48 pixels a side" in reason
+
+
+@pytest.mark.parametrize("share, kept", [(0.5 * KEEP_PRIOR_CLIPPED, False), (KEEP_PRIOR_CLIPPED, True)])
+def test_the_prior_is_kept_where_much_of_the_noise_is_clipped(share, kept):
+    clipped = ModelConfig(clip_low=0.0, clip_high=1.0)
+    reason = kept_prior_reason(unvalidated=False, clipped_share=share, model=clipped, patch_size=48)
+    assert (reason is not None) == kept
+    if kept:
+        assert f"{100 * share:.1f} % of the input's pixels are clipped (at 0.0 and 1.0)" in reason
+    unclipped = kept_prior_reason(unvalidated=False, clipped_share=share, model=ModelConfig(), patch_size=48)
+    assert unclipped is None  # a share without clip levels kept in the model: Poisson noise
+
+
+class _Smoother(torch.nn.Module):
+    """A 3x3 mean filter: a crude denoiser, whose single weight sets how much it smooths."""
+
+    def __init__(self, amount: float):
+        super().__init__()
+        self.amount = torch.nn.Parameter(torch.tensor(amount))
+
+    def forward(self, x):
+        mean = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+        return self.amount * mean + (1 - self.amount) * x
+
+
+def _noisy_planes():
+    clean = np.full((1, 1, 96, 96), 0.5, np.float32)
+    return clean + np.random.default_rng(0).normal(0, 0.1, clean.shape).astype(np.float32)
+
+
+def test_the_check_denoises_a_central_crop_of_the_middle_plane():
+    planes = np.zeros((3, 1, CHECK_SIDE + 40, 64), np.float32)
+    network = _Smoother(1.0)
+    check = PriorCheck.of(network, planes, network.state_dict(), 0.5, torch.device("cpu"))
+    assert check.inputs.shape == (4, 1, CHECK_SIDE // 2, 32)  # the crop's four 2x2 sub-images
+    assert check.outputs.shape == check.inputs.shape and check.loss == 0.5
+
+
+def test_the_check_gives_the_prior_back_only_where_it_denoises_far_better():
+    network = _Smoother(1.0)  # the "prior": smooths flat noise well
+    prior_state = {key: value.clone() for key, value in network.state_dict().items()}
+    check = PriorCheck.of(network, _noisy_planes(), prior_state, 0.1, torch.device("cpu"))
+    assert check.verdict(network, {"amount": torch.tensor(0.95)}) is None  # about as good
+    message = check.verdict(network, {"amount": torch.tensor(0.0)})  # the identity: keeps the noise
+    assert message is not None and "worse than the pretrained prior's" in message
+    assert torch.equal(network.amount, torch.tensor(1.0))  # the network itself is not changed
