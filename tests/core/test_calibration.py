@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.calibration import Calibration, _check_noise, calibrate, split_strides
+from napari_autoencoders.core.calibration import Calibration, _check_noise, calibrate, noise_window, split_strides
 from napari_autoencoders.core.config import PRIOR_NETWORK
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.data.stabilization import NoiseModel
@@ -135,3 +135,14 @@ def test_the_messages_name_the_defects_and_the_strides_asked_for(tiny_config):
     first, second = found.messages(config)
     assert "were replaced by the median of their neighbours" in first
     assert "split into 2 interleaved sets" in second and "not measured" in second
+
+
+def test_the_noise_of_a_collection_is_measured_at_a_corner_unless_a_canvas_fills_it():
+    from napari_autoencoders.core.data.collection import ImageCollection
+
+    image = np.random.default_rng(0).normal(0.5, 0.1, (128, 128)).astype(np.float32)
+    framed = image.copy()
+    framed[:40] = framed[:, :40] = 0.5  # a canvas of the median in the top left
+    collection = ImageCollection([image, framed], "YX")
+    np.testing.assert_array_equal(noise_window(collection, 0, 64), image[None, :64, :64])
+    np.testing.assert_array_equal(noise_window(collection, 1, 64), framed[None, 32:96, 32:96])

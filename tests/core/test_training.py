@@ -847,17 +847,6 @@ def test_a_collection_on_white_canvases_is_measured_and_normalised_as_without(ti
     assert canvas.sampler.flat_noise
 
 
-def test_the_noise_of_a_collection_is_measured_at_a_corner_unless_a_canvas_fills_it():
-    from napari_autoencoders.core.training import _sample_window
-
-    image = np.random.default_rng(0).normal(0.5, 0.1, (128, 128)).astype(np.float32)
-    framed = image.copy()
-    framed[:40] = framed[:, :40] = 0.5  # a canvas of the median in the top left
-    collection = ImageCollection([image, framed], "YX")
-    np.testing.assert_array_equal(_sample_window(collection, 0, 64), image[None, :64, :64])
-    np.testing.assert_array_equal(_sample_window(collection, 1, 64), framed[None, 32:96, 32:96])
-
-
 def test_a_nearly_clean_collection_has_its_noise_model_scaled_but_finds_defects_with_the_measured(tiny_config):
     from skimage import data as images
 

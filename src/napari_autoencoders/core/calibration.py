@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .config import Config, Mode, ModelConfig
+from .data.canvas import canvas_mask
 from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.collection import ImageCollection
 from .data.correlation import LAGS, both_axes_warning, choose_strides, correlates_along_both
@@ -280,6 +281,26 @@ def calibrate(
         opponent_colours=colours, clip_low=levels[0], clip_high=levels[1],
     )
     return data, noisy
+
+
+def noise_window(collection: ImageCollection, plane: int, side: int) -> np.ndarray:
+    """A window (C, side, side) of a collection's plane where its noise is measured.
+
+    Its corner, read in one block, unless that holds a canvas
+    (:func:`.data.canvas.canvas_mask`) and the centre less: on three
+    micrographs padded by 100 pixels of white, the corner was 63 per cent
+    canvas, and 30 s of training gave 32.08 dB where unpadded 32.74 (the
+    centre, 32.71). The centre is not the rule: on six nearly clean 8-bit
+    crops it gave the noise check other texture to read, 47.04 dB against
+    the corner's 47.91 (input 47.93).
+    """
+    corner = collection.read(plane, 0, 0, side)
+    covered = canvas_mask(corner).sum()
+    if covered == 0:
+        return corner
+    top, left = ((extent - side) // 2 for extent in collection.plane_shape(plane)[1:])
+    centre = collection.read(plane, top, left, side)
+    return centre if canvas_mask(centre).sum() < covered else corner
 
 
 def _ready_planes(

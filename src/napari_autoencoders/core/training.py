@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data.axes import channel_hint, to_planes, to_volumes
 from .data.canvas import canvas_mask
 from .data.collection import ImageCollection, collection_samplers
-from .calibration import Calibration, calibrate, split_strides
+from .calibration import Calibration, calibrate, noise_window, split_strides
 from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
+from .planes import check_collection, input_planes, target_normalizer
 from .fine_tuning import (
     CHECK_PHOTONS,
     RECORRUPTION,
@@ -41,7 +41,6 @@ from .nn.losses import channel_mse, kl_weight, negative_elbo, reconstruction_los
 from .data.masking import blind_spot, blind_spot_volume, masked_mse
 from .nn.models import build_model
 from .data.neighbours import (
-    check_neighbour_count,
     exaggeration_at,
     neighbour_loss,
     neighbour_samplers,
@@ -52,13 +51,10 @@ from .data.normalization import Normalizer
 from .data.patches import (
     PatchSampler,
     VolumeSampler,
-    check_image,
-    check_patch_size,
-    check_volume_patch,
     split_validation,
 )
 from .nn.device import autocast, channels_last, select_device
-from .data.resolution import pair_samplers, training_pairs
+from .data.resolution import pair_samplers
 from .data.stabilization import spread_picks, thin
 from .prior import pretrained_network
 
@@ -153,21 +149,9 @@ class Trainer:
         if isinstance(inputs, ImageCollection):
             self._init_collection(config, inputs, targets)
             return
+        planes, target_planes = input_planes(config, inputs, targets)
         if config.training.task == Task.SUPERRES.value:
-            planes, target_planes = self._resolution_pairs(config, inputs, targets)
             self._low_side = min(planes.shape[-2:])
-        else:
-            planes, _ = _blocks(config)(inputs, config.data.axes)
-            target_planes = self._target_planes(config, planes, targets)
-        check_image(planes, "the input image")
-        hint = channel_hint(np.shape(inputs), config.data.axes)
-        if config.model.spatial_dims == 3:
-            check_volume_patch(planes, config.data.patch_z, config.data.patch_size)
-        else:
-            check_patch_size(planes, config.data.patch_size, hint)
-            _check_phase_size(config, planes.shape[-2:])
-        if config.training.neighbour_weight > 0:
-            _check_neighbour_frames(config, planes)
         # as many channels in as out, as validated: the data's
         channels = planes.shape[1]
         config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
@@ -177,7 +161,7 @@ class Trainer:
         zero_shot = config.training.mode == Mode.ZERO_SHOT.value
         self.input_norm = Normalizer.fit(target_planes if zero_shot else planes, config.data.percentiles)
         self.target_norm = (
-            self._target_norm(config, planes, target_planes)
+            target_normalizer(config, planes, target_planes, self.input_norm)
             if targets is not None
             else self.input_norm
         )
@@ -189,17 +173,9 @@ class Trainer:
         """Set up a training on a collection of lazy images, read through its cache.
 
         Only the tasks that learn from random patches of the input alone take
-        one: the others need all the data at once (targets, downscaled pairs,
-        neighbour frames, the frames of a latent density).
+        one (:func:`.planes.check_collection`).
         """
-        _check_collection_task(config, targets)
-        if config.data.axes != collection.axes:
-            raise ValueError(
-                f"the config's axes {config.data.axes!r} differ from the images' "
-                f"{collection.axes!r}; give the axes the collection was opened with."
-            )
-        collection.check_patch_size(config.data.patch_size)
-        _check_phase_size(config, collection.plane_sides)
+        check_collection(config, collection, targets)
         channels = collection.channels
         config.model = dataclasses.replace(config.model, in_channels=channels, out_channels=channels)
         self.config = config
@@ -228,63 +204,6 @@ class Trainer:
         #: (:func:`.calibration.split_strides`) and, for the prior, its noise
         #: (:func:`.calibration.calibrate`).
         self.calibration = Calibration()
-
-    def _target_norm(self, config: Config, planes: np.ndarray, target_planes: np.ndarray) -> Normalizer:
-        """The targets' normalisation: paired denoising targets on the noisy inputs' scale.
-
-        A denoiser then learns to remove noise only, not an intensity change
-        as well (which a fine-tuned prior, denoising on its input's scale,
-        learned too slowly: paired training on one photograph fell 1.4 dB
-        below the untuned prior). Other targets, and pairs whose intensities
-        do not rise together, take their own percentiles.
-        """
-        if config.training.task == Task.DENOISE.value:
-            matched = Normalizer.matching(target_planes, self.input_norm.normalize(planes))
-            if matched is not None:
-                return matched
-            warnings.warn(
-                "the clean target's intensities do not rise with the noisy input's; check that "
-                "the pair shows the same field, registered. Each is normalised on its own.",
-                stacklevel=3,
-            )
-        return Normalizer.fit(target_planes, config.data.percentiles)
-
-    @staticmethod
-    def _target_planes(config: Config, planes: np.ndarray, targets: np.ndarray | None):
-        paired = config.training.task == Task.DENOISE.value and config.training.mode == Mode.PAIRED.value
-        if paired and targets is None:
-            raise ValueError("paired training needs a clean target image; give one with the noisy input.")
-        if targets is not None and not paired:
-            raise ValueError(
-                "a target image is only used by denoising in paired mode; choose task "
-                "'denoise' with mode 'paired', or leave the target out."
-            )
-        if targets is None:
-            return planes
-        try:
-            target_planes, _ = _blocks(config)(targets, config.data.axes)
-        except ValueError as err:
-            raise ValueError(f"the target image does not fit: {err}") from err
-        if target_planes.shape != planes.shape:
-            raise ValueError(
-                f"the input {np.shape(planes)} and target {np.shape(target_planes)} planes differ "
-                "in shape; paired images must be registered and of the same size."
-            )
-        check_image(target_planes, "the target image")
-        return target_planes
-
-    @staticmethod
-    def _resolution_pairs(config: Config, inputs: np.ndarray, targets: np.ndarray | None):
-        """Low- and high-resolution planes (N, C, Y, X), (N, C, Y * F, X * F)."""
-        return training_pairs(
-            inputs,
-            targets,
-            axes=config.data.axes,
-            factor=config.model.factor,
-            method=config.training.downscale,
-            paired=config.training.mode == Mode.PAIRED.value,
-            patch_size=config.data.patch_size,
-        )
 
     def prepare(self) -> None:
         """Normalise the data, build the network and optimiser, draw the validation batches.
@@ -367,14 +286,14 @@ class Trainer:
             )
 
     def _collection_sample(self, collection: ImageCollection) -> np.ndarray:
-        """A window (:func:`_sample_window`) of up to 8 of ``collection``'s planes, evenly spread, normalised (N, C, S, S).
+        """A window (:func:`.calibration.noise_window`) of up to 8 of ``collection``'s planes, evenly spread, normalised (N, C, S, S).
 
         Read once: :attr:`_sample_planes` keeps them raw.
         """
         if self._sample_planes is None:
             picks = spread_picks(len(collection))
             side = min(256, *(min(collection.plane_shape(plane)[1:]) for plane in picks))
-            self._sample_planes = np.stack([_sample_window(collection, p, side) for p in picks])
+            self._sample_planes = np.stack([noise_window(collection, p, side) for p in picks])
         return self.input_norm.normalize(self._sample_planes)
 
     def _start_from_best_upscaler(self) -> None:
@@ -871,73 +790,6 @@ class Trainer:
         )
 
 
-def _check_collection_task(config: Config, targets) -> None:
-    """Raise ``ValueError`` unless a training of ``config`` can read its data lazily."""
-    training = config.training
-    reasons = [
-        (training.task == Task.SUPERRES.value, "super-resolution pairs each patch with its "
-         "downscaled copy"),
-        (training.task == Task.DENOISE.value and training.mode == Mode.PAIRED.value,
-         "paired denoising reads a target with every patch"),
-        (targets is not None, "a target image is read with every patch"),
-        (training.neighbour_weight > 0, "the neighbour term compares whole frames"),
-    ]  # fmt: skip
-    for needs_all, reason in reasons:
-        if needs_all:
-            raise ValueError(
-                f"training from many files or a zarr store reads patches lazily, but {reason}; "
-                "train on one image file in memory instead (or, for reconstruct and vae, set "
-                "the neighbour weight to 0)."
-            )
-
-
-def _sample_window(collection: ImageCollection, plane: int, side: int) -> np.ndarray:
-    """A window (C, side, side) of a collection's plane where its noise is measured.
-
-    Its corner, read in one block, unless that holds a canvas
-    (:func:`.data.canvas.canvas_mask`) and the centre less: on three
-    micrographs padded by 100 pixels of white, the corner was 63 per cent
-    canvas, and 30 s of training gave 32.08 dB where unpadded 32.74 (the
-    centre, 32.71). The centre is not the rule: on six nearly clean 8-bit
-    crops it gave the noise check other texture to read, 47.04 dB against
-    the corner's 47.91 (input 47.93).
-    """
-    corner = collection.read(plane, 0, 0, side)
-    covered = canvas_mask(corner).sum()
-    if covered == 0:
-        return corner
-    top, left = ((extent - side) // 2 for extent in collection.plane_shape(plane)[1:])
-    centre = collection.read(plane, top, left, side)
-    return centre if canvas_mask(centre).sum() < covered else corner
-
-
-def _check_phase_size(config: Config, sides: tuple[int, int]) -> None:
-    """Raise ``ValueError`` if ``data.noise_strides`` split planes of ``sides`` (Y, X) into sets narrower than a patch."""
-    strides = config.data.noise_strides
-    if strides is None:
-        return
-    sets = [side // stride for side, stride in zip(sides, strides)]
-    if min(sets) < config.data.patch_size:
-        raise ValueError(
-            f"data.noise_strides {tuple(strides)} split the {sides[0]}x{sides[1]} planes into "
-            f"sets of {sets[0]}x{sets[1]} pixels, smaller than the {config.data.patch_size}-pixel "
-            "training patches; give smaller strides or a smaller data.patch_size."
-        )
-
-
-def _check_neighbour_frames(config: Config, planes: np.ndarray) -> None:
-    """Raise ``ValueError`` unless planes (N, C, Y, X) are frames the neighbour term can use."""
-    count, _, height, width = planes.shape
-    size = config.data.patch_size
-    if (height, width) != (size, size):
-        raise ValueError(
-            f"the neighbour term treats each frame as one item, so the frames must be the "
-            f"size of the patch: got {height}x{width} frames and {size}x{size} patches; "
-            "set the patch size to the frame size, or crop the frames."
-        )
-    check_neighbour_count(count, config.training.neighbours)
-
-
 def _check_loss(loss: float, kind: str, step: int, config: Config) -> None:
     """Raise ``FloatingPointError`` if ``loss`` is NaN or infinite."""
     if not math.isfinite(loss):
@@ -951,11 +803,6 @@ def _check_loss(loss: float, kind: str, step: int, config: Config) -> None:
 def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Move a (B, C, Y, X) or (B, C, Z, Y, X) batch to ``device`` in channels-last layout."""
     return batch.to(device, memory_format=channels_last(batch.ndim - 2))
-
-
-def _blocks(config: Config) -> Callable:
-    """How the network of ``config`` sees arrays: :func:`to_volumes` in 3D, :func:`to_planes` else."""
-    return to_volumes if config.model.spatial_dims == 3 else to_planes
 
 
 def import_optimizer_support() -> None:
