@@ -137,6 +137,40 @@ def test_the_messages_name_the_defects_and_the_strides_asked_for(tiny_config):
     assert "split into 2 interleaved sets" in second and "not measured" in second
 
 
+def test_the_messages_come_in_their_order(tiny_config):
+    from napari_autoencoders.core.data.defects import Defects
+
+    config = tiny_config()
+    config.model = dataclasses.replace(config.model, noise_strides=(1, 3))
+    correlation = np.array([[0.0, 0.0, 0.0, 0.0], [0.6, 0.2, 0.0, 0.0]])
+    found = Calibration(
+        defects=Defects(1, 0), unused_strides=(1, 2), noise_check=(0.5, 0.4),
+        both_axes=correlation, noise_correlation=correlation,
+    )  # fmt: skip
+    messages = found.messages(config)
+    starts = ["1 hot", "the noise correlates along rows or columns, which a blind spot",
+              "the prior removes only 40%", "", "the noise correlates along X"]  # fmt: skip
+    assert len(messages) == 5
+    for message, start in zip(messages, starts):
+        assert message.startswith(start), message
+    assert "both" in messages[3]
+
+
+def test_channels_of_different_brightness_are_rescaled_to_one_noise_model(tiny_config, blobs):
+    rng = np.random.default_rng(0)
+    clean = blobs((2, 96, 96), seed=1)
+    counts = np.stack([rng.poisson(peak * clean[c]) / peak for c, peak in enumerate((10, 300))])
+    planes = counts[None].astype(np.float32)  # (1, 2, Y, X)
+    config = _prior_config(tiny_config, "self-supervised")
+    config.model = dataclasses.replace(config.model, in_channels=2, out_channels=2)
+    norm = Normalizer.fit(planes, (1.0, 99.8))
+    found = Calibration()
+    calibrate(found, norm.normalize(planes), planes, config, (norm, norm), canvas=np.zeros(planes.shape, bool))
+    assert found.target_norm is found.input_norm and found.input_norm != norm  # one normalisation, rescaled
+    assert len(found.photons) == 2 and found.channel_weights.shape == (2,)
+    assert float(found.channel_weights.max() / found.channel_weights.min()) > 2  # their scales differ
+
+
 def test_the_noise_of_a_collection_is_measured_at_a_corner_unless_a_canvas_fills_it():
     from napari_autoencoders.core.data.collection import ImageCollection
 

@@ -60,11 +60,14 @@ def _noisy_planes():
 
 
 def test_the_check_denoises_a_central_crop_of_the_middle_plane():
-    planes = np.zeros((3, 1, CHECK_SIDE + 40, 64), np.float32)
-    network = _Smoother(1.0)
-    check = PriorCheck.of(network, planes, network.state_dict(), 0.5, torch.device("cpu"))
+    rows = np.arange(CHECK_SIDE + 40, dtype=np.float32)[:, None] * np.ones(64, np.float32)
+    planes = np.stack([index * 1000 + rows for index in range(3)])[:, None]  # (3, 1, Y, 64)
+    network, state = _Smoother(0.0), {}  # the identity: its outputs are its inputs
+    check = PriorCheck.of(network, planes, state, 0.5, torch.device("cpu"))
     assert check.inputs.shape == (4, 1, CHECK_SIDE // 2, 32)  # the crop's four 2x2 sub-images
-    assert check.outputs.shape == check.inputs.shape and check.loss == 0.5
+    top_left = check.inputs[0, 0]  # the cells' top-left pixels: rows 20, 22, ... of plane 1
+    assert float(top_left[0, 0]) == 1000 + 20 and float(top_left[-1, 0]) == 1000 + 20 + CHECK_SIDE - 2
+    assert torch.equal(check.outputs, check.inputs) and check.state is state and check.loss == 0.5
 
 
 def test_the_check_gives_the_prior_back_only_where_it_denoises_far_better():

@@ -40,14 +40,27 @@ def test_strides_that_split_planes_below_a_patch_are_refused(tiny_config):
 
 
 def test_a_paired_targets_normalisation_follows_its_noisy_input(tiny_config):
-    config = tiny_config(training={"mode": "paired"})
-    clean = np.linspace(0, 1, 48 * 48, dtype=np.float32).reshape(1, 1, 48, 48)
-    noisy = 10 * clean + 5 + np.random.default_rng(0).normal(0, 0.01, clean.shape).astype(np.float32)
     from napari_autoencoders.core.data.normalization import Normalizer
 
-    input_norm = Normalizer.fit(noisy, (1.0, 99.8))
+    config = tiny_config(training={"mode": "paired"})
+    clean = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(1, 1, 64, 64)
+    noisy = 10 * clean + 5 + np.random.default_rng(0).normal(0, 1.0, clean.shape).astype(np.float32)
+    input_norm = Normalizer.fit(noisy, (1.0, 99.8))  # the noise widens the noisy percentiles
     matched = target_normalizer(config, noisy, clean, input_norm)
-    np.testing.assert_allclose(matched.normalize(clean), input_norm.normalize(noisy), atol=0.01)
+    np.testing.assert_allclose(matched.normalize(clean), input_norm.normalize(10 * clean + 5), atol=0.01)
+    own = Normalizer.fit(clean, (1.0, 99.8)).normalize(clean)
+    assert np.abs(matched.normalize(clean) - own).max() > 0.05
+
+
+def test_a_target_that_falls_as_the_input_rises_is_normalised_on_its_own_with_a_warning(tiny_config):
+    from napari_autoencoders.core.data.normalization import Normalizer
+
+    config = tiny_config(training={"mode": "paired"})
+    clean = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(1, 1, 64, 64)
+    input_norm = Normalizer.fit(clean, (1.0, 99.8))
+    with pytest.warns(UserWarning, match="do not rise with the noisy input's"):
+        own = target_normalizer(config, clean, 1 - clean, input_norm)
+    assert own.to_dict() == Normalizer.fit(1 - clean, config.data.percentiles).to_dict()
 
 
 @pytest.mark.parametrize(

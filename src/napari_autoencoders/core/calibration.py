@@ -3,10 +3,10 @@
 Self-supervised training takes the pixels' noises for independent: where
 the noise correlates along rows or columns, :func:`split_strides` chooses
 the interleaved sets of pixels to train on apart. The denoising prior
-(:mod:`.prior`) is also told the noise it removes: before it fine-tunes on
-noisy images (self-supervised) or trains on clean ones with added noise
-(synthetic), :func:`calibrate` measures that noise, or reads it from the
-noise description, and readies the noisy planes for the training: channels
+(:mod:`.prior`) is also told the noise it removes: before it trains on
+noisy images (self-supervised, or paired with clean targets) or on clean
+ones with added noise (synthetic), :func:`calibrate` measures that noise,
+or reads it from the noise description, and readies the noisy planes for the training: channels
 rescaled to one noise model, defective pixels replaced, the model checked
 against what the prior removes. What they find fills a :class:`Calibration`,
 whose :meth:`~Calibration.messages` are the training's warnings about its input.
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .config import Config, Mode, ModelConfig
+from .config import Config, Mode, ModelConfig, Task
 from .data.canvas import canvas_mask
 from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.collection import ImageCollection
@@ -64,7 +64,7 @@ _UNSPLIT_NOISE2VOID = (
 )
 
 
-@dataclass
+@dataclass(eq=False)  # holds arrays
 class Calibration:
     """What :func:`split_strides` and :func:`calibrate` found of a training's noisy input.
 
@@ -233,11 +233,12 @@ def calibrate(
         ``x`` as rescaled and with its defective pixels replaced (a
         collection as it was: its patches are readied as sampled).
     noisy : ndarray or None
-        The normalised noisy planes the noise was measured on (a
-        collection's sample); None in synthetic mode.
+        The normalised noisy planes the noise was measured on, as readied
+        (rescaled, defective pixels replaced; a collection's sample as
+        read); None in synthetic mode.
     """
     training = config.training
-    mode = training.mode
+    mode = training.mode if training.task == Task.DENOISE.value else None
     levels, data, binned = (None, None), x, {}  # binned: each plane's noise bins, computed once
     if isinstance(x, ImageCollection):
         x, planes = sample
@@ -267,7 +268,8 @@ def calibrate(
         if isinstance(data, ImageCollection):
             found.patch_noise = noise  # its defective pixels are replaced as sampled
         else:
-            data = x = _ready_planes(found, x, noise, config, canvas)
+            on_pairs = training.pretrained and mode == Mode.SELF_SUPERVISED.value
+            data = x = _ready_planes(found, x, noise, on_pairs, config.training.seed, canvas)
         noisy = x
         # after the defective pixels, found with the model as measured; not on clipped data
         # (squashed variance) or interleaved phases
@@ -304,21 +306,20 @@ def noise_window(collection: ImageCollection, plane: int, side: int) -> np.ndarr
 
 
 def _ready_planes(
-    found: Calibration, x: np.ndarray, noise: NoiseModel, config: Config, canvas: np.ndarray | None
+    found: Calibration, x: np.ndarray, noise: NoiseModel, on_pairs: bool, seed: int, canvas: np.ndarray | None
 ) -> np.ndarray:
     """An array's normalised noisy frames ``x`` (N, C, ...) with their defective pixels replaced.
 
-    For self-supervised fine-tuning on pairs the dark outliers are filled
+    For fine-tuning on pairs (``on_pairs``) the dark outliers are filled
     too (thinned pairs: the noise has shot noise), and flat regions (the
     ``canvas``, else found) get noise of the model's variance
     (:func:`.data.stabilization.noisy_flat`): training data only.
     """
     x, found.defects = fill_frame_defects(x, noise)
-    on_pairs = config.training.pretrained and config.training.mode == Mode.SELF_SUPERVISED.value
     if on_pairs and noise.gain > 0:  # thinned pairs, before the config has the gain
         x = fill_dark_outliers(x, noise)
     if on_pairs:
-        x = noisy_flat(x, noise, np.random.default_rng(config.training.seed + 3), canvas)
+        x = noisy_flat(x, noise, np.random.default_rng(seed + 3), canvas)
     return x
 
 

@@ -125,7 +125,7 @@ def pull_to_prior(network: nn.Module, anchor: list[torch.Tensor], lr: float) -> 
         weight.lerp_(prior, lr * PRIOR_PULL)  # in place: no temporary per weight
 
 
-@dataclass
+@dataclass(eq=False)  # holds tensors
 class PriorCheck:
     """The prior's denoising of the noisy input's neighbouring pixels, to hold fine-tuning against.
 
@@ -138,8 +138,8 @@ class PriorCheck:
     neighbouring pixels have independent noises without a model
     (:mod:`.data.subimages`): the best weights are kept unless the prior
     denoises them into their diagonal neighbours better by
-    :data:`KEEP_PRIOR_Z` standard errors. It runs on inputs of fewer
-    than :data:`CHECK_PHOTONS` photons only.
+    :data:`KEEP_PRIOR_Z` standard errors. The trainer runs it on thinned
+    pairs of 2D inputs of fewer than :data:`CHECK_PHOTONS` photons only.
 
     Attributes
     ----------
@@ -189,7 +189,7 @@ class PriorCheck:
         network = copy.deepcopy(network)
         network.load_state_dict(state)
         score = compare_denoisers(network.eval()(self.inputs), self.outputs, self.targets, weights)
-        if score >= -KEEP_PRIOR_Z:
+        if not score < -KEEP_PRIOR_Z:  # NaN too: no verdict against the fine-tuned weights
             return None
         return (
             "fine-tuning made the result worse than the pretrained prior's on the input's "

@@ -577,7 +577,7 @@ class Trainer:
         neighbour term, the last weights: see :meth:`_record`). Zero-shot
         super-resolution of a small image takes no step (:meth:`_chooses_only`),
         nor does the prior on clipped Gaussian noise or on an image too small
-        to hold out validation data (:meth:`_kept_prior_reason`).
+        to hold out validation data (:attr:`_kept_prior_reason`).
         """
         training = self.config.training
         self.prepare()
