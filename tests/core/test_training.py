@@ -312,16 +312,16 @@ def test_vae_validation_loss_is_deterministic(tiny_vae_config, frames):
 
 
 def test_kl_warmup_starts_without_kl(tiny_vae_config, frames, monkeypatch):
-    from napari_autoencoders.core import training
+    from napari_autoencoders.core import objectives, training
 
     weights = []
-    original = training.negative_elbo
+    original = objectives.negative_elbo
 
     def spy(*args, beta, **kwargs):
         weights.append(beta)
         return original(*args, beta=beta, **kwargs)
 
-    monkeypatch.setattr(training, "negative_elbo", spy)
+    monkeypatch.setattr(objectives, "negative_elbo", spy)
     warm_up = {"beta": 2.0, "kl_warmup": 4, "epochs": 1, "steps_per_epoch": 6}
     config = tiny_vae_config(training=warm_up)
     fit(config, frames)

@@ -18,17 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 
 from .data.canvas import canvas_mask
 from .data.collection import ImageCollection, collection_samplers
 from .calibration import Calibration, calibrate, noise_window, split_strides
 from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
+from .objectives import objective_for, to_device
 from .planes import check_collection, input_planes, target_normalizer
 from .fine_tuning import (
     CHECK_PHOTONS,
-    RECORRUPTION,
-    THINNING,
     PriorCheck,
     kept_prior_reason,
     pull_to_prior,
@@ -37,8 +35,6 @@ from .latent.density import LatentDensity
 from .latent.encoding import latent_of
 from .model import TrainedModel
 from .nn.adversarial import AdversarialRegularizer
-from .nn.losses import channel_mse, kl_weight, negative_elbo, reconstruction_loss
-from .data.masking import blind_spot, blind_spot_volume, masked_mse
 from .nn.models import build_model
 from .data.neighbours import (
     exaggeration_at,
@@ -46,16 +42,15 @@ from .data.neighbours import (
     neighbour_samplers,
 )
 from .data.correlation import to_phases
-from .data.noise import apply_noise, parse_noise
 from .data.normalization import Normalizer
 from .data.patches import (
     PatchSampler,
     VolumeSampler,
     split_validation,
 )
-from .nn.device import autocast, channels_last, select_device
+from .nn.device import channels_last, select_device
 from .data.resolution import pair_samplers
-from .data.stabilization import spread_picks, thin
+from .data.stabilization import spread_picks
 from .prior import pretrained_network
 
 #: Batches in the fixed validation set.
@@ -196,7 +191,7 @@ class Trainer:
         self.best_state: dict | None = None
         self._step = 0
         self._stop = False
-        #: The validation loss of the input itself (:meth:`_input_loss`), once prepared.
+        #: The validation loss of the input itself (:meth:`.objectives.Objective.input_loss`), once prepared.
         self.input_loss: float | None = None
         #: The latent density a VAE's training ends with (:mod:`.latent.density`).
         self.density: LatentDensity | None = None
@@ -235,7 +230,8 @@ class Trainer:
         y = x if collection or target_planes is planes else self.target_norm.normalize(target_planes)
         self._setup(x, y)
         self._frames = x if self._fits_density(x) else None
-        self.input_loss = self._input_loss()
+        with torch.no_grad():
+            self.input_loss = self.objective.input_loss(self.validation)
         if superres:
             self._start_from_best_upscaler()
         elif self.config.training.pretrained:
@@ -324,16 +320,16 @@ class Trainer:
         # channels-last convolutions run about 3x faster on CPU (measured, width 32)
         memory_format = channels_last(cfg.model.spatial_dims)
         self.network = network.to(self.device, memory_format=memory_format)
-        self.noise = parse_noise(cfg.training.noise) if self._mode == Mode.SYNTHETIC.value else []
+        self.objective = objective_for(cfg, self.network, self.device, self.calibration)
         if self._chooses_only:  # judged on the whole copy: too small to hold a validation strip
             self.sampler = None
-            low, high = (_to(torch.from_numpy(planes), self.device) for planes in (x, y))
+            low, high = (to_device(torch.from_numpy(planes), self.device) for planes in (x, y))
             self.validation = [(low, high, None)]
             return
         self.sampler, val_sampler = self._samplers(x, y, rng)
         val_generator = torch.Generator().manual_seed(seed + 1)
         self.validation = [
-            self._batch(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
+            self.objective.batch(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
         ]
 
     def _samplers(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
@@ -465,102 +461,25 @@ class Trainer:
         return self.config.training.pretrained and self._mode == Mode.SELF_SUPERVISED.value
 
     @property
-    def _recorrupted(self) -> bool:
-        """Whether the loss is the recorrupted pairs' (the pairs on Gaussian noise)."""
-        return self._fine_tunes_on_pairs and not self._thinned
-
-    @property
     def _mode(self) -> str | None:
         training = self.config.training
         return training.mode if training.task == Task.DENOISE.value else None
 
-    def _batch(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
-        """Turn sampled patches into (network input, target, loss mask or None)."""
-        mask = None
-        if self._mode == Mode.SYNTHETIC.value:
-            x = apply_noise(y, self.noise, generator)
-        elif self._recorrupted:  # the recorruption noise takes the mask's place
-            mask = torch.randn(x.shape, generator=generator).to(self.device)
-        elif self._thinned:
-            x, y = thin(x, self.calibration.photons, THINNING, generator)
-        elif self._mode == Mode.SELF_SUPERVISED.value:
-            masker = blind_spot_volume if x.ndim == 5 else blind_spot
-            x, mask = masker(
-                x,
-                fraction=self.config.training.mask_fraction,
-                radius=self.config.training.mask_radius,
-                generator=generator,
-            )
-            mask = mask.to(self.device)
-        return _to(x, self.device), _to(y, self.device), mask
-
     def _loss(
         self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None, exaggeration: float = 1.0
     ) -> torch.Tensor:
-        """The task's loss, plus the weighted neighbour term when it is on.
+        """The objective's loss (:mod:`.objectives`), plus the weighted neighbour term when it is on.
 
         ``exaggeration`` multiplies the attraction of the neighbour term early
         in the training (:func:`.neighbours.exaggeration_at`); validation
         measures the plain term, so its losses compare across epochs.
         """
-        if self.config.training.task == Task.VAE.value:
-            loss, latent = self._vae_loss(x, y)
-        elif self.config.training.task == Task.AAE.value:
-            loss, latent = self._reconstruction_loss(x, y)
-        else:
-            loss, latent = self._prediction_loss(x, y, mask)
+        loss, latent = self.objective.loss(x, y, mask, self._step)
         weight = self.config.training.neighbour_weight
         if weight > 0:
             heads, tails = latent.float().chunk(2)  # the sampler's neighbour pairs
             loss = loss + weight * neighbour_loss(heads, tails, exaggeration=exaggeration)
         return loss
-
-    def _prediction_loss(self, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None):
-        """Mean squared error (over the masked pixels if ``mask``), and the latent or None.
-
-        The latent (B, D) is computed only when the neighbour term needs it.
-        """
-        weights = self.calibration.channel_weights
-        if self._recorrupted:
-            return self.network.recorrupted_loss(x, mask, RECORRUPTION, weights), None
-        if self._thinned:
-            return self.network.thinned_loss(x, y, THINNING, weights), None
-        with autocast(self.device):
-            if self._neighbour_term:
-                latent = self.network.encode(x)
-                prediction = self.network.decode(latent)
-            else:
-                latent, prediction = None, self.network(x)
-        prediction = prediction.float()
-        if mask is not None:
-            return masked_mse(prediction, y, mask), latent
-        return channel_mse(prediction, y, weights), latent
-
-    def _vae_loss(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Reconstruction + weight * KL, and the latent means (B, D).
-
-        Validation uses the full beta and fixed noise.
-        """
-        training = self.config.training
-        generator, beta = None, training.beta
-        if self.network.training:
-            beta = kl_weight(self._step, beta=training.beta, warmup=training.kl_warmup)
-        else:  # the same latent draws at every validation, so losses compare
-            generator = torch.Generator(device=x.device).manual_seed(training.seed)
-        output, mu, logvar = self.network.variational(x, generator)
-        kind = self.config.model.reconstruction_loss
-        return negative_elbo(output, mu, logvar, y, kind=kind, beta=beta)[0], mu
-
-    def _reconstruction_loss(self, x: torch.Tensor, y: torch.Tensor):
-        """The decoder's negative log-likelihood per image (nats), and the codes (B, D).
-
-        The adversarial autoencoder's reconstruction phase: the VAE's
-        reconstruction term, without a KL term (the discriminator takes its
-        place).
-        """
-        codes = self.network.encode(x)
-        output = self.network.decode_logits(codes)
-        return reconstruction_loss(output, y, self.config.model.reconstruction_loss).mean(), codes
 
     def stop(self) -> None:
         """Ask :meth:`run` to stop after the current step (thread-safe)."""
@@ -627,35 +546,6 @@ class Trainer:
             self.best_state, self.best_loss = check.state, check.loss
             warnings.warn(message, stacklevel=3)
 
-    @torch.no_grad()
-    def _input_loss(self) -> float | None:
-        """The validation loss of the input taken as the output, where there is one.
-
-        Denoising: the noisy input (in self-supervised mode, the masked input:
-        a neighbour's value at each masked pixel; with a pretrained start,
-        the recorrupted input); super-resolution: the
-        input upscaled by bicubic interpolation, where the upscaler starts.
-        None for the latent tasks, whose output is no better input.
-        """
-        task = self.config.training.task
-        if self._recorrupted:
-            # returning the recorrupted input z + a n for the target z - n / a: (a + 1/a)**2
-            return (RECORRUPTION + 1 / RECORRUPTION) ** 2
-        if task == Task.DENOISE.value:
-            outputs = [x for x, _, _ in self.validation]
-        elif task == Task.SUPERRES.value:
-            factor = self.config.model.factor
-            upscale = dict(scale_factor=factor, mode="bicubic", align_corners=False)
-            outputs = [nn.functional.interpolate(x, **upscale) for x, _, _ in self.validation]
-        else:
-            return None
-        weights = self.calibration.channel_weights
-        losses = [
-            masked_mse(output, y, mask) if mask is not None else channel_mse(output, y, weights)
-            for output, (_, y, mask) in zip(outputs, self.validation)
-        ]
-        return float(np.mean([loss.item() for loss in losses]))
-
     def warning(self) -> str | None:
         """A sentence when the best validation loss is not below the input's own, else None.
 
@@ -710,7 +600,7 @@ class Trainer:
             if fraction >= 1 or self._stop:
                 break
             lr = self._set_learning_rate(fraction)
-            x, y, mask = self._batch(*self.sampler.sample(), self.generator)
+            x, y, mask = self.objective.batch(*self.sampler.sample(), self.generator)
             exaggeration = exaggeration_at(fraction) if self._neighbour_term else 1.0
             loss = self._loss(x, y, mask, exaggeration)
             value = loss.item()
@@ -798,11 +688,6 @@ def _check_loss(loss: float, kind: str, step: int, config: Config) -> None:
             f"learning rate (it was {config.training.learning_rate:.3g}), or check the data "
             "for extreme values; the best weights so far are kept."
         )
-
-
-def _to(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Move a (B, C, Y, X) or (B, C, Z, Y, X) batch to ``device`` in channels-last layout."""
-    return batch.to(device, memory_format=channels_last(batch.ndim - 2))
 
 
 def import_optimizer_support() -> None:
