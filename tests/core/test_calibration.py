@@ -36,8 +36,8 @@ def test_synthetic_mode_takes_the_noise_description_and_measures_nothing(tiny_co
     config = _prior_config(tiny_config, "synthetic", noise="poisson:30+gaussian:0.01")
     x, planes, norm = _planes(blobs((64, 64)))
     found = Calibration()
-    data, noisy = calibrate(found, x, planes, config, (norm, norm))
-    assert data is x and noisy is None
+    data, noisy, norms = calibrate(found, x, planes, config, (norm, norm))
+    assert data is x and noisy is None and norms == (norm, norm)
     assert found.photons == NoiseModel(1 / 30, 0.01**2)
     assert found.fewest_photons == pytest.approx(30.0)
     assert (config.model.noise_gain, config.model.noise_variance) == (1 / 30, 0.01**2)
@@ -51,9 +51,9 @@ def test_self_supervised_mode_measures_the_shot_noise_and_replaces_hot_pixels(ti
     x, planes, norm = _planes(noisy)
     canvas = np.zeros(planes.shape, bool)
     found = Calibration()
-    data, measured = calibrate(found, x, planes, config, (norm, norm), canvas=canvas)
+    data, measured, norms = calibrate(found, x, planes, config, (norm, norm), canvas=canvas)
     assert found.defects.hot == 3 and data.max() < x.max()
-    assert measured is data and found.input_norm is None  # one channel: nothing rescaled
+    assert measured is data and norms[0] is norm and norms[1] is norm  # one channel: nothing rescaled
     # 50 photons at intensity 1: a gain of 1 count per photon, on the normalised scale 1 / range
     assert config.model.noise_gain * (norm.high[0] - norm.low[0]) == pytest.approx(1.0, rel=0.2)
     assert found.photons.gain == pytest.approx(config.model.noise_gain, rel=0.1)
@@ -165,8 +165,9 @@ def test_channels_of_different_brightness_are_rescaled_to_one_noise_model(tiny_c
     config.model = dataclasses.replace(config.model, in_channels=2, out_channels=2)
     norm = Normalizer.fit(planes, (1.0, 99.8))
     found = Calibration()
-    calibrate(found, norm.normalize(planes), planes, config, (norm, norm), canvas=np.zeros(planes.shape, bool))
-    assert found.target_norm is found.input_norm and found.input_norm != norm  # one normalisation, rescaled
+    canvas = np.zeros(planes.shape, bool)
+    _, _, (rescaled, target) = calibrate(found, norm.normalize(planes), planes, config, (norm, norm), canvas=canvas)
+    assert target is rescaled and rescaled != norm  # one normalisation, rescaled
     assert len(found.photons) == 2 and found.channel_weights.shape == (2,)
     assert float(found.channel_weights.max() / found.channel_weights.min()) > 2  # their scales differ
 

@@ -78,3 +78,22 @@ def test_the_check_gives_the_prior_back_only_where_it_denoises_far_better():
     message = check.verdict(network, {"amount": torch.tensor(0.0)})  # the identity: keeps the noise
     assert message is not None and "worse than the pretrained prior's" in message
     assert torch.equal(network.amount, torch.tensor(1.0))  # the network itself is not changed
+
+
+@pytest.mark.parametrize(
+    "training, gain, pairs, thin",
+    [
+        ({"pretrained": True}, 0.01, True, True),
+        ({"pretrained": True}, 0.0, True, False),  # Gaussian noise: recorrupted pairs
+        ({"pretrained": False}, 0.01, False, False),  # Noise2Void from random weights
+        ({"pretrained": True, "mode": "synthetic", "noise": "poisson:30"}, 0.01, False, False),
+    ],
+)
+def test_pairs_are_made_by_pretrained_self_supervised_denoising_and_thinned_with_shot_noise(
+    tiny_config, training, gain, pairs, thin
+):
+    from napari_autoencoders.core.config import PRIOR_NETWORK
+    from napari_autoencoders.core.fine_tuning import on_pairs, thinned
+
+    config = tiny_config(model=dict(PRIOR_NETWORK, noise_gain=gain), training=training)
+    assert (on_pairs(config), thinned(config)) == (pairs, thin)

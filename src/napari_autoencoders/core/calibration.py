@@ -13,7 +13,7 @@ whose :meth:`~Calibration.messages` are the training's warnings about its input.
 
 >>> found = Calibration()
 >>> split_strides(found, x, config)                                   # doctest: +SKIP
->>> data, noisy = calibrate(found, x, planes, config, norms)          # doctest: +SKIP
+>>> data, noisy, norms = calibrate(found, x, planes, config, norms)   # doctest: +SKIP
 >>> found.photons, found.defects, found.messages(config)              # doctest: +SKIP
 """
 
@@ -43,6 +43,7 @@ from .data.stabilization import (
     signal_correlation,
     spread_picks,
 )
+from .fine_tuning import on_pairs
 from .prior import checked_noise, checked_planes_noise, texture_warning
 
 #: Three channels of Gaussian noise whose signals all correlate at least this much
@@ -96,9 +97,6 @@ class Calibration:
         The factor the noise model was scaled by and the share of it the
         prior removed, where :func:`.prior.checked_noise` scaled it (for a
         warning); else None.
-    input_norm, target_norm : Normalizer or None
-        The normalisations, rescaled where the channels were; None where the
-        training's own stand.
     noise_correlation : ndarray (2, LAGS) or None
         The noise's correlation along Y and X where the training runs on
         interleaved phases, measured or asked for (:mod:`.data.correlation`).
@@ -117,8 +115,6 @@ class Calibration:
     defects: Defects = field(default_factory=lambda: Defects(0, 0))
     patch_noise: NoiseModel | None = None
     noise_check: tuple[float, float] | None = None
-    input_norm: Normalizer | None = None
-    target_norm: Normalizer | None = None
     noise_correlation: np.ndarray | None = None
     unused_strides: tuple[int, int] | None = None
     both_axes: np.ndarray | None = None
@@ -191,7 +187,7 @@ def calibrate(
     *,
     canvas: np.ndarray | None = None,
     sample: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[np.ndarray | ImageCollection, np.ndarray | None]:
+) -> tuple[np.ndarray | ImageCollection, np.ndarray | None, tuple[Normalizer, Normalizer]]:
     """Put the noise model of normalised planes ``x`` (N, C, Y, X) in ``config.model``, and in ``found``.
 
     Given by the noise description in synthetic mode, else estimated from
@@ -217,8 +213,8 @@ def calibrate(
     Parameters
     ----------
     found : Calibration
-        Filled in place: the photons, the rescaled normalisations and
-        channel weights, the defective pixels, the check's scaling.
+        Filled in place: the photons, the channel weights, the defective
+        pixels, the check's scaling.
     x, planes : ndarray (N, C, Y, X) or ImageCollection
         The training's inputs, normalised by ``norms[0]`` and raw.
     config : Config
@@ -236,6 +232,8 @@ def calibrate(
         The normalised noisy planes the noise was measured on, as readied
         (rescaled, defective pixels replaced; a collection's sample as
         read); None in synthetic mode.
+    norms : (Normalizer, Normalizer)
+        ``norms``, rescaled where the channels were.
     """
     training = config.training
     mode = training.mode if training.task == Task.DENOISE.value else None
@@ -264,12 +262,11 @@ def calibrate(
     noisy = None
     if mode != Mode.SYNTHETIC.value:
         # a collection's patches are normalised as sampled, by the rescaled normalisation
-        x, noise = _equalize_channel_noise(found, x, planes, levels, noise, binned, config, norms)
+        x, noise, norms = _equalize_channel_noise(found, x, planes, levels, noise, binned, config, norms)
         if isinstance(data, ImageCollection):
             found.patch_noise = noise  # its defective pixels are replaced as sampled
         else:
-            on_pairs = training.pretrained and mode == Mode.SELF_SUPERVISED.value
-            data = x = _ready_planes(found, x, noise, on_pairs, config.training.seed, canvas)
+            data = x = _ready_planes(found, x, noise, on_pairs(config), training.seed, canvas)
         noisy = x
         # after the defective pixels, found with the model as measured; not on clipped data
         # (squashed variance) or interleaved phases
@@ -282,7 +279,7 @@ def calibrate(
         config.model, noise_gain=noise.gain, noise_variance=noise.read_variance,
         opponent_colours=colours, clip_low=levels[0], clip_high=levels[1],
     )
-    return data, noisy
+    return data, noisy, norms
 
 
 def noise_window(collection: ImageCollection, plane: int, side: int) -> np.ndarray:
@@ -306,19 +303,19 @@ def noise_window(collection: ImageCollection, plane: int, side: int) -> np.ndarr
 
 
 def _ready_planes(
-    found: Calibration, x: np.ndarray, noise: NoiseModel, on_pairs: bool, seed: int, canvas: np.ndarray | None
+    found: Calibration, x: np.ndarray, noise: NoiseModel, pairs: bool, seed: int, canvas: np.ndarray | None
 ) -> np.ndarray:
     """An array's normalised noisy frames ``x`` (N, C, ...) with their defective pixels replaced.
 
-    For fine-tuning on pairs (``on_pairs``) the dark outliers are filled
+    For fine-tuning on pairs (``pairs``) the dark outliers are filled
     too (thinned pairs: the noise has shot noise), and flat regions (the
     ``canvas``, else found) get noise of the model's variance
     (:func:`.data.stabilization.noisy_flat`): training data only.
     """
     x, found.defects = fill_frame_defects(x, noise)
-    if on_pairs and noise.gain > 0:  # thinned pairs, before the config has the gain
+    if pairs and noise.gain > 0:  # thinned pairs, before the config has the gain
         x = fill_dark_outliers(x, noise)
-    if on_pairs:
+    if pairs:
         x = noisy_flat(x, noise, np.random.default_rng(seed + 3), canvas)
     return x
 
@@ -360,7 +357,7 @@ def _equalize_channel_noise(
     binned: dict,
     config: Config,
     norms: tuple[Normalizer, Normalizer],
-) -> tuple[np.ndarray, NoiseModel]:
+) -> tuple[np.ndarray, NoiseModel, tuple[Normalizer, Normalizer]]:
     """Rescale the channels of ``planes`` (N, C, Y, X), normalised ``x``, to one noise model.
 
     Each channel is normalised on its own percentiles, so one camera's
@@ -389,21 +386,20 @@ def _equalize_channel_noise(
     rescaled, a bright channel's values grow (tenfold for moon at 300
     photons beside cell at 30) and its error ruled the loss, and 120 s
     of fine-tuning took cell from the prior's 38.49 dB to 37.68.
-    ``found.input_norm`` and ``found.target_norm`` hold ``norms`` rescaled.
-    Returns the normalised planes and the noise model, or them as they
-    were where some channels have shot noise and others not, or a
+    Returns the normalised planes, the noise model and ``norms`` rescaled,
+    or them as they were where some channels have shot noise and others not, or a
     channel's noise is not measurable. ``binned`` holds the bins of the
     planes already measured (:func:`.data.stabilization.estimate_planes_noise`).
     """
     if planes.shape[1] == 1:
-        return x, noise
+        return x, noise, norms
     input_norm, target_norm = norms
     clipped = None if levels == (None, None) else channel_levels(*levels, input_norm)
     models, signed = estimate_channel_noise(x, most=max(1, 8 // planes.shape[1]), levels=clipped,
                                             binned=binned, strides=config.model.noise_strides)
     balance = channel_balance(models)
     if balance is None:
-        return x, noise
+        return x, noise, norms
     factors, shifts, noise = balance
     if noise.gain > 0:
         found.fewest_photons = 1.0 / max(model.gain for model in models)  # each on its own scale
@@ -413,9 +409,9 @@ def _equalize_channel_noise(
     found.channel_weights = torch.as_tensor(factors**2 / np.mean(factors**2), dtype=torch.float32)
     # paired training's targets are matched to the inputs' scale: they follow it
     paired = target_norm is not input_norm
-    found.input_norm = input_norm.rescaled(factors, shifts)
-    found.target_norm = target_norm.rescaled(factors, shifts) if paired else found.input_norm
-    return found.input_norm.normalize(planes), noise
+    input_norm = input_norm.rescaled(factors, shifts)
+    target_norm = target_norm.rescaled(factors, shifts) if paired else input_norm
+    return input_norm.normalize(planes), noise, (input_norm, target_norm)
 
 
 def _are_colours(planes: np.ndarray, noise: NoiseModel) -> bool:

@@ -27,7 +27,7 @@ from .config import Config, Mode, Task
 from .data.masking import blind_spot, blind_spot_volume, masked_mse
 from .data.noise import apply_noise, parse_noise
 from .data.stabilization import thin
-from .fine_tuning import RECORRUPTION, THINNING
+from .fine_tuning import RECORRUPTION, THINNING, on_pairs, thinned
 from .nn.device import autocast, channels_last
 from .nn.losses import channel_mse, kl_weight, negative_elbo, reconstruction_loss
 
@@ -217,10 +217,8 @@ def objective_for(
         return SuperResolution(*common)
     if task != Task.DENOISE.value:
         return Objective(*common)
-    if training.pretrained and mode == Mode.SELF_SUPERVISED.value:  # the prior's fine-tuning
-        if config.model.noise_gain > 0:  # shot noise: thinned pairs
-            return Thinned(config, network, device, calibration)
-        return Recorrupted(*common)
+    if on_pairs(config):  # the prior's fine-tuning
+        return Thinned(config, network, device, calibration) if thinned(config) else Recorrupted(*common)
     if mode == Mode.SYNTHETIC.value:
         return Synthetic(*common)
     if mode == Mode.SELF_SUPERVISED.value:

@@ -29,7 +29,9 @@ from .fine_tuning import (
     CHECK_PHOTONS,
     PriorCheck,
     kept_prior_reason,
+    on_pairs,
     pull_to_prior,
+    thinned,
 )
 from .latent.density import LatentDensity
 from .latent.encoding import latent_of
@@ -387,11 +389,9 @@ class Trainer:
         """
         sample = (self._collection_sample(x), self._sample_planes) if isinstance(x, ImageCollection) else None
         norms = (self.input_norm, self.target_norm)
-        data, self._noisy_planes = calibrate(
+        data, self._noisy_planes, (self.input_norm, self.target_norm) = calibrate(
             self.calibration, x, planes, self.config, norms, canvas=self._canvas, sample=sample
         )
-        if self.calibration.input_norm is not None:
-            self.input_norm, self.target_norm = self.calibration.input_norm, self.calibration.target_norm
         return data
 
     @property
@@ -401,19 +401,8 @@ class Trainer:
 
     @property
     def _thinned(self) -> bool:
-        """Whether self-supervised fine-tuning learns from thinned pairs: Poisson-Gaussian data.
-
-        Recorrupted pairs have independent noises only where the stabilised
-        noise is Gaussian; at microscopy's photon counts it is not, and
-        fine-tuning on them lowered the PSNR of every microscopy image of
-        the benchmark (``bench/real_denoise.py``), even with recorruption
-        noise matched to the transform's exact variance at each pixel and
-        the true noise parameters. Photons split by binomial thinning
-        (:func:`.data.stabilization.thin`) make independent pairs at any
-        count.
-        """
-        # the noise fit keeps only shot noise that shows (stabilization._LEAST_SHOT_SHARE)
-        return self._fine_tunes_on_pairs and self.config.model.noise_gain > 0
+        """Whether self-supervised fine-tuning learns from thinned pairs (:func:`.fine_tuning.thinned`)."""
+        return thinned(self.config)
 
     @property
     def _chooses_only(self) -> bool:
@@ -457,8 +446,8 @@ class Trainer:
 
     @property
     def _fine_tunes_on_pairs(self) -> bool:
-        """Whether the prior fine-tunes on pairs made from the noisy data (pretrained, self-supervised)."""
-        return self.config.training.pretrained and self._mode == Mode.SELF_SUPERVISED.value
+        """Whether the prior fine-tunes on pairs made from the noisy data (:func:`.fine_tuning.on_pairs`)."""
+        return on_pairs(self.config)
 
     @property
     def _mode(self) -> str | None:
