@@ -5,7 +5,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.calibration import Calibration, _check_noise, calibrate, noise_window, split_strides
+from napari_autoencoders.core.calibration import (
+    Calibration,
+    _check_noise,
+    calibrate,
+    noise_window,
+    split_strides,
+)
 from napari_autoencoders.core.config import PRIOR_NETWORK
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.data.stabilization import NoiseModel

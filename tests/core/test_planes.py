@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from napari_autoencoders.core.data.collection import ImageCollection
-from napari_autoencoders.core.planes import check_collection, input_planes, target_normalizer
+from napari_autoencoders.core.planes import (
+    check_collection,
+    input_planes,
+    target_normalizer,
+)
 
 
 def test_an_image_is_its_own_target(tiny_config):

@@ -30,7 +30,12 @@ from .config import Config, Mode, ModelConfig, Task
 from .data.canvas import canvas_mask
 from .data.clipping import channel_levels, clip_levels, clipped_share
 from .data.collection import ImageCollection
-from .data.correlation import LAGS, both_axes_warning, choose_strides, correlates_along_both
+from .data.correlation import (
+    LAGS,
+    both_axes_warning,
+    choose_strides,
+    correlates_along_both,
+)
 from .data.defects import Defects, fill_dark_outliers, fill_frame_defects
 from .data.normalization import Normalizer
 from .data.stabilization import (

@@ -19,12 +19,24 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data.canvas import canvas_mask
-from .data.collection import ImageCollection, collection_samplers
 from .calibration import Calibration, calibrate, noise_window, split_strides
 from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
-from .objectives import objective_for, to_device
-from .planes import check_collection, input_planes, target_normalizer
+from .data.canvas import canvas_mask
+from .data.collection import ImageCollection, collection_samplers
+from .data.correlation import to_phases
+from .data.neighbours import (
+    exaggeration_at,
+    neighbour_loss,
+    neighbour_samplers,
+)
+from .data.normalization import Normalizer
+from .data.patches import (
+    PatchSampler,
+    VolumeSampler,
+    split_validation,
+)
+from .data.resolution import pair_samplers
+from .data.stabilization import spread_picks
 from .fine_tuning import (
     CHECK_PHOTONS,
     PriorCheck,
@@ -37,22 +49,10 @@ from .latent.density import LatentDensity
 from .latent.encoding import latent_of
 from .model import TrainedModel
 from .nn.adversarial import AdversarialRegularizer
-from .nn.models import build_model
-from .data.neighbours import (
-    exaggeration_at,
-    neighbour_loss,
-    neighbour_samplers,
-)
-from .data.correlation import to_phases
-from .data.normalization import Normalizer
-from .data.patches import (
-    PatchSampler,
-    VolumeSampler,
-    split_validation,
-)
 from .nn.device import channels_last, select_device
-from .data.resolution import pair_samplers
-from .data.stabilization import spread_picks
+from .nn.models import build_model
+from .objectives import objective_for, to_device
+from .planes import check_collection, input_planes, target_normalizer
 from .prior import pretrained_network
 
 #: Batches in the fixed validation set.
