@@ -22,20 +22,13 @@ import torch
 from .calibration import Calibration, calibrate, noise_window, split_strides
 from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
 from .data.canvas import canvas_mask
-from .data.collection import ImageCollection, collection_samplers
+from .data.collection import ImageCollection
 from .data.correlation import to_phases
 from .data.neighbours import (
     exaggeration_at,
     neighbour_loss,
-    neighbour_samplers,
 )
 from .data.normalization import Normalizer
-from .data.patches import (
-    PatchSampler,
-    VolumeSampler,
-    split_validation,
-)
-from .data.resolution import pair_samplers
 from .data.stabilization import spread_picks
 from .fine_tuning import (
     CHECK_PHOTONS,
@@ -54,6 +47,7 @@ from .nn.models import build_model
 from .objectives import objective_for, to_device
 from .planes import check_collection, input_planes, target_normalizer
 from .prior import pretrained_network
+from .sampling import samplers_for
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
@@ -328,54 +322,13 @@ class Trainer:
             low, high = (to_device(torch.from_numpy(planes), self.device) for planes in (x, y))
             self.validation = [(low, high, None)]
             return
-        self.sampler, val_sampler = self._samplers(x, y, rng)
+        self.sampler, val_sampler, self._unvalidated = samplers_for(
+            cfg, x, y, rng, norm=self.input_norm, patch_noise=self.calibration.patch_noise
+        )
         val_generator = torch.Generator().manual_seed(seed + 1)
         self.validation = [
             self.objective.batch(*val_sampler.sample(), val_generator) for _ in range(VALIDATION_BATCHES)
         ]
-
-    def _samplers(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
-        """Training and validation samplers of normalised planes ``x`` and ``y``."""
-        cfg, seed = self.config, self.config.training.seed
-        common = dict(batch_size=cfg.data.batch_size, augment=cfg.data.augment, seed=seed, rng=rng)
-        if isinstance(x, ImageCollection):
-            return collection_samplers(
-                x,
-                self.input_norm,
-                patch_size=cfg.data.patch_size,
-                validation_fraction=cfg.data.validation_fraction,
-                noise=self.calibration.patch_noise,
-                dark_outliers=self._thinned,  # as an array's training data for thinned pairs
-                flat_noise=self._fine_tunes_on_pairs,  # as an array's training planes (noisy_flat)
-                strides=cfg.model.noise_strides,
-                **common,
-            )
-        if cfg.training.task == Task.SUPERRES.value:
-            return pair_samplers(
-                x,
-                y,
-                factor=cfg.model.factor,
-                patch_size=cfg.data.patch_size,
-                validation_fraction=cfg.data.validation_fraction,
-                **common,
-            )
-        if self._neighbour_term:
-            fraction = cfg.data.validation_fraction
-            return neighbour_samplers(x, y, neighbours=cfg.training.neighbours, fraction=fraction, **common)
-        phases = math.prod(cfg.model.noise_strides)  # x holds the phases of each plane
-        train_x, train_y, val_x, val_y = split_validation(
-            x, y, fraction=cfg.data.validation_fraction, patch_size=cfg.data.patch_size, rng=rng,
-            phases=phases, warn=not self._fine_tunes_on_pairs,  # else run says it keeps the prior
-        )
-        self._unvalidated = val_x is train_x and cfg.data.validation_fraction > 0
-        options = dict(patch_size=cfg.data.patch_size, batch_size=cfg.data.batch_size)
-        kind = PatchSampler
-        if cfg.model.spatial_dims == 3:
-            kind, options["patch_z"] = VolumeSampler, cfg.data.patch_z
-        sampler = kind(train_x, train_y, augment=cfg.data.augment, rng=rng, **options)
-        val_rng = np.random.default_rng(seed + 1)
-        val_sampler = kind(val_x, val_y, augment=False, rng=val_rng, **options)
-        return sampler, val_sampler
 
     def _calibrate(
         self, x: np.ndarray | ImageCollection, planes: np.ndarray | ImageCollection
