@@ -187,3 +187,14 @@ def test_the_noise_of_a_collection_is_measured_at_a_corner_unless_a_canvas_fills
     collection = ImageCollection([image, framed], "YX")
     np.testing.assert_array_equal(noise_window(collection, 0, 64), image[None, :64, :64])
     np.testing.assert_array_equal(noise_window(collection, 1, 64), framed[None, 32:96, 32:96])
+
+
+def test_the_noise_sample_holds_windows_of_up_to_8_planes_as_wide_as_the_smallest_allows():
+    from napari_autoencoders.core.calibration import noise_sample
+    from napari_autoencoders.core.data.collection import ImageCollection
+
+    rng = np.random.default_rng(0)
+    images = [rng.random((100 + 20 * index, 300), dtype=np.float32) for index in range(10)]
+    sample = noise_sample(ImageCollection(images, "YX"))
+    assert sample.shape[0] == 8 and sample.shape[1:] == (1, 100, 100)  # the smallest plane's side
+    np.testing.assert_array_equal(sample[0], images[0][None, :100, :100])  # the first plane's corner

@@ -287,6 +287,16 @@ def calibrate(
     return data, noisy, norms
 
 
+def noise_sample(collection: ImageCollection) -> np.ndarray:
+    """Windows (:func:`noise_window`) of up to 8 of ``collection``'s planes, evenly spread, raw (N, C, S, S).
+
+    S is the smallest plane's shorter side, at most 256 pixels.
+    """
+    picks = spread_picks(len(collection))
+    side = min(256, *(min(collection.plane_shape(plane)[1:]) for plane in picks))
+    return np.stack([noise_window(collection, plane, side) for plane in picks])
+
+
 def noise_window(collection: ImageCollection, plane: int, side: int) -> np.ndarray:
     """A window (C, side, side) of a collection's plane where its noise is measured.
 

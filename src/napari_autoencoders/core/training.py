@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .calibration import Calibration, calibrate, noise_window, split_strides
+from .calibration import Calibration, calibrate, noise_sample, split_strides
 from .config import ZERO_SHOT_MIN_SIDE, Config, Mode, Task
 from .data.canvas import canvas_mask
 from .data.collection import ImageCollection
@@ -29,7 +29,6 @@ from .data.neighbours import (
     neighbour_loss,
 )
 from .data.normalization import Normalizer
-from .data.stabilization import spread_picks
 from .fine_tuning import (
     CHECK_PHOTONS,
     PriorCheck,
@@ -235,11 +234,11 @@ class Trainer:
             self.best_loss = self._validate()
             self.best_state = copy.deepcopy(self.network.state_dict())
             few = self.calibration.fewest_photons < CHECK_PHOTONS
-            if self._thinned and self.config.model.spatial_dims == 2 and few:
+            if thinned(self.config) and self.config.model.spatial_dims == 2 and few:
                 self._prior_check = PriorCheck.of(
                     self.network, self._noisy_planes, self.best_state, self.best_loss, self.device
                 )
-        if self._fine_tunes_on_pairs:
+        if on_pairs(self.config):
             self.anchor = [weight.detach().clone() for weight in self.network.parameters()]
         self.optimizer = torch.optim.AdamW(
             self.network.parameters(),
@@ -278,14 +277,12 @@ class Trainer:
             )
 
     def _collection_sample(self, collection: ImageCollection) -> np.ndarray:
-        """A window (:func:`.calibration.noise_window`) of up to 8 of ``collection``'s planes, evenly spread, normalised (N, C, S, S).
+        """:func:`.calibration.noise_sample` of ``collection``, normalised (N, C, S, S).
 
-        Read once: :attr:`_sample_planes` keeps them raw.
+        Read once: :attr:`_sample_planes` keeps it raw.
         """
         if self._sample_planes is None:
-            picks = spread_picks(len(collection))
-            side = min(256, *(min(collection.plane_shape(plane)[1:]) for plane in picks))
-            self._sample_planes = np.stack([noise_window(collection, p, side) for p in picks])
+            self._sample_planes = noise_sample(collection)
         return self.input_norm.normalize(self._sample_planes)
 
     def _start_from_best_upscaler(self) -> None:
@@ -353,11 +350,6 @@ class Trainer:
         return self.config.training.neighbour_weight > 0
 
     @property
-    def _thinned(self) -> bool:
-        """Whether self-supervised fine-tuning learns from thinned pairs (:func:`.fine_tuning.thinned`)."""
-        return thinned(self.config)
-
-    @property
     def _chooses_only(self) -> bool:
         """Whether the training only chooses the shipped upscaler or bicubic, and never steps.
 
@@ -378,7 +370,7 @@ class Trainer:
         :func:`.fine_tuning.kept_prior_reason`: no validation region held out, or much of the
         noise clipped.
         """
-        if not self._fine_tunes_on_pairs:
+        if not on_pairs(self.config):
             return None
         return kept_prior_reason(
             unvalidated=self._unvalidated,
@@ -396,11 +388,6 @@ class Trainer:
         for independent.
         """
         return self._mode == Mode.SELF_SUPERVISED.value and self.config.model.spatial_dims == 2
-
-    @property
-    def _fine_tunes_on_pairs(self) -> bool:
-        """Whether the prior fine-tunes on pairs made from the noisy data (:func:`.fine_tuning.on_pairs`)."""
-        return on_pairs(self.config)
 
     @property
     def _mode(self) -> str | None:
