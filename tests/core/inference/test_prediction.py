@@ -3,6 +3,7 @@
 import dataclasses
 import itertools
 
+import dask.array
 import numpy as np
 import pytest
 import torch
@@ -326,6 +327,13 @@ def test_3d_model_predicts_volumes_of_the_input_shape(axes, shape):
         np.testing.assert_allclose(result[1], predict(volume_model(), image[1], device="cpu"), atol=1e-5)
 
 
+def test_nan_in_a_lazy_input_of_a_3d_model_is_refused():
+    volume = image_of((6, 20, 18))
+    volume[3, 10, 4] = np.nan
+    with pytest.raises(ValueError, match="the input image has 1 NaN"):
+        predict(volume_model(), dask.array.from_array(volume, chunks=(2, 10, 9)), device="cpu")
+
+
 def test_3d_boxes_blend_close_to_one_box(blobs):
     image = 10 + 190 * blobs((40, 48, 48))
     model = volume_model()
@@ -460,6 +468,25 @@ def test_a_denoising_model_keeps_a_canvas_and_predicts_beside_it_from_mirrored_c
     assert np.allclose(out[:12], kept.item()) and np.allclose(out[:, -12:], kept.item())
     mirrored = predict(model, np.pad(image, 12, mode="reflect"), axes="YX", tile=64, device="cpu")
     assert np.allclose(out[12:-12, 12:-12], mirrored[12:-12, 12:-12], atol=1e-5)
+
+
+class _Constant(torch.nn.Module):
+    """Another tool's network (``foreign``): a map of 0.5 on one output channel."""
+
+    foreign = True
+
+    def forward(self, x):
+        return torch.full_like(x[:, :1], 0.5)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_another_tools_network_predicts_a_canvas_too(channels):
+    model = untrained_model(channels, axes="YXC" if channels > 1 else "YX", out_channels=1)
+    model = dataclasses.replace(model, network=_Constant(), target_norm=Normalizer([0.0], [1.0]))
+    image = image_of((40, 48, channels) if channels > 1 else (40, 48))
+    image[:, :16] = 0.0  # a canvas: the network's output there too, not the input
+    out = predict(model, image, axes=model.config.data.axes, tile=32, overlap=8, device="cpu")
+    assert np.allclose(out, 0.5)
 
 
 @pytest.mark.parametrize("which", ["autoencoder", "superres"])

@@ -163,6 +163,8 @@ def _iter_predict_volumes(model, image, axes, *, tile, overlap, batch_size, devi
             f"{np.shape(out)}; allocate it with that shape."
         )
     volumes, layout = to_volumes(np.asarray(image), axes)
+    if not isinstance(image, np.ndarray):  # a lazy input, read whole here: its values now
+        check_image(volumes, "the input image")
     multiple = 2**model.config.model.depth
     caps = (VOLUME_TILE[0], min(tile, VOLUME_TILE[1]), min(tile, VOLUME_TILE[2]))
     overlaps = tuple(min(overlap, cap // 4) for cap in caps)
@@ -540,10 +542,14 @@ def _canvas_kept(model: TrainedModel, predicted):
     when only a whole plane in memory was searched. A region at a clip
     level of a model that undoes clipping is its data, also in a tile that
     lies wholly within it and shows no noisy pixel to tell it by. Other
-    models are returned as they are.
+    models are returned as they are, another tool's network at factor 1
+    too (its ``foreign`` attribute): it may segment, or map its channels to
+    others.
     """
     config = model.config
     if config.training.task != Task.DENOISE.value or config.model.factor != 1:
+        return predicted
+    if getattr(model.network, "foreign", False):
         return predicted
     same = model.input_norm == model.target_norm
     low, high = config.model.clip_low, config.model.clip_high
