@@ -100,7 +100,7 @@ def test_a_cache_of_no_memory_is_refused(files, tmp_path, capsys):
     "options, message",
     [
         (["--clusters", 20], "cannot form 20 clusters"),
-        (["--embed", "identity"], "needs a 2D latent"),
+        (["--embed", "identity"], "needs a 1D or 2D latent"),
     ],
 )
 def test_bad_choices_exit_with_status_2(files, tmp_path, capsys, options, message):

@@ -37,6 +37,12 @@ def test_area_downscale_averages_blocks_and_drops_the_remainder(factor):
 
 
 @pytest.mark.parametrize("method", ["area", "gaussian:1.0"])
+def test_downscaling_an_image_smaller_than_the_factor_says_so(method):
+    with pytest.raises(ValueError, match="3x9 image has no pixel left when shrunk by 4"):
+        downscale(np.zeros((3, 9)), 4, method=method)
+
+
+@pytest.mark.parametrize("method", ["area", "gaussian:1.0"])
 @pytest.mark.parametrize("factor", [2, 3, 4])
 def test_downscale_keeps_the_block_centre_geometry(method, factor):
     # a ramp x -> x lands on the block centres factor * i + (factor - 1) / 2

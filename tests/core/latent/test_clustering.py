@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_autoencoders.core.latent.clustering import cluster, embed, place_beside
+from napari_autoencoders.core.latent.clustering import cluster, default_embedding, embed, place_beside
 from sklearn.metrics import adjusted_rand_score
 
 
@@ -23,11 +23,21 @@ def test_projections_are_2d_and_reproducible(groups, method):
     np.testing.assert_array_equal(first, embed(codes, method, seed=1))
 
 
-def test_identity_needs_a_2d_latent(groups):
+def test_identity_needs_a_1d_or_2d_latent(groups):
     codes, _ = groups
     np.testing.assert_array_equal(embed(codes[:, :2], "identity"), codes[:, :2])
-    with pytest.raises(ValueError, match="needs a 2D latent"):
+    with pytest.raises(ValueError, match="needs a 1D or 2D latent"):
         embed(codes, "identity")
+
+
+@pytest.mark.parametrize("method", ["identity", "pca"])
+def test_a_1d_latent_is_x_and_the_items_spread_along_y(groups, method):
+    codes = groups[0][:, :1]
+    assert default_embedding(1) == "identity"
+    scatter = embed(codes, method)
+    assert scatter.shape == (90, 2) and scatter.dtype == np.float32
+    np.testing.assert_array_equal(scatter[:, 0], codes[:, 0])
+    assert len(np.unique(scatter[:, 1])) == 90
 
 
 def test_umap_without_umap_learn_says_what_to_install(groups, monkeypatch):
@@ -50,6 +60,20 @@ def test_clusters_find_the_groups_reproducibly(groups, method, k):
 def test_hdbscan_chooses_the_number_itself(groups):
     codes, truth = groups
     assert adjusted_rand_score(truth, cluster(codes, "hdbscan")) > 0.9
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_hdbscan_clusters_a_few_items(groups, count):
+    assert cluster(groups[0][:count], "hdbscan").shape == (count,)
+
+
+def test_automatic_k_means_passes_over_a_sample_of_one_cluster():
+    # a far outlier is a cluster of its own at k = 2, which the silhouette's sample of
+    # 2000 of the 5001 codes misses with this seed
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([rng.normal(size=(5000, 4)), [[1000.0] * 4]])
+    ids = cluster(codes, "kmeans", seed=0)
+    assert ids.shape == (5001,) and len(np.unique(ids)) >= 2
 
 
 @pytest.mark.parametrize(

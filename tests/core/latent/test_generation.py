@@ -90,6 +90,14 @@ def test_a_trained_vae_samples_from_the_density_of_its_training_codes(vae, frame
     assert not np.allclose(sample(vae, 4), sample(vae, 4, source="prior"))
 
 
+def test_a_vae_trained_on_one_frame_ends_with_a_density_at_its_code(tiny_vae_config, frames):
+    config = tiny_vae_config()
+    config.training.epochs = 1
+    single = fit(config, frames[:1])
+    assert single.density is not None and len(single.density.weights) == 1
+    np.testing.assert_allclose(single.density.means, encode(single, frames[:1]), atol=1e-5)
+
+
 def test_sampling_from_a_density_the_model_lacks_says_so(vae):
     without = dataclasses.replace(vae, density=None)
     with pytest.raises(ValueError, match="no latent density"):
@@ -120,6 +128,11 @@ def test_manifold_points_grow_right_and_up(vae):
     points = manifold_points(vae, grid=5, span=2.0)
     np.testing.assert_allclose(points[0, :, 0], np.linspace(-2, 2, 5))  # x grows with j
     np.testing.assert_allclose(points[:, 0, 1], np.linspace(2, -2, 5))  # y falls with i
+
+
+@pytest.mark.parametrize("span", [None, 2.0])
+def test_a_manifold_of_one_tile_is_its_centre(vae, span):
+    np.testing.assert_allclose(manifold_points(vae, grid=1, span=span), np.zeros((1, 1, 2)))
 
 
 def test_default_vae_manifold_spans_prior_quantiles(vae):

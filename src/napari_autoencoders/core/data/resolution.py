@@ -79,10 +79,20 @@ def downscale(image: np.ndarray, factor: int, *, method: str = "area") -> np.nda
     Returns
     -------
     ndarray of float32, shape (..., Y // factor, X // factor)
+
+    Raises
+    ------
+    ValueError
+        If the method is not understood, or Y or X is smaller than ``factor``.
     """
     parsed = parse_downscale(method)
     image = np.asarray(image, dtype=np.float32)
     height, width = (image.shape[-2] // factor) * factor, (image.shape[-1] // factor) * factor
+    if height == 0 or width == 0:
+        raise ValueError(
+            f"a {image.shape[-2]}x{image.shape[-1]} image has no pixel left when shrunk by "
+            f"{factor}; choose a smaller factor or a larger image."
+        )
     image = image[..., :height, :width]
     if parsed.method == "area":
         blocks = image.reshape(image.shape[:-2] + (height // factor, factor, -1, factor))

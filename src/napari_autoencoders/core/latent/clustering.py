@@ -38,8 +38,8 @@ class Clustering(str, Enum):
 
 
 def default_embedding(dim: int) -> str:
-    """The latent itself when it is 2D, else PCA (fast and deterministic)."""
-    return Embedding.IDENTITY.value if dim == 2 else Embedding.PCA.value
+    """The latent itself when it is 1D or 2D, else PCA (fast and deterministic)."""
+    return Embedding.IDENTITY.value if dim <= 2 else Embedding.PCA.value
 
 
 def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndarray:
@@ -48,26 +48,30 @@ def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndar
     Parameters
     ----------
     method : {"identity", "pca", "umap", "tsne"}
-        ``"identity"`` needs a 2D latent; ``"umap"`` needs umap-learn.
+        ``"identity"`` needs a 1D or 2D latent: a 1D code is x, and the
+        items' order spreads them along y; ``"pca"`` of a 1D latent is that
+        too. ``"umap"`` needs umap-learn.
     seed : int
         Seeds the random parts of PCA, UMAP and t-SNE.
 
     Raises
     ------
     ValueError
-        If the method is unknown, ``"identity"`` meets a latent that is not
-        2D, or there are fewer than 3 items.
+        If the method is unknown, ``"identity"`` meets a latent of more
+        than 2 dimensions, or there are fewer than 3 items.
     ImportError
         If ``"umap"`` is asked for without umap-learn installed.
     """
     method = _choice(method, Embedding, "projection")
     latents = np.asarray(latents, np.float32)
     count, dim = latents.shape
+    if dim == 1 and method in (Embedding.IDENTITY.value, Embedding.PCA.value):
+        return np.column_stack([latents[:, 0], np.arange(count, dtype=np.float32)])
     if method == Embedding.IDENTITY.value:
         if dim != 2:
             raise ValueError(
-                f"the 'identity' projection needs a 2D latent, got {dim}D; choose 'pca', 'umap' "
-                "or 'tsne'."
+                f"the 'identity' projection needs a 1D or 2D latent, got {dim}D; choose 'pca', "
+                "'umap' or 'tsne'."
             )
         return latents.copy()
     if count < 3:
@@ -125,7 +129,7 @@ def cluster(
             "for fewer clusters."
         )
     if method == Clustering.HDBSCAN.value:
-        size = n_clusters or max(5, count // 100)
+        size = min(n_clusters or max(5, count // 100), count)
         return HDBSCAN(min_cluster_size=max(2, size), copy=True).fit_predict(latents)
     if n_clusters is None:
         return _auto(latents, method, seed)
@@ -151,8 +155,12 @@ def _auto(latents: np.ndarray, method: str, seed: int) -> np.ndarray:
             ids = _fit(latents, method, k, seed)
             if len(np.unique(ids)) < 2:
                 continue
-            sample = min(SILHOUETTE_SAMPLES, len(latents))
-            score = silhouette_score(latents, ids, sample_size=sample, random_state=seed)
+            # the items scikit-learn's sample_size would draw, checked first: a sample of
+            # one cluster (a tiny one left out) has no silhouette, and k is passed over
+            sample = np.random.RandomState(seed).permutation(len(latents))[:SILHOUETTE_SAMPLES]
+            if len(np.unique(ids[sample])) < 2:
+                continue
+            score = silhouette_score(latents[sample], ids[sample])
         else:
             gmm = _mixture(latents, k, seed)
             ids, score = gmm.predict(latents), -gmm.bic(latents)

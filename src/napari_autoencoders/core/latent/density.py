@@ -40,8 +40,14 @@ class LatentDensity:
 
     @classmethod
     def fit(cls, codes: np.ndarray, *, components: int = COMPONENTS, seed: int = 0) -> LatentDensity:
-        """Fit a mixture of at most ``components`` full-covariance Gaussians to ``codes`` (N, D)."""
+        """Fit a mixture of at most ``components`` full-covariance Gaussians to ``codes`` (N, D).
+
+        A single code (a training on one frame) gets one component at it,
+        of the regularisation's spread: a mixture needs two codes to fit.
+        """
         codes = np.asarray(codes, dtype=np.float64)
+        if len(codes) == 1:
+            return cls(np.ones(1), codes.copy(), REGULARISATION * np.eye(codes.shape[1])[None])
         count = max(1, min(components, len(codes) // 2))
         mixture = GaussianMixture(
             count, covariance_type="full", reg_covar=REGULARISATION, random_state=seed

@@ -308,7 +308,12 @@ def _plane(axes, latent_dim: int, codes: np.ndarray | None, variational: bool):
 
 
 def _coordinates(grid: int, span, variational: bool, projected: np.ndarray | None) -> np.ndarray:
-    """Plane coordinates along one direction, relative to the origin, ascending."""
+    """Plane coordinates along one direction, relative to the origin, ascending.
+
+    A grid of one tile is its centre: the origin.
+    """
+    if grid == 1:
+        return np.zeros(1)
     if span is not None:
         return np.linspace(-span, span, grid)
     if variational:
