@@ -97,6 +97,16 @@ def test_export_button_writes_a_package_of_the_input_layer(
     assert load_model(path).config == trained.model.config
 
 
+def test_a_multiscale_input_layer_is_not_the_packages_sample(trained, tmp_path, export_notifications):
+    pyramid = [np.zeros((80, 80), np.float32), np.zeros((40, 40), np.float32)]
+    trained.input_layer.set_layer(trained.viewer.add_image(pyramid, name="pyramid", multiscale=True))
+    path = trained.export_model_to(tmp_path / "denoiser.zip", authors="Ada Lovelace", license="MIT")
+
+    assert export_notifications["error"] == [] and path == tmp_path / "denoiser.zip"
+    test_input = np.load(io.BytesIO(read_member(path, "test_input.npy")))
+    assert test_input.shape[-2:] != (80, 80)  # the package's own sample
+
+
 def test_cancelled_dialog_writes_nothing(trained, tmp_path, monkeypatch, export_notifications):
     monkeypatch.setattr(ExportDialog, "exec", lambda dialog: QDialog.Rejected)
     monkeypatch.chdir(tmp_path)

@@ -115,6 +115,25 @@ def test_reconstruct_with_noise(qtbot, viewer, widget, errors):
     assert viewer.layers["digits reconstructed + noise"].data.shape == (8, 16, 16)
 
 
+def test_a_single_images_results_lie_where_it_lies(qtbot, viewer, widget, errors):
+    placed = dict(scale=(2, 3), translate=(10, 20), metadata={"unit": "um"})
+    layer = viewer.add_image(disks()[0], name="one", **placed)
+    run(qtbot, widget, generate.NOISE)
+    widget.steps.setValue(4)
+    widget.frame_b.setValue(0)  # the only frame: a stack of its reconstruction
+    run(qtbot, widget, generate.INTERPOLATE)
+
+    assert errors == []
+    noisy, between = viewer.layers["one reconstructed + noise"], viewer.layers["one interpolation"]
+    assert noisy.data.shape == (16, 16) and between.data.shape == (4, 16, 16)
+    np.testing.assert_array_equal(noisy.scale, (2, 3))
+    np.testing.assert_array_equal(noisy.translate, (10, 20))
+    np.testing.assert_array_equal(between.scale, (1, 2, 3))
+    np.testing.assert_array_equal(between.translate, (0, 10, 20))
+    assert noisy.metadata == between.metadata == {"unit": "um"}
+    assert viewer.layers.index(noisy) == viewer.layers.index(layer) + 2  # the newest first
+
+
 def test_a_plain_autoencoder_cannot_sample(qtbot, viewer, widget, errors):
     run(qtbot, widget, generate.SAMPLE, model="plain #2")
     assert "not generative" in errors[-1]

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
-from napari_autoencoders.core.training import fit
+from napari_autoencoders.core.training import Trainer, fit
 from napari_autoencoders.widgets import latent as latent_module
 from napari_autoencoders.widgets.latent import LatentWidget
 from napari_autoencoders.widgets.scatter import cluster_colors
@@ -107,6 +107,44 @@ def test_selection_becomes_a_cluster_and_a_stack(qtbot, widget, messages):
     np.testing.assert_array_equal(viewer.layers["digits selection (2)"].data, data[[1, 4]])
 
 
+def test_a_stack_of_the_selection_comes_from_the_shown_scatters_layer(qtbot, widget, messages):
+    viewer = widget.viewer
+    first = viewer.add_image(stack(), name="first")
+    run_and_wait(qtbot, widget, widget.encode)
+    shown = widget.scatter
+    widget.image_layer.set_layer(viewer.add_image(np.full((3000, SIZE, SIZE), 7.0, np.float32), name="second"))
+    widget.encode()
+    widget.cancel()  # the second encoding never shows
+    qtbot.waitUntil(widget.encode_button.isEnabled, timeout=TIMEOUT_MS)
+
+    assert widget.scatter is shown
+    shown.points.selected_data = {1, 4}
+    widget.selection_to_stack()
+    np.testing.assert_array_equal(viewer.layers["first selection (2)"].data, first.data[[1, 4]])
+
+
+def test_a_stack_of_a_selection_of_channels_keeps_them_as_an_axis(qtbot, make_napari_viewer, registry):
+    config = Config(
+        model=ModelConfig(architecture="autoencoder", depth=1, width=8, latent_dim=3, input_size=SIZE),
+        data=DataConfig(axes="SCYX", patch_size=SIZE, batch_size=2),
+        training=TrainingConfig(task="reconstruct", epochs=1, steps_per_epoch=2, device="cpu"),
+    )
+    data = np.random.default_rng(0).random((12, 2, SIZE, SIZE), dtype=np.float32)
+    registry.add(fit(config, data), "two channels")
+    viewer = make_napari_viewer()
+    widget = LatentWidget(viewer, registry=registry)
+    viewer.window.add_dock_widget(widget)
+    viewer.add_image(data, name="pairs", scale=(1, 1, 0.5, 0.25))
+    widget.axes.setText("SCYX")
+    run_and_wait(qtbot, widget, widget.encode)
+
+    widget.scatter.points.selected_data = {1, 4}
+    widget.selection_to_stack()
+    selection = viewer.layers["pairs selection (2)"]
+    np.testing.assert_array_equal(selection.data, data[[1, 4]])
+    np.testing.assert_array_equal(selection.scale, (1, 1, 0.5, 0.25))
+
+
 @pytest.mark.slow
 def test_objects_get_a_cluster_labels_layer_and_outlines(qtbot, widget):
     viewer = widget.viewer
@@ -205,6 +243,31 @@ def test_training_on_objects_adds_a_model(qtbot, widget, registry, messages):
     assert messages["error"] == []
     assert len(registry) == before + 1
     assert widget.model().config.model.input_size == 16
+
+
+@pytest.mark.slow
+def test_a_diverged_training_on_objects_keeps_its_best_validated_model(
+    qtbot, widget, registry, messages, monkeypatch
+):
+    original = Trainer._loss
+
+    def diverging(self, *args, **kwargs):  # after the first validation
+        value = original(self, *args, **kwargs)
+        return value * float("nan") if self.history else value
+
+    monkeypatch.setattr(Trainer, "_loss", diverging)
+    image = np.random.default_rng(2).random((40, 40), dtype=np.float32)
+    labels = np.zeros((40, 40), np.int32)
+    labels[5:10, 5:10], labels[20:30, 20:30] = 1, 2
+    widget.viewer.add_image(image, name="cells")
+    widget.viewer.add_labels(labels)
+    widget.crop_size.setValue(16)
+    widget.epochs.setValue(3)
+    before = len(registry)
+    run_and_wait(qtbot, widget, widget.train_on_objects)
+
+    assert "the training diverged" in messages["error"][-1]
+    assert len(registry) == before + 1 and len(widget.model().history) == 1
 
 
 def test_100k_points_make_one_layer_coloured_by_cluster(make_napari_viewer):

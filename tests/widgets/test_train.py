@@ -131,6 +131,29 @@ def test_quitting_the_worker_keeps_the_model_too(qtbot, viewer, widget, registry
     assert widget.model is registry[registry.names()[0]]
 
 
+@pytest.mark.parametrize("validated", [True, False])
+def test_a_diverged_training_keeps_its_best_validated_model(
+    qtbot, monkeypatch, viewer, widget, registry, make_noisy, notifications, validated
+):
+    original = Trainer._loss
+
+    def diverging(self, *args, **kwargs):  # after the first validation, or from the start
+        value = original(self, *args, **kwargs)
+        return value * float("nan") if self.history or not validated else value
+
+    monkeypatch.setattr(Trainer, "_loss", diverging)
+    widget.epochs.setValue(5)
+    viewer.add_image(make_noisy(), name="noisy")
+    train_and_wait(qtbot, widget)
+
+    assert "the training diverged" in notifications["error"][-1]
+    if validated:
+        assert len(widget.model.history) == 1 and registry.names() == ["denoise (self-supervised) on noisy #1"]
+    else:
+        assert "none were validated, so no model was kept" in notifications["error"][-1]
+        assert widget.model is None and len(registry) == 0
+
+
 def test_form_follows_task_mode_and_layer(viewer, widget, make_noisy):
     viewer.add_image(make_noisy((3, 12, 10)), name="small")
     assert widget.axes.text() == "SYX"
@@ -415,12 +438,15 @@ def test_3d_training_registers_a_3d_model_and_leaves_the_input_alone(qtbot, view
 # -- training from files ---------------------------------------------------------
 
 
-def test_the_files_controls_show_only_for_files(widget):
+def test_the_files_controls_show_only_for_files(widget, notifications):
     assert not widget.input_layer.isHidden() and widget.files.native.isHidden()
-    assert widget.cache_mb.isHidden()
+    assert widget.cache_mb.isHidden() and not widget.noise_button.isHidden()
     widget.data_source.setCurrentText("folder")
     assert widget.input_layer.isHidden() and not widget.files.native.isHidden()
     assert not widget.cache_mb.isHidden() and widget.files.mode.value == "d"
+    assert widget.noise_button.isHidden()  # it measures a layer
+    widget.measure_noise()
+    assert "choose the source 'layer'" in notifications["error"][-1]
     widget.data_source.setCurrentText("files")
     assert widget.files.mode.value == "rm"
     widget.mode.setCurrentText("paired")  # files are read patch by patch, without targets

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Generator
 from functools import partial
 
@@ -199,7 +200,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
         if action == MANIFOLD:
             return model, self._manifold(model), f"{model_name} manifold", None
         layer = self.layer.layer()
-        frames = _frames(image_data(layer, "frames"))
+        frames = _frames(layer)
         if action == INTERPOLATE:
             first, last = self.frame_a.value(), self.frame_b.value()
             if max(first, last) >= len(frames):
@@ -221,7 +222,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
         with_prior = model.config.model.architecture in GENERATIVE_ARCHITECTURES
         frames = None
         if pca or (not with_prior and span is None):
-            frames = _frames(image_data(self.layer.layer(), "frames"))
+            frames = _frames(self.layer.layer())
         return partial(
             _flat_manifold_points,
             model,
@@ -234,13 +235,27 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
     # -- worker signals (main thread) --------------------------------------
 
     def _add_result(self, result: np.ndarray, *, name: str, source: Image | None) -> None:
+        """Add ``result`` as a new layer: where ``source`` lies, if the result came from one.
+
+        A single image's result of one frame takes its shape; a stack made
+        from it (an interpolation) lies over it, one frame after another.
+        """
         layers = self.viewer.layers
-        if source is None or np.ndim(result) != np.ndim(source.data):
-            layer = Image(result, name=name, contrast_limits=contrast_limits(result))
-            layers.append(layer)
-        else:
+        if source is None:
+            layers.append(Image(result, name=name, contrast_limits=contrast_limits(result)))
+            self._show_first_frame(layers[-1])
+            return
+        if _single_frame(source) and len(result) == 1:
+            result = result[0]
+        if np.ndim(result) == np.ndim(source.data):
             layer = result_layer(source, result, name)
-            layers.insert(layers.index(source) + 1 if source in layers else len(layers), layer)
+        else:  # a stack from a single image
+            layer = Image(
+                result, name=name, rgb=source.rgb, scale=(1, *source.scale),
+                translate=(0, *source.translate), metadata=copy.deepcopy(dict(source.metadata)),
+                contrast_limits=contrast_limits(result),
+            )
+        layers.insert(layers.index(source) + 1 if source in layers else len(layers), layer)
         self._show_first_frame(layer)
 
     def _show_first_frame(self, layer: Image) -> None:
@@ -267,9 +282,15 @@ def _flat_manifold_points(model: TrainedModel, **options) -> np.ndarray:
     return points.reshape(-1, points.shape[-1])
 
 
-def _frames(data: np.ndarray) -> np.ndarray:
-    """A single (Y, X) image as a stack of one frame; stacks unchanged."""
-    return data[None] if data.ndim == 2 else data
+def _frames(layer: Image | None) -> np.ndarray:
+    """The frames of ``layer``: a single image (Y, X[, C]) as a stack of one; stacks unchanged."""
+    data = image_data(layer, "frames")
+    return data[None] if _single_frame(layer) else data
+
+
+def _single_frame(layer: Image) -> bool:
+    """Whether ``layer`` holds one image, (Y, X) or an RGB (Y, X, C), not a stack."""
+    return np.ndim(layer.data) == 2 + layer.rgb
 
 
 @thread_worker

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ from .panel import JobPanel
 from .scatter import LatentScatter, cluster_legend
 from .threads import guarded
 from .forms import combo, row, spin
-from .train import batched_events
+from .train import batched_events, kept_after_failure
 
 #: What can be encoded.
 MODES = ("frames", "tiles", "objects")
@@ -85,7 +86,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         self.scatter: LatentScatter | None = None
         #: The scatters in the viewer, one per source layer: encoding again replaces its own.
         self._scatters: list[LatentScatter] = []
-        self._job: _Job | None = None
+        #: The encoding the shown scatter came from: its layer, axes and model.
+        self._shown: _Job | None = None
         self.encode_button = QPushButton("Encode")
         self.train_button = QPushButton("Train on objects")
         self.train_button.setToolTip(
@@ -186,7 +188,6 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         except ValueError as err:
             show_error(f"Cannot encode: {err}")
             return
-        self._job = job
         self._start(
             _encode_in_thread(
                 job,
@@ -195,8 +196,9 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
                 n_clusters=self.clusters.value() or None,
                 seed=self.seed.value(),
                 _start_thread=False,
+                _ignore_errors=True,  # _start connects errored
             ),
-            self._show_result,
+            functools.partial(self._show_result, job),
         )
 
     def train_on_objects(self) -> None:
@@ -214,7 +216,11 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             show_error(f"Cannot train on the objects: {err}")
             return
         self._label = f"objects of {source.name}"
-        self._start(_train_in_thread(trainer, _start_thread=False), self._add_model)
+        self._start(
+            _train_in_thread(trainer, _start_thread=False, _ignore_errors=True),
+            self._add_model,
+            errored=functools.partial(self._on_training_error, trainer),
+        )
 
     def cancel(self) -> None:
         """Stop the running job; nothing is added."""
@@ -238,16 +244,20 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         except ValueError as err:
             show_error(f"Cannot make a stack: {err}")
             return
-        job = self._job
+        job = self._shown
         crops = item_crops(
             self.scatter.encoding, selected, job.data, axes=job.axes,
             size=job.model.config.model.input_size, labels=job.labels, mask=job.mask,
-        )
-        stack = np.moveaxis(crops, 1, -1) if crops.shape[1] > 1 else crops[:, 0]
-        name = f"{job.source.name} selection ({len(selected)})"
+        )  # (N, C, S, S)
         source = job.source
+        if source.rgb:
+            stack, scale = np.moveaxis(crops, 1, -1), (1, *source.scale[-2:])
+        elif crops.shape[1] > 1:  # channels as an axis of the stack: (N, C, S, S)
+            stack, scale = crops, (1, 1, *source.scale[-2:])
+        else:
+            stack, scale = crops[:, 0], (1, *source.scale[-2:])
         self.viewer.add_image(
-            stack, name=name, rgb=source.rgb, scale=(1, *source.scale[-2:]),
+            stack, name=f"{source.name} selection ({len(selected)})", rgb=source.rgb, scale=scale,
             metadata=copy.deepcopy(dict(source.metadata)),
         )
 
@@ -297,13 +307,13 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             neighbour_weight=None if self.neighbour_term.isChecked() else 0.0,
         )
 
-    def _start(self, worker, on_result) -> None:
+    def _start(self, worker, on_result, errored=None) -> None:
         self.progress.setValue(0)
         self._set_running(True)
         self.worker = worker
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(on_result)
-        worker.errored.connect(lambda error: show_error(f"Failed: {error}"))
+        worker.errored.connect(errored or (lambda error: show_error(f"Failed: {error}")))
         worker.aborted.connect(lambda: show_info("Cancelled; nothing was added."))
         worker.finished.connect(lambda: self._set_running(False))
         worker.start()
@@ -315,9 +325,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
 
     # -- worker signals (main thread) --------------------------------------
 
-    def _show_result(self, result: tuple[Encoding, np.ndarray, np.ndarray]) -> None:
+    def _show_result(self, job: _Job, result: tuple[Encoding, np.ndarray, np.ndarray]) -> None:
         encoding, embedding, clusters = result
-        job = self._job
         # encoding a layer again replaces its scatter rather than stacking a copy on top
         for old in [scatter for scatter in self._scatters if scatter.source is job.source]:
             old.remove()
@@ -331,10 +340,18 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             stride=job.stride or job.model.config.model.input_size,
         )
         self._scatters.append(self.scatter)
+        self._shown = job
         # ready to select points: the scatter's layer active, in its selection mode
         self.viewer.layers.selection.active = self.scatter.points
         self.scatter.points.mode = "select"
         self.legend.setText(cluster_legend(clusters))
+
+    def _on_training_error(self, trainer: Trainer, error: Exception) -> None:
+        """Say why the training failed; keep its best validated model if it diverged."""
+        model, message = kept_after_failure(trainer, error)
+        show_error(f"Training failed: {message}")
+        if model is not None:
+            self._add_model(model)
 
     def _add_model(self, model: TrainedModel) -> None:
         name = self.registry.add(model, self._label)

@@ -360,6 +360,7 @@ class TrainWidget(JobPanel):
         show_row(self.form, self.input_layer, not from_files)
         show_row(self.form, self.files.native, from_files)
         show_row(self.form, self.cache_mb, from_files)
+        self.noise_button.setVisible(not from_files)  # it measures a layer
         paired = mode == Mode.PAIRED.value and task in TASK_MODES
         show_row(self.form, self.target_layer, paired and not from_files)  # files: no targets
         self.form.labelForField(self.target_layer).setText(
@@ -530,6 +531,12 @@ class TrainWidget(JobPanel):
         correlation along rows and columns (:func:`~..core.noise_report.noise_report`),
         as the ``noise`` command prints them; bad input is an error notification.
         """
+        if self._from_files():
+            show_error(
+                "Cannot measure the noise: it is measured on the input layer; choose the "
+                "source 'layer', or run the noise command on a file."
+            )
+            return
         layer = self.input_layer.layer()
         try:
             data, axes = image_data(layer, "input"), self.config().data.axes
@@ -576,7 +583,7 @@ class TrainWidget(JobPanel):
         """Export :attr:`model` as a bioimage.io package; see :func:`.export.export_package`.
 
         The input layer becomes the package's test image and cover when it
-        has the model's axes. ``options`` are those of the Export dialog:
+        has the model's axes and is not multiscale. ``options`` are those of the Export dialog:
         ``authors``, ``license``, ``name``, ``description``. Returns the path
         written, or None (with a notification).
         """
@@ -585,7 +592,7 @@ class TrainWidget(JobPanel):
             return None
         layer = None if self._from_files() else self.input_layer.layer()
         axes = self.model.config.data.axes
-        fits = layer is not None and np.ndim(layer.data) == len(axes)
+        fits = layer is not None and not layer.multiscale and np.ndim(layer.data) == len(axes)
         sample = image_data(layer) if fits else None
         return export_package(self.model, path, sample=sample, sample_axes=axes, **options)
 
@@ -717,7 +724,10 @@ class TrainWidget(JobPanel):
             )
 
     def _on_error(self, error: Exception) -> None:
-        show_error(f"Training failed: {error}")
+        model, message = kept_after_failure(self._trainer, error)
+        show_error(f"Training failed: {message}")
+        if model is not None:
+            self._keep(model)
 
     def _on_warned(self, warning: tuple) -> None:
         """Show a warning of the training (``warnings.showwarning``'s arguments) as a notification.
@@ -781,6 +791,20 @@ def batched_events(
     if batch:
         yield batch
     return trainer.result()
+
+
+def kept_after_failure(trainer: Trainer, error: Exception) -> tuple[TrainedModel | None, str]:
+    """The model to keep after ``error`` ended ``trainer``'s run, and what to say of the failure.
+
+    A training that diverged (``FloatingPointError``, whose message says the
+    best weights are kept) keeps its best validated model, as the command
+    line saves it; before its first validation it has none to keep.
+    """
+    if not isinstance(error, FloatingPointError):
+        return None, str(error)
+    if not trainer.history:
+        return None, f"{error} But none were validated, so no model was kept."
+    return trainer.result(), str(error)
 
 
 def _seconds_left(event: TrainingEvent) -> int | None:
