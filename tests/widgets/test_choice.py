@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from qtpy.QtWidgets import QMessageBox
 
 from napari_autoencoders.core.config import (
     Config,
@@ -9,7 +10,9 @@ from napari_autoencoders.core.config import (
     ModelConfig,
     TrainingConfig,
 )
+from napari_autoencoders.core.io.bioimageio import PackageCodeError
 from napari_autoencoders.core.training import fit
+from napari_autoencoders.widgets import choice
 from napari_autoencoders.widgets.apply import ApplyWidget
 from napari_autoencoders.widgets.generate import GenerateWidget
 from napari_autoencoders.widgets.latent import LatentWidget
@@ -56,3 +59,31 @@ def test_a_deleted_widget_does_not_break_the_registry(make_napari_viewer, regist
     qtbot.wait(10)  # the deletion runs in the event loop
     registry.add(model, "after")  # would raise if the deleted combo box were still connected
     assert registry.names() == ["after #1"]
+
+
+@pytest.mark.parametrize("answer", ["Yes", "No"])
+def test_a_package_runs_its_own_code_only_if_the_user_allows_it(
+    make_napari_viewer, registry, model, notifications, monkeypatch, answer
+):
+    def load(path, *, run_package_code=False):
+        if not run_package_code:
+            raise PackageCodeError("package 'theirs.zip' builds its network by running Python code")
+        return model
+
+    asked = []
+
+    def question(parent, title, text, *args):
+        asked.append(text)
+        return getattr(QMessageBox.StandardButton, answer)
+
+    monkeypatch.setattr(choice, "load_model", load)
+    monkeypatch.setattr(QMessageBox, "question", question)
+    widget = ApplyWidget(make_napari_viewer(), registry=registry)
+    name = widget.load_model_from("theirs.zip")
+
+    assert len(asked) == 1 and "running Python code" in asked[0]
+    if answer == "Yes":
+        assert name == "theirs.zip #1" and widget.model() is model
+    else:
+        assert name is None and len(registry) == 0
+        assert "Cannot load the model: package 'theirs.zip'" in notifications["error"][-1]

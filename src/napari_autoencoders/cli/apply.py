@@ -52,7 +52,7 @@ def run_apply(args: argparse.Namespace) -> int:
     pending = [(source, output) for source, output in jobs if len(jobs) == 1 or not output.exists()]
     if len(pending) < len(jobs):
         say(f"skipping {len(jobs) - len(pending)} image(s) whose output exists (finished before)")
-    model = load_model(args.model)
+    model = load_model(args.model, run_package_code=args.run_package_code)
     if on_cluster:  # connected before any output is created: an unreachable one costs nothing
         cluster = cluster_client(workers=args.workers, scheduler=args.scheduler)
     else:
@@ -101,6 +101,7 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
                 shape=shape,
                 chunks=out.chunks,
                 defects=shared_defects(model, image.array, axes),  # the planes read here once
+                run_package_code=args.run_package_code,
                 **options,
             )
             run_with_bar(iter_store(result, out, client), quiet=args.quiet, unit="chunk")

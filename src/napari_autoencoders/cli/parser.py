@@ -341,6 +341,13 @@ def _add_apply(commands) -> None:
         "--overlap", type=int, default=32, metavar="N", help="overlap of neighbouring tiles"
     )
     apply.add_argument("--batch-size", type=int, default=1, metavar="N", help="tiles per batch")
+    apply.add_argument(
+        "--run-package-code",
+        action="store_true",
+        help="let another tool's bioimage.io package without torchscript weights run its own "
+        "Python code (its architecture file) to build its network; only for a package from a "
+        "source you trust (model files run no code otherwise)",
+    )
     _add_common(apply)
 
 

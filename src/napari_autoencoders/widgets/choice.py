@@ -6,8 +6,9 @@ from pathlib import Path
 
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Slot
-from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton
+from qtpy.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QMessageBox, QPushButton, QWidget
 
+from ..core.io.bioimageio import PackageCodeError
 from ..core.io.model_files import ModelFileError, load_model
 from ..core.model import TrainedModel
 
@@ -57,11 +58,19 @@ class ModelChoiceMixin:
     def load_model_from(self, path: str | Path) -> str | None:
         """Load a model file, add it to the session and choose it.
 
-        Returns its name in the session, or None (with an error notification)
-        if the file is missing, corrupt or not a model.
+        Another tool's package whose network only its own Python code builds
+        (:class:`~..core.io.bioimageio.PackageCodeError`) is opened only if
+        the user, asked, allows that code to run. Returns the model's name in
+        the session, or None (with an error notification) if the file is
+        missing, corrupt, not a model, or its code was not allowed.
         """
         try:
-            model = load_model(path)
+            try:
+                model = load_model(path)
+            except PackageCodeError as err:
+                if not _allowed_to_run(self, err):
+                    raise
+                model = load_model(path, run_package_code=True)
         except ModelFileError as err:
             show_error(f"Cannot load the model: {err}")
             return None
@@ -79,3 +88,15 @@ class ModelChoiceMixin:
         )
         if path:
             self.load_model_from(path)
+
+
+def _allowed_to_run(parent: QWidget, error: PackageCodeError) -> bool:
+    """Ask whether a package may run its own code (:class:`~..core.io.bioimageio.PackageCodeError`)."""
+    answer = QMessageBox.question(
+        parent,
+        "Run the package's code?",
+        f"{error}\n\nRun its code to open it?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes

@@ -21,6 +21,7 @@ from bioimageio.spec import save_bioimageio_package
 from bioimageio.spec.model import v0_5
 from bioimageio.spec.utils import read_yaml, write_yaml
 
+from napari_autoencoders.cli import main
 from napari_autoencoders.core.config import (
     Config,
     DataConfig,
@@ -33,6 +34,7 @@ from napari_autoencoders.core.io import bioimageio
 from napari_autoencoders.core.io.bioimageio import (
     BioimageioError,
     MissingExtraError,
+    PackageCodeError,
     architecture_source,
     export_bioimageio,
     load_bioimageio,
@@ -376,7 +378,10 @@ def _foreign_network():
 
 
 def build_foreign_package(folder, *, weights="pytorch_state_dict"):
-    """A tiny package of another tool: axes (batch, y, x, channel), min 8 + n * 8, its own processing."""
+    """A tiny package of another tool: axes (batch, y, x, channel), min 8 + n * 8, its own processing.
+
+    ``weights``: ``"pytorch_state_dict"``, ``"torchscript"`` or ``"both"``.
+    """
     folder.mkdir(exist_ok=True)
     network = _foreign_network()
     (folder / "two_layers.py").write_text(ARCHITECTURE)
@@ -445,7 +450,7 @@ def build_foreign_package(folder, *, weights="pytorch_state_dict"):
                 ],
             )
         ],
-        weights=v0_5.WeightsDescr(**{weights: entries[weights]}),
+        weights=v0_5.WeightsDescr(**(entries if weights == "both" else {weights: entries[weights]})),
     )
     return save_bioimageio_package(descr, output_path=folder / "foreign.zip"), network
 
@@ -457,7 +462,7 @@ def _readme(folder):
 
 @pytest.fixture(scope="module")
 def foreign_package(tmp_path_factory):
-    return build_foreign_package(tmp_path_factory.mktemp("foreign"))[0]
+    return build_foreign_package(tmp_path_factory.mktemp("foreign"), weights="both")[0]
 
 
 def expected_foreign(network, data):
@@ -471,7 +476,7 @@ def expected_foreign(network, data):
 def test_foreign_package_predicts_with_our_tiling(tmp_path, weights):
     path, network = build_foreign_package(tmp_path / weights, weights=weights)
     assert run_zoo_test(path, devices=["cpu"]).status == "passed"  # a valid package to begin with
-    model = load_model(path)
+    model = load_model(path, run_package_code=weights == "pytorch_state_dict")
     assert isinstance(model.network, PackageNetwork)
     assert model.config.data.axes == "YX" and model.config.model.factor == 1
     assert not default_ensemble(model, (37, 45))  # its outputs might be directional
@@ -485,6 +490,45 @@ def test_foreign_package_predicts_with_our_tiling(tmp_path, weights):
     np.testing.assert_allclose(whole[:-2, :-2], expected[:-2, :-2], rtol=1e-4, atol=1e-3)
     # tiles blend where they overlap, and their border pixels see padding, not neighbours
     np.testing.assert_allclose(result[:-2, :-2], expected[:-2, :-2], atol=0.05)
+
+
+@pytest.fixture
+def code_refused(monkeypatch):
+    """Make the building of a network by a package's own code fail the test."""
+    from bioimageio.core.backends import pytorch_backend
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the package's code ran")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pytorch_backend, "load_torch_model", refused)
+        yield
+
+
+def test_a_packages_own_code_builds_its_network_only_when_allowed(tmp_path, code_refused):
+    path, _ = build_foreign_package(tmp_path, weights="pytorch_state_dict")
+    with pytest.raises(PackageCodeError, match=r"two_layers.py, TwoLayers.*--run-package-code"):
+        load_model(path)
+
+
+def test_a_package_that_runs_its_code_opens_when_allowed(tmp_path):
+    path, network = build_foreign_package(tmp_path, weights="pytorch_state_dict")
+    data = image((40, 48), low=0, high=1000)
+    np.save(tmp_path / "in.npy", data)
+    arguments = ["apply", "--model", str(path), "--input", str(tmp_path / "in.npy"), "--quiet"]
+    assert main([*arguments, "--output", str(tmp_path / "refused.npy")]) == 2
+    assert not (tmp_path / "refused.npy").exists()
+    assert main([*arguments, "--output", str(tmp_path / "out.npy"), "--run-package-code"]) == 0
+    expected = expected_foreign(network, data)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy")[:-2, :-2], expected[:-2, :-2], atol=0.05)
+
+
+def test_torchscript_weights_open_first_and_run_no_package_code(tmp_path, code_refused):
+    path, network = build_foreign_package(tmp_path, weights="both")
+    model = load_model(path)
+    data = image((40, 48), low=0, high=1000)
+    whole = predict(model, data, device="cpu", tile=64)
+    np.testing.assert_allclose(whole[:-2, :-2], expected_foreign(network, data)[:-2, :-2], atol=1e-3)
 
 
 def edit_package(source, folder, edit):
@@ -527,7 +571,7 @@ def _index_axis(rdf):
     [
         (
             _keras_only,
-            "weights in keras_hdf5; napari-autoencoders can open pytorch_state_dict or torchscript",
+            "weights in keras_hdf5; napari-autoencoders can open torchscript or pytorch_state_dict",
         ),
         (_z_axis, "3D input \\(space axis 'z'\\)"),
         (_scale_range, "preprocessing step 'scale_range' is not supported"),

@@ -63,6 +63,7 @@ def lazy_prediction(
     device: str = "cpu",
     ensemble: bool | None = None,
     defects: np.ndarray | None = None,
+    run_package_code: bool = False,
 ):
     """The prediction of the image file by the model file, as a dask array of one task per chunk.
 
@@ -83,6 +84,8 @@ def lazy_prediction(
         As :func:`~.prediction.iter_predict`.
     defects : ndarray of int, shape (K, 3), optional
         :func:`~.prediction.shared_defects` of the image, found once here.
+    run_package_code : bool
+        As :func:`~..io.model_files.load_model`, in each worker.
 
     Returns
     -------
@@ -97,6 +100,7 @@ def lazy_prediction(
         meta=np.empty((0,) * len(shape), np.float32),
         model_path=os.fspath(model_path),
         image_path=os.fspath(image_path),
+        run_package_code=run_package_code,
         options={
             "axes": axes,
             "tile": tile,
@@ -109,17 +113,19 @@ def lazy_prediction(
     )
 
 
-def _predict_chunk(*, model_path: str, image_path: str, options: dict, block_info=None):
+def _predict_chunk(
+    *, model_path: str, image_path: str, run_package_code: bool, options: dict, block_info=None
+):
     location = block_info[None]["array-location"]
-    model = _cached_model(model_path, os.stat(model_path).st_mtime_ns)
+    model = _cached_model(model_path, os.stat(model_path).st_mtime_ns, run_package_code)
     image = _cached_image(image_path, os.stat(image_path).st_mtime_ns)
     return predict_block(model, image, location, **options)
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_model(path: str, mtime: int):
+def _cached_model(path: str, mtime: int, run_package_code: bool):
     """The model file at ``path``, loaded once per worker process (and again if it changes)."""
-    return load_model(path)
+    return load_model(path, run_package_code=run_package_code)
 
 
 @functools.lru_cache(maxsize=2)

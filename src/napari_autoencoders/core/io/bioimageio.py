@@ -128,6 +128,10 @@ class BioimageioError(ModelFileError):
     """A package that cannot be opened, or a model that cannot be exported."""
 
 
+class PackageCodeError(BioimageioError):
+    """A package whose network is Python code of its own, which was not allowed to run."""
+
+
 class MissingExtraError(ImportError, ModelFileError):
     """The optional ``bioimageio`` packages are not installed.
 
@@ -682,7 +686,7 @@ def _scale_linear(v, gain: list[float], offset: list[float]) -> list:
 # -- import -----------------------------------------------------------------
 
 
-def load_bioimageio(path: str | os.PathLike) -> TrainedModel:
+def load_bioimageio(path: str | os.PathLike, *, run_package_code: bool = False) -> TrainedModel:
     """Open a bioimage.io model package for prediction with our tiling.
 
     A package exported by :func:`export_bioimageio` opens as the model that
@@ -696,6 +700,11 @@ def load_bioimageio(path: str | os.PathLike) -> TrainedModel:
     path : path-like
         A package ``.zip``, or the ``rdf.yaml``/``bioimageio.yaml`` of an
         unpacked one.
+    run_package_code : bool
+        Allow another tool's package without TorchScript weights to run its
+        architecture file (Python code in the package) to build its network.
+        Ours are built from their config and never run code; TorchScript
+        weights, preferred where present, run no Python.
 
     Raises
     ------
@@ -704,6 +713,9 @@ def load_bioimageio(path: str | os.PathLike) -> TrainedModel:
         predicted with our tiling: weights other than pytorch_state_dict or
         torchscript, 3D or non-image axes, several inputs or outputs,
         processing that depends on each image's statistics.
+    PackageCodeError
+        If the package's network is Python code of its own and
+        ``run_package_code`` is False.
     MissingExtraError
         If the ``bioimageio`` extra is not installed.
     """
@@ -722,7 +734,7 @@ def load_bioimageio(path: str | os.PathLike) -> TrainedModel:
         return _load_ours(bio, descr, ours, path)
     from .foreign_packages import load_foreign  # it imports this module
 
-    return load_foreign(bio, descr, path)
+    return load_foreign(bio, descr, path, run_package_code=run_package_code)
 
 
 def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:

@@ -5,8 +5,9 @@ whose network is a :class:`PackageNetwork` (the package's network behind
 our (B, C, Y, X) layout, padding inputs to a size the package allows) and
 whose normalisation is the package's fixed pre- and postprocessing. It works
 for one 2D input image and one output image (axes batch, channel, y, x in
-any order), with ``pytorch_state_dict`` or ``torchscript`` weights and fixed
-affine processing (``scale_linear``, ``fixed_zero_mean_unit_variance``).
+any order), with ``torchscript`` weights or, where allowed to run the
+package's own Python code, ``pytorch_state_dict`` weights, and fixed affine
+processing (``scale_linear``, ``fixed_zero_mean_unit_variance``).
 """
 
 from __future__ import annotations
@@ -24,22 +25,28 @@ from torch import nn
 from ..config import Architecture, Config, DataConfig, ModelConfig, Task, TrainingConfig
 from ..data.normalization import Normalizer
 from ..model import TrainedModel
-from .bioimageio import BioimageioError
+from .bioimageio import BioimageioError, PackageCodeError
 
-#: Weight formats that can be opened, in order of preference.
-READABLE_WEIGHTS = ("pytorch_state_dict", "torchscript")
+#: Weight formats that can be opened, in order of preference: TorchScript runs no Python of
+#: the package, a state dict's architecture file is the package's own code.
+READABLE_WEIGHTS = ("torchscript", "pytorch_state_dict")
 
 
-def load_foreign(bio: SimpleNamespace, descr, path: Path) -> TrainedModel:
+def load_foreign(
+    bio: SimpleNamespace, descr, path: Path, *, run_package_code: bool = False
+) -> TrainedModel:
     """Open another tool's package, already read into ``descr`` (a spec-0.5 ModelDescr).
 
     ``bio`` holds the bioimageio functions in use (see
-    :func:`.bioimageio.load_bioimageio`, the public entry point).
+    :func:`.bioimageio.load_bioimageio`, the public entry point, which
+    describes ``run_package_code``).
 
     Raises
     ------
     BioimageioError
         Naming what the package has that cannot be predicted with our tiling.
+    PackageCodeError
+        If only the package's own code can build its network, not allowed to run.
     """
     where = f"package {str(path)!r} ({descr.name})"
     if len(descr.inputs) != 1 or len(descr.outputs) != 1:
@@ -79,19 +86,24 @@ def load_foreign(bio: SimpleNamespace, descr, path: Path) -> TrainedModel:
             factor=factor,
         )
         task = Task.SUPERRES.value if factor > 1 else Task.DENOISE.value
-    inner = _foreign_network(bio, descr, where)
+    # every check before the network: a package refused for its processing asks nothing
+    in_gain, in_offset = _affine_chain(tensor_in.preprocessing, in_channels, where, "preprocessing")
+    out_gain, out_offset = _affine_chain(
+        tensor_out.postprocessing, out_channels, where, "postprocessing"
+    )
     network = PackageNetwork(
-        inner, input_axes=in_axes, output_axes=out_axes, minimum=minimum, step=step, factor=factor
+        _foreign_network(bio, descr, where, run_package_code),
+        input_axes=in_axes,
+        output_axes=out_axes,
+        minimum=minimum,
+        step=step,
+        factor=factor,
     )
     axes = "YXC" if in_channels > 1 else "YX"
     config = Config(
         model=model_config,
         data=DataConfig(axes=axes, patch_size=minimum),
         training=TrainingConfig(task=task),
-    )
-    in_gain, in_offset = _affine_chain(tensor_in.preprocessing, in_channels, where, "preprocessing")
-    out_gain, out_offset = _affine_chain(
-        tensor_out.postprocessing, out_channels, where, "postprocessing"
     )
     low = -in_offset / in_gain
     return TrainedModel(
@@ -169,23 +181,32 @@ def _parameterized(sizes: dict, where: str) -> tuple[int, int]:
     return next(iter(rules))
 
 
-def _foreign_network(bio, descr, where: str) -> nn.Module:
-    """The package's network, from its pytorch_state_dict or torchscript weights, on the CPU."""
+def _foreign_network(bio, descr, where: str, run_package_code: bool) -> nn.Module:
+    """The package's network, from its torchscript or pytorch_state_dict weights, on the CPU."""
     weights = descr.weights
     present = [name for name, entry in weights if entry is not None]
-    if weights.pytorch_state_dict is not None:
-        try:
-            return bio.load_torch_model(weights.pytorch_state_dict, devices=["cpu"]).eval()
-        except Exception as err:  # the package's own code may raise anything
-            raise BioimageioError(
-                f"{where}'s pytorch_state_dict network cannot be built: {err}"
-            ) from err
     if weights.torchscript is not None:
         data = bio.download(weights.torchscript).read()
         try:
             return torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
         except RuntimeError as err:
             raise BioimageioError(f"{where}'s torchscript weights cannot be read: {err}") from err
+    if weights.pytorch_state_dict is not None:
+        if not run_package_code:
+            architecture = weights.pytorch_state_dict.architecture
+            code = getattr(architecture, "source", None) or architecture.import_from
+            raise PackageCodeError(
+                f"{where} builds its network by running Python code it names ({code}, "
+                f"{architecture.callable}) and has no torchscript weights; a model file runs "
+                "no code unless allowed: allow it (apply --run-package-code, or Yes when "
+                "napari asks) only for a package from a source you trust."
+            )
+        try:
+            return bio.load_torch_model(weights.pytorch_state_dict, devices=["cpu"]).eval()
+        except Exception as err:  # the package's own code may raise anything
+            raise BioimageioError(
+                f"{where}'s pytorch_state_dict network cannot be built: {err}"
+            ) from err
     raise BioimageioError(
         f"{where} has weights in {', '.join(present)}; napari-autoencoders can open "
         f"{' or '.join(READABLE_WEIGHTS)} weights only."

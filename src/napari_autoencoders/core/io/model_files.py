@@ -69,11 +69,13 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
     return path
 
 
-def load_model(path: str | os.PathLike) -> TrainedModel:
+def load_model(path: str | os.PathLike, *, run_package_code: bool = False) -> TrainedModel:
     """Read a model written by :func:`save_model`, or open a bioimage.io package.
 
     A ``.zip`` or ``rdf.yaml`` path is opened by
-    :func:`~napari_autoencoders.core.io.bioimageio.load_bioimageio`.
+    :func:`~napari_autoencoders.core.io.bioimageio.load_bioimageio`, which
+    runs another tool's package's own Python code only where
+    ``run_package_code`` allows it (a package without TorchScript weights).
 
     Nothing in the file is executed: the header is JSON and the weights raw
     tensors. The tensors' names and shapes are compared with those of the
@@ -93,7 +95,7 @@ def load_model(path: str | os.PathLike) -> TrainedModel:
     from .bioimageio import is_package, load_bioimageio  # it imports this module
 
     if is_package(path):
-        return load_bioimageio(path)
+        return load_bioimageio(path, run_package_code=run_package_code)
     path = Path(path)
     if path.is_dir():
         raise ModelFileError(f"{str(path)!r} is a folder, not a model file.")
