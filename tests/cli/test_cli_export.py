@@ -87,17 +87,29 @@ def test_export_then_apply_the_package(files, tmp_path, capsys):
         (["--output", "model.safetensors"], "name the output 'model.zip'"),
         (["--output", "m.zip", "--license", "nope"], "not an SPDX licence identifier"),
         (["--output", "m.zip", "--authors", ";"], "at least one author"),
+        (["--output", "missing/m.zip"], "is in 'missing', which does not exist"),
+        (["--output", "folder.zip"], "'folder.zip' is a folder"),
     ],
 )
 def test_bad_export_options_get_one_line_errors(
     files, tmp_path, capsys, monkeypatch, options, message
 ):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder.zip").mkdir()
     args = ["export", "--model", str(files["model"]), "--authors", "Ada", *options]
     assert main(args) == 2
     error = capsys.readouterr().err
     assert message in error and error.count("\n") == 1
     assert not (tmp_path / "m.zip").exists()
+
+
+def test_a_package_is_not_exported_over_its_model(files, tmp_path, capsys):
+    package = tmp_path / "m.zip"
+    assert main(["export", "--model", str(files["model"]), "--output", str(package), "--authors", "A"]) == 0
+    before = package.read_bytes()
+    assert main(["export", "--model", str(package), "--output", str(package), "--authors", "A"]) == 2
+    assert "would destroy the input" in capsys.readouterr().err
+    assert package.read_bytes() == before
 
 
 def test_unsupported_package_is_reported_by_apply(files, tmp_path, capsys):

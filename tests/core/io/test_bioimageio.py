@@ -282,6 +282,22 @@ def test_bad_export_options_are_refused(tmp_path, options, message):
     assert not path.exists()
 
 
+def test_a_failed_export_leaves_the_previous_package_whole(tmp_path, monkeypatch):
+    import bioimageio.spec
+
+    path = export_bioimageio(make_model(), tmp_path / "model.zip", authors=["Ada"])
+    before = path.read_bytes()
+
+    def fails(descr, output_path):
+        output_path.write_bytes(b"half a package")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bioimageio.spec, "save_bioimageio_package", fails)
+    with pytest.raises(OSError, match="No space left"):
+        export_bioimageio(make_model(), path, authors=["Ada"])
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["model.zip"]
+
+
 def test_a_package_opened_from_another_tool_is_not_exported_again(tmp_path, foreign_package):
     model = load_bioimageio(foreign_package)
     with pytest.raises(ValueError, match="share that package itself"):

@@ -56,6 +56,7 @@ from ..data.normalization import Normalizer
 from ..model import TrainedModel
 from ..data import stabilization
 from ..nn import losses, models
+from .images import replacing
 from .model_files import ModelFileError
 
 #: How to install what this module needs.
@@ -191,9 +192,10 @@ def export_bioimageio(
     Raises
     ------
     ValueError
-        If ``path`` is not a ``.zip``, no author is given, the licence is not
-        an SPDX identifier, the model cannot be exported, or the sample does
-        not fit the model.
+        If ``path`` is not a ``.zip``, is a folder or lies in a folder that
+        does not exist, no author is given, the licence is not an SPDX
+        identifier, the model cannot be exported, or the sample does not fit
+        the model.
     MissingExtraError
         If the ``bioimageio`` extra is not installed.
     """
@@ -202,6 +204,11 @@ def export_bioimageio(
         raise ValueError(
             f"a bioimage.io package is a .zip file, got {str(path)!r}; name the output "
             f"{path.with_suffix('.zip').name!r}."
+        )
+    if path.is_dir() or not path.parent.is_dir():
+        where = "is a folder" if path.is_dir() else f"is in {str(path.parent)!r}, which does not exist"
+        raise ValueError(
+            f"the package {str(path)!r} {where}; choose a .zip file in an existing folder."
         )
     authors = [author.strip() for author in authors if author.strip()]
     if not authors:
@@ -234,7 +241,8 @@ def export_bioimageio(
             authors=authors,
             license=license,
         )
-        bio.save_bioimageio_package(descr, output_path=path)
+        with replacing(path) as temporary:  # a failed write leaves a previous package whole
+            bio.save_bioimageio_package(descr, output_path=temporary)
     return path
 
 
