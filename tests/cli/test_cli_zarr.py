@@ -190,6 +190,17 @@ def test_many_inputs_need_an_output_folder(tmp_path, model_path, capsys):
     assert "must be a folder" in capsys.readouterr().err
 
 
+def test_inputs_whose_results_share_a_name_are_refused_before_writing(tmp_path, model_path, capsys):
+    inputs = tmp_path / "raw"
+    inputs.mkdir()
+    np.save(inputs / "a.npy", blobs((64, 64)))
+    np.savez(inputs / "a.npz", blobs((64, 64), seed=1))  # its result would be a.npy too
+    output = tmp_path / "out"
+    assert apply("--model", model_path, "--input", inputs, "--output", output) != 0
+    assert "the results of a.npy and a.npz would all be written to 'a.npy'" in capsys.readouterr().err
+    assert not output.exists()
+
+
 def test_an_output_folder_needs_its_parent(tmp_path, model_path, capsys):
     np.save(tmp_path / "a.npy", blobs((64, 64)))
     pattern, output = str(tmp_path / "*.npy"), tmp_path / "missing" / "out"

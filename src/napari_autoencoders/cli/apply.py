@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 from collections.abc import Sequence
 from pathlib import Path
@@ -116,7 +117,8 @@ def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tupl
     ``output`` (created if missing) under the input's name; NumPy archives
     become ``.npy`` files and PNG images ``.tif`` files, which keep the
     float values of a prediction, and with ``zarr_outputs`` every output is
-    a ``.zarr`` store.
+    a ``.zarr`` store. Two inputs whose results would take one name (``a.png``
+    and ``a.tif``) are refused before anything is written.
     """
     if not names_many(pattern):
         return [(Path(pattern), Path(output))]
@@ -131,8 +133,19 @@ def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tupl
         raise FileNotFoundError(
             f"the folder above --output {output!r} does not exist; create it first."
         )
+    jobs = [(image, folder / _output_name(image, zarr_outputs)) for image in images]
+    sources = collections.defaultdict(list)
+    for image, result in jobs:
+        sources[result.name].append(image.name)
+    if clashes := {name: found for name, found in sources.items() if len(found) > 1}:
+        name, found = next(iter(clashes.items()))
+        raise ValueError(
+            f"the results of {' and '.join(found)} would all be written to {name!r} in "
+            f"{output!r} ({len(clashes)} such name(s)); apply them in separate runs, with "
+            "other --output folders."
+        )
     folder.mkdir(exist_ok=True)
-    return [(image, folder / _output_name(image, zarr_outputs)) for image in images]
+    return jobs
 
 
 def _output_name(image: Path, zarr_output: bool) -> str:
