@@ -6,6 +6,7 @@ points into a temporary folder.
 """
 
 import dataclasses
+import hashlib
 import io
 import sys
 import zipfile
@@ -606,6 +607,44 @@ def test_weights_that_do_not_match_their_hash_are_refused(packages, tmp_path):
     rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", lambda rdf: None)
     (tmp_path / "unpacked" / "weights.pt").write_bytes(b"tampered")
     with pytest.raises(ModelFileError, match="inconsistent: SHA256 mismatch"):
+        load_model(rdf)
+
+
+def _broken_norm(fault):
+    def edit(rdf):
+        norm = rdf["config"]["napari_autoencoders"]["input_norm"]
+        if fault == "equal range":
+            norm["high"] = norm["low"]
+        else:
+            norm["low"], norm["high"] = norm["low"] * 3, norm["high"] * 3
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        ("equal range", "input_norm: .*low < high"),
+        ("three channels", "input_norm has 3 channel\\(s\\) but the network 1"),
+        ("NaN weights", "NaN or infinite value"),
+    ],
+)
+def test_our_package_with_a_broken_normalisation_or_weights_is_refused(
+    packages, tmp_path, fault, message
+):
+    folder = tmp_path / "unpacked"
+    edit = (lambda rdf: None) if fault == "NaN weights" else _broken_norm(fault)
+    rdf = edit_package(packages["denoise"][1], folder, edit)
+    if fault == "NaN weights":  # saved with its hash, as a tool that diverged would write it
+        state = torch.load(folder / "weights.pt", weights_only=True)
+        name = next(key for key, value in state.items() if value.is_floating_point())
+        state[name] = torch.full_like(state[name], float("nan"))
+        torch.save(state, folder / "weights.pt")
+        description = read_yaml(rdf)
+        digest = hashlib.sha256((folder / "weights.pt").read_bytes()).hexdigest()
+        description["weights"]["pytorch_state_dict"]["sha256"] = digest
+        write_yaml(description, rdf)
+    with pytest.raises(ModelFileError, match=message):
         load_model(rdf)
 
 

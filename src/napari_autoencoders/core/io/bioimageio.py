@@ -57,7 +57,7 @@ from ..model import TrainedModel
 from ..data import stabilization
 from ..nn import losses, models
 from .images import replacing
-from .model_files import ModelFileError
+from .model_files import ModelFileError, check_weights, checked_normalizer
 
 #: How to install what this module needs.
 INSTALL_HINT = "pip install 'napari-autoencoders[bioimageio]'"
@@ -752,12 +752,15 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
         data = bio.download(descr.weights.pytorch_state_dict).read()
         # the package's network of phases holds ours; our prediction splits the images itself
         packaged = models.phased(network, config.model.noise_strides)
-        packaged.load_state_dict(torch.load(io.BytesIO(data), weights_only=True), strict=True)
+        state = torch.load(io.BytesIO(data), weights_only=True)
+        packaged.load_state_dict(state, strict=True)  # names and shapes
+        check_weights(state, packaged.state_dict())  # dtypes, finite values
+        channels = config.model.in_channels, config.model.out_channels
         return TrainedModel(
             config=config,
             network=network.eval(),
-            input_norm=Normalizer(**ours["input_norm"]),
-            target_norm=Normalizer(**ours["target_norm"]),
+            input_norm=checked_normalizer(ours["input_norm"], "input_norm", channels[0]),
+            target_norm=checked_normalizer(ours["target_norm"], "target_norm", channels[1]),
             history=list(ours.get("history", [])),
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as err:

@@ -121,7 +121,7 @@ def load_model(path: str | os.PathLike, *, run_package_code: bool = False) -> Tr
     network = build_model(config.model)
     tensors = _read_tensors(path)
     try:
-        _check_values(tensors, network.state_dict())
+        check_weights(tensors, network.state_dict())
         network.load_state_dict(tensors, strict=True)
     except (ValueError, RuntimeError) as err:
         raise ModelFileError(f"model file {str(path)!r} is unusable: {err}") from err
@@ -183,8 +183,20 @@ def _header_json(header: dict[str, str], key: str):
 
 
 def _normalizer(header: dict[str, str], key: str, channels: int) -> Normalizer:
+    return checked_normalizer(_header_json(header, key), key, channels)
+
+
+def checked_normalizer(data: object, key: str, channels: int) -> Normalizer:
+    """The normalisation ``data`` (:meth:`.Normalizer.to_dict`'s form) of ``channels`` channels.
+
+    Raises
+    ------
+    ValueError
+        If it is malformed, not finite with low < high, or of another
+        number of channels; the message names ``key``.
+    """
     try:
-        norm = Normalizer.from_dict(_header_json(header, key))
+        norm = Normalizer.from_dict(data)
     except ValueError as err:
         raise ValueError(f"{key}: {err}") from err
     if len(norm.low) != channels:
@@ -211,7 +223,7 @@ def _check_shapes(config: Config, shapes: dict[str, tuple[int, ...]]) -> None:
             )
 
 
-def _check_values(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+def check_weights(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
     """Raise ``ValueError`` for a tensor of another dtype or with NaN or infinite values."""
     for name, tensor in tensors.items():
         if tensor.dtype != expected[name].dtype:
