@@ -440,6 +440,19 @@ def test_a_time_budget_spent_before_the_first_step_keeps_the_old_model(
     assert path.read_bytes() == before
 
 
+@pytest.mark.parametrize("size", ["-5", "0", "inf", "nan"])
+@pytest.mark.parametrize("command", ["train", "encode"])
+def test_a_cache_size_that_is_not_a_positive_number_is_one_line(files, tmp_path, capsys, size, command):
+    if command == "train":
+        argv = ["train", "--input", files["image.npy"], "--model", tmp_path / "m.safetensors", *FAST]
+    else:
+        argv = ["encode", "--model", files["vae"], "--input", files["frames.npy"],
+                "--output", tmp_path / "codes.csv"]  # fmt: skip
+    line = one_line(capsys, 2, *argv, "--cache-mb", size)
+    assert "the cache size must be a positive number of megabytes" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- encode and sample -------------------------------------------------------------
 
 

@@ -53,6 +53,15 @@ class Region:
     x1: int
 
 
+def check_cache_size(cache_mb: float) -> None:
+    """Raise ``ValueError`` unless ``cache_mb`` is a positive, finite number of megabytes."""
+    if not (isinstance(cache_mb, (int, float)) and math.isfinite(cache_mb) and cache_mb > 0):
+        raise ValueError(
+            f"the cache size must be a positive number of megabytes, got {cache_mb!r}; "
+            f"the default is {DEFAULT_CACHE_MB}."
+        )
+
+
 class ImageCollection:
     """The planes of several lazy images, read through a cache of float32 blocks.
 
@@ -86,8 +95,7 @@ class ImageCollection:
     ):
         if not images:
             raise ValueError("no images to train on; give at least one image file or store.")
-        if cache_mb <= 0:
-            raise ValueError(f"the cache size must be positive, got {cache_mb} MB.")
+        check_cache_size(cache_mb)
         names = list(names) if names is not None else [f"image {i}" for i in range(len(images))]
         self.names = names
         self.views = [_view(image, axes, name) for image, name in zip(images, names)]

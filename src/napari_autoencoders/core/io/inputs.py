@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.axes import check_axes, guess_axes
-from ..data.collection import DEFAULT_CACHE_MB, ImageCollection
+from ..data.collection import DEFAULT_CACHE_MB, ImageCollection, check_cache_size
 from .images import READ_FORMATS
 from .zarr_store import is_zarr, open_image
 
@@ -99,6 +99,7 @@ def open_collection(
     except ValueError as err:
         raise ValueError(f"{paths[0]}: {err}") from err
     cache_mb = DEFAULT_CACHE_MB if cache_mb is None else cache_mb
+    check_cache_size(cache_mb)
     _warn_held(paths, [image.array for image in images], cache_mb)
     collection = ImageCollection(
         [image.array for image in images], letters, cache_mb=cache_mb, names=map(str, paths)
