@@ -1,6 +1,7 @@
 """The ``noise`` command: the noise the denoiser measures, printed before any training."""
 
 import numpy as np
+import pytest
 import tifffile
 from scipy import ndimage as ndi
 from skimage import data
@@ -43,3 +44,18 @@ def test_a_constant_image_gets_a_one_line_error(tmp_path, capsys):
     assert main(["noise", "--input", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("napari-autoencoders: error:") and "\n" not in err
+
+
+def test_a_zarr_store_is_measured_as_the_other_commands_read_it(tmp_path, capsys):
+    zarr = pytest.importorskip("zarr")
+    counts = np.random.default_rng(2).poisson(30 * (0.1 + 0.8 * data.camera()[::2, ::2] / 255.0))
+    store = zarr.create_array(tmp_path / "counts.zarr", shape=counts.shape, chunks=(64, 64), dtype="f4")
+    store[:] = counts
+    assert main(["noise", "--input", str(tmp_path / "counts.zarr"), "--axes", "YX"]) == 0
+    assert "shot noise" in capsys.readouterr().out
+
+
+def test_a_complex_image_is_refused_as_by_the_other_commands(tmp_path, capsys):
+    np.save(tmp_path / "complex.npy", np.ones((64, 64), np.complex64))
+    assert main(["noise", "--input", str(tmp_path / "complex.npy")]) == 2
+    assert "is complex; give its magnitude or real part" in capsys.readouterr().err

@@ -456,6 +456,13 @@ def test_a_cache_size_that_is_not_a_positive_number_is_one_line(files, tmp_path,
 # --- encode and sample -------------------------------------------------------------
 
 
+def test_encode_refuses_a_table_in_a_missing_folder_before_encoding(files, tmp_path, capsys):
+    output = tmp_path / "missing" / "codes.csv"
+    line = one_line(capsys, 2, "encode", "--model", files["vae"], "--input", files["frames.npy"],
+                    "--output", output)  # fmt: skip
+    assert f"the folder of {str(output)!r} does not exist; create it first" in line
+
+
 def test_encode_refuses_a_table_named_as_an_image(files, tmp_path, capsys):  # row 226
     line = one_line(
         capsys, 2, "encode", "--model", files["vae"], "--input", files["frames.npy"],

@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 
 from ..core.data.axes import guess_axes
-from ..core.io.images import check_not_input
+from ..core.io.images import check_destination, check_not_input
 from ..core.io.model_files import load_model
 from ..core.io.zarr_store import open_image
 from ..core.latent.clustering import cluster, default_embedding, embed
@@ -30,6 +30,7 @@ def run_encode(args: argparse.Namespace) -> int:
     """
     check_not_input(args.output, args.input, args.model, *([args.labels] if args.labels else []))
     check_suffix(args.output, ".csv", "the table")
+    check_destination(args.output)
     check_device(args.device)
     if args.labels and args.tile_stride is not None:
         raise ValueError("give --labels (objects) or --tile-stride (tiles), not both.")

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from ..core.data.axes import guess_axes
+from ..core.data.patches import check_image
+from ..core.io.zarr_store import open_image
 from ..core.noise_report import noise_report
-from ..core.io.images import read_image
 
 
 def run_noise(args: argparse.Namespace) -> int:
-    """Read the image, measure its noise, print the report."""
-    image = read_image(args.input)
-    axes = args.axes or guess_axes(image.shape)
+    """Read the image (a file or a zarr store, as the other commands), measure its noise, print the report."""
+    source = open_image(args.input)
+    image = np.asarray(source.array)
+    check_image(image, "the input image")
+    axes = args.axes or source.axes or guess_axes(image.shape)
     print(f"noise of {args.input} {tuple(image.shape)} read as {axes!r}:")
     for line in noise_report(image, axes).lines():
         print(f"  {line}")

@@ -42,7 +42,7 @@ def check_image(image: np.ndarray, name: str = "image") -> None:
                 f"{name} has {bad} NaN or infinite value(s); replace them (e.g. with "
                 "numpy.nan_to_num) before training or prediction."
             )
-    if np.issubdtype(dtype, np.floating) and np.finfo(dtype).max > _FLOAT32_MAX:
+    if np.issubdtype(dtype, np.floating) and float(np.finfo(dtype).max) > _FLOAT32_MAX:
         largest = max(float(np.max(image)), -float(np.min(image)))  # no copy, unlike abs
         if largest > _FLOAT32_MAX:
             raise ValueError(

@@ -305,6 +305,23 @@ def _photometric(shape: tuple[int, ...]) -> str:
     return "rgb" if len(shape) >= 3 and shape[-1] in (3, 4) else "minisblack"
 
 
+def check_destination(path: str | os.PathLike) -> None:
+    """Raise unless a file can be created at ``path``: a name in a folder that exists.
+
+    Raises
+    ------
+    IsADirectoryError
+        If ``path`` is a folder.
+    FileNotFoundError
+        If the destination folder does not exist.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder; give a file name.")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
+
+
 def check_writable(path: str | os.PathLike, shape: tuple[int, ...]) -> str:
     """Check that an array of ``shape`` can be written to ``path``; return its extension.
 
@@ -322,10 +339,7 @@ def check_writable(path: str | os.PathLike, shape: tuple[int, ...]) -> str:
     """
     path = Path(path)
     suffix = _suffix(path, WRITE_FORMATS, "write")
-    if path.is_dir():
-        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder; give a file name.")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"the folder of {str(path)!r} does not exist; create it first.")
+    check_destination(path)
     if suffix == ".png" and not (len(shape) == 2 or (len(shape) == 3 and shape[-1] in (3, 4))):
         raise ValueError(
             f"PNG holds a (Y, X) greyscale or (Y, X, 3|4) colour image, not shape {tuple(shape)}; "
