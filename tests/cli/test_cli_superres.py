@@ -50,6 +50,25 @@ def test_train_and_apply_each_mode(files, tmp_path, options, mode):
     assert read_image(output).shape == (48, 48)
 
 
+def test_a_result_keeps_the_pixel_sizes_of_an_imagej_tiff_at_its_factor(files, tmp_path):
+    import tifffile
+
+    from napari_autoencoders.core.io.zarr_store import open_image
+
+    model_path, source = tmp_path / "sr.safetensors", tmp_path / "low.tif"
+    assert run("train", "--task", "superres", "--factor", "2", "--input", files["high"],
+               "--model", model_path, *FAST) == 0  # fmt: skip
+    low = np.stack([np.load(files["low2"])] * 2)
+    tifffile.imwrite(source, low, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"axes": "ZYX", "unit": "micron", "spacing": 1.5})  # fmt: skip
+    for output in (tmp_path / "high.tif", tmp_path / "high.ome.zarr"):
+        assert run("apply", "--model", model_path, "--input", source, "--output", output, "--quiet") == 0
+        result = open_image(output)
+        assert result.axes == "ZYX" and result.array.shape == (2, 48, 48)
+        assert result.scale == (1.5, 0.25, 0.25)  # half the pixel size in Y and X
+        assert result.unit in ("micron", "micrometer")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -22,7 +22,9 @@ from ..core.io.zarr_store import (
     open_image,
     output_chunks,
     output_scale,
+    output_translation,
 )
+from ..core.io.tiff import writing_options
 from .checks import check_device, check_guessed_axes
 from .output import printer, run_with_bar
 
@@ -82,14 +84,18 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
     if client is not None:
         check_blockwise(model)
     shape, factor = output_shape(model, image.array.shape, axes), model.config.model.factor
+    scale = output_scale(image.scale, axes, factor)  # the stored pixel sizes, kept
     if is_zarr(output):  # written chunk by chunk into a temporary store
         # a store's chunks carry over; a compressed TIFF's strips are too small to
         input_chunks = image.array.chunks if is_zarr(source) else None
         chunks = output_chunks(input_chunks, axes, shape, factor)
-        scale = output_scale(image.scale, axes, factor)
-        destination = atomic_zarr(output, shape, chunks=chunks, axes=axes, scale=scale)
+        translation = output_translation(image.translation, image.scale, axes, factor)
+        destination = atomic_zarr(
+            output, shape, chunks=chunks, axes=axes, scale=scale, unit=image.unit,
+            translation=translation,
+        )  # fmt: skip
     else:  # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
-        destination = atomic_output(output, shape)
+        destination = atomic_output(output, shape, tiff=writing_options(axes, scale, image.unit))
     options = {"axes": axes, "tile": args.tile, "overlap": args.overlap}
     options.update(batch_size=args.batch_size, device=args.device or "auto", ensemble=args.ensemble)
     with destination as out:

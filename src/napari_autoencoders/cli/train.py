@@ -9,12 +9,14 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from ..core.config import Config
 from ..core.data.correlation import parse_strides
 from ..core.io.images import check_not_input, read_image
 from ..core.io.inputs import image_paths, names_many, open_collection
 from ..core.io.model_files import save_model
-from ..core.io.zarr_store import is_zarr
+from ..core.io.zarr_store import is_zarr, open_image
 from ..core.recipes import task_config
 from ..core.training import Trainer
 from .checks import check_device, check_model_path
@@ -62,10 +64,11 @@ def run_train(args: argparse.Namespace) -> int:
             f"{inputs.nbytes / 2**20:.0f} MB as float32, through a cache of "
             f"{inputs.cache_bytes / 2**20:g} MB"
         )
-    else:
-        inputs = read_image(paths[0])
-        shape, axes = inputs.shape, args.axes
-        config = config_from_args(args, shape)
+    else:  # in memory, with the axes the file stores (ImageJ, OME) unless given
+        source = open_image(paths[0])
+        inputs = np.array(source.array)  # read whole, writable
+        shape, axes = inputs.shape, args.axes or source.axes
+        config = config_from_args(args, shape, axes=axes)
     targets = read_image(args.target) if args.target else None
     if axes is None:
         say(f"axes not given: reading the {tuple(shape)} image as {config.data.axes!r}")

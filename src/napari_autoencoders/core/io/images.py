@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .tiff import check_one_series
+
 #: Extensions :func:`read_image` understands.
 READ_FORMATS = (".tif", ".tiff", ".npy", ".npz", ".png")
 #: Extensions :func:`write_image` understands.
@@ -144,7 +146,9 @@ def _write(path: Path, array: np.ndarray, suffix: str) -> None:
         iio.imwrite(path, _png_ready(array), plugin="pillow", extension=".png")
 
 
-def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32):
+def create_image(
+    path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32, *, tiff: dict | None = None
+):
     """Create the file for an image and return it mapped into memory for writing.
 
     Lets a large result be written piece by piece without ever being held
@@ -162,6 +166,9 @@ def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float
         Shape of the image, any axes.
     dtype : data-type
         Its dtype.
+    tiff : dict, optional
+        More ``tifffile`` options for a TIFF: its pixel sizes and axes
+        (:func:`.tiff.writing_options`).
 
     Returns
     -------
@@ -184,7 +191,9 @@ def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float
         import tifffile
 
         photometric = _photometric(shape)
-        array = tifffile.memmap(path, shape=tuple(shape), dtype=dtype, photometric=photometric)
+        array = tifffile.memmap(
+            path, shape=tuple(shape), dtype=dtype, photometric=photometric, **(tiff or {})
+        )
     else:
         return None
     try:
@@ -199,7 +208,7 @@ def create_image(path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float
 
 @contextlib.contextmanager
 def atomic_output(
-    path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32
+    path: str | os.PathLike, shape: tuple[int, ...], dtype=np.float32, *, tiff: dict | None = None
 ) -> Iterator[np.ndarray]:
     """Yield an array to fill; it becomes the file ``path`` only if the block succeeds.
 
@@ -221,6 +230,8 @@ def atomic_output(
         Shape of the image, any axes.
     dtype : data-type
         Its dtype.
+    tiff : dict, optional
+        As :func:`create_image`.
 
     Raises
     ------
@@ -236,7 +247,7 @@ def atomic_output(
             yield array
             _write(temporary, array, suffix)
         else:
-            array = create_image(temporary, shape, dtype)
+            array = create_image(temporary, shape, dtype, tiff=tiff)
             yield array
             array.flush()
 
@@ -366,6 +377,8 @@ def _suffix(path: Path, formats: tuple[str, ...], verb: str) -> str:
 def _read_tiff(path: Path, mmap: bool) -> np.ndarray:
     import tifffile
 
+    with tifffile.TiffFile(path) as tiff:
+        check_one_series(tiff, path)
     if mmap:
         try:
             return tifffile.memmap(path, mode="r")

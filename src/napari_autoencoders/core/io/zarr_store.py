@@ -22,12 +22,16 @@ from pathlib import Path
 import numpy as np
 
 from .images import _umask, read_image
+from .tiff import read_layout
 
 #: The extension of zarr stores; ``.ome.zarr`` outputs get OME-Zarr metadata.
 ZARR_SUFFIX = ".zarr"
 #: OME axis names (lower case) and the axis letters of :mod:`~..data.axes`.
 _OME_AXES = {"s": "S", "t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 _OME_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
+#: Units of length as OME-NGFF names them (UDUNITS-2), from ImageJ's and OME-XML's names.
+_NGFF_UNITS = {"micron": "micrometer", "µm": "micrometer", "μm": "micrometer", "um": "micrometer",
+               "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,22 @@ class LazyImage:
         strip by strip or tile by tile; a file that can be neither mapped nor
         chunked, e.g. a PNG, is read whole).
     axes : str or None
-        Axis letters from OME-Zarr metadata (e.g. ``"TCZYX"``); None for a plain
-        array, or when an axis has a name other than s, t, c, z, y, x.
+        Axis letters from OME-Zarr, ImageJ or OME-TIFF metadata (e.g.
+        ``"TCZYX"``); None for a plain array, or when an axis has a name
+        other than s, t, c, z, y, x.
     scale : tuple of float or None
         Physical size of a pixel along each axis, None when not stored.
+    unit : str or None
+        The unit of the sizes along Y and X, when stored.
+    translation : tuple of float or None
+        The position of the first pixel's centre along each axis (OME-Zarr).
     """
 
     array: object
     axes: str | None = None
     scale: tuple[float, ...] | None = None
+    unit: str | None = None
+    translation: tuple[float, ...] | None = None
 
 
 def _zarr():
@@ -87,10 +98,11 @@ def open_image(path: str | os.PathLike) -> LazyImage:
     """
     if is_zarr(path):
         return read_zarr(path)
-    if Path(path).suffix.lower() in (".tif", ".tiff"):
+    if Path(path).suffix.lower() in (".tif", ".tiff") and Path(path).is_file():
         tiled = _tiff_as_zarr(path)
-        if tiled is not None:
-            return LazyImage(tiled)
+        array = read_image(path, mmap=True) if tiled is None else tiled  # says what is wrong
+        layout = read_layout(path)  # ImageJ's or OME's axes and pixel sizes, else none
+        return LazyImage(array, layout.axes, layout.scale, layout.unit)
     return LazyImage(read_image(path, mmap=True))
 
 
@@ -169,11 +181,15 @@ def read_zarr(path: str | os.PathLike) -> LazyImage:
     letters = "".join(_OME_AXES.get(name.lower(), "") for name in axes)
     if len(letters) != len(axes) or not axes:  # an axis we do not know: let the caller say
         letters = None
-    scale = None
+    scale = translation = None
     for transform in level.get("coordinateTransformations", []):
         if transform.get("type") == "scale":
             scale = tuple(float(value) for value in transform["scale"])
-    return LazyImage(node[level["path"]], letters, scale)
+        elif transform.get("type") == "translation":
+            translation = tuple(float(value) for value in transform["translation"])
+    units = [axis.get("unit") for axis in image.get("axes", []) if isinstance(axis, dict)]
+    unit = next((u for u, name in zip(units, axes) if u and name.lower() in "yx"), None)
+    return LazyImage(node[level["path"]], letters, scale, unit, translation)
 
 
 def check_zarr_writable(path: str | os.PathLike) -> None:
@@ -220,6 +236,8 @@ def atomic_zarr(
     chunks: Sequence[int],
     axes: str | None = None,
     scale: Sequence[float] | None = None,
+    unit: str | None = None,
+    translation: Sequence[float] | None = None,
 ) -> Iterator[object]:
     """Yield a zarr array to fill; it becomes the store ``path`` only if the block succeeds.
 
@@ -243,6 +261,10 @@ def atomic_zarr(
         Axis letters (e.g. ``"ZYX"``); needed for ``.ome.zarr``.
     scale : sequence of float, optional
         Physical pixel size along each axis (OME-Zarr only; default 1).
+    unit : str, optional
+        The unit of the space axes' sizes (OME-Zarr only).
+    translation : sequence of float, optional
+        The first pixel's position along each axis (OME-Zarr only).
 
     Raises
     ------
@@ -265,7 +287,8 @@ def atomic_zarr(
             array = group.create_array(
                 "0", shape=tuple(shape), chunks=chunks, dtype=dtype, chunk_key_encoding=nested
             )
-            group.attrs["multiscales"] = [_multiscale(axes, scale or (1.0,) * len(shape))]
+            scale = scale or (1.0,) * len(shape)
+            group.attrs["multiscales"] = [_multiscale(axes, scale, unit, translation)]
         else:
             array = zarr.create_array(
                 str(temporary), shape=tuple(shape), chunks=chunks, dtype=dtype, fill_value=0
@@ -295,20 +318,28 @@ def check_ome_axes(axes: str | None, ndim: int) -> None:
         )
 
 
-def _multiscale(axes: str, scale: Sequence[float]) -> dict:
+def _multiscale(
+    axes: str, scale: Sequence[float], unit: str | None, translation: Sequence[float] | None
+) -> dict:
     """OME-NGFF 0.4 metadata of a one-level image."""
+    transforms = [{"type": "scale", "scale": list(scale)}]
+    if translation is not None:
+        transforms.append({"type": "translation", "translation": list(translation)})
     return {
         "version": "0.4",
         "axes": [
             {
                 "name": letter.lower(),
                 **({"type": _OME_TYPES[letter]} if letter in _OME_TYPES else {}),
+                **(
+                    {"unit": _NGFF_UNITS.get(unit, unit)}
+                    if unit and _OME_TYPES.get(letter) == "space"
+                    else {}
+                ),
             }
             for letter in axes
         ],
-        "datasets": [
-            {"path": "0", "coordinateTransformations": [{"type": "scale", "scale": list(scale)}]}
-        ],
+        "datasets": [{"path": "0", "coordinateTransformations": transforms}],
     }
 
 
@@ -364,4 +395,22 @@ def output_scale(
         return None
     return tuple(
         size / factor if a in "YX" else 1.0 if a == "C" else size for a, size in zip(axes, scale)
+    )
+
+
+def output_translation(
+    translation: Sequence[float] | None, scale: Sequence[float] | None, axes: str, factor: int = 1
+) -> tuple[float, ...] | None:
+    """The first pixel's position in a result upscaled ``factor`` times in Y and X (None stays None).
+
+    Its pixels are ``factor`` times smaller, so the first one's centre lies
+    ``(1 - 1 / factor) / 2`` of an input pixel before the input's: the result
+    covers the input's area.
+    """
+    if translation is None:
+        return None
+    scale = scale or (1.0,) * len(axes)
+    return tuple(
+        shift + size * (0.5 / factor - 0.5) if a in "YX" else shift
+        for a, shift, size in zip(axes, translation, scale)
     )

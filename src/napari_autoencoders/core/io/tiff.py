@@ -1,0 +1,159 @@
+"""What a TIFF file says of its pixels: axes, pixel sizes and their unit, and only one image.
+
+ImageJ and OME-TIFF files store their axes (``TZCYX`` orders) and the
+physical size of a pixel; the results of ``apply`` keep them (the sizes in Y
+and X divided by a super-resolution factor), written as ImageJ metadata,
+which Fiji, napari's TIFF readers and tifffile read back. A plain TIFF stores
+neither: its axes are guessed, as those of a NumPy file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: Units of length as ImageJ names them (its description is ASCII).
+_IMAGEJ_UNITS = {"µm": "micron", "μm": "micron", "um": "micron", "micrometer": "micron",
+                 "nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "meter": "m"}  # fmt: skip
+
+#: tifffile's axis letters (ImageJ, OME) as ours; ``S`` is tifffile's samples (RGB), our ``C``.
+_AXES = {"T": "T", "Z": "Z", "C": "C", "S": "C", "Y": "Y", "X": "X", "I": "S", "Q": "S"}
+
+
+@dataclass(frozen=True)
+class TiffLayout:
+    """The axes, pixel sizes and unit a TIFF stores; None where it stores none.
+
+    Attributes
+    ----------
+    axes : str or None
+        Our axis letters (``"ZCYX"``, ``"SYX"``...), from ImageJ or OME metadata.
+    scale : tuple of float or None
+        The physical size of a pixel along each axis (1 on C, S and T).
+    unit : str or None
+        The unit of the sizes along Y and X, e.g. ``"micron"``.
+    """
+
+    axes: str | None = None
+    scale: tuple[float, ...] | None = None
+    unit: str | None = None
+
+
+def read_layout(path: str | os.PathLike) -> TiffLayout:
+    """The :class:`TiffLayout` of the TIFF at ``path`` (its first and only image).
+
+    Raises
+    ------
+    ValueError
+        If the file holds several images of different series (not the
+        levels of one pyramid), of which only the first would be read.
+    """
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        check_one_series(tiff, path)
+        if not (tiff.is_imagej or tiff.is_ome):
+            return TiffLayout()
+        series = tiff.series[0]
+        axes = "".join(_AXES.get(letter, "?") for letter in series.axes)
+        if "?" in axes or len(set(axes)) != len(axes):
+            return TiffLayout()
+        if tiff.is_imagej:
+            sizes, unit = _imagej_sizes(tiff)
+        else:
+            sizes, unit = _ome_sizes(tiff)
+    if not sizes:
+        return TiffLayout(axes)
+    scale = tuple(float(sizes.get(letter, 1.0)) for letter in axes)
+    return TiffLayout(axes, scale, unit)
+
+
+def check_one_series(tiff, path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` if ``tiff`` (an open ``tifffile.TiffFile``) holds several images.
+
+    Reduced-resolution pages (a thumbnail) are not images of their own.
+    """
+    series = [tiff.series[0], *(s for s in tiff.series[1:] if not _reduced(s))]
+    if len(series) > 1:
+        shapes = ", ".join(str(tuple(each.shape)) for each in series[:4])
+        raise ValueError(
+            f"{str(path)!r} holds {len(series)} separate images ({shapes}"
+            f"{', ...' if len(series) > 4 else ''}), of which only the first would be read; "
+            "save them as one stack, or as files of their own."
+        )
+
+
+def _reduced(series) -> bool:
+    """Whether a series holds a reduced-resolution copy (a thumbnail, a preview)."""
+    return bool(getattr(series.keyframe, "is_reduced", False))
+
+
+def _imagej_sizes(tiff) -> tuple[dict[str, float], str | None]:
+    """Pixel sizes by axis letter from ImageJ's resolution tags and description."""
+    metadata = tiff.imagej_metadata or {}
+    page = tiff.pages.first
+    sizes = {}
+    for letter, name in (("X", "XResolution"), ("Y", "YResolution")):
+        tag = page.tags.get(name)
+        if tag is None:
+            continue
+        numerator, denominator = tag.value
+        if numerator > 0 and denominator > 0:
+            sizes[letter] = denominator / numerator  # pixels per unit, inverted
+    if not sizes or (set(sizes.values()) == {1.0} and "unit" not in metadata):  # uncalibrated
+        return {}, None
+    spacing = metadata.get("spacing")
+    if isinstance(spacing, (int, float)) and math.isfinite(spacing) and spacing > 0:
+        sizes["Z"] = float(spacing)
+    return sizes, metadata.get("unit")
+
+
+def _ome_sizes(tiff) -> tuple[dict[str, float], str | None]:
+    """Pixel sizes by axis letter from the OME-XML's first image."""
+    import tifffile
+
+    try:
+        image = tifffile.xml2dict(tiff.ome_metadata)["OME"]["Image"]
+    except (KeyError, TypeError, ValueError):
+        return {}, None
+    pixels = (image[0] if isinstance(image, list) else image).get("Pixels", {})
+    sizes = {
+        letter: float(pixels[f"PhysicalSize{letter}"])
+        for letter in "XYZ"
+        if isinstance(pixels.get(f"PhysicalSize{letter}"), (int, float))
+    }
+    return sizes, pixels.get("PhysicalSizeXUnit", "µm") if sizes else None
+
+
+def writing_options(axes: str, scale: Sequence[float] | None, unit: str | None) -> dict:
+    """``tifffile.imwrite`` options that store ``scale`` (pixel sizes along ``axes``) and ``unit``.
+
+    Axes in ImageJ's order (of ``TZCYX``) are written as an ImageJ hyperstack
+    with its unit and Z spacing; other orders keep the sizes in Y and X in
+    the resolution tags. No scale: no options.
+    """
+    if scale is None:
+        return {}
+    sizes = dict(zip(axes, scale))
+    options = {"resolution": (1.0 / sizes["X"], 1.0 / sizes["Y"])}  # pixels per unit, X first
+    if _imagej_order(axes):
+        metadata = {"axes": axes}
+        if unit:
+            unit = _IMAGEJ_UNITS.get(unit, unit)
+            metadata["unit"] = unit.encode("ascii", "backslashreplace").decode()
+        if "Z" in sizes:
+            metadata["spacing"] = sizes["Z"]
+        options.update(imagej=True, metadata=metadata)
+    return options
+
+
+def _imagej_order(axes: str) -> bool:
+    """Whether ``axes`` are some of ImageJ's ``TZCYX``, in its order, ending in YX."""
+    order = "TZCYX"
+    return (
+        axes.endswith("YX")
+        and all(letter in order for letter in axes)
+        and list(axes) == sorted(axes, key=order.index)
+    )
