@@ -201,6 +201,19 @@ def test_inputs_whose_results_share_a_name_are_refused_before_writing(tmp_path, 
     assert not output.exists()
 
 
+def test_a_stack_stored_as_channels_is_read_as_planes_by_a_grey_model(tmp_path, model_path, capsys):
+    import tifffile
+
+    planes = stack((3, 64, 64))
+    tifffile.imwrite(tmp_path / "stack.tif", planes, imagej=True)  # stored as 3 channels
+    assert apply("--model", model_path, "--input", tmp_path / "stack.tif",
+                 "--output", tmp_path / "out.tif", "--tile", "64", "--device", "cpu") == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "stores its axes as 'CYX', 3 channel(s), where the model takes 1: guessing" in out
+    expected = predict(load_model(model_path), planes, axes="SYX", tile=64, device="cpu")
+    np.testing.assert_allclose(tifffile.imread(tmp_path / "out.tif"), expected, atol=1e-5)
+
+
 def test_an_output_folder_needs_its_parent(tmp_path, model_path, capsys):
     np.save(tmp_path / "a.npy", blobs((64, 64)))
     pattern, output = str(tmp_path / "*.npy"), tmp_path / "missing" / "out"

@@ -149,6 +149,7 @@ def test_a_diverged_training_keeps_its_best_validated_model(
     assert "the training diverged" in notifications["error"][-1]
     if validated:
         assert len(widget.model.history) == 1 and registry.names() == ["denoise (self-supervised) on noisy #1"]
+        assert notifications["info"][-1].startswith("Kept the best model before the divergence")
     else:
         assert "none were validated, so no model was kept" in notifications["error"][-1]
         assert widget.model is None and len(registry) == 0

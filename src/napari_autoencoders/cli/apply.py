@@ -25,7 +25,7 @@ from ..core.io.zarr_store import (
     output_translation,
 )
 from ..core.io.tiff import writing_options
-from .checks import check_device, check_guessed_axes
+from .checks import check_device, check_guessed_axes, stored_axes
 from .output import printer, run_with_bar
 
 
@@ -72,8 +72,12 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
     """Predict ``source`` into ``output``, here or on ``client``'s cluster when given."""
     say = printer(args.quiet)
     image = open_image(source)  # zarr chunk by chunk, compressed TIFF strip by strip, files mapped
-    axes = args.axes or image.axes or _apply_axes(model.config.data.axes, image.array.shape)
-    if args.axes is None and image.axes is None:
+    channels = model.config.model.in_channels
+    stored, note = stored_axes(None if args.axes else image.axes, image.array.shape, channels)
+    if note:
+        say(note)
+    axes = args.axes or stored or _apply_axes(model.config.data.axes, image.array.shape)
+    if args.axes is None and stored is None:
         check_guessed_axes(image.array.shape, axes, model.config.model.in_channels)
         if axes != model.config.data.axes:
             say(

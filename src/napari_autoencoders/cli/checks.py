@@ -138,3 +138,22 @@ def check_guessed_axes(shape: Sequence[int], axes: str, channels: int) -> None:
         f"{shape[-2]}x{shape[-1]} pixels. If its last axis holds {shape[-1]} colour channels, "
         f"give --axes {colour}{convert}; if it really is a stack, give --axes {axes}."
     )
+
+
+def stored_axes(stored: str | None, shape: Sequence[int], channels: int) -> tuple[str | None, str]:
+    """The axes a file stores, kept where they give the model its ``channels``; and what to say.
+
+    A stack written by ``tifffile.imwrite(..., imagej=True)`` without axes is
+    stored as channels (``CYX``); a model of another channel count then reads
+    the file with guessed axes instead, and the returned line says so. None
+    (guess the axes) where the file stores none.
+    """
+    if stored is None:
+        return None, ""
+    count = shape[stored.index("C")] if "C" in stored else 1
+    if count == channels:
+        return stored, ""
+    return None, (
+        f"the file stores its axes as {stored!r}, {count} channel(s), where the model takes "
+        f"{channels}: guessing them instead (give --axes to choose)"
+    )

@@ -18,7 +18,7 @@ from ..core.latent.encoding import (
     latent_table,
     write_csv,
 )
-from .checks import check_device, check_guessed_axes, check_suffix
+from .checks import check_device, check_guessed_axes, check_suffix, stored_axes
 from .output import printer, run_with_bar
 
 
@@ -38,9 +38,13 @@ def run_encode(args: argparse.Namespace) -> int:
     source = open_image(args.input)
     # a zarr store, memory-mapped file or compressed TIFF is read batch by batch, never whole
     image = source.array
-    axes = args.axes or source.axes or guess_axes(image.shape)
-    if args.axes is None and source.axes is None:
-        check_guessed_axes(image.shape, axes, model.config.model.in_channels)
+    channels = model.config.model.in_channels
+    stored, note = stored_axes(None if args.axes else source.axes, image.shape, channels)
+    if note:
+        printer(args.quiet)(note)
+    axes = args.axes or stored or guess_axes(image.shape)
+    if args.axes is None and stored is None:
+        check_guessed_axes(image.shape, axes, channels)
     options = dict(
         axes=axes, batch_size=args.batch_size, device=args.device or "auto", cache_mb=args.cache_mb
     )

@@ -72,6 +72,8 @@ def run_train(args: argparse.Namespace) -> int:
     targets = read_image(args.target) if args.target else None
     if axes is None:
         say(f"axes not given: reading the {tuple(shape)} image as {config.data.axes!r}")
+    elif args.axes is None:
+        say(f"reading the {tuple(shape)} image as {axes!r}, the axes its file stores (--axes to choose)")
     try:
         trainer = Trainer(config, inputs, targets)
     except ValueError as err:  # name the options given as their flags

@@ -705,14 +705,15 @@ class TrainWidget(JobPanel):
         # quit() (e.g. from napari's activity dock) skips `returned`: keep the model anyway
         self._keep(self._trainer.result())
 
-    def _keep(self, model: TrainedModel) -> None:
-        """Keep and register the finished model, and say how it went."""
+    def _keep(self, model: TrainedModel, *, diverged: bool = False) -> None:
+        """Keep and register the finished model (the best before a divergence), and say how it went."""
         self.model = model
         name = self.registry.add(model, self._label)
         if model.history:
             best = min(entry["val_loss"] for entry in model.history)
+            ended = "Kept the best model before the divergence" if diverged else "Training finished"
             show_info(
-                f"Training finished: best validation loss {best:.4g} after "
+                f"{ended}: best validation loss {best:.4g} after "
                 f"{len(model.history)} epoch(s). Saved in this session as {name!r}."
             )
             if self._trainer is not None and (warning := self._trainer.warning()):
@@ -727,7 +728,7 @@ class TrainWidget(JobPanel):
         model, message = kept_after_failure(self._trainer, error)
         show_error(f"Training failed: {message}")
         if model is not None:
-            self._keep(model)
+            self._keep(model, diverged=True)
 
     def _on_warned(self, warning: tuple) -> None:
         """Show a warning of the training (``warnings.showwarning``'s arguments) as a notification.

@@ -540,6 +540,20 @@ def test_a_package_that_runs_its_code_opens_when_allowed(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "out.npy")[:-2, :-2], expected[:-2, :-2], atol=0.05)
 
 
+def test_unreadable_torchscript_weights_fall_back_to_the_allowed_code(tmp_path):
+    path, network = build_foreign_package(tmp_path / "built", weights="both")
+    folder = tmp_path / "unpacked"
+    rdf = edit_package(path, folder, lambda rdf: None)
+    (folder / "weights_ts.pt").write_bytes(b"from a newer torch")
+    description = read_yaml(rdf)
+    digest = hashlib.sha256(b"from a newer torch").hexdigest()
+    description["weights"]["torchscript"]["sha256"] = digest
+    write_yaml(description, rdf)
+    with pytest.raises(PackageCodeError, match="its torchscript weights cannot be read"):
+        load_model(rdf)
+    assert isinstance(load_model(rdf, run_package_code=True).network, PackageNetwork)
+
+
 def test_torchscript_weights_open_first_and_run_no_package_code(tmp_path, code_refused):
     path, network = build_foreign_package(tmp_path, weights="both")
     model = load_model(path)

@@ -50,20 +50,26 @@ def test_separate_images_are_refused_but_a_thumbnail_is_not_one(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("axes", "imagej"), [("ZCYX", True), ("TYX", True), ("YX", True), ("SYX", False), ("YXC", False)]
+    ("axes", "kind"),
+    [("ZCYX", "imagej"), ("TYX", "imagej"), ("YX", "imagej"), ("CZYX", "ome"), ("SYX", "ome"),
+     ("YXC", None)],  # fmt: skip
 )
-def test_sizes_are_written_as_imagej_metadata_where_its_order_allows(tmp_path, axes, imagej):
+def test_axes_and_sizes_are_written_as_imagej_or_ome_metadata(tmp_path, axes, kind):
     shape = {"S": 2, "T": 2, "Z": 3, "C": 2, "Y": 16, "X": 20}
     scale = tuple({"Y": 0.25, "X": 0.5, "Z": 0.7}.get(a, 1.0) for a in axes)
-    options = writing_options(axes, scale, "µm")
-    path = tmp_path / "out.tif"
-    tifffile.imwrite(path, np.zeros([shape[a] for a in axes], np.float32), **options)
+    data = np.zeros([shape[a] for a in axes], np.float32)
+    for sizes, name in ((scale, "sized.tif"), (None, "unsized.tif")):
+        tifffile.imwrite(tmp_path / name, data, **writing_options(axes, sizes, "µm"))
+    sized, unsized = read_layout(tmp_path / "sized.tif"), read_layout(tmp_path / "unsized.tif")
+    if kind is None:  # channels last: neither, rather than sizes read in inches
+        assert sized == unsized == TiffLayout() and writing_options(axes, scale, "µm") == {}
+    else:
+        assert sized == TiffLayout(axes, scale, "micron" if kind == "imagej" else "µm")
+        assert unsized == TiffLayout(axes)
 
-    layout = read_layout(path)
-    if imagej:
-        assert layout == TiffLayout(axes, scale, "micron")
-    else:  # the resolution tags alone, which Fiji and tifffile show
-        assert layout == TiffLayout() and "imagej" not in options
-        with tifffile.TiffFile(path) as tiff:
-            assert tiff.pages.first.tags["XResolution"].value == (2, 1)
-    assert writing_options(axes, None, "µm") == {}
+
+def test_a_pixel_size_of_zero_is_no_size(tmp_path):
+    path = tmp_path / "zero.ome.tif"
+    tifffile.imwrite(path, np.zeros((16, 20), np.float32),
+                     metadata={"axes": "YX", "PhysicalSizeX": 0.0, "PhysicalSizeY": 0.5})  # fmt: skip
+    assert read_layout(path) == TiffLayout("YX")

@@ -193,3 +193,18 @@ def test_a_corrupt_tiff_is_a_clear_error(tmp_path):
     (tmp_path / "bad.tif").write_bytes(b"II*\x00not a tiff at all")
     with pytest.raises(ValueError, match="bad.tif"):
         open_image(tmp_path / "bad.tif")
+
+
+@pytest.mark.parametrize("ome", [True, False])
+def test_a_pyramidal_tiff_opens_at_its_full_resolution(tmp_path, ome):
+    import tifffile
+
+    path = tmp_path / ("pyramid.ome.tif" if ome else "pyramid.tif")
+    image = np.arange(128 * 128, dtype=np.uint16).reshape(128, 128)
+    metadata = {"axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5} if ome else None
+    with tifffile.TiffWriter(path, ome=ome) as writer:
+        writer.write(image, subifds=1, tile=(32, 32), metadata=metadata)
+        writer.write(image[::2, ::2], subfiletype=1, tile=(32, 32))
+    opened = open_image(path)
+    np.testing.assert_array_equal(opened.array[:], image)
+    assert opened.scale == ((0.5, 0.5) if ome else None)

@@ -185,21 +185,29 @@ def _foreign_network(bio, descr, where: str, run_package_code: bool) -> nn.Modul
     """The package's network, from its torchscript or pytorch_state_dict weights, on the CPU."""
     weights = descr.weights
     present = [name for name, entry in weights if entry is not None]
+    unreadable = None  # why torchscript weights could not be read, if they could not
     if weights.torchscript is not None:
         data = bio.download(weights.torchscript).read()
         try:
             return torch.jit.load(io.BytesIO(data), map_location="cpu").eval()
         except RuntimeError as err:
-            raise BioimageioError(f"{where}'s torchscript weights cannot be read: {err}") from err
+            if weights.pytorch_state_dict is None:
+                raise BioimageioError(f"{where}'s torchscript weights cannot be read: {err}") from err
+            unreadable = str(err).strip().splitlines()[0]
     if weights.pytorch_state_dict is not None:
         if not run_package_code:
             architecture = weights.pytorch_state_dict.architecture
             code = getattr(architecture, "source", None) or architecture.import_from
+            script = (
+                f"its torchscript weights cannot be read ({unreadable})"
+                if unreadable
+                else "it has no torchscript weights"
+            )
             raise PackageCodeError(
                 f"{where} builds its network by running Python code it names ({code}, "
-                f"{architecture.callable}) and has no torchscript weights; a model file runs "
-                "no code unless allowed: allow it (apply --run-package-code, or Yes when "
-                "napari asks) only for a package from a source you trust."
+                f"{architecture.callable}), and {script}; a model file runs no code unless "
+                "allowed: allow it (the apply command's --run-package-code, or Yes when napari "
+                "asks) only for a package from a source you trust."
             )
         try:
             return bio.load_torch_model(weights.pytorch_state_dict, devices=["cpu"]).eval()

@@ -3,8 +3,9 @@
 ImageJ and OME-TIFF files store their axes (``TZCYX`` orders) and the
 physical size of a pixel; the results of ``apply`` keep them (the sizes in Y
 and X divided by a super-resolution factor), written as ImageJ metadata,
-which Fiji, napari's TIFF readers and tifffile read back. A plain TIFF stores
-neither: its axes are guessed, as those of a NumPy file.
+which Fiji and tifffile read back. A plain TIFF stores
+neither: its axes are guessed, as those of a NumPy file. Results in another
+order of the axes are written as OME-TIFF.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from dataclasses import dataclass
 #: Units of length as ImageJ names them (its description is ASCII).
 _IMAGEJ_UNITS = {"µm": "micron", "μm": "micron", "um": "micron", "micrometer": "micron",
                  "nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "meter": "m"}  # fmt: skip
+
+#: Units of length as OME-XML names them.
+_OME_UNITS = {"micron": "µm", "um": "µm", "micrometer": "µm", "nanometer": "nm",
+              "millimeter": "mm", "centimeter": "cm", "meter": "m"}  # fmt: skip
 
 #: tifffile's axis letters (ImageJ, OME) as ours; ``S`` is tifffile's samples (RGB), our ``C``.
 _AXES = {"T": "T", "Z": "Z", "C": "C", "S": "C", "Y": "Y", "X": "X", "I": "S", "Q": "S"}
@@ -105,7 +110,7 @@ def _imagej_sizes(tiff) -> tuple[dict[str, float], str | None]:
     if not sizes or (set(sizes.values()) == {1.0} and "unit" not in metadata):  # uncalibrated
         return {}, None
     spacing = metadata.get("spacing")
-    if isinstance(spacing, (int, float)) and math.isfinite(spacing) and spacing > 0:
+    if _is_size(spacing):
         sizes["Z"] = float(spacing)
     return sizes, metadata.get("unit")
 
@@ -122,33 +127,48 @@ def _ome_sizes(tiff) -> tuple[dict[str, float], str | None]:
     sizes = {
         letter: float(pixels[f"PhysicalSize{letter}"])
         for letter in "XYZ"
-        if isinstance(pixels.get(f"PhysicalSize{letter}"), (int, float))
+        if _is_size(pixels.get(f"PhysicalSize{letter}"))
     }
+    if "X" not in sizes or "Y" not in sizes:
+        return {}, None
     return sizes, pixels.get("PhysicalSizeXUnit", "µm") if sizes else None
 
 
+def _is_size(value: object) -> bool:
+    """Whether ``value`` is a pixel size: a finite number above 0."""
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
 def writing_options(axes: str, scale: Sequence[float] | None, unit: str | None) -> dict:
-    """``tifffile.imwrite`` options that store ``scale`` (pixel sizes along ``axes``) and ``unit``.
+    """``tifffile.imwrite`` options that store ``axes``, ``scale`` (pixel sizes) and ``unit``.
 
     Axes in ImageJ's order (of ``TZCYX``) are written as an ImageJ hyperstack
-    with its unit and Z spacing; other orders keep the sizes in Y and X in
-    the resolution tags. No scale: no options.
+    with its unit and Z spacing, which Fiji reads; other orders of those
+    letters and ``S`` (a stack), ending in YX, as an OME-TIFF; any other
+    order (channels last) with neither: resolution tags alone would be read
+    in inches.
     """
-    if scale is None:
-        return {}
-    sizes = dict(zip(axes, scale))
-    options = {"resolution": (1.0 / sizes["X"], 1.0 / sizes["Y"])}  # pixels per unit, X first
+    sizes = dict(zip(axes, scale)) if scale is not None else {}
     if _imagej_order(axes):
         metadata = {"axes": axes}
-        if unit:
+        if unit and sizes:
             unit = _IMAGEJ_UNITS.get(unit, unit)
             metadata["unit"] = unit.encode("ascii", "backslashreplace").decode()
         if "Z" in sizes:
             metadata["spacing"] = sizes["Z"]
-        options.update(imagej=True, metadata=metadata)
-    return options
-
-
+        options = {"imagej": True, "metadata": metadata}
+        if sizes:
+            options["resolution"] = (1.0 / sizes["X"], 1.0 / sizes["Y"])  # per unit, X first
+        return options
+    if axes.endswith("YX") and set(axes) <= set("TZCSYX"):
+        metadata = {"axes": axes.replace("S", "Q")}  # tifffile's letter of an unknown axis
+        for letter in "XYZ" if sizes else "":
+            if letter in sizes:
+                metadata[f"PhysicalSize{letter}"] = sizes[letter]
+                if unit:
+                    metadata[f"PhysicalSize{letter}Unit"] = _OME_UNITS.get(unit, unit)
+        return {"ome": True, "metadata": metadata}
+    return {}
 def _imagej_order(axes: str) -> bool:
     """Whether ``axes`` are some of ImageJ's ``TZCYX``, in its order, ending in YX."""
     order = "TZCYX"

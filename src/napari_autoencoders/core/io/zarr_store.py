@@ -126,7 +126,7 @@ def _tiff_as_zarr(path: str | os.PathLike):
             series = tiff.series[0]
             if series.dataoffset is not None:  # contiguous, uncompressed: mapped instead
                 return None
-        store = tifffile.imread(path, aszarr=True)
+        store = tifffile.imread(path, aszarr=True, level=0)  # a pyramid's full resolution
         array = zarr.open(store, mode="r")
     except (OSError, ValueError, KeyError, IndexError, tifffile.TiffFileError) as err:
         raise ValueError(f"could not read {str(path)!r} as a TIFF ({err}).") from err
