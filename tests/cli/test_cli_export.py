@@ -87,8 +87,8 @@ def test_export_then_apply_the_package(files, tmp_path, capsys):
         (["--output", "model.safetensors"], "name the output 'model.zip'"),
         (["--output", "m.zip", "--license", "nope"], "not an SPDX licence identifier"),
         (["--output", "m.zip", "--authors", ";"], "at least one author"),
-        (["--output", "missing/m.zip"], "is in 'missing', which does not exist"),
-        (["--output", "folder.zip"], "'folder.zip' is a folder"),
+        (["--output", "missing/m.zip"], "the folder of 'missing/m.zip' does not exist"),
+        (["--output", "folder.zip"], "'folder.zip': it is a folder"),
     ],
 )
 def test_bad_export_options_get_one_line_errors(

@@ -78,7 +78,7 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
         say(note)
     axes = args.axes or stored or _apply_axes(model.config.data.axes, image.array.shape)
     if args.axes is None and stored is None:
-        check_guessed_axes(image.array.shape, axes, model.config.model.in_channels)
+        check_guessed_axes(image.array.shape, axes, channels)
         if axes != model.config.data.axes:
             say(
                 f"the model was trained on {model.config.data.axes!r} images; reading the "

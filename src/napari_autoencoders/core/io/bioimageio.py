@@ -56,7 +56,7 @@ from ..data.normalization import Normalizer
 from ..model import TrainedModel
 from ..data import stabilization
 from ..nn import losses, models
-from .images import replacing
+from .images import check_destination, replacing
 from .model_files import ModelFileError, check_weights, checked_normalizer
 
 #: How to install what this module needs.
@@ -192,10 +192,12 @@ def export_bioimageio(
     Raises
     ------
     ValueError
-        If ``path`` is not a ``.zip``, is a folder or lies in a folder that
-        does not exist, no author is given, the licence is not an SPDX
-        identifier, the model cannot be exported, or the sample does not fit
-        the model.
+        If ``path`` is not a ``.zip``, no author is given, the licence is not
+        an SPDX identifier, the model cannot be exported, or the sample does
+        not fit the model.
+    IsADirectoryError, FileNotFoundError
+        If ``path`` is a folder or its folder does not exist
+        (:func:`.images.check_destination`), before any work.
     MissingExtraError
         If the ``bioimageio`` extra is not installed.
     """
@@ -205,11 +207,7 @@ def export_bioimageio(
             f"a bioimage.io package is a .zip file, got {str(path)!r}; name the output "
             f"{path.with_suffix('.zip').name!r}."
         )
-    if path.is_dir() or not path.parent.is_dir():
-        where = "is a folder" if path.is_dir() else f"is in {str(path.parent)!r}, which does not exist"
-        raise ValueError(
-            f"the package {str(path)!r} {where}; choose a .zip file in an existing folder."
-        )
+    check_destination(path)
     authors = [author.strip() for author in authors if author.strip()]
     if not authors:
         raise ValueError(
