@@ -1,4 +1,5 @@
 import functools
+import threading
 
 import numpy as np
 import pytest
@@ -76,6 +77,21 @@ def test_result_is_a_new_layer_placed_like_the_input(
     assert result.data.min() <= low < high <= result.data.max()
     np.testing.assert_array_equal(cells.data, image)
     assert not result.rgb
+
+
+def test_metadata_that_cannot_be_copied_is_shared_not_fatal(qtbot, viewer, widget, make_noisy, notifications):
+    lock = threading.Lock()  # what a reader plugin may keep there
+    viewer.add_image(make_noisy((40, 36)), name="cells", metadata={"reader": lock, "a": [1]})
+    apply_and_wait(qtbot, widget)
+
+    assert notifications["error"] == []
+    result = viewer.layers["cells denoised"]
+    assert result.metadata["reader"] is lock and result.metadata == {"reader": lock, "a": [1]}
+
+
+def test_the_overlap_stays_below_the_tile(widget):
+    widget.tile.setValue(32)
+    assert widget.overlap.value() == widget.overlap.maximum() == 31
 
 
 def test_a_stack_is_processed_plane_by_plane(qtbot, viewer, widget, make_noisy):

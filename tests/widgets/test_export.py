@@ -97,9 +97,22 @@ def test_export_button_writes_a_package_of_the_input_layer(
     assert load_model(path).config == trained.model.config
 
 
-def test_a_multiscale_input_layer_is_not_the_packages_sample(trained, tmp_path, export_notifications):
-    pyramid = [np.zeros((80, 80), np.float32), np.zeros((40, 40), np.float32)]
-    trained.input_layer.set_layer(trained.viewer.add_image(pyramid, name="pyramid", multiscale=True))
+@pytest.mark.parametrize("chosen", ["multiscale", "other channels"])
+def test_an_input_layer_unlike_the_training_data_is_not_the_packages_sample(
+    trained, tmp_path, export_notifications, chosen
+):
+    if chosen == "multiscale":
+        pyramid = [np.zeros((80, 80), np.float32), np.zeros((40, 40), np.float32)]
+        layer = trained.viewer.add_image(pyramid, name="pyramid", multiscale=True)
+    else:  # a colour model, and a grey stack of as many dimensions as its YXC
+        config = Config(
+            model=ModelConfig(depth=2, width=8, in_channels=3, out_channels=3),
+            data=DataConfig(axes="YXC", patch_size=16, batch_size=2),
+            training=TrainingConfig(epochs=1, steps_per_epoch=2, device="cpu"),
+        )
+        trained.model = fit(config, np.random.default_rng(0).random((40, 40, 3), dtype=np.float32))
+        layer = trained.viewer.add_image(np.zeros((3, 80, 80), np.float32), name="grey stack")
+    trained.input_layer.set_layer(layer)
     path = trained.export_model_to(tmp_path / "denoiser.zip", authors="Ada Lovelace", license="MIT")
 
     assert export_notifications["error"] == [] and path == tmp_path / "denoiser.zip"

@@ -131,6 +131,33 @@ def test_the_3d_box_shows_for_denoise_and_reads_a_stack_as_a_volume(viewer, regi
     assert widget.three_d.isHidden() and widget.config().model.spatial_dims == 2
 
 
+def test_a_hidden_3d_box_leaves_a_stack_a_stack(viewer, registry):
+    widget = TrainWidget(viewer, registry=registry)
+    widget.three_d.setChecked(True)
+    widget.task.setCurrentText("reconstruct")  # the box hides, still ticked
+    viewer.add_image(np.zeros((20, 64, 64), np.float32), name="stack")
+    assert widget.axes.text() == "SYX"
+
+
+def test_files_read_as_volumes_when_3d_is_ticked(viewer, registry, tmp_path):
+    np.save(tmp_path / "stack.npy", np.random.default_rng(0).random((8, 40, 40), dtype=np.float32))
+    widget = TrainWidget(viewer, registry=registry)
+    widget.data_source.setCurrentText("files")
+    widget.files.value = [tmp_path / "stack.npy"]
+    widget.three_d.setChecked(True)
+    config, collection, _ = widget._prepare()
+    assert config.data.axes == collection.axes == "ZYX" and config.model.spatial_dims == 3
+
+
+def test_the_neighbours_per_frame_reach_a_term_the_recipe_turns_on(viewer, registry):
+    viewer.add_image(np.random.default_rng(0).random((50, 28, 28), dtype=np.float32), name="frames")
+    widget = TrainWidget(viewer, registry=registry)
+    widget.task.setCurrentText("reconstruct")
+    widget.neighbours.setValue(3)  # the weight on auto: the recipe turns the term on
+    training = widget.config().training
+    assert training.neighbour_weight > 0 and training.neighbours == 3
+
+
 def test_the_3d_box_on_a_single_image_says_what_is_missing(viewer, registry):
     viewer.add_image(np.zeros((64, 64), np.float32), name="image")
     widget = TrainWidget(viewer, registry=registry)

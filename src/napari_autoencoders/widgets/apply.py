@@ -105,6 +105,8 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
         self.overlap.setRange(0, 1024)
         self.overlap.setValue(32)
         self.overlap.setSuffix(" px")
+        # tiles must overlap less than their side
+        self.tile.valueChanged.connect(lambda side: self.overlap.setMaximum(side - 1))
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("empty: this computer")
         self.scheduler.setToolTip(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Generator
 from functools import partial
 
@@ -23,7 +22,7 @@ from ..core.latent import generation
 from ..core.config import GENERATIVE_ARCHITECTURES
 from ..core.model import TrainedModel
 from .choice import ModelChoiceMixin
-from .layers import LayerComboBox, contrast_limits, image_data, result_layer
+from .layers import LayerComboBox, contrast_limits, copied_metadata, image_data, result_layer
 from .forms import float_spin, spin
 from .panel import JobPanel
 from .threads import guarded
@@ -252,7 +251,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
         else:  # a stack from a single image
             layer = Image(
                 result, name=name, rgb=source.rgb, scale=(1, *source.scale),
-                translate=(0, *source.translate), metadata=copy.deepcopy(dict(source.metadata)),
+                translate=(0, *source.translate), metadata=copied_metadata(source),
                 contrast_limits=contrast_limits(result),
             )
         layers.insert(layers.index(source) + 1 if source in layers else len(layers), layer)

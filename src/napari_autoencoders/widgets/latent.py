@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from ..core.model import TrainedModel
 from ..core.recipes import task_config
 from ..core.training import Trainer
 from .choice import ModelChoiceMixin
-from .layers import LayerComboBox, axes_edit, guess_axes, image_data
+from .layers import LayerComboBox, axes_edit, copied_metadata, guess_axes, image_data
 from .panel import JobPanel
 from .scatter import LatentScatter, cluster_legend
 from .threads import guarded
@@ -258,7 +257,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             stack, scale = crops[:, 0], (1, *source.scale[-2:])
         self.viewer.add_image(
             stack, name=f"{source.name} selection ({len(selected)})", rgb=source.rgb, scale=scale,
-            metadata=copy.deepcopy(dict(source.metadata)),
+            metadata=copied_metadata(source),
         )
 
     # -- helpers -----------------------------------------------------------

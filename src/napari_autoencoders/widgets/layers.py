@@ -165,10 +165,22 @@ def result_layer(source: Image, data: np.ndarray, name: str) -> Image:
         data,
         name=name,
         rgb=source.rgb,
-        metadata=copy.deepcopy(dict(source.metadata)),
+        metadata=copied_metadata(source),
         contrast_limits=contrast_limits(data),
         **placement,
     )
+
+
+def copied_metadata(source: Layer) -> dict:
+    """A copy of ``source``'s metadata for a new layer, deep where its values allow.
+
+    A reader may keep a lock or an open file there, which cannot be copied:
+    those values are then shared, and the new layer still gets its own dict.
+    """
+    try:
+        return copy.deepcopy(dict(source.metadata))
+    except (TypeError, copy.Error):  # e.g. "cannot pickle '_thread.lock' object"
+        return dict(source.metadata)
 
 
 def contrast_limits(data: np.ndarray) -> tuple[float, float]:

@@ -45,6 +45,7 @@ from ..core.noise_report import NoiseReport, noise_report
 from ..core.io.inputs import image_paths, open_collection
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
+from ..core.inference.prediction import check_input
 from ..core.model import TrainedModel
 from ..core.recipes import (
     DEFAULT_TIME_BUDGET,
@@ -411,7 +412,7 @@ class TrainWidget(JobPanel):
         layer = self.input_layer.layer()
         if layer is not None and not self._from_files():
             axes = guess_axes(layer)
-            self.axes.setText(as_volume_axes(axes) if self.three_d.isChecked() else axes)
+            self.axes.setText(as_volume_axes(axes) if self._three_d() else axes)
 
     def _on_three_d(self, checked: bool) -> None:
         """Show the 3D fields; a 3D network reads a stack guessed ``SYX`` as a volume, ``ZYX``."""
@@ -583,7 +584,7 @@ class TrainWidget(JobPanel):
         """Export :attr:`model` as a bioimage.io package; see :func:`.export.export_package`.
 
         The input layer becomes the package's test image and cover when it
-        has the model's axes and is not multiscale. ``options`` are those of the Export dialog:
+        has the model's axes and channels and is not multiscale. ``options`` are those of the Export dialog:
         ``authors``, ``license``, ``name``, ``description``. Returns the path
         written, or None (with a notification).
         """
@@ -593,7 +594,12 @@ class TrainWidget(JobPanel):
         layer = None if self._from_files() else self.input_layer.layer()
         axes = self.model.config.data.axes
         fits = layer is not None and not layer.multiscale and np.ndim(layer.data) == len(axes)
-        sample = image_data(layer) if fits else None
+        sample = image_data(layer) if fits and layer.rgb == axes.endswith("C") else None
+        if sample is not None:
+            try:
+                check_input(self.model, sample, axes, scan=False)
+            except ValueError:  # another channel count: the package's own sample instead
+                sample = None
         return export_package(self.model, path, sample=sample, sample_axes=axes, **options)
 
     # -- helpers -----------------------------------------------------------
@@ -601,26 +607,39 @@ class TrainWidget(JobPanel):
     def _from_files(self) -> bool:
         return self.data_source.currentText() != LAYER
 
+    def _three_d(self) -> bool:
+        """Whether a 3D network is asked for: the box ticked and shown (denoising)."""
+        return self.three_d.isChecked() and not self.three_d.isHidden()
+
     def _config_for(self, shape: tuple[int, ...], axes: str | None) -> Config:
-        """The recipe's config for data of ``shape`` and ``axes`` (None: guessed)."""
+        """The recipe's config for data of ``shape`` and ``axes`` (None: guessed).
+
+        Where the recipe turns the neighbour term on itself (its weight on
+        auto), it takes the form's neighbours per frame.
+        """
         task = self.task.currentText()
-        return task_config(
-            task,
-            shape=shape,
-            axes=axes,
-            mode=self.mode.currentText() if task in TASK_MODES else None,
-            **self.recipe_options(),
-        )
+        mode = self.mode.currentText() if task in TASK_MODES else None
+        options = self.recipe_options()
+        config = task_config(task, shape=shape, axes=axes, mode=mode, **options)
+        if "neighbours" not in options and not self.neighbours.isHidden():
+            if config.training.neighbour_weight > 0:
+                neighbours = self.neighbours.value()
+                config = task_config(
+                    task, shape=shape, axes=axes, mode=mode, neighbours=neighbours, **options
+                )
+        return config
 
     def _prepare(self) -> tuple[Config, np.ndarray | ImageCollection, np.ndarray | None]:
         """The config, the inputs (a layer's array or the files' collection) and the targets."""
         if not self._from_files():
             config = self.config()
             return (config, *self._training_data(config))
-        collection, axes = open_collection(
-            self.chosen_paths(), axes=self.axes.text().strip() or None, cache_mb=self.cache_mb.value()
-        )
-        return self._config_for(collection.shape, axes), collection, None
+        paths, cache_mb, given = self.chosen_paths(), self.cache_mb.value(), self.axes.text()
+        collection, axes = open_collection(paths, axes=given.strip() or None, cache_mb=cache_mb)
+        if axes is None and self._three_d():  # guessed as a stack of planes: read as volumes
+            axes = as_volume_axes(collection.axes)
+            collection, axes = open_collection(paths, axes=axes, cache_mb=cache_mb)
+        return self._config_for(collection.shape, axes or collection.axes), collection, None
 
     def _training_data(self, config: Config) -> tuple[np.ndarray, np.ndarray | None]:
         """Return the input array and, in paired mode, the target array; check the layers."""
