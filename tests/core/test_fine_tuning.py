@@ -26,6 +26,18 @@ def test_each_step_pulls_the_weights_back_towards_the_prior():
         assert torch.allclose(weight - prior, torch.full_like(weight, 1 - 1e-3 * PRIOR_PULL))
 
 
+@pytest.mark.parametrize("lr", [0.01, 0.05])
+def test_a_large_learning_rate_pulls_the_weights_back_to_the_prior_and_no_further(lr):
+    network = torch.nn.Conv2d(1, 2, 3)
+    anchor = [weight.detach().clone() for weight in network.parameters()]
+    with torch.no_grad():
+        for weight in network.parameters():
+            weight.add_(1.0)
+    pull_to_prior(network, anchor, lr)
+    for weight, prior in zip(network.parameters(), anchor):
+        assert torch.equal(weight, prior)
+
+
 def test_the_prior_is_kept_where_nothing_validates_a_step():
     reason = kept_prior_reason(unvalidated=True, clipped_share=0.0, model=ModelConfig(), patch_size=48)
     assert "validation region of one patch (48 pixels a side" in reason

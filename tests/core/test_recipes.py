@@ -1,8 +1,11 @@
 """Tests for the task recipes: every task rule and default in one place."""
 
+import json
+
+import numpy as np
 import pytest
 
-from napari_autoencoders.core.config import TASK_MODES, DataConfig, ModelConfig, Task, TrainingConfig
+from napari_autoencoders.core.config import TASK_MODES, Config, DataConfig, ModelConfig, Task, TrainingConfig
 from napari_autoencoders.core.recipes import (
     DEFAULT_TIME_BUDGET,
     FRAME_BATCH_SIZE,
@@ -71,6 +74,26 @@ def test_the_patch_shrinks_to_fit_small_planes():
     assert task_config("superres", shape=(100, 100), factor=4).data.patch_size == 25
     paired = task_config("superres", shape=(50, 50), mode="paired")
     assert paired.data.patch_size == 50
+
+
+def test_numpy_numbers_are_stored_as_python_numbers():
+    config = task_config("denoise", shape=(64, 64), batch_size=np.int64(8), seed=np.int64(3),
+                         time_budget=np.float32(1.5), augment=np.bool_(False))  # fmt: skip
+    assert Config.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    assert type(config.data.batch_size) is int and type(config.training.time_budget) is float
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"epochs": 1.0}, "'epochs' must be a whole number, got float 1.0"),
+        ({"augment": 1}, "'augment' must be true or false, got int 1"),
+        ({"patch_size": "16"}, "'patch_size' must be a whole number, got str '16'"),
+    ],
+)
+def test_options_of_the_wrong_type_are_refused_before_training(options, message):
+    with pytest.raises(ValueError, match=message):
+        task_config("denoise", shape=(64, 64), **options)
 
 
 def test_a_given_patch_size_is_kept():

@@ -1218,3 +1218,33 @@ def test_self_supervised_training_fine_tunes_where_little_of_the_noise_is_clippe
         pass
     assert (trainer.config.model.clip_low, trainer.config.model.clip_high) == (0.0, 255.0)
     assert trainer.history[-1]["step"] == 2
+
+
+def test_fit_keeps_the_best_validated_model_of_a_training_that_diverges(tiny_config, blobs, monkeypatch):
+    original, from_the_start = Trainer._loss, []
+
+    def diverging(self, *args, **kwargs):  # after the first validation, or from the start
+        value = original(self, *args, **kwargs)
+        return value * float("nan") if self.history or from_the_start else value
+
+    monkeypatch.setattr(Trainer, "_loss", diverging)
+    config = tiny_config(training={"epochs": 3, "steps_per_epoch": 2})
+    with pytest.warns(UserWarning, match="the training diverged"):
+        model = fit(config, blobs())
+    assert len(model.history) == 1
+    from_the_start.append(True)
+    with pytest.raises(FloatingPointError, match="But none were validated"):
+        fit(config, blobs())
+
+
+def test_fit_warns_of_a_result_no_better_than_its_input(tiny_config, blobs, monkeypatch):
+    monkeypatch.setattr(Trainer, "warning", lambda self: "the best validation loss is not below")
+    with pytest.warns(UserWarning, match="the best validation loss is not below"):
+        fit(tiny_config(), blobs())
+
+
+def test_the_largest_seed_trains_a_vae_to_its_latent_density(tiny_vae_config, frames):
+    from napari_autoencoders.core.config import MAX_SEED
+
+    model = fit(tiny_vae_config(training={"seed": MAX_SEED}), frames)
+    assert model.density is not None

@@ -39,8 +39,9 @@ MODEL_LIMITS = {
 }
 #: Largest stride of ``model.noise_strides``: one more than the lags measured.
 MOST_NOISE_STRIDE = LAGS + 1
-#: Largest seed: torch seeds are 64-bit integers, and the validation uses ``seed + 1``.
-MAX_SEED = 2**63 - 2
+#: Largest seed: scikit-learn's seeds (the latent density, the neighbours' PCA) are 32-bit,
+#: and the training uses up to ``seed + 3``.
+MAX_SEED = 2**32 - 4
 
 
 class Task(str, Enum):
@@ -775,14 +776,27 @@ def _section(kind: type, name: str, values: Any):
             f"config is malformed: section {name!r} must be a JSON object, got "
             f"{type(values).__name__}."
         )
+    if found := wrong_type(kind, values):
+        key, needed = found
+        value = values[key]
+        raise ValueError(
+            f"config field {name}.{key} must be {needed}, got "
+            f"{type(value).__name__} {value!r:.40}; the file is corrupt or was edited."
+        )
+    return kind(**values)
+
+
+def wrong_type(kind: type, values: dict) -> tuple[str, str] | None:
+    """The first of ``values`` that does not fit its field of section ``kind``, and what it must be.
+
+    JSON's types: whole numbers for integers (not ``8.0``, not ``True``),
+    numbers for floats, lists for tuples. None when every value fits.
+    """
     hints = typing.get_type_hints(kind)
     for key, value in values.items():
         if key in hints and not _has_type(value, hints[key]):
-            raise ValueError(
-                f"config field {name}.{key} must be {_type_name(hints[key])}, got "
-                f"{type(value).__name__} {value!r:.40}; the file is corrupt or was edited."
-            )
-    return kind(**values)
+            return key, _type_name(hints[key])
+    return None
 
 
 def _has_type(value: Any, hint: Any) -> bool:

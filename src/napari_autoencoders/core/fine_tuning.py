@@ -146,9 +146,10 @@ def kept_prior_reason(
 
 @torch.no_grad()
 def pull_to_prior(network: nn.Module, anchor: list[torch.Tensor], lr: float) -> None:
-    """Move every weight of ``network`` ``lr * PRIOR_PULL`` of its distance back to ``anchor``'s (L2-SP)."""
+    """Move every weight of ``network`` ``lr * PRIOR_PULL`` (at most all) of its distance back to ``anchor``'s (L2-SP)."""
     for weight, prior in zip(network.parameters(), anchor):
-        weight.lerp_(prior, lr * PRIOR_PULL)  # in place: no temporary per weight
+        # in place: no temporary per weight; at most all the way back (lr 0.01 and above)
+        weight.lerp_(prior, min(1.0, lr * PRIOR_PULL))
 
 
 @dataclass(eq=False)  # holds tensors

@@ -17,6 +17,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .config import (
     TASK_MODES,
     Architecture,
@@ -32,6 +34,7 @@ from .config import (
     ReconstructionLoss,
     Task,
     TrainingConfig,
+    wrong_type,
 )
 from .data.axes import Layout, as_volume_axes, check_axes, guess_axes
 from .data.resolution import FACTORS
@@ -246,10 +249,17 @@ def task_config(
             f"task superres ({', '.join(TASK_MODES[_SUPERRES])}); got {mode!r} with task {task!r}."
         )
     mode = mode or (modes[0] if modes else Mode.SELF_SUPERVISED.value)
-    given = {name: value for name, value in options.items() if value is not None}
+    given = {name: _plain(value) for name, value in options.items() if value is not None}
     _check_options(task, mode if modes else None, given, spell)
     axes = check_axes(axes or _guess_axes(shape, three_d=bool(given.get("three_d"))), len(shape))
     sections = _sections(given)
+    for kind, section in ((ModelConfig, "model"), (DataConfig, "data"), (TrainingConfig, "training")):
+        if found := wrong_type(kind, sections[section]):
+            name, needed = found
+            value = sections[section][name]
+            raise ValueError(
+                f"{spell(name)} must be {needed}, got {type(value).__name__} {value!r:.40}."
+            )
     model, data, training = (
         ModelConfig(**sections["model"]),
         DataConfig(axes=axes, **sections["data"]),
@@ -342,6 +352,15 @@ def _check_options(task: str, mode: str | None, given: dict, spell) -> None:
             f"task {task!r} never augments: each frame is one sample of what it learns to "
             f"generate (a turned digit is not a digit); leave {spell('augment')} out."
         )
+
+
+def _plain(value: object) -> object:
+    """A NumPy scalar (or a tuple or list of them) as Python's: the config is stored as JSON."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_plain(item) for item in value)
+    return value
 
 
 def _sections(given: dict) -> dict[str, dict]:

@@ -640,9 +640,21 @@ def fit(
 
     ``callback`` is called with every :class:`TrainingEvent`; returning
     ``False`` stops the training early (the best model so far is returned).
+    What :meth:`Trainer.warning` finds (a result no better than its input)
+    is a warning, as in the command line and the widget. A training that
+    diverges returns its best validated model with a warning, and raises
+    ``FloatingPointError`` only when none was validated.
     """
     trainer = Trainer(config, inputs, targets)
-    for event in trainer.run():
-        if callback is not None and callback(event) is False:
-            trainer.stop()
+    try:
+        for event in trainer.run():
+            if callback is not None and callback(event) is False:
+                trainer.stop()
+    except FloatingPointError as err:
+        if not trainer.history:
+            raise FloatingPointError(f"{err} But none were validated.") from err
+        warnings.warn(str(err), stacklevel=2)
+        return trainer.result()
+    if warning := trainer.warning():
+        warnings.warn(warning, stacklevel=2)
     return trainer.result()
