@@ -70,7 +70,17 @@ def train(
     Raises
     ------
     ValueError
-        If an option does not apply to the task, or the data do not fit.
+        If an option does not apply to the task, is of the wrong type, or
+        the data do not fit.
+    FloatingPointError
+        If the training diverged before its first validation.
+
+    Warns
+    -----
+    UserWarning
+        If the training diverged after a validation (its best validated
+        weights are returned), or the result validates no better than its
+        input.
     """
     if isinstance(inputs, ImageCollection):
         shape, axes = inputs.shape, axes or inputs.axes
