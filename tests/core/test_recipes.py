@@ -96,6 +96,13 @@ def test_options_of_the_wrong_type_are_refused_before_training(options, message)
         task_config("denoise", shape=(64, 64), **options)
 
 
+@pytest.mark.parametrize("shape", [(64, 64, 2), (5, 64, 64, 4)])
+def test_a_last_axis_of_a_few_values_is_not_guessed_as_x(shape):
+    with pytest.raises(ValueError, match=r"planes of 64x\d pixels. If the last axis holds \d channels, give 'axes' '\w*YXC'"):
+        task_config("denoise", shape=shape)
+    assert task_config("denoise", shape=shape, axes="SYXC"[-len(shape):]).model.in_channels == shape[-1]
+
+
 def test_a_given_patch_size_is_kept():
     assert task_config("reconstruct", shape=(10, 28, 28), patch_size=16).data.patch_size == 16
 

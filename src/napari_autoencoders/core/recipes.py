@@ -14,6 +14,7 @@ config everywhere.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ from .config import (
     TrainingConfig,
     wrong_type,
 )
-from .data.axes import Layout, as_volume_axes, check_axes, guess_axes
+from .data.axes import Layout, as_volume_axes, channel_hint, check_axes, guess_axes
 from .data.resolution import FACTORS
 
 #: Seconds of training when neither epochs nor a time budget is given: a first training that
@@ -251,7 +252,10 @@ def task_config(
     mode = mode or (modes[0] if modes else Mode.SELF_SUPERVISED.value)
     given = {name: _plain(value) for name, value in options.items() if value is not None}
     _check_options(task, mode if modes else None, given, spell)
-    axes = check_axes(axes or _guess_axes(shape, three_d=bool(given.get("three_d"))), len(shape))
+    if axes is None:
+        axes = _guess_axes(shape, three_d=bool(given.get("three_d")))
+        _check_guess(shape, axes, spell)
+    axes = check_axes(axes, len(shape))
     sections = _sections(given)
     for kind, section in ((ModelConfig, "model"), (DataConfig, "data"), (TrainingConfig, "training")):
         if found := wrong_type(kind, sections[section]):
@@ -443,6 +447,21 @@ def _guess_axes(shape: Sequence[int], *, three_d: bool) -> str:
     """The axes of data of ``shape``; for a 3D network the first stack axis is Z (``ZYX``)."""
     axes = guess_axes(shape)
     return as_volume_axes(axes) if three_d else axes
+
+
+def _check_guess(shape: Sequence[int], axes: str, spell) -> None:
+    """Raise ``ValueError`` where guessed ``axes`` read a last axis of 2 to 4 values as X.
+
+    A (64, 64, 2) image of two channels is guessed as 64 planes of 64x2
+    pixels (:func:`.data.axes.channel_hint`), which no network learns from.
+    """
+    if channel_hint(tuple(shape), axes):
+        raise ValueError(
+            f"the {tuple(shape)} data would be read as {axes!r}: {math.prod(shape[:-2])} planes of "
+            f"{shape[-2]}x{shape[-1]} pixels. If the last axis holds {shape[-1]} channels, give "
+            f"{spell('axes')} {axes[1:] + 'C'!r}; if it really is a stack, give {spell('axes')} "
+            f"{axes!r}."
+        )
 
 
 def _volume_rules(
