@@ -198,3 +198,14 @@ def test_the_noise_sample_holds_windows_of_up_to_8_planes_as_wide_as_the_smalles
     sample = noise_sample(ImageCollection(images, "YX"))
     assert sample.shape[0] == 8 and sample.shape[1:] == (1, 100, 100)  # the smallest plane's side
     np.testing.assert_array_equal(sample[0], images[0][None, :100, :100])  # the first plane's corner
+
+
+def test_planes_too_small_to_measure_say_so_for_the_prior():
+    from napari_autoencoders.core.recipes import task_config
+    from napari_autoencoders.core.training import Trainer
+
+    rng = np.random.default_rng(0)
+    frames = (0.5 + rng.normal(0.0, 0.1, (50, 8, 8))).astype(np.float32)  # clearly noisy
+    trainer = Trainer(task_config("denoise", shape=frames.shape, axes="SYX"), frames)
+    with pytest.raises(ValueError, match="planes of 8x8 pixels are too small to measure their noise"):
+        trainer.prepare()

@@ -154,8 +154,9 @@ def test_options_left_as_none_take_the_defaults():
     [
         ("denoise", None, {"latent_dim": 2}, "'latent_dim' applies to tasks reconstruct, vae and aae"),
         ("superres", None, {"padding": "zeros"}, "'padding' applies to tasks reconstruct, vae and aae"),
-        ("denoise", None, {"noise": "gaussian:0.1"}, "denoise with mode synthetic only"),
-        ("denoise", "synthetic", {"mask_fraction": 0.1}, "mode self-supervised only"),
+        ("denoise", None, {"noise": "gaussian:0.1"},
+         "denoise with mode synthetic only; got task 'denoise', mode 'self-supervised'"),
+        ("denoise", "synthetic", {"mask_fraction": 0.1}, "mode self-supervised only; got task 'denoise', mode 'synthetic'"),
         ("denoise", "paired", {"noise_strides": (1, 3)}, "mode self-supervised only"),
         ("superres", "paired", {"downscale": "area"}, "paired images are given"),
         ("superres", None, {"depth": 3}, "not superres"),
@@ -179,6 +180,11 @@ def test_options_left_as_none_take_the_defaults():
 def test_options_a_task_does_not_use_are_refused(task, mode, options, message):
     with pytest.raises(ValueError, match=message):
         task_config(task, shape=(64, 64), mode=mode, **options)
+
+
+def test_the_neighbour_term_on_too_few_frames_says_so():
+    with pytest.raises(ValueError, match=r"needs at least 4 frames \(2 pairs of neighbours per batch\), got 3"):
+        task_config("reconstruct", shape=(3, 16, 16), axes="SYX", neighbour_weight=1.0)
 
 
 def test_noise_strides_are_refused_for_a_3d_network_and_kept_from_random_weights():

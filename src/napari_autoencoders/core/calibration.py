@@ -51,6 +51,10 @@ from .data.stabilization import (
 from .fine_tuning import on_pairs
 from .prior import checked_noise, checked_planes_noise, texture_warning
 
+#: The shortest side, in pixels, of planes whose noise the estimate measures: on 8x8
+#: planes of clearly noisy frames it found none, from 12x12 it does.
+SMALLEST_MEASURED = 12
+
 #: Three channels of Gaussian noise whose signals all correlate at least this much
 #: are colours (:func:`_are_colours`); photographs' reach 0.68, unrelated images' 0.07.
 COLOUR_CORRELATION = 0.5
@@ -257,6 +261,13 @@ def calibrate(
             x, levels=clipped, binned=binned, strides=config.model.noise_strides
         )
     if noise.gain <= 0 and noise.read_variance <= 0:
+        height, width = np.shape(x)[-2:]
+        if min(height, width) < SMALLEST_MEASURED:  # too few pixels for the noise's bins
+            raise ValueError(
+                f"planes of {height}x{width} pixels are too small to measure their noise, which "
+                f"the pretrained prior needs (at least {SMALLEST_MEASURED} pixels a side); set "
+                "pretrained to false to train from random weights, or give larger images."
+            )
         raise ValueError(
             "no noise could be measured in the input, so there is nothing for the "
             "pretrained prior to remove; check the image, or set pretrained to false."

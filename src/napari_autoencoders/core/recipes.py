@@ -350,7 +350,8 @@ def _check_options(task: str, mode: str | None, given: dict, spell) -> None:
             raise ValueError(f"unknown option {spell(name)}; see the fields of Config.")
     for name, (applies, where) in _applies(task, mode).items():
         if name in given and not applies:
-            raise ValueError(f"{spell(name)} applies to {where}; got task {task!r}.")
+            got = f"task {task!r}" + (f", mode {mode!r}" if mode and "mode" in where else "")
+            raise ValueError(f"{spell(name)} applies to {where}; got {got}.")
     if task in GENERATIVE_TASKS and given.get("augment"):
         raise ValueError(
             f"task {task!r} never augments: each frame is one sample of what it learns to "
@@ -512,6 +513,11 @@ def _frame_rules(
         training.neighbour_weight = NEIGHBOUR_WEIGHT
     if not training.neighbour_weight > 0:
         return
+    if count < 4:  # asked for: the recipe turns it on only given enough frames
+        raise ValueError(
+            f"the neighbour term needs at least 4 frames (2 pairs of neighbours per batch), got "
+            f"{count}; give more frames, or a neighbour weight of 0."
+        )
     if "width" not in given:
         model.width = FRAME_WIDTH
     if "batch_size" not in given:
