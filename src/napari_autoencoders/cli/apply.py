@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from ..core.io.zarr_store import (
     output_translation,
 )
 from ..core.io.tiff import writing_options
-from .checks import check_device, check_guessed_axes, stored_axes
+from .checks import check_device, input_axes
 from .output import printer, run_with_bar
 
 
@@ -72,18 +73,14 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
     """Predict ``source`` into ``output``, here or on ``client``'s cluster when given."""
     say = printer(args.quiet)
     image = open_image(source)  # zarr chunk by chunk, compressed TIFF strip by strip, files mapped
+    guess = functools.partial(_apply_axes, model.config.data.axes, image.array.shape)
     channels = model.config.model.in_channels
-    stored, note = stored_axes(None if args.axes else image.axes, image.array.shape, channels)
-    if note:
-        say(note)
-    axes = args.axes or stored or _apply_axes(model.config.data.axes, image.array.shape)
-    if args.axes is None and stored is None:
-        check_guessed_axes(image.array.shape, axes, channels)
-        if axes != model.config.data.axes:
-            say(
-                f"the model was trained on {model.config.data.axes!r} images; reading the "
-                f"{image.array.shape} image as {axes!r}"
-            )
+    axes, guessed = input_axes(args.axes, image.axes, image.array.shape, channels, guess, say)
+    if guessed and axes != model.config.data.axes:
+        say(
+            f"the model was trained on {model.config.data.axes!r} images; reading the "
+            f"{image.array.shape} image as {axes!r}"
+        )
     check_input(model, image.array, axes)
     if client is not None:
         check_blockwise(model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..core.data.axes import channel_hint
@@ -140,20 +140,32 @@ def check_guessed_axes(shape: Sequence[int], axes: str, channels: int) -> None:
     )
 
 
-def stored_axes(stored: str | None, shape: Sequence[int], channels: int) -> tuple[str | None, str]:
-    """The axes a file stores, kept where they give the model its ``channels``; and what to say.
+def input_axes(
+    given: str | None,
+    stored: str | None,
+    shape: Sequence[int],
+    channels: int,
+    guess: Callable[[], str],
+    say: Callable[[str], None],
+) -> tuple[str, bool]:
+    """The axes to read an input of ``shape`` with, and whether they were guessed.
 
-    A stack written by ``tifffile.imwrite(..., imagej=True)`` without axes is
-    stored as channels (``CYX``); a model of another channel count then reads
-    the file with guessed axes instead, and the returned line says so. None
-    (guess the axes) where the file stores none.
+    The ``given`` axes; else those the file ``stored``, where they give the
+    model its ``channels`` (a stack written by ``tifffile.imwrite(...,
+    imagej=True)`` without axes is stored as channels, ``CYX``: ``say`` then
+    tells why they are not used); else ``guess()``, checked by
+    :func:`check_guessed_axes`.
     """
-    if stored is None:
-        return None, ""
-    count = shape[stored.index("C")] if "C" in stored else 1
-    if count == channels:
-        return stored, ""
-    return None, (
-        f"the file stores its axes as {stored!r}, {count} channel(s), where the model takes "
-        f"{channels}: guessing them instead (give --axes to choose)"
-    )
+    if given:
+        return given, False
+    if stored is not None:
+        count = shape[stored.index("C")] if "C" in stored else 1
+        if count == channels:
+            return stored, False
+        say(
+            f"the file stores its axes as {stored!r}, {count} channel(s), where the model takes "
+            f"{channels}: guessing them instead (give --axes to choose)"
+        )
+    guessed = guess()
+    check_guessed_axes(shape, guessed, channels)
+    return guessed, True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from ..core.latent.encoding import (
     latent_table,
     write_csv,
 )
-from .checks import check_device, check_guessed_axes, check_suffix, stored_axes
+from .checks import check_device, check_suffix, input_axes
 from .output import printer, run_with_bar
 
 
@@ -39,12 +40,9 @@ def run_encode(args: argparse.Namespace) -> int:
     # a zarr store, memory-mapped file or compressed TIFF is read batch by batch, never whole
     image = source.array
     channels = model.config.model.in_channels
-    stored, note = stored_axes(None if args.axes else source.axes, image.shape, channels)
-    if note:
-        printer(args.quiet)(note)
-    axes = args.axes or stored or guess_axes(image.shape)
-    if args.axes is None and stored is None:
-        check_guessed_axes(image.shape, axes, channels)
+    say = printer(args.quiet)
+    guess = functools.partial(guess_axes, image.shape)
+    axes, _ = input_axes(args.axes, source.axes, image.shape, channels, guess, say)
     options = dict(
         axes=axes, batch_size=args.batch_size, device=args.device or "auto", cache_mb=args.cache_mb
     )
@@ -61,6 +59,5 @@ def run_encode(args: argparse.Namespace) -> int:
     clusters = cluster(encoding.latents, args.method, args.clusters, seed=args.seed)
     write_csv(args.output, latent_table(encoding, embedding, clusters))
     found = len(set(clusters.tolist()) - {-1})
-    say = printer(args.quiet)
     say(f"wrote {len(clusters)} {encoding.kind}(s) in {found} cluster(s) to {args.output}")
     return 0
