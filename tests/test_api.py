@@ -77,6 +77,14 @@ def test_inference_leaves_the_model_where_it_was(tmp_path):
     assert copy is not network and not copy.training
 
 
+def test_a_collection_of_frames_to_embed_trains_by_default():
+    stacks = [np.random.default_rng(s).random((20, 16, 16), dtype=np.float32) for s in range(2)]
+    collection = nae.ImageCollection(stacks, "SYX", cache_mb=1)
+    model = nae.train(collection, task="reconstruct", epochs=1, steps_per_epoch=2, device="cpu")
+    assert model.config.training.neighbour_weight == 0  # it compares frames held in memory
+    assert model.encode(stacks[0], device="cpu").shape[0] == 20
+
+
 def test_a_collection_of_images_trains_with_its_axes():
     stacks = [np.random.default_rng(s).random((2, 40, 48), dtype=np.float32) for s in range(2)]
     collection = nae.ImageCollection(stacks, "ZYX", cache_mb=1)

@@ -86,5 +86,6 @@ def train(
         shape, axes = inputs.shape, axes or inputs.axes
     else:
         shape = np.shape(inputs)
-    config = task_config(task, shape=shape, axes=axes, mode=mode, **options)
+    lazy = isinstance(inputs, ImageCollection)
+    config = task_config(task, shape=shape, axes=axes, mode=mode, lazy=lazy, **options)
     return fit(config, inputs, targets, callback=callback)

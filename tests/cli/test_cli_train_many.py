@@ -59,6 +59,15 @@ def test_tasks_that_need_all_data_at_once_are_refused_for_a_folder(tmp_path, run
     assert "reads patches lazily, but super-resolution" in line
 
 
+def test_a_folder_of_frame_stacks_trains_an_autoencoder_by_default(tmp_path):
+    for name in ("a", "b"):
+        np.save(tmp_path / f"{name}.npy", noisy((20, 16, 16)))
+    model = tmp_path / "m.safetensors"
+    argv = ["train", "--task", "reconstruct", "--input", str(tmp_path), "--axes", "SYX"]
+    assert main([*argv, "--model", str(model), "--epochs", "1", "--steps-per-epoch", "2"]) == 0
+    assert load_model(model).config.training.neighbour_weight == 0
+
+
 def test_a_folder_without_images_is_one_line(tmp_path, run_error):
     (tmp_path / "empty").mkdir()
     line = run_error(["train", "--input", tmp_path / "empty", "--model", tmp_path / "m.safetensors"])

@@ -223,6 +223,12 @@ def test_a_stack_of_frames_to_embed_gets_the_neighbour_term_and_no_augmentation(
     assert task_config("reconstruct", shape=(4000, 28, 28), neighbours=7).training.neighbours == 7
 
 
+def test_frames_read_lazily_train_without_the_neighbour_term_by_default():
+    config = task_config("reconstruct", shape=(4000, 28, 28), lazy=True)
+    assert config.training.neighbour_weight == 0 and not config.data.augment
+    assert config.data.patch_size == 28  # each frame is still one item
+
+
 @pytest.mark.parametrize(
     ("shape", "options"),
     [

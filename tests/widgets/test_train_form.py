@@ -149,6 +149,17 @@ def test_files_read_as_volumes_when_3d_is_ticked(viewer, registry, tmp_path):
     assert config.data.axes == collection.axes == "ZYX" and config.model.spatial_dims == 3
 
 
+def test_files_of_frames_to_embed_train_without_the_neighbour_term(viewer, registry, tmp_path):
+    np.save(tmp_path / "frames.npy", np.random.default_rng(0).random((50, 28, 28), dtype=np.float32))
+    widget = TrainWidget(viewer, registry=registry)
+    widget.task.setCurrentText("reconstruct")
+    widget.data_source.setCurrentText("files")
+    widget.files.value = [tmp_path / "frames.npy"]
+    widget.axes.setText("SYX")
+    config, collection, _ = widget._prepare()  # the collection's check would refuse the term
+    assert config.training.neighbour_weight == 0 and config.data.patch_size == 28
+
+
 def test_the_neighbours_per_frame_reach_a_term_the_recipe_turns_on(viewer, registry):
     viewer.add_image(np.random.default_rng(0).random((50, 28, 28), dtype=np.float32), name="frames")
     widget = TrainWidget(viewer, registry=registry)

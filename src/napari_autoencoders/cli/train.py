@@ -58,7 +58,7 @@ def run_train(args: argparse.Namespace) -> int:
     say = printer(args.quiet)
     if _reads_lazily(args, paths):
         inputs, shape, axes = _collection(args, paths)
-        config = config_from_args(args, shape, axes=axes)
+        config = config_from_args(args, shape, axes=axes, lazy=True)
         say(
             f"reading {len(inputs)} plane(s) of {len(paths)} image(s), "
             f"{inputs.nbytes / 2**20:.0f} MB as float32, through a cache of "
@@ -118,14 +118,14 @@ def _collection(args: argparse.Namespace, paths: Sequence[Path]):
 
 
 def config_from_args(
-    args: argparse.Namespace, shape: Sequence[int], *, axes: str | None = None
+    args: argparse.Namespace, shape: Sequence[int], *, axes: str | None = None, lazy: bool = False
 ) -> Config:
     """Build the training config from parsed ``train`` arguments and the input's ``shape``.
 
     Options given on the command line go to the core recipe
     (:func:`~napari_autoencoders.core.recipes.task_config`), which decides
     everything left out. ``axes`` (default ``--axes``) are those of the
-    input, if known.
+    input, if known; ``lazy`` says it is read patch by patch.
 
     Raises
     ------
@@ -144,7 +144,8 @@ def config_from_args(
     _check_target(args)
     try:
         return task_config(
-            args.task, shape=shape, axes=axes or args.axes, mode=args.mode, spell=_flag, **options
+            args.task, shape=shape, axes=axes or args.axes, mode=args.mode, lazy=lazy,
+            spell=_flag, **options,
         )
     except ValueError as err:
         given = [name for name, value in options.items() if value is not None]

@@ -159,6 +159,7 @@ def task_config(
     shape: Sequence[int],
     axes: str | None = None,
     mode: str | None = None,
+    lazy: bool = False,
     spell: Callable[[str], str] = repr,
     **options: Any,
 ) -> Config:
@@ -180,8 +181,8 @@ def task_config(
       unless a network or blind-spot option asks for a network trained from
       scratch, or the synthetic noise is salt-and-pepper;
     - a reconstruct autoencoder on a stack of frames (each frame one item)
-      does not augment and, given more frames than neighbours per frame,
-      trains with the neighbour term (weight :data:`NEIGHBOUR_WEIGHT`), a
+      does not augment and, given more frames than neighbours per frame and
+      the data in memory (not ``lazy``), trains with the neighbour term (weight :data:`NEIGHBOUR_WEIGHT`), a
       network :data:`FRAME_WIDTH` wide, :data:`FRAME_BATCH_SIZE` frames per
       batch and a learning rate of :data:`FRAME_LEARNING_RATE`;
     - a VAE or AAE never augments, and its binary cross-entropy (the
@@ -227,6 +228,10 @@ def task_config(
         ``three_d`` a 3-D array is ``"ZYX"``).
     mode : str, optional
         Source of the targets (:data:`.config.TASK_MODES`).
+    lazy : bool
+        Whether the training reads the data patch by patch (an
+        :class:`.data.collection.ImageCollection`): the neighbour term, which
+        compares whole frames, is then not turned on by default.
     spell : callable, optional
         How messages write an option's name, e.g. ``"--kl-warmup"`` for the
         command line; ``repr`` by default.
@@ -285,7 +290,7 @@ def task_config(
             task, mode, shape, axes, model.factor, training, data.noise_strides
         )
     if task == _RECONSTRUCT and _frames_are_items(shape, axes, data.patch_size):
-        _frame_rules(model, data, training, Layout(axes, tuple(shape)).count, given)
+        _frame_rules(model, data, training, Layout(axes, tuple(shape)).count, given, lazy)
     if "neighbours" in given and not training.neighbour_weight > 0:
         raise ValueError(
             f"{spell('neighbours')} is used by the neighbour term only, which is off here; give "
@@ -495,20 +500,22 @@ def _frames_are_items(shape: Sequence[int], axes: str, patch_size: int) -> bool:
 
 
 def _frame_rules(
-    model: ModelConfig, data: DataConfig, training: TrainingConfig, count: int, given: dict
+    model: ModelConfig, data: DataConfig, training: TrainingConfig, count: int, given: dict,
+    lazy: bool,
 ) -> None:
     """A stack of frames to embed: no flips or turns, and the neighbour term when it can run.
 
     A turned or flipped frame can be another class (a turned 6 is a 9), and
     the neighbour term groups frames alike in pixels (BENCHMARKS.md, latent
-    section); it needs more frames than neighbours per frame, and 2 pairs per
-    batch. With the term on, the network is :data:`FRAME_WIDTH` wide and
-    trains on :data:`FRAME_BATCH_SIZE` frames per batch at
-    :data:`FRAME_LEARNING_RATE`, unless given.
+    section); it needs more frames than neighbours per frame, 2 pairs per
+    batch, and all frames in memory (not ``lazy``). With the term on, the
+    network is :data:`FRAME_WIDTH` wide and trains on
+    :data:`FRAME_BATCH_SIZE` frames per batch at :data:`FRAME_LEARNING_RATE`,
+    unless given.
     """
     if "augment" not in given:
         data.augment = False
-    enough = count > training.neighbours and data.batch_size >= 4
+    enough = count > training.neighbours and data.batch_size >= 4 and not lazy
     if "neighbour_weight" not in given and enough:
         training.neighbour_weight = NEIGHBOUR_WEIGHT
     if not training.neighbour_weight > 0:

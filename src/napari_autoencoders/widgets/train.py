@@ -611,8 +611,8 @@ class TrainWidget(JobPanel):
         """Whether a 3D network is asked for: the box ticked and shown (denoising)."""
         return self.three_d.isChecked() and not self.three_d.isHidden()
 
-    def _config_for(self, shape: tuple[int, ...], axes: str | None) -> Config:
-        """The recipe's config for data of ``shape`` and ``axes`` (None: guessed).
+    def _config_for(self, shape: tuple[int, ...], axes: str | None, *, lazy: bool = False) -> Config:
+        """The recipe's config for data of ``shape`` and ``axes`` (None: guessed), read lazily or not.
 
         Where the recipe turns the neighbour term on itself (its weight on
         auto), it takes the form's neighbours per frame.
@@ -620,12 +620,13 @@ class TrainWidget(JobPanel):
         task = self.task.currentText()
         mode = self.mode.currentText() if task in TASK_MODES else None
         options = self.recipe_options()
-        config = task_config(task, shape=shape, axes=axes, mode=mode, **options)
+        config = task_config(task, shape=shape, axes=axes, mode=mode, lazy=lazy, **options)
         if "neighbours" not in options and not self.neighbours.isHidden():
             if config.training.neighbour_weight > 0:
                 neighbours = self.neighbours.value()
                 config = task_config(
-                    task, shape=shape, axes=axes, mode=mode, neighbours=neighbours, **options
+                    task, shape=shape, axes=axes, mode=mode, lazy=lazy, neighbours=neighbours,
+                    **options,
                 )
         return config
 
@@ -639,7 +640,8 @@ class TrainWidget(JobPanel):
         if axes is None and self._three_d():  # guessed as a stack of planes: read as volumes
             axes = as_volume_axes(collection.axes)
             collection, axes = open_collection(paths, axes=axes, cache_mb=cache_mb)
-        return self._config_for(collection.shape, axes or collection.axes), collection, None
+        config = self._config_for(collection.shape, axes or collection.axes, lazy=True)
+        return config, collection, None
 
     def _training_data(self, config: Config) -> tuple[np.ndarray, np.ndarray | None]:
         """Return the input array and, in paired mode, the target array; check the layers."""
