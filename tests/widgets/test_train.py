@@ -511,7 +511,10 @@ def test_measure_noise_reports_the_input_layers_noise(qtbot, viewer, widget, not
     layer = viewer.add_image(noisy.astype(np.float32), name="rows")
     before = layer.data.copy()
     qtbot.mouseClick(widget.noise_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: bool(notifications["info"]), timeout=TIMEOUT_MS)
+    assert not widget.noise_button.isEnabled()  # a second click starts no second measurement
+    qtbot.waitUntil(widget.noise_button.isEnabled, timeout=TIMEOUT_MS)
+    assert widget.noise_button.text() == "Measure noise"
+    assert len(notifications["info"]) == 1
     report = notifications["info"][-1]
     assert report.startswith("Noise of 'rows':")
     assert "so the denoiser takes 3 interleaved sets of columns" in report

@@ -531,6 +531,7 @@ class TrainWidget(JobPanel):
         The noise model, clip levels, hot and dead pixels and the noise's
         correlation along rows and columns (:func:`~..core.noise_report.noise_report`),
         as the ``noise`` command prints them; bad input is an error notification.
+        The button waits, disabled, until the report is in (a few seconds).
         """
         if self._from_files():
             show_error(
@@ -544,6 +545,8 @@ class TrainWidget(JobPanel):
         except ValueError as err:
             show_error(f"Cannot measure the noise: {err}")
             return
+        self.noise_button.setEnabled(False)
+        self.noise_button.setText("Measuring noise…")
         self.noise_worker = _noise_in_thread(
             data,
             axes,
@@ -552,8 +555,13 @@ class TrainWidget(JobPanel):
                     "\n".join([f"Noise of {layer.name!r}:", *report.lines()])
                 ),
                 "errored": lambda error: show_error(f"Cannot measure the noise: {error}"),
+                "finished": self._on_noise_measured,
             },
         )  # starts the worker
+
+    def _on_noise_measured(self) -> None:
+        self.noise_button.setText("Measure noise")
+        self.noise_button.setEnabled(True)
 
     def stop(self) -> None:
         """Stop after the current step; the best model so far is kept."""
