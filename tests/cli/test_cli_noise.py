@@ -19,7 +19,7 @@ def test_row_noise_is_reported_with_its_correlation_and_the_split(tmp_path, caps
     out = capsys.readouterr().out
     along_x = next(line for line in out.splitlines() if "along X:" in line)
     assert float(along_x.split()[2]) > 0.5
-    assert "signal-independent noise: standard deviation" in out
+    assert "noise at the 1st percentile: standard deviation" in out
     assert "clipped: below at 0 and above at 255" in out
     assert "takes 3 interleaved sets of columns, 3 pixels apart" in out
 
@@ -59,3 +59,10 @@ def test_a_complex_image_is_refused_as_by_the_other_commands(tmp_path, capsys):
     np.save(tmp_path / "complex.npy", np.ones((64, 64), np.complex64))
     assert main(["noise", "--input", str(tmp_path / "complex.npy")]) == 2
     assert "is complex; give its magnitude or real part" in capsys.readouterr().err
+
+
+def test_a_last_axis_of_two_values_is_asked_about(tmp_path, capsys):
+    np.save(tmp_path / "two.npy", np.random.default_rng(0).random((64, 64, 2), dtype=np.float32))
+    assert main(["noise", "--input", str(tmp_path / "two.npy")]) == 2
+    err = capsys.readouterr().err  # it measured 64 planes of 64x2 pixels and blamed their size
+    assert "give --axes YXC" in err

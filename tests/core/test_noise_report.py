@@ -110,3 +110,59 @@ def test_the_report_checks_each_plane_of_a_stack_with_its_own_model():
     stack = np.stack([camera + rng.normal(0.0, sigma, camera.shape) for sigma in (25.0, 8.0, 50.0)])
     factor, share = noise_report(stack.astype(np.float32), "SYX").check
     assert factor == 1.0 and share > 0.6
+
+
+def test_a_stack_of_clipped_frames_with_a_blank_one_is_measured():
+    rng = np.random.default_rng(6)
+    y, x = np.mgrid[:64, :64]
+    noisy = np.clip((np.sin(x / 10) ** 2) * (y / 64) + rng.normal(0, 0.1, (64, 64)), 0, 1)
+    stack = (np.stack([np.zeros_like(noisy), noisy]) * 255).round().astype(np.uint8)
+    report = noise_report(stack, "TYX")  # the blank frame has no bins: it raised ZeroDivisionError
+    assert report.clip_levels == (0, 255) and report.read_sigma > 0
+
+
+def test_small_planes_and_nan_are_refused_as_the_trainer_refuses_them():
+    noisy = np.random.default_rng(0).normal(100.0, 10.0, (10, 10)).astype(np.float32)
+    with pytest.raises(ValueError, match="planes of 10x10 pixels are too small to measure their noise"):
+        noise_report(noisy, "YX")  # reported as noiseless before
+    image = np.random.default_rng(0).normal(100.0, 10.0, (64, 64)).astype(np.float32)
+    image[3, 4] = np.nan
+    with pytest.raises(ValueError, match="1 NaN or infinite value"):
+        noise_report(image, "YX")
+
+
+def test_a_mask_is_measured():
+    report = noise_report(data.camera()[:128, :128] > 120, "YX")  # a boolean percentile raised
+    assert report.read_sigma == 0 and report.photons == np.inf
+
+
+def test_each_channel_is_reported_in_its_own_units():
+    rng = np.random.default_rng(0)
+    clean = 0.1 + 0.8 * data.camera()[::2, ::2] / 255.0
+    bright = rng.poisson(1000 * clean).astype(np.float32)  # 1 unit per photon
+    dim = rng.poisson(10 * clean) * 50.0  # 50 units per photon
+    lines = noise_report(np.stack([bright, dim], -1), "YXC").lines()
+    assert lines[0] == "noise model of each channel, on its own scale:"
+    assert lines[1:9] == [  # as each channel alone: one model in channel 0's units read 19 per photon
+        *["  channel 0:", *["  " + line for line in noise_report(bright, "YX").lines()[1:4]]],
+        *["  channel 1:", *["  " + line for line in noise_report(dim, "YX").lines()[1:4]]],
+    ]
+    assert 40 < float(lines[7].split("(")[1].split()[0]) < 60
+
+
+def test_planes_too_small_to_split_are_reported_whole_as_the_trainer_takes_them():
+    camera = data.camera()[:96, :96].astype(np.float32)
+    white = np.random.default_rng(1).normal(0.0, 10.0, camera.shape)
+    rows = camera + ndi.convolve1d(white, np.array([0.5, 1.0, 0.5]) / 1.5**0.5, axis=1)
+    report = noise_report(rows, "YX")  # sets of 32 columns: narrower than the 64-pixel patch
+    assert report.strides == (1, 1) and report.correlation[1, 0] > 0.5
+
+
+def test_defective_pixels_of_a_stack_are_counted_over_its_planes():
+    rng = np.random.default_rng(0)
+    clean = 0.1 + 0.8 * data.camera()[::4, ::4] / 255.0
+    frames = (rng.poisson(30 * np.stack([clean] * 4)) * 5.0).astype(np.float32)
+    frames[:, [20, 100], [30, 60]] = 5000.0  # two hot camera pixels, in every frame
+    report = noise_report(frames, "TYX")
+    assert report.defects.hot == 8 and report.planes == 4
+    assert "hot pixels: 8; dead pixels: 0 (summed over the 4 planes)" in report.lines()

@@ -355,7 +355,8 @@ def test_denoising_starts_from_the_prior_by_default():
 @pytest.mark.parametrize(
     "options",
     [{"pretrained": False}, {"depth": 2}, {"width": 16}, {"mask_fraction": 0.05},
-     {"mode": "synthetic", "noise": "saltpepper:0.05"}],  # fmt: skip
+     {"mode": "synthetic", "noise": "saltpepper:0.05"},
+     {"mode": "synthetic", "noise": "gaussian:0.1+SaltPepper:0.05"}],  # fmt: skip
 )
 def test_network_or_masking_options_train_from_scratch(options):
     config = task_config("denoise", shape=(128, 128), **options)

@@ -157,6 +157,11 @@ class Calibration:
         return messages
 
 
+def splits_narrower(sides: tuple[int, int], strides: tuple[int, int], patch_size: int) -> bool:
+    """Whether ``strides`` split planes of ``sides`` (Y, X) into sets narrower than ``patch_size``."""
+    return min(side // stride for side, stride in zip(sides, strides)) < patch_size
+
+
 def split_strides(
     found: Calibration, x: np.ndarray, config: Config, sides: tuple[int, int] | None = None
 ) -> None:
@@ -177,7 +182,7 @@ def split_strides(
     if requested is None and correlates_along_both(correlation):
         found.both_axes = correlation
     sides = x.shape[-2:] if sides is None else sides
-    narrow = min(side // stride for side, stride in zip(sides, strides)) < config.data.patch_size
+    narrow = splits_narrower(sides, strides, config.data.patch_size)
     if strides == (1, 1) or (requested is None and narrow):
         return
     if requested is None and not config.training.pretrained:

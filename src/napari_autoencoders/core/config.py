@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any
 
 from .data.axes import check_axes
-from .data.noise import parse_noise
+from .data.noise import has_saltpepper, parse_noise
 from .data.correlation import LAGS
 from .data.resolution import FACTORS, parse_downscale
 
@@ -695,7 +695,7 @@ class Config:
                 "leave the network settings at their defaults, or set pretrained to false."
             )
         synthetic = self.training.mode == Mode.SYNTHETIC.value
-        if synthetic and "saltpepper" in self.training.noise:
+        if synthetic and has_saltpepper(self.training.noise):
             raise ValueError(
                 "the pretrained prior removes Gaussian and Poisson noise, not salt-and-pepper; "
                 "set training.pretrained to false for that noise."

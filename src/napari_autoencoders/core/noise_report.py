@@ -9,12 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .calibration import SMALLEST_MEASURED, splits_narrower
+from .config import DataConfig
 from .data.axes import to_planes
 from .data.canvas import canvas_mask
 from .data.clipping import channel_levels, clip_levels
 from .data.correlation import LAGS, ONSET, choose_strides, suggested_strides
 from .data.defects import Defects, fill_frame_defects
 from .data.normalization import Normalizer
+from .data.patches import check_image
 from .data.stabilization import NoiseModel, channel_balance, estimate_channel_noise, estimate_planes_noise
 from .prior import PRIOR_CONFIG, REMOVED, checked_noise, checked_planes_noise
 
@@ -31,10 +34,18 @@ class NoiseReport:
         to 0 and 1.
     low, high : float
         Those percentiles, in the image's units (of its first channel).
+    channels : tuple of (NoiseModel, float, float)
+        With more than one channel, each channel's own model, ``low`` and
+        ``high`` (as the three fields above, in that channel's units);
+        empty for one channel.
     clip_levels : (float or None, float or None)
         Where the values were clipped, in the image's units; None where not.
     defects : Defects
-        How many pixels are taken for a camera's hot and dead pixels (:mod:`.data.defects`).
+        How many pixels are taken for a camera's hot and dead pixels
+        (:mod:`.data.defects`), summed over the planes: a fixed pixel of a
+        stack counts once per plane, as the trainer replaces it.
+    planes : int
+        The planes (frames) measured.
     correlation : ndarray of float, shape (2, LAGS), or None
         The noise's correlation along Y and X at 1 to ``LAGS`` pixels
         (:mod:`.data.correlation`); None for planes too small to measure.
@@ -56,6 +67,8 @@ class NoiseReport:
     correlation: np.ndarray | None
     strides: tuple[int, int]
     check: tuple[float, float] | None = None
+    channels: tuple[tuple[NoiseModel, float, float], ...] = ()
+    planes: int = 1
 
     @property
     def photons(self) -> float:
@@ -64,24 +77,27 @@ class NoiseReport:
 
     @property
     def read_sigma(self) -> float:
-        """The standard deviation of the signal-independent noise, in the image's units."""
-        return math.sqrt(max(self.noise.read_variance, 0.0)) * (self.high - self.low)
+        """The noise's standard deviation at the 1st percentile (``low``), in the image's units.
+
+        The model's signal-independent term: the camera's read noise where
+        ``low`` is at zero photons, more where the background holds photons.
+        """
+        return _sigma_at_low(self.noise, self.low, self.high)
 
     def lines(self) -> list[str]:
         """The report as lines of text, values in the image's units."""
-        scale = f"values {self.low:.4g} to {self.high:.4g}: the 1st to 99.8th percentile"
-        lines = [f"noise model, on the image's scale ({scale}):"]
-        if math.isfinite(self.photons):
-            gain = (self.high - self.low) / self.photons
-            lines.append(
-                f"  shot noise: {self.photons:.3g} photons from the 1st to the 99.8th percentile "
-                f"({gain:.3g} units per photon)"
-            )
-        lines.append(f"  signal-independent noise: standard deviation {self.read_sigma:.4g}")
+        if self.channels:
+            lines = ["noise model of each channel, on its own scale:"]
+            for index, (noise, low, high) in enumerate(self.channels):
+                lines += [f"  channel {index}:", *_model_lines(noise, low, high, "    ")]
+        else:
+            lines = _model_lines(self.noise, self.low, self.high, "  ")
+            lines.insert(0, "noise model, on the image's scale:")
         sides = (("below at", self.clip_levels[0]), ("above at", self.clip_levels[1]))
         clipped = [f"{name} {level:.4g}" for name, level in sides if level is not None]
         lines.append(f"clipped: {' and '.join(clipped)}" if clipped else "clipped: no")
-        lines.append(f"hot pixels: {self.defects.hot}; dead pixels: {self.defects.dead}")
+        over = f" (summed over the {self.planes} planes)" if self.planes > 1 else ""
+        lines.append(f"hot pixels: {self.defects.hot}; dead pixels: {self.defects.dead}{over}")
         return lines + self._check_lines() + self._correlation_lines()
 
     def _check_lines(self) -> list[str]:
@@ -126,20 +142,53 @@ class NoiseReport:
         ]
 
 
+def _model_lines(noise: NoiseModel, low: float, high: float, indent: str) -> list[str]:
+    """``noise`` (on the scale mapping ``low``, ``high`` to 0, 1) in the image's units, as lines."""
+    lines = [f"{indent}values {low:.4g} to {high:.4g}: the 1st to 99.8th percentile"]
+    if noise.gain > 0:
+        photons = 1.0 / noise.gain
+        lines.append(
+            f"{indent}shot noise: {photons:.3g} photons from the 1st to the 99.8th percentile "
+            f"({(high - low) / photons:.3g} units per photon)"
+        )
+    sigma = _sigma_at_low(noise, low, high)
+    lines.append(f"{indent}noise at the 1st percentile: standard deviation {sigma:.4g}")
+    return lines
+
+
+def _sigma_at_low(noise: NoiseModel, low: float, high: float) -> float:
+    """The standard deviation of ``noise`` at value ``low``, in the units where ``high`` - ``low`` is 1."""
+    return math.sqrt(max(noise.read_variance, 0.0)) * (high - low)
+
+
 def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
     """Measure the noise of ``image`` (axes ``axes``) as the trainer does, channels together.
+
+    The interleaved sets are those the trainer takes with its default
+    patch: measured strides that would leave sets narrower than the patch
+    keep the image whole (:func:`.calibration.split_strides`).
 
     Raises
     ------
     ValueError
-        If the axes do not fit the image, a channel is constant, or the
-        planes are smaller than 8x8 pixels.
+        If the image holds no real numbers or NaN (:func:`.data.patches.check_image`),
+        the axes do not fit it, a channel is constant, or the planes are
+        smaller than :data:`.calibration.SMALLEST_MEASURED` pixels a side.
     """
+    check_image(image, "the image")
     planes, _ = to_planes(np.asarray(image), axes)
+    height, width = planes.shape[-2:]
+    if min(height, width) < SMALLEST_MEASURED:
+        raise ValueError(
+            f"planes of {height}x{width} pixels are too small to measure their noise (at least "
+            f"{SMALLEST_MEASURED} pixels a side); give a larger image."
+        )
     canvas = canvas_mask(planes)  # holds no noise: not data for the map or the clip levels
     norm = Normalizer.fit(planes, leave_out=canvas)
     unit = norm.normalize(planes)
     correlation, strides = choose_strides(unit)  # the noise fitted is the sets', white there
+    if splits_narrower((height, width), strides, min(DataConfig.patch_size, height, width)):
+        strides = (1, 1)  # as the trainer keeps them whole
     levels = clip_levels(planes[~canvas])
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
     noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
@@ -157,6 +206,24 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
         correlation=correlation,
         strides=strides,
         check=check,
+        channels=_channel_models(unit, norm, clipped, strides),
+        planes=len(planes),
+    )
+
+
+def _channel_models(
+    unit: np.ndarray, norm: Normalizer, levels, strides: tuple[int, int]
+) -> tuple[tuple[NoiseModel, float, float], ...]:
+    """Each channel's noise model of normalised planes ``unit`` (N, C, Y, X), with its percentiles.
+
+    Empty for one channel. ``levels`` are the channels' clip levels on that
+    scale, or None.
+    """
+    if unit.shape[1] < 2:
+        return ()
+    models = estimate_channel_noise(unit, levels=levels, strides=strides)[0]
+    return tuple(
+        (model, float(low), float(high)) for model, low, high in zip(models, norm.low, norm.high)
     )
 
 

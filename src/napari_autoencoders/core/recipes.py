@@ -38,6 +38,7 @@ from .config import (
     wrong_type,
 )
 from .data.axes import Layout, as_volume_axes, channel_hint, check_axes, guess_axes
+from .data.noise import has_saltpepper
 from .data.resolution import FACTORS
 
 #: Seconds of training when neither epochs nor a time budget is given: a first training that
@@ -434,7 +435,7 @@ def _denoise_rules(model: ModelConfig, training: TrainingConfig, given: dict, sp
     so that it adapts without forgetting.
     """
     scratch = any(name in given for name in (*PRIOR_NETWORK, "mask_fraction", "mask_radius"))
-    synthetic_saltpepper = training.mode == Mode.SYNTHETIC.value and "saltpepper" in training.noise
+    synthetic_saltpepper = training.mode == Mode.SYNTHETIC.value and has_saltpepper(training.noise)
     if "pretrained" not in given:
         training.pretrained = not (scratch or synthetic_saltpepper or given.get("three_d"))
     if not training.pretrained:

@@ -62,6 +62,11 @@ def parse_noise(spec: str) -> list[NoiseTerm]:
     return terms
 
 
+def has_saltpepper(spec: str) -> bool:
+    """Whether the noise ``spec`` (see :func:`parse_noise`) has a salt-and-pepper term, in any case."""
+    return any(term.kind == "saltpepper" for term in parse_noise(spec))
+
+
 def apply_noise(
     images: torch.Tensor, terms: list[NoiseTerm], generator: torch.Generator | None = None
 ) -> torch.Tensor:

@@ -106,7 +106,10 @@ def estimate_noise(
     Parameters
     ----------
     image : ndarray, shape (Y, X)
-        A noisy image, any intensity scale.
+        A noisy image on a scale whose 0 lies near zero photons, such as
+        the normalised one (1st percentile at 0): whether shot noise shows
+        is judged against the brightest intensity, so an image shifted far
+        below 0 reads as Gaussian.
     signed : bool
         Keep the line's value at intensity 0 as fitted, below 0 where the
         level of zero photons is above intensity 0 (a camera offset, or a
@@ -278,6 +281,8 @@ def _fit_clipped(
     0.198, and for the black-and-white horse at 0.098, 0.109 where a plain
     fit found 0.056.
     """
+    if means.size == 0:  # a blank plane, or too small a one: nothing to measure
+        return NoiseModel(0.0, 0.0)
     sigma = float(np.sqrt(np.average(variances, weights=counts)))
     for _ in range(4):
         clear = np.ones(means.shape, dtype=bool)
