@@ -142,7 +142,7 @@ def scatter_rows(count: int, side: int = 28) -> list[list[str]]:
 
         def add() -> None:
             made.append(LatentScatter(viewer, source, encoding, codes[:, :2],
-                                      rng.integers(0, 10, count), size=side, stack_ndim=1))
+                                      rng.integers(0, 10, count), size=side, stack_axes=(0,)))
 
         def recolour() -> None:
             made[0].set_clusters(rng.integers(0, 10, count))

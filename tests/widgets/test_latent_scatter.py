@@ -282,7 +282,7 @@ def test_100k_points_make_one_layer_coloured_by_cluster(make_napari_viewer):
     encoding = Encoding(rng.random((count, 4), dtype=np.float32), np.arange(count), np.zeros((count, 2)), "frame")
     clusters = rng.integers(0, 10, count)
     scatter = LatentScatter(viewer, source, encoding, rng.random((count, 2)), clusters,
-                            size=4, stack_ndim=1)
+                            size=4, stack_axes=(0,))
     assert len(scatter.points.data) == count
     assert [layer.name for layer in viewer.layers].count(scatter.points.name) == 1
     np.testing.assert_allclose(scatter.points.face_color, cluster_colors(clusters))

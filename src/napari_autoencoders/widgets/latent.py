@@ -83,10 +83,9 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
     def _build(self, layout: QVBoxLayout) -> None:
         #: The scatter of the last encoding, None before the first.
         self.scatter: LatentScatter | None = None
-        #: The scatters in the viewer, one per source layer: encoding again replaces its own.
-        self._scatters: list[LatentScatter] = []
-        #: The encoding the shown scatter came from: its layer, axes and model.
-        self._shown: _Job | None = None
+        #: The scatters in the viewer, one per source layer (encoding again replaces its
+        #: own), each with the encoding job it came from: its layer, axes and model.
+        self._scatters: list[tuple[LatentScatter, _Job]] = []
         self.encode_button = QPushButton("Encode")
         self.train_button = QPushButton("Train on objects")
         self.train_button.setToolTip(
@@ -227,25 +226,26 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             self.worker.quit()
 
     def selection_to_cluster(self) -> None:
-        """Make the selected points a new cluster."""
+        """Make the selected points of the active scatter (else the last one) a new cluster."""
         try:
-            new = self._scatter().new_cluster_from_selection()
+            scatter, _ = self._scatter()
+            new = scatter.new_cluster_from_selection()
         except ValueError as err:
             show_error(f"Cannot make a cluster: {err}")
             return
-        self.legend.setText(cluster_legend(self.scatter.clusters))
+        self.legend.setText(cluster_legend(scatter.clusters))
         show_info(f"The selected points are now cluster {new}.")
 
     def selection_to_stack(self) -> None:
-        """Add the selected frames, tiles or object crops as a new image stack."""
+        """Add the selected frames, tiles or object crops of the active scatter as a new image stack."""
         try:
-            selected = self._scatter().selected()
+            scatter, job = self._scatter()
+            selected = scatter.selected_rows()
         except ValueError as err:
             show_error(f"Cannot make a stack: {err}")
             return
-        job = self._shown
         crops = item_crops(
-            self.scatter.encoding, selected, job.data, axes=job.axes,
+            scatter.encoding, selected, job.data, axes=job.axes,
             size=job.model.config.model.input_size, labels=job.labels, mask=job.mask,
         )  # (N, C, S, S)
         source = job.source
@@ -262,10 +262,21 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
 
     # -- helpers -----------------------------------------------------------
 
-    def _scatter(self) -> LatentScatter:
-        if self.scatter is None or self.scatter.points not in self.viewer.layers:
+    def _scatter(self) -> tuple[LatentScatter, _Job]:
+        """The scatter whose layer is active, else the last one made, with its job.
+
+        Scatters whose points layer was removed are forgotten.
+        """
+        self._scatters = [pair for pair in self._scatters if pair[0].points in self.viewer.layers]
+        if not self._scatters:
             raise ValueError("no latent scatter: encode an image first.")
-        return self.scatter
+        active = self.viewer.layers.selection.active
+        for scatter, job in self._scatters:
+            if active in (scatter.points, scatter.highlight, scatter.items, scatter.outlines):
+                return scatter, job
+        return next(
+            (pair for pair in self._scatters if pair[0] is self.scatter), self._scatters[-1]
+        )
 
     def _gather(self) -> _Job:
         mode = self.mode.currentText()
@@ -290,7 +301,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         if layer is None:
             raise ValueError("no labels layer: add the objects' labels layer and choose it.")
         plane_shape = tuple(data.shape[axes.index(a)] for a in "YX")
-        return source, data, axes, check_labels(layer.data, plane_shape)
+        labels = np.array(check_labels(layer.data, plane_shape), copy=True)  # as encoded, not as edited
+        return source, data, axes, labels
 
     def _object_config(self, crops: np.ndarray) -> Config:
         """The recipe's reconstruct config for object crops (N, C, S, S)."""
@@ -327,19 +339,19 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
     def _show_result(self, job: _Job, result: tuple[Encoding, np.ndarray, np.ndarray]) -> None:
         encoding, embedding, clusters = result
         # encoding a layer again replaces its scatter rather than stacking a copy on top
-        for old in [scatter for scatter in self._scatters if scatter.source is job.source]:
-            old.remove()
-            self._scatters.remove(old)
+        for pair in [pair for pair in self._scatters if pair[0].source is job.source]:
+            pair[0].remove()
+            self._scatters.remove(pair)
         layout = Layout(job.axes, job.data.shape)
         self.scatter = LatentScatter(
             self.viewer, job.source, encoding, embedding, clusters,
             size=job.model.config.model.input_size,
-            stack_ndim=len(layout.stack_axes),
+            stack_axes=tuple(job.axes.index(axis) for axis in layout.stack_axes),
+            plane_shape=tuple(job.data.shape[job.axes.index(axis)] for axis in "YX"),
             labels=job.labels,
             stride=job.stride or job.model.config.model.input_size,
         )
-        self._scatters.append(self.scatter)
-        self._shown = job
+        self._scatters.append((self.scatter, job))
         # ready to select points: the scatter's layer active, in its selection mode
         self.viewer.layers.selection.active = self.scatter.points
         self.scatter.points.mode = "select"
@@ -371,9 +383,11 @@ def _encode_in_thread(
     else:
         steps = iter_encode_objects(job.model, job.data, job.labels, mask=job.mask, **options)
     encoding = yield from guarded(steps)
-    dim = encoding.latents.shape[1]
+    count, dim = encoding.latents.shape
     projection = default_embedding(dim) if projection == AUTO else projection
+    yield count, count  # each yield lets a Cancel stop the job: after the encoding,
     embedding = embed(encoding.latents, projection, seed=seed)
+    yield count, count  # and after the projection
     return encoding, embedding, cluster(encoding.latents, method, n_clusters, seed=seed)
 
 

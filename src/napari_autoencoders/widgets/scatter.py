@@ -18,9 +18,11 @@ import napari
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Labels, Points
+from napari.utils.transforms import Affine
 
 from ..core.latent.clustering import place_beside
 from ..core.latent.encoding import FRAMES, OBJECTS, TILES, Encoding, tile_grid_shape, tile_map_placement
+from .layers import copied_metadata
 
 #: Cluster colours (matplotlib's tab10, then tab20's light shades), RGBA.
 PALETTE = np.array(
@@ -95,8 +97,11 @@ class LatentScatter:
         Cluster of each item.
     size : int
         Side of the encoded crops (pixels).
-    stack_ndim : int
-        How many leading axes of ``source`` are stack axes (frames).
+    stack_axes : tuple of int
+        Where the stack axes (frames) are among the axes of ``source.data``,
+        in the order the frames are numbered over them.
+    plane_shape : (int, int), optional
+        The encoded planes' (Y, X) size (tiles only).
     labels : ndarray, optional
         The object labels (objects only).
     stride : int, optional
@@ -112,12 +117,16 @@ class LatentScatter:
         clusters: np.ndarray,
         *,
         size: int,
-        stack_ndim: int = 0,
+        stack_axes: tuple[int, ...] = (),
+        plane_shape: tuple[int, int] | None = None,
         labels: np.ndarray | None = None,
         stride: int | None = None,
     ):
         self.viewer, self.source, self.encoding, self.size = viewer, source, encoding, size
-        self.stack_ndim = stack_ndim
+        self.stack_axes = tuple(stack_axes)
+        #: The stack's shape when encoded: its frames are linked while the source keeps it.
+        self.stack_shape = tuple(source.data.shape[axis] for axis in self.stack_axes)
+        self.plane_shape = plane_shape
         self._linking = False
         self.points = self._points_layer(embedding, clusters)
         self.items = self._items_layer(labels, stride) if encoding.kind != FRAMES else None
@@ -131,9 +140,10 @@ class LatentScatter:
         if self.items is not None:
             viewer.add_layer(self.items)
             self.items.events.selected_label.connect(self._on_label)
-            self.outlines = viewer.add_shapes(
+            self.outlines = viewer.add_shapes(  # boxes in the source's pixels, placed as it is
                 ndim=2, name=f"{source.name} selection", edge_color="yellow",
-                face_color="transparent", edge_width=max(1.0, self._pixel * 1.5),
+                face_color="transparent", edge_width=1.5, scale=source.scale[-2:],
+                translate=source.translate[-2:], **self._plane_placement(),
             )
         else:
             viewer.dims.events.current_step.connect(self._on_step)
@@ -154,8 +164,9 @@ class LatentScatter:
         return self.points.features["cluster"].to_numpy(dtype=int)
 
     @property
-    def _pixel(self) -> float:
-        return float(np.min(self.source.scale[-2:]))
+    def rows(self) -> np.ndarray:
+        """The encoding's row of each point (N,): points deleted from the layer take theirs along."""
+        return pd.Index(self.encoding.index).get_indexer(self.points.features[self.encoding.kind])
 
     # -- layers --------------------------------------------------------------
 
@@ -165,7 +176,7 @@ class LatentScatter:
             {f"z{d}": encoding.latents[:, d] for d in range(encoding.latents.shape[1])}
         )
         features["x"], features["y"] = embedding[:, 0], embedding[:, 1]
-        features[encoding.kind] = encoding.index
+        features[encoding.kind] = encoding.index  # links each point to its item
         features["cluster"] = pd.Categorical(clusters)
         bounds = self.source.extent.world[:, -2:]
         height = bounds[1, 0] - bounds[0, 0]
@@ -184,24 +195,43 @@ class LatentScatter:
         """Objects, or one pixel per tile, labelled by item and coloured by cluster."""
         source, name = self.source, f"{self.source.name} clusters"
         scale, translate = source.scale[-2:], source.translate[-2:]
+        placement = self._plane_placement()
         if self.encoding.kind == OBJECTS:
             data = np.array(labels, copy=True)
         else:
-            grid = tile_grid_shape(source.data.shape[self.stack_ndim:][:2], self.size, stride)
+            grid = tile_grid_shape(self.plane_shape, self.size, stride)
             data = np.arange(1, len(self.encoding.index) + 1).reshape(grid)
-            scale, translate = tile_map_placement(scale, translate, self.size, stride)
-        layer = Labels(data, name=name, scale=scale, translate=translate, opacity=0.6)
+            scale, centre = tile_map_placement(scale, translate, self.size, stride)
+            # the offset to the first tile's centre turns and shears with the source
+            linear = Affine(rotate=placement["rotate"], shear=placement["shear"]).linear_matrix
+            translate = translate + linear @ (centre - translate)
+        layer = Labels(
+            data, name=name, scale=scale, translate=translate, opacity=0.6,
+            metadata=copied_metadata(source), **placement,
+        )
         layer.colormap = self._items_colormap(self.clusters)
         return layer
 
-    @property
-    def _item_ids(self) -> np.ndarray:
-        """The label of each item in the items layer."""
-        return self.encoding.index + (1 if self.encoding.kind == TILES else 0)
+    def _plane_placement(self) -> dict:
+        """The source's rotation, shear, affine, units and axis labels of its last two axes (Y, X)."""
+        source = self.source
+        affine = np.asarray(source.affine.affine_matrix)
+        return {
+            "rotate": np.asarray(source.rotate)[-2:, -2:],
+            "shear": np.asarray(source.shear)[-1:] if source.ndim > 1 else None,
+            "affine": affine[np.r_[-3, -2, -1]][:, np.r_[-3, -2, -1]],
+            "units": tuple(source.units)[-2:],
+            "axis_labels": tuple(source.axis_labels)[-2:],
+        }
+
+    def _item_ids(self, rows: np.ndarray) -> np.ndarray:
+        """The label in the items layer of the items at encoding ``rows``."""
+        return self.encoding.index[rows] + (1 if self.encoding.kind == TILES else 0)
 
     def _items_colormap(self, clusters: np.ndarray) -> dict:
-        colors = cluster_colors(clusters)
-        return {None: np.zeros(4), 0: np.zeros(4), **dict(zip(self._item_ids.tolist(), colors))}
+        """Each point's item in the colour of its cluster (N,); deleted points' items transparent."""
+        ids = self._item_ids(self.rows).tolist()
+        return {None: np.zeros(4), 0: np.zeros(4), **dict(zip(ids, cluster_colors(clusters)))}
 
     # -- clusters ------------------------------------------------------------
 
@@ -230,6 +260,10 @@ class LatentScatter:
         self.set_clusters(clusters)
         return new
 
+    def selected_rows(self) -> np.ndarray:
+        """The encoding's rows of the selected points, in their order; ``ValueError`` if none."""
+        return self.rows[self.selected()]
+
     def selected(self) -> np.ndarray:
         """Indices of the selected points, sorted; ``ValueError`` if none."""
         selected = np.array(sorted(self.points.selected_data), dtype=int)
@@ -252,28 +286,34 @@ class LatentScatter:
     def _on_points_selected(self, *_) -> None:
         if self._linking:
             return
-        selected = np.array(sorted(self.points.selected_data), dtype=int)
+        rows = self.rows[np.array(sorted(self.points.selected_data), dtype=int)]
         with self._link():
             if self.encoding.kind == FRAMES:
-                if selected.size:
-                    self.show_frame(int(self.encoding.index[selected[0]]))
+                if rows.size:
+                    self.show_frame(int(self.encoding.index[rows[0]]))
             else:
-                self._outline(selected[:MAX_OUTLINES])
+                self._outline(rows[:MAX_OUTLINES])
+
+    @property
+    def linked(self) -> bool:
+        """Whether the source is in the viewer with the stack it was encoded with."""
+        if self.source not in self.viewer.layers:
+            return False
+        return tuple(self.source.data.shape[axis] for axis in self.stack_axes) == self.stack_shape
 
     def show_frame(self, frame: int) -> None:
-        """Move the viewer's sliders to ``frame`` of the source stack."""
-        shape = self.source.data.shape[: self.stack_ndim]
+        """Move the viewer's sliders to ``frame`` of the source stack (while :attr:`linked`)."""
+        if not self.stack_axes or not self.linked:
+            return
         first_axis = self.viewer.dims.ndim - self.source.ndim
-        for axis, index in enumerate(np.unravel_index(frame, shape)):
+        for axis, index in zip(self.stack_axes, np.unravel_index(frame, self.stack_shape)):
             world = self.source.translate[axis] + self.source.scale[axis] * index
             self.viewer.dims.set_point(first_axis + axis, world)
 
-    def _outline(self, selected: np.ndarray) -> None:
-        centers = self.encoding.centers[selected]
-        scale, translate = self.source.scale[-2:], self.source.translate[-2:]
+    def _outline(self, rows: np.ndarray) -> None:
+        centers = self.encoding.centers[rows]
         half = self.size / 2
-        low = (centers - half) * scale + translate
-        high = (centers + half) * scale + translate
+        low, high = centers - half, centers + half
         boxes = np.stack([low, np.stack([low[:, 0], high[:, 1]], 1), high,
                           np.stack([high[:, 0], low[:, 1]], 1)], axis=1)
         self.outlines.data = []
@@ -282,21 +322,22 @@ class LatentScatter:
 
     def _on_step(self, event=None) -> None:
         """Select the point of the frame the sliders show."""
-        if self._linking or self.stack_ndim == 0 or self.source not in self.viewer.layers:
+        if self._linking or not self.stack_axes or not self.linked:
             return
         first_axis = self.viewer.dims.ndim - self.source.ndim
-        point = np.asarray(self.viewer.dims.point[first_axis : first_axis + self.stack_ndim])
-        scale = self.source.scale[: self.stack_ndim]
-        index = np.rint((point - self.source.translate[: self.stack_ndim]) / scale).astype(int)
-        shape = self.source.data.shape[: self.stack_ndim]
-        if np.any(index < 0) or np.any(index >= shape):
+        axes = list(self.stack_axes)
+        point = np.asarray(self.viewer.dims.point)[[first_axis + axis for axis in axes]]
+        scale, translate = np.asarray(self.source.scale)[axes], np.asarray(self.source.translate)[axes]
+        index = np.rint((point - translate) / scale).astype(int)
+        if np.any(index < 0) or np.any(index >= self.stack_shape):
             return
-        self._select_items(self.encoding.index == np.ravel_multi_index(tuple(index), shape))
+        frame = np.ravel_multi_index(tuple(index), self.stack_shape)
+        self._select_items(self.encoding.index[self.rows] == frame)
 
     def _on_label(self, event=None) -> None:
         """Select the point of the object or tile picked in the items layer."""
         if not self._linking:
-            self._select_items(self._item_ids == self.items.selected_label)
+            self._select_items(self._item_ids(self.rows) == self.items.selected_label)
 
     def _select_items(self, chosen: np.ndarray) -> None:
         with self._link():
