@@ -256,3 +256,48 @@ def test_an_adversarial_autoencoder_has_no_latent_noise(
     assert widget.model() is models["aae"]
     assert len(errors) == 1 and "deterministic, so it has no posterior spread" in errors[0]
     assert widget.worker is None
+
+
+def test_a_failure_stops_the_busy_bar(qtbot, viewer, widget, errors):
+    viewer.add_image(np.zeros((4, 20, 20), np.float32), name="too large")
+    run(qtbot, widget, generate.NOISE)
+    assert errors and "crop or resize the frames to 16x16" in errors[0]
+    assert (widget.progress.minimum(), widget.progress.maximum()) == (0, 1)  # busy (0, 0) before
+
+
+def test_an_interpolation_reads_only_its_two_frames(qtbot, viewer, widget, errors):
+    da = pytest.importorskip("dask.array")
+    read = set()
+
+    def record(block, block_info=None):
+        if block_info:
+            read.add(block_info[0]["chunk-location"][0])
+        return block
+
+    frames = np.repeat(disks(), 50, axis=0)  # 400 frames, chunks of 10
+    lazy = da.from_array(frames, chunks=(10, 16, 16)).map_blocks(record, dtype=np.float32)
+    viewer.add_image(lazy, name="lazy", contrast_limits=(0, 1))
+    read.clear()
+    widget.frame_b.setValue(25)
+    run(qtbot, widget, generate.INTERPOLATE)
+    assert errors == [] and read == {0, 2}  # all 40 chunks before
+
+
+def test_channels_that_are_not_colours_are_an_axis_before_y_and_x(qtbot, viewer, registry, errors):
+    config = Config(
+        model=ModelConfig(architecture="vae", width=4, input_size=16, latent_dim=2),
+        data=DataConfig(axes="SCYX", patch_size=16, batch_size=2, percentiles=(0.0, 100.0)),
+        training=TrainingConfig(task="vae", **TINY),
+    )
+    pairs = np.stack([disks(), 1 - disks()], axis=1)  # (8, 2, 16, 16), as napari holds SCYX
+    registry.add(fit(config, pairs), "two")
+    widget = GenerateWidget(viewer, registry=registry)
+    widget.count.setValue(4)
+    run(qtbot, widget, generate.SAMPLE, model="two #1")
+    assert viewer.layers[-1].data.shape == (4, 2, 16, 16)  # (4, 16, 16, 2): planes of 16x2 shown
+    widget.grid.setValue(3)
+    run(qtbot, widget, generate.MANIFOLD, model="two #1")
+    assert viewer.layers[-1].data.shape == (2, 48, 48)
+    widget.layer.set_layer(viewer.add_image(pairs, name="pairs"))
+    run(qtbot, widget, generate.NOISE, model="two #1")  # refused as frames of the wrong shape
+    assert errors == [] and viewer.layers["pairs reconstructed + noise"].data.shape == pairs.shape

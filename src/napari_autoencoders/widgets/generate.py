@@ -157,11 +157,12 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
             model,
             codes,
             tiled=self.action.currentText() == MANIFOLD,
+            channels_first=_channel_axis_first(model),
             _connect={
                 "yielded": self._on_progress,
-                "returned": partial(self._add_result, name=name, source=source),
+                "returned": partial(self._add_result, name=name, source=source, model=model),
                 "aborted": self._on_aborted,
-                "errored": lambda error: show_error(f"Generation failed: {error}"),
+                "errored": self._on_error,
                 "finished": lambda: self._set_running(False),
             },
         )  # starts the worker
@@ -199,7 +200,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
         if action == MANIFOLD:
             return model, self._manifold(model), f"{model_name} manifold", None
         layer = self.layer.layer()
-        frames = _frames(layer)
+        frames = _frames(layer, model)
         if action == INTERPOLATE:
             first, last = self.frame_a.value(), self.frame_b.value()
             if max(first, last) >= len(frames):
@@ -207,11 +208,13 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
                     f"the layer {layer.name!r} has {len(frames)} frame(s); choose frames "
                     f"0 to {len(frames) - 1}."
                 )
-            pair = (frames[first], frames[last])
+            pair = _model_frames(frames, [first, last], model)  # only these two are read
             codes = partial(generation.interpolation_codes, model, *pair, steps=self.steps.value())
             return model, codes, f"{layer.name} interpolation", layer
         strength, seed = self.strength.value(), self.seed.value()
-        codes = partial(generation.noisy_codes, model, frames, strength=strength, seed=seed)
+        codes = partial(  # the frames are read in the worker
+            _noisy_codes, model, frames, strength=strength, seed=seed
+        )
         return model, codes, f"{layer.name} reconstructed + noise", layer
 
     def _manifold(self, model: TrainedModel) -> Callable[[], np.ndarray]:
@@ -221,7 +224,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
         with_prior = model.config.model.architecture in GENERATIVE_ARCHITECTURES
         frames = None
         if pca or (not with_prior and span is None):
-            frames = _frames(self.layer.layer())
+            frames = _frames(self.layer.layer(), model)  # read in the worker
         return partial(
             _flat_manifold_points,
             model,
@@ -233,8 +236,10 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
 
     # -- worker signals (main thread) --------------------------------------
 
-    def _add_result(self, result: np.ndarray, *, name: str, source: Image | None) -> None:
-        """Add ``result`` as a new layer: where ``source`` lies, if the result came from one.
+    def _add_result(
+        self, result: np.ndarray, *, name: str, source: Image | None, model: TrainedModel
+    ) -> None:
+        """Add ``result`` of ``model`` as a new layer: where ``source`` lies, if the result came from one.
 
         A single image's result of one frame takes its shape; a stack made
         from it (an interpolation) lies over it, one frame after another.
@@ -244,7 +249,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
             layers.append(Image(result, name=name, contrast_limits=contrast_limits(result)))
             self._show_first_frame(layers[-1])
             return
-        if _single_frame(source) and len(result) == 1:
+        if _single_frame(source, model) and len(result) == 1:
             result = result[0]
         if np.ndim(result) == np.ndim(source.data):
             layer = result_layer(source, result, name)
@@ -270,41 +275,82 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
             self.viewer.dims.set_point(first_axis + axis, origin[axis])
 
     def _on_aborted(self) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self._reset_progress()
         show_info("Generation cancelled; no layer was added.")
 
+    def _on_error(self, error: Exception) -> None:
+        self._reset_progress()
+        show_error(f"Generation failed: {error}")
 
-def _flat_manifold_points(model: TrainedModel, **options) -> np.ndarray:
+    def _reset_progress(self) -> None:
+        """The bar out of its busy animation, empty."""
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+
+
+def _channel_axis_first(model: TrainedModel) -> bool:
+    """Whether ``model``'s images are shown with their channels as an axis before (Y, X).
+
+    A model of 3 or 4 channels trained on colour images (axes ending in C)
+    takes and makes RGB(A) images (..., Y, X, C); any other model of several
+    channels takes and makes them as napari shows channels that are not
+    colours: (..., C, Y, X).
+    """
+    channels, axes = model.config.model.out_channels, model.config.data.axes
+    return channels > 1 and not (channels in (3, 4) and axes.endswith("C"))
+
+
+def _flat_manifold_points(model: TrainedModel, *, frames=None, **options) -> np.ndarray:
     """The manifold's points (grid², D), row by row: the order :func:`generation.mosaic` takes."""
-    points = generation.manifold_points(model, **options)
+    if frames is not None:
+        frames = _model_frames(frames, slice(None), model)
+    points = generation.manifold_points(model, frames=frames, **options)
     return points.reshape(-1, points.shape[-1])
 
 
-def _frames(layer: Image | None) -> np.ndarray:
-    """The frames of ``layer``: a single image (Y, X[, C]) as a stack of one; stacks unchanged."""
-    data = image_data(layer, "frames")
-    return data[None] if _single_frame(layer) else data
+def _noisy_codes(model: TrainedModel, frames, **options) -> np.ndarray:
+    """:func:`generation.noisy_codes` of all ``frames`` (a stack as :func:`_frames` gives it)."""
+    return generation.noisy_codes(model, _model_frames(frames, slice(None), model), **options)
 
 
-def _single_frame(layer: Image) -> bool:
-    """Whether ``layer`` holds one image, (Y, X) or an RGB (Y, X, C), not a stack."""
-    return np.ndim(layer.data) == 2 + layer.rgb
+def _frames(layer: Image | None, model: TrainedModel):
+    """The frames of ``layer``, unread where napari holds them lazily: a single image as a stack of one."""
+    data = image_data(layer, "frames", lazy=True)
+    return np.asarray(data)[None] if _single_frame(layer, model) else data
+
+
+def _model_frames(frames, which, model: TrainedModel) -> np.ndarray:
+    """Frames ``which`` (indices or a slice) of a stack, read, their channels where the model takes them.
+
+    The model takes (N, S, S[, C]); a stack of channels as an axis (N, C, S, S) is moved there.
+    """
+    chosen = np.asarray(frames[which])
+    if _channel_axis_first(model) and chosen.ndim == 4:
+        return np.moveaxis(chosen, 1, -1)
+    return chosen
+
+
+def _single_frame(layer: Image, model: TrainedModel | None = None) -> bool:
+    """Whether ``layer`` holds one image, not a stack: (Y, X), RGB (Y, X, C), or (C, Y, X) for ``model``."""
+    channel_axis = model is not None and _channel_axis_first(model)
+    return np.ndim(layer.data) == 2 + (layer.rgb or channel_axis)
 
 
 @thread_worker
 def _generate_in_thread(
-    model: TrainedModel, codes: Callable[[], np.ndarray], *, tiled: bool
+    model: TrainedModel, codes: Callable[[], np.ndarray], *, tiled: bool, channels_first: bool
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     """Compute the codes, decode them in batches yielding ``(done, total)``, return the images.
 
-    ``tiled``: lay the images out as the manifold's mosaic.
+    ``tiled``: lay the images out as the manifold's mosaic; ``channels_first``:
+    give them as (..., C, Y, X) instead of (..., Y, X, C).
     """
-    return (yield from guarded(_generate(model, codes, tiled=tiled)))
+    return (yield from guarded(_generate(model, codes, tiled=tiled, channels_first=channels_first)))
 
 
 def _generate(
-    model: TrainedModel, codes: Callable[[], np.ndarray], *, tiled: bool
+    model: TrainedModel, codes: Callable[[], np.ndarray], *, tiled: bool, channels_first: bool
 ) -> Generator[tuple[int, int], None, np.ndarray]:
     images = yield from generation.iter_decode(model, codes())
-    return generation.mosaic(images) if tiled else images
+    images = generation.mosaic(images) if tiled else images
+    return np.moveaxis(images, -1, -3) if channels_first else images
