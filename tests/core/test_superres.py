@@ -78,6 +78,17 @@ def test_the_three_modes_train_and_upscale(tiny_config, blobs, mode, axes, shape
     assert np.isfinite(out).all()
 
 
+def test_paired_targets_keep_the_inputs_scale(tiny_config):
+    high = np.full((96, 96), 100.0, np.float32)
+    rng = np.random.default_rng(0)
+    high[rng.integers(0, 96, 60), rng.integers(0, 96, 60)] = 1000.0  # sharp: wider percentiles
+    low = downscale(high, 2)
+    config = superres_config(tiny_config, factor=2, mode="paired")
+    model = fit(config, low, high)  # the target's own percentiles stretched bicubic's contrast
+    np.testing.assert_allclose(model.target_norm.low, model.input_norm.low, rtol=1e-3)
+    np.testing.assert_allclose(model.target_norm.high, model.input_norm.high, rtol=1e-3)
+
+
 def shrink(image, axes, factor):
     """Downscale ``image`` in Y and X, whatever its axes."""
     if "C" not in axes:

@@ -21,7 +21,7 @@ from .data.collection import ImageCollection
 from .data.neighbours import check_neighbour_count
 from .data.normalization import Normalizer
 from .data.patches import check_image, check_patch_size, check_volume_patch
-from .data.resolution import training_pairs
+from .data.resolution import downscale, training_pairs
 
 
 def input_planes(
@@ -100,9 +100,19 @@ def target_normalizer(
     A denoiser then learns to remove noise only, not an intensity change
     as well (which a fine-tuned prior, denoising on its input's scale,
     learned too slowly: paired training on one photograph fell 1.4 dB
-    below the untuned prior). Other targets, and pairs whose intensities
-    do not rise together, take their own percentiles.
+    below the untuned prior). Paired super-resolution's high-resolution
+    targets, downscaled, are matched to the low-resolution inputs alike
+    (else the input's scale where they do not rise together): a sharper
+    image has wider percentiles, and on its own scale the upscaler's
+    bicubic start came out with its contrast stretched. Other targets, and
+    denoising pairs whose intensities do not rise together, take their own
+    percentiles.
     """
+    if config.training.task == Task.SUPERRES.value:
+        shrunk = downscale(target_planes, config.model.factor, method=config.training.downscale)
+        height, width = (min(a, b) for a, b in zip(shrunk.shape[-2:], planes.shape[-2:]))
+        reference = input_norm.normalize(planes[..., :height, :width])
+        return Normalizer.matching(shrunk[..., :height, :width], reference) or input_norm
     if config.training.task == Task.DENOISE.value:
         matched = Normalizer.matching(target_planes, input_norm.normalize(planes))
         if matched is not None:
