@@ -1157,6 +1157,20 @@ def test_fine_tuning_an_image_too_small_to_validate_on_keeps_the_prior(tiny_conf
     assert trainer.history[-1]["step"] == 0 and same_state(trainer.best_state, trainer.network.state_dict())
 
 
+def test_fine_tuning_a_collection_too_small_to_validate_on_keeps_the_prior(tiny_config, blobs):
+    noisy = add_noise(0.1 + 0.8 * blobs((60, 60)), "gaussian:0.1", seed=0)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    trainer = Trainer(config, ImageCollection([noisy], "YX"))  # fine-tuned, judged on its training data
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in trainer.run():
+            pass
+    said = [str(warning.message) for warning in caught]
+    assert any("too small to hold out a validation region of one patch" in line for line in said)
+    assert not any("validating on the training data" in line for line in said)
+    assert trainer.history[-1]["step"] == 0 and same_state(trainer.best_state, trainer.network.state_dict())
+
+
 def test_noise2void_on_an_image_too_small_to_validate_on_still_trains(tiny_config, blobs):
     noisy = add_noise(0.1 + 0.8 * blobs((60, 60)), "gaussian:0.1", seed=0)
     config = tiny_config(data={"batch_size": 2, "patch_size": 32}, training={"mode": "self-supervised"})

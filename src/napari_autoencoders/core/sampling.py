@@ -57,7 +57,7 @@ def samplers_for(
     data, training = config.data, config.training
     common = dict(batch_size=data.batch_size, augment=data.augment, seed=training.seed, rng=rng)
     if isinstance(x, ImageCollection):
-        return *collection_samplers(
+        return collection_samplers(
             x,
             norm,
             patch_size=data.patch_size,
@@ -66,8 +66,9 @@ def samplers_for(
             dark_outliers=thinned(config),  # as an array's training data for thinned pairs
             flat_noise=on_pairs(config),  # as an array's training planes (noisy_flat)
             strides=config.model.noise_strides,
+            warn=not on_pairs(config),  # else the trainer says it keeps the prior
             **common,
-        ), False
+        )
     if training.task == Task.SUPERRES.value:
         samplers = pair_samplers(
             x, y, factor=config.model.factor, patch_size=data.patch_size,

@@ -280,14 +280,20 @@ def _view(image, axes: str, name: str) -> PlaneView:
 
 
 def split_regions(
-    collection: ImageCollection, *, fraction: float, patch_size: int, rng: np.random.Generator
+    collection: ImageCollection,
+    *,
+    fraction: float,
+    patch_size: int,
+    rng: np.random.Generator,
+    warn: bool = True,
 ) -> tuple[list[Region], list[Region]]:
     """Training and validation regions of a collection, as :func:`.patches.split_validation` splits.
 
     Several planes give whole random planes for validation; otherwise each
     plane's bottom strip of rows (or right strip of columns), at least one
     patch wide, so validation patches never overlap training patches. Data
-    too small to split is used for both, with a warning.
+    too small to split is used for both (the same list), with a warning
+    unless ``warn`` is False.
     """
     whole = [Region(p, 0, shape[1], 0, shape[2]) for p, shape in
              ((p, collection.plane_shape(p)) for p in range(len(collection)))]  # fmt: skip
@@ -300,11 +306,13 @@ def split_regions(
     for region in whole:
         cut = _strip(region, fraction, patch_size)
         if cut is None:
-            warnings.warn(
-                "the planes are too small to hold out a validation region of one patch; "
-                "validating on the training data, so early stopping cannot detect overfitting.",
-                stacklevel=2,
-            )
+            if warn:
+                warnings.warn(
+                    "the planes are too small to hold out a validation region of one patch; "
+                    "validating on the training data, so early stopping cannot detect "
+                    "overfitting.",
+                    stacklevel=2,
+                )
             return whole, whole
         train.append(cut[0])
         val.append(cut[1])
@@ -429,19 +437,25 @@ def collection_samplers(
     dark_outliers: bool = False,
     strides: tuple[int, int] = (1, 1),
     flat_noise: bool = False,
-) -> tuple[CachedPatchSampler, CachedPatchSampler]:
+    warn: bool = True,
+) -> tuple[CachedPatchSampler, CachedPatchSampler, bool]:
     """Training and validation samplers of a collection, split by :func:`split_regions`.
 
     With ``noise``, the patches' hot and dead pixels are replaced, with
     ``dark_outliers`` too dark ones, and with ``flat_noise`` their canvases
     get noise; with ``strides``, each patch is a phase of a larger window
-    (:class:`CachedPatchSampler`).
+    (:class:`CachedPatchSampler`). Also returns whether no validation
+    region could be held out (validation then runs on the training data;
+    ``warn``: with a warning).
     """
     window = patch_size * max(strides)  # each region holds a window of the strides
-    train, val = split_regions(collection, fraction=validation_fraction, patch_size=window, rng=rng)
+    train, val = split_regions(
+        collection, fraction=validation_fraction, patch_size=window, rng=rng, warn=warn
+    )
+    unvalidated = train is val and validation_fraction > 0
     options = dict(patch_size=patch_size, batch_size=batch_size, noise=noise, dark_outliers=dark_outliers,
                    strides=strides, flat_noise=flat_noise)  # fmt: skip
     sampler = CachedPatchSampler(collection, train, normalizer, augment=augment, rng=rng, **options)
     val_rng = np.random.default_rng(seed + 1)
     val_sampler = CachedPatchSampler(collection, val, normalizer, augment=False, rng=val_rng, **options)
-    return sampler, val_sampler
+    return sampler, val_sampler, unvalidated
