@@ -56,8 +56,23 @@ def test_rescaled_multiplies_each_range_and_moves_each_low_by_its_shift():
 def test_constant_channel_raises_naming_it():
     planes = ramp_planes(channels=2)
     planes[:, 1] = 7.0
-    with pytest.raises(ValueError, match="channel 1 .*constant"):
+    with pytest.raises(ValueError, match="channel 1 .*constant.*Remove that channel"):
         Normalizer.fit(planes)
+
+
+def test_the_0th_and_100th_percentiles_are_exact_on_large_data():
+    planes = np.zeros((2000, 1, 64, 64), np.float32)
+    planes[..., ::2, ::2] = 0.5
+    planes[7, 0, 3, 5] = 3.0  # not in a subsample of every other value
+    normalizer = Normalizer.fit(planes, (0.0, 100.0))
+    assert normalizer.high == [3.0] and normalizer.normalize(planes).max() == 1.0
+
+
+def test_a_narrow_range_at_a_high_level_keeps_its_levels():
+    planes = 1000.0 + 1e-5 * np.arange(16, dtype=np.float64).reshape(1, 1, 4, 4)
+    unit = Normalizer.fit(planes, (0.0, 100.0)).normalize(planes)  # NaN before: the range was 0
+    assert unit.dtype == np.float32 and np.isfinite(unit).all()
+    np.testing.assert_allclose(unit.ravel(), np.arange(16) / 15, atol=1e-6)
 
 
 def test_sparse_image_falls_back_to_min_and_max():

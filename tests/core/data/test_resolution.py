@@ -21,7 +21,9 @@ def test_parse_downscale(spec, expected):
     assert parse_downscale(spec) == expected
 
 
-@pytest.mark.parametrize("spec", ["box", "gaussian", "gaussian:0", "gaussian:x", "area:2"])
+@pytest.mark.parametrize(
+    "spec", ["box", "gaussian", "gaussian:0", "gaussian:x", "area:2", "gaussian:inf", "gaussian:1e9"]
+)
 def test_parse_downscale_rejects_bad_specs(spec):
     with pytest.raises(ValueError, match="gaussian:SIGMA"):
         parse_downscale(spec)

@@ -56,6 +56,15 @@ def test_bce_equals_torch_summed_per_image():
     torch.testing.assert_close(reconstruction_loss(logits, target, "bce").mean(), expected)
 
 
+def test_bce_takes_targets_beyond_0_and_1_as_0_and_1():
+    logits = torch.linspace(0, 50, 16).reshape(1, 1, 4, 4)
+    target = torch.full((1, 1, 4, 4), 20.0)  # unbounded below as the logits grow, before
+    torch.testing.assert_close(
+        reconstruction_loss(logits, target, "bce"), reconstruction_loss(logits, torch.ones_like(target), "bce")
+    )
+    assert reconstruction_loss(logits, -target, "bce").item() >= 0
+
+
 def test_mse_is_half_the_summed_squared_error():
     output, target = torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2)
     torch.testing.assert_close(reconstruction_loss(output, target, "mse"), torch.tensor([2.0]))

@@ -55,14 +55,17 @@ class Normalizer:
             values = planes[:, channel]
             if leave_out is not None and not leave_out[:, channel].all():
                 values = values[~leave_out[:, channel]]
-            values = _subsample(values)
-            lo, hi = np.percentile(values, percentiles)
+            lo, hi = np.percentile(_subsample(values), percentiles)
+            # the 0th and 100th percentiles exactly: a subsample can miss the extremes
+            lo = float(np.min(values)) if percentiles[0] <= 0 else lo
+            hi = float(np.max(values)) if percentiles[1] >= 100 else hi
             if hi <= lo:
                 lo, hi = float(values.min()), float(values.max())
             if hi <= lo:
                 raise ValueError(
                     f"channel {channel} of the image is constant ({lo}); an autoencoder "
-                    "cannot learn from an image without contrast."
+                    "cannot learn from an image without contrast. Remove that channel (an "
+                    "opaque alpha channel, or a blank one) and give the others."
                 )
             low.append(float(lo))
             high.append(float(hi))
@@ -90,9 +93,15 @@ class Normalizer:
         return cls(low, high)
 
     def normalize(self, planes: np.ndarray) -> np.ndarray:
-        """Return ``planes`` (N, C, Y, X) or volumes (N, C, Z, Y, X) normalised, as float32."""
-        low, scale = self._affine(planes.shape[1], np.ndim(planes))
-        return ((np.asarray(planes, dtype=np.float32) - low) / scale).astype(np.float32)
+        """Return ``planes`` (N, C, Y, X) or volumes (N, C, Z, Y, X) normalised, as float32.
+
+        Computed in float64 for float64 (and 32- or 64-bit integer) data,
+        whose differences float32 would round away.
+        """
+        planes = np.asarray(planes)
+        work = np.result_type(planes.dtype, np.float32)
+        low, scale = self._affine(planes.shape[1], planes.ndim, work)
+        return ((np.asarray(planes, dtype=work) - low) / scale).astype(np.float32)
 
     def denormalize(self, planes: np.ndarray) -> np.ndarray:
         """Map normalised ``planes`` (N, C, Y, X) or volumes (N, C, Z, Y, X) to the data's units."""
@@ -147,17 +156,23 @@ class Normalizer:
                 )
         return cls([float(n) for n in low], [float(n) for n in high])
 
-    def _affine(self, channels: int, ndim: int = 4) -> tuple[np.ndarray, np.ndarray]:
-        """Low and range per channel, shaped to broadcast over (N, C, ...) of ``ndim`` axes."""
+    def _affine(
+        self, channels: int, ndim: int = 4, dtype=np.float32
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Low and range per channel, shaped to broadcast over (N, C, ...) of ``ndim`` axes.
+
+        The range is taken in float64, then given as ``dtype``: a narrow
+        range at a high level is not rounded to 0.
+        """
         if channels != len(self.low):
             raise ValueError(
                 f"the normalisation was fitted on {len(self.low)} channel(s) but the data "
                 f"has {channels}."
             )
         shape = (channels,) + (1,) * (ndim - 2)  # (C, 1, 1) for planes, (C, 1, 1, 1) for volumes
-        low = np.asarray(self.low, dtype=np.float32).reshape(shape)
-        high = np.asarray(self.high, dtype=np.float32).reshape(shape)
-        return low, high - low
+        low = np.asarray(self.low, dtype=np.float64).reshape(shape)
+        high = np.asarray(self.high, dtype=np.float64).reshape(shape)
+        return low.astype(dtype), (high - low).astype(dtype)
 
 
 def _is_number(value: Any) -> bool:

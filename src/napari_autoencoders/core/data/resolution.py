@@ -34,6 +34,11 @@ class Downscale:
     sigma: float = 0.0
 
 
+#: The widest blur of ``gaussian:SIGMA`` (high-resolution pixels): wider blurs
+#: every pixel of a downscaled copy into the same grey (and an infinite one raised).
+MAX_SIGMA = 100.0
+
+
 def parse_downscale(spec: str) -> Downscale:
     """Parse ``"area"`` or ``"gaussian:SIGMA"`` (SIGMA in high-resolution pixels).
 
@@ -50,12 +55,12 @@ def parse_downscale(spec: str) -> Downscale:
             sigma = float(value)
         except ValueError:
             sigma = -1.0
-        if sigma > 0:
+        if 0 < sigma <= MAX_SIGMA:
             return Downscale("gaussian", sigma)
     raise ValueError(
         f"downscale {spec!r} is not understood; use 'area' (block average) or "
-        "'gaussian:SIGMA' (blur of SIGMA high-resolution pixels, then decimation), "
-        "e.g. 'gaussian:1.0'."
+        f"'gaussian:SIGMA' (blur of SIGMA high-resolution pixels, 0 < SIGMA <= {MAX_SIGMA:g}, "
+        "then decimation), e.g. 'gaussian:1.0'."
     )
 
 

@@ -68,6 +68,9 @@ def reconstruction_loss(output: torch.Tensor, target: torch.Tensor, kind: str) -
         nats of a unit-variance Gaussian decoder up to a constant.
     """
     if kind == ReconstructionLoss.BCE.value:
+        # a target beyond [0, 1] (a value the normalisation's sample missed) makes the
+        # loss fall without bound as the logit grows: it is taken as 0 or 1
+        target = target.clamp(0.0, 1.0)
         per_pixel = F.binary_cross_entropy_with_logits(output, target, reduction="none")
     else:
         per_pixel = 0.5 * (output - target).pow(2)
