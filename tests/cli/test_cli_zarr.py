@@ -235,3 +235,20 @@ def test_a_folder_on_a_cluster_gives_zarr_stores(tmp_path, model_path):
     )
     expected = predict(load_model(model_path), blobs((64, 64)), tile=64, overlap=16, device="cpu")
     np.testing.assert_allclose(read_zarr(output / "a.zarr").array[:], expected, atol=1e-5)
+
+
+def test_lower_case_axes_keep_the_outputs_axes_and_pixel_sizes(tmp_path, model_path):
+    import tifffile
+
+    from napari_autoencoders.core.io.tiff import read_layout
+
+    source = tmp_path / "in.tif"
+    tifffile.imwrite(source, stack((2, 64, 64)), imagej=True, resolution=(2.0, 2.0),
+                     metadata={"axes": "TYX", "unit": "um"})  # fmt: skip
+    options = ["--input", source, "--axes", "tyx", *TILES]
+    assert apply("--model", model_path, *options, "--output", tmp_path / "out.tif") == 0
+    layout = read_layout(tmp_path / "out.tif")
+    assert layout.axes == "TYX" and layout.scale[1:] == (0.5, 0.5) and layout.unit is not None
+    assert apply("--model", model_path, *options, "--output", tmp_path / "out.ome.zarr") == 0
+    written = read_zarr(tmp_path / "out.ome.zarr")
+    assert written.axes == "TYX" and written.scale == (1.0, 0.5, 0.5)

@@ -81,7 +81,7 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
             f"the model was trained on {model.config.data.axes!r} images; reading the "
             f"{image.array.shape} image as {axes!r}"
         )
-    check_input(model, image.array, axes)
+    axes = check_input(model, image.array, axes)  # upper-cased: the output's metadata uses them
     if client is not None:
         check_blockwise(model)
     shape, factor = output_shape(model, image.array.shape, axes), model.config.model.factor
