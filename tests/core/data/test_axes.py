@@ -10,6 +10,7 @@ from napari_autoencoders.core.data.axes import (
     check_axes,
     default_axes,
     from_planes,
+    plane_view,
     to_planes,
     to_volumes,
 )
@@ -118,6 +119,18 @@ def test_plane_view_reads_and_writes_the_planes_of_to_planes(axes, shape):
     for index in range(len(written)):
         written[index][:, :, :] = planes[index]
     np.testing.assert_array_equal(written.array, array)
+
+
+@pytest.mark.parametrize("axes", ["SYX", "TZYX", "YXC", "SCYX", "TCZYX", "SCZYX"])
+def test_plane_view_is_never_a_copy(axes):
+    image = image_for(axes)
+    planes = plane_view(image, axes)
+    if axes in ("TCZYX", "SCZYX"):  # stacks apart in memory: to_planes copies, a PlaneView does not
+        assert isinstance(planes, PlaneView) and planes.array is image
+    else:
+        assert isinstance(planes, np.ndarray) and np.shares_memory(planes, image)
+    last = len(planes) - 1
+    np.testing.assert_array_equal(planes[last][:, :, :], to_planes(image, axes)[0][last])
 
 
 @pytest.mark.parametrize("axes", ["ZYX", "TZYX", "CZYX", "ZCYX", "ZYXC", "SZCYX"])

@@ -178,6 +178,21 @@ def test_out_memmap_is_written_in_place(tmp_path, axes, shape, run_to_end):
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
 
 
+def test_a_memmap_of_tczyx_with_channels_is_read_and_written_in_place(tmp_path):
+    model = untrained_model(2, axes="TCZYX")
+    image = image_of((2, 2, 3, 40, 48))
+    np.save(tmp_path / "in.npy", image)
+    mapped = np.load(tmp_path / "in.npy", mmap_mode="r")  # its planes are not one view: not copied
+    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32, shape=image.shape)
+    assert predict(model, mapped, tile=32, overlap=8, device="cpu", out=out) is out
+    out.flush()
+    for t, z in itertools.product(range(2), range(3)):
+        plane = predict(model, image[t, :, z], axes="CYX", tile=32, overlap=8, device="cpu")
+        np.testing.assert_allclose(np.load(tmp_path / "out.npy")[t, :, z], plane, atol=1e-5)
+    mean = prediction._planes_mean(prediction.plane_view(mapped, "TCZYX"))  # shared defects' mean
+    np.testing.assert_allclose(mean, image.mean(axis=(0, 2)), rtol=1e-6)
+
+
 def test_out_of_the_wrong_shape_raises():
     with pytest.raises(ValueError, match=r"out must have the result's shape \(40, 50\)"):
         predict(untrained_model(), image_of((40, 50)), out=np.empty((40, 51), np.float32))

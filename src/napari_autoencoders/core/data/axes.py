@@ -213,6 +213,25 @@ def _to_blocks(image: np.ndarray, axes: str, spatial: str) -> tuple[np.ndarray, 
     return moved.reshape((-1,) + moved.shape[-len(spatial) - 1 :]), layout
 
 
+def plane_view(image: np.ndarray, axes: str):
+    """Planes (N, C, Y, X) of the NumPy array ``image``, never a copy of it.
+
+    :func:`to_planes`' view where its stacks flatten without a copy, else a
+    :class:`PlaneView`, read and written region by region: the stacks of
+    ``"TCZYX"`` with several channels, reordered ``TZ``, do not, and a
+    copy would load a memory-mapped file whole (or leave a caller's
+    output unwritten).
+    """
+    axes = check_axes(axes, image.ndim)
+    layout = Layout(axes, tuple(image.shape))
+    strides = [(image.shape[axes.index(a)], image.strides[axes.index(a)]) for a in layout.stack_axes]
+    strides = [(size, stride) for size, stride in strides if size != 1]
+    flat = all(outer == size * inner for (_, outer), (size, inner) in zip(strides, strides[1:]))
+    if flat or 0 in image.shape:  # to_planes refuses an empty image
+        return to_planes(image, axes)[0]
+    return PlaneView(image, axes)
+
+
 def from_planes(planes: np.ndarray, layout: Layout) -> np.ndarray:
     """Inverse of :func:`to_planes` and :func:`to_volumes`; Y and X may have changed size.
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..data.axes import (
-    Layout, PlaneView, check_axes, chunk_shape, from_planes, to_planes, to_volumes,
+    Layout, PlaneView, check_axes, chunk_shape, from_planes, plane_view, to_planes, to_volumes,
 )
 from ..data.canvas import canvas_mask, reflect_into
 from ..data.chunks import ChunkCache, tile_capacity
@@ -126,7 +126,7 @@ def iter_predict(
     tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
     if lazy:  # a chunked input's chunks are decoded once per row of tiles, not once per tile
         image = _cached(image, axes, tile=int(np.max(tile)), width=image.shape[axes.index("X")])
-    planes = PlaneView(image, axes) if lazy else to_planes(image, axes)[0]
+    planes = PlaneView(image, axes) if lazy else plane_view(image, axes)  # a memmap stays on disk
     ensemble = default_ensemble(model, image.shape) if ensemble is None else ensemble
     forward = _forward(model, select_device(device), check=lazy, ensemble=ensemble)
     factor = model.config.model.factor
@@ -347,22 +347,26 @@ def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.n
     """View a caller's ``out`` as planes (N, C, Y, X) of ``shape``, without copying."""
     if len(np.shape(out)) != len(layout.axes):
         planes = None
-    elif isinstance(out, np.ndarray):
-        planes, _ = to_planes(out, layout.axes)
+    elif isinstance(out, np.ndarray):  # a view, else written region by region (TCZYX)
+        planes = plane_view(out, layout.axes)
     else:  # zarr or another array written region by region
         return _check_planes(PlaneView(out, layout.axes), layout, shape, out)
     return _check_planes(planes, layout, shape, out)
 
 
 def _check_planes(planes, layout: Layout, shape: tuple[int, ...], out):
-    """Raise ``ValueError`` unless ``planes`` of ``out`` have ``shape`` and share its memory."""
+    """Raise ``ValueError`` unless ``planes`` of ``out`` have ``shape`` and share its memory.
+
+    A :class:`PlaneView` writes into ``out`` itself; ``np.may_share_memory``
+    is never given one (it would convert it, element by element).
+    """
     if planes is None or tuple(planes.shape) != shape:
         expected = _result_shape(shape, layout)
         raise ValueError(
             f"out must have the result's shape {expected} (axes {layout.axes!r}), got "
             f"{np.shape(out)}; allocate it with that shape."
         )
-    if isinstance(out, np.ndarray) and not np.may_share_memory(planes, out):
+    if isinstance(planes, np.ndarray) and not np.may_share_memory(planes, out):
         raise ValueError(
             "out cannot be viewed as planes without a copy; give a C-contiguous array."
         )
@@ -594,17 +598,27 @@ def shared_defects(model: TrainedModel, image, axes: str) -> np.ndarray:
     """
     if not isinstance(image, np.ndarray):
         return np.zeros((0, 3), np.int64)
-    return _shared_in(model, to_planes(image, check_axes(axes, image.ndim))[0])
+    return _shared_in(model, plane_view(image, check_axes(axes, image.ndim)))
 
 
-def _shared_in(model: TrainedModel, planes: np.ndarray) -> np.ndarray:
-    """:func:`shared_defects` of the planes (N, C, Y, X) of an array."""
+def _shared_in(model: TrainedModel, planes) -> np.ndarray:
+    """:func:`shared_defects` of the planes (N, C, Y, X) of an array (or a :class:`PlaneView`)."""
     config = model.config.model
     if len(planes) < 2 or (config.noise_gain <= 0 and config.noise_variance <= 0):
         return np.zeros((0, 3), np.int64)
-    unit = model.input_norm.normalize(frames_mean(planes)[None])[0]
+    unit = model.input_norm.normalize(_planes_mean(planes)[None])[0]
     hot, dead = fixed_defects(unit, len(planes), NoiseModel(config.noise_gain, config.noise_variance))
     return np.argwhere(hot | dead)
+
+
+def _planes_mean(planes) -> np.ndarray:
+    """:func:`..data.defects.frames_mean` of planes (N, C, Y, X), a :class:`PlaneView`'s one plane at a time."""
+    if isinstance(planes, np.ndarray):
+        return frames_mean(planes)
+    total = np.zeros(planes.shape[1:], np.float64)
+    for index in range(len(planes)):
+        total += planes.read_planes(index, index + 1)[0]
+    return (total / len(planes)).astype(np.float32)
 
 
 def _defect_map(defects: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray | None:
