@@ -14,6 +14,7 @@ from napari_autoencoders.core.io.zarr_store import (
     open_image,
     output_chunks,
     output_scale,
+    output_translation,
     read_zarr,
 )
 
@@ -162,6 +163,14 @@ def test_output_chunks_and_scale_follow_the_input():
     assert output_chunks(None, "SYX", (4, 256, 256)) == (1, 1024, 1024)
     assert output_scale((2.0, 0.5, 0.5, 1.0), "ZYXC", 2) == (2.0, 0.25, 0.25, 1.0)
     assert output_scale(None, "YX", 2) is None
+
+
+def test_an_upscaled_output_is_shifted_from_an_input_without_translation():
+    shifted = output_translation((0.0, 0.0, 0.0), (2.0, 0.5, 0.5), "ZYX", 4)
+    assert shifted == (0.0, -0.1875, -0.1875)  # 0.375 of an input pixel of 0.5
+    assert output_translation(None, (2.0, 0.5, 0.5), "ZYX", 4) == shifted
+    assert output_translation(None, None, "YX", 2) == (-0.25, -0.25)
+    assert output_translation(None, (0.5, 0.5), "YX") is None  # the input's grid: none either
 
 
 def test_open_image_maps_files_and_opens_stores(tmp_path):

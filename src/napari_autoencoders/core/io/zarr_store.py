@@ -401,14 +401,18 @@ def output_scale(
 def output_translation(
     translation: Sequence[float] | None, scale: Sequence[float] | None, axes: str, factor: int = 1
 ) -> tuple[float, ...] | None:
-    """The first pixel's position in a result upscaled ``factor`` times in Y and X (None stays None).
+    """The first pixel's position in a result upscaled ``factor`` times in Y and X.
 
     Its pixels are ``factor`` times smaller, so the first one's centre lies
     ``(1 - 1 / factor) / 2`` of an input pixel before the input's: the result
-    covers the input's area.
+    covers the input's area. An input without a translation has its first
+    pixel's centre at 0: an upscaled result is shifted from there, and a
+    result of the same grid (``factor`` 1) has none either (None).
     """
     if translation is None:
-        return None
+        if factor == 1:
+            return None
+        translation = (0.0,) * len(axes)
     scale = scale or (1.0,) * len(axes)
     return tuple(
         shift + size * (0.5 / factor - 0.5) if a in "YX" else shift
