@@ -182,6 +182,14 @@ def test_a_quoted_glob_selects_images(tmp_path, model_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npy", "b.npy"]
 
 
+def test_a_quoted_glob_of_stores_selects_them(tmp_path, model_path):
+    for seed, name in enumerate(("a.zarr", "b.zarr")):
+        zarr.create_array(str(tmp_path / name), shape=(64, 64), dtype="f4")[:] = blobs((64, 64), seed)
+    pattern = str(tmp_path / "*.zarr")
+    assert apply("--model", model_path, "--input", pattern, "--output", tmp_path / "out", *TILES) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.zarr", "b.zarr"]
+
+
 def test_many_inputs_need_an_output_folder(tmp_path, model_path, capsys):
     for name in ("a.npy", "b.npy"):
         np.save(tmp_path / name, blobs((64, 64)))

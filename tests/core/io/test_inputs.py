@@ -18,6 +18,14 @@ def test_a_folder_names_its_images_in_order_and_a_store_names_itself(tmp_path):
     assert not names_many(str(tmp_path / "x.zarr"))
 
 
+def test_a_glob_of_stores_names_them_and_a_store_with_glob_characters_itself(tmp_path):
+    for name in ("b.zarr", "a.zarr", "c[1].zarr"):
+        zarr.create_array(str(tmp_path / name), shape=(8, 8), dtype="f4")
+    stores = [tmp_path / name for name in ("a.zarr", "b.zarr", "c[1].zarr")]
+    assert names_many(str(tmp_path / "*.zarr")) and image_paths(str(tmp_path / "*.zarr")) == stores
+    assert not names_many(str(tmp_path / "c[1].zarr"))
+
+
 def test_an_empty_folder_says_what_it_wants(tmp_path):
     with pytest.raises(FileNotFoundError, match="no images in"):
         image_paths(str(tmp_path))

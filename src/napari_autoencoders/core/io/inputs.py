@@ -21,11 +21,15 @@ from .zarr_store import is_zarr, open_image
 
 
 def names_many(pattern: str) -> bool:
-    """Whether ``pattern`` is a folder (other than a zarr store) or a glob, not one image."""
+    """Whether ``pattern`` is a folder (other than a zarr store) or a glob, not one image.
+
+    A glob of stores (``"dir/*.zarr"``) names many; an image or store that
+    exists is one, even with glob characters in its name (``"a[1].zarr"``).
+    """
     source = Path(pattern)
-    if is_zarr(source) or source.is_file():
+    if source.is_file() or (is_zarr(source) and source.is_dir()):
         return False
-    return source.is_dir() or glob.has_magic(pattern)
+    return glob.has_magic(pattern) or (source.is_dir() and not is_zarr(source))
 
 
 def image_paths(pattern: str) -> list[Path]:
