@@ -80,6 +80,31 @@ def test_group_without_metadata_names_its_arrays(tmp_path):
         read_zarr(path)
 
 
+def _bioformats2raw(path, images, *, series=None):
+    """A bioformats2raw store at ``path`` of ``images`` OME-Zarr images (ZYX) in groups 0, 1..."""
+    root = zarr.open_group(str(path), mode="w", zarr_format=2)
+    root.attrs["bioformats2raw.layout"] = 3
+    if series is not None:
+        root.create_group("OME").attrs["series"] = series
+    for index in range(images):
+        image = path.parent / f"image{index}.ome.zarr"
+        with atomic_zarr(image, (2, 16, 16), chunks=(1, 16, 16), axes="ZYX", scale=(2.0, 0.5, 0.5)) as out:
+            out[:] = index
+        os.replace(image, path / str(index))
+
+
+def test_a_bioformats2raw_store_of_one_image_is_read_as_it(tmp_path):
+    path = tmp_path / "converted.zarr"
+    _bioformats2raw(path, 1)
+    image = read_zarr(path)
+    assert image.axes == "ZYX" and image.scale == (2.0, 0.5, 0.5) and image.array.shape == (2, 16, 16)
+    _bioformats2raw(path, 2, series=["1"])  # the OME group lists the images
+    assert read_zarr(path).array[0, 0, 0] == 1
+    _bioformats2raw(path, 2)
+    with pytest.raises(ValueError, match=r"store of 2 images, in '0', '1'; give the path of one"):
+        read_zarr(path)
+
+
 def test_missing_store_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.zarr"):
         read_zarr(tmp_path / "missing.zarr")

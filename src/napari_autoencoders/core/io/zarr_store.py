@@ -140,8 +140,9 @@ def read_zarr(path: str | os.PathLike) -> LazyImage:
     Parameters
     ----------
     path : str or path-like
-        A ``.zarr`` folder holding an array, or an OME-Zarr multiscale group
-        (its first dataset, the full resolution, is read).
+        A ``.zarr`` folder holding an array, an OME-Zarr multiscale group
+        (its first dataset, the full resolution, is read), or a
+        bioformats2raw store of one such image (its group ``0``).
 
     Returns
     -------
@@ -153,7 +154,8 @@ def read_zarr(path: str | os.PathLike) -> LazyImage:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If it is not a zarr store, or a group without multiscale metadata.
+        If it is not a zarr store, or a group without multiscale metadata
+        (a bioformats2raw store of one image is read as that image).
     """
     zarr = _zarr()
     path = Path(path)
@@ -167,6 +169,8 @@ def read_zarr(path: str | os.PathLike) -> LazyImage:
         return LazyImage(node)
     attributes = dict(node.attrs)
     multiscales = attributes.get("multiscales") or attributes.get("ome", {}).get("multiscales")
+    if not multiscales and "bioformats2raw.layout" in attributes:
+        return read_zarr(path / _bioformats_image(node, path))
     if not multiscales:
         names = sorted(name for name, _ in node.arrays())
         raise ValueError(
@@ -190,6 +194,36 @@ def read_zarr(path: str | os.PathLike) -> LazyImage:
     units = [axis.get("unit") for axis in image.get("axes", []) if isinstance(axis, dict)]
     unit = next((u for u, name in zip(units, axes) if u and name.lower() in "yx"), None)
     return LazyImage(node[level["path"]], letters, scale, unit, translation)
+
+
+def _bioformats_image(node, path: Path) -> str:
+    """The path in ``node``, a bioformats2raw store's group at ``path``, of its one image.
+
+    Its images are the groups its ``OME`` group's ``series`` lists, else the
+    groups ``0``, ``1``... in turn.
+
+    Raises
+    ------
+    ValueError
+        If it holds several images (naming their paths) or none.
+    """
+    series = dict(node["OME"].attrs).get("series") if "OME" in node else None
+    if series is None:
+        series = []
+        while str(len(series)) in node:
+            series.append(str(len(series)))
+    if len(series) == 1:
+        return str(series[0])
+    if not series:
+        raise ValueError(
+            f"{str(path)!r} is a bioformats2raw store without images (no group '0'); "
+            "convert the file again, or give a zarr array or an OME-Zarr image."
+        )
+    raise ValueError(
+        f"{str(path)!r} is a bioformats2raw store of {len(series)} images, in "
+        f"{', '.join(repr(str(name)) for name in series)}; give the path of one, e.g. "
+        f"{str(path / str(series[0]))!r}."
+    )
 
 
 def check_zarr_writable(path: str | os.PathLike) -> None:
