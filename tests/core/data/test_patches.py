@@ -53,6 +53,22 @@ def test_check_image_accepts_real_numbers(dtype):
         check_image(np.ones((4, 4), dtype))
 
 
+def test_check_image_scans_a_large_image_in_blocks(monkeypatch):
+    from napari_autoencoders.core.data import patches
+
+    monkeypatch.setattr(patches, "SCAN_BYTES", 40)  # 10 float32 values at once
+    scanned, isfinite = [], np.isfinite
+    monkeypatch.setattr(np, "isfinite", lambda block: scanned.append(block.size) or isfinite(block))
+    image = np.zeros((3, 5, 7), np.float32)
+    image[0, 0, 1], image[2, 4, 6], image[1, 2, 3] = np.nan, np.inf, -np.inf
+    with pytest.raises(ValueError, match="has 3 NaN or infinite value"):
+        check_image(image[:, ::-1, 1:], "the input image")  # a view: cut, never copied
+    assert max(scanned) <= 10 and sum(scanned) == 3 * 5 * 6
+    scanned.clear()
+    check_image(np.zeros((40, 2), np.float32))
+    assert scanned == [10] * 8
+
+
 def test_check_patch_size():
     planes = np.zeros((1, 1, 20, 30))
     check_patch_size(planes, 20)

@@ -15,6 +15,9 @@ import torch
 
 #: Largest float32: wider floats beyond it would become infinite in the network.
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Bytes of an image that :func:`check_image` scans at once: a mask of the whole of a
+#: 40 GB memory-mapped file would take 10 GB of memory.
+SCAN_BYTES = 64 * 2**20
 
 
 def check_image(image: np.ndarray, name: str = "image") -> None:
@@ -36,7 +39,7 @@ def check_image(image: np.ndarray, name: str = "image") -> None:
     if np.issubdtype(dtype, np.complexfloating):
         raise ValueError(f"{name} is complex; give its magnitude or real part instead.")
     if np.issubdtype(dtype, np.floating):
-        bad = np.size(image) - int(np.count_nonzero(np.isfinite(image)))
+        bad = sum(block.size - int(np.count_nonzero(np.isfinite(block))) for block in _blocks(image))
         if bad:
             raise ValueError(
                 f"{name} has {bad} NaN or infinite value(s); replace them (e.g. with "
@@ -50,6 +53,27 @@ def check_image(image: np.ndarray, name: str = "image") -> None:
                 f"({_FLOAT32_MAX:.3g}) in which the network computes; rescale the image "
                 "(e.g. divide it by its maximum) first."
             )
+
+
+def _blocks(image: np.ndarray, values: int | None = None):
+    """Views of ``image`` of at most ``values`` values (:data:`SCAN_BYTES` worth) that cover it once.
+
+    Cut along the first axis, and along the next within one slice of the
+    first that holds more; never a copy.
+    """
+    values = values or max(1, SCAN_BYTES // np.dtype(image.dtype).itemsize)
+    size, shape = np.size(image), np.shape(image)
+    if size <= values:
+        yield image
+        return
+    inner = size // shape[0]
+    if inner > values:  # one slice is too large: cut it in turn
+        for index in range(shape[0]):
+            yield from _blocks(image[index], values)
+        return
+    step = values // inner
+    for start in range(0, shape[0], step):
+        yield image[start : start + step]
 
 
 def check_patch_size(planes: np.ndarray, patch_size: int, hint: str = "") -> None:
