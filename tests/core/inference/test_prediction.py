@@ -279,12 +279,17 @@ def test_a_chunked_input_decodes_each_chunk_once_per_row_of_tiles():
     np.testing.assert_allclose(block, result[60:100, :64], atol=1e-5)
 
 
-def test_nan_in_a_lazy_input_is_found_in_its_tile():
-    model = untrained_model()
-    image = image_of((128, 128))
-    image[100, 5] = np.nan
-    with pytest.raises(ValueError, match="a tile of the input image has 1 NaN"):
-        predict(model, CountingArray(image), tile=64, overlap=16)
+def test_nan_in_a_lazy_input_is_found_in_its_tile_which_the_message_names():
+    model = untrained_model(axes="SYX")
+    image = image_of((2, 128, 128))
+    image[1, 100, 5] = np.nan
+    out = np.zeros(image.shape, np.float32)
+    message = r"the input image's tile at Y=72, X=0 of plane S=1 has 1 NaN"
+    with pytest.raises(ValueError, match=message):
+        predict(model, CountingArray(image), tile=64, overlap=16, out=out)
+    assert out[0].any() and not out[1, 72:].any()  # written up to that tile's row, as documented
+    with pytest.raises(ValueError, match=r"the input image's tile at Y=72, X=0 has 1 NaN"):
+        predict(untrained_model(), CountingArray(image[1]), tile=64, overlap=16)
 
 
 @pytest.mark.parametrize(
@@ -323,7 +328,7 @@ def test_a_block_reads_only_its_tiles_and_checks_their_values():
     assert block.shape == (32, 32) and sum(lazy.reads) <= 4 * 32 * 32
     image[100, 100] = np.nan  # outside this block's tiles: unseen
     predict_block(model, image, [(0, 32), (0, 32)], axes="YX", tile=32, overlap=8)
-    with pytest.raises(ValueError, match="a tile of the input image has 1 NaN"):
+    with pytest.raises(ValueError, match="the input image's tile at Y=72, X=72 has 1 NaN"):
         predict_block(model, image, [(96, 128), (96, 128)], axes="YX", tile=32, overlap=8)
 
 

@@ -97,7 +97,10 @@ def iter_predict(
         If ``tile``, ``overlap`` or ``batch_size`` are unusable
         (:func:`~.tiling.check_tiling`), the image's axes or channels do not
         fit the model, or it holds NaN or infinite values; all checked
-        before anything is computed or written to ``out``.
+        before anything is computed or written to ``out``, except the values
+        of a lazy input (zarr, dask), checked as its tiles are read: ``out``
+        may then be written up to the tile that holds one, which the message
+        names (its plane and its position Y, X).
 
     Notes
     -----
@@ -128,7 +131,7 @@ def iter_predict(
         image = _cached(image, axes, tile=int(np.max(tile)), width=image.shape[axes.index("X")])
     planes = PlaneView(image, axes) if lazy else plane_view(image, axes)  # a memmap stays on disk
     ensemble = default_ensemble(model, image.shape) if ensemble is None else ensemble
-    forward = _forward(model, select_device(device), check=lazy, ensemble=ensemble)
+    forward = _forward(model, select_device(device), ensemble=ensemble)
     factor = model.config.model.factor
     height, width = planes.shape[-2:]
     shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
@@ -136,13 +139,17 @@ def iter_predict(
     chunks = None if isinstance(out, np.ndarray) else chunk_shape(out)
     count = planes.shape[0]
     fixed = None if lazy else _defect_map(_shared_in(model, planes), planes.shape[1:])
+    stack_shape = tuple(image.shape[axes.index(a)] for a in layout.stack_axes)
     for index in range(count):
         target = out_planes[index]
         if chunks is not None:
             target = _ChunkRows(target, chunks[axes.index("Y")])
+        plane = planes[index] if fixed is None else _Refilled(planes[index], fixed)
+        if lazy:  # its values as its tiles are read
+            plane = _Checked(plane, layout.stack_axes, np.unravel_index(index, stack_shape))
         tiles = iter_tiled(
             forward,
-            planes[index] if fixed is None else _Refilled(planes[index], fixed),
+            plane,
             tile=tile,
             overlap=overlap,
             scale=factor,
@@ -275,7 +282,7 @@ def predict_block(
     span = math.ceil((stop - start) / factor) + 2 * int(np.max(tile))  # the block's tiles' columns
     planes = PlaneView(_cached(image, axes, tile=int(np.max(tile)), width=span), axes)
     ensemble = default_ensemble(model, image.shape) if ensemble is None else ensemble
-    forward = _forward(model, select_device(device), check=True, ensemble=ensemble)
+    forward = _forward(model, select_device(device), ensemble=ensemble)
     block = np.empty(tuple(stop - start for start, stop in location), np.float32)
     spans = dict(zip(axes, location))
     out = PlaneView(block, axes)
@@ -285,9 +292,10 @@ def predict_block(
     fixed = None if defects is None else _defect_map(defects, planes.shape[1:])
     for local, position in enumerate(itertools.product(*(range(*spans[a]) for a in stack_axes))):
         index = int(np.ravel_multi_index(position, stack_shape)) if stack_axes else 0
+        plane = planes[index] if fixed is None else _Refilled(planes[index], fixed)
         out[local][:, :, :] = tiled_region(
             forward,
-            planes[index] if fixed is None else _Refilled(planes[index], fixed),
+            _Checked(plane, stack_axes, position),
             (spans["Y"], spans["X"]),
             tile=tile,
             overlap=overlap,
@@ -493,9 +501,7 @@ def symmetry_mean(network: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return total / 8
 
 
-def _forward(
-    model: TrainedModel, device: torch.device, *, check: bool = False, ensemble: bool = False
-):
+def _forward(model: TrainedModel, device: torch.device, *, ensemble: bool = False):
     """Return a function from raw tiles (B, C, Y, X), or boxes (B, C, Z, Y, X), to predictions.
 
     Predictions are in the units of the training targets; with ``ensemble``
@@ -504,8 +510,6 @@ def _forward(
     denoises each tile's interleaved phases apart (:mod:`..data.correlation`).
     A model trained on clipped noisy data (``clip_low``, ``clip_high``) maps
     its predictions, clipped means, back to clean values (:func:`_declipper`).
-
-    With ``check``, each batch is refused if it holds NaN or infinite values.
     """
     network = model.network_on(device)
     declipped, filled = _declipper(model), _defect_filler(model)
@@ -522,14 +526,7 @@ def _forward(
         y = phased(filled(model.input_norm.normalize(batch)))
         return model.target_norm.denormalize(declipped(y))
 
-    kept = _canvas_kept(model, predicted)
-
-    def forward(batch: np.ndarray) -> np.ndarray:
-        if check:
-            check_image(batch, "a tile of the input image")
-        return kept(batch)
-
-    return forward
+    return _canvas_kept(model, predicted)
 
 
 def _canvas_kept(model: TrainedModel, predicted):
@@ -628,6 +625,27 @@ def _defect_map(defects: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray 
     fixed = np.zeros(shape, dtype=bool)
     fixed[tuple(np.asarray(defects).T)] = True
     return fixed
+
+
+class _Checked:
+    """A (C, Y, X) plane of a lazy input whose regions are refused if they hold NaN or infinite values.
+
+    Checked as they are read, tile by tile; the message names the tile's
+    first row and column and the plane's ``position`` along ``stack_axes``.
+    """
+
+    ndim = 3
+
+    def __init__(self, plane, stack_axes: str, position: Sequence[int]):
+        self.plane, self.shape = plane, tuple(plane.shape)
+        where = ", ".join(f"{a}={int(i)}" for a, i in zip(stack_axes, position))
+        self._where = f" of plane {where}" if where else ""
+
+    def __getitem__(self, key: tuple[slice, slice, slice]) -> np.ndarray:
+        values = np.asarray(self.plane[key])
+        _, rows, columns = key
+        check_image(values, f"the input image's tile at Y={rows.start}, X={columns.start}{self._where}")
+        return values
 
 
 class _Refilled:
