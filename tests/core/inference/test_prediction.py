@@ -350,8 +350,41 @@ def test_3d_model_predicts_volumes_of_the_input_shape(axes, shape):
 def test_nan_in_a_lazy_input_of_a_3d_model_is_refused():
     volume = image_of((6, 20, 18))
     volume[3, 10, 4] = np.nan
-    with pytest.raises(ValueError, match="the input image has 1 NaN"):
+    with pytest.raises(ValueError, match="the input image's volume has 1 NaN"):
         predict(volume_model(), dask.array.from_array(volume, chunks=(2, 10, 9)), device="cpu")
+    stack = dask.array.from_array(np.stack([image_of((6, 20, 18)), volume]), chunks=(1, 2, 10, 9))
+    with pytest.raises(ValueError, match="the input image's volume T=1 has 1 NaN"):
+        predict(volume_model("TZYX"), stack, device="cpu")
+
+
+class LoggedArray:
+    """A lazy array whose reads and writes are logged, as ("read" or "write", first index), in ``log``."""
+
+    def __init__(self, array, log):
+        self.array, self.log = array, log
+        self.shape, self.dtype, self.ndim = array.shape, array.dtype, array.ndim
+
+    def __getitem__(self, key):
+        self.log.append(("read", key[0]))
+        return self.array[key]
+
+    def __setitem__(self, key, values):
+        self.log.append(("write", key[0]))
+        self.array[key] = values
+
+    def __array__(self, *args, **kwargs):
+        raise AssertionError("the lazy image was loaded whole")
+
+
+def test_a_3d_model_reads_predicts_and_writes_one_volume_at_a_time():
+    model = untrained_model(2, axes="TZCYX", spatial_dims=3)
+    image, log = image_of((2, 4, 2, 16, 16)), []
+    out = LoggedArray(np.zeros(image.shape, np.float32), log)
+    predict(model, LoggedArray(image, log), out=out, device="cpu")
+    assert log == [("read", 0), ("write", 0), ("read", 1), ("write", 1)]
+    for t in range(2):  # each time point a volume, its channels in place
+        volume = predict(model, np.moveaxis(image[t], 1, 0), axes="CZYX", device="cpu")
+        np.testing.assert_allclose(out.array[t], np.moveaxis(volume, 0, 1), atol=1e-5)
 
 
 def test_3d_boxes_blend_close_to_one_box(blobs):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..data.axes import (
-    Layout, PlaneView, check_axes, chunk_shape, from_planes, plane_view, to_planes, to_volumes,
+    Layout, PlaneView, check_axes, chunk_shape, from_planes, plane_view, to_planes,
 )
 from ..data.canvas import canvas_mask, reflect_into
 from ..data.chunks import ChunkCache, tile_capacity
@@ -162,37 +162,65 @@ def iter_predict(
 
 
 def _iter_predict_volumes(model, image, axes, *, tile, overlap, batch_size, device, out):
-    """:func:`iter_predict` of a 3D model: volumes (N, C, Z, Y, X) box by box."""
+    """:func:`iter_predict` of a 3D model: volumes (C, Z, Y, X) one by one, box by box.
+
+    Each volume is read, predicted and written to ``out`` before the next is
+    read; a lazy input's volume is checked for NaN or infinite values as it is read.
+    """
     shape = output_shape(model, tuple(image.shape), axes)
     if out is not None and tuple(np.shape(out)) != shape:
         raise ValueError(
             f"out must have the result's shape {shape} (axes {axes!r}), got "
             f"{np.shape(out)}; allocate it with that shape."
         )
-    volumes, layout = to_volumes(np.asarray(image), axes)
-    if not isinstance(image, np.ndarray):  # a lazy input, read whole here: its values now
-        check_image(volumes, "the input image")
+    out = np.empty(shape, np.float32) if out is None else out
+    layout = Layout(axes, tuple(image.shape), "ZYX")
     multiple = 2**model.config.model.depth
     caps = (VOLUME_TILE[0], min(tile, VOLUME_TILE[1]), min(tile, VOLUME_TILE[2]))
     overlaps = tuple(min(overlap, cap // 4) for cap in caps)
     boxes = tuple(
-        fit_tile(size, cap, lap, multiple)
-        for size, cap, lap in zip(volumes.shape[2:], caps, overlaps)
+        fit_tile(image.shape[axes.index(a)], cap, lap, multiple)
+        for a, cap, lap in zip("ZYX", caps, overlaps)
     )
     forward = _forward(model, select_device(device))
-    count, channels = volumes.shape[0], model.config.model.out_channels
-    result = np.empty((count, channels, *volumes.shape[2:]), np.float32)
-    for index in range(count):
+    count, channels = layout.count, model.config.model.out_channels
+    for index, (key, where) in enumerate(_volume_keys(layout)):
+        kept = "".join(a for a, k in zip(axes, key) if not isinstance(k, int))  # C?, Z, Y, X
+        volume = _read_volume(image, key, kept)
+        if not isinstance(image, np.ndarray):  # a lazy input's values, as each volume is read
+            check_image(volume, f"the input image's volume{where}")
+        result = np.empty((channels, *volume.shape[1:]), np.float32)
         steps = iter_tiled_volume(
-            forward, volumes[index], tile=boxes, overlap=overlaps, batch_size=batch_size, out=result[index]
+            forward, volume, tile=boxes, overlap=overlaps, batch_size=batch_size, out=result
         )
         for done, total in steps:
             yield index * total + done, count * total
-    restored = from_planes(result, layout)
-    if out is None:
-        return restored
-    out[...] = restored
+        if "C" not in kept:
+            result = result[0]
+        out[key] = np.transpose(result, ["CZYX".index(a) - ("C" not in kept) for a in kept])
     return out
+
+
+def _volume_keys(layout: Layout):
+    """The key of each volume of ``layout`` (spatial ZYX) in its array, in :func:`~.axes.to_volumes`' order.
+
+    Yields ``(key, where)``: ints on the stack axes, whole slices on the
+    others; ``where`` names the stack position for a message (``" T=1"``).
+    """
+    stack = layout.stack_axes
+    sizes = [layout.shape[layout.axes.index(a)] for a in stack]
+    for position in itertools.product(*map(range, sizes)):
+        at = dict(zip(stack, position))
+        key = tuple(at.get(a, slice(None)) for a in layout.axes)
+        yield key, "".join(f" {a}={i}" for a, i in at.items())
+
+
+def _read_volume(image, key: tuple, kept: str) -> np.ndarray:
+    """The volume (C, Z, Y, X) of ``image`` at ``key`` of :func:`_volume_keys`, which leaves axes ``kept``."""
+    values = np.asarray(image[key])
+    if "C" not in kept:
+        values, kept = values[np.newaxis], "C" + kept
+    return np.transpose(values, [kept.index(a) for a in "CZYX"])
 
 
 def check_blockwise(model: TrainedModel) -> None:
