@@ -108,8 +108,8 @@ def iter_predict(
     speeds up training on a GPU would round the results to about 8 bits.
 
     A model that replaces a camera's defective pixels (one started from the
-    prior) also replaces, in every plane, those that the planes of an
-    array share (:func:`shared_defects`).
+    prior) also replaces, in every plane, those that the planes share
+    (:func:`shared_defects`; a lazy input is read once more for them).
 
     A denoising model predicts each tile with the content mirrored into its
     canvas, and the canvas is kept as it was (:func:`_canvas_kept`).
@@ -138,7 +138,7 @@ def iter_predict(
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
     chunks = None if isinstance(out, np.ndarray) else chunk_shape(out)
     count = planes.shape[0]
-    fixed = None if lazy else _defect_map(_shared_in(model, planes), planes.shape[1:])
+    fixed = _defect_map(_shared_in(model, planes), planes.shape[1:])  # a lazy input: read once more
     stack_shape = tuple(image.shape[axes.index(a)] for a in layout.stack_axes)
     for index in range(count):
         target = out_planes[index]
@@ -615,15 +615,15 @@ def shared_defects(model: TrainedModel, image, axes: str) -> np.ndarray:
 
     Judged by the planes' mean on the model's scale with its noise
     (:func:`..data.defects.fixed_defects`), as its training judged the
-    frames it learned from; none for a single plane, for a model that
+    frames it learned from; none for a single plane, and for a model that
     replaces no defect (:func:`_defect_filler`: only a 2D model started from
-    the prior has a noise model), and for an input read lazily (a zarr or
-    dask array), which is never read whole. A memory-mapped input is read
-    once.
+    the prior has a noise model). A memory-mapped or lazy input (a zarr or
+    dask array) is read once, plane by plane, so that the same pixels are
+    replaced whichever way the image is stored.
     """
-    if not isinstance(image, np.ndarray):
-        return np.zeros((0, 3), np.int64)
-    return _shared_in(model, plane_view(image, check_axes(axes, image.ndim)))
+    axes = check_axes(axes, image.ndim)
+    planes = plane_view(image, axes) if isinstance(image, np.ndarray) else PlaneView(image, axes)
+    return _shared_in(model, planes)
 
 
 def _shared_in(model: TrainedModel, planes) -> np.ndarray:
