@@ -310,7 +310,8 @@ def _add_apply(commands) -> None:
         required=True,
         metavar="PATH",
         help="result; its extension picks the format: .zarr or .ome.zarr stores are written "
-        "chunk by chunk, with the input's chunks and pixel sizes. A folder for many inputs: "
+        "chunk by chunk, with the input's chunks (.ome.zarr, .tif: also its axes and pixel "
+        "sizes; a plain .zarr holds only the array). A folder for many inputs: "
         "each result takes its input's name (.npz and .png inputs give .npy and .tif; with "
         "--workers or --scheduler, .zarr)",
     )
