@@ -640,3 +640,19 @@ def test_a_region_at_a_model_s_clip_level_is_data_even_in_a_tile_wholly_within_i
     out = predict(model, image, axes="YX", tile=32, overlap=8, device="cpu")
     kept = model.target_norm.denormalize(model.input_norm.normalize(np.full((1, 1, 1, 1), 200.0, np.float32)))
     assert np.allclose(out[8:24, 8:24], kept.item()) == (clip_high is None)  # a canvas unless clipped data
+
+
+def test_a_dask_input_computes_each_chunk_about_once():
+    image = image_of((128, 128))
+    computed = []
+
+    def record(block, block_info=None):
+        if block_info:
+            computed.append(block_info[0]["chunk-location"])
+        return block
+
+    lazy = dask.array.from_array(image, chunks=(64, 64)).map_blocks(record, dtype=image.dtype)
+    model = untrained_model()
+    result = predict(model, lazy, tile=16, overlap=4, device="cpu")  # 144 computes before
+    np.testing.assert_allclose(result, predict(model, image, tile=16, overlap=4, device="cpu"), atol=1e-6)
+    assert len(computed) <= 8 and len(set(computed)) == 4
