@@ -139,3 +139,18 @@ def test_values_left_out_do_not_move_the_percentiles():
     assert norm.low[0] == pytest.approx(Normalizer.fit(image).low[0])
     assert norm.high[0] == pytest.approx(Normalizer.fit(image).high[0])
     assert norm.high[1] == Normalizer.fit(padded).high[1] == 1.0
+
+
+@pytest.mark.parametrize(
+    "low, high",
+    [([-1e308], [1e308]), ([0.0], [1e-320]), ([0.0], [1e39]), ([0], [10**400]), ([0.0], [1e-40])],
+    ids=["range beyond float32", "range below float32", "high beyond float32", "huge integer", "subnormal range"],
+)
+def test_from_dict_refuses_a_range_unusable_in_float32(low, high):
+    with pytest.raises(ValueError, match="channel 0 has the normalisation range .* also in float32"):
+        Normalizer.from_dict({"low": low, "high": high})
+
+
+def test_from_dict_keeps_a_range_usable_in_float32():
+    norm = Normalizer.from_dict({"low": [-1e38], "high": [1e38]})
+    assert np.isfinite(norm.normalize(np.zeros((1, 1, 2, 2)))).all()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +9,8 @@ import numpy as np
 
 #: Percentiles are estimated from at most this many values per channel.
 _MAX_SAMPLES = 4_000_000
+#: Least range ``high - low`` of a stored normalisation: float32's least normal number.
+_LEAST_RANGE = float(np.finfo(np.float32).tiny)
 
 
 @dataclass
@@ -134,7 +135,8 @@ class Normalizer:
         ------
         ValueError
             Unless ``data`` holds lists ``low`` and ``high`` of one finite
-            number per channel with ``low < high`` in each: a NaN, infinite
+            number per channel with ``low < high`` in each, also in float32,
+            in which they are used (:func:`_usable_range`): a NaN, infinite
             or empty range would turn every output pixel into NaN or infinity.
         """
         if not isinstance(data, dict) or set(data) != {"low", "high"}:
@@ -149,10 +151,11 @@ class Normalizer:
                 f"{data!r:.80}."
             )
         for channel, (lo, hi) in enumerate(zip(low, high)):
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            if not _usable_range(lo, hi):
                 raise ValueError(
                     f"channel {channel} has the normalisation range low={lo}, high={hi}; it "
-                    "must be finite with low < high."
+                    "must be finite with low < high, also in float32 (the networks' "
+                    f"precision), where high - low must be finite and at least {_LEAST_RANGE:.2g}."
                 )
         return cls([float(n) for n in low], [float(n) for n in high])
 
@@ -173,6 +176,22 @@ class Normalizer:
         low = np.asarray(self.low, dtype=np.float64).reshape(shape)
         high = np.asarray(self.high, dtype=np.float64).reshape(shape)
         return low.astype(dtype), (high - low).astype(dtype)
+
+
+def _usable_range(low: float, high: float) -> bool:
+    """Whether ``low``, ``high`` and ``high - low`` are finite in float32, the range normal.
+
+    :meth:`Normalizer.normalize` computes in float32: a range finite in
+    float64 may overflow there (``-1e308`` to ``1e308``) or vanish (``0`` to
+    ``1e-320``), and a subnormal one makes every pixel infinite.
+    """
+    with np.errstate(over="ignore"):
+        try:
+            lo, hi = np.float32(low), np.float32(high)
+        except OverflowError:  # an integer beyond float64
+            return False
+        scale = hi - lo
+    return bool(np.isfinite([lo, hi, scale]).all() and scale >= _LEAST_RANGE)
 
 
 def _is_number(value: Any) -> bool:
