@@ -385,3 +385,17 @@ def test_clip_levels_load_from_a_config_file_and_may_be_null():
     data["model"]["clip_high"] = "255"
     with pytest.raises(ValueError, match="clip_high must be a number or null"):
         Config.from_dict(data)
+
+
+def test_a_stored_seed_of_an_earlier_version_loads_but_does_not_train():
+    from napari_autoencoders.core.config import MAX_SEED, MAX_STORED_SEED
+
+    data = Config().to_dict()
+    data["training"]["seed"] = MAX_STORED_SEED  # earlier versions trained with seeds up to it
+    config = Config.from_dict(data)
+    assert config.training.seed == MAX_STORED_SEED
+    with pytest.raises(ValueError, match=f"training.seed must be an integer from 0 to {MAX_SEED}"):
+        config.validate()
+    data["training"]["seed"] = MAX_STORED_SEED + 1
+    with pytest.raises(ValueError, match=f"from 0 to {MAX_STORED_SEED}, got {MAX_STORED_SEED + 1}"):
+        Config.from_dict(data)

@@ -42,6 +42,9 @@ MOST_NOISE_STRIDE = LAGS + 1
 #: Largest seed: scikit-learn's seeds (the latent density, the neighbours' PCA) are 32-bit,
 #: and the training uses up to ``seed + 3``.
 MAX_SEED = 2**32 - 4
+#: Largest seed of a stored config: versions before :data:`MAX_SEED` trained with seeds up to
+#: this (torch seeds are 64-bit), and their model files must still load.
+MAX_STORED_SEED = 2**63 - 2
 
 
 class Task(str, Enum):
@@ -437,7 +440,9 @@ class TrainingConfig:
         Stop after this many epochs without a better validation loss
         (never with the neighbour term, which keeps the last weights).
     seed : int
-        Seeds the weights, the patch sampling and the noise.
+        Seeds the weights, the patch sampling and the noise; from 0 to
+        :data:`MAX_SEED` for a training, to :data:`MAX_STORED_SEED` in a
+        stored config.
     mask_fraction : float
         Share of pixels masked per patch in ``"self-supervised"`` mode.
     mask_radius : int
@@ -510,8 +515,12 @@ class TrainingConfig:
     adversarial_rate: float = 0.5
     pretrained: bool = False
 
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the bad field and a valid choice."""
+    def validate(self, *, stored: bool = False) -> None:
+        """Raise ``ValueError`` naming the bad field and a valid choice.
+
+        ``stored``: the config of a model file, whose seed may be up to
+        :data:`MAX_STORED_SEED`.
+        """
         budget = self.time_budget
         if budget is not None and not (math.isfinite(budget) and budget > 0):
             raise ValueError(
@@ -541,9 +550,10 @@ class TrainingConfig:
                 f"training.neighbour_weight must be 0 (off) or positive, got {self.neighbour_weight}."
             )
         _check_positive("training.neighbours", self.neighbours)
-        if not 0 <= self.seed <= MAX_SEED:
+        most = MAX_STORED_SEED if stored else MAX_SEED
+        if not 0 <= self.seed <= most:
             raise ValueError(
-                f"training.seed must be an integer from 0 to {MAX_SEED}, got {self.seed}; "
+                f"training.seed must be an integer from 0 to {most}, got {self.seed}; "
                 "use e.g. 0."
             )
         if not self.adversarial_rate > 0:  # NaN too
@@ -570,11 +580,15 @@ class Config:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     version: int = CONFIG_VERSION
 
-    def validate(self) -> Config:
-        """Check every field and the fields against each other; return self."""
+    def validate(self, *, stored: bool = False) -> Config:
+        """Check every field and the fields against each other; return self.
+
+        ``stored``: the config of a model file, which may hold what earlier
+        versions wrote (:meth:`TrainingConfig.validate`).
+        """
         self.model.validate()
         self.data.validate()
-        self.training.validate()
+        self.training.validate(stored=stored)
         self._check_variational()
         self._check_adversarial()
         self._check_pretrained()
@@ -731,7 +745,9 @@ class Config:
         Every field present must have its declared type: JSON numbers for
         floats, whole numbers for integers (not ``8.0``, not ``true``),
         ``true`` or ``false`` for booleans, strings for strings. Missing fields
-        take their defaults, so files from before a field was added still load.
+        take their defaults, so files from before a field was added still load,
+        and seeds up to :data:`MAX_STORED_SEED`, which earlier versions trained
+        with, are accepted (a training takes them up to :data:`MAX_SEED`).
 
         Raises
         ------
@@ -766,7 +782,8 @@ class Config:
             training = _section(TrainingConfig, "training", data["training"])
         except (KeyError, TypeError) as err:
             raise ValueError(f"config is malformed: {err}") from err
-        return cls(model=model, data=data_cfg, training=training, version=version).validate()
+        config = cls(model=model, data=data_cfg, training=training, version=version)
+        return config.validate(stored=True)
 
 
 def _section(kind: type, name: str, values: Any):

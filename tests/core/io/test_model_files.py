@@ -197,3 +197,11 @@ def test_a_3d_model_round_trips(tiny_config, blobs, tmp_path):
 
     assert loaded.config == model.config and loaded.config.model.spatial_dims == 3
     np.testing.assert_array_equal(predict(loaded, volume, device="cpu"), predict(model, volume, device="cpu"))
+
+
+def test_a_model_file_trained_with_a_large_seed_by_an_earlier_version_loads(saved, tmp_path):
+    header, _ = read_file(saved)
+    config = json.loads(header["config"])
+    config["training"]["seed"] = 2**63 - 2  # what versions before the 32-bit limit accepted
+    path = rewrite(saved, tmp_path / "seeded.safetensors", config=json.dumps(config))
+    assert load_model(path).config.training.seed == 2**63 - 2
