@@ -175,10 +175,10 @@ def test_missing_version_is_rejected():
 @pytest.mark.parametrize(
     "change",
     [
-        lambda data: data["model"].update(colour="red"),
         lambda data: data.pop("training"),
+        lambda data: data.update(model=[]),
     ],
-    ids=["unknown field", "missing section"],
+    ids=["missing section", "section not an object"],
 )
 def test_malformed_dict_is_rejected(change):
     data = Config().to_dict()
@@ -399,3 +399,25 @@ def test_a_stored_seed_of_an_earlier_version_loads_but_does_not_train():
     data["training"]["seed"] = MAX_STORED_SEED + 1
     with pytest.raises(ValueError, match=f"from 0 to {MAX_STORED_SEED}, got {MAX_STORED_SEED + 1}"):
         Config.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "written_by, message",
+    [
+        ("9.0", r"written by a newer version \(9.0\); update napari-autoencoders to read it"),
+        (None, "written by a newer version; update napari-autoencoders"),
+        ("0.0.1", "says that version 0.0.1, not a newer one, wrote it: it was edited or is corrupt"),
+    ],
+    ids=["newer", "unknown version", "older"],
+)
+def test_unknown_fields_are_named_with_the_version_that_wrote_them(written_by, message):
+    from napari_autoencoders import __version__
+
+    data = Config().to_dict()
+    data["model"].update(colour="red", attention=True)
+    data["training"]["ema"] = 0.99
+    with pytest.raises(ValueError, match=message) as error:
+        Config.from_dict(data, written_by=written_by)
+    text = str(error.value)
+    assert f"model.attention, model.colour are unknown to napari-autoencoders {__version__}" in text
+    assert "malformed" not in text and "unexpected keyword" not in text

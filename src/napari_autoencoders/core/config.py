@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .. import __version__
 from .data.axes import check_axes
 from .data.noise import has_saltpepper, parse_noise
 from .data.correlation import LAGS
@@ -739,8 +741,11 @@ class Config:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Config:
+    def from_dict(cls, data: dict[str, Any], *, written_by: str | None = None) -> Config:
         """Rebuild a config from :meth:`to_dict` output.
+
+        ``written_by``: the napari-autoencoders version that wrote it, if
+        known, named where the config has fields this version does not know.
 
         Every field present must have its declared type: JSON numbers for
         floats, whole numbers for integers (not ``8.0``, not ``true``),
@@ -773,26 +778,29 @@ class Config:
                 f"version {CONFIG_VERSION}); update napari-autoencoders."
             )
         try:
-            model = _section(ModelConfig, "model", data["model"])
-            data_cfg = _section(DataConfig, "data", data["data"])
+            model = _section(ModelConfig, "model", data["model"], written_by)
+            data_cfg = _section(DataConfig, "data", data["data"], written_by)
             data_cfg.percentiles = tuple(data_cfg.percentiles)
             model.noise_strides = tuple(model.noise_strides)
             if data_cfg.noise_strides is not None:
                 data_cfg.noise_strides = tuple(data_cfg.noise_strides)
-            training = _section(TrainingConfig, "training", data["training"])
+            training = _section(TrainingConfig, "training", data["training"], written_by)
         except (KeyError, TypeError) as err:
             raise ValueError(f"config is malformed: {err}") from err
         config = cls(model=model, data=data_cfg, training=training, version=version)
         return config.validate(stored=True)
 
 
-def _section(kind: type, name: str, values: Any):
-    """Build section ``kind`` from ``values`` after checking each field's type."""
+def _section(kind: type, name: str, values: Any, written_by: str | None = None):
+    """Build section ``kind`` from ``values`` after checking each field and its type."""
     if not isinstance(values, dict):
         raise ValueError(
             f"config is malformed: section {name!r} must be a JSON object, got "
             f"{type(values).__name__}."
         )
+    known = {item.name for item in dataclasses.fields(kind)}
+    if unknown := sorted(str(key) for key in values if key not in known):
+        raise ValueError(_unknown_fields(name, unknown, written_by))
     if found := wrong_type(kind, values):
         key, needed = found
         value = values[key]
@@ -801,6 +809,33 @@ def _section(kind: type, name: str, values: Any):
             f"{type(value).__name__} {value!r:.40}; the file is corrupt or was edited."
         )
     return kind(**values)
+
+
+def _unknown_fields(section: str, names: list[str], written_by: str | None) -> str:
+    """Why a config with fields ``names`` in ``section`` cannot be read, and what to do."""
+    fields = ", ".join(f"{section}.{name}" for name in names[:5]) + ", ..." * (len(names) > 5)
+    known = f"config field(s) {fields} are unknown to napari-autoencoders {__version__}"
+    if written_by is None:
+        return f"{known}: the file was written by a newer version; update napari-autoencoders."
+    if _is_newer(written_by, __version__):
+        return (
+            f"{known}: the file was written by a newer version ({written_by!s:.40}); update "
+            "napari-autoencoders to read it."
+        )
+    return (
+        f"{known}, and the file says that version {written_by!s:.40}, not a newer one, wrote "
+        "it: it was edited or is corrupt."
+    )
+
+
+def _is_newer(version: str, than: str) -> bool:
+    """Whether release ``version`` (e.g. ``"0.2.1"``) is after ``than``; False if unreadable."""
+    found = [re.match(r"[0-9]+(?:\.[0-9]+)*", str(v)[:40]) for v in (version, than)]
+    if not all(found):
+        return False
+    release, other = ([int(part) for part in match.group().split(".")] for match in found)
+    width = max(len(release), len(other))  # 0.2 is 0.2.0
+    return release + [0] * (width - len(release)) > other + [0] * (width - len(other))
 
 
 def wrong_type(kind: type, values: dict) -> tuple[str, str] | None:

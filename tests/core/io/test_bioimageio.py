@@ -708,3 +708,14 @@ def test_a_package_of_phases_denoises_them_as_our_prediction_does(packages):
     ours = predict(model, test_input[0, 0], device="cpu", ensemble=False)
     assert np.abs(test_output[0, 0] - ours).max() < 1e-3 * np.ptp(ours)
     assert np.abs(test_output[0, 0] - predict(unsplit, test_input[0, 0], device="cpu", ensemble=False)).max() > 0.1
+
+
+def test_our_package_from_a_newer_version_with_new_config_fields_says_to_update(packages, tmp_path):
+    def newer(rdf):
+        ours = rdf["config"]["napari_autoencoders"]
+        ours["config"]["training"]["foo"] = 1
+        ours["package_version"] = "99.0"
+
+    rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", newer)
+    with pytest.raises(BioimageioError, match=r"training.foo are unknown .* newer version \(99.0\)"):
+        load_model(rdf)

@@ -205,3 +205,17 @@ def test_a_model_file_trained_with_a_large_seed_by_an_earlier_version_loads(save
     config["training"]["seed"] = 2**63 - 2  # what versions before the 32-bit limit accepted
     path = rewrite(saved, tmp_path / "seeded.safetensors", config=json.dumps(config))
     assert load_model(path).config.training.seed == 2**63 - 2
+
+
+def test_a_file_from_a_newer_version_with_new_config_fields_says_to_update(saved, tmp_path):
+    header, _ = read_file(saved)
+    config = json.loads(header["config"])
+    config["model"]["foo"] = 1
+    path = rewrite(
+        saved, tmp_path / "newer.safetensors", config=json.dumps(config), package_version="99.0"
+    )
+    with pytest.raises(
+        ModelFileError,
+        match=r"model.foo are unknown to .* written by a newer version \(99.0\); update napari",
+    ):
+        load_model(path)

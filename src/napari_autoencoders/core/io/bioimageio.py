@@ -745,7 +745,7 @@ def load_bioimageio(path: str | os.PathLike, *, run_package_code: bool = False) 
 
 def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
     try:
-        config = Config.from_dict(ours["config"])
+        config = Config.from_dict(ours["config"], written_by=ours.get("package_version"))
         network = models.build_model(config.model)
         data = bio.download(descr.weights.pytorch_state_dict).read()
         # the package's network of phases holds ours; our prediction splits the images itself

@@ -104,7 +104,9 @@ def load_model(path: str | os.PathLike, *, run_package_code: bool = False) -> Tr
     header, shapes = _read_layout(path)
     _check_format(path, header)
     try:
-        config = Config.from_dict(_header_json(header, "config"))
+        config = Config.from_dict(
+            _header_json(header, "config"), written_by=header.get("package_version")
+        )
         _check_shapes(config, shapes)
         input_norm = _normalizer(header, "input_norm", config.model.in_channels)
         target_norm = _normalizer(header, "target_norm", config.model.out_channels)
