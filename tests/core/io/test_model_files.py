@@ -219,3 +219,10 @@ def test_a_file_from_a_newer_version_with_new_config_fields_says_to_update(saved
         match=r"model.foo are unknown to .* written by a newer version \(99.0\); update napari",
     ):
         load_model(path)
+
+
+@pytest.mark.parametrize("key", ["config", "history", "input_norm"])
+def test_deeply_nested_header_json_is_a_model_file_error(saved, tmp_path, key):
+    path = rewrite(saved, tmp_path / "nested.safetensors", **{key: "[" * 100_000 + "]" * 100_000})
+    with pytest.raises(ModelFileError, match=f"'{key}' is JSON nested too deeply"):
+        load_model(path)

@@ -110,7 +110,7 @@ def load_model(path: str | os.PathLike, *, run_package_code: bool = False) -> Tr
         _check_shapes(config, shapes)
         input_norm = _normalizer(header, "input_norm", config.model.in_channels)
         target_norm = _normalizer(header, "target_norm", config.model.out_channels)
-        history = json.loads(header.get("history", "[]"))
+        history = _header_json(header, "history", default="[]")
         if not isinstance(history, list):
             raise ValueError(f"the history must be a list of epochs, got {type(history).__name__}.")
         density = None
@@ -175,13 +175,26 @@ def _check_format(path: Path, header: dict[str, str]) -> None:
         )
 
 
-def _header_json(header: dict[str, str], key: str):
-    if key not in header:
+def _header_json(header: dict[str, str], key: str, *, default: str | None = None):
+    """The JSON of header entry ``key`` (``default`` where it is absent, if given).
+
+    Raises
+    ------
+    ValueError
+        If the entry is missing without a default, not JSON, or nested
+        too deeply for Python to parse (which raises ``RecursionError``).
+    """
+    text = header.get(key, default)
+    if text is None:
         raise ValueError(f"the header has no {key!r} entry; the file is corrupt.")
     try:
-        return json.loads(header[key])
+        return json.loads(text)
     except ValueError as err:
         raise ValueError(f"the header entry {key!r} is not valid JSON ({err}).") from err
+    except RecursionError:
+        raise ValueError(
+            f"the header entry {key!r} is JSON nested too deeply to be read; the file is corrupt."
+        ) from None
 
 
 def _normalizer(header: dict[str, str], key: str, channels: int) -> Normalizer:
