@@ -719,3 +719,12 @@ def test_our_package_from_a_newer_version_with_new_config_fields_says_to_update(
     rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", newer)
     with pytest.raises(BioimageioError, match=r"training.foo are unknown .* newer version \(99.0\)"):
         load_model(rdf)
+
+
+def test_our_package_with_a_malformed_history_is_refused(packages, tmp_path):
+    def malformed(rdf):
+        rdf["config"]["napari_autoencoders"]["history"] = [{"epoch": 1}]
+
+    rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", malformed)
+    with pytest.raises(BioimageioError, match="history entry 0 must be an object with numbers"):
+        load_model(rdf)

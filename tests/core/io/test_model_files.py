@@ -226,3 +226,23 @@ def test_deeply_nested_header_json_is_a_model_file_error(saved, tmp_path, key):
     path = rewrite(saved, tmp_path / "nested.safetensors", **{key: "[" * 100_000 + "]" * 100_000})
     with pytest.raises(ModelFileError, match=f"'{key}' is JSON nested too deeply"):
         load_model(path)
+
+
+@pytest.mark.parametrize(
+    "history, entry",
+    [
+        ([1, 2], "history entry 0"),
+        ([{"epoch": 1}], "history entry 0"),
+        (
+            [{"epoch": 1, "step": 3, "loss": 0.1, "val_loss": 0.2, "elapsed": 1.0},
+             {"epoch": 2, "step": 6, "loss": 0.1, "val_loss": None, "elapsed": 2.0}],
+            "history entry 1",
+        ),
+        ([{"epoch": True, "step": 3, "loss": 0.1, "val_loss": 0.2, "elapsed": 1.0}], "history entry 0"),
+    ],
+    ids=["numbers", "epoch alone", "no validation loss", "boolean epoch"],
+)
+def test_a_malformed_history_entry_is_refused(saved, tmp_path, history, entry):
+    path = rewrite(saved, tmp_path / "history.safetensors", history=json.dumps(history))
+    with pytest.raises(ModelFileError, match=f"{entry} must be an object with numbers epoch, step"):
+        load_model(path)

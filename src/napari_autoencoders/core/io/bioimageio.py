@@ -57,7 +57,7 @@ from ..model import TrainedModel
 from ..data import stabilization
 from ..nn import losses, models
 from .images import check_destination, replacing
-from .model_files import ModelFileError, check_weights, checked_normalizer
+from .model_files import ModelFileError, check_weights, checked_history, checked_normalizer
 
 #: How to install what this module needs.
 INSTALL_HINT = "pip install 'napari-autoencoders[bioimageio]'"
@@ -759,7 +759,7 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
             network=network.eval(),
             input_norm=checked_normalizer(ours["input_norm"], "input_norm", channels[0]),
             target_norm=checked_normalizer(ours["target_norm"], "target_norm", channels[1]),
-            history=list(ours.get("history", [])),
+            history=checked_history(ours.get("history", [])),
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise BioimageioError(f"package {str(path)!r} is inconsistent: {err}") from err

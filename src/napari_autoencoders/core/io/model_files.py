@@ -28,6 +28,8 @@ from .images import replacing
 FORMAT = "napari-autoencoders"
 #: Layout of the header; bumped when a key changes meaning.
 FORMAT_VERSION = 1
+#: The numbers of each epoch of a training history, as the training writes them.
+HISTORY_KEYS = ("epoch", "step", "loss", "val_loss", "elapsed")
 
 
 class ModelFileError(ValueError):
@@ -110,9 +112,7 @@ def load_model(path: str | os.PathLike, *, run_package_code: bool = False) -> Tr
         _check_shapes(config, shapes)
         input_norm = _normalizer(header, "input_norm", config.model.in_channels)
         target_norm = _normalizer(header, "target_norm", config.model.out_channels)
-        history = _header_json(header, "history", default="[]")
-        if not isinstance(history, list):
-            raise ValueError(f"the history must be a list of epochs, got {type(history).__name__}.")
+        history = checked_history(_header_json(header, "history", default="[]"))
         density = None
         if "latent_density" in header:
             density = LatentDensity.from_dict(
@@ -217,6 +217,30 @@ def checked_normalizer(data: object, key: str, channels: int) -> Normalizer:
     if len(norm.low) != channels:
         raise ValueError(f"{key} has {len(norm.low)} channel(s) but the network {channels}.")
     return norm
+
+
+def checked_history(data: object) -> list[dict]:
+    """The training history ``data``: a list of epochs, each an object of numbers :data:`HISTORY_KEYS`.
+
+    Raises
+    ------
+    ValueError
+        If it is not a list, or an entry is not an object with those
+        numbers (exporting or summarising the model would then fail).
+    """
+    if not isinstance(data, list):
+        raise ValueError(f"the history must be a list of epochs, got {type(data).__name__}.")
+    for index, entry in enumerate(data):
+        if not (isinstance(entry, dict) and all(_is_number(entry.get(key)) for key in HISTORY_KEYS)):
+            raise ValueError(
+                f"history entry {index} must be an object with numbers {', '.join(HISTORY_KEYS)}, "
+                f"got {entry!r:.80}; the file is corrupt or was edited."
+            )
+    return data
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_shapes(config: Config, shapes: dict[str, tuple[int, ...]]) -> None:
