@@ -246,3 +246,13 @@ def test_a_malformed_history_entry_is_refused(saved, tmp_path, history, entry):
     path = rewrite(saved, tmp_path / "history.safetensors", history=json.dumps(history))
     with pytest.raises(ModelFileError, match=f"{entry} must be an object with numbers epoch, step"):
         load_model(path)
+
+
+@pytest.mark.parametrize(
+    "name, suggested",
+    [("model.zip", "model.safetensors"), ("rdf.yaml", "rdf.safetensors"), ("m.bioimageio.yaml", "m.bioimageio.safetensors")],
+)
+def test_a_model_file_is_not_saved_under_a_package_name(model, tmp_path, name, suggested):
+    with pytest.raises(ValueError, match=f"named '{name}': load_model opens .* name it '{suggested}', or export"):
+        save_model(model, tmp_path / name)
+    assert not (tmp_path / name).exists()

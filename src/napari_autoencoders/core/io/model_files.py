@@ -45,10 +45,14 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
 
     Raises
     ------
+    ValueError
+        If ``path`` names a bioimage.io package (``.zip``, ``rdf.yaml``), which
+        :func:`load_model` would open as one.
     OSError
         If the folder does not exist or cannot be written.
     """
     path = Path(path)
+    _check_not_package(path)
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.network.state_dict().items()}
     header = {
         "format": FORMAT,
@@ -69,6 +73,18 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
     except (SafetensorError, OSError) as err:  # e.g. a folder that does not exist
         raise OSError(f"cannot write model file {str(path)!r}: {err}") from err
     return path
+
+
+def _check_not_package(path: Path) -> None:
+    """Raise ``ValueError`` if ``path`` is named as a package, which :func:`load_model` reads as one."""
+    from .bioimageio import is_package  # it imports this module
+
+    if is_package(path):
+        raise ValueError(
+            f"cannot write a model file named {path.name!r}: load_model opens that name as a "
+            f"bioimage.io package; name it {path.with_suffix('.safetensors').name!r}, or export "
+            "a package (export_bioimageio, or the export command)."
+        )
 
 
 def load_model(path: str | os.PathLike, *, run_package_code: bool = False) -> TrainedModel:
