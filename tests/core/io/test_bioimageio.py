@@ -42,6 +42,8 @@ from napari_autoencoders.core.io.bioimageio import (
 )
 from napari_autoencoders.core.io.foreign_packages import PackageNetwork
 from napari_autoencoders.core.io.model_files import ModelFileError, load_model
+from napari_autoencoders.core.latent.density import LatentDensity
+from napari_autoencoders.core.latent.generation import sample
 from napari_autoencoders.core.model import TrainedModel
 from napari_autoencoders.core.nn.models import build_model
 
@@ -59,7 +61,10 @@ def offline_cache(tmp_path, monkeypatch):
 
 
 def make_model(architecture="unet", task="denoise", *, channels=1, **fields) -> TrainedModel:
-    """An untrained model with normalisations in two different units, its weights perturbed."""
+    """An untrained model with normalisations in two different units, its weights perturbed.
+
+    A VAE or AAE has a latent density of two components, as a training leaves it.
+    """
     size = fields.get("input_size", 16)
     axes = fields.pop("axes", "YXC" if channels > 1 else "YX")
     config = Config(
@@ -87,12 +92,14 @@ def make_model(architecture="unet", task="denoise", *, channels=1, **fields) -> 
             parameter.add_(0.05 * torch.randn_like(parameter))
     low = [10.0 * (c + 1) for c in range(channels)]
     high = [200.0 + c for c in range(channels)]
+    codes = np.random.default_rng(0).normal(3.0, 0.5, (20, 4))
     return TrainedModel(
         config,
         network,
         Normalizer(low, high),
         Normalizer([5.0] * channels, [150.0] * channels),
         HISTORY,
+        density=LatentDensity.fit(codes, components=2) if task in ("vae", "aae") else None,
     )
 
 
@@ -728,3 +735,15 @@ def test_our_package_with_a_malformed_history_is_refused(packages, tmp_path):
     rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", malformed)
     with pytest.raises(BioimageioError, match="history entry 0 must be an object with numbers"):
         load_model(rdf)
+
+
+@pytest.mark.parametrize("kind", ["vae", "aae"])
+def test_a_latent_models_package_keeps_its_latent_density(packages, kind):
+    model, path = packages[kind]
+    loaded = load_model(path)
+    assert loaded.density is not None
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_array_equal(getattr(loaded.density, name), getattr(model.density, name))
+    np.testing.assert_array_equal(
+        sample(loaded, 3, seed=1, source="density"), sample(model, 3, seed=1, source="density")
+    )

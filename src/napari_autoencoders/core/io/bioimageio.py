@@ -53,6 +53,7 @@ from ..config import (
 )
 from ..data.axes import check_axes, to_planes, to_volumes
 from ..data.normalization import Normalizer
+from ..latent.density import LatentDensity
 from ..model import TrainedModel
 from ..data import stabilization
 from ..nn import losses, models
@@ -662,16 +663,22 @@ def _describe(v, model: TrainedModel, files: dict[str, Path], **meta):
         outputs=[outputs],
         weights=weights,
         timestamp=datetime.datetime.now(datetime.timezone.utc),
-        config={
-            CONFIG_KEY: {
-                "package_version": __version__,
-                "config": model.config.to_dict(),
-                "input_norm": model.input_norm.to_dict(),
-                "target_norm": model.target_norm.to_dict(),
-                "history": model.history,
-            }
-        },
+        config={CONFIG_KEY: _our_config(model)},
     )
+
+
+def _our_config(model: TrainedModel) -> dict:
+    """What the package keeps of ``model`` beyond its weights, as a model file's header does."""
+    ours = {
+        "package_version": __version__,
+        "config": model.config.to_dict(),
+        "input_norm": model.input_norm.to_dict(),
+        "target_norm": model.target_norm.to_dict(),
+        "history": model.history,
+    }
+    if model.density is not None:  # a VAE's or AAE's codes of its training frames
+        ours["latent_density"] = model.density.to_dict()
+    return ours
 
 
 def _normalize_affine(norm: Normalizer) -> tuple[list[float], list[float]]:
@@ -696,7 +703,7 @@ def load_bioimageio(path: str | os.PathLike, *, run_package_code: bool = False) 
     """Open a bioimage.io model package for prediction with our tiling.
 
     A package exported by :func:`export_bioimageio` opens as the model that
-    was exported (config, normalisation and history included). Another
+    was exported (config, normalisation, history and latent density included). Another
     tool's package opens as an adapter: a :class:`TrainedModel` whose
     network is a :class:`~.foreign_packages.PackageNetwork` and whose normalisation comes from
     the package's fixed pre- and postprocessing.
@@ -754,12 +761,16 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
         packaged.load_state_dict(state, strict=True)  # names and shapes
         check_weights(state, packaged.state_dict())  # dtypes, finite values
         channels = config.model.in_channels, config.model.out_channels
+        density = ours.get("latent_density")
+        if density is not None:
+            density = LatentDensity.from_dict(density, config.model.latent_dim)
         return TrainedModel(
             config=config,
             network=network.eval(),
             input_norm=checked_normalizer(ours["input_norm"], "input_norm", channels[0]),
             target_norm=checked_normalizer(ours["target_norm"], "target_norm", channels[1]),
             history=checked_history(ours.get("history", [])),
+            density=density,
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise BioimageioError(f"package {str(path)!r} is inconsistent: {err}") from err
