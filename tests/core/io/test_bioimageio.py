@@ -747,3 +747,28 @@ def test_a_latent_models_package_keeps_its_latent_density(packages, kind):
     np.testing.assert_array_equal(
         sample(loaded, 3, seed=1, source="density"), sample(model, 3, seed=1, source="density")
     )
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("a: [1, 2\nb: 3\n", "expected ',' or ']', but got ':' at line 2"),
+        ("key: value: other\n", "mapping values are not allowed here at line 1"),
+        ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ],
+    ids=["unclosed list", "two colons", "deep nesting"],
+)
+@pytest.mark.parametrize("packed", [False, True], ids=["unpacked", "zip"])
+def test_a_package_whose_rdf_yaml_is_not_yaml_is_refused(packages, tmp_path, text, problem, packed):
+    folder = tmp_path / "unpacked"
+    rdf = edit_package(packages["denoise"][1], folder, lambda rdf: None)
+    rdf.write_text(text)
+    path = rdf
+    if packed:
+        path = tmp_path / "broken.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for member in folder.iterdir():
+                archive.write(member, member.name)
+    with pytest.raises(BioimageioError, match="its rdf.yaml is not readable YAML") as error:
+        load_model(path)
+    assert problem in str(error.value) and "\n" not in str(error.value)

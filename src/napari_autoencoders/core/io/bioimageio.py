@@ -742,12 +742,28 @@ def load_bioimageio(path: str | os.PathLike, *, run_package_code: bool = False) 
         raise BioimageioError(
             f"{str(path)!r} is not a valid bioimage.io model package: {err}"
         ) from err
+    except (bio.YAMLError, RecursionError) as err:
+        raise BioimageioError(
+            f"{str(path)!r} is not a valid bioimage.io model package: its rdf.yaml is not "
+            f"readable YAML ({_yaml_problem(err)})."
+        ) from err
     ours = (descr.config.model_extra or {}).get(CONFIG_KEY)
     if ours is not None and descr.weights.pytorch_state_dict is not None:
         return _load_ours(bio, descr, ours, path)
     from .foreign_packages import load_foreign  # it imports this module
 
     return load_foreign(bio, descr, path, run_package_code=run_package_code)
+
+
+def _yaml_problem(err: Exception) -> str:
+    """The first line of a YAML error: its problem and where, or why it could not be read."""
+    if isinstance(err, RecursionError):
+        return "nested too deeply"
+    problem, mark = getattr(err, "problem", None), getattr(err, "problem_mark", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}"
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
 
 
 def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
@@ -783,6 +799,7 @@ def _import_bioimageio() -> SimpleNamespace:
         from bioimageio.spec import load_model_description, save_bioimageio_package
         from bioimageio.spec.model import v0_5
         from bioimageio.spec.utils import download
+        from ruyaml import YAMLError  # bioimageio.spec's YAML parser
     except ImportError as err:
         raise MissingExtraError(
             f"bioimage.io packages need the bioimageio.spec and bioimageio.core packages: "
@@ -794,4 +811,5 @@ def _import_bioimageio() -> SimpleNamespace:
         load_model_description=load_model_description,
         save_bioimageio_package=save_bioimageio_package,
         download=download,
+        YAMLError=YAMLError,
     )
