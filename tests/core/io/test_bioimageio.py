@@ -772,3 +772,38 @@ def test_a_package_whose_rdf_yaml_is_not_yaml_is_refused(packages, tmp_path, tex
     with pytest.raises(BioimageioError, match="its rdf.yaml is not readable YAML") as error:
         load_model(path)
     assert problem in str(error.value) and "\n" not in str(error.value)
+
+
+class _Code:
+    """A pickled object that would run code when loaded without weights_only."""
+
+    def __reduce__(self):
+        return (print, ("ran",))
+
+
+def _pickled(value):
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        np.random.default_rng(0).bytes(4096),
+        b"",
+        _pickled({"weight": _Code()}),
+        _pickled([torch.zeros(3)]),
+    ],
+    ids=["random bytes", "empty", "code", "a list"],
+)
+def test_our_package_whose_weights_are_not_a_state_dict_is_refused(packages, tmp_path, content):
+    folder = tmp_path / "unpacked"
+    rdf = edit_package(packages["denoise"][1], folder, lambda rdf: None)
+    (folder / "weights.pt").write_bytes(content)
+    description = read_yaml(rdf)  # with its hash, as if exported so
+    description["weights"]["pytorch_state_dict"]["sha256"] = hashlib.sha256(content).hexdigest()
+    write_yaml(description, rdf)
+    with pytest.raises(BioimageioError, match="weights.pt is not a torch state dict") as error:
+        load_model(rdf)
+    assert "weights_only" not in str(error.value) and "\n" not in str(error.value)

@@ -31,6 +31,7 @@ import datetime
 import inspect
 import io
 import os
+import pickle
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -76,6 +77,19 @@ TEST_DEPTH = 16
 TEST_SIDE = {Architecture.UNET.value: 64, Architecture.SUPERRES.value: 32}
 #: Largest side of the test image cut from a sample.
 MAX_TEST_SIDE = 256
+#: What torch.load raises for a file that is not a torch state dict (fuzzed: random bytes,
+#: truncated or edited files, pickles that weights_only refuses).
+_NOT_A_STATE_DICT = (
+    pickle.UnpicklingError,
+    EOFError,
+    RuntimeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    OverflowError,
+)
 
 # What the architecture file holds: the networks and all they use, in order.
 _ARCHITECTURE_PARTS = (
@@ -773,7 +787,7 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
         data = bio.download(descr.weights.pytorch_state_dict).read()
         # the package's network of phases holds ours; our prediction splits the images itself
         packaged = models.phased(network, config.model.noise_strides)
-        state = torch.load(io.BytesIO(data), weights_only=True)
+        state = _state_dict(data)
         packaged.load_state_dict(state, strict=True)  # names and shapes
         check_weights(state, packaged.state_dict())  # dtypes, finite values
         channels = config.model.in_channels, config.model.out_channels
@@ -790,6 +804,29 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise BioimageioError(f"package {str(path)!r} is inconsistent: {err}") from err
+
+
+def _state_dict(data: bytes) -> dict[str, torch.Tensor]:
+    """The tensors of ``data``, the package's weights.pt, read without running code.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` is not a torch file of named tensors: corrupt, empty, or
+        a pickle of other objects, which ``weights_only`` refuses. Torch's
+        message, which advises ``weights_only=False`` (running the file's
+        code), is not passed on.
+    """
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except _NOT_A_STATE_DICT:
+        state = None
+    if not (isinstance(state, dict) and all(isinstance(t, torch.Tensor) for t in state.values())):
+        raise ValueError(
+            "weights.pt is not a torch state dict (it is corrupt, empty or holds other Python "
+            "objects); export the model again."
+        )
+    return state
 
 
 def _import_bioimageio() -> SimpleNamespace:
