@@ -578,6 +578,22 @@ def edit_package(source, folder, edit):
     return folder / "rdf.yaml"
 
 
+def repack(folder, path, compression=zipfile.ZIP_STORED):
+    """Zip the files of ``folder`` (an unpacked package) into the package ``path``; return it."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for member in folder.iterdir():
+            archive.write(member, member.name)
+    return path
+
+
+def replace_weights(rdf, content):
+    """Write ``content`` as the unpacked package's weights.pt, with its hash, as if exported so."""
+    (rdf.parent / "weights.pt").write_bytes(content)
+    description = read_yaml(rdf)
+    description["weights"]["pytorch_state_dict"]["sha256"] = hashlib.sha256(content).hexdigest()
+    write_yaml(description, rdf)
+
+
 def _keras_only(rdf):
     rdf["weights"] = {"keras_hdf5": {"source": "weights.pt", "tensorflow_version": "2.15"}}
 
@@ -763,12 +779,7 @@ def test_a_package_whose_rdf_yaml_is_not_yaml_is_refused(packages, tmp_path, tex
     folder = tmp_path / "unpacked"
     rdf = edit_package(packages["denoise"][1], folder, lambda rdf: None)
     rdf.write_text(text)
-    path = rdf
-    if packed:
-        path = tmp_path / "broken.zip"
-        with zipfile.ZipFile(path, "w") as archive:
-            for member in folder.iterdir():
-                archive.write(member, member.name)
+    path = repack(folder, tmp_path / "broken.zip") if packed else rdf
     with pytest.raises(BioimageioError, match="its rdf.yaml is not readable YAML") as error:
         load_model(path)
     assert problem in str(error.value) and "\n" not in str(error.value)
@@ -798,12 +809,68 @@ def _pickled(value):
     ids=["random bytes", "empty", "code", "a list"],
 )
 def test_our_package_whose_weights_are_not_a_state_dict_is_refused(packages, tmp_path, content):
-    folder = tmp_path / "unpacked"
-    rdf = edit_package(packages["denoise"][1], folder, lambda rdf: None)
-    (folder / "weights.pt").write_bytes(content)
-    description = read_yaml(rdf)  # with its hash, as if exported so
-    description["weights"]["pytorch_state_dict"]["sha256"] = hashlib.sha256(content).hexdigest()
-    write_yaml(description, rdf)
+    rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", lambda rdf: None)
+    replace_weights(rdf, content)
     with pytest.raises(BioimageioError, match="weights.pt is not a torch state dict") as error:
         load_model(rdf)
     assert "weights_only" not in str(error.value) and "\n" not in str(error.value)
+
+
+def _built_at_full_size(monkeypatch):
+    """Record each network built off the ``meta`` device, in the package loader and model files."""
+    from napari_autoencoders.core.io import model_files
+    from napari_autoencoders.core.nn import models
+
+    built, build = [], models.build_model
+
+    def recording(config):
+        network = build(config)
+        if next(network.parameters()).device.type != "meta":
+            built.append(config)
+        return network
+
+    monkeypatch.setattr(models, "build_model", recording)
+    monkeypatch.setattr(model_files, "build_model", recording)
+    return built
+
+
+def test_a_package_whose_config_asks_for_a_larger_network_is_refused_unbuilt(
+    packages, tmp_path, monkeypatch
+):
+    """Its weights are compared with a network on the meta device: width 1024 and depth 6 would
+    take GBs (here a 150 MB network, so that an unfixed loader does not exhaust the memory)."""
+
+    def huge(rdf):
+        rdf["config"]["napari_autoencoders"]["config"]["model"].update(width=64, depth=4)
+
+    rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", huge)
+    built = _built_at_full_size(monkeypatch)
+    with pytest.raises(BioimageioError, match="weights do not fit its config"):
+        load_model(rdf)
+    assert built == []
+
+
+@pytest.mark.parametrize("packing", ["unpacked", "zip", "deflated records"])
+def test_weights_larger_than_their_network_are_refused_unread(packages, tmp_path, monkeypatch, packing):
+    """A zip bomb: weights.pt (or torch's records in it) inflating far beyond the config's tensors."""
+    model, package = packages["denoise"]
+    rdf = edit_package(package, tmp_path / "unpacked", lambda rdf: None)
+    big = {name: torch.zeros(4 * t.numel()) for name, t in model.network.state_dict().items()}
+    content = _pickled(big)
+    if packing == "deflated records":  # a small weights.pt whose records inflate
+        deflated = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(
+            deflated, "w", zipfile.ZIP_DEFLATED
+        ) as archive:
+            for info in source.infolist():
+                archive.writestr(info.filename, source.read(info))
+        content = deflated.getvalue()
+    replace_weights(rdf, content)
+    path = repack(rdf.parent, tmp_path / "bomb.zip", zipfile.ZIP_DEFLATED) if packing == "zip" else rdf
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the weights were unpickled")
+
+    monkeypatch.setattr(torch, "load", unread)
+    with pytest.raises(BioimageioError, match="weights.pt holds [0-9]+ bytes, more than the [0-9]+ that"):
+        load_model(path)

@@ -34,6 +34,7 @@ import os
 import pickle
 import tempfile
 import warnings
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -59,7 +60,14 @@ from ..model import TrainedModel
 from ..data import stabilization
 from ..nn import losses, models
 from .images import check_destination, replacing
-from .model_files import ModelFileError, check_weights, checked_history, checked_normalizer
+from .model_files import (
+    ModelFileError,
+    check_shapes,
+    check_weights,
+    checked_history,
+    checked_normalizer,
+    meta_network,
+)
 
 #: How to install what this module needs.
 INSTALL_HINT = "pip install 'napari-autoencoders[bioimageio]'"
@@ -90,6 +98,9 @@ _NOT_A_STATE_DICT = (
     AttributeError,
     OverflowError,
 )
+#: Bytes of torch's file beyond its tensors' data, at most: a fixed part and a part per tensor
+#: (its pickle, zip headers and record alignment take about 300 bytes a tensor).
+CONTAINER_BYTES = (64 * 1024, 1024)
 
 # What the architecture file holds: the networks and all they use, in order.
 _ARCHITECTURE_PARTS = (
@@ -781,15 +792,23 @@ def _yaml_problem(err: Exception) -> str:
 
 
 def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
+    """Our own package as the model that was exported.
+
+    The weights are compared with the network the config describes, built
+    on the ``meta`` device, before anything of its size is read or built:
+    weights.pt may hold no more bytes than those tensors (with torch's
+    container), and its tensors must be theirs.
+    """
     try:
         config = Config.from_dict(ours["config"], written_by=ours.get("package_version"))
-        network = models.build_model(config.model)
-        data = bio.download(descr.weights.pytorch_state_dict).read()
+        strides = config.model.noise_strides
         # the package's network of phases holds ours; our prediction splits the images itself
-        packaged = models.phased(network, config.model.noise_strides)
-        state = _state_dict(data)
-        packaged.load_state_dict(state, strict=True)  # names and shapes
-        check_weights(state, packaged.state_dict())  # dtypes, finite values
+        expected = models.phased(meta_network(config.model), strides).state_dict()
+        state = _state_dict(_read_weights(bio, descr.weights.pytorch_state_dict, expected))
+        check_shapes(expected, {name: tuple(t.shape) for name, t in state.items()})
+        check_weights(state, expected)  # dtypes, finite values
+        network = models.build_model(config.model)
+        models.phased(network, strides).load_state_dict(state, strict=True)
         channels = config.model.in_channels, config.model.out_channels
         density = ours.get("latent_density")
         if density is not None:
@@ -804,6 +823,51 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
         )
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise BioimageioError(f"package {str(path)!r} is inconsistent: {err}") from err
+
+
+def _read_weights(bio, entry, expected: dict[str, torch.Tensor]) -> bytes:
+    """The bytes of weights.pt (``entry``), at most those of the tensors ``expected`` needs.
+
+    The limit is their bytes and :data:`CONTAINER_BYTES`. The file's
+    unpacked size is compared with it before reading (a small, compressed
+    member of the package may unpack to gigabytes), what is read stops
+    there, and so do the records of torch's own zip inside it.
+
+    Raises
+    ------
+    ValueError
+        If weights.pt or its records hold more than the limit.
+    """
+    fixed, per_tensor = CONTAINER_BYTES
+    limit = fixed + sum(t.numel() * t.element_size() + per_tensor for t in expected.values())
+    size = _unpacked_size(entry.source)
+    if size is None or size <= limit:
+        data = bio.download(entry).read(limit + 1)
+        size = max(len(data), _records_size(data))
+    if size > limit:
+        raise ValueError(
+            f"weights.pt holds {size} bytes, more than the {limit} that the tensors of its "
+            "config's network take in a torch file; the package is corrupt or was edited."
+        )
+    return data
+
+
+def _unpacked_size(source) -> int | None:
+    """Bytes of ``source``, a member of a package's zip or a local file; None where unknown (a URL)."""
+    source = source.absolute() if hasattr(source, "absolute") else source
+    root = getattr(source, "root", None)
+    if isinstance(root, zipfile.ZipFile):
+        return root.getinfo(source.at).file_size
+    return source.stat().st_size if isinstance(source, Path) else None
+
+
+def _records_size(data: bytes) -> int:
+    """Bytes of the records of torch's zip ``data`` unpacked (which torch inflates); 0 if not a zip."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        return 0
 
 
 def _state_dict(data: bytes) -> dict[str, torch.Tensor]:

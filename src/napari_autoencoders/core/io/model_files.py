@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ... import __version__
-from ..config import Config
+from ..config import Config, ModelConfig
 from ..nn.models import build_model
 from ..data.normalization import Normalizer
 from ..latent.density import LatentDensity
@@ -125,7 +125,7 @@ def load_model(path: str | os.PathLike, *, run_package_code: bool = False) -> Tr
         config = Config.from_dict(
             _header_json(header, "config"), written_by=header.get("package_version")
         )
-        _check_shapes(config, shapes)
+        check_shapes(meta_network(config.model).state_dict(), shapes)
         input_norm = _normalizer(header, "input_norm", config.model.in_channels)
         target_norm = _normalizer(header, "target_norm", config.model.out_channels)
         history = checked_history(_header_json(header, "history", default="[]"))
@@ -259,11 +259,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_shapes(config: Config, shapes: dict[str, tuple[int, ...]]) -> None:
-    """Raise ``ValueError`` unless the file's tensors are those of the config's network."""
-    with torch.device("meta"):  # shapes only: no memory, whatever the config asks for
-        network = build_model(config.model)
-    expected = {name: tuple(t.shape) for name, t in network.state_dict().items()}
+def meta_network(config: ModelConfig) -> torch.nn.Module:
+    """The network ``config`` describes on the ``meta`` device: names, shapes and dtypes, no memory.
+
+    Its state dict is what a file's tensors are compared with before the
+    network is built for real, whatever size the config asks for.
+    """
+    with torch.device("meta"):
+        return build_model(config)
+
+
+def check_shapes(expected: dict[str, torch.Tensor], shapes: dict[str, tuple[int, ...]]) -> None:
+    """Raise ``ValueError`` unless ``shapes`` are the names and shapes of the state dict ``expected``."""
+    expected = {name: tuple(t.shape) for name, t in expected.items()}
     missing, unexpected = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
     if missing or unexpected:
         raise ValueError(
