@@ -816,38 +816,38 @@ def test_our_package_whose_weights_are_not_a_state_dict_is_refused(packages, tmp
     assert "weights_only" not in str(error.value) and "\n" not in str(error.value)
 
 
-def _built_at_full_size(monkeypatch):
-    """Record each network built off the ``meta`` device, in the package loader and model files."""
+def _refuse_full_size_builds(monkeypatch):
+    """Fail the test where the package loader or model files build a network off the meta device."""
     from napari_autoencoders.core.io import model_files
     from napari_autoencoders.core.nn import models
 
-    built, build = [], models.build_model
+    build = models.build_model
 
-    def recording(config):
-        network = build(config)
-        if next(network.parameters()).device.type != "meta":
-            built.append(config)
-        return network
+    def meta_only(config):
+        if torch.get_default_device().type != "meta":
+            raise AssertionError(f"a network of width {config.width} was built at full size")
+        return build(config)
 
-    monkeypatch.setattr(models, "build_model", recording)
-    monkeypatch.setattr(model_files, "build_model", recording)
-    return built
+    monkeypatch.setattr(models, "build_model", meta_only)
+    monkeypatch.setattr(model_files, "build_model", meta_only)
 
 
+@pytest.mark.parametrize("packing", ["unpacked", "zip"])
+@pytest.mark.parametrize("width, depth", [(64, 4), (1024, 6)])
 def test_a_package_whose_config_asks_for_a_larger_network_is_refused_unbuilt(
-    packages, tmp_path, monkeypatch
+    packages, tmp_path, monkeypatch, width, depth, packing
 ):
-    """Its weights are compared with a network on the meta device: width 1024 and depth 6 would
-    take GBs (here a 150 MB network, so that an unfixed loader does not exhaust the memory)."""
+    """Its weights are compared with a network on the meta device: 1024 wide and 6 deep, it would
+    take hundreds of GB, and reading up to its size must not allocate that either."""
 
-    def huge(rdf):
-        rdf["config"]["napari_autoencoders"]["config"]["model"].update(width=64, depth=4)
+    def larger(rdf):
+        rdf["config"]["napari_autoencoders"]["config"]["model"].update(width=width, depth=depth)
 
-    rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", huge)
-    built = _built_at_full_size(monkeypatch)
+    rdf = edit_package(packages["denoise"][1], tmp_path / "unpacked", larger)
+    path = repack(rdf.parent, tmp_path / "larger.zip") if packing == "zip" else rdf
+    _refuse_full_size_builds(monkeypatch)
     with pytest.raises(BioimageioError, match="weights do not fit its config"):
-        load_model(rdf)
-    assert built == []
+        load_model(path)
 
 
 @pytest.mark.parametrize("packing", ["unpacked", "zip", "deflated records"])

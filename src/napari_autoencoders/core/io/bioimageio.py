@@ -842,7 +842,7 @@ def _read_weights(bio, entry, expected: dict[str, torch.Tensor]) -> bytes:
     limit = fixed + sum(t.numel() * t.element_size() + per_tensor for t in expected.values())
     size = _unpacked_size(entry.source)
     if size is None or size <= limit:
-        data = bio.download(entry).read(limit + 1)
+        data = _read_at_most(bio.download(entry), limit + 1)
         size = max(len(data), _records_size(data))
     if size > limit:
         raise ValueError(
@@ -850,6 +850,15 @@ def _read_weights(bio, entry, expected: dict[str, torch.Tensor]) -> bytes:
             "config's network take in a torch file; the package is corrupt or was edited."
         )
     return data
+
+
+def _read_at_most(reader, count: int, chunk: int = 2**20) -> bytes:
+    """The first ``count`` bytes of ``reader``, read in chunks (``read(count)`` allocates ``count``)."""
+    parts, left = [], count
+    while left > 0 and (part := reader.read(min(chunk, left))):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def _unpacked_size(source) -> int | None:
