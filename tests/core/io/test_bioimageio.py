@@ -616,6 +616,11 @@ def _two_outputs(rdf):
     rdf["outputs"].append(second)
 
 
+def _size_offset(rdf):
+    """An output 4 pixels smaller than the input along Y, as a network of valid convolutions gives."""
+    next(a for a in rdf["outputs"][0]["axes"] if a.get("id") == "y")["size"]["offset"] = -4
+
+
 def _index_axis(rdf):
     rdf["outputs"][0]["axes"] = [{"type": "batch"}, {"type": "index", "id": "label", "size": 3}]
 
@@ -631,6 +636,7 @@ def _index_axis(rdf):
         (_scale_range, "preprocessing step 'scale_range' is not supported"),
         (_two_outputs, "1 input\\(s\\) and 2 output\\(s\\)"),
         (_index_axis, "index axis 'label'"),
+        (_size_offset, "output axis 'y' has a size offset of -4 pixels from the input's"),
     ],
 )
 def test_unsupported_packages_say_what_is_unsupported(tmp_path, foreign_package, edit, message):

@@ -155,6 +155,12 @@ def _output_factor(v, tensor_in, tensor_out, where: str) -> int:
         if isinstance(axis.size, int) and isinstance(in_axes[axis.id].size, int):
             ratio = axis.size / in_axes[axis.id].size
         elif isinstance(axis.size, v.SizeReference) and axis.size.axis_id == axis.id:
+            if axis.size.offset:
+                raise BioimageioError(
+                    f"{where}'s output axis {axis.id!r} has a size offset of {axis.size.offset} "
+                    "pixels from the input's (as networks of valid convolutions have); only "
+                    "outputs of the input's size, or a whole multiple of it, are supported."
+                )
             ratio = in_axes[axis.id].scale / axis.scale
         else:
             raise BioimageioError(
