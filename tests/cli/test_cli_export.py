@@ -103,6 +103,18 @@ def test_bad_export_options_get_one_line_errors(
     assert not (tmp_path / "m.zip").exists()
 
 
+def test_a_sample_with_nan_is_refused_in_one_line(files, tmp_path, capsys):
+    sample = np.load(files["noisy"])
+    sample[3, 4] = np.nan
+    np.save(tmp_path / "nan.npy", sample)
+    package = tmp_path / "m.zip"
+    args = ["export", "--model", files["model"], "--output", package, "--input", tmp_path / "nan.npy"]
+    assert main([str(arg) for arg in [*args, "--authors", "Ada"]]) == 2
+    error = capsys.readouterr().err
+    assert "the sample has 1 NaN or infinite value(s)" in error and error.count("\n") == 1
+    assert not package.exists()
+
+
 def test_a_package_is_not_exported_over_its_model(files, tmp_path, capsys):
     package = tmp_path / "m.zip"
     assert main(["export", "--model", str(files["model"]), "--output", str(package), "--authors", "A"]) == 0

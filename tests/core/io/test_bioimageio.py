@@ -280,6 +280,8 @@ def test_a_small_sample_is_mirrored_out_to_the_least_input(tmp_path):
         ({"authors": [" "]}, "at least one author"),
         ({"license": "free for all"}, "not an SPDX licence identifier"),
         ({"sample": np.zeros((64, 64, 3), np.float32), "sample_axes": "YXC"}, "has 3 channel"),
+        ({"sample": np.full((64, 64), np.nan, np.float32)}, "the sample has 4096 NaN or infinite"),
+        ({"sample": np.ones((64, 64), np.complex64)}, "the sample is complex; give its magnitude"),
     ],
 )
 def test_bad_export_options_are_refused(tmp_path, options, message):

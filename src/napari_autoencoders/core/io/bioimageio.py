@@ -55,6 +55,7 @@ from ..config import (
 )
 from ..data.axes import check_axes, to_planes, to_volumes
 from ..data.normalization import Normalizer
+from ..data.patches import check_image
 from ..latent.density import LatentDensity
 from ..model import TrainedModel
 from ..data import stabilization
@@ -220,7 +221,8 @@ def export_bioimageio(
     ValueError
         If ``path`` is not a ``.zip``, no author is given, the licence is not
         an SPDX identifier, the model cannot be exported, or the sample does
-        not fit the model.
+        not fit the model or is not an image of finite real numbers
+        (:func:`~..data.patches.check_image`).
     IsADirectoryError, FileNotFoundError
         If ``path`` is a folder or its folder does not exist
         (:func:`.images.check_destination`), before any work.
@@ -319,6 +321,8 @@ def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None
     rules = _axis_rules(mconfig)
     if sample is None:
         return _synthetic_input(model, rules)
+    sample = np.asarray(sample)
+    check_image(sample, "the sample")  # NaN or complex test tensors would be shipped
     axes = check_axes(axes or model.config.data.axes, np.ndim(sample))
     blocks, layout = (to_volumes if mconfig.spatial_dims == 3 else to_planes)(sample, axes)
     if layout.channels != mconfig.in_channels:
