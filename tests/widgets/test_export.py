@@ -97,13 +97,17 @@ def test_export_button_writes_a_package_of_the_input_layer(
     assert load_model(path).config == trained.model.config
 
 
-@pytest.mark.parametrize("chosen", ["multiscale", "other channels"])
+@pytest.mark.parametrize("chosen", ["multiscale", "other channels", "NaN"])
 def test_an_input_layer_unlike_the_training_data_is_not_the_packages_sample(
     trained, tmp_path, export_notifications, chosen
 ):
     if chosen == "multiscale":
         pyramid = [np.zeros((80, 80), np.float32), np.zeros((40, 40), np.float32)]
         layer = trained.viewer.add_image(pyramid, name="pyramid", multiscale=True)
+    elif chosen == "NaN":  # the export refused it
+        spoilt = np.random.default_rng(0).random((80, 80)).astype(np.float32)
+        spoilt[5, 5] = np.nan
+        layer = trained.viewer.add_image(spoilt, name="spoilt")
     else:  # a colour model, and a grey stack of as many dimensions as its YXC
         config = Config(
             model=ModelConfig(depth=2, width=8, in_channels=3, out_channels=3),

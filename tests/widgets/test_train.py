@@ -299,6 +299,8 @@ def test_saved_model_loads_back(qtbot, tmp_path, viewer, widget, make_noisy, not
     assert loaded.history == widget.model.history
     assert widget.save_model_to(tmp_path / "missing" / "model.safetensors") is None
     assert "Could not save the model" in notifications["error"][0]
+    assert widget.save_model_to(tmp_path / "model.zip") is None  # a package's name: raised
+    assert ".safetensors" in notifications["error"][1]
 
 
 def test_failures_in_the_worker_are_reported(

@@ -582,7 +582,7 @@ class TrainWidget(JobPanel):
             path = path.with_suffix(".safetensors")
         try:
             saved = save_model(self.model, path)
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: a package's name, e.g. model.zip
             show_error(f"Could not save the model to {str(path)!r}: {err}")
             return None
         show_info(f"Model saved to {saved}")
@@ -592,7 +592,7 @@ class TrainWidget(JobPanel):
         """Export :attr:`model` as a bioimage.io package; see :func:`.export.export_package`.
 
         The input layer becomes the package's test image and cover when it
-        has the model's axes and channels and is not multiscale. ``options`` are those of the Export dialog:
+        has the model's axes and channels, holds no NaN and is not multiscale. ``options`` are those of the Export dialog:
         ``authors``, ``license``, ``name``, ``description``. Returns the path
         written, or None (with a notification).
         """
@@ -605,8 +605,8 @@ class TrainWidget(JobPanel):
         sample = image_data(layer) if fits and layer.rgb == axes.endswith("C") else None
         if sample is not None:
             try:
-                check_input(self.model, sample, axes, scan=False)
-            except ValueError:  # another channel count: the package's own sample instead
+                check_input(self.model, sample, axes)
+            except ValueError:  # another channel count, NaN: the package's own sample instead
                 sample = None
         return export_package(self.model, path, sample=sample, sample_axes=axes, **options)
 
