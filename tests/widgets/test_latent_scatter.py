@@ -52,6 +52,15 @@ def run_and_wait(qtbot, widget, action):
     qtbot.waitUntil(widget.encode_button.isEnabled, timeout=TIMEOUT_MS)
 
 
+def cells(centres):
+    """A 60x60 image and its labels: objects 1, 2... of 6x6 pixels at ``centres`` (Y, X)."""
+    image = np.random.default_rng(2).random((60, 60), dtype=np.float32)
+    labels = np.zeros((60, 60), np.int32)
+    for label, (y, x) in enumerate(centres, start=1):
+        labels[y - 3 : y + 3, x - 3 : x + 3] = label
+    return image, labels
+
+
 def stack(count=12, seed=1):
     return np.random.default_rng(seed).random((count, SIZE, SIZE), dtype=np.float32)
 
@@ -150,10 +159,7 @@ def test_a_stack_of_a_selection_of_channels_keeps_them_as_an_axis(qtbot, make_na
 @pytest.mark.slow
 def test_objects_get_a_cluster_labels_layer_and_outlines(qtbot, widget):
     viewer = widget.viewer
-    image = np.random.default_rng(2).random((60, 60), dtype=np.float32)
-    labels = np.zeros((60, 60), np.int32)
-    for label, (y, x) in enumerate([(5, 5), (10, 40), (30, 30), (50, 10), (50, 50)], start=1):
-        labels[y - 3 : y + 3, x - 3 : x + 3] = label
+    image, labels = cells([(5, 5), (10, 40), (30, 30), (50, 10), (50, 50)])
     viewer.add_image(image, name="cells")
     viewer.add_labels(labels, name="cells labels")
     widget.image_layer.set_layer(viewer.layers["cells"])
@@ -526,10 +532,7 @@ def test_a_cancel_after_the_encoding_stops_before_the_clustering(qtbot, widget, 
 
 def test_labels_edited_after_encoding_keep_the_encoded_objects(qtbot, widget):
     viewer = widget.viewer
-    image = np.random.default_rng(2).random((60, 60), dtype=np.float32)
-    labels = np.zeros((60, 60), np.int32)
-    for label, (y, x) in enumerate([(10, 10), (10, 45), (30, 30), (50, 10), (50, 50)], start=1):
-        labels[y - 3 : y + 3, x - 3 : x + 3] = label
+    image, labels = cells([(10, 10), (10, 45), (30, 30), (50, 10), (50, 50)])
     widget.image_layer.set_layer(viewer.add_image(image, name="cells"))
     painted = viewer.add_labels(labels, name="cells labels")
     widget.labels_layer.set_layer(painted)
