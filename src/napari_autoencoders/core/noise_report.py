@@ -191,8 +191,9 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
         strides = (1, 1)  # as the trainer keeps them whole
     levels = clip_levels(planes[~canvas])
     clipped = None if levels == (None, None) else channel_levels(*levels, norm)
-    noise = estimate_planes_noise(unit, levels=clipped, strides=strides)[0]
-    balanced, model = _balanced(planes, norm, unit, noise)
+    binned = {}  # each plane's noise bins at these strides, computed once for the fits below
+    noise = estimate_planes_noise(unit, levels=clipped, strides=strides, binned=binned)[0]
+    balanced, model = _balanced(planes, norm, unit, noise, binned if strides == (1, 1) else {})
     filled, defects = fill_frame_defects(balanced, model)
     check = None
     if clipped is None and strides == (1, 1) and (noise.gain > 0 or noise.read_variance > 0):
@@ -206,41 +207,43 @@ def noise_report(image: np.ndarray, axes: str) -> NoiseReport:
         correlation=correlation,
         strides=strides,
         check=check,
-        channels=_channel_models(unit, norm, clipped, strides),
+        channels=_channel_models(unit, norm, clipped, strides, binned),
         planes=len(planes),
     )
 
 
 def _channel_models(
-    unit: np.ndarray, norm: Normalizer, levels, strides: tuple[int, int]
+    unit: np.ndarray, norm: Normalizer, levels, strides: tuple[int, int], binned: dict
 ) -> tuple[tuple[NoiseModel, float, float], ...]:
     """Each channel's noise model of normalised planes ``unit`` (N, C, Y, X), with its percentiles.
 
     Empty for one channel. ``levels`` are the channels' clip levels on that
-    scale, or None.
+    scale, or None; ``binned`` the planes' bins at ``strides`` found so far.
     """
     if unit.shape[1] < 2:
         return ()
-    models = estimate_channel_noise(unit, levels=levels, strides=strides)[0]
+    models = estimate_channel_noise(unit, levels=levels, strides=strides, binned=binned)[0]
     return tuple(
         (model, float(low), float(high)) for model, low, high in zip(models, norm.low, norm.high)
     )
 
 
 def _balanced(
-    planes: np.ndarray, norm: Normalizer, unit: np.ndarray, noise: NoiseModel
+    planes: np.ndarray, norm: Normalizer, unit: np.ndarray, noise: NoiseModel, binned: dict
 ) -> tuple[np.ndarray, NoiseModel]:
     """``unit`` and ``noise`` with the channels rescaled to one noise model, as the trainer rescales them.
 
     ``planes`` (N, C, Y, X) are the image's, ``unit`` them normalised by
-    ``norm`` (:func:`.data.stabilization.channel_balance`). Its hot and dead
+    ``norm`` (:func:`.data.stabilization.channel_balance`; ``binned``: their
+    noise bins found so far, whole planes). Its hot and dead
     pixels are judged on that scale too: with the channels' median model
     instead, ``bench/channels.py``'s moon at 10, immunohistochemistry at 300
     and cell at 3000 photons as one image read 121 hot and 96 dead pixels,
     where the trainer replaces none.
     """
     if unit.shape[1] > 1:
-        balance = channel_balance(estimate_channel_noise(unit, most=max(1, 8 // unit.shape[1]))[0])
+        most = max(1, 8 // unit.shape[1])
+        balance = channel_balance(estimate_channel_noise(unit, most=most, binned=binned)[0])
         if balance is not None:
             factors, shifts, noise = balance
             return norm.rescaled(factors, shifts).normalize(planes), noise

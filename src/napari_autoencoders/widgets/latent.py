@@ -274,9 +274,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         for scatter, job in self._scatters:
             if active in (scatter.points, scatter.highlight, scatter.items, scatter.outlines):
                 return scatter, job
-        return next(
-            (pair for pair in self._scatters if pair[0] is self.scatter), self._scatters[-1]
-        )
+        return self._scatters[-1]  # the last made: self.scatter
 
     def _gather(self) -> _Job:
         mode = self.mode.currentText()

@@ -22,7 +22,7 @@ from napari.utils.transforms import Affine
 
 from ..core.latent.clustering import place_beside
 from ..core.latent.encoding import FRAMES, OBJECTS, TILES, Encoding, tile_grid_shape, tile_map_placement
-from .layers import copied_metadata
+from .layers import PLACEMENT, copied_metadata
 
 #: Cluster colours (matplotlib's tab10, then tab20's light shades), RGBA.
 PALETTE = np.array(
@@ -164,9 +164,14 @@ class LatentScatter:
         return self.points.features["cluster"].to_numpy(dtype=int)
 
     @property
+    def point_items(self) -> np.ndarray:
+        """The item (frame, tile or object) of each point (N,): points deleted from the layer take theirs along."""
+        return self.points.features[self.encoding.kind].to_numpy()
+
+    @property
     def rows(self) -> np.ndarray:
-        """The encoding's row of each point (N,): points deleted from the layer take theirs along."""
-        return pd.Index(self.encoding.index).get_indexer(self.points.features[self.encoding.kind])
+        """The encoding's row of each point's item (N,)."""
+        return pd.Index(self.encoding.index).get_indexer(self.point_items)
 
     # -- layers --------------------------------------------------------------
 
@@ -213,24 +218,30 @@ class LatentScatter:
         return layer
 
     def _plane_placement(self) -> dict:
-        """The source's rotation, shear, affine, units and axis labels of its last two axes (Y, X)."""
+        """The source's rotation, shear, affine, units and axis labels of its last two axes (Y, X).
+
+        Units and axis labels where this napari has them (:data:`.layers.PLACEMENT`).
+        """
         source = self.source
         affine = np.asarray(source.affine.affine_matrix)
-        return {
+        placement = {
             "rotate": np.asarray(source.rotate)[-2:, -2:],
             "shear": np.asarray(source.shear)[-1:] if source.ndim > 1 else None,
             "affine": affine[np.r_[-3, -2, -1]][:, np.r_[-3, -2, -1]],
-            "units": tuple(source.units)[-2:],
-            "axis_labels": tuple(source.axis_labels)[-2:],
         }
+        for key in ("units", "axis_labels"):
+            if key in PLACEMENT and hasattr(source, key):
+                placement[key] = tuple(getattr(source, key))[-2:]
+        return placement
 
-    def _item_ids(self, rows: np.ndarray) -> np.ndarray:
-        """The label in the items layer of the items at encoding ``rows``."""
-        return self.encoding.index[rows] + (1 if self.encoding.kind == TILES else 0)
+    @property
+    def _item_ids(self) -> np.ndarray:
+        """The label of each point's item in the items layer (tiles count from 1)."""
+        return self.point_items + (1 if self.encoding.kind == TILES else 0)
 
     def _items_colormap(self, clusters: np.ndarray) -> dict:
         """Each point's item in the colour of its cluster (N,); deleted points' items transparent."""
-        ids = self._item_ids(self.rows).tolist()
+        ids = self._item_ids.tolist()
         return {None: np.zeros(4), 0: np.zeros(4), **dict(zip(ids, cluster_colors(clusters)))}
 
     # -- clusters ------------------------------------------------------------
@@ -286,13 +297,13 @@ class LatentScatter:
     def _on_points_selected(self, *_) -> None:
         if self._linking:
             return
-        rows = self.rows[np.array(sorted(self.points.selected_data), dtype=int)]
+        selected = np.array(sorted(self.points.selected_data), dtype=int)
         with self._link():
             if self.encoding.kind == FRAMES:
-                if rows.size:
-                    self.show_frame(int(self.encoding.index[rows[0]]))
+                if selected.size:
+                    self.show_frame(int(self.point_items[selected[0]]))
             else:
-                self._outline(rows[:MAX_OUTLINES])
+                self._outline(self.rows[selected[:MAX_OUTLINES]])
 
     @property
     def linked(self) -> bool:
@@ -332,12 +343,12 @@ class LatentScatter:
         if np.any(index < 0) or np.any(index >= self.stack_shape):
             return
         frame = np.ravel_multi_index(tuple(index), self.stack_shape)
-        self._select_items(self.encoding.index[self.rows] == frame)
+        self._select_items(self.point_items == frame)
 
     def _on_label(self, event=None) -> None:
         """Select the point of the object or tile picked in the items layer."""
         if not self._linking:
-            self._select_items(self._item_ids(self.rows) == self.items.selected_label)
+            self._select_items(self._item_ids == self.items.selected_label)
 
     def _select_items(self, chosen: np.ndarray) -> None:
         with self._link():

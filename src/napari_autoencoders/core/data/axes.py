@@ -213,16 +213,19 @@ def _to_blocks(image: np.ndarray, axes: str, spatial: str) -> tuple[np.ndarray, 
     return moved.reshape((-1,) + moved.shape[-len(spatial) - 1 :]), layout
 
 
-def plane_view(image: np.ndarray, axes: str):
-    """Planes (N, C, Y, X) of the NumPy array ``image``, never a copy of it.
+def plane_view(image, axes: str):
+    """Planes (N, C, Y, X) of ``image``, never a copy of it.
 
+    A lazy array (zarr, dask) gives a :class:`PlaneView`; a NumPy array
     :func:`to_planes`' view where its stacks flatten without a copy, else a
     :class:`PlaneView`, read and written region by region: the stacks of
     ``"TCZYX"`` with several channels, reordered ``TZ``, do not, and a
     copy would load a memory-mapped file whole (or leave a caller's
     output unwritten).
     """
-    axes = check_axes(axes, image.ndim)
+    axes = check_axes(axes, len(image.shape))
+    if not isinstance(image, np.ndarray):
+        return PlaneView(image, axes)
     layout = Layout(axes, tuple(image.shape))
     strides = [(image.shape[axes.index(a)], image.strides[axes.index(a)]) for a in layout.stack_axes]
     strides = [(size, stride) for size, stride in strides if size != 1]

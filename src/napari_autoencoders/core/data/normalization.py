@@ -145,7 +145,7 @@ class Normalizer:
             )
         low, high = data["low"], data["high"]
         numbers = low + high if isinstance(low, list) and isinstance(high, list) else None
-        if not numbers or len(low) != len(high) or not all(_is_number(n) for n in numbers):
+        if not numbers or len(low) != len(high) or not all(is_number(n) for n in numbers):
             raise ValueError(
                 "a normalisation needs one number per channel in 'low' and 'high', got "
                 f"{data!r:.80}."
@@ -194,7 +194,8 @@ def _usable_range(low: float, high: float) -> bool:
     return bool(np.isfinite([lo, hi, scale]).all() and scale >= _LEAST_RANGE)
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a plain int or float (a bool is not), as JSON gives numbers."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -129,7 +129,7 @@ def iter_predict(
     tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
     if lazy:  # a chunked input's chunks are decoded once per row of tiles, not once per tile
         image = _cached(image, axes, tile=int(np.max(tile)), width=image.shape[axes.index("X")])
-    planes = PlaneView(image, axes) if lazy else plane_view(image, axes)  # a memmap stays on disk
+    planes = plane_view(image, axes)  # a memmap stays on disk, a lazy input is read by regions
     ensemble = default_ensemble(model, image.shape) if ensemble is None else ensemble
     forward = _forward(model, select_device(device), ensemble=ensemble)
     factor = model.config.model.factor
@@ -391,12 +391,7 @@ class _ChunkRows:
 
 def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
     """View a caller's ``out`` as planes (N, C, Y, X) of ``shape``, without copying."""
-    if len(np.shape(out)) != len(layout.axes):
-        planes = None
-    elif isinstance(out, np.ndarray):  # a view, else written region by region (TCZYX)
-        planes = plane_view(out, layout.axes)
-    else:  # zarr or another array written region by region
-        return _check_planes(PlaneView(out, layout.axes), layout, shape, out)
+    planes = plane_view(out, layout.axes) if len(np.shape(out)) == len(layout.axes) else None
     return _check_planes(planes, layout, shape, out)
 
 
@@ -475,7 +470,7 @@ def check_input(
         )
     if scan and isinstance(image, np.ndarray):
         check_image(image, "the input image")
-    else:  # its dtype and emptiness now, its values as tiles are read (_forward)
+    else:  # its dtype and emptiness now, its values as tiles are read (_Checked)
         stand_in = np.zeros(tuple(min(size, 1) for size in image.shape), image.dtype)
         check_image(stand_in, "the input image")
     size = model.config.model.input_size
@@ -632,7 +627,7 @@ def shared_defects(model: TrainedModel, image, axes: str) -> np.ndarray:
     replaced whichever way the image is stored.
     """
     axes = check_axes(axes, image.ndim)
-    planes = plane_view(image, axes) if isinstance(image, np.ndarray) else PlaneView(image, axes)
+    planes = plane_view(image, axes)
     return _shared_in(model, planes)
 
 

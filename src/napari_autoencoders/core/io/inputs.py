@@ -29,7 +29,7 @@ def names_many(pattern: str) -> bool:
     source = Path(pattern)
     if source.is_file() or (is_zarr(source) and source.is_dir()):
         return False
-    return glob.has_magic(pattern) or (source.is_dir() and not is_zarr(source))
+    return glob.has_magic(pattern) or source.is_dir()
 
 
 def image_paths(pattern: str) -> list[Path]:

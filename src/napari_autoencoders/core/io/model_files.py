@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 from ... import __version__
 from ..config import Config, ModelConfig
 from ..nn.models import build_model
-from ..data.normalization import Normalizer
+from ..data.normalization import Normalizer, is_number
 from ..latent.density import LatentDensity
 from ..model import TrainedModel
 from .images import replacing
@@ -247,16 +247,12 @@ def checked_history(data: object) -> list[dict]:
     if not isinstance(data, list):
         raise ValueError(f"the history must be a list of epochs, got {type(data).__name__}.")
     for index, entry in enumerate(data):
-        if not (isinstance(entry, dict) and all(_is_number(entry.get(key)) for key in HISTORY_KEYS)):
+        if not (isinstance(entry, dict) and all(is_number(entry.get(key)) for key in HISTORY_KEYS)):
             raise ValueError(
                 f"history entry {index} must be an object with numbers {', '.join(HISTORY_KEYS)}, "
                 f"got {entry!r:.80}; the file is corrupt or was edited."
             )
     return data
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def meta_network(config: ModelConfig) -> torch.nn.Module:
