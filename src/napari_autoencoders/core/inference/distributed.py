@@ -31,7 +31,7 @@ from ..data.axes import chunk_shape
 from ..io.model_files import load_model
 from ..io.zarr_store import open_image, output_chunks
 from ..model import TrainedModel
-from .prediction import check_input, output_shape, predict_block, shared_defects
+from .prediction import check_input, has_regular_chunks, output_shape, predict_block, shared_defects
 
 #: Seconds to wait for a scheduler before giving up.
 CONNECT_TIMEOUT = 10
@@ -335,8 +335,8 @@ class _ReadHere:
     def __init__(self, array):
         self.array = array
         self.shape, self.dtype, self.ndim = tuple(array.shape), array.dtype, len(array.shape)
-        # a zarr array's chunks, so that predict_block decodes each once (dask decodes its own)
-        self.chunks = None if hasattr(array, "dask") else chunk_shape(array)
+        # its chunks (zarr, a regular dask array), so that predict_block decodes each once
+        self.chunks = chunk_shape(array) if has_regular_chunks(array) else None
 
     def __getitem__(self, key) -> np.ndarray:
         part = self.array[key]

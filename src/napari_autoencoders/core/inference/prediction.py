@@ -347,13 +347,13 @@ def _cached(image, axes: str, *, tile: int, width: int):
     128x128 image in chunks of 64 and tiles of 16).
     """
     chunks = chunk_shape(image)
-    if chunks is None or isinstance(image, np.ndarray) or not _regular(image):
+    if chunks is None or isinstance(image, np.ndarray) or not has_regular_chunks(image):
         return image
     capacity = tile_capacity(image.shape, chunks, axes, tile=tile, width=width)
     return ChunkCache(image, chunks, capacity)
 
 
-def _regular(image) -> bool:
+def has_regular_chunks(image) -> bool:
     """Whether every chunk of ``image`` but the last along each axis has the chunk shape (zarr: always)."""
     blocks = getattr(image, "dask", None) is not None and image.chunks
     if not blocks:

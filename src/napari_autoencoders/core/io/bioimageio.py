@@ -56,7 +56,6 @@ from ..config import (
 from ..data.axes import check_axes, to_planes, to_volumes
 from ..data.normalization import Normalizer
 from ..data.patches import check_image
-from ..latent.density import LatentDensity
 from ..model import TrainedModel
 from ..data import stabilization
 from ..nn import losses, models
@@ -65,9 +64,9 @@ from .model_files import (
     ModelFileError,
     check_shapes,
     check_weights,
-    checked_history,
-    checked_normalizer,
     meta_network,
+    model_entries,
+    model_parts,
 )
 
 #: How to install what this module needs.
@@ -692,22 +691,8 @@ def _describe(v, model: TrainedModel, files: dict[str, Path], **meta):
         outputs=[outputs],
         weights=weights,
         timestamp=datetime.datetime.now(datetime.timezone.utc),
-        config={CONFIG_KEY: _our_config(model)},
+        config={CONFIG_KEY: model_entries(model)},
     )
-
-
-def _our_config(model: TrainedModel) -> dict:
-    """What the package keeps of ``model`` beyond its weights, as a model file's header does."""
-    ours = {
-        "package_version": __version__,
-        "config": model.config.to_dict(),
-        "input_norm": model.input_norm.to_dict(),
-        "target_norm": model.target_norm.to_dict(),
-        "history": model.history,
-    }
-    if model.density is not None:  # a VAE's or AAE's codes of its training frames
-        ours["latent_density"] = model.density.to_dict()
-    return ours
 
 
 def _normalize_affine(norm: Normalizer) -> tuple[list[float], list[float]]:
@@ -813,18 +798,9 @@ def _load_ours(bio, descr, ours: dict, path: Path) -> TrainedModel:
         check_weights(state, expected)  # dtypes, finite values
         network = models.build_model(config.model)
         models.phased(network, strides).load_state_dict(state, strict=True)
-        channels = config.model.in_channels, config.model.out_channels
-        density = ours.get("latent_density")
-        if density is not None:
-            density = LatentDensity.from_dict(density, config.model.latent_dim)
-        return TrainedModel(
-            config=config,
-            network=network.eval(),
-            input_norm=checked_normalizer(ours["input_norm"], "input_norm", channels[0]),
-            target_norm=checked_normalizer(ours["target_norm"], "target_norm", channels[1]),
-            history=checked_history(ours.get("history", [])),
-            density=density,
-        )
+        input_norm, target_norm, history, density = model_parts(ours, config)
+        return TrainedModel(config=config, network=network.eval(), input_norm=input_norm,
+                            target_norm=target_norm, history=history, density=density)
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise BioimageioError(f"package {str(path)!r} is inconsistent: {err}") from err
 

@@ -54,17 +54,10 @@ def save_model(model: TrainedModel, path: str | os.PathLike) -> Path:
     path = Path(path)
     _check_not_package(path)
     tensors = {name: t.detach().cpu().contiguous() for name, t in model.network.state_dict().items()}
-    header = {
-        "format": FORMAT,
-        "format_version": str(FORMAT_VERSION),
-        "package_version": __version__,
-        "config": json.dumps(model.config.to_dict()),
-        "input_norm": json.dumps(model.input_norm.to_dict()),
-        "target_norm": json.dumps(model.target_norm.to_dict()),
-        "history": json.dumps(model.history),
-    }
-    if model.density is not None:
-        header["latent_density"] = json.dumps(model.density.to_dict())
+    entries = model_entries(model)
+    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
+    header["package_version"] = entries.pop("package_version")
+    header.update({key: json.dumps(value) for key, value in entries.items()})
     if path.is_dir():
         raise OSError(f"cannot write model file {str(path)!r}: it is a folder; give a file name.")
     try:
@@ -126,14 +119,11 @@ def load_model(path: str | os.PathLike, *, run_package_code: bool = False) -> Tr
             _header_json(header, "config"), written_by=header.get("package_version")
         )
         check_shapes(meta_network(config.model).state_dict(), shapes)
-        input_norm = _normalizer(header, "input_norm", config.model.in_channels)
-        target_norm = _normalizer(header, "target_norm", config.model.out_channels)
-        history = checked_history(_header_json(header, "history", default="[]"))
-        density = None
+        entries = {key: _header_json(header, key) for key in ("input_norm", "target_norm")}
+        entries["history"] = _header_json(header, "history", default="[]")
         if "latent_density" in header:
-            density = LatentDensity.from_dict(
-                _header_json(header, "latent_density"), config.model.latent_dim
-            )
+            entries["latent_density"] = _header_json(header, "latent_density")
+        input_norm, target_norm, history, density = model_parts(entries, config)
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(f"model file {str(path)!r} is inconsistent: {err}") from err
     network = build_model(config.model)
@@ -213,8 +203,40 @@ def _header_json(header: dict[str, str], key: str, *, default: str | None = None
         ) from None
 
 
-def _normalizer(header: dict[str, str], key: str, channels: int) -> Normalizer:
-    return checked_normalizer(_header_json(header, key), key, channels)
+def model_entries(model: TrainedModel) -> dict:
+    """What a model file (or our package) keeps of ``model`` beyond its weights, as plain data.
+
+    The writer's version, the config, both normalisations, the history and,
+    for a VAE or AAE trained on frames, the latent density.
+    """
+    entries = {
+        "package_version": __version__,
+        "config": model.config.to_dict(),
+        "input_norm": model.input_norm.to_dict(),
+        "target_norm": model.target_norm.to_dict(),
+        "history": model.history,
+    }
+    if model.density is not None:
+        entries["latent_density"] = model.density.to_dict()
+    return entries
+
+
+def model_parts(entries: dict, config: Config):
+    """The normalisations, history and latent density (or None) of :func:`model_entries`' ``entries``.
+
+    Each checked against ``config``; ``ValueError`` (or ``KeyError`` for a
+    missing normalisation) names the entry that does not fit.
+    """
+    model = config.model
+    density = entries.get("latent_density")
+    if density is not None:
+        density = LatentDensity.from_dict(density, model.latent_dim)
+    return (
+        checked_normalizer(entries["input_norm"], "input_norm", model.in_channels),
+        checked_normalizer(entries["target_norm"], "target_norm", model.out_channels),
+        checked_history(entries.get("history", [])),
+        density,
+    )
 
 
 def checked_normalizer(data: object, key: str, channels: int) -> Normalizer:
