@@ -36,7 +36,7 @@ TEST_WORKERS ?= 2
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: prior superres-priors venv sysdeps test demo napari bench clean
+.PHONY: prior superres-priors venv sysdeps test test-bench demo napari bench clean
 
 venv: $(STAMP)
 
@@ -60,6 +60,11 @@ sysdeps: venv
 
 test: sysdeps
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+
+# The benchmark harness's smoke tests: each benchmark module run end to end at tiny
+# sizes (about four minutes on two cores; make test leaves them out).
+test-bench: sysdeps
+	$(PY) -m pytest -n $(TEST_WORKERS) -m bench $(PYTEST_ARGS)
 
 demo: sysdeps
 	$(HEADLESS) $(PY) -m napari_autoencoders.demo $(DEMO_ARGS)

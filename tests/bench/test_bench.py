@@ -10,6 +10,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))
@@ -42,6 +43,7 @@ def test_quick_bench_writes_every_table(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_defaults_bench_writes_its_tables(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))
@@ -68,6 +70,7 @@ def table(text, title):
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_speed_and_responsiveness_write_every_row(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))
@@ -135,6 +138,7 @@ def test_latent_figure_draws_each_learned_2d_latent(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_volumes_bench_writes_the_3d_table(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))
@@ -155,6 +159,7 @@ def test_quick_volumes_bench_writes_the_3d_table(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_cluster_bench_writes_its_tables(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))
@@ -176,6 +181,7 @@ def test_quick_cluster_bench_writes_its_tables(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_real_superres_bench_writes_every_case_and_group_mean(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     run = runpy.run_path(str(BENCH / "run.py"))

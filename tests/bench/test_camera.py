@@ -16,6 +16,7 @@ def test_counts_map_back_to_the_benchmark_scale():
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_scores_each_method_on_both_scales():
     means, cases = (table["rows"] for table in camera.run(quick=True))
     assert [row[1] for row in means] == ["ours, prior (zero-shot)", "ours, self-supervised (1 s)"]

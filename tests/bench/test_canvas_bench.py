@@ -16,6 +16,7 @@ def test_the_image_is_padded_with_its_own_value(name, value):
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_scores_each_canvas_on_the_image_alone():
     averages, collection, every = (table["rows"] for table in canvas.run(quick=True))
     assert [row[1] for row in averages[:5]] == [

@@ -8,6 +8,7 @@ import channels
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_scores_every_channel_alone_and_together():
     means, found = (table["rows"] for table in channels.run(quick=True))
     assert [row[0] for row in means] == [

@@ -1,8 +1,11 @@
 """The clipped-noise benchmark's quick run."""
 
 import clipped
+import pytest
 
 
+@pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_scores_every_method_and_declipping_helps():
     table, colour = clipped.run(quick=True)
     methods = [row[3] for row in table["rows"]]

@@ -8,6 +8,7 @@ import colour
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_scores_every_method_and_names_the_colours_chosen():
     (table,) = colour.run(quick=True)
     methods = [row[2] for row in table["rows"]]

@@ -33,6 +33,7 @@ def test_noise_along_both_axes_correlates_alike_and_its_spectrum_is_its_own():
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_splits_the_image_and_beats_the_whole_image():
     means, cases, both, _ = (table["rows"] for table in correlated_noise.run(quick=True))
     psnr = {row[0]: float(row[1]) for row in means}

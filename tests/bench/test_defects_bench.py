@@ -25,6 +25,7 @@ def test_a_thousandth_of_the_pixels_read_no_photon_in_a_dead_copy():
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_scores_every_method_near_the_defective_pixels():
     hot_means, hot_cases, dead_means, dead_cases = (table["rows"] for table in defects.run(quick=True))
     assert [row[0] for row in hot_means] == [

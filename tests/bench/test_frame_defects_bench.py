@@ -25,6 +25,7 @@ def test_frames_are_cut_at_offsets_and_share_their_defects():
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_scores_each_method_and_restores_the_frames_mean():
     means, every = (table["rows"] for table in frame_defects.run(quick=True))
     assert [row[0] for row in means] == [

@@ -89,6 +89,7 @@ def test_every_budget_and_noise2void_train_at_30_photons_only(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_denoises_and_upscales_both_references(monkeypatch):
     monkeypatch.setattr(nuclei, "nuclei_image", lambda: _micrograph(300, 300))  # cropped to 256
     table, superres = nuclei.run(quick=True)

@@ -51,6 +51,7 @@ def test_every_noise_level_trains_self_supervised_for_the_first_budget():
 
 
 @pytest.mark.slow
+@pytest.mark.bench
 def test_quick_run_gives_means_and_every_case():
     tables = real_denoise.run(quick=True)
     means, cases = tables[0]["rows"], tables[1]["rows"]

@@ -1,5 +1,7 @@
 """Tests for ``apply`` on zarr and OME-Zarr stores, on a dask cluster, and over many files."""
 
+import functools
+
 import numpy as np
 import pytest
 import zarr
@@ -95,30 +97,33 @@ def test_output_over_the_input_store_is_refused(tmp_path, model_path, capsys):
 
 
 @pytest.mark.slow
-def test_two_local_workers_write_the_local_prediction(tmp_path, model_path):
+def test_two_local_workers_write_a_folder_s_local_predictions_as_zarr_stores(tmp_path, model_path):
+    inputs = tmp_path / "raw"
+    inputs.mkdir()
     image = stack()
-    source = tmp_path / "in.zarr"
-    zarr.create_array(str(source), shape=image.shape, chunks=(1, 128, 128), dtype="f4")[:] = image
-    for output, more in (("local.zarr", []), ("cluster.zarr", ["--workers", "2"])):
-        assert (
-            apply(
-                "--model",
-                model_path,
-                "--input",
-                source,
-                "--output",
-                tmp_path / output,
-                *TILES,
-                *more,
-            )
-            == 0
-        )
-    local, cluster = (read_zarr(tmp_path / name).array for name in ("local.zarr", "cluster.zarr"))
+    stored = zarr.create_array(
+        str(inputs / "a.zarr"), shape=image.shape, chunks=(1, 128, 128), dtype="f4"
+    )
+    stored[:] = image
+    np.save(inputs / "b.npy", blobs((64, 64)))
+    for output, more in (("local", []), ("cluster", ["--workers", "2"])):
+        options = ["--input", inputs, "--output", tmp_path / output, *TILES, *more]
+        assert apply("--model", model_path, *options) == 0
+    cluster = read_zarr(tmp_path / "cluster" / "a.zarr").array
     assert cluster.chunks == (1, 128, 128)
+    local = read_zarr(tmp_path / "local" / "a.zarr").array
     np.testing.assert_allclose(cluster[:], local[:], rtol=1e-5, atol=1e-5)
+    local = np.load(tmp_path / "local" / "b.npy")  # every output on a cluster is a zarr store
+    cluster = read_zarr(tmp_path / "cluster" / "b.zarr").array
+    np.testing.assert_allclose(cluster[:], local, atol=1e-5)
 
 
-def test_an_unreachable_scheduler_is_one_line(tmp_path, model_path, capsys):
+def test_an_unreachable_scheduler_is_one_line(tmp_path, model_path, capsys, monkeypatch):
+    from napari_autoencoders.cli import apply as command
+    from napari_autoencoders.core.inference.distributed import cluster_client
+
+    # one second for the refused connection, not the default ten
+    monkeypatch.setattr(command, "cluster_client", functools.partial(cluster_client, timeout=1))
     np.save(tmp_path / "in.npy", blobs((64, 64)))
     status = apply(
         "--model",
@@ -227,22 +232,6 @@ def test_an_output_folder_needs_its_parent(tmp_path, model_path, capsys):
     pattern, output = str(tmp_path / "*.npy"), tmp_path / "missing" / "out"
     assert apply("--model", model_path, "--input", pattern, "--output", output) != 0
     assert "create it first" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_a_folder_on_a_cluster_gives_zarr_stores(tmp_path, model_path):
-    inputs = tmp_path / "raw"
-    inputs.mkdir()
-    np.save(inputs / "a.npy", blobs((64, 64)))
-    output = tmp_path / "out"
-    assert (
-        apply(
-            "--model", model_path, "--input", inputs, "--output", output, *TILES, "--workers", "1"
-        )
-        == 0
-    )
-    expected = predict(load_model(model_path), blobs((64, 64)), tile=64, overlap=16, device="cpu")
-    np.testing.assert_allclose(read_zarr(output / "a.zarr").array[:], expected, atol=1e-5)
 
 
 def test_lower_case_axes_keep_the_outputs_axes_and_pixel_sizes(tmp_path, model_path):

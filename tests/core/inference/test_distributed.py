@@ -80,15 +80,14 @@ def test_a_file_s_chunks_replace_the_defects_its_planes_share_as_here(tmp_path):
     np.testing.assert_allclose(result.compute(scheduler="synchronous"), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.slow
-def test_two_worker_processes_write_the_local_prediction(files):
-    model, image, folder = files
-    target, result = stored_prediction(folder, image.shape, chunks=(1, 128, 128), tile=96)
+@pytest.fixture(scope="module")
+def two_workers():
+    """A client of a local cluster of two worker processes, which this module's tests share.
+
+    Starting one (two processes that import torch and this package) took 10 to 15 s.
+    """
     with cluster_client(workers=2) as client:
-        progress = list(iter_store(result, target, client))
-    assert progress[-1] == (8, 8)
-    expected = predict(model, image, tile=96, overlap=16, device="cpu")
-    np.testing.assert_allclose(target[:], expected, rtol=1e-5, atol=1e-5)
+        yield client
 
 
 def test_chunks_that_do_not_match_the_store_are_refused(files):
@@ -126,15 +125,14 @@ def test_workers_or_scheduler_not_both():
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_job_is_replaced_and_its_chunks_computed_again(files):
+def test_a_worker_killed_mid_job_is_replaced_and_its_chunks_computed_again(files, two_workers):
     model, image, folder = files
-    target, result = stored_prediction(folder, image.shape, chunks=(1, 32, 32), tile=64)
-    with cluster_client(workers=2) as client:
-        steps = iter_store(result, target, client)
-        next(steps)
-        victim = next(iter(client.run(os.getpid).values()))
-        os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker
-        assert list(steps)[-1] == (128, 128)
+    target, result = stored_prediction(folder, image.shape, chunks=(1, 64, 64), tile=64)
+    steps = iter_store(result, target, two_workers)
+    next(steps)
+    victim = next(iter(two_workers.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker
+    assert list(steps)[-1] == (32, 32)
     expected = predict(model, image, tile=64, overlap=16, device="cpu")
     np.testing.assert_allclose(target[:], expected, rtol=1e-5, atol=1e-5)
 
@@ -188,15 +186,18 @@ def test_an_image_that_does_not_fit_the_model_is_refused_before_any_task(schedul
 
 
 @pytest.mark.slow
-def test_a_worker_killed_while_predicting_a_model_in_memory_is_replaced(files, run_to_end):
+def test_a_worker_killed_while_predicting_a_model_in_memory_is_replaced(
+    files, run_to_end, two_workers
+):
     model, image, folder = files
     source = zarr.open_array(str(folder / "in.zarr"), mode="r")  # 32 chunks
-    with cluster_client(workers=2) as client:
-        steps = iter_predict_on(client, model, source, axes="SYX", tile=64, overlap=16, device="cpu")
-        next(steps)
-        victim = next(iter(client.run(os.getpid).values()))
-        os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker
-        progress, result = run_to_end(steps)
+    steps = iter_predict_on(
+        two_workers, model, source, axes="SYX", tile=64, overlap=16, device="cpu"
+    )
+    next(steps)
+    victim = next(iter(two_workers.run(os.getpid).values()))
+    os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker
+    progress, result = run_to_end(steps)
     assert progress[-1] == (32, 32)
     expected = predict(model, image, tile=64, overlap=16, device="cpu")
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
