@@ -64,6 +64,34 @@ def test_ome_zarr_0_5_multiscale_reads_the_full_resolution(tmp_path):
     assert image.axes == "CYX" and image.scale == (1.0, 0.3, 0.3)
 
 
+def test_the_multiscale_transforms_follow_the_levels_own(tmp_path):
+    path = tmp_path / "placed.ome.zarr"
+    group = zarr.open_group(str(path), mode="w", zarr_format=2)
+    group.create_array("0", shape=(2, 32, 32), dtype="u1")
+    level = [
+        {"type": "scale", "scale": [1, 0.5, 0.5]},
+        {"type": "translation", "translation": [0, 1, 2]},
+    ]
+    placed = [
+        {"type": "scale", "scale": [3, 2, 2]},
+        {"type": "translation", "translation": [5, 10, 20]},
+    ]
+    group.attrs["multiscales"] = [{
+        "version": "0.4", "axes": [{"name": "z"}, {"name": "y"}, {"name": "x"}],
+        "datasets": [{"path": "0", "coordinateTransformations": level}],
+        "coordinateTransformations": placed,
+    }]  # fmt: skip
+    image = read_zarr(path)
+    # the image's transforms apply after its level's: scales multiply, translations scale and add
+    assert image.scale == (3.0, 1.0, 1.0) and image.translation == (5.0, 12.0, 24.0)
+    group.attrs["multiscales"] = [{
+        "axes": ["z", "y", "x"], "datasets": [{"path": "0"}],
+        "coordinateTransformations": [{"type": "scale", "scale": [3, 2, 2]}],
+    }]  # fmt: skip
+    image = read_zarr(path)
+    assert image.scale == (3.0, 2.0, 2.0) and image.translation is None
+
+
 def test_unknown_ome_axis_names_leave_the_axes_to_the_caller(tmp_path):
     path = tmp_path / "odd.ome.zarr"
     group = zarr.open_group(str(path), mode="w", zarr_format=2)

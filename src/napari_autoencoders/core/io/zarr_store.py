@@ -185,15 +185,39 @@ def read_zarr(path: str | os.PathLike) -> LazyImage:
     letters = "".join(_OME_AXES.get(name.lower(), "") for name in axes)
     if len(letters) != len(axes) or not axes:  # an axis we do not know: let the caller say
         letters = None
+    scale, translation = _placement(level, image)
+    units = [axis.get("unit") for axis in image.get("axes", []) if isinstance(axis, dict)]
+    unit = next((u for u, name in zip(units, axes) if u and name.lower() in "yx"), None)
+    return LazyImage(node[level["path"]], letters, scale, unit, translation)
+
+
+def _placement(level: dict, image: dict) -> tuple[tuple | None, tuple | None]:
+    """The pixel size and first pixel's position of an OME-Zarr ``level`` of ``image``.
+
+    The image's own coordinate transformations, where it has them, apply
+    after the level's: the scales multiply, the level's translation is scaled
+    by the image's and the image's added (OME-NGFF 0.4 and 0.5).
+    """
+    scale, translation = _transforms(level)
+    outer_scale, outer_translation = _transforms(image)
+    if outer_scale is not None:
+        scale = tuple(np.multiply(scale or 1.0, outer_scale).tolist())
+        if translation is not None:
+            translation = tuple(np.multiply(translation, outer_scale).tolist())
+    if outer_translation is not None:
+        translation = tuple(np.add(translation or 0.0, outer_translation).tolist())
+    return scale, translation
+
+
+def _transforms(node: dict) -> tuple[tuple | None, tuple | None]:
+    """The scale and the translation among the ``coordinateTransformations`` of ``node``."""
     scale = translation = None
-    for transform in level.get("coordinateTransformations", []):
+    for transform in node.get("coordinateTransformations", []):
         if transform.get("type") == "scale":
             scale = tuple(float(value) for value in transform["scale"])
         elif transform.get("type") == "translation":
             translation = tuple(float(value) for value in transform["translation"])
-    units = [axis.get("unit") for axis in image.get("axes", []) if isinstance(axis, dict)]
-    unit = next((u for u, name in zip(units, axes) if u and name.lower() in "yx"), None)
-    return LazyImage(node[level["path"]], letters, scale, unit, translation)
+    return scale, translation
 
 
 def _bioformats_image(node, path: Path) -> str:
