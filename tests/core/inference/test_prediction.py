@@ -13,6 +13,7 @@ from napari_autoencoders.core.nn.models import build_model
 from napari_autoencoders.core.data.normalization import Normalizer
 from napari_autoencoders.core.inference import prediction
 from napari_autoencoders.core.inference.prediction import (
+    _plane_groups,
     default_ensemble,
     symmetry_mean,
     iter_predict,
@@ -656,3 +657,44 @@ def test_a_dask_input_computes_each_chunk_about_once():
     result = predict(model, lazy, tile=16, overlap=4, device="cpu")  # 144 computes before
     np.testing.assert_allclose(result, predict(model, image, tile=16, overlap=4, device="cpu"), atol=1e-6)
     assert len(computed) <= 8 and len(set(computed)) == 4
+
+
+def test_planes_that_share_chunks_are_tiled_side_by_side_each_chunk_decoded_once():
+    model = untrained_model(axes="SYX")
+    image = image_of((7, 256, 96))
+    chunked = ChunkedInput(image, (3, 64, 64))  # chunks of 3 planes: planes 0-2, 3-5 and 6
+    result = predict(model, chunked, axes="SYX", tile=32, overlap=8)
+    np.testing.assert_allclose(result, predict(model, image, tile=32, overlap=8), atol=1e-6)
+    assert len(chunked.reads) == 3 * 4 * 2  # each chunk once, not once per plane (7 x 4 x 2)
+
+
+@pytest.mark.parametrize(
+    ("stack_shape", "depth", "groups"),
+    [
+        ((7,), 3, [[0, 1, 2], [3, 4, 5], [6]]),
+        ((2, 3), 2, [[0, 1], [2], [3, 4], [5]]),  # runs stay within one position of the first axis
+        ((), 4, [[0]]),
+    ],
+)
+def test_plane_groups_follow_the_chunks_of_the_last_stack_axis(stack_shape, depth, groups):
+    assert [list(group) for group in _plane_groups(stack_shape, depth)] == groups
+
+
+class StackRecorder(ChunkedRecorder):
+    """A (S, Y, X) output with zarr-like ``chunks`` that records the planes and rows of every write."""
+
+    def __setitem__(self, key, values):
+        self.writes.append(((key[0].start, key[0].stop), (key[1].start, key[1].stop)))
+        self.data[key] = values
+
+
+def test_a_stack_chunked_across_planes_is_written_a_whole_chunk_at_a_time():
+    model = untrained_model(axes="SYX")
+    image = image_of((5, 150, 90))
+    out = StackRecorder(image.shape, (3, 64, 32))
+    predict(model, image, tile=32, overlap=8, out=out)  # a NumPy input: the output decides
+    assert out.writes == [
+        ((0, 3), (0, 64)), ((0, 3), (64, 128)), ((0, 3), (128, 150)),
+        ((3, 5), (0, 64)), ((3, 5), (64, 128)), ((3, 5), (128, 150)),
+    ]  # fmt: skip
+    np.testing.assert_array_equal(out.data, predict(model, image, tile=32, overlap=8))

@@ -316,18 +316,40 @@ class PlaneView:
 
     def _read_run(self, index: int, count: int) -> np.ndarray:
         """``count`` planes from ``index`` on, all along the last stack axis, as (count, C, Y, X)."""
-        key, kept = self._key(index, (slice(None),) * 3)
+        key, kept = self._run_key(index, count, (slice(None),) * 3)
+        values = np.asarray(self.array[key])
+        if "N" not in kept:
+            values, kept = values[np.newaxis], "N" + kept
+        if "C" not in kept:
+            values, kept = values[..., np.newaxis], kept + "C"
+        return np.transpose(values, [kept.index(a) for a in "NCYX"])
+
+    def write_run(self, index: int, values: np.ndarray, rows: slice) -> None:
+        """Write ``values`` (n, C, rows, X) to rows ``rows`` of ``n`` planes from ``index`` on.
+
+        The planes follow each other along the last stack axis (as in
+        :meth:`read_planes`), so a zarr chunk spanning them is written once.
+        """
+        key, kept = self._run_key(index, len(values), (slice(None), rows, slice(None)))
+        letters = "NCYX"
+        if "N" not in kept:
+            values, letters = values[0], "CYX"
+        if "C" not in kept:
+            values, letters = np.take(values, 0, axis=letters.index("C")), letters.replace("C", "")
+        self.array[key] = np.transpose(values, [letters.index(a) for a in kept])
+
+    def _run_key(self, index: int, count: int, region: tuple) -> tuple[tuple, str]:
+        """The array's key for ``region`` of ``count`` planes from ``index`` on; the axes it leaves.
+
+        The last stack axis, sliced over the run, is named ``N``.
+        """
+        key, kept = self._key(index, region)
         last = self.layout.stack_axes[-1:]  # "" without stack axes
         if last:
             at = self.layout.axes.index(last)
             key = key[:at] + (slice(key[at], key[at] + count),) + key[at + 1 :]
         kept = "".join("N" if a == last else a for a in self.layout.axes if a in kept or a == last)
-        values = np.asarray(self.array[key])
-        if not last:
-            values, kept = values[np.newaxis], "N" + kept
-        if "C" not in kept:
-            values, kept = values[..., np.newaxis], kept + "C"
-        return np.transpose(values, [kept.index(a) for a in "NCYX"])
+        return key, kept
 
     def _key(self, index: int, region: tuple) -> tuple[tuple, str]:
         """The array's key for plane ``index``, ``region`` (C, Y, X); the axes it leaves."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -62,7 +62,9 @@ def iter_predict(
         a zarr or dask array is never loaded whole (its values are checked
         tile by tile, as they are read). A zarr array's chunks are decoded
         into a cache of the chunks under one row of tiles
-        (:func:`~..data.chunks.tile_capacity`), each about once.
+        (:func:`~..data.chunks.tile_capacity`), each about once: planes
+        that share chunks (a stack chunked along its last stack axis) are
+        tiled side by side (:func:`_planes_side_by_side`).
     tile, overlap : int
         Largest tile side and overlap between neighbouring tiles, in pixels;
         tiles shrink to share the image evenly (:func:`~.tiling.fit_tile`). A
@@ -140,25 +142,91 @@ def iter_predict(
     count = planes.shape[0]
     fixed = _defect_map(_shared_in(model, planes), planes.shape[1:])  # a lazy input: read once more
     stack_shape = tuple(image.shape[axes.index(a)] for a in layout.stack_axes)
-    for index in range(count):
-        target = out_planes[index]
-        if chunks is not None:
-            target = _ChunkRows(target, chunks[axes.index("Y")])
+
+    def tiling(index: int, rows: _ChunkRows | None):
+        target = out_planes[index] if rows is None else rows.plane(index)
         plane = planes[index] if fixed is None else _Refilled(planes[index], fixed)
         if lazy:  # its values as its tiles are read
             plane = _Checked(plane, layout.stack_axes, np.unravel_index(index, stack_shape))
-        tiles = iter_tiled(
-            forward,
-            plane,
-            tile=tile,
-            overlap=overlap,
-            scale=factor,
-            batch_size=batch_size,
-            out=target,
-        )
-        for done, total in tiles:
-            yield index * total + done, count * total
+        options = {"tile": tile, "overlap": overlap, "scale": factor, "batch_size": batch_size}
+        return iter_tiled(forward, plane, out=target, **options)
+
+    chunk_rows = None if chunks is None else chunks[axes.index("Y")]
+    depth = _planes_side_by_side(image, chunks, layout, plane=shape[1:], tile=tile, factor=factor)
+    finished = 0
+    for group in _plane_groups(stack_shape, depth):
+        rows = None if chunks is None else _ChunkRows(out_planes, group, chunk_rows)
+        for done, total in _in_step([tiling(index, rows) for index in group]):
+            yield finished * total + done, count * total
+        finished += len(group)
     return from_planes(out_planes, layout) if out is None else out
+
+
+#: Memory that the tilings of planes predicted side by side may take (their bands).
+SIDE_BY_SIDE_BYTES = 256 * 2**20
+
+
+def _planes_side_by_side(image, out_chunks, layout: Layout, *, plane, tile, factor: int) -> int:
+    """How many planes to tile side by side: those that a chunk of the input or output spans.
+
+    A stack chunked along its last stack axis (e.g. 16 planes of Z per
+    chunk) holds parts of several planes in each chunk; tiled one after the
+    other, each plane would decode the input's chunk again, and write the
+    output's again. Side by side, row by row, they read it once from the
+    cache and write it once (:class:`_ChunkRows`). Their bands and rows of
+    output chunks stay within :data:`SIDE_BY_SIDE_BYTES`.
+
+    Parameters
+    ----------
+    image : array-like
+        The input, a :class:`~..data.chunks.ChunkCache` if chunked.
+    out_chunks : tuple of int or None
+        The output's chunks, None unless it is chunked.
+    layout : Layout
+        The input's axes (the output's have the same letters).
+    plane : tuple of int
+        The shape (C, Y, X) of an output plane.
+    """
+    if not layout.stack_axes:
+        return 1
+    at = layout.axes.index(layout.stack_axes[-1])
+    depths = [] if out_chunks is None else [out_chunks[at]]
+    if isinstance(image, ChunkCache):
+        depths.append(image.chunks[at])
+    channels, _, width = plane
+    band = 4 * (channels + 1) * int(np.max(tile)) * factor * width  # sums and weights
+    rows = 4 * channels * (out_chunks[layout.axes.index("Y")] if out_chunks else 0) * width
+    return int(max(1, min(max(depths, default=1), SIDE_BY_SIDE_BYTES // (band + rows))))
+
+
+def _plane_groups(stack_shape: tuple[int, ...], depth: int) -> Iterator[range]:
+    """Indices of the planes of a stack ``stack_shape``, in runs of ``depth`` along its last axis.
+
+    The runs start at multiples of ``depth`` (a chunk's first plane) and
+    never cross into the next position of the other stack axes.
+    """
+    last = stack_shape[-1] if stack_shape else 1
+    for outer in range(0, int(np.prod(stack_shape, dtype=int)), last):
+        for start in range(0, last, depth):
+            yield range(outer + start, outer + min(start + depth, last))
+
+
+def _in_step(tilings: list) -> Iterator[tuple[int, int]]:
+    """Advance tilings of planes of one shape a batch each in turn: (tiles done in all, tiles a plane).
+
+    Planes of one shape are cut into the same tiles, so the tilings read the
+    same rows of the input at the same time.
+    """
+    done = [0] * len(tilings)
+    running = list(range(len(tilings)))
+    while running:
+        for index in list(running):
+            try:
+                done[index], total = next(tilings[index])
+            except StopIteration:
+                running.remove(index)
+                continue
+            yield sum(done), total
 
 
 def _iter_predict_volumes(model, image, axes, *, tile, overlap, batch_size, device, out):
@@ -362,31 +430,61 @@ def has_regular_chunks(image) -> bool:
 
 
 class _ChunkRows:
-    """A (C, Y, X) plane of a chunked output (zarr), written one whole row of chunks at a time.
+    """Planes (C, Y, X) of a chunked output (zarr), written one whole row of chunks at a time.
 
     :func:`~.tiling.iter_tiled` writes each band of finished rows, in order,
     across the full width; a zarr store would read, update and compress again
     every chunk a band touches, once per band (17 times for chunks of 4096
-    rows and tiles of 256). Rows are gathered here until a row of chunks is
-    complete: memory grows by one chunk's height across the width, never by
-    the image's height.
+    rows and tiles of 256), and a chunk spanning several planes once per
+    plane. Rows are gathered here until a row of chunks is complete in every
+    plane of the run: memory grows by about a chunk's height across the
+    width per plane, never by the image's height.
+
+    Parameters
+    ----------
+    view : PlaneView
+        The output's planes.
+    run : range
+        Indices of the planes tiled side by side, along the last stack axis.
+    rows : int
+        The output's chunk height.
     """
 
-    def __init__(self, plane, rows: int):
-        self.plane, self.rows, self.shape = plane, rows, tuple(plane.shape)
-        self._buffer = np.empty((self.shape[0], min(rows, self.shape[1]), self.shape[2]), np.float32)
-        self._top = 0  # the first row of the buffer, a multiple of ``rows``
+    def __init__(self, view, run: range, rows: int):
+        self.view, self.run, self.rows = view, run, rows
+        self._pending: dict[int, list] = {}  # row of chunks: [(n, C, rows, X) buffer, rows filled]
 
-    def __setitem__(self, key: tuple[slice, slice, slice], values: np.ndarray) -> None:
-        start, stop = key[1].start, key[1].stop  # all columns, rows in order from 0
+    def plane(self, index: int) -> _RunPlane:
+        """The writable plane ``index`` (one of the run's)."""
+        return _RunPlane(self, index - self.run.start)
+
+    def write(self, position: int, start: int, stop: int, values: np.ndarray) -> None:
+        """Rows ``start:stop`` (``values``, (C, rows, X)) of the run's plane at ``position``."""
+        height = self.view.shape[2]
         y = start
         while y < stop:
-            end = min(stop, self._top + self.rows)
-            self._buffer[:, y - self._top : end - self._top] = values[:, y - start : end - start]
+            row = y // self.rows
+            top, bottom = row * self.rows, min((row + 1) * self.rows, height)
+            end = min(stop, bottom)
+            shape = (len(self.run), values.shape[0], bottom - top, values.shape[2])
+            entry = self._pending.setdefault(row, [np.empty(shape, np.float32), 0])
+            entry[0][position, :, y - top : end - top] = values[:, y - start : end - start]
+            entry[1] += end - y
+            if entry[1] == len(self.run) * (bottom - top):  # the row of chunks is complete
+                self.view.write_run(self.run.start, entry[0], slice(top, bottom))
+                del self._pending[row]
             y = end
-            if end == min(self._top + self.rows, self.shape[1]):  # a row of chunks is complete
-                self.plane[:, self._top : end, :] = self._buffer[:, : end - self._top]
-                self._top = end
+
+
+class _RunPlane:
+    """One plane of a :class:`_ChunkRows`, as :func:`~.tiling.iter_tiled` writes it."""
+
+    def __init__(self, rows: _ChunkRows, position: int):
+        self._rows, self._position = rows, position
+        self.shape = rows.view.shape[1:]
+
+    def __setitem__(self, key: tuple[slice, slice, slice], values: np.ndarray) -> None:
+        self._rows.write(self._position, key[1].start, key[1].stop, values)  # all channels, columns
 
 
 def _out_planes(out: np.ndarray, layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
