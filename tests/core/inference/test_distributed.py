@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 
 import numpy as np
 import pytest
@@ -112,6 +113,24 @@ def test_an_unreachable_scheduler_is_one_clear_error():
             ConnectionError, match="cannot reach the dask scheduler at 'tcp://127.0.0.1:9'"
         ),
         cluster_client(scheduler="tcp://127.0.0.1:9", timeout=1),
+    ):
+        pass
+
+
+def test_a_server_that_accepts_but_never_answers_is_one_clear_error():
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # e.g. the dashboard's port
+        port = silent.getsockname()[1]
+        with (
+            pytest.raises(ConnectionError, match="accepts connections but did not answer within 1 s"),
+            cluster_client(scheduler=f"tcp://127.0.0.1:{port}", timeout=1),
+        ):
+            pass
+
+
+def test_a_malformed_address_is_not_called_unreachable():
+    with (
+        pytest.raises(ConnectionError, match="'not an address' is not a dask scheduler's address"),
+        cluster_client(scheduler="not an address", timeout=1),
     ):
         pass
 

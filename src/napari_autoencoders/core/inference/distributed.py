@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import socket
 from collections.abc import Generator, Iterator, Sequence
 
 import numpy as np
@@ -386,12 +387,52 @@ def cluster_client(
         ):
             yield client
         return
+    _check_it_answers(scheduler, timeout)
     try:
         client = distributed.Client(scheduler, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as err:
+    except ValueError as err:
+        raise ConnectionError(
+            f"{scheduler!r} is not a dask scheduler's address ({err}); write it as e.g. "
+            "tcp://host:8786."
+        ) from err
+    except (OSError, TimeoutError) as err:
         raise ConnectionError(
             f"cannot reach the dask scheduler at {scheduler!r} within {timeout:g} s; check the "
             "address (e.g. tcp://host:8786) and that the scheduler is running."
         ) from err
     with client:
         yield client
+
+
+def _check_it_answers(scheduler: str, timeout: float) -> None:
+    """Raise ``ConnectionError`` if the TCP server at ``scheduler`` accepts but never speaks.
+
+    A dask scheduler sends its handshake as soon as a connection opens;
+    ``distributed.Client`` waits for it without end, so a server that
+    accepts and stays silent (the dashboard's port 8787, another service)
+    would hang the caller, whose Cancel is only seen between chunks. Other
+    protocols (tls, ucx...) and unreachable or malformed addresses are left
+    to ``distributed.Client``, which reports them.
+    """
+    scheme, _, rest = scheduler.rpartition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("", "tcp") or not host or not port.isdigit():
+        return
+    try:
+        probe = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+    except OSError:  # refused or unreachable
+        return
+    with probe:
+        try:
+            if probe.recv(1):
+                return
+            answer = "closed the connection at once"
+        except TimeoutError:
+            answer = f"did not answer within {timeout:g} s"
+        except OSError:
+            return
+    raise ConnectionError(
+        f"{scheduler!r} accepts connections but {answer}, where a dask scheduler answers at "
+        "once: is it another service, such as the dashboard (port 8787)? A scheduler listens "
+        "on port 8786 unless told otherwise."
+    )
