@@ -58,7 +58,7 @@ def test_result_is_a_new_layer_placed_like_the_input(
     qtbot, viewer, widget, make_noisy, notifications
 ):
     image = make_noisy((40, 36))
-    cells = viewer.add_image(image, name="cells", scale=(2, 3), translate=(5, 7), metadata={"a": 1})
+    cells = viewer.add_image(image.copy(), name="cells", scale=(2, 3), translate=(5, 7), metadata={"a": 1})
     viewer.add_image(make_noisy(), name="on top")
     widget.image_layer.set_layer(cells)
     assert widget.axes.text() == "YX"

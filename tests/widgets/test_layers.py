@@ -1,0 +1,27 @@
+"""Tests for the widgets' translation of layers to arrays and back."""
+
+import numpy as np
+from napari.components import ViewerModel
+from napari.layers import Image
+
+from napari_autoencoders.widgets import layers
+from napari_autoencoders.widgets.layers import LayerComboBox, contrast_limits
+
+
+def test_contrast_limits_of_a_large_colour_result_span_every_colour(monkeypatch):
+    monkeypatch.setattr(layers, "_MAX_SAMPLES", 999)
+    rng = np.random.default_rng(0)
+    colours = rng.random((60, 50, 3), dtype=np.float32) * np.array([1, 100, 50], np.float32)
+    low, high = contrast_limits(colours)  # a stride of 9 read only the first colour
+    expected_low, expected_high = np.percentile(colours, layers.CONTRAST_PERCENTILES)
+    assert abs(high - expected_high) < 2 and abs(low - expected_low) < 0.5 and high > 90
+
+
+def test_a_layer_replaced_in_place_is_listed_instead(qtbot):
+    viewer = ViewerModel()
+    viewer.add_image(np.zeros((8, 8), np.float32), name="old")
+    combo = LayerComboBox(viewer)
+    qtbot.addWidget(combo)
+    viewer.layers[0] = Image(np.ones((8, 8), np.float32), name="new")
+    assert [combo.itemText(i) for i in range(combo.count())] == ["new"]
+    assert combo.layer() is viewer.layers[0]
