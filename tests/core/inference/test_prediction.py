@@ -698,3 +698,14 @@ def test_a_stack_chunked_across_planes_is_written_a_whole_chunk_at_a_time():
         ((3, 5), (0, 64)), ((3, 5), (64, 128)), ((3, 5), (128, 150)),
     ]  # fmt: skip
     np.testing.assert_array_equal(out.data, predict(model, image, tile=32, overlap=8))
+
+
+def test_a_block_of_planes_that_share_chunks_decodes_each_chunk_once():
+    model = untrained_model(axes="SYX")
+    image = image_of((3, 256, 256))
+    chunked = ChunkedInput(image, (3, 32, 64))
+    location = [(0, 3), (64, 192), (0, 64)]
+    block = predict_block(model, chunked, location, axes="SYX", tile=32, overlap=8)
+    expected = predict(model, image, tile=32, overlap=8)[:, 64:192, :64]
+    np.testing.assert_allclose(block, expected, atol=1e-5)
+    assert len(chunked.reads) == 6 * 2  # the chunks its tiles touch, each once (not per plane)

@@ -376,7 +376,11 @@ def predict_block(
     factor = model.config.model.factor
     start, stop = location[axes.index("X")]
     span = math.ceil((stop - start) / factor) + 2 * int(np.max(tile))  # the block's tiles' columns
-    planes = PlaneView(_cached(image, axes, tile=int(np.max(tile)), width=span), axes)
+    rows = int(np.max(tile))  # a row of tiles at a time
+    if _spans_planes(image, axes):  # all the block's tiles: the next plane reads the same chunks
+        top, bottom = location[axes.index("Y")]
+        rows = math.ceil((bottom - top) / factor) + 2 * rows
+    planes = PlaneView(_cached(image, axes, tile=rows, width=span), axes)
     ensemble = default_ensemble(model, image.shape) if ensemble is None else ensemble
     forward = _forward(model, select_device(device), ensemble=ensemble)
     block = np.empty(tuple(stop - start for start, stop in location), np.float32)
@@ -399,6 +403,12 @@ def predict_block(
             batch_size=batch_size,
         )[channels]
     return block
+
+
+def _spans_planes(image, axes: str) -> bool:
+    """Whether a chunk of ``image`` (axes ``axes``) holds parts of several planes."""
+    chunks, stack = chunk_shape(image), Layout(axes, tuple(image.shape)).stack_axes
+    return bool(chunks and stack) and chunks[axes.index(stack[-1])] > 1
 
 
 def _plane_yx(image, axes: str) -> tuple[int, int]:
