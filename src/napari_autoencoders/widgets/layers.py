@@ -89,7 +89,9 @@ def axes_edit() -> QLineEdit:
     return edit
 
 
-def image_data(layer: Layer | None, role: str = "input", *, lazy: bool = False):
+def image_data(
+    layer: Layer | None, role: str = "input", *, lazy: bool = False, multiscale: bool | None = None
+):
     """Return the pixels of an image layer, as napari stores them.
 
     Parameters
@@ -102,6 +104,10 @@ def image_data(layer: Layer | None, role: str = "input", *, lazy: bool = False):
         Return a layer backed by dask or zarr as that array, to be read tile
         by tile, instead of loading it whole into a NumPy array; a multiscale
         layer then gives its full-resolution level.
+    multiscale : bool, optional
+        Whether a multiscale layer is taken, as its full-resolution level; by
+        default when ``lazy``. A widget that reads the layer whole, lazily in
+        a worker, refuses one.
 
     Returns
     -------
@@ -112,7 +118,7 @@ def image_data(layer: Layer | None, role: str = "input", *, lazy: bool = False):
     ------
     ValueError
         If there is no layer, it is not an image layer (labels, points, ...),
-        or it is multiscale and ``lazy`` is False.
+        or it is multiscale and ``multiscale`` is False.
     """
     if layer is None:
         raise ValueError(f"no {role} layer: add an image layer to the viewer and choose it.")
@@ -121,7 +127,7 @@ def image_data(layer: Layer | None, role: str = "input", *, lazy: bool = False):
             f"the {role} layer {layer.name!r} is a {type(layer).__name__} layer; choose an "
             "image layer."
         )
-    if layer.multiscale and not lazy:
+    if layer.multiscale and not (lazy if multiscale is None else multiscale):
         raise ValueError(
             f"the {role} layer {layer.name!r} is multiscale; open its full-resolution level as "
             "a plain image layer."
