@@ -91,6 +91,12 @@ BUDGET_WORDS = {AUTO: "auto", OFF: "off"}
 #: (several files, or a folder of images or a zarr store), with magicgui's file dialog mode.
 LAYER, FILES, FOLDER = "layer", "files", "folder"
 FILE_MODES = {FILES: "rm", FOLDER: "d"}
+#: What the status and a notification say of a training cancelled while its input was read.
+CANCELLED = "Training cancelled; no model was kept."
+
+
+class InputError(Exception):
+    """A lazy input layer could not be read, or was refused, in the worker: "Cannot train"."""
 
 
 class TrainWidget(JobPanel):
@@ -103,8 +109,10 @@ class TrainWidget(JobPanel):
 
     The form becomes a :class:`~napari_autoencoders.core.config.Config`; the
     :class:`~napari_autoencoders.core.training.Trainer` is built (and the
-    input checked) in the main thread, then runs in a worker thread. The best
-    model is kept in :attr:`model` and added to the session's models.
+    input checked) in the main thread, then runs in a worker thread; a dask-
+    or zarr-backed layer is read, and its values checked, in the worker
+    instead, so that napari does not freeze. The best model is kept in
+    :attr:`model` and added to the session's models.
 
     Parameters
     ----------
@@ -503,27 +511,28 @@ class TrainWidget(JobPanel):
             return
         try:
             config, inputs, targets = self._prepare()
-            trainer = Trainer(config, inputs, targets)
+            # a lazy layer's Trainer reads it whole: built in the worker, or napari freezes
+            trainer = None if _lazy(inputs, targets) else Trainer(config, inputs, targets)
         except (ValueError, FileNotFoundError) as err:
             show_error(f"Cannot train: {err}")
             return
         self._trainer, self._label, self._val_loss = trainer, self._model_label(config), None
         self.plot.clear()
         self.progress.setValue(0)
-        self.status.setText("Starting…")
+        self.status.setText("Reading the input…" if trainer is None else "Starting…")
         self._set_running(True)
-        self.worker = _train_in_thread(
-            trainer,
-            self._warm_up,
-            _connect={
-                "yielded": self._on_events,
-                "warned": self._on_warned,
-                "returned": self._keep,
-                "aborted": self._on_aborted,
-                "errored": self._on_error,
-                "finished": self._on_finished,
-            },
-        )  # starts the worker
+        connect = {
+            "yielded": self._on_yielded,
+            "warned": self._on_warned,
+            "returned": self._keep,
+            "aborted": self._on_aborted,
+            "errored": self._on_error,
+            "finished": self._on_finished,
+        }
+        if trainer is None:
+            self.worker = _read_and_train(config, inputs, targets, self._warm_up, _connect=connect)
+        else:
+            self.worker = _train_in_thread(trainer, self._warm_up, _connect=connect)
 
     def measure_noise(self) -> None:
         """Measure the input layer's noise in a worker and show the report as a notification.
@@ -541,7 +550,9 @@ class TrainWidget(JobPanel):
             return
         layer = self.input_layer.layer()
         try:
-            data, axes = image_data(layer, "input"), self.config().data.axes
+            # a dask or zarr layer stays lazy: the worker reads it
+            data = image_data(layer, "input", lazy=True, multiscale=False)
+            axes = self.config().data.axes
         except ValueError as err:
             show_error(f"Cannot measure the noise: {err}")
             return
@@ -564,8 +575,17 @@ class TrainWidget(JobPanel):
         self.noise_button.setEnabled(True)
 
     def stop(self) -> None:
-        """Stop after the current step; the best model so far is kept."""
-        if self._busy:
+        """Stop after the current step; the best model so far is kept.
+
+        While a lazy input layer is still read, the worker ends once it is
+        read, and no model is kept.
+        """
+        if not self._busy:
+            return
+        if self._trainer is None:
+            self.worker.quit()
+            self.status.setText("Cancelling once the input is read…")
+        else:
             self._trainer.stop()
             self.status.setText("Stopping after the current step…")
 
@@ -652,14 +672,17 @@ class TrainWidget(JobPanel):
         return config, collection, None
 
     def _training_data(self, config: Config) -> tuple[np.ndarray, np.ndarray | None]:
-        """Return the input array and, in paired mode, the target array; check the layers."""
+        """Return the input array and, in paired mode, the target array; check the layers.
+
+        A dask or zarr layer's array is returned unread; only its shape is checked here.
+        """
         layer = self.input_layer.layer()
-        inputs = image_data(layer, "input")
+        inputs = image_data(layer, "input", lazy=True, multiscale=False)
         training = config.training
         if training.task not in TASK_MODES or training.mode != Mode.PAIRED.value:
             return inputs, None
         target = self.target_layer.layer()
-        targets = image_data(target, "target")
+        targets = image_data(target, "target", lazy=True, multiscale=False)
         if target is layer:
             raise ValueError(
                 f"the target layer is the input layer {layer.name!r}; choose the clean image "
@@ -716,6 +739,18 @@ class TrainWidget(JobPanel):
 
     # -- worker signals (main thread) --------------------------------------
 
+    def _on_yielded(self, item: Trainer | list[TrainingEvent]) -> None:
+        """Show a list of training events, or keep the Trainer built on a lazy input layer.
+
+        A training cancelled while its input was read is not started: its
+        Trainer is dropped, and :meth:`_on_aborted` keeps no model.
+        """
+        if not isinstance(item, Trainer):
+            self._on_events(item)
+        elif not self.worker.abort_requested:
+            self._trainer = item
+            self.status.setText("Starting…")
+
     def _on_events(self, events: list[TrainingEvent]) -> None:
         self.plot.add_events(events)
         for event in events:
@@ -731,6 +766,10 @@ class TrainWidget(JobPanel):
         )
 
     def _on_aborted(self) -> None:
+        if self._trainer is None:  # cancelled while a lazy input was read: nothing trained
+            self.status.setText(CANCELLED)
+            show_info(CANCELLED)
+            return
         # quit() (e.g. from napari's activity dock) skips `returned`: keep the model anyway
         self._keep(self._trainer.result())
 
@@ -754,6 +793,10 @@ class TrainWidget(JobPanel):
             )
 
     def _on_error(self, error: Exception) -> None:
+        if isinstance(error, InputError):  # as the main thread reports an in-memory layer's
+            self.status.setText(f"Cannot train: {error}")
+            show_error(f"Cannot train: {error}")
+            return
         model, message = kept_after_failure(self._trainer, error)
         show_error(f"Training failed: {message}")
         if model is not None:
@@ -787,7 +830,7 @@ def warm_optimizer_support() -> threading.Thread:
 
 @thread_worker
 def _noise_in_thread(data: np.ndarray, axes: str) -> NoiseReport:
-    """:func:`~..core.noise_report.noise_report` of ``data`` in a worker."""
+    """:func:`~..core.noise_report.noise_report` of ``data`` in a worker, which reads a lazy array."""
     return noise_report(np.asarray(data), axes)
 
 
@@ -800,8 +843,41 @@ def _train_in_thread(
     Waiting keeps two threads from importing ``torch._dynamo`` at once.
     Returns the best model.
     """
+    return (yield from _trained(trainer, warm_up))
+
+
+@thread_worker
+def _read_and_train(
+    config: Config, inputs, targets, warm_up: threading.Thread
+) -> Generator[Trainer | list[TrainingEvent], None, TrainedModel]:
+    """Read lazy ``inputs`` and ``targets`` (None: none) and build their Trainer in a worker; train.
+
+    Yields the Trainer first, for the widget to stop it, then lists of
+    events as :func:`_train_in_thread`; returns the best model. A failure to
+    read or a refused input (NaN, a constant channel ...) is an
+    :class:`InputError`: a ``RuntimeError`` would end a generator worker
+    without a signal, leaving the widget busy.
+    """
+    try:
+        trainer = Trainer(config, np.asarray(inputs), None if targets is None else np.asarray(targets))
+    except Exception as err:
+        raise InputError(str(err)) from err
+    yield trainer
+    return (yield from _trained(trainer, warm_up))
+
+
+def _trained(
+    trainer: Trainer, warm_up: threading.Thread
+) -> Generator[list[TrainingEvent], None, TrainedModel]:
+    """Wait for ``warm_up``, then yield ``trainer``'s events in lists; return the best model."""
     warm_up.join()
     return (yield from guarded(batched_events(trainer)))
+
+
+def _lazy(inputs: np.ndarray | ImageCollection, targets: np.ndarray | None) -> bool:
+    """Whether ``inputs`` or ``targets`` is a layer's lazy (dask, zarr) array, unread."""
+    arrays = (inputs,) if targets is None else (inputs, targets)
+    return not all(isinstance(array, (np.ndarray, ImageCollection)) for array in arrays)
 
 
 def batched_events(
