@@ -138,3 +138,19 @@ def test_the_noise_of_a_lazy_layer_is_measured_in_the_worker(qtbot, viewer, widg
     assert threads and threading.get_ident() not in threads
     assert notifications["error"] == []
     assert notifications["info"] == [in_memory]
+
+
+def test_a_multiscale_layer_is_still_refused_at_once(viewer, widget, make_noisy, notifications):
+    full = make_noisy((64, 64))
+    layer = viewer.add_image([full, full[::2, ::2]], name="pyramid", multiscale=True)
+    widget.input_layer.set_layer(layer)
+
+    widget.train()
+    widget.measure_noise()
+
+    assert notifications["error"] == [
+        f"Cannot {action}: the input layer 'pyramid' is multiscale; open its full-resolution "
+        "level as a plain image layer."
+        for action in ("train", "measure the noise")
+    ]
+    assert widget.worker is None and widget.noise_button.isEnabled()
