@@ -154,3 +154,22 @@ def test_a_multiscale_layer_is_still_refused_at_once(viewer, widget, make_noisy,
         for action in ("train", "measure the noise")
     ]
     assert widget.worker is None and widget.noise_button.isEnabled()
+
+
+def test_a_lazy_clean_target_is_read_in_the_worker(qtbot, viewer, widget, registry, make_noisy, notifications):
+    noisy = viewer.add_image(make_noisy(seed=1), name="noisy")
+    blocks = SimpleNamespace(threads=[], delay=0.0, error=None)
+    clean = viewer.add_image(recording(make_noisy(seed=2), blocks), name="clean")
+    widget.mode.setCurrentText("paired")
+    widget.input_layer.set_layer(noisy)
+    widget.target_layer.set_layer(clean)
+    QApplication.processEvents()
+    blocks.threads.clear()
+
+    widget.train()
+    assert threading.get_ident() not in blocks.threads
+    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+
+    assert blocks.threads and threading.get_ident() not in blocks.threads
+    assert notifications["error"] == []
+    assert registry.names() == ["denoise (paired) on noisy #1"]
