@@ -521,3 +521,14 @@ def test_measure_noise_reports_the_input_layers_noise(qtbot, viewer, widget, not
     assert report.startswith("Noise of 'rows':")
     assert "so the denoiser takes 3 interleaved sets of columns" in report
     assert np.array_equal(layer.data, before) and len(viewer.layers) == 1
+
+
+def test_measure_noise_on_a_tiny_layer_names_its_size_not_a_training_setting(
+    qtbot, viewer, make_train_widget, notifications
+):
+    widget = make_train_widget(viewer)  # the automatic patch shrinks to the layer, too far
+    viewer.add_image(np.random.default_rng(0).random((4, 4), dtype=np.float32), name="tiny")
+    widget.measure_noise()
+    qtbot.waitUntil(widget.noise_button.isEnabled, timeout=TIMEOUT_MS)
+    message = notifications["error"][-1]
+    assert "too small to measure their noise" in message and "patch_size" not in message, message

@@ -38,7 +38,7 @@ from ..core.config import (
     Task,
     TrainingConfig,
 )
-from ..core.data.axes import as_volume_axes
+from ..core.data.axes import as_volume_axes, check_axes
 from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
 from ..core.data.correlation import parse_strides
 from ..core.noise_report import NoiseReport, noise_report
@@ -552,7 +552,7 @@ class TrainWidget(JobPanel):
         try:
             # a dask or zarr layer stays lazy: the worker reads it
             data = image_data(layer, "input", lazy=True, multiscale=False)
-            axes = self.config().data.axes
+            axes = self._noise_axes(layer)
         except ValueError as err:
             show_error(f"Cannot measure the noise: {err}")
             return
@@ -573,6 +573,19 @@ class TrainWidget(JobPanel):
     def _on_noise_measured(self) -> None:
         self.noise_button.setText("Measure noise")
         self.noise_button.setEnabled(True)
+
+    def _noise_axes(self, layer) -> str:
+        """The axes to measure ``layer``'s noise along: the training's, else those given or guessed.
+
+        The training's settings may not fit a layer whose noise can still be
+        measured, or that the noise report refuses with its own message (a
+        layer smaller than the patch: "planes ... too small to measure").
+        """
+        try:
+            return self.config().data.axes
+        except ValueError:
+            given = self.axes.text().strip()
+            return check_axes(given, np.ndim(layer.data)) if given else guess_axes(layer)
 
     def stop(self) -> None:
         """Stop after the current step; the best model so far is kept.
