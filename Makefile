@@ -62,7 +62,7 @@ test: sysdeps
 	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The benchmark harness's smoke tests: each benchmark module run end to end at tiny
-# sizes (about four minutes on two cores; make test leaves them out).
+# sizes (about six minutes on two cores; make test leaves them out).
 test-bench: sysdeps
 	$(PY) -m pytest -n $(TEST_WORKERS) -m bench $(PYTEST_ARGS)
 
