@@ -127,10 +127,11 @@ def test_a_server_that_accepts_but_never_answers_is_one_clear_error():
             pass
 
 
-def test_a_malformed_address_is_not_called_unreachable():
+@pytest.mark.parametrize("address", ["not an address", "tcp://" + "a" * 64 + ":8786"])
+def test_a_malformed_address_is_not_called_unreachable(address):
     with (
-        pytest.raises(ConnectionError, match="'not an address' is not a dask scheduler's address"),
-        cluster_client(scheduler="not an address", timeout=1),
+        pytest.raises(ConnectionError, match=f"'{address}' is not a dask scheduler's address"),
+        cluster_client(scheduler=address, timeout=1),
     ):
         pass
 

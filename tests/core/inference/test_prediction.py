@@ -709,3 +709,51 @@ def test_a_block_of_planes_that_share_chunks_decodes_each_chunk_once():
     expected = predict(model, image, tile=32, overlap=8)[:, 64:192, :64]
     np.testing.assert_allclose(block, expected, atol=1e-5)
     assert len(chunked.reads) == 6 * 2  # the chunks its tiles touch, each once (not per plane)
+
+
+def test_planes_tiled_side_by_side_for_a_deeper_output_read_each_input_chunk_once():
+    import zarr
+
+    model = untrained_model(axes="SYX")
+    image = image_of((4, 256, 96))
+    chunked = ChunkedInput(image, (1, 64, 64))  # one plane per chunk; the output's hold four
+    out = zarr.create_array(zarr.storage.MemoryStore(), shape=image.shape, chunks=(4, 64, 64), dtype="f4")
+    predict(model, chunked, axes="SYX", tile=32, overlap=8, out=out)
+    np.testing.assert_allclose(out[:], predict(model, image, tile=32, overlap=8), atol=1e-5)
+    assert len(chunked.reads) == 4 * 4 * 2  # each chunk once, as one plane at a time read them
+
+
+@pytest.mark.parametrize(
+    ("in_chunks", "out_chunks", "budget", "expected"),
+    [
+        ((16, 64, 64), None, 2**30, 16),
+        (None, (4, 64, 64), 2**30, 4),
+        ((16, 64, 64), None, 5, 4),  # cut to a divisor of 16 within the budget, not 5
+        (None, None, 2**30, 1),
+    ],
+)
+def test_planes_side_by_side_follow_the_deepest_chunks_within_the_budget(
+    monkeypatch, in_chunks, out_chunks, budget, expected
+):
+    from napari_autoencoders.core.inference import prediction
+
+    band = 4 * 2 * 32 * 96 + 2 * 4 * (64 if out_chunks else 0) * 96  # bytes a plane takes
+    monkeypatch.setattr(prediction, "SIDE_BY_SIDE_BYTES", budget * band)
+    depth = prediction._planes_side_by_side(in_chunks, out_chunks, "SYX", plane=(1, 96), tile=32, factor=1)
+    assert depth == expected
+
+
+@pytest.mark.parametrize(
+    ("planes", "budget", "expected"),
+    [((0, 3), 2**30, 128 + 2 * 32), ((1, 2), 2**30, 32), ((0, 3), 2**10, 32)],
+)
+def test_a_block_caches_all_its_tiles_rows_only_for_planes_sharing_chunks_within_the_budget(
+    monkeypatch, planes, budget, expected
+):
+    from napari_autoencoders.core.inference import prediction
+
+    monkeypatch.setattr(prediction, "SIDE_BY_SIDE_BYTES", budget)
+    chunked = ChunkedInput(image_of((3, 256, 256)), (3, 32, 64))
+    location = [planes, (64, 192), (0, 64)]
+    rows = prediction._block_rows(chunked, "SYX", location, tile=32, factor=1, width=128)
+    assert rows == expected

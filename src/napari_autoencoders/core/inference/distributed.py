@@ -420,7 +420,7 @@ def _check_it_answers(scheduler: str, timeout: float) -> None:
         return
     try:
         probe = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
-    except OSError:  # refused or unreachable
+    except (OSError, ValueError):  # refused, unreachable, or a host name idna refuses
         return
     with probe:
         try:

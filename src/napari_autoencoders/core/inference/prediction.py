@@ -129,16 +129,20 @@ def iter_predict(
     lazy = not isinstance(image, np.ndarray)
     layout = Layout(axes, tuple(image.shape))
     tile, overlap = _model_tiles(model, _plane_yx(image, axes), tile, overlap)
+    factor = model.config.model.factor
+    chunks = None if isinstance(out, np.ndarray) else chunk_shape(out)
+    in_chunks = chunk_shape(image) if lazy and has_regular_chunks(image) else None  # cached
+    width = image.shape[axes.index("X")]
+    plane = (model.config.model.out_channels, width * factor)  # an output row: (C, X)
+    depth = _planes_side_by_side(in_chunks, chunks, axes, plane=plane, tile=tile, factor=factor)
     if lazy:  # a chunked input's chunks are decoded once per row of tiles, not once per tile
-        image = _cached(image, axes, tile=int(np.max(tile)), width=image.shape[axes.index("X")])
+        image = _cached(image, axes, tile=int(np.max(tile)), width=width, planes=depth)
     planes = plane_view(image, axes)  # a memmap stays on disk, a lazy input is read by regions
     ensemble = default_ensemble(model, image.shape) if ensemble is None else ensemble
     forward = _forward(model, select_device(device), ensemble=ensemble)
-    factor = model.config.model.factor
     height, width = planes.shape[-2:]
     shape = (planes.shape[0], model.config.model.out_channels, height * factor, width * factor)
     out_planes = np.empty(shape, np.float32) if out is None else _out_planes(out, layout, shape)
-    chunks = None if isinstance(out, np.ndarray) else chunk_shape(out)
     count = planes.shape[0]
     fixed = _defect_map(_shared_in(model, planes), planes.shape[1:])  # a lazy input: read once more
     stack_shape = tuple(image.shape[axes.index(a)] for a in layout.stack_axes)
@@ -152,7 +156,6 @@ def iter_predict(
         return iter_tiled(forward, plane, out=target, **options)
 
     chunk_rows = None if chunks is None else chunks[axes.index("Y")]
-    depth = _planes_side_by_side(image, chunks, layout, plane=shape[1:], tile=tile, factor=factor)
     finished = 0
     for group in _plane_groups(stack_shape, depth):
         rows = None if chunks is None else _ChunkRows(out_planes, group, chunk_rows)
@@ -166,37 +169,40 @@ def iter_predict(
 SIDE_BY_SIDE_BYTES = 256 * 2**20
 
 
-def _planes_side_by_side(image, out_chunks, layout: Layout, *, plane, tile, factor: int) -> int:
+def _planes_side_by_side(in_chunks, out_chunks, axes: str, *, plane, tile, factor: int) -> int:
     """How many planes to tile side by side: those that a chunk of the input or output spans.
 
     A stack chunked along its last stack axis (e.g. 16 planes of Z per
     chunk) holds parts of several planes in each chunk; tiled one after the
     other, each plane would decode the input's chunk again, and write the
     output's again. Side by side, row by row, they read it once from the
-    cache and write it once (:class:`_ChunkRows`). Their bands and rows of
-    output chunks stay within :data:`SIDE_BY_SIDE_BYTES`.
+    cache and write it once (:class:`_ChunkRows`). Their bands and the up to
+    two rows of output chunks they gather stay within
+    :data:`SIDE_BY_SIDE_BYTES`; where that cuts them, to a divisor of the
+    chunks' depth, so that runs of planes never straddle a chunk.
 
     Parameters
     ----------
-    image : array-like
-        The input, a :class:`~..data.chunks.ChunkCache` if chunked.
-    out_chunks : tuple of int or None
-        The output's chunks, None unless it is chunked.
-    layout : Layout
-        The input's axes (the output's have the same letters).
-    plane : tuple of int
-        The shape (C, Y, X) of an output plane.
+    in_chunks, out_chunks : tuple of int or None
+        The chunks of the input (None unless it is read through a cache) and
+        of the output (None unless it is chunked); axes ``axes``.
+    plane : (int, int)
+        The channels and the width of an output row.
+    tile, factor
+        The tile side and the upscaling factor.
     """
-    if not layout.stack_axes:
-        return 1
-    at = layout.axes.index(layout.stack_axes[-1])
-    depths = [] if out_chunks is None else [out_chunks[at]]
-    if isinstance(image, ChunkCache):
-        depths.append(image.chunks[at])
-    channels, _, width = plane
+    deepest = max(_chunk_depth(in_chunks, axes), _chunk_depth(out_chunks, axes))
+    channels, width = plane
     band = 4 * (channels + 1) * int(np.max(tile)) * factor * width  # sums and weights
-    rows = 4 * channels * (out_chunks[layout.axes.index("Y")] if out_chunks else 0) * width
-    return int(max(1, min(max(depths, default=1), SIDE_BY_SIDE_BYTES // (band + rows))))
+    rows = 2 * 4 * channels * (out_chunks[axes.index("Y")] if out_chunks else 0) * width
+    most = max(1, SIDE_BY_SIDE_BYTES // (band + rows))
+    return max(depth for depth in range(1, min(deepest, most) + 1) if deepest % depth == 0)
+
+
+def _chunk_depth(chunks, axes: str) -> int:
+    """Planes that one chunk of ``chunks`` (axes ``axes``) spans along the last stack axis."""
+    stack = Layout(axes, (1,) * len(axes)).stack_axes
+    return chunks[axes.index(stack[-1])] if chunks and stack else 1
 
 
 def _plane_groups(stack_shape: tuple[int, ...], depth: int) -> Iterator[range]:
@@ -376,10 +382,7 @@ def predict_block(
     factor = model.config.model.factor
     start, stop = location[axes.index("X")]
     span = math.ceil((stop - start) / factor) + 2 * int(np.max(tile))  # the block's tiles' columns
-    rows = int(np.max(tile))  # a row of tiles at a time
-    if _spans_planes(image, axes):  # all the block's tiles: the next plane reads the same chunks
-        top, bottom = location[axes.index("Y")]
-        rows = math.ceil((bottom - top) / factor) + 2 * rows
+    rows = _block_rows(image, axes, location, tile=int(np.max(tile)), factor=factor, width=span)
     planes = PlaneView(_cached(image, axes, tile=rows, width=span), axes)
     ensemble = default_ensemble(model, image.shape) if ensemble is None else ensemble
     forward = _forward(model, select_device(device), ensemble=ensemble)
@@ -405,10 +408,23 @@ def predict_block(
     return block
 
 
-def _spans_planes(image, axes: str) -> bool:
-    """Whether a chunk of ``image`` (axes ``axes``) holds parts of several planes."""
-    chunks, stack = chunk_shape(image), Layout(axes, tuple(image.shape)).stack_axes
-    return bool(chunks and stack) and chunks[axes.index(stack[-1])] > 1
+def _block_rows(image, axes: str, location, *, tile: int, factor: int, width: int) -> int:
+    """The rows of input a block's cache holds: a row of tiles, or all its tiles' rows.
+
+    Where a chunk spans several of the block's planes, the next plane reads
+    the same chunks: the cache then holds those under all the block's
+    tiles, if they fit in :data:`SIDE_BY_SIDE_BYTES`.
+    """
+    depth = _chunk_depth(chunk_shape(image), axes)
+    stack = Layout(axes, tuple(image.shape)).stack_axes
+    start, stop = location[axes.index(stack[-1])] if stack else (0, 1)
+    if depth == 1 or stop - start == 1:
+        return tile
+    top, bottom = location[axes.index("Y")]
+    rows = math.ceil((bottom - top) / factor) + 2 * tile
+    channels = image.shape[axes.index("C")] if "C" in axes else 1
+    held = (rows + tile) * (width + tile) * depth * channels * np.dtype(image.dtype).itemsize
+    return rows if held <= SIDE_BY_SIDE_BYTES else tile
 
 
 def _plane_yx(image, axes: str) -> tuple[int, int]:
@@ -416,18 +432,22 @@ def _plane_yx(image, axes: str) -> tuple[int, int]:
     return tuple(image.shape[axes.index(a)] for a in "YX")
 
 
-def _cached(image, axes: str, *, tile: int, width: int):
+def _cached(image, axes: str, *, tile: int, width: int, planes: int = 1):
     """``image`` read through a :class:`.chunks.ChunkCache` of one row of tiles, if chunked.
 
     A NumPy array needs no decoding and is returned as it is, and so is a
     dask array of irregular chunks; a regular dask array is cached too, as
     each tile computed its chunks anew (144 computes of 4 chunks, for a
-    128x128 image in chunks of 64 and tiles of 16).
+    128x128 image in chunks of 64 and tiles of 16). The row is that of
+    ``planes`` planes tiled side by side (:func:`_planes_side_by_side`): the
+    chunks of as many layers along the last stack axis as they cover.
     """
     chunks = chunk_shape(image)
     if chunks is None or isinstance(image, np.ndarray) or not has_regular_chunks(image):
         return image
-    capacity = tile_capacity(image.shape, chunks, axes, tile=tile, width=width)
+    depth = _chunk_depth(chunks, axes)
+    layers = -(-planes // depth) + (planes % depth != 0 and depth % planes != 0)
+    capacity = tile_capacity(image.shape, chunks, axes, tile=tile, width=width) * layers
     return ChunkCache(image, chunks, capacity)
 
 
