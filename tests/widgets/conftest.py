@@ -7,6 +7,18 @@ from napari_autoencoders.widgets.train import TrainWidget
 
 
 @pytest.fixture
+def viewer(make_napari_viewer):
+    """A napari viewer of this test's own."""
+    return make_napari_viewer()
+
+
+@pytest.fixture
+def small_train_widget(viewer, make_train_widget):
+    """A Train widget of tiny sizes: patches of 16, batches of 2, width 8, 2 epochs of 3 steps."""
+    return make_train_widget(viewer, patch_size=16, batch_size=2, width=8, epochs=2, steps_per_epoch=3)
+
+
+@pytest.fixture
 def registry(qtbot):
     """A registry of this test's own, so tests do not see each other's models."""
     return ModelRegistry()

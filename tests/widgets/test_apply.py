@@ -29,11 +29,6 @@ def denoiser():
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
 def widget(viewer, registry, denoiser):
     registry.add(denoiser, "tiny denoiser")
     widget = ApplyWidget(viewer, registry=registry)

@@ -58,11 +58,6 @@ def denoiser():
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
 def trained(viewer, make_train_widget, denoiser, make_noisy):
     """A Train widget whose last model is the tiny denoiser, trained on its input layer."""
     viewer.add_image(make_noisy((40, 40)), name="noisy")

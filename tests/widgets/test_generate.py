@@ -50,11 +50,6 @@ def errors(monkeypatch):
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
 def widget(viewer, registry, models):
     registry.add(models["vae"], "vae")
     registry.add(models["plain"], "plain")

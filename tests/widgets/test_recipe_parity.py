@@ -29,11 +29,6 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
 def widget_config(widget, task, mode, choices):
     widget.task.setCurrentText(task)
     if mode is not None:

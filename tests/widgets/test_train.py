@@ -10,13 +10,8 @@ TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
-def widget(viewer, make_train_widget):
-    return make_train_widget(viewer, patch_size=16, batch_size=2, width=8, epochs=2, steps_per_epoch=3)
+def widget(small_train_widget):
+    return small_train_widget
 
 
 def train_and_wait(qtbot, widget):

@@ -12,11 +12,6 @@ from napari_autoencoders.widgets.train import TrainWidget
 TIMEOUT_MS = 60_000
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
 def test_the_automatic_patch_shrinks_to_a_small_layer_and_grows_back(viewer, registry):
     big = viewer.add_image(np.zeros((100, 100), np.float32), name="big")
     small = viewer.add_image(np.zeros((30, 28, 28), np.float32), name="digits")

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QApplication
+from test_train import TIMEOUT_MS
 
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
-
-TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(autouse=True)
@@ -20,16 +19,6 @@ def synchronous_dask():
     """Compute blocks in the thread that asks for them, so that the thread tells who read."""
     with dask.config.set(scheduler="synchronous"):
         yield
-
-
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
-@pytest.fixture
-def widget(viewer, make_train_widget):
-    return make_train_widget(viewer, patch_size=16, batch_size=2, width=8, epochs=2, steps_per_epoch=3)
 
 
 def recording(image: np.ndarray, blocks: SimpleNamespace):
@@ -48,7 +37,7 @@ def recording(image: np.ndarray, blocks: SimpleNamespace):
     return da.from_array(image, chunks=half).map_blocks(block, dtype=image.dtype)
 
 
-def lazy_layer(viewer, widget, image, delay=0.0, error=None) -> list[int]:
+def lazy_layer(viewer, small_train_widget, image, delay=0.0, error=None) -> list[int]:
     """Add ``image`` as a recording dask layer, choose it, and return the list of its threads.
 
     The list starts empty, and the delay and error start, once the layer is shown: napari
@@ -56,7 +45,7 @@ def lazy_layer(viewer, widget, image, delay=0.0, error=None) -> list[int]:
     """
     blocks = SimpleNamespace(threads=[], delay=0.0, error=None)
     layer = viewer.add_image(recording(image, blocks), name="lazy")
-    widget.input_layer.set_layer(layer)
+    small_train_widget.input_layer.set_layer(layer)
     QApplication.processEvents()  # napari's own reads of what it shows
     blocks.threads.clear()
     blocks.delay, blocks.error = delay, error
@@ -64,111 +53,111 @@ def lazy_layer(viewer, widget, image, delay=0.0, error=None) -> list[int]:
 
 
 def test_a_lazy_layer_is_read_and_trained_on_in_the_worker(
-    qtbot, viewer, widget, registry, make_noisy, notifications
+    qtbot, viewer, small_train_widget, registry, make_noisy, notifications
 ):
-    threads = lazy_layer(viewer, widget, make_noisy())
+    threads = lazy_layer(viewer, small_train_widget, make_noisy())
 
-    qtbot.mouseClick(widget.train_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(small_train_widget.train_button, Qt.MouseButton.LeftButton)
     assert threading.get_ident() not in threads  # nothing read in napari's thread
-    assert not widget.train_button.isEnabled()
-    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+    assert not small_train_widget.train_button.isEnabled()
+    qtbot.waitUntil(small_train_widget.train_button.isEnabled, timeout=TIMEOUT_MS)
 
     assert threads and threading.get_ident() not in threads
     assert notifications["error"] == []
     assert registry.names() == ["denoise (self-supervised) on lazy #1"]
-    assert [entry["epoch"] for entry in widget.model.history] == [1, 2]
-    assert widget.save_button.isEnabled() and not widget.stop_button.isEnabled()
+    assert [entry["epoch"] for entry in small_train_widget.model.history] == [1, 2]
+    assert small_train_widget.save_button.isEnabled() and not small_train_widget.stop_button.isEnabled()
 
 
-def test_a_lazy_layer_with_nan_is_refused_from_the_worker(qtbot, viewer, widget, registry, make_noisy, notifications):
+def test_a_lazy_layer_with_nan_is_refused_from_the_worker(qtbot, viewer, small_train_widget, registry, make_noisy, notifications):
     image = make_noisy()
     image[3, 4] = np.nan
-    threads = lazy_layer(viewer, widget, image)
+    threads = lazy_layer(viewer, small_train_widget, image)
 
-    widget.train()
-    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+    small_train_widget.train()
+    qtbot.waitUntil(small_train_widget.train_button.isEnabled, timeout=TIMEOUT_MS)
 
     assert threading.get_ident() not in threads
     assert len(notifications["error"]) == 1
     assert notifications["error"][0].startswith("Cannot train: ")
     assert "has 1 NaN or infinite value(s)" in notifications["error"][0]
-    assert len(registry) == 0 and widget.model is None
-    assert not widget._busy and not widget.stop_button.isEnabled()
+    assert len(registry) == 0 and small_train_widget.model is None
+    assert not small_train_widget._busy and not small_train_widget.stop_button.isEnabled()
 
 
 @pytest.mark.parametrize("error", [RuntimeError("connection lost"), OSError("no such chunk")])
 def test_a_failure_while_reading_is_reported_and_frees_the_widget(
-    qtbot, viewer, widget, registry, make_noisy, notifications, error
+    qtbot, viewer, small_train_widget, registry, make_noisy, notifications, error
 ):
-    lazy_layer(viewer, widget, make_noisy(), error=error)
+    lazy_layer(viewer, small_train_widget, make_noisy(), error=error)
 
-    widget.train()
-    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+    small_train_widget.train()
+    qtbot.waitUntil(small_train_widget.train_button.isEnabled, timeout=TIMEOUT_MS)
 
     assert notifications["error"] == [f"Cannot train: {error}"]
-    assert len(registry) == 0 and not widget._busy
+    assert len(registry) == 0 and not small_train_widget._busy
 
 
-def test_stop_while_reading_cancels_without_a_model(qtbot, viewer, widget, registry, make_noisy, notifications):
-    lazy_layer(viewer, widget, make_noisy(), delay=0.3)
+def test_stop_while_reading_cancels_without_a_model(qtbot, viewer, small_train_widget, registry, make_noisy, notifications):
+    lazy_layer(viewer, small_train_widget, make_noisy(), delay=0.3)
 
-    widget.train()
-    widget.stop()
-    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+    small_train_widget.train()
+    small_train_widget.stop()
+    qtbot.waitUntil(small_train_widget.train_button.isEnabled, timeout=TIMEOUT_MS)
 
-    assert len(registry) == 0 and widget.model is None
+    assert len(registry) == 0 and small_train_widget.model is None
     assert notifications["error"] == [] and notifications["warning"] == []
     assert notifications["info"] == ["Training cancelled; no model was kept."]
-    assert widget.status.text() == "Training cancelled; no model was kept."
+    assert small_train_widget.status.text() == "Training cancelled; no model was kept."
 
 
-def test_the_noise_of_a_lazy_layer_is_measured_in_the_worker(qtbot, viewer, widget, make_noisy, notifications):
+def test_the_noise_of_a_lazy_layer_is_measured_in_the_worker(qtbot, viewer, small_train_widget, make_noisy, notifications):
     image = make_noisy((64, 64))
     viewer.add_image(image, name="lazy")
-    widget.measure_noise()
-    qtbot.waitUntil(widget.noise_button.isEnabled, timeout=TIMEOUT_MS)
+    small_train_widget.measure_noise()
+    qtbot.waitUntil(small_train_widget.noise_button.isEnabled, timeout=TIMEOUT_MS)
     in_memory = notifications["info"].pop()
     viewer.layers.clear()
-    threads = lazy_layer(viewer, widget, image)
+    threads = lazy_layer(viewer, small_train_widget, image)
 
-    widget.measure_noise()
+    small_train_widget.measure_noise()
     assert threading.get_ident() not in threads
-    qtbot.waitUntil(widget.noise_button.isEnabled, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(small_train_widget.noise_button.isEnabled, timeout=TIMEOUT_MS)
 
     assert threads and threading.get_ident() not in threads
     assert notifications["error"] == []
     assert notifications["info"] == [in_memory]
 
 
-def test_a_multiscale_layer_is_still_refused_at_once(viewer, widget, make_noisy, notifications):
+def test_a_multiscale_layer_is_still_refused_at_once(viewer, small_train_widget, make_noisy, notifications):
     full = make_noisy((64, 64))
     layer = viewer.add_image([full, full[::2, ::2]], name="pyramid", multiscale=True)
-    widget.input_layer.set_layer(layer)
+    small_train_widget.input_layer.set_layer(layer)
 
-    widget.train()
-    widget.measure_noise()
+    small_train_widget.train()
+    small_train_widget.measure_noise()
 
     assert notifications["error"] == [
         f"Cannot {action}: the input layer 'pyramid' is multiscale; open its full-resolution "
         "level as a plain image layer."
         for action in ("train", "measure the noise")
     ]
-    assert widget.worker is None and widget.noise_button.isEnabled()
+    assert small_train_widget.worker is None and small_train_widget.noise_button.isEnabled()
 
 
-def test_a_lazy_clean_target_is_read_in_the_worker(qtbot, viewer, widget, registry, make_noisy, notifications):
+def test_a_lazy_clean_target_is_read_in_the_worker(qtbot, viewer, small_train_widget, registry, make_noisy, notifications):
     noisy = viewer.add_image(make_noisy(seed=1), name="noisy")
     blocks = SimpleNamespace(threads=[], delay=0.0, error=None)
     clean = viewer.add_image(recording(make_noisy(seed=2), blocks), name="clean")
-    widget.mode.setCurrentText("paired")
-    widget.input_layer.set_layer(noisy)
-    widget.target_layer.set_layer(clean)
+    small_train_widget.mode.setCurrentText("paired")
+    small_train_widget.input_layer.set_layer(noisy)
+    small_train_widget.target_layer.set_layer(clean)
     QApplication.processEvents()
     blocks.threads.clear()
 
-    widget.train()
+    small_train_widget.train()
     assert threading.get_ident() not in blocks.threads
-    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(small_train_widget.train_button.isEnabled, timeout=TIMEOUT_MS)
 
     assert blocks.threads and threading.get_ident() not in blocks.threads
     assert notifications["error"] == []

@@ -12,11 +12,6 @@ def widget(viewer, make_train_widget):
     return make_train_widget(viewer, patch_size=8, batch_size=2, width=8, epochs=1, steps_per_epoch=2)
 
 
-@pytest.fixture
-def viewer(make_napari_viewer):
-    return make_napari_viewer()
-
-
 def train_and_wait(qtbot, widget):
     widget.train()
     assert not widget.train_button.isEnabled()

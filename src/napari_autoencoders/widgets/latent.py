@@ -20,7 +20,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.data.axes import Layout, check_axes
+from ..core.data.axes import Layout
 from ..core.latent.clustering import Clustering, Embedding, cluster, default_embedding, embed
 from ..core.config import Config, ModelConfig, Task, TrainingConfig
 from ..core.latent.encoding import (
@@ -37,7 +37,7 @@ from ..core.model import TrainedModel
 from ..core.recipes import task_config
 from ..core.training import Trainer
 from .choice import ModelChoiceMixin
-from .layers import LayerComboBox, axes_edit, copied_metadata, guess_axes, image_data
+from .layers import LayerComboBox, axes_edit, copied_metadata, guess_axes, image_data, layer_axes
 from .panel import JobPanel
 from .scatter import LatentScatter, cluster_legend
 from .threads import guarded
@@ -286,7 +286,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         else:
             source = self.image_layer.layer()
             data, labels = image_data(source, lazy=True), None
-            axes = check_axes(self.axes.text().strip() or guess_axes(source), data.ndim)
+            axes = layer_axes(source, self.axes.text())
         check_encoder(model)
         stride = self.stride.value() or None
         return _Job(source, data, axes, model, mode, labels, stride, self.mask.isChecked())
@@ -294,7 +294,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
     def _objects_input(self):
         source = self.image_layer.layer()
         data = image_data(source, lazy=True)
-        axes = check_axes(self.axes.text().strip() or guess_axes(source), data.ndim)
+        axes = layer_axes(source, self.axes.text())
         layer = self.labels_layer.layer()
         if layer is None:
             raise ValueError("no labels layer: add the objects' labels layer and choose it.")

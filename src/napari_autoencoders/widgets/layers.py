@@ -10,7 +10,7 @@ from napari.layers import Image, Layer
 from qtpy.QtCore import QSignalBlocker
 from qtpy.QtWidgets import QComboBox, QLineEdit, QWidget
 
-from ..core.data.axes import default_axes
+from ..core.data.axes import check_axes, default_axes
 
 #: Layer properties that place data in the world; copied to result layers
 #: when this napari version has them (``units`` and ``axis_labels`` are recent).
@@ -147,6 +147,17 @@ def guess_axes(layer: Image) -> str:
         return default_axes(np.ndim(layer.data), rgb=layer.rgb)
     except ValueError:
         return ""
+
+
+def layer_axes(layer: Image, given: str) -> str:
+    """The axes ``given`` (an axes field's text), checked against ``layer``, else its guessed ones.
+
+    Raises
+    ------
+    ValueError
+        If the given axes do not fit the layer's dimensions, or none can be guessed.
+    """
+    return check_axes(given.strip() or guess_axes(layer), np.ndim(layer.data))
 
 
 def result_layer(source: Image, data: np.ndarray, name: str) -> Image:

@@ -38,7 +38,7 @@ from ..core.config import (
     Task,
     TrainingConfig,
 )
-from ..core.data.axes import as_volume_axes, check_axes
+from ..core.data.axes import as_volume_axes
 from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
 from ..core.data.correlation import parse_strides
 from ..core.noise_report import NoiseReport, noise_report
@@ -67,10 +67,10 @@ from ..core.recipes import (
 from ..core.training import Trainer, TrainingEvent, import_optimizer_support
 from .export import ExportDialog, export_package
 from .forms import combo, float_spin, show_row, spin, worded_spin
-from .layers import LayerComboBox, axes_edit, guess_axes, image_data
+from .layers import LayerComboBox, axes_edit, guess_axes, image_data, layer_axes
 from .plot import LossPlot
 from .panel import JobPanel
-from .threads import guarded
+from .threads import WorkerError, guarded
 
 #: The GUI is updated at most this often (seconds) while training.
 UPDATE_INTERVAL = 0.1
@@ -95,8 +95,11 @@ FILE_MODES = {FILES: "rm", FOLDER: "d"}
 CANCELLED = "Training cancelled; no model was kept."
 
 
-class InputError(Exception):
-    """A lazy input layer could not be read, or was refused, in the worker: "Cannot train"."""
+class InputError(WorkerError):
+    """A lazy input layer could not be read, or was refused, in the worker: "Cannot train".
+
+    A :class:`~.threads.WorkerError`, for the reason that type gives.
+    """
 
 
 class TrainWidget(JobPanel):
@@ -584,8 +587,7 @@ class TrainWidget(JobPanel):
         try:
             return self.config().data.axes
         except ValueError:
-            given = self.axes.text().strip()
-            return check_axes(given, np.ndim(layer.data)) if given else guess_axes(layer)
+            return layer_axes(layer, self.axes.text())
 
     def stop(self) -> None:
         """Stop after the current step; the best model so far is kept.
@@ -874,7 +876,7 @@ def _read_and_train(
     try:
         trainer = Trainer(config, np.asarray(inputs), None if targets is None else np.asarray(targets))
     except Exception as err:
-        raise InputError(str(err)) from err
+        raise InputError(str(err) or type(err).__name__) from err
     yield trainer
     return (yield from _trained(trainer, warm_up))
 
