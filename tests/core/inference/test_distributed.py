@@ -129,11 +129,14 @@ def test_a_server_that_accepts_but_never_answers_is_one_clear_error():
 
 @pytest.mark.parametrize("address", ["not an address", "tcp://" + "a" * 64 + ":8786"])
 def test_a_malformed_address_is_not_called_unreachable(address):
+    import dask
+
     with (
         pytest.raises(ConnectionError, match=f"'{address}' is not a dask scheduler's address"),
         cluster_client(scheduler=address, timeout=1),
     ):
         pass
+    assert dask.config.get("scheduler", None) is None  # dask arrays still compute here
 
 
 def test_workers_or_scheduler_not_both():

@@ -373,7 +373,7 @@ def cluster_client(
     ConnectionError
         If the scheduler cannot be reached within ``timeout``.
     """
-    _, distributed = _dask()
+    dask, distributed = _dask()
     if (workers is None) == (scheduler is None):
         raise ValueError("give either a number of workers or a scheduler address, not both.")
     if scheduler is None:
@@ -387,15 +387,19 @@ def cluster_client(
         ):
             yield client
         return
+    kept = {"scheduler": dask.config.get("scheduler", None)}
     _check_it_answers(scheduler, timeout)
     try:
         client = distributed.Client(scheduler, timeout=timeout)
-    except ValueError as err:
-        raise ConnectionError(
-            f"{scheduler!r} is not a dask scheduler's address ({err}); write it as e.g. "
-            "tcp://host:8786."
-        ) from err
-    except (OSError, TimeoutError) as err:
+    except (ValueError, OSError, TimeoutError) as err:
+        # a client that fails to start leaves itself as dask's scheduler: every dask array
+        # (napari's dask layers too) would then fail with "no Client active"
+        dask.config.set(kept)
+        if isinstance(err, ValueError):
+            raise ConnectionError(
+                f"{scheduler!r} is not a dask scheduler's address ({err}); write it as e.g. "
+                "tcp://host:8786."
+            ) from err
         raise ConnectionError(
             f"cannot reach the dask scheduler at {scheduler!r} within {timeout:g} s; check the "
             "address (e.g. tcp://host:8786) and that the scheduler is running."
