@@ -92,14 +92,26 @@ def test_export_button_writes_a_package_of_the_input_layer(
     assert load_model(path).config == trained.model.config
 
 
-@pytest.mark.parametrize("chosen", ["multiscale", "other channels", "NaN"])
+def test_a_multiscale_input_layer_s_full_resolution_centre_is_the_packages_sample(
+    trained, tmp_path, export_notifications
+):
+    level = np.random.default_rng(1).random((80, 80)).astype(np.float32)
+    layer = trained.viewer.add_image([level, level[::2, ::2]], name="pyramid", multiscale=True)
+    trained.input_layer.set_layer(layer)
+    path = trained.export_model_to(tmp_path / "denoiser.zip", authors="Ada Lovelace", license="MIT")
+
+    assert export_notifications["error"] == [] and path == tmp_path / "denoiser.zip"
+    test_input = np.load(io.BytesIO(read_member(path, "test_input.npy")))[0, 0]
+    top, left = ((80 - side) // 2 for side in test_input.shape)
+    cut = level[top : top + test_input.shape[0], left : left + test_input.shape[1]]
+    np.testing.assert_array_equal(test_input, cut)
+
+
+@pytest.mark.parametrize("chosen", ["other channels", "NaN"])
 def test_an_input_layer_unlike_the_training_data_is_not_the_packages_sample(
     trained, tmp_path, export_notifications, chosen
 ):
-    if chosen == "multiscale":
-        pyramid = [np.zeros((80, 80), np.float32), np.zeros((40, 40), np.float32)]
-        layer = trained.viewer.add_image(pyramid, name="pyramid", multiscale=True)
-    elif chosen == "NaN":  # the export refused it
+    if chosen == "NaN":  # the export refused it
         spoilt = np.random.default_rng(0).random((80, 80)).astype(np.float32)
         spoilt[5, 5] = np.nan
         layer = trained.viewer.add_image(spoilt, name="spoilt")

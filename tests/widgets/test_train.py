@@ -1,8 +1,11 @@
+import threading
+
 import numpy as np
 import pytest
 from napari.layers import Image
 from qtpy.QtCore import Qt
 
+from napari_autoencoders.core.data.collection import ImageCollection
 from napari_autoencoders.core.io.model_files import load_model
 from napari_autoencoders.core.training import Trainer
 
@@ -453,7 +456,16 @@ def test_the_files_controls_show_only_for_files(widget, notifications):
     assert not widget.target_layer.isHidden()
 
 
-def test_training_from_two_files_makes_a_model(qtbot, tmp_path, viewer, widget, registry, make_noisy, notifications):
+def test_training_from_two_files_makes_a_model(
+    qtbot, tmp_path, viewer, widget, registry, make_noisy, notifications, monkeypatch
+):
+    threads, sample_values = [], ImageCollection.sample_values
+
+    def sampled_in_a_thread(collection, *args, **kwargs):
+        threads.append(threading.get_ident())
+        return sample_values(collection, *args, **kwargs)
+
+    monkeypatch.setattr(ImageCollection, "sample_values", sampled_in_a_thread)
     paths = [tmp_path / "a.npy", tmp_path / "b.npy"]
     for seed, path in enumerate(paths):
         np.save(path, make_noisy((40, 40), seed=seed))
@@ -469,6 +481,7 @@ def test_training_from_two_files_makes_a_model(qtbot, tmp_path, viewer, widget, 
     assert registry.names() == ["denoise (self-supervised) on a.npy +1 #1"]
     assert widget.model.config.data.axes == "YX" and len(widget.model.history) == 1
     assert len(viewer.layers) == 0  # nothing was loaded into the viewer
+    assert threads and threading.get_ident() not in threads  # the files are read in the worker
 
 
 def test_a_folder_of_compressed_tiffs_trains_too(qtbot, tmp_path, viewer, widget, registry, make_noisy):

@@ -43,6 +43,7 @@ from ..core.data.collection import DEFAULT_CACHE_MB, ImageCollection
 from ..core.data.correlation import parse_strides
 from ..core.noise_report import NoiseReport, noise_report
 from ..core.io.inputs import image_paths, open_collection
+from ..core.io.bioimageio import read_test_sample
 from ..core.io.model_files import save_model
 from ..core.data.resolution import FACTORS
 from ..core.inference.prediction import check_input
@@ -514,7 +515,8 @@ class TrainWidget(JobPanel):
             return
         try:
             config, inputs, targets = self._prepare()
-            # a lazy layer's Trainer reads it whole: built in the worker, or napari freezes
+            # a lazy layer's Trainer reads it whole, a collection's samples its files: built in
+            # the worker, or napari freezes
             trainer = None if _lazy(inputs, targets) else Trainer(config, inputs, targets)
         except (ValueError, FileNotFoundError) as err:
             show_error(f"Cannot train: {err}")
@@ -626,20 +628,24 @@ class TrainWidget(JobPanel):
     def export_model_to(self, path: str | Path, **options) -> Path | None:
         """Export :attr:`model` as a bioimage.io package; see :func:`.export.export_package`.
 
-        The input layer becomes the package's test image and cover when it
-        has the model's axes and channels, holds no NaN and is not multiscale. ``options`` are those of the Export dialog:
-        ``authors``, ``license``, ``name``, ``description``. Returns the path
-        written, or None (with a notification).
+        A part of the input layer (:func:`~..core.io.bioimageio.read_test_sample`,
+        the only part read of a lazy or multiscale layer) becomes the
+        package's test image and cover when the layer has the model's axes
+        and channels and that part holds no NaN. ``options`` are those of
+        the Export dialog: ``authors``, ``license``, ``name``,
+        ``description``. Returns the path written, or None (with a
+        notification).
         """
         if self.model is None:
             show_warning("There is no trained model to export yet; train one first.")
             return None
         layer = None if self._from_files() else self.input_layer.layer()
         axes = self.model.config.data.axes
-        fits = layer is not None and not layer.multiscale and np.ndim(layer.data) == len(axes)
-        sample = image_data(layer) if fits and layer.rgb == axes.endswith("C") else None
-        if sample is not None:
+        data = None if layer is None else image_data(layer, lazy=True)
+        sample = None
+        if data is not None and np.ndim(data) == len(axes) and layer.rgb == axes.endswith("C"):
             try:
+                sample = read_test_sample(self.model, data, axes)
                 check_input(self.model, sample, axes)
             except ValueError:  # another channel count, NaN: the package's own sample instead
                 sample = None
@@ -865,7 +871,7 @@ def _train_in_thread(
 def _read_and_train(
     config: Config, inputs, targets, warm_up: threading.Thread
 ) -> Generator[Trainer | list[TrainingEvent], None, TrainedModel]:
-    """Read lazy ``inputs`` and ``targets`` (None: none) and build their Trainer in a worker; train.
+    """Read lazy ``inputs`` and ``targets`` (None: none), or open a collection, in a worker; train.
 
     Yields the Trainer first, for the widget to stop it, then lists of
     events as :func:`_train_in_thread`; returns the best model. A failure to
@@ -874,7 +880,9 @@ def _read_and_train(
     without a signal, leaving the widget busy.
     """
     try:
-        trainer = Trainer(config, np.asarray(inputs), None if targets is None else np.asarray(targets))
+        if not isinstance(inputs, ImageCollection):
+            inputs = np.asarray(inputs)
+        trainer = Trainer(config, inputs, None if targets is None else np.asarray(targets))
     except Exception as err:
         raise InputError(str(err) or type(err).__name__) from err
     yield trainer
@@ -890,9 +898,9 @@ def _trained(
 
 
 def _lazy(inputs: np.ndarray | ImageCollection, targets: np.ndarray | None) -> bool:
-    """Whether ``inputs`` or ``targets`` is a layer's lazy (dask, zarr) array, unread."""
+    """Whether ``inputs`` or ``targets`` is read by its Trainer: a lazy layer's array or files."""
     arrays = (inputs,) if targets is None else (inputs, targets)
-    return not all(isinstance(array, (np.ndarray, ImageCollection)) for array in arrays)
+    return not all(isinstance(array, np.ndarray) for array in arrays)
 
 
 def batched_events(

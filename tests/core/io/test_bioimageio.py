@@ -39,6 +39,7 @@ from napari_autoencoders.core.io.bioimageio import (
     architecture_source,
     export_bioimageio,
     load_bioimageio,
+    read_test_sample,
 )
 from napari_autoencoders.core.io.foreign_packages import PackageNetwork
 from napari_autoencoders.core.io.model_files import ModelFileError, load_model
@@ -262,6 +263,23 @@ def test_a_dense_model_tests_a_crop_of_its_input_size(tmp_path):
     path = export_bioimageio(model, tmp_path / "m.zip", authors=["A"], sample=sample)
     test_input = read_array(path, "test_input.npy")
     np.testing.assert_array_equal(test_input[0, 0], sample[12:28, 12:28])
+
+
+def test_only_the_test_part_of_a_lazy_sample_is_read():
+    da = pytest.importorskip("dask.array")
+    read = []
+
+    def record(block, block_info=None):
+        if block_info:  # None while dask guesses the output's type
+            read.append(block_info[0]["chunk-location"])
+        return block
+
+    stack = np.random.default_rng(0).random((3, 600, 600), dtype=np.float32)
+    lazy = da.from_array(stack, chunks=(1, 100, 100)).map_blocks(record, dtype=np.float32)
+    part = read_test_sample(make_model(), lazy, "SYX")
+
+    np.testing.assert_array_equal(part, stack[:1, 172:428, 172:428])  # 256 about the centre
+    assert sorted(set(read)) == [(0, row, col) for row in range(1, 5) for col in range(1, 5)]
 
 
 def test_a_small_sample_is_mirrored_out_to_the_least_input(tmp_path):

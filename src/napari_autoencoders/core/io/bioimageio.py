@@ -320,9 +320,9 @@ def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None
     rules = _axis_rules(mconfig)
     if sample is None:
         return _synthetic_input(model, rules)
-    sample = np.asarray(sample)
-    check_image(sample, "the sample")  # NaN or complex test tensors would be shipped
     axes = check_axes(axes or model.config.data.axes, np.ndim(sample))
+    sample = read_test_sample(model, sample, axes)
+    check_image(sample, "the sample")  # NaN or complex test tensors would be shipped
     blocks, layout = (to_volumes if mconfig.spatial_dims == 3 else to_planes)(sample, axes)
     if layout.channels != mconfig.in_channels:
         raise ValueError(
@@ -341,6 +341,43 @@ def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None
     starts = [(size - side) // 2 for size, side in zip(block.shape[1:], sides)]
     crop = tuple(slice(start, start + side) for start, side in zip(starts, sides))
     return np.ascontiguousarray(block[(None, slice(None), *crop)])
+
+
+def read_test_sample(model: TrainedModel, sample, axes: str | None = None) -> np.ndarray:
+    """Read the part of ``sample`` that a package's test input is cut from.
+
+    Parameters
+    ----------
+    model : TrainedModel
+        The model to export.
+    sample : ndarray or array-like
+        An image like the training data, with axes ``axes`` (default: the
+        model's training axes); a lazy (dask, zarr) array is read only in
+        the part returned.
+    axes : str, optional
+        The sample's axes.
+
+    Returns
+    -------
+    ndarray
+        The sample's first plane (volume, for a 3D model), stack axes kept
+        at length 1, cut about its centre to at most ``MAX_TEST_SIDE`` (or the
+        model's least input size) along each spatial axis; all channels.
+    """
+    axes = check_axes(axes or model.config.data.axes, np.ndim(sample))
+    spatial = "ZYX"[-model.config.model.spatial_dims:]
+    least = {axis: need for axis, (need, _) in zip(spatial, _axis_rules(model.config.model))}
+    index = []
+    for axis, size in zip(axes, np.shape(sample)):
+        if axis == "C":
+            index.append(slice(None))
+        elif axis in least:
+            side = max(min(size, MAX_TEST_SIDE), least[axis])
+            start = max(0, (size - side) // 2)
+            index.append(slice(start, start + side))
+        else:
+            index.append(slice(0, 1))
+    return np.asarray(sample[tuple(index)])
 
 
 def _synthetic_input(model: TrainedModel, rules: list[tuple[int, int]]) -> np.ndarray:
