@@ -234,8 +234,8 @@ def test_zarr_input_and_output_are_read_and_written_tile_by_tile(tmp_path, axes,
     stored[:] = image
     lazy = CountingArray(stored)
     out = zarr.create_array(str(tmp_path / "out.zarr"), shape=shape, chunks=(64,) * 3, dtype="f4")
-    predict(model, lazy, tile=64, overlap=16, out=out)
-    np.testing.assert_allclose(out[:], predict(model, image, tile=64, overlap=16), atol=1e-5)
+    predict(model, lazy, tile=64, overlap=16, ensemble=False, out=out)
+    np.testing.assert_allclose(out[:], predict(model, image, tile=64, overlap=16, ensemble=False), atol=1e-5)
     assert max(lazy.reads) <= 64 * 64 * channels  # one tile at a time
 
 
@@ -272,11 +272,12 @@ def test_a_chunked_input_decodes_each_chunk_once_per_row_of_tiles():
     model = untrained_model()
     image = image_of((128, 192))
     chunked = ChunkedInput(image, (64, 64))
-    result = predict(model, chunked, tile=32, overlap=8)
-    np.testing.assert_allclose(result, predict(model, image, tile=32, overlap=8), atol=1e-6)
+    options = {"tile": 32, "overlap": 8, "ensemble": False}
+    result = predict(model, chunked, **options)
+    np.testing.assert_allclose(result, predict(model, image, **options), atol=1e-6)
     assert len(chunked.reads) == 6  # each of the 2 x 3 chunks once, not once per tile
     location = [(60, 100), (0, 64)]
-    block = predict_block(model, ChunkedInput(image, (64, 64)), location, axes="YX", tile=32, overlap=8)
+    block = predict_block(model, ChunkedInput(image, (64, 64)), location, axes="YX", **options)
     np.testing.assert_allclose(block, result[60:100, :64], atol=1e-5)
 
 
@@ -621,13 +622,13 @@ def test_blocks_computed_apart_replace_the_defects_their_planes_share():
     gain = 0.002
     model = untrained_model(axes="SYX", residual=True, noise_gain=gain, noise_variance=1e-5)
     spoilt = _stack_with_a_shared_defect(gain)
-    expected = predict(model, spoilt, axes="SYX", tile=32, overlap=8, device="cpu")
+    expected = predict(model, spoilt, axes="SYX", tile=32, overlap=8, ensemble=False, device="cpu")
     defects = prediction.shared_defects(model, spoilt, "SYX")
     result = np.zeros_like(expected)
     for y, x in itertools.product(range(0, 40, 13), range(0, 48, 17)):  # blocks cut through tiles
         location = [(0, 8), (y, min(y + 13, 40)), (x, min(x + 17, 48))]
         where = tuple(slice(*span) for span in location)
-        options = dict(axes="SYX", tile=32, overlap=8, defects=defects)
+        options = dict(axes="SYX", tile=32, overlap=8, ensemble=False, defects=defects)
         result[where] = predict_block(model, spoilt, location, **options)
     np.testing.assert_allclose(result, expected, rtol=1e-5, atol=1e-5)
 
@@ -654,8 +655,9 @@ def test_a_dask_input_computes_each_chunk_about_once():
 
     lazy = dask.array.from_array(image, chunks=(64, 64)).map_blocks(record, dtype=image.dtype)
     model = untrained_model()
-    result = predict(model, lazy, tile=16, overlap=4, device="cpu")  # 144 computes before
-    np.testing.assert_allclose(result, predict(model, image, tile=16, overlap=4, device="cpu"), atol=1e-6)
+    options = {"tile": 16, "overlap": 4, "ensemble": False, "device": "cpu"}
+    result = predict(model, lazy, **options)  # 144 computes before
+    np.testing.assert_allclose(result, predict(model, image, **options), atol=1e-6)
     assert len(computed) <= 8 and len(set(computed)) == 4
 
 
@@ -663,8 +665,8 @@ def test_planes_that_share_chunks_are_tiled_side_by_side_each_chunk_decoded_once
     model = untrained_model(axes="SYX")
     image = image_of((7, 256, 96))
     chunked = ChunkedInput(image, (3, 64, 64))  # chunks of 3 planes: planes 0-2, 3-5 and 6
-    result = predict(model, chunked, axes="SYX", tile=32, overlap=8)
-    np.testing.assert_allclose(result, predict(model, image, tile=32, overlap=8), atol=1e-6)
+    result = predict(model, chunked, axes="SYX", tile=32, overlap=8, ensemble=False)
+    np.testing.assert_allclose(result, predict(model, image, tile=32, overlap=8, ensemble=False), atol=1e-6)
     assert len(chunked.reads) == 3 * 4 * 2  # each chunk once, not once per plane (7 x 4 x 2)
 
 
@@ -692,12 +694,12 @@ def test_a_stack_chunked_across_planes_is_written_a_whole_chunk_at_a_time():
     model = untrained_model(axes="SYX")
     image = image_of((5, 150, 90))
     out = StackRecorder(image.shape, (3, 64, 32))
-    predict(model, image, tile=32, overlap=8, out=out)  # a NumPy input: the output decides
+    predict(model, image, tile=32, overlap=8, ensemble=False, out=out)  # a NumPy input: the output decides
     assert out.writes == [
         ((0, 3), (0, 64)), ((0, 3), (64, 128)), ((0, 3), (128, 150)),
         ((3, 5), (0, 64)), ((3, 5), (64, 128)), ((3, 5), (128, 150)),
     ]  # fmt: skip
-    np.testing.assert_array_equal(out.data, predict(model, image, tile=32, overlap=8))
+    np.testing.assert_array_equal(out.data, predict(model, image, tile=32, overlap=8, ensemble=False))
 
 
 def test_a_block_of_planes_that_share_chunks_decodes_each_chunk_once():
@@ -705,8 +707,8 @@ def test_a_block_of_planes_that_share_chunks_decodes_each_chunk_once():
     image = image_of((3, 256, 256))
     chunked = ChunkedInput(image, (3, 32, 64))
     location = [(0, 3), (64, 192), (0, 64)]
-    block = predict_block(model, chunked, location, axes="SYX", tile=32, overlap=8)
-    expected = predict(model, image, tile=32, overlap=8)[:, 64:192, :64]
+    block = predict_block(model, chunked, location, axes="SYX", tile=32, overlap=8, ensemble=False)
+    expected = predict(model, image, tile=32, overlap=8, ensemble=False)[:, 64:192, :64]
     np.testing.assert_allclose(block, expected, atol=1e-5)
     assert len(chunked.reads) == 6 * 2  # the chunks its tiles touch, each once (not per plane)
 
@@ -718,8 +720,8 @@ def test_planes_tiled_side_by_side_for_a_deeper_output_read_each_input_chunk_onc
     image = image_of((4, 256, 96))
     chunked = ChunkedInput(image, (1, 64, 64))  # one plane per chunk; the output's hold four
     out = zarr.create_array(zarr.storage.MemoryStore(), shape=image.shape, chunks=(4, 64, 64), dtype="f4")
-    predict(model, chunked, axes="SYX", tile=32, overlap=8, out=out)
-    np.testing.assert_allclose(out[:], predict(model, image, tile=32, overlap=8), atol=1e-5)
+    predict(model, chunked, axes="SYX", tile=32, overlap=8, ensemble=False, out=out)
+    np.testing.assert_allclose(out[:], predict(model, image, tile=32, overlap=8, ensemble=False), atol=1e-5)
     assert len(chunked.reads) == 4 * 4 * 2  # each chunk once, as one plane at a time read them
 
 
