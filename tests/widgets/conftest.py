@@ -1,3 +1,6 @@
+from unittest.mock import patch
+
+import napari
 import numpy as np
 import pytest
 
@@ -6,10 +9,44 @@ from napari_autoencoders.widgets.session import ModelRegistry
 from napari_autoencoders.widgets.train import TrainWidget
 
 
+#: The name of the app-model application of :func:`module_viewer`.
+MODULE_APP = "napari_autoencoders_tests"
+
+
+@pytest.fixture(scope="module")
+def module_viewer(qapp):
+    """One viewer that a module's tests share: making and closing one took about 1.5 s a test.
+
+    As napari's ``make_napari_viewer``, it holds its own app-model
+    application, whose commands (this plugin's among them) go with it.
+    """
+    from app_model import Application
+    from napari._app_model._app import NapariApplication, _napari_names
+    from napari._qt._qapp_model.qactions import init_qactions
+    from napari.plugins import _initialize_plugins
+
+    app = NapariApplication(MODULE_APP)
+    app.injection_store.namespace = _napari_names
+    try:
+        with patch.object(NapariApplication, "get_app_model", return_value=app):
+            viewer = napari.Viewer(show=False, show_welcome_screen=False)
+            yield viewer
+            with patch.object(viewer.window._qt_window, "_save_current_window_settings"):
+                viewer.close()
+    finally:
+        Application.destroy(MODULE_APP)
+        _initialize_plugins.cache_clear()
+        init_qactions.cache_clear()
+
+
 @pytest.fixture
-def viewer(make_napari_viewer):
-    """A napari viewer of this test's own."""
-    return make_napari_viewer()
+def viewer(module_viewer, qtbot):
+    """The module's viewer, left as new after the test: no layers, no docked widgets."""
+    yield module_viewer
+    module_viewer.window.remove_dock_widget("all")
+    module_viewer.layers.clear()
+    module_viewer.dims.ndisplay = 2
+    qtbot.wait(1)  # Qt deletes the removed widgets
 
 
 @pytest.fixture

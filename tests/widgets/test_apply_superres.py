@@ -30,9 +30,8 @@ def check_overlay(source, result, factor):
 
 @pytest.mark.parametrize("factor", [2, 3, 4])
 def test_apply_widget_adds_a_super_resolved_layer_over_the_input(
-    qtbot, make_napari_viewer, registry, make_noisy, notifications, factor
+    qtbot, viewer, registry, make_noisy, notifications, factor
 ):
-    viewer = make_napari_viewer()
     image = make_noisy((24, 20))
     name = registry.add(tiny_upscaler(make_noisy((40, 40)), factor=factor), "upscaler")
     cells = viewer.add_image(image, name="cells", scale=(2, 3), translate=(5, -7), metadata={"a": 1})
@@ -75,11 +74,10 @@ def test_rgb_layers_have_no_colour_dimension(make_noisy):
 
 @pytest.mark.parametrize("ticked", [True, False])
 def test_the_orientation_average_box_chooses_the_ensemble(
-    qtbot, make_napari_viewer, registry, make_noisy, notifications, ticked
+    qtbot, viewer, registry, make_noisy, notifications, ticked
 ):
     import torch
 
-    viewer = make_napari_viewer()
     image = make_noisy((24, 20))
     model = tiny_upscaler(make_noisy((40, 40)), factor=2)
     torch.nn.init.normal_(model.network.tail.weight, std=0.1)  # not equivariant

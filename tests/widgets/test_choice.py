@@ -31,9 +31,9 @@ def model():
 
 
 @pytest.mark.parametrize("widget_class", CHOOSERS, ids=lambda cls: cls.__name__)
-def test_a_newly_added_model_is_chosen(make_napari_viewer, registry, model, widget_class):
+def test_a_newly_added_model_is_chosen(viewer, registry, model, widget_class):
     registry.add(model, "old")
-    widget = widget_class(make_napari_viewer(), registry=registry)
+    widget = widget_class(viewer, registry=registry)
     assert widget.model_choice.currentText() == "old #1"
     widget.model_choice.setCurrentText("old #1")
 
@@ -45,16 +45,16 @@ def test_a_newly_added_model_is_chosen(make_napari_viewer, registry, model, widg
 
 
 @pytest.mark.parametrize("widget_class", CHOOSERS, ids=lambda cls: cls.__name__)
-def test_a_widget_opened_later_chooses_the_newest_model(make_napari_viewer, registry, model,
+def test_a_widget_opened_later_chooses_the_newest_model(viewer, registry, model,
                                                         widget_class):
     registry.add(model, "first")
     registry.add(model, "second")
-    widget = widget_class(make_napari_viewer(), registry=registry)
+    widget = widget_class(viewer, registry=registry)
     assert widget.model_choice.currentText() == "second #2"
 
 
-def test_a_deleted_widget_does_not_break_the_registry(make_napari_viewer, registry, model, qtbot):
-    widget = ApplyWidget(make_napari_viewer(), registry=registry)
+def test_a_deleted_widget_does_not_break_the_registry(viewer, registry, model, qtbot):
+    widget = ApplyWidget(viewer, registry=registry)
     widget.deleteLater()
     qtbot.wait(10)  # the deletion runs in the event loop
     registry.add(model, "after")  # would raise if the deleted combo box were still connected
@@ -63,7 +63,7 @@ def test_a_deleted_widget_does_not_break_the_registry(make_napari_viewer, regist
 
 @pytest.mark.parametrize("answer", ["Yes", "No"])
 def test_a_package_runs_its_own_code_only_if_the_user_allows_it(
-    make_napari_viewer, registry, model, notifications, monkeypatch, answer
+    viewer, registry, model, notifications, monkeypatch, answer
 ):
     def load(path, *, run_package_code=False):
         if not run_package_code:
@@ -78,7 +78,7 @@ def test_a_package_runs_its_own_code_only_if_the_user_allows_it(
 
     monkeypatch.setattr(choice, "load_model", load)
     monkeypatch.setattr(QMessageBox, "question", question)
-    widget = ApplyWidget(make_napari_viewer(), registry=registry)
+    widget = ApplyWidget(viewer, registry=registry)
     name = widget.load_model_from("theirs.zip")
 
     assert len(asked) == 1 and "running Python code" in asked[0]

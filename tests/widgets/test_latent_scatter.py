@@ -38,8 +38,7 @@ def messages(monkeypatch):
 
 
 @pytest.fixture
-def widget(make_napari_viewer, registry, encoder):
-    viewer = make_napari_viewer()
+def widget(viewer, registry, encoder):
     registry.add(encoder, "tiny encoder")
     widget = LatentWidget(viewer, registry=registry)
     viewer.window.add_dock_widget(widget)
@@ -134,7 +133,7 @@ def test_a_stack_of_the_selection_comes_from_the_shown_scatters_layer(qtbot, wid
     np.testing.assert_array_equal(viewer.layers["first selection (2)"].data, first.data[[1, 4]])
 
 
-def test_a_stack_of_a_selection_of_channels_keeps_them_as_an_axis(qtbot, make_napari_viewer, registry):
+def test_a_stack_of_a_selection_of_channels_keeps_them_as_an_axis(qtbot, viewer, registry):
     config = Config(
         model=ModelConfig(architecture="autoencoder", depth=1, width=8, latent_dim=3, input_size=SIZE),
         data=DataConfig(axes="SCYX", patch_size=SIZE, batch_size=2),
@@ -142,7 +141,6 @@ def test_a_stack_of_a_selection_of_channels_keeps_them_as_an_axis(qtbot, make_na
     )
     data = np.random.default_rng(0).random((12, 2, SIZE, SIZE), dtype=np.float32)
     registry.add(fit(config, data), "two channels")
-    viewer = make_napari_viewer()
     widget = LatentWidget(viewer, registry=registry)
     viewer.window.add_dock_widget(widget)
     viewer.add_image(data, name="pairs", scale=(1, 1, 0.5, 0.25))
@@ -278,12 +276,11 @@ def test_a_diverged_training_on_objects_keeps_its_best_validated_model(
     assert len(registry) == before + 1 and len(widget.model().history) == 1
 
 
-def test_100k_points_make_one_layer_coloured_by_cluster(make_napari_viewer):
+def test_100k_points_make_one_layer_coloured_by_cluster(viewer):
     # how long this blocks napari is measured in bench/responsiveness.py, not here
     from napari_autoencoders.core.latent.encoding import Encoding
     from napari_autoencoders.widgets.scatter import LatentScatter, cluster_colors
 
-    viewer = make_napari_viewer()
     source = viewer.add_image(np.zeros((100_000, 4, 4), np.uint8), name="many")
     rng = np.random.default_rng(0)
     count = 100_000
@@ -441,16 +438,15 @@ def encode(qtbot, widget, layer=None):
     run_and_wait(qtbot, widget, widget.encode)
 
 
-def two_channel_widget(make_napari_viewer, registry):
-    viewer = make_napari_viewer()
+def two_channel_widget(viewer, registry):
     registry.add(tiny(axes="SCYX"), "two channels")
     widget = LatentWidget(viewer, registry=registry)
     viewer.window.add_dock_widget(widget)
     return widget
 
 
-def test_frames_of_a_channel_first_stack_link_to_its_z_slider(qtbot, make_napari_viewer, registry, messages):
-    widget = two_channel_widget(make_napari_viewer, registry)
+def test_frames_of_a_channel_first_stack_link_to_its_z_slider(qtbot, viewer, registry, messages):
+    widget = two_channel_widget(viewer, registry)
     viewer = widget.viewer
     viewer.add_image(np.random.default_rng(0).random((2, 6, SIZE, SIZE), dtype=np.float32), name="cz")
     widget.axes.setText("CZYX")
@@ -462,8 +458,8 @@ def test_frames_of_a_channel_first_stack_link_to_its_z_slider(qtbot, make_napari
     assert viewer.dims.current_step[:2] == (0, 5) and messages["error"] == []
 
 
-def test_tiles_of_a_channel_first_image_map_onto_its_plane(qtbot, make_napari_viewer, registry, messages):
-    widget = two_channel_widget(make_napari_viewer, registry)
+def test_tiles_of_a_channel_first_image_map_onto_its_plane(qtbot, viewer, registry, messages):
+    widget = two_channel_widget(viewer, registry)
     viewer = widget.viewer
     viewer.add_image(np.random.default_rng(0).random((2, 64, 48), dtype=np.float32), name="cyx")
     widget.axes.setText("CYX")

@@ -12,8 +12,8 @@ WIDGETS = [TrainWidget, ApplyWidget, GenerateWidget, LatentWidget]
 
 
 @pytest.mark.parametrize("widget_class", WIDGETS, ids=lambda cls: cls.__name__)
-def test_a_short_dock_scrolls(make_napari_viewer, registry, qtbot, widget_class):
-    widget = widget_class(make_napari_viewer(), registry=registry)
+def test_a_short_dock_scrolls(viewer, registry, qtbot, widget_class):
+    widget = widget_class(viewer, registry=registry)
     qtbot.addWidget(widget)
     assert isinstance(widget.scroll_area, QScrollArea)
     content = widget.scroll_area.widget()
