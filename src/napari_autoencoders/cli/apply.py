@@ -93,7 +93,7 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
         translation = output_translation(image.translation, image.scale, axes, factor)
         destination = atomic_zarr(
             output, shape, chunks=chunks, axes=axes, scale=scale, unit=image.unit,
-            translation=translation,
+            translation=translation, time_unit=image.time_unit,
         )  # fmt: skip
     else:  # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
         destination = atomic_output(output, shape, tiff=writing_options(axes, scale, image.unit))

@@ -48,6 +48,20 @@ def test_ome_zarr_round_trip_keeps_axes_scale_and_chunks(tmp_path):
     np.testing.assert_array_equal(image.array[:], data)
 
 
+def test_ome_zarr_keeps_the_units_of_space_and_time(tmp_path):
+    path = tmp_path / "movie.ome.zarr"
+    units = {"unit": "µm", "time_unit": "ms"}
+    with atomic_zarr(path, (3, 8, 8), chunks=(1, 8, 8), axes="TYX", scale=(40, 2, 2), **units):
+        pass
+    axes = zarr.open_group(str(path)).attrs["multiscales"][0]["axes"]
+    assert [axis.get("unit") for axis in axes] == ["millisecond", "micrometer", "micrometer"]
+    image = read_zarr(path)
+    assert image.unit == "micrometer" and image.time_unit == "millisecond"
+    with atomic_zarr(path, (3, 8, 8), chunks=(1, 8, 8), axes="TYX", scale=(40, 2, 2)):
+        pass
+    assert read_zarr(path).unit is None and read_zarr(path).time_unit is None
+
+
 def test_ome_zarr_0_5_multiscale_reads_the_full_resolution(tmp_path):
     path = tmp_path / "pyramid.ome.zarr"
     group = zarr.open_group(str(path), mode="w", zarr_format=3)

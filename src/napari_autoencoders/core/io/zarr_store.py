@@ -29,9 +29,11 @@ ZARR_SUFFIX = ".zarr"
 #: OME axis names (lower case) and the axis letters of :mod:`~..data.axes`.
 _OME_AXES = {"s": "S", "t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 _OME_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
-#: Units of length as OME-NGFF names them (UDUNITS-2), from ImageJ's and OME-XML's names.
+#: Units of length and time as OME-NGFF names them (UDUNITS-2), from common abbreviations.
 _NGFF_UNITS = {"micron": "micrometer", "µm": "micrometer", "μm": "micrometer", "um": "micrometer",
-               "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter"}  # fmt: skip
+               "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter",
+               "s": "second", "sec": "second", "ms": "millisecond", "min": "minute",
+               "h": "hour"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class LazyImage:
         The unit of the sizes along Y and X, when stored.
     translation : tuple of float or None
         The position of the first pixel's centre along each axis (OME-Zarr).
+    time_unit : str or None
+        The unit of the time axis' step (OME-Zarr), when stored.
     """
 
     array: object
@@ -61,6 +65,7 @@ class LazyImage:
     scale: tuple[float, ...] | None = None
     unit: str | None = None
     translation: tuple[float, ...] | None = None
+    time_unit: str | None = None
 
 
 def _zarr():
@@ -186,9 +191,13 @@ def read_zarr(path: str | os.PathLike) -> LazyImage:
     if len(letters) != len(axes) or not axes:  # an axis we do not know: let the caller say
         letters = None
     scale, translation = _placement(level, image)
-    units = [axis.get("unit") for axis in image.get("axes", []) if isinstance(axis, dict)]
-    unit = next((u for u, name in zip(units, axes) if u and name.lower() in "yx"), None)
-    return LazyImage(node[level["path"]], letters, scale, unit, translation)
+    units = {
+        axis["name"].lower(): axis["unit"]
+        for axis in image.get("axes", [])
+        if isinstance(axis, dict) and axis.get("unit") and isinstance(axis.get("name"), str)
+    }
+    unit = units.get("y") or units.get("x")
+    return LazyImage(node[level["path"]], letters, scale, unit, translation, units.get("t"))
 
 
 def _placement(level: dict, image: dict) -> tuple[tuple | None, tuple | None]:
@@ -296,6 +305,7 @@ def atomic_zarr(
     scale: Sequence[float] | None = None,
     unit: str | None = None,
     translation: Sequence[float] | None = None,
+    time_unit: str | None = None,
 ) -> Iterator[object]:
     """Yield a zarr array to fill; it becomes the store ``path`` only if the block succeeds.
 
@@ -323,6 +333,8 @@ def atomic_zarr(
         The unit of the space axes' sizes (OME-Zarr only).
     translation : sequence of float, optional
         The first pixel's position along each axis (OME-Zarr only).
+    time_unit : str, optional
+        The unit of the time axis' step (OME-Zarr only).
 
     Raises
     ------
@@ -346,7 +358,8 @@ def atomic_zarr(
                 "0", shape=tuple(shape), chunks=chunks, dtype=dtype, chunk_key_encoding=nested
             )
             scale = scale or (1.0,) * len(shape)
-            group.attrs["multiscales"] = [_multiscale(axes, scale, unit, translation)]
+            units = {"space": unit, "time": time_unit}
+            group.attrs["multiscales"] = [_multiscale(axes, scale, units, translation)]
         else:
             array = zarr.create_array(
                 str(temporary), shape=tuple(shape), chunks=chunks, dtype=dtype, fill_value=0
@@ -377,9 +390,9 @@ def check_ome_axes(axes: str | None, ndim: int) -> None:
 
 
 def _multiscale(
-    axes: str, scale: Sequence[float], unit: str | None, translation: Sequence[float] | None
+    axes: str, scale: Sequence[float], units: dict, translation: Sequence[float] | None
 ) -> dict:
-    """OME-NGFF 0.4 metadata of a one-level image."""
+    """OME-NGFF 0.4 metadata of a one-level image; ``units`` of the axis types ("space", "time")."""
     transforms = [{"type": "scale", "scale": list(scale)}]
     if translation is not None:
         transforms.append({"type": "translation", "translation": list(translation)})
@@ -389,16 +402,17 @@ def _multiscale(
             {
                 "name": letter.lower(),
                 **({"type": _OME_TYPES[letter]} if letter in _OME_TYPES else {}),
-                **(
-                    {"unit": _NGFF_UNITS.get(unit, unit)}
-                    if unit and _OME_TYPES.get(letter) == "space"
-                    else {}
-                ),
+                **_axis_unit(units.get(_OME_TYPES.get(letter))),
             }
             for letter in axes
         ],
         "datasets": [{"path": "0", "coordinateTransformations": transforms}],
     }
+
+
+def _axis_unit(unit: str | None) -> dict:
+    """An OME-NGFF axis' ``unit`` entry ({} without one), in NGFF's spelling ("micrometer")."""
+    return {"unit": _NGFF_UNITS.get(unit, unit)} if unit else {}
 
 
 def _replace_folder(source: Path, destination: Path) -> None:
