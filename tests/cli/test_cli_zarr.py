@@ -49,20 +49,20 @@ def stack(shape=(2, 256, 256)):
 
 
 def test_ome_zarr_in_and_out_keep_axes_chunks_and_pixel_sizes(tmp_path, model_path):
-    image = stack()
+    image = stack()[None]  # one time point of two planes
     source, result = tmp_path / "in.ome.zarr", tmp_path / "out.ome.zarr"
-    placed = dict(scale=(3, 0.2, 0.2), unit="micrometer", translation=(0.0, 10.0, 20.0))
+    placed = dict(scale=(60, 3, 0.2, 0.2), unit="micrometer", translation=(0.0, 0.0, 10.0, 20.0))
     with atomic_zarr(
-        source, image.shape, chunks=(1, 64, 64), axes="TYX", time_unit="second", **placed
+        source, image.shape, chunks=(1, 1, 64, 64), axes="TZYX", time_unit="second", **placed
     ) as out:
         out[:] = image
     assert apply("--model", model_path, "--input", source, "--output", result, *TILES) == 0
     written = read_zarr(result)
-    assert written.axes == "TYX" and written.scale == (3.0, 0.2, 0.2)
-    assert written.unit == "micrometer" and written.translation == (0.0, 10.0, 20.0)
+    assert written.axes == "TZYX" and written.scale == (60.0, 3.0, 0.2, 0.2)
+    assert written.unit == "micrometer" and written.translation == (0.0, 0.0, 10.0, 20.0)
     assert written.time_unit == "second"
-    assert written.array.chunks == (1, 64, 64)
-    expected = predict(load_model(model_path), image, axes="TYX", tile=64, overlap=16, device="cpu")
+    assert written.array.chunks == (1, 1, 64, 64)
+    expected = predict(load_model(model_path), image, axes="TZYX", tile=64, overlap=16, device="cpu")
     np.testing.assert_allclose(written.array[:], expected, atol=1e-5)
 
 

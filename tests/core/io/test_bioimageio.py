@@ -280,6 +280,8 @@ def test_only_the_test_part_of_a_lazy_sample_is_read():
 
     np.testing.assert_array_equal(part, stack[:1, 172:428, 172:428])  # 256 about the centre
     assert sorted(set(read)) == [(0, row, col) for row in range(1, 5) for col in range(1, 5)]
+    nested = read_test_sample(make_model(), stack[:, :40, :50].tolist(), "SYX")  # a list too
+    np.testing.assert_array_equal(nested, stack[:1, :40, :50])
 
 
 def test_a_small_sample_is_mirrored_out_to_the_least_input(tmp_path):

@@ -50,13 +50,13 @@ def test_ome_zarr_round_trip_keeps_axes_scale_and_chunks(tmp_path):
 
 def test_ome_zarr_keeps_the_units_of_space_and_time(tmp_path):
     path = tmp_path / "movie.ome.zarr"
-    units = {"unit": "µm", "time_unit": "ms"}
+    units = {"unit": "m", "time_unit": "min"}  # "m" is a metre, on a space axis only
     with atomic_zarr(path, (3, 8, 8), chunks=(1, 8, 8), axes="TYX", scale=(40, 2, 2), **units):
         pass
     axes = zarr.open_group(str(path)).attrs["multiscales"][0]["axes"]
-    assert [axis.get("unit") for axis in axes] == ["millisecond", "micrometer", "micrometer"]
+    assert [axis.get("unit") for axis in axes] == ["minute", "meter", "meter"]
     image = read_zarr(path)
-    assert image.unit == "micrometer" and image.time_unit == "millisecond"
+    assert image.unit == "meter" and image.time_unit == "minute"
     with atomic_zarr(path, (3, 8, 8), chunks=(1, 8, 8), axes="TYX", scale=(40, 2, 2)):
         pass
     assert read_zarr(path).unit is None and read_zarr(path).time_unit is None

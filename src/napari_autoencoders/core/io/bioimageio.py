@@ -364,6 +364,8 @@ def read_test_sample(model: TrainedModel, sample, axes: str | None = None) -> np
         at length 1, cut about its centre to at most ``MAX_TEST_SIDE`` (or the
         model's least input size) along each spatial axis; all channels.
     """
+    if not hasattr(sample, "shape"):  # a nested list, say
+        sample = np.asarray(sample)
     axes = check_axes(axes or model.config.data.axes, np.ndim(sample))
     spatial = "ZYX"[-model.config.model.spatial_dims:]
     least = {axis: need for axis, (need, _) in zip(spatial, _axis_rules(model.config.model))}

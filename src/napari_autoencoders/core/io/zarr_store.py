@@ -29,11 +29,13 @@ ZARR_SUFFIX = ".zarr"
 #: OME axis names (lower case) and the axis letters of :mod:`~..data.axes`.
 _OME_AXES = {"s": "S", "t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 _OME_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
-#: Units of length and time as OME-NGFF names them (UDUNITS-2), from common abbreviations.
-_NGFF_UNITS = {"micron": "micrometer", "µm": "micrometer", "μm": "micrometer", "um": "micrometer",
-               "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter",
-               "s": "second", "sec": "second", "ms": "millisecond", "min": "minute",
-               "h": "hour"}  # fmt: skip
+#: Units of length and of time, by axis type, as OME-NGFF names them (UDUNITS-2), from
+#: ImageJ's, OME-XML's and common abbreviations.
+_NGFF_UNITS = {
+    "space": {"micron": "micrometer", "µm": "micrometer", "μm": "micrometer", "um": "micrometer",
+              "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter"},
+    "time": {"s": "second", "sec": "second", "ms": "millisecond", "min": "minute", "h": "hour"},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -402,7 +404,7 @@ def _multiscale(
             {
                 "name": letter.lower(),
                 **({"type": _OME_TYPES[letter]} if letter in _OME_TYPES else {}),
-                **_axis_unit(units.get(_OME_TYPES.get(letter))),
+                **_axis_unit(_OME_TYPES.get(letter), units),
             }
             for letter in axes
         ],
@@ -410,9 +412,13 @@ def _multiscale(
     }
 
 
-def _axis_unit(unit: str | None) -> dict:
-    """An OME-NGFF axis' ``unit`` entry ({} without one), in NGFF's spelling ("micrometer")."""
-    return {"unit": _NGFF_UNITS.get(unit, unit)} if unit else {}
+def _axis_unit(kind: str | None, units: dict) -> dict:
+    """The ``unit`` entry of an OME-NGFF axis of type ``kind`` ({} without one), in NGFF's names.
+
+    ``units`` maps axis types ("space", "time") to units.
+    """
+    unit = units.get(kind)
+    return {"unit": _NGFF_UNITS[kind].get(unit, unit)} if unit else {}
 
 
 def _replace_folder(source: Path, destination: Path) -> None:
