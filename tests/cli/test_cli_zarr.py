@@ -245,11 +245,13 @@ def test_lower_case_axes_keep_the_outputs_axes_and_pixel_sizes(tmp_path, model_p
 
     source = tmp_path / "in.tif"
     tifffile.imwrite(source, stack((2, 64, 64)), imagej=True, resolution=(2.0, 2.0),
-                     metadata={"axes": "TYX", "unit": "um"})  # fmt: skip
+                     metadata={"axes": "TYX", "unit": "um", "finterval": 2.0, "tunit": "sec"})  # fmt: skip
     options = ["--input", source, "--axes", "tyx", *TILES]
     assert apply("--model", model_path, *options, "--output", tmp_path / "out.tif") == 0
     layout = read_layout(tmp_path / "out.tif")
-    assert layout.axes == "TYX" and layout.scale[1:] == (0.5, 0.5) and layout.unit is not None
+    assert layout.axes == "TYX" and layout.scale == (2.0, 0.5, 0.5) and layout.unit is not None
+    assert layout.time_unit == "sec"
     assert apply("--model", model_path, *options, "--output", tmp_path / "out.ome.zarr") == 0
     written = read_zarr(tmp_path / "out.ome.zarr")
-    assert written.axes == "TYX" and written.scale == (1.0, 0.5, 0.5)
+    assert written.axes == "TYX" and written.scale == (2.0, 0.5, 0.5)
+    assert written.time_unit == "second"

@@ -96,7 +96,8 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
             translation=translation, time_unit=image.time_unit,
         )  # fmt: skip
     else:  # written tile by tile into a map of a temporary file (PNG: an array, written at the end)
-        destination = atomic_output(output, shape, tiff=writing_options(axes, scale, image.unit))
+        tiff = writing_options(axes, scale, image.unit, image.time_unit)
+        destination = atomic_output(output, shape, tiff=tiff)
     options = {"axes": axes, "tile": args.tile, "overlap": args.overlap}
     options.update(batch_size=args.batch_size, device=args.device or "auto", ensemble=args.ensemble)
     with destination as out:

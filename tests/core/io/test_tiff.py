@@ -23,6 +23,20 @@ def test_an_ome_tiff_gives_its_axes_and_physical_sizes(tmp_path):
     assert read_layout(path) == TiffLayout("CYX", (1.0, 0.25, 0.5), "µm")
 
 
+@pytest.mark.parametrize(
+    ("axes", "unit", "default_time_unit"),
+    [("TYX", "micron", None), ("CTYX", "µm", "s")],  # ImageJ's order; OME-TIFF's seconds
+)
+def test_a_time_step_is_written_and_read_with_its_unit(tmp_path, axes, unit, default_time_unit):
+    path = tmp_path / "movie.tif"
+    scale = tuple({"T": 2.5, "Y": 0.25, "X": 0.5}.get(a, 1.0) for a in axes)
+    data = np.zeros([{"C": 2, "T": 3}.get(a, 16) for a in axes], np.float32)
+    tifffile.imwrite(path, data, **writing_options(axes, scale, "µm", "millisecond"))
+    assert read_layout(path) == TiffLayout(axes, scale, unit, "ms")
+    tifffile.imwrite(path, data, **writing_options(axes, scale, "µm"))
+    assert read_layout(path) == TiffLayout(axes, scale, unit, default_time_unit)
+
+
 def test_a_plain_tiff_stores_neither_axes_nor_sizes(tmp_path):
     tifffile.imwrite(tmp_path / "plain.tif", np.zeros((5, 16, 20), np.float32))
     assert read_layout(tmp_path / "plain.tif") == TiffLayout()

@@ -1,9 +1,9 @@
-"""What a TIFF file says of its pixels: axes, pixel sizes and their unit, and only one image.
+"""What a TIFF file says of its pixels: axes, pixel sizes, time step, their units, one image.
 
-ImageJ and OME-TIFF files store their axes (``TZCYX`` orders) and the
-physical size of a pixel; the results of ``apply`` keep them (the sizes in Y
-and X divided by a super-resolution factor), written as ImageJ metadata,
-which Fiji and tifffile read back. A plain TIFF stores
+ImageJ and OME-TIFF files store their axes (``TZCYX`` orders), the
+physical size of a pixel and the time between frames; the results of
+``apply`` keep them (the sizes in Y and X divided by a super-resolution
+factor), written as ImageJ metadata, which Fiji and tifffile read back. A plain TIFF stores
 neither: its axes are guessed, as those of a NumPy file. Results in another
 order of the axes are written as OME-TIFF.
 """
@@ -23,6 +23,14 @@ _IMAGEJ_UNITS = {"µm": "micron", "μm": "micron", "um": "micron", "micrometer":
 _OME_UNITS = {"micron": "µm", "um": "µm", "micrometer": "µm", "nanometer": "nm",
               "millimeter": "mm", "centimeter": "cm", "meter": "m"}  # fmt: skip
 
+#: Units of time as ImageJ names them (its "tunit"), from OME-XML's and OME-NGFF's names.
+_IMAGEJ_TIME_UNITS = {"s": "sec", "second": "sec", "millisecond": "ms", "minute": "min",
+                      "hour": "h", "µs": "us", "microsecond": "us"}  # fmt: skip
+
+#: Units of time as OME-XML names them, from ImageJ's and OME-NGFF's names.
+_OME_TIME_UNITS = {"sec": "s", "second": "s", "millisecond": "ms", "minute": "min",
+                   "hour": "h", "us": "µs", "microsecond": "µs"}  # fmt: skip
+
 #: tifffile's axis letters (ImageJ, OME) as ours; ``S`` is tifffile's samples (RGB), our ``C``.
 _AXES = {"T": "T", "Z": "Z", "C": "C", "S": "C", "Y": "Y", "X": "X", "I": "S", "Q": "S"}
 
@@ -36,14 +44,18 @@ class TiffLayout:
     axes : str or None
         Our axis letters (``"ZCYX"``, ``"SYX"``...), from ImageJ or OME metadata.
     scale : tuple of float or None
-        The physical size of a pixel along each axis (1 on C, S and T).
+        The physical size of a pixel along each axis (1 on C and S), and the
+        time step along T (1 where none is stored).
     unit : str or None
         The unit of the sizes along Y and X, e.g. ``"micron"``.
+    time_unit : str or None
+        The unit of the time step, e.g. ``"sec"``.
     """
 
     axes: str | None = None
     scale: tuple[float, ...] | None = None
     unit: str | None = None
+    time_unit: str | None = None
 
 
 def read_layout(path: str | os.PathLike) -> TiffLayout:
@@ -66,13 +78,17 @@ def read_layout(path: str | os.PathLike) -> TiffLayout:
         if "?" in axes or len(set(axes)) != len(axes):
             return TiffLayout()
         if tiff.is_imagej:
-            sizes, unit = _imagej_sizes(tiff)
+            (sizes, unit), (step, time_unit) = _imagej_sizes(tiff), _imagej_time(tiff)
         else:
-            sizes, unit = _ome_sizes(tiff)
+            (sizes, unit), (step, time_unit) = _ome_sizes(tiff), _ome_time(tiff)
+    if step is not None and "T" in axes:
+        sizes["T"] = step
+    else:
+        time_unit = None
     if not sizes:
         return TiffLayout(axes)
     scale = tuple(float(sizes.get(letter, 1.0)) for letter in axes)
-    return TiffLayout(axes, scale, unit)
+    return TiffLayout(axes, scale, unit, time_unit)
 
 
 def check_one_series(tiff, path: str | os.PathLike) -> None:
@@ -134,26 +150,48 @@ def _ome_sizes(tiff) -> tuple[dict[str, float], str | None]:
     return sizes, pixels.get("PhysicalSizeXUnit", "µm") if sizes else None
 
 
+def _imagej_time(tiff) -> tuple[float | None, str | None]:
+    """The time step between frames and its unit, from ImageJ's description (None: none)."""
+    metadata = tiff.imagej_metadata or {}
+    step = metadata.get("finterval")
+    return (float(step), metadata.get("tunit")) if _is_size(step) else (None, None)
+
+
+def _ome_time(tiff) -> tuple[float | None, str | None]:
+    """The time step between frames and its unit, from the OME-XML's first image."""
+    import tifffile
+
+    try:
+        image = tifffile.xml2dict(tiff.ome_metadata)["OME"]["Image"]
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    pixels = (image[0] if isinstance(image, list) else image).get("Pixels", {})
+    step = pixels.get("TimeIncrement")
+    return (float(step), pixels.get("TimeIncrementUnit", "s")) if _is_size(step) else (None, None)
+
+
 def _is_size(value: object) -> bool:
     """Whether ``value`` is a pixel size: a finite number above 0."""
     return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
 
 
-def writing_options(axes: str, scale: Sequence[float] | None, unit: str | None) -> dict:
-    """``tifffile.imwrite`` options that store ``axes``, ``scale`` (pixel sizes) and ``unit``.
+def writing_options(
+    axes: str, scale: Sequence[float] | None, unit: str | None, time_unit: str | None = None
+) -> dict:
+    """``tifffile.imwrite`` options that store ``axes``, ``scale`` and the units.
 
     Axes in ImageJ's order (of ``TZCYX``) are written as an ImageJ hyperstack
-    with its unit and Z spacing, which Fiji reads; other orders of those
-    letters and ``S`` (a stack), ending in YX, as an OME-TIFF; any other
-    order (channels last) with neither: resolution tags alone would be read
-    in inches.
+    with its unit, Z spacing and frame interval, which Fiji reads; other
+    orders of those letters and ``S`` (a stack), ending in YX, as an
+    OME-TIFF; any other order (channels last) with neither: resolution tags
+    alone would be read in inches. ``scale`` holds the pixel sizes and, on
+    T, the time step, whose unit is ``time_unit``.
     """
     sizes = dict(zip(axes, scale)) if scale is not None else {}
     if _imagej_order(axes):
-        metadata = {"axes": axes}
+        metadata = {"axes": axes, **_imagej_time_metadata(sizes, time_unit)}
         if unit and sizes:
-            unit = _IMAGEJ_UNITS.get(unit, unit)
-            metadata["unit"] = unit.encode("ascii", "backslashreplace").decode()
+            metadata["unit"] = _ascii(_IMAGEJ_UNITS.get(unit, unit))
         if "Z" in sizes:
             metadata["spacing"] = sizes["Z"]
         options = {"imagej": True, "metadata": metadata}
@@ -167,8 +205,27 @@ def writing_options(axes: str, scale: Sequence[float] | None, unit: str | None) 
                 metadata[f"PhysicalSize{letter}"] = sizes[letter]
                 if unit:
                     metadata[f"PhysicalSize{letter}Unit"] = _OME_UNITS.get(unit, unit)
+        if sizes.get("T", 1.0) != 1.0 or (time_unit and "T" in sizes):
+            metadata["TimeIncrement"] = sizes["T"]
+            if time_unit:
+                metadata["TimeIncrementUnit"] = _OME_TIME_UNITS.get(time_unit, time_unit)
         return {"ome": True, "metadata": metadata}
     return {}
+
+
+def _imagej_time_metadata(sizes: dict[str, float], time_unit: str | None) -> dict:
+    """ImageJ's frame interval and its unit for the time step ``sizes["T"]``, where one is known."""
+    if sizes.get("T", 1.0) == 1.0 and not (time_unit and "T" in sizes):
+        return {}
+    metadata = {"finterval": sizes["T"]}
+    if time_unit:
+        metadata["tunit"] = _ascii(_IMAGEJ_TIME_UNITS.get(time_unit, time_unit))
+    return metadata
+
+
+def _ascii(text: str) -> str:
+    """``text`` as ASCII, other characters escaped (ImageJ's description is ASCII)."""
+    return text.encode("ascii", "backslashreplace").decode()
 def _imagej_order(axes: str) -> bool:
     """Whether ``axes`` are some of ImageJ's ``TZCYX``, in its order, ending in YX."""
     order = "TZCYX"

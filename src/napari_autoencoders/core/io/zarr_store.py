@@ -34,7 +34,8 @@ _OME_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "spa
 _NGFF_UNITS = {
     "space": {"micron": "micrometer", "µm": "micrometer", "μm": "micrometer", "um": "micrometer",
               "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter"},
-    "time": {"s": "second", "sec": "second", "ms": "millisecond", "min": "minute", "h": "hour"},
+    "time": {"s": "second", "sec": "second", "ms": "millisecond", "min": "minute", "h": "hour",
+             "us": "microsecond", "µs": "microsecond"},
 }  # fmt: skip
 
 
@@ -59,7 +60,7 @@ class LazyImage:
     translation : tuple of float or None
         The position of the first pixel's centre along each axis (OME-Zarr).
     time_unit : str or None
-        The unit of the time axis' step (OME-Zarr), when stored.
+        The unit of the time axis' step (OME-Zarr, ImageJ or OME-TIFF), when stored.
     """
 
     array: object
@@ -109,7 +110,9 @@ def open_image(path: str | os.PathLike) -> LazyImage:
         tiled = _tiff_as_zarr(path)
         array = read_image(path, mmap=True) if tiled is None else tiled  # says what is wrong
         layout = read_layout(path)  # ImageJ's or OME's axes and pixel sizes, else none
-        return LazyImage(array, layout.axes, layout.scale, layout.unit)
+        return LazyImage(
+            array, layout.axes, layout.scale, layout.unit, time_unit=layout.time_unit
+        )
     return LazyImage(read_image(path, mmap=True))
 
 
