@@ -216,6 +216,10 @@ def test_inputs_whose_results_share_a_name_are_refused_before_writing(tmp_path, 
     assert apply("--model", model_path, "--input", inputs, "--output", output) != 0
     assert "the results of a.npy and a.npz would all be written to 'a.npy'" in capsys.readouterr().err
     assert not output.exists()
+    (inputs / "a.npz").rename(inputs / "A.npz")  # A.npy and a.npy: one file on macOS, Windows
+    assert apply("--model", model_path, "--input", inputs, "--output", output) != 0
+    assert "written to 'A.npy' and 'a.npy', one file where" in capsys.readouterr().err
+    assert not output.exists()
 
 
 def test_a_stack_stored_as_channels_is_read_as_planes_by_a_grey_model(tmp_path, model_path, capsys):

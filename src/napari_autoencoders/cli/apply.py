@@ -126,7 +126,8 @@ def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tupl
     become ``.npy`` files and PNG images ``.tif`` files, which keep the
     float values of a prediction, and with ``zarr_outputs`` every output is
     a ``.zarr`` store. Two inputs whose results would take one name (``a.png``
-    and ``a.tif``) are refused before anything is written.
+    and ``a.tif``), or names that differ in case only (one file on macOS and
+    Windows), are refused before anything is written.
     """
     if not names_many(pattern):
         return [(Path(pattern), Path(output))]
@@ -144,13 +145,17 @@ def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tupl
     jobs = [(image, folder / _output_name(image, zarr_outputs)) for image in images]
     sources = collections.defaultdict(list)
     for image, result in jobs:
-        sources[result.name].append(image.name)
-    if clashes := {name: found for name, found in sources.items() if len(found) > 1}:
-        name, found = next(iter(clashes.items()))
+        sources[result.name.casefold()].append((image.name, result.name))
+    if clashes := [found for found in sources.values() if len(found) > 1]:
+        found = clashes[0]
+        results = sorted({result for _, result in found})
+        target = " and ".join(map(repr, results))
+        if len(results) > 1:
+            target += ", one file where letter case is ignored (macOS, Windows)"
         raise ValueError(
-            f"the results of {' and '.join(found)} would all be written to {name!r} in "
-            f"{output!r} ({len(clashes)} such name(s)); apply them in separate runs, with "
-            "other --output folders."
+            f"the results of {' and '.join(image for image, _ in found)} would all be "
+            f"written to {target} in {output!r} ({len(clashes)} such name(s)); apply them in "
+            "separate runs, with other --output folders."
         )
     folder.mkdir(exist_ok=True)
     return jobs
