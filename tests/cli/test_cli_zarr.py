@@ -218,8 +218,12 @@ def test_inputs_whose_results_share_a_name_are_refused_before_writing(tmp_path, 
     assert not output.exists()
     (inputs / "a.npz").rename(inputs / "A.npz")  # A.npy and a.npy: one file on macOS, Windows
     assert apply("--model", model_path, "--input", inputs, "--output", output) != 0
-    assert "written to 'A.npy' and 'a.npy', one file where" in capsys.readouterr().err
+    assert "written to 'A.npy' and 'a.npy', one file on macOS" in capsys.readouterr().err
     assert not output.exists()
+    (inputs / "A.npz").rename(inputs / "cafe\u0301.npz")  # é decomposed, as macOS stores it
+    (inputs / "a.npy").rename(inputs / "caf\u00e9.npy")
+    assert apply("--model", model_path, "--input", inputs, "--output", output) != 0
+    assert "one file on macOS" in capsys.readouterr().err and not output.exists()
 
 
 def test_a_stack_stored_as_channels_is_read_as_planes_by_a_grey_model(tmp_path, model_path, capsys):
@@ -259,3 +263,8 @@ def test_lower_case_axes_keep_the_outputs_axes_and_pixel_sizes(tmp_path, model_p
     written = read_zarr(tmp_path / "out.ome.zarr")
     assert written.axes == "TYX" and written.scale == (2.0, 0.5, 0.5)
     assert written.time_unit == "second"
+    tifffile.imwrite(source, stack((2, 64, 64)), imagej=True, resolution=(2.0, 2.0),
+                     metadata={"axes": "ZYX", "unit": "um", "spacing": 3.0})  # fmt: skip
+    assert apply("--model", model_path, *options, "--output", tmp_path / "out.tif") == 0
+    layout = read_layout(tmp_path / "out.tif")  # a Z spacing read as T is no frame interval
+    assert layout.scale == (1.0, 0.5, 0.5) and layout.time_unit is None

@@ -6,6 +6,7 @@ import argparse
 import collections
 import contextlib
 import functools
+import unicodedata
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ..core.io.zarr_store import (
     output_chunks,
     output_scale,
     output_translation,
+    read_as,
 )
 from ..core.io.tiff import writing_options
 from .checks import check_device, input_axes
@@ -82,6 +84,7 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
             f"{image.array.shape} image as {axes!r}"
         )
     axes = check_input(model, image.array, axes)  # upper-cased: the output's metadata uses them
+    image = read_as(image, axes)  # a stored axis named otherwise keeps no size
     if client is not None:
         check_blockwise(model)
     shape, factor = output_shape(model, image.array.shape, axes), model.config.model.factor
@@ -126,8 +129,9 @@ def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tupl
     become ``.npy`` files and PNG images ``.tif`` files, which keep the
     float values of a prediction, and with ``zarr_outputs`` every output is
     a ``.zarr`` store. Two inputs whose results would take one name (``a.png``
-    and ``a.tif``), or names that differ in case only (one file on macOS and
-    Windows), are refused before anything is written.
+    and ``a.tif``), or names that differ only in letter case or in how an
+    accent is composed (one file on macOS and Windows), are refused before
+    anything is written.
     """
     if not names_many(pattern):
         return [(Path(pattern), Path(output))]
@@ -145,13 +149,14 @@ def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tupl
     jobs = [(image, folder / _output_name(image, zarr_outputs)) for image in images]
     sources = collections.defaultdict(list)
     for image, result in jobs:
-        sources[result.name.casefold()].append((image.name, result.name))
+        # as macOS and Windows compare names: letter case, and é composed or not, ignored
+        sources[unicodedata.normalize("NFC", result.name).lower()].append((image.name, result.name))
     if clashes := [found for found in sources.values() if len(found) > 1]:
         found = clashes[0]
         results = sorted({result for _, result in found})
         target = " and ".join(map(repr, results))
         if len(results) > 1:
-            target += ", one file where letter case is ignored (macOS, Windows)"
+            target += ", one file on macOS and Windows"
         raise ValueError(
             f"the results of {' and '.join(image for image, _ in found)} would all be "
             f"written to {target} in {output!r} ({len(clashes)} such name(s)); apply them in "

@@ -37,6 +37,13 @@ def test_a_time_step_is_written_and_read_with_its_unit(tmp_path, axes, unit, def
     assert read_layout(path) == TiffLayout(axes, scale, unit, default_time_unit)
 
 
+def test_a_time_step_alone_writes_no_pixel_size(tmp_path):
+    path = tmp_path / "movie.ome.tif"
+    data, scale = np.zeros((2, 3, 16, 20), np.float32), (1.0, 0.5, 1.0, 1.0)
+    tifffile.imwrite(path, data, **writing_options("CTYX", scale, None, "s"))  # OME: µm by default
+    assert read_layout(path) == TiffLayout("CTYX", scale, None, "s")
+
+
 def test_a_plain_tiff_stores_neither_axes_nor_sizes(tmp_path):
     tifffile.imwrite(tmp_path / "plain.tif", np.zeros((5, 16, 20), np.float32))
     assert read_layout(tmp_path / "plain.tif") == TiffLayout()

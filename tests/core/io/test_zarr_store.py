@@ -7,6 +7,7 @@ import pytest
 import zarr
 
 from napari_autoencoders.core.io.zarr_store import (
+    LazyImage,
     atomic_zarr,
     check_zarr_writable,
     is_ome_zarr,
@@ -15,6 +16,7 @@ from napari_autoencoders.core.io.zarr_store import (
     output_chunks,
     output_scale,
     output_translation,
+    read_as,
     read_zarr,
 )
 
@@ -60,6 +62,16 @@ def test_ome_zarr_keeps_the_units_of_space_and_time(tmp_path):
     with atomic_zarr(path, (3, 8, 8), chunks=(1, 8, 8), axes="TYX", scale=(40, 2, 2)):
         pass
     assert read_zarr(path).unit is None and read_zarr(path).time_unit is None
+
+
+def test_an_axis_read_as_another_keeps_no_size_position_or_time_unit():
+    stack = LazyImage(np.zeros((3, 4, 4)), "ZYX", (3.0, 0.5, 0.5), "um", (7.0, 1.0, 2.0))
+    movie = read_as(stack, "TYX")  # a Z spacing is no frame interval
+    assert movie.axes == "TYX" and movie.scale == (1.0, 0.5, 0.5) and movie.unit == "um"
+    assert movie.translation == (0.0, 1.0, 2.0) and movie.time_unit is None
+    timed = LazyImage(np.zeros((3, 4, 4)), "TYX", (2.0, 0.5, 0.5), time_unit="s")
+    assert read_as(timed, "TYX") is timed and read_as(timed, "ZYX").time_unit is None
+    assert read_as(LazyImage(np.zeros((3, 4, 4))), "TYX").scale is None
 
 
 def test_ome_zarr_0_5_multiscale_reads_the_full_resolution(tmp_path):

@@ -3,9 +3,9 @@
 ImageJ and OME-TIFF files store their axes (``TZCYX`` orders), the
 physical size of a pixel and the time between frames; the results of
 ``apply`` keep them (the sizes in Y and X divided by a super-resolution
-factor), written as ImageJ metadata, which Fiji and tifffile read back. A plain TIFF stores
-neither: its axes are guessed, as those of a NumPy file. Results in another
-order of the axes are written as OME-TIFF.
+factor), written as ImageJ metadata, which Fiji and tifffile read back. A
+plain TIFF stores neither: its axes are guessed, as those of a NumPy file.
+Results in another order of the axes are written as OME-TIFF.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ _OME_UNITS = {"micron": "µm", "um": "µm", "micrometer": "µm", "nanometer": "n
 
 #: Units of time as ImageJ names them (its "tunit"), from OME-XML's and OME-NGFF's names.
 _IMAGEJ_TIME_UNITS = {"s": "sec", "second": "sec", "millisecond": "ms", "minute": "min",
-                      "hour": "h", "µs": "us", "microsecond": "us"}  # fmt: skip
+                      "hour": "h", "µs": "us", "μs": "us", "microsecond": "us",
+                      "nanosecond": "ns", "day": "d"}  # fmt: skip
 
 #: Units of time as OME-XML names them, from ImageJ's and OME-NGFF's names.
 _OME_TIME_UNITS = {"sec": "s", "second": "s", "millisecond": "ms", "minute": "min",
-                   "hour": "h", "us": "µs", "microsecond": "µs"}  # fmt: skip
+                   "hour": "h", "hr": "h", "us": "µs", "μs": "µs", "microsecond": "µs",
+                   "nanosecond": "ns", "day": "d"}  # fmt: skip
 
 #: tifffile's axis letters (ImageJ, OME) as ours; ``S`` is tifffile's samples (RGB), our ``C``.
 _AXES = {"T": "T", "Z": "Z", "C": "C", "S": "C", "Y": "Y", "X": "X", "I": "S", "Q": "S"}
@@ -80,7 +82,8 @@ def read_layout(path: str | os.PathLike) -> TiffLayout:
         if tiff.is_imagej:
             (sizes, unit), (step, time_unit) = _imagej_sizes(tiff), _imagej_time(tiff)
         else:
-            (sizes, unit), (step, time_unit) = _ome_sizes(tiff), _ome_time(tiff)
+            pixels = _ome_pixels(tiff)
+            (sizes, unit), (step, time_unit) = _ome_sizes(pixels), _ome_time(pixels)
     if step is not None and "T" in axes:
         sizes["T"] = step
     else:
@@ -131,15 +134,19 @@ def _imagej_sizes(tiff) -> tuple[dict[str, float], str | None]:
     return sizes, metadata.get("unit")
 
 
-def _ome_sizes(tiff) -> tuple[dict[str, float], str | None]:
-    """Pixel sizes by axis letter from the OME-XML's first image."""
+def _ome_pixels(tiff) -> dict:
+    """The ``Pixels`` element of the OME-XML's first image, as a dict ({} where unreadable)."""
     import tifffile
 
     try:
         image = tifffile.xml2dict(tiff.ome_metadata)["OME"]["Image"]
     except (KeyError, TypeError, ValueError):
-        return {}, None
-    pixels = (image[0] if isinstance(image, list) else image).get("Pixels", {})
+        return {}
+    return (image[0] if isinstance(image, list) else image).get("Pixels", {})
+
+
+def _ome_sizes(pixels: dict) -> tuple[dict[str, float], str | None]:
+    """Pixel sizes by axis letter from an OME-XML ``Pixels`` element (:func:`_ome_pixels`)."""
     sizes = {
         letter: float(pixels[f"PhysicalSize{letter}"])
         for letter in "XYZ"
@@ -157,22 +164,16 @@ def _imagej_time(tiff) -> tuple[float | None, str | None]:
     return (float(step), metadata.get("tunit")) if _is_size(step) else (None, None)
 
 
-def _ome_time(tiff) -> tuple[float | None, str | None]:
-    """The time step between frames and its unit, from the OME-XML's first image."""
-    import tifffile
-
-    try:
-        image = tifffile.xml2dict(tiff.ome_metadata)["OME"]["Image"]
-    except (KeyError, TypeError, ValueError):
-        return None, None
-    pixels = (image[0] if isinstance(image, list) else image).get("Pixels", {})
+def _ome_time(pixels: dict) -> tuple[float | None, str | None]:
+    """The time step between frames and its unit, from an OME-XML ``Pixels`` element."""
     step = pixels.get("TimeIncrement")
     return (float(step), pixels.get("TimeIncrementUnit", "s")) if _is_size(step) else (None, None)
 
 
 def _is_size(value: object) -> bool:
     """Whether ``value`` is a pixel size: a finite number above 0."""
-    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)  # "true" in XML
+    return number and math.isfinite(value) and value > 0
 
 
 def writing_options(
@@ -200,12 +201,14 @@ def writing_options(
         return options
     if axes.endswith("YX") and set(axes) <= set("TZCSYX"):
         metadata = {"axes": axes.replace("S", "Q")}  # tifffile's letter of an unknown axis
-        for letter in "XYZ" if sizes else "":
+        # sizes of 1 without a unit (a time step alone) are none: OME would read micrometres
+        calibrated = bool(unit) or any(sizes.get(letter, 1.0) != 1.0 for letter in "XYZ")
+        for letter in "XYZ" if calibrated else "":
             if letter in sizes:
                 metadata[f"PhysicalSize{letter}"] = sizes[letter]
                 if unit:
                     metadata[f"PhysicalSize{letter}Unit"] = _OME_UNITS.get(unit, unit)
-        if sizes.get("T", 1.0) != 1.0 or (time_unit and "T" in sizes):
+        if _has_time_step(sizes, time_unit):
             metadata["TimeIncrement"] = sizes["T"]
             if time_unit:
                 metadata["TimeIncrementUnit"] = _OME_TIME_UNITS.get(time_unit, time_unit)
@@ -215,7 +218,7 @@ def writing_options(
 
 def _imagej_time_metadata(sizes: dict[str, float], time_unit: str | None) -> dict:
     """ImageJ's frame interval and its unit for the time step ``sizes["T"]``, where one is known."""
-    if sizes.get("T", 1.0) == 1.0 and not (time_unit and "T" in sizes):
+    if not _has_time_step(sizes, time_unit):
         return {}
     metadata = {"finterval": sizes["T"]}
     if time_unit:
@@ -223,9 +226,16 @@ def _imagej_time_metadata(sizes: dict[str, float], time_unit: str | None) -> dic
     return metadata
 
 
+def _has_time_step(sizes: dict[str, float], time_unit: str | None) -> bool:
+    """Whether ``sizes`` has a time step to write: other than 1 (the default), or with a unit."""
+    return "T" in sizes and (sizes["T"] != 1.0 or bool(time_unit))
+
+
 def _ascii(text: str) -> str:
     """``text`` as ASCII, other characters escaped (ImageJ's description is ASCII)."""
     return text.encode("ascii", "backslashreplace").decode()
+
+
 def _imagej_order(axes: str) -> bool:
     """Whether ``axes`` are some of ImageJ's ``TZCYX``, in its order, ending in YX."""
     order = "TZCYX"

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import weakref
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,8 @@ _NGFF_UNITS = {
     "space": {"micron": "micrometer", "µm": "micrometer", "μm": "micrometer", "um": "micrometer",
               "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter"},
     "time": {"s": "second", "sec": "second", "ms": "millisecond", "min": "minute", "h": "hour",
-             "us": "microsecond", "µs": "microsecond"},
+             "hr": "hour", "d": "day", "us": "microsecond", "µs": "microsecond",
+             "μs": "microsecond", "ns": "nanosecond"},
 }  # fmt: skip
 
 
@@ -466,6 +467,27 @@ def output_chunks(
         else:
             chunks.append(chunk)
     return tuple(chunks)
+
+
+def read_as(image: LazyImage, axes: str) -> LazyImage:
+    """``image`` read with ``axes``, which may name its axes otherwise than its metadata.
+
+    Where an axis is named otherwise (``--axes TYX`` for a stored ``ZYX``),
+    its stored size and position do not carry over (size 1, position 0):
+    a Z spacing is no frame interval. The time unit goes with the T axis.
+    """
+    if image.axes is None or image.axes == axes:
+        return image
+    kept = [stored == given for stored, given in zip(image.axes, axes)]
+
+    def carried(values, default):
+        return None if values is None else tuple(v if k else default for v, k in zip(values, kept))
+
+    time_unit = image.time_unit if "T" in axes and kept[axes.index("T")] else None
+    return replace(
+        image, axes=axes, scale=carried(image.scale, 1.0),
+        translation=carried(image.translation, 0.0), time_unit=time_unit,
+    )  # fmt: skip
 
 
 def output_scale(
