@@ -46,7 +46,7 @@ def viewer(module_viewer, qtbot):
     module_viewer.window.remove_dock_widget("all")
     module_viewer.layers.clear()
     module_viewer.dims.ndisplay = 2
-    module_viewer.grid.enabled = False
+    module_viewer.canvas.grid.enabled = False
     qtbot.wait(1)  # Qt deletes the removed widgets
 
 
