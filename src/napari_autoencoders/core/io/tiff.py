@@ -15,23 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: Units of length as ImageJ names them (its description is ASCII).
-_IMAGEJ_UNITS = {"µm": "micron", "μm": "micron", "um": "micron", "micrometer": "micron",
-                 "nanometer": "nm", "millimeter": "mm", "centimeter": "cm", "meter": "m"}  # fmt: skip
-
-#: Units of length as OME-XML names them.
-_OME_UNITS = {"micron": "µm", "um": "µm", "micrometer": "µm", "nanometer": "nm",
-              "millimeter": "mm", "centimeter": "cm", "meter": "m"}  # fmt: skip
-
-#: Units of time as ImageJ names them (its "tunit"), from OME-XML's and OME-NGFF's names.
-_IMAGEJ_TIME_UNITS = {"s": "sec", "second": "sec", "millisecond": "ms", "minute": "min",
-                      "hour": "h", "µs": "us", "μs": "us", "microsecond": "us",
-                      "nanosecond": "ns", "day": "d"}  # fmt: skip
-
-#: Units of time as OME-XML names them, from ImageJ's and OME-NGFF's names.
-_OME_TIME_UNITS = {"sec": "s", "second": "s", "millisecond": "ms", "minute": "min",
-                   "hour": "h", "hr": "h", "us": "µs", "μs": "µs", "microsecond": "µs",
-                   "nanosecond": "ns", "day": "d"}  # fmt: skip
+from .units import spell_unit
 
 #: tifffile's axis letters (ImageJ, OME) as ours; ``S`` is tifffile's samples (RGB), our ``C``.
 _AXES = {"T": "T", "Z": "Z", "C": "C", "S": "C", "Y": "Y", "X": "X", "I": "S", "Q": "S"}
@@ -192,7 +176,7 @@ def writing_options(
     if _imagej_order(axes):
         metadata = {"axes": axes, **_imagej_time_metadata(sizes, time_unit)}
         if unit and sizes:
-            metadata["unit"] = _ascii(_IMAGEJ_UNITS.get(unit, unit))
+            metadata["unit"] = _ascii(spell_unit(unit, "space", "imagej"))
         if "Z" in sizes:
             metadata["spacing"] = sizes["Z"]
         options = {"imagej": True, "metadata": metadata}
@@ -207,11 +191,11 @@ def writing_options(
             if letter in sizes:
                 metadata[f"PhysicalSize{letter}"] = sizes[letter]
                 if unit:
-                    metadata[f"PhysicalSize{letter}Unit"] = _OME_UNITS.get(unit, unit)
+                    metadata[f"PhysicalSize{letter}Unit"] = spell_unit(unit, "space", "ome")
         if _has_time_step(sizes, time_unit):
             metadata["TimeIncrement"] = sizes["T"]
             if time_unit:
-                metadata["TimeIncrementUnit"] = _OME_TIME_UNITS.get(time_unit, time_unit)
+                metadata["TimeIncrementUnit"] = spell_unit(time_unit, "time", "ome")
         return {"ome": True, "metadata": metadata}
     return {}
 
@@ -222,7 +206,7 @@ def _imagej_time_metadata(sizes: dict[str, float], time_unit: str | None) -> dic
         return {}
     metadata = {"finterval": sizes["T"]}
     if time_unit:
-        metadata["tunit"] = _ascii(_IMAGEJ_TIME_UNITS.get(time_unit, time_unit))
+        metadata["tunit"] = _ascii(spell_unit(time_unit, "time", "imagej"))
     return metadata
 
 

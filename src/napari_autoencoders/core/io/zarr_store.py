@@ -23,21 +23,13 @@ import numpy as np
 
 from .images import _umask, read_image
 from .tiff import read_layout
+from .units import spell_unit
 
 #: The extension of zarr stores; ``.ome.zarr`` outputs get OME-Zarr metadata.
 ZARR_SUFFIX = ".zarr"
 #: OME axis names (lower case) and the axis letters of :mod:`~..data.axes`.
 _OME_AXES = {"s": "S", "t": "T", "c": "C", "z": "Z", "y": "Y", "x": "X"}
 _OME_TYPES = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
-#: Units of length and of time, by axis type, as OME-NGFF names them (UDUNITS-2), from
-#: ImageJ's, OME-XML's and common abbreviations.
-_NGFF_UNITS = {
-    "space": {"micron": "micrometer", "µm": "micrometer", "μm": "micrometer", "um": "micrometer",
-              "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter"},
-    "time": {"s": "second", "sec": "second", "ms": "millisecond", "min": "minute", "h": "hour",
-             "hr": "hour", "d": "day", "us": "microsecond", "µs": "microsecond",
-             "μs": "microsecond", "ns": "nanosecond"},
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -422,7 +414,7 @@ def _axis_unit(kind: str | None, units: dict) -> dict:
     ``units`` maps axis types ("space", "time") to units.
     """
     unit = units.get(kind)
-    return {"unit": _NGFF_UNITS[kind].get(unit, unit)} if unit else {}
+    return {"unit": spell_unit(unit, kind, "ngff")} if unit else {}
 
 
 def _replace_folder(source: Path, destination: Path) -> None:
