@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import zarr
 
+from napari_autoencoders.core.io.images import read_image
 from napari_autoencoders.core.io.zarr_store import (
     LazyImage,
     atomic_zarr,
@@ -279,8 +280,40 @@ def test_an_uncompressed_tiff_is_still_memory_mapped(tmp_path):
 
 def test_a_corrupt_tiff_is_a_clear_error(tmp_path):
     (tmp_path / "bad.tif").write_bytes(b"II*\x00not a tiff at all")
-    with pytest.raises(ValueError, match="bad.tif"):
+    with pytest.raises(ValueError, match="bad.tif.*holds no image"):
         open_image(tmp_path / "bad.tif")
+    with pytest.raises(ValueError, match="bad.tif.*holds no image"):
+        read_image(tmp_path / "bad.tif")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"compression": "zlib"},
+        {"tile": (16, 16)},
+        {"imagej": True, "metadata": {"axes": "TYX"}},
+    ],
+)
+def test_a_tiff_header_is_parsed_once(tmp_path, monkeypatch, options):
+    # a header of thousands of pages takes seconds to parse; opening parsed it 3 to 4 times
+    import tifffile
+
+    image = np.arange(3 * 32 * 48, dtype=np.uint16).reshape(3, 32, 48)
+    tifffile.imwrite(tmp_path / "image.tif", image, **options)
+    opened = []
+    parse = tifffile.TiffFile.__init__
+
+    def counted(self, *args, **kwargs):
+        opened.append(args)
+        parse(self, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile.TiffFile, "__init__", counted)
+    lazy = open_image(tmp_path / "image.tif")
+    np.testing.assert_array_equal(np.asarray(lazy.array[:]), image)
+    assert len(opened) == 1
+    assert read_image(tmp_path / "image.tif", mmap=True).shape == image.shape
+    assert len(opened) == 2
 
 
 @pytest.mark.parametrize("ome", [True, False])

@@ -69,8 +69,23 @@ def read_image(path: str | os.PathLike, *, mmap: bool = False) -> np.ndarray:
         raise IsADirectoryError(f"{str(path)!r} is a folder, not a file; give an image file.")
     if not path.is_file():
         raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
-    try:
+    with decoding(path, suffix):
         return _READERS[suffix](path, mmap)
+
+
+@contextlib.contextmanager
+def decoding(path: str | os.PathLike, suffix: str) -> Iterator[None]:
+    """Turn a decoder's errors while reading ``path`` into one-line ``ValueError``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file being read, named in the message.
+    suffix : str
+        The format it is read as, e.g. ``".tif"``.
+    """
+    try:
+        yield
     except MemoryError as err:
         raise ValueError(
             f"{str(path)!r} is too large to read into memory ({err}); read it memory-mapped "
@@ -377,14 +392,26 @@ def _suffix(path: Path, formats: tuple[str, ...], verb: str) -> str:
 def _read_tiff(path: Path, mmap: bool) -> np.ndarray:
     import tifffile
 
-    with tifffile.TiffFile(path) as tiff:
+    with tifffile.TiffFile(path) as tiff:  # the header is parsed once
         check_one_series(tiff, path)
-    if mmap:
-        try:
-            return tifffile.memmap(path, mode="r")
-        except ValueError:  # compressed or tiled: not mappable, read it instead
-            pass
-    return tifffile.imread(path)
+        mapped = tiff_memmap(tiff) if mmap else None
+        return tiff.asarray() if mapped is None else mapped  # a compressed or tiled one is read
+
+
+def tiff_memmap(tiff) -> np.memmap | None:
+    """The full-resolution pixels of an open ``tifffile.TiffFile``, memory-mapped.
+
+    Returns
+    -------
+    numpy.memmap or None
+        Read-only, with the first series' shape and dtype; None when its
+        pixels are not stored contiguously and uncompressed.
+    """
+    series = tiff.series[0].levels[0]
+    if series.dataoffset is None or series.dtype is None:
+        return None
+    dtype = np.dtype(tiff.byteorder + series.dtype.char)
+    return np.memmap(tiff.filehandle.path, dtype, "r", series.dataoffset, series.shape, "C")
 
 
 def _read_npy(path: Path, mmap: bool) -> np.ndarray:

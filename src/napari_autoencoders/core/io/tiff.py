@@ -57,17 +57,22 @@ def read_layout(path: str | os.PathLike) -> TiffLayout:
 
     with tifffile.TiffFile(path) as tiff:
         check_one_series(tiff, path)
-        if not (tiff.is_imagej or tiff.is_ome):
-            return TiffLayout()
-        series = tiff.series[0]
-        axes = "".join(_AXES.get(letter, "?") for letter in series.axes)
-        if "?" in axes or len(set(axes)) != len(axes):
-            return TiffLayout()
-        if tiff.is_imagej:
-            (sizes, unit), (step, time_unit) = _imagej_sizes(tiff), _imagej_time(tiff)
-        else:
-            pixels = _ome_pixels(tiff)
-            (sizes, unit), (step, time_unit) = _ome_sizes(pixels), _ome_time(pixels)
+        return tiff_layout(tiff)
+
+
+def tiff_layout(tiff) -> TiffLayout:
+    """The :class:`TiffLayout` of the first image of an open ``tifffile.TiffFile``."""
+    if not (tiff.is_imagej or tiff.is_ome):
+        return TiffLayout()
+    series = tiff.series[0]
+    axes = "".join(_AXES.get(letter, "?") for letter in series.axes)
+    if "?" in axes or len(set(axes)) != len(axes):
+        return TiffLayout()
+    if tiff.is_imagej:
+        (sizes, unit), (step, time_unit) = _imagej_sizes(tiff), _imagej_time(tiff)
+    else:
+        pixels = _ome_pixels(tiff)
+        (sizes, unit), (step, time_unit) = _ome_sizes(pixels), _ome_time(pixels)
     if step is not None and "T" in axes:
         sizes["T"] = step
     else:
@@ -81,8 +86,11 @@ def read_layout(path: str | os.PathLike) -> TiffLayout:
 def check_one_series(tiff, path: str | os.PathLike) -> None:
     """Raise ``ValueError`` if ``tiff`` (an open ``tifffile.TiffFile``) holds several images.
 
-    Reduced-resolution pages (a thumbnail) are not images of their own.
+    Reduced-resolution pages (a thumbnail) are not images of their own; a
+    file whose header lists no image at all (a corrupt one) is refused too.
     """
+    if not tiff.series:
+        raise ValueError(f"{str(path)!r} holds no image; its header may be damaged.")
     series = [tiff.series[0], *(s for s in tiff.series[1:] if not _reduced(s))]
     if len(series) > 1:
         shapes = ", ".join(str(tuple(each.shape)) for each in series[:4])

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import _umask, read_image
-from .tiff import read_layout
+from .images import _umask, decoding, read_image, tiff_memmap
+from .tiff import check_one_series, tiff_layout
 from .units import spell_unit
 
 #: The extension of zarr stores; ``.ome.zarr`` outputs get OME-Zarr metadata.
@@ -88,9 +88,10 @@ def is_ome_zarr(path: str | os.PathLike) -> bool:
 def open_image(path: str | os.PathLike) -> LazyImage:
     """Open the image at ``path`` without reading its pixels where the format allows.
 
-    A ``.zarr`` store is read by :func:`read_zarr`; a compressed or tiled
-    TIFF through tifffile's zarr store, strip by strip or tile by tile; any
-    other file by :func:`~.images.read_image`, memory-mapped where possible.
+    A ``.zarr`` store is read by :func:`read_zarr`; a TIFF is memory-mapped,
+    or read through tifffile's zarr store when compressed or tiled, strip by
+    strip or tile by tile; any other file by :func:`~.images.read_image`,
+    memory-mapped where possible.
 
     Raises
     ------
@@ -100,39 +101,37 @@ def open_image(path: str | os.PathLike) -> LazyImage:
     if is_zarr(path):
         return read_zarr(path)
     if Path(path).suffix.lower() in (".tif", ".tiff") and Path(path).is_file():
-        tiled = _tiff_as_zarr(path)
-        array = read_image(path, mmap=True) if tiled is None else tiled  # says what is wrong
-        layout = read_layout(path)  # ImageJ's or OME's axes and pixel sizes, else none
-        return LazyImage(
-            array, layout.axes, layout.scale, layout.unit, time_unit=layout.time_unit
-        )
+        with decoding(path, Path(path).suffix.lower()):
+            return _open_tiff(path)
     return LazyImage(read_image(path, mmap=True))
 
 
-def _tiff_as_zarr(path: str | os.PathLike):
-    """A TIFF that cannot be memory-mapped (compressed, tiled) as a read-only zarr array.
+def _open_tiff(path: str | os.PathLike) -> LazyImage:
+    """A TIFF file's first image with ImageJ's or OME's axes and sizes, its header parsed once.
 
-    Its strips or tiles are then decoded only when sliced. None for a TIFF
-    that can be mapped, or when zarr is not installed (the file is then read
-    whole by :func:`~.images.read_image`).
+    An uncompressed, contiguous image is memory-mapped; a compressed or
+    tiled one is read through tifffile's zarr store, strip by strip or tile
+    by tile (read whole when zarr is not installed).
     """
     import tifffile
 
-    if not Path(path).is_file():
-        return None  # read_image says what is wrong
+    with tifffile.TiffFile(path) as tiff:
+        check_one_series(tiff, path)
+        layout = tiff_layout(tiff)
+        array = tiff_memmap(tiff)
+        if array is None:
+            array = _tiff_zarr(tiff)
+    return LazyImage(array, layout.axes, layout.scale, layout.unit, time_unit=layout.time_unit)
+
+
+def _tiff_zarr(tiff):
+    """The full resolution of an open ``tifffile.TiffFile`` as a read-only zarr array."""
     try:
         zarr = _zarr()
     except ImportError:
-        return None
-    try:
-        with tifffile.TiffFile(path) as tiff:
-            series = tiff.series[0]
-            if series.dataoffset is not None:  # contiguous, uncompressed: mapped instead
-                return None
-        store = tifffile.imread(path, aszarr=True, level=0)  # a pyramid's full resolution
-        array = zarr.open(store, mode="r")
-    except (OSError, ValueError, KeyError, IndexError, tifffile.TiffFileError) as err:
-        raise ValueError(f"could not read {str(path)!r} as a TIFF ({err}).") from err
+        return tiff.asarray()
+    store = tiff.aszarr(level=0)  # reopens the file when the TiffFile is closed
+    array = zarr.open(store, mode="r")
     weakref.finalize(array, store.close)  # the store keeps the file open while the array lives
     return array
 
