@@ -286,6 +286,22 @@ def test_a_corrupt_tiff_is_a_clear_error(tmp_path):
         read_image(tmp_path / "bad.tif")
 
 
+def test_a_damaged_ome_header_or_a_cut_file_is_a_clear_error(tmp_path):
+    import tifffile
+
+    image = np.zeros((4, 8, 8), np.uint16)
+    tifffile.imwrite(tmp_path / "ome.ome.tif", image, ome=True, metadata={"axes": "ZYX"})
+    damaged = (tmp_path / "ome.ome.tif").read_bytes().replace(b'SizeZ="4"', b'SizeQ="4"')
+    (tmp_path / "damaged.ome.tif").write_bytes(damaged)  # tifffile fails with a KeyError
+    with pytest.raises(ValueError, match=r"damaged.ome.tif.*KeyError: 'SizeZ'"):
+        open_image(tmp_path / "damaged.ome.tif")
+    tifffile.imwrite(tmp_path / "whole.tif", image)
+    (tmp_path / "cut.tif").write_bytes((tmp_path / "whole.tif").read_bytes()[:-1])
+    for read in (open_image, lambda path: read_image(path, mmap=True)):
+        with pytest.raises(ValueError, match=r"cut.tif.*may have been cut short"):
+            read(tmp_path / "cut.tif")
+
+
 @pytest.mark.parametrize(
     "options",
     [

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import os
 import tempfile
 import warnings
@@ -91,9 +92,11 @@ def decoding(path: str | os.PathLike, suffix: str) -> Iterator[None]:
             f"{str(path)!r} is too large to read into memory ({err}); read it memory-mapped "
             "or crop it."
         ) from err
-    except (OSError, ValueError, EOFError) as err:
+    except Exception as err:  # a damaged file fails deep in a decoder, with any error
         # the decoders' messages can span lines; keep the first for a one-line error
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        if not isinstance(err, (OSError, ValueError, EOFError)):  # KeyError: 'SizeZ' ...
+            reason = f"{type(err).__name__}: {reason}" if reason else type(err).__name__
         raise ValueError(f"could not read {str(path)!r} as {suffix} ({reason}).") from err
 
 
@@ -406,11 +409,22 @@ def tiff_memmap(tiff) -> np.memmap | None:
     numpy.memmap or None
         Read-only, with the first series' shape and dtype; None when its
         pixels are not stored contiguously and uncompressed.
+
+    Raises
+    ------
+    ValueError
+        If the file ends before the pixels its header declares.
     """
     series = tiff.series[0].levels[0]
     if series.dataoffset is None or series.dtype is None:
         return None
     dtype = np.dtype(tiff.byteorder + series.dtype.char)
+    end = series.dataoffset + dtype.itemsize * math.prod(series.shape)
+    if end > tiff.filehandle.size:
+        raise ValueError(
+            f"the file ends at byte {tiff.filehandle.size:,} where its header declares pixels "
+            f"up to byte {end:,}; it may have been cut short"
+        )
     return np.memmap(tiff.filehandle.path, dtype, "r", series.dataoffset, series.shape, "C")
 
 
