@@ -81,6 +81,7 @@ def test_a_result_keeps_the_pixel_sizes_of_an_imagej_tiff_at_its_factor(files, t
         (["--task", "superres", "--downscale", "box", "--input", "{high}"], "gaussian:SIGMA"),
         (["--task", "superres", "--depth", "3", "--input", "{high}"], "--depth"),
         (["--factor", "2", "--input", "{high}"], "task superres only"),
+        (["--blocks", "2", "--input", "{high}"], "--blocks applies to task superres only"),
     ],
 )
 def test_bad_superres_options_give_one_error_line(files, tmp_path, capsys, argv, message):
@@ -92,6 +93,13 @@ def test_bad_superres_options_give_one_error_line(files, tmp_path, capsys, argv,
     assert len(lines) == 1 and lines[0].startswith("napari-autoencoders: error: ")
     assert message in lines[0]
     assert not (tmp_path / "m").exists()
+
+
+def test_blocks_sets_the_residual_blocks_of_the_upscaler(files, tmp_path):
+    model_path = tmp_path / "sr.safetensors"
+    argv = ["--task", "superres", "--input", files["high"], "--blocks", "2", "--model", model_path]
+    assert run("train", *argv, *FAST) == 0
+    assert load_model(model_path).config.model.blocks == 2
 
 
 def test_apply_no_ensemble_gives_the_single_orientation(files, tmp_path):

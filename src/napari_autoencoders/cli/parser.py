@@ -26,6 +26,7 @@ from ..core.latent.clustering import Clustering, Embedding
 from ..core.latent.generation import SOURCES
 from ..core.recipes import (
     DEFAULT_TIME_BUDGET,
+    NEIGHBOUR_WEIGHT,
     VOLUME_BATCH_SIZE,
     VOLUME_PATCH_SIZE,
     VOLUME_PATCH_Z,
@@ -145,6 +146,12 @@ def _add_train(commands) -> None:
         help=f"feature maps of the first level (default {ModelConfig.width})",
     )
     network.add_argument(
+        "--blocks",
+        type=int,
+        metavar="N",
+        help=f"residual blocks of the superres network, superres only (default {ModelConfig.blocks})",
+    )
+    network.add_argument(
         "--latent-dim",
         type=int,
         metavar="N",
@@ -197,7 +204,8 @@ def _add_train(commands) -> None:
         type=float,
         metavar="W",
         help="weight of the neighbour term, which keeps frames that are near neighbours in "
-        "pixel space near in the latent space (default 0: off; try 1 for a 2D latent to plot)",
+        f"pixel space near in the latent space (default {NEIGHBOUR_WEIGHT:g} for a stack of "
+        "frames read into memory with more frames than --neighbours, else 0; 0 turns it off)",
     )
     latent.add_argument(
         "--neighbours",

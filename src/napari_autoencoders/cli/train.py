@@ -25,7 +25,7 @@ from .signals import Interrupted, signal_name
 
 #: The ``train`` options that become recipe options, by their name in ``args``.
 RECIPE_OPTIONS = (
-    "factor", "downscale", "noise", "depth", "width", "latent_dim", "beta", "kl_warmup",
+    "factor", "downscale", "noise", "depth", "width", "blocks", "latent_dim", "beta", "kl_warmup",
     "reconstruction_loss", "neighbour_weight", "neighbours", "epochs", "time_budget",
     "steps_per_epoch", "patch_size", "batch_size", "learning_rate", "patience",
     "mask_fraction", "seed", "device", "prior", "adversarial_rate", "pretrained", "patch_z",
