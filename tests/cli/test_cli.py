@@ -72,6 +72,7 @@ def test_train_self_supervised_writes_a_model(files, tmp_path, capsys):
     assert len(model.history) == 1
     out = capsys.readouterr().out
     assert "1 epoch(s)" in out
+    assert f"kept epoch 1 (validation loss {model.history[0]['val_loss']:.4g})" in out
     assert str(model_path) in out
 
 

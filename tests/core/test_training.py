@@ -533,6 +533,33 @@ def test_a_result_no_better_than_its_input_is_named(tiny_config, blobs):
     assert trainer.warning() is None
 
 
+@pytest.mark.parametrize("mode", ["from-highres", "zero-shot"])
+def test_an_upscaler_no_epoch_beat_is_named_as_bicubic(tiny_config, blobs, mode):
+    config = tiny_config(
+        model={"architecture": "superres", "factor": 2},
+        data={"patch_size": 8},
+        training={"task": "superres", "mode": mode},
+    )
+    trainer = Trainer(config, blobs((96, 96)))
+    trainer.prepare()  # not pretrained: bicubic is the result to beat
+    assert (trainer.best_epoch, trainer.kept()) == (None, "bicubic upscaling")
+    warning = trainer.warning()
+    assert "no epoch validated better than bicubic upscaling" in warning
+    assert "upscales by bicubic interpolation" in warning
+    # longer zero-shot training does not help: it learns from a copy of the image
+    assert ("train longer" in warning) == (mode == "from-highres")
+    assert ("a larger image" in warning) == (mode == "zero-shot")
+
+
+def test_the_kept_weights_are_named_by_their_epoch(tiny_config, blobs):
+    trainer = Trainer(tiny_config(training={"epochs": 3, "steps_per_epoch": 2}), blobs())
+    for _ in trainer.run():
+        pass
+    best = min(trainer.history, key=lambda entry: entry["val_loss"])
+    assert trainer.kept() == f"epoch {best['epoch']}" == f"epoch {trainer.best_epoch}"
+    assert trainer.best_loss == best["val_loss"]
+
+
 def test_super_resolution_is_held_against_bicubic_and_latents_against_nothing(
     tiny_config, tiny_vae_config, blobs, frames
 ):

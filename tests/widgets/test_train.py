@@ -398,6 +398,27 @@ def test_a_first_click_has_a_time_budget_and_the_status_an_estimate(viewer, regi
     assert "about 90 s left" in fresh.status.text()
 
 
+def test_a_start_that_no_epoch_beat_is_named(widget, notifications):
+    from types import SimpleNamespace
+
+    from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
+    from napari_autoencoders.core.training import fit
+
+    config = Config(
+        model=ModelConfig(depth=2, width=8),
+        data=DataConfig(axes="YX", patch_size=16, batch_size=2),
+        training=TrainingConfig(epochs=1, steps_per_epoch=2),
+    )
+    model = fit(config, np.random.default_rng(0).random((32, 32), dtype=np.float32))
+    # as a Trainer that kept bicubic upscaling (or the shipped prior): its loss, not an epoch's
+    widget._trainer = SimpleNamespace(
+        best_epoch=None, best_loss=0.125, start="bicubic upscaling", warning=lambda: None
+    )
+    widget._keep(model)
+    assert "best validation loss 0.125 after 1 epoch(s), from bicubic upscaling, which no " \
+        "epoch beat." in notifications["info"][-1]
+
+
 @pytest.mark.slow
 def test_a_result_no_better_than_its_input_is_flagged(
     qtbot, monkeypatch, viewer, widget, make_noisy, notifications

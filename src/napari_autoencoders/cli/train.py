@@ -99,7 +99,7 @@ def run_train(args: argparse.Namespace) -> int:
             f"interrupted by {signal_name(signum)}: stopped the training and kept the best "
             "validated model so far"
         )
-    say(_summary(trainer.history, seconds, path))
+    say(_summary(trainer, seconds, path))
     if warning := trainer.warning():
         warnings.warn(warning, stacklevel=1)
     return 0
@@ -180,11 +180,10 @@ def _save_after_divergence(trainer: Trainer, path: str) -> str:
     """Save the best validated model of a training that diverged, if any; say what was done."""
     if not trainer.history:
         return f"But none were validated, so none were saved{_left_as_it_was(path)}."
-    best = _best(trainer.history)
     saved = save_model(trainer.result(), path)
     return (
-        f"Saved the best validated model (epoch {best['epoch']}, validation loss "
-        f"{best['val_loss']:.4g}) to {saved}."
+        f"Saved the best validated model ({trainer.kept()}, validation loss "
+        f"{trainer.best_loss:.4g}) to {saved}."
     )
 
 
@@ -193,14 +192,11 @@ def _left_as_it_was(path: str) -> str:
     return f"; {path!r} is left as it was" if Path(path).exists() else ""
 
 
-def _best(history: list[dict]) -> dict:
-    return min(history, key=lambda entry: entry["val_loss"])
-
-
-def _summary(history: list[dict], seconds: float, path: Path) -> str:
-    best = _best(history)
+def _summary(trainer: Trainer, seconds: float, path: Path) -> str:
+    history = trainer.history
+    beaten = "" if trainer.best_epoch is not None else ", which no epoch beat"
     return (
         f"trained {len(history)} epoch(s), {history[-1]['step']} steps in {seconds:.1f} s; "
-        f"best validation loss {best['val_loss']:.4g} (epoch {best['epoch']}); "
+        f"kept {trainer.kept()} (validation loss {trainer.best_loss:.4g}){beaten}; "
         f"model saved to {path}"
     )

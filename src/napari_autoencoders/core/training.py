@@ -50,6 +50,8 @@ from .sampling import samplers_for
 
 #: Batches in the fixed validation set.
 VALIDATION_BATCHES = 4
+#: The upscaler that super-resolution starts from, and keeps where nothing validates better.
+BICUBIC = "bicubic upscaling"
 
 
 @dataclass
@@ -184,6 +186,10 @@ class Trainer:
         self.history: list[dict] = []
         self.best_loss = math.inf
         self.best_state: dict | None = None
+        #: The epoch whose weights :meth:`result` holds; None while it holds :attr:`start`.
+        self.best_epoch: int | None = None
+        #: What training starts from, and keeps where no epoch validates better.
+        self.start = "the untrained network"
         self._step = 0
         self._stop = False
         #: The validation loss of the input itself (:meth:`.objectives.Objective.input_loss`), once prepared.
@@ -233,6 +239,7 @@ class Trainer:
             # the denoising prior: fine-tuning must beat it on the validation data
             self.best_loss = self._validate()
             self.best_state = copy.deepcopy(self.network.state_dict())
+            self.start = "the shipped prior"
             few = self.calibration.fewest_photons < CHECK_PHOTONS
             if thinned(self.config) and self.config.model.spatial_dims == 2 and few:
                 self._prior_check = PriorCheck.of(
@@ -295,9 +302,9 @@ class Trainer:
         prior_loss = self._validate() if self.config.training.pretrained else math.inf
         self.best_state = copy.deepcopy(self.network.state_dict())
         if prior_loss < self.input_loss:
-            self.best_loss = prior_loss
+            self.best_loss, self.start = prior_loss, "the shipped upscaler"
             return
-        self.best_loss = self.input_loss
+        self.best_loss, self.start = self.input_loss, BICUBIC
         for key in ("tail.weight", "tail.bias"):  # a zero tail adds no detail: bicubic
             self.best_state[key] = torch.zeros_like(self.best_state[key])
 
@@ -472,7 +479,7 @@ class Trainer:
             return
         message = check.verdict(self.network, self.best_state, self.calibration.channel_weights)
         if message is not None:
-            self.best_state, self.best_loss = check.state, check.loss
+            self.best_state, self.best_loss, self.best_epoch = check.state, check.loss, None
             warnings.warn(message, stacklevel=3)
 
     def warning(self) -> str | None:
@@ -486,12 +493,35 @@ class Trainer:
             return None
         if self.best_loss < self.input_loss:
             return None
+        if self.start == BICUBIC and self.best_epoch is None:
+            return self._bicubic_kept()
         superres = self.config.training.task == Task.SUPERRES.value
-        baseline = "bicubic upscaling" if superres else "the input"
+        baseline = BICUBIC if superres else "the input"
         return (
             f"the best validation loss ({self.best_loss:.4g}) is not below that of {baseline} "
             f"({self.input_loss:.4g}): the result may be no better than {baseline}; train longer "
             "(a larger time budget) or check the task and mode."
+        )
+
+    def kept(self) -> str:
+        """What :meth:`result` holds: ``"epoch 3"``, or the :attr:`start` no epoch beat."""
+        return self.start if self.best_epoch is None else f"epoch {self.best_epoch}"
+
+    def _bicubic_kept(self) -> str:
+        """The warning for an upscaler kept as bicubic interpolation: no epoch validated better."""
+        epochs = [entry["val_loss"] for entry in self.history]
+        against = f" against the best epoch's {min(epochs):.4g}" if epochs else ""
+        if self.config.training.mode == Mode.ZERO_SHOT.value:
+            advice = (
+                "zero-shot learns only from the image's own copy, downscaled once more: a larger "
+                "image gives it more to learn from, or train from-highres on high-resolution "
+                "images like this one"
+            )
+        else:
+            advice = "train longer (a larger time budget), or on more high-resolution images"
+        return (
+            f"no epoch validated better than {BICUBIC} (validation loss {self.input_loss:.4g}"
+            f"{against}), so the model saved upscales by bicubic interpolation; {advice}."
         )
 
     def _fits_density(self, x: np.ndarray) -> bool:
@@ -585,7 +615,7 @@ class Trainer:
             }
         )
         if event.val_loss < self.best_loss or self._neighbour_term:
-            self.best_loss = event.val_loss
+            self.best_loss, self.best_epoch = event.val_loss, event.epoch
             self.best_state = copy.deepcopy(self.network.state_dict())
             return 0
         return stale + 1
