@@ -120,7 +120,9 @@ def test_apply_to_png_scales_with_a_warning(files, tmp_path, capsys):
     output = tmp_path / "denoised.png"
     assert apply("--model", files["model"], "--input", files["noisy"], "--output", output) == 0
     assert read_image(output).dtype == np.uint16
-    assert "napari-autoencoders: warning: PNG" in capsys.readouterr().err
+    said = capsys.readouterr()
+    assert "napari-autoencoders: warning: PNG" in said.err
+    assert f"image, min-max scaled for PNG, to {output}" in said.out
 
 
 def test_train_synthetic_with_noise(files, tmp_path):

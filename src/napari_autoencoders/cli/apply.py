@@ -117,7 +117,9 @@ def _apply_one(args: argparse.Namespace, model, source: Path, output: Path, clie
                 **options,
             )
             run_with_bar(iter_store(result, out, client), quiet=args.quiet, unit="chunk")
-    say(f"wrote {shape} float32 image to {output}")
+    png = Path(output).suffix.lower() == ".png"
+    stored = "image, min-max scaled for PNG," if png else "float32 image"
+    say(f"wrote {shape} {stored} to {output}")
 
 
 def _jobs(pattern: str, output: str, *, zarr_outputs: bool = False) -> list[tuple[Path, Path]]:

@@ -228,8 +228,10 @@ def _add_train(commands) -> None:
         type=float,
         metavar="SECONDS",
         help=f"train for this long instead (default {DEFAULT_TIME_BUDGET:g} s when --epochs is not "
-        "given); not reproducible with --seed, since the number of steps depends on the "
-        "machine's speed (give --epochs for that)",
+        "given); it counts the training steps, and reading and preparing the input take a few "
+        "seconds more (about 5 s on 2 cores, half of it importing PyTorch's optimiser support); "
+        "not reproducible with --seed, since the number of steps depends on the machine's speed "
+        "(give --epochs for that)",
     )
     training.add_argument(
         "--steps-per-epoch",

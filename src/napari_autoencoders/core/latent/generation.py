@@ -245,7 +245,7 @@ def check_latent(model: TrainedModel, action: str) -> None:
     architecture = model.config.model.architecture
     if architecture not in LATENT_ARCHITECTURES:
         raise ValueError(
-            f"cannot {action}: a {architecture!r} model has no latent vector; train a "
+            f"cannot {action}: this {architecture!r} model has no latent vector; train a "
             "'vae', 'aae' or 'reconstruct' model."
         )
 
@@ -255,7 +255,7 @@ def check_generative(model: TrainedModel, action: str) -> None:
     architecture = model.config.model.architecture
     if architecture not in GENERATIVE_ARCHITECTURES:
         raise ValueError(
-            f"cannot {action}: a {architecture!r} model ({model.config.training.task}) is not "
+            f"cannot {action}: this {architecture!r} model ({model.config.training.task}) is not "
             "generative; train one with task 'vae' or 'aae'."
         )
 
@@ -271,7 +271,7 @@ def check_variational(model: TrainedModel, action: str) -> None:
         )
     if architecture not in VARIATIONAL_ARCHITECTURES:
         raise ValueError(
-            f"cannot {action}: a {architecture!r} model ({model.config.training.task}) is not "
+            f"cannot {action}: this {architecture!r} model ({model.config.training.task}) is not "
             "variational; train one with task 'vae'."
         )
 
