@@ -62,3 +62,25 @@ def test_the_core_imports_no_gui_package():
 def test_inference_and_the_lower_layers_do_not_import_training(folder):
     for path in (PACKAGE / "core" / folder).rglob("*.py"):
         assert "napari_autoencoders.core.training" not in imported_modules(path), path.name
+
+
+#: The heavy libraries that a command imports only if it uses them (seconds each).
+SLOW_IMPORTS = ("sklearn", "scipy.stats")
+#: Runs the command line's --help, then imports what train and apply need; lists what loaded.
+CLI_IMPORTS = """
+import contextlib, io, sys
+from napari_autoencoders.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["--help"])
+import napari_autoencoders.cli.apply, napari_autoencoders.cli.train
+print(" ".join(sys.modules))
+"""
+
+
+def test_training_and_applying_do_not_import_scikit_learn():
+    # scikit-learn and scipy.stats took 3 of the 13 s a one-step `train` ran
+    command = [sys.executable, "-c", CLI_IMPORTS]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = set(result.stdout.split())
+    assert not loaded & set(SLOW_IMPORTS)

@@ -25,29 +25,25 @@ complete, so a failed or stopped command leaves previous files as they were.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
 from collections.abc import Sequence
 
-from .apply import run_apply
-from .encode import run_encode
-from .export import run_export
-from .noise import run_noise
 from .parser import PROG, build_parser
-from .sample import run_sample
 from .signals import signal_name, signal_of, terminate_as_interrupt
-from .train import run_train
 
 #: Exit status for bad input, as argparse uses for usage errors.
 EXIT_USAGE = 2
-#: The function of each subcommand.
+#: The module of each subcommand and its function, imported only when run: the commands'
+#: imports (PyTorch, scikit-learn, dask) take seconds, which ``--help`` need not wait for.
 COMMANDS = {
-    "train": run_train,
-    "apply": run_apply,
-    "sample": run_sample,
-    "encode": run_encode,
-    "export": run_export,
-    "noise": run_noise,
+    "train": ("train", "run_train"),
+    "apply": ("apply", "run_apply"),
+    "sample": ("sample", "run_sample"),
+    "encode": ("encode", "run_encode"),
+    "export": ("export", "run_export"),
+    "noise": ("noise", "run_noise"),
 }
 
 
@@ -61,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings(), terminate_as_interrupt():
         warnings.showwarning = _show_warning
         try:
-            return COMMANDS[args.command](args)
+            return _command(args.command)(args)
         except (ValueError, OSError) as err:  # ModelFileError and FileNotFoundError included
             print(f"{PROG}: error: {err}", file=sys.stderr)
             return EXIT_USAGE
@@ -72,6 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print(f"{PROG}: interrupted by {signal_name(signum)}: {kept}", file=sys.stderr)
             return 128 + signum
+
+
+def _command(name: str):
+    """The function that runs the subcommand ``name``, imported from its module."""
+    module, function = COMMANDS[name]
+    return getattr(importlib.import_module(f".{module}", __package__), function)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

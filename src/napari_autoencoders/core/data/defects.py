@@ -56,7 +56,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from scipy import ndimage, stats
+from scipy import ndimage
+from scipy.special import pdtr  # the Poisson CDF; scipy.stats takes a second to import
 
 from .stabilization import NoiseModel
 
@@ -242,7 +243,7 @@ def _unlikely_counts(values: np.ndarray, means: np.ndarray, noise: NoiseModel, p
     counts = values / noise.gain + offset
     expected = np.maximum(means / noise.gain + offset, 0.0)
     candidates = np.nonzero(counts < expected - 3 * np.sqrt(expected))  # the tail's test where it may pass
-    unlikely = stats.poisson.cdf(np.floor(np.maximum(counts[candidates], 0.0)), expected[candidates]) < p
+    unlikely = pdtr(np.floor(np.maximum(counts[candidates], 0.0)), expected[candidates]) < p
     found = np.zeros(values.shape, dtype=bool)
     found[tuple(axis[unlikely] for axis in candidates)] = True
     return found

@@ -43,8 +43,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from scipy import sparse
-from sklearn.decomposition import PCA
-from sklearn.neighbors import NearestNeighbors
 
 from .patches import PatchSampler, split_indices
 
@@ -98,6 +96,10 @@ def neighbour_graph(frames: np.ndarray, neighbours: int, *, seed: int = 0) -> np
     ValueError
         If there are fewer than ``neighbours + 1`` frames.
     """
+    # a second to import, and only the reconstruct and vae tasks' neighbour term needs them
+    from sklearn.decomposition import PCA
+    from sklearn.neighbors import NearestNeighbors
+
     count = len(frames)
     check_neighbour_count(count, neighbours)
     flat = np.asarray(frames, np.float32).reshape(count, -1)

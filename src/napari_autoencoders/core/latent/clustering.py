@@ -1,18 +1,20 @@
 """Project latent codes to 2D, cluster them, and place the scatter beside the data.
 
 All functions take codes (N, D) and are reproducible for a given ``seed``.
+scikit-learn is imported where it is used: it takes about 2 s, and every
+command of the command line reads this module's choices.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.cluster import HDBSCAN, KMeans
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
-from sklearn.metrics import silhouette_score
-from sklearn.mixture import GaussianMixture
+
+if TYPE_CHECKING:
+    from sklearn.mixture import GaussianMixture
 
 #: Cluster counts tried when the number of clusters is chosen automatically.
 AUTO_RANGE = range(2, 11)
@@ -77,8 +79,12 @@ def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndar
     if count < 3:
         raise ValueError(f"projecting needs at least 3 items, got {count}.")
     if method == Embedding.PCA.value:
+        from sklearn.decomposition import PCA
+
         return PCA(n_components=2, random_state=seed).fit_transform(latents).astype(np.float32)
     if method == Embedding.TSNE.value:
+        from sklearn.manifold import TSNE
+
         perplexity = min(30.0, (count - 1) / 3)
         tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
         return tsne.fit_transform(latents).astype(np.float32)
@@ -129,6 +135,8 @@ def cluster(
             "for fewer clusters."
         )
     if method == Clustering.HDBSCAN.value:
+        from sklearn.cluster import HDBSCAN
+
         size = min(n_clusters or max(5, count // 100), count)
         return HDBSCAN(min_cluster_size=max(2, size), copy=True).fit_predict(latents)
     if n_clusters is None:
@@ -138,11 +146,15 @@ def cluster(
 
 def _fit(latents: np.ndarray, method: str, k: int, seed: int):
     if method == Clustering.KMEANS.value:
+        from sklearn.cluster import KMeans
+
         return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(latents)
     return _mixture(latents, k, seed).predict(latents)
 
 
 def _mixture(latents: np.ndarray, k: int, seed: int) -> GaussianMixture:
+    from sklearn.mixture import GaussianMixture
+
     # diagonal covariances: full ones overfit small clusters and BIC then picks too many
     return GaussianMixture(n_components=k, covariance_type="diag", random_state=seed).fit(latents)
 
@@ -160,6 +172,8 @@ def _auto(latents: np.ndarray, method: str, seed: int) -> np.ndarray:
             sample = np.random.RandomState(seed).permutation(len(latents))[:SILHOUETTE_SAMPLES]
             if len(np.unique(ids[sample])) < 2:
                 continue
+            from sklearn.metrics import silhouette_score
+
             score = silhouette_score(latents[sample], ids[sample])
         else:
             gmm = _mixture(latents, k, seed)

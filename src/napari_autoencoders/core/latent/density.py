@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.mixture import GaussianMixture
 
 #: Mixture components: one per class of a collection like MNIST.
 COMPONENTS = 10
@@ -48,6 +47,8 @@ class LatentDensity:
         codes = np.asarray(codes, dtype=np.float64)
         if len(codes) == 1:
             return cls(np.ones(1), codes.copy(), REGULARISATION * np.eye(codes.shape[1])[None])
+        from sklearn.mixture import GaussianMixture  # a second to import; only VAEs and AAEs use it
+
         count = max(1, min(components, len(codes) // 2))
         mixture = GaussianMixture(
             count, covariance_type="full", reg_covar=REGULARISATION, random_state=seed

@@ -14,7 +14,7 @@ from collections.abc import Generator
 
 import numpy as np
 import torch
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile; scipy.stats takes a second to import
 
 from ..config import (
     GENERATIVE_ARCHITECTURES,
@@ -318,7 +318,7 @@ def _coordinates(grid: int, span, variational: bool, projected: np.ndarray | Non
         return np.linspace(-span, span, grid)
     if variational:
         scale = 1.0 if projected is None else float(projected.std()) or 1.0
-        return scale * norm.ppf(np.linspace(*MANIFOLD_QUANTILES, grid))
+        return scale * ndtri(np.linspace(*MANIFOLD_QUANTILES, grid))
     return np.linspace(projected.min(), projected.max(), grid)
 
 
