@@ -44,7 +44,7 @@ def train(
     targets : ndarray, optional
         Clean (paired denoising) or high-resolution (paired super-resolution)
         images matching ``inputs``.
-    task : {"denoise", "reconstruct", "superres", "vae"}
+    task : {"denoise", "reconstruct", "superres", "vae", "aae"}
         What the network learns.
     axes : str, optional
         Axes of ``inputs``, e.g. ``"YX"``, ``"SYX"``, ``"YXC"`` (default:

@@ -419,7 +419,7 @@ class TrainingConfig:
 
     Parameters
     ----------
-    task : {"denoise", "reconstruct", "superres", "vae"}
+    task : {"denoise", "reconstruct", "superres", "vae", "aae"}
         What the network learns.
     mode : str
         Source of the targets: ``"synthetic"``, ``"paired"`` or

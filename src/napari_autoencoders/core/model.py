@@ -11,7 +11,10 @@ GPU, several widgets and threads, one after the other.
 from __future__ import annotations
 
 import copy
+import difflib
+import inspect
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +91,9 @@ class TrainedModel:
         ndarray of float32
             Same axes as ``image``; Y and X multiplied by the model's factor.
         """
-        from .inference.prediction import predict
+        from .inference.prediction import iter_predict, predict
 
+        _check_options(options, "predict", iter_predict)
         return predict(self, image, **options)
 
     def encode(self, frames: np.ndarray, *, axes: str = "SYX", **options) -> np.ndarray:
@@ -109,8 +113,9 @@ class TrainedModel:
         -------
         ndarray of float32, shape (N, D)
         """
-        from .latent.encoding import encode_frames
+        from .latent.encoding import encode_frames, iter_encode, iter_encode_frames
 
+        _check_options(options, "encode", iter_encode_frames, iter_encode)
         return encode_frames(self, frames, axes=axes, **options).latents
 
     def sample(
@@ -143,8 +148,9 @@ class TrainedModel:
         -------
         ndarray, shape (grid * S, grid * S[, C])
         """
-        from .latent.generation import manifold
+        from .latent.generation import manifold, manifold_points
 
+        _check_options(options, "manifold", manifold_points)
         return manifold(self, **options)
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -152,3 +158,25 @@ class TrainedModel:
         from .io.model_files import save_model
 
         return save_model(self, path)
+
+
+def _check_options(options: Mapping[str, object], method: str, *functions: Callable) -> None:
+    """Raise ``ValueError`` for an option that none of ``functions`` takes as a keyword.
+
+    The message names the closest known option (a misspelling such as
+    ``tiles`` for ``tile``) and lists them all, where Python's own
+    ``TypeError`` named a function inside the package.
+    """
+    known = sorted(
+        name
+        for function in functions
+        for name, parameter in inspect.signature(function).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    )
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(
+                f"{method} has no option {name!r}; {guess}its options are {', '.join(known)}."
+            )

@@ -14,6 +14,7 @@ config everywhere.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -261,7 +262,7 @@ def task_config(
     if axes is None:
         axes = _guess_axes(shape, three_d=bool(given.get("three_d")))
         _check_guess(shape, axes, spell)
-    axes = check_axes(axes, len(shape))
+    axes = check_axes(axes, len(shape), shape=shape)
     sections = _sections(given)
     for kind, section in ((ModelConfig, "model"), (DataConfig, "data"), (TrainingConfig, "training")):
         if found := wrong_type(kind, sections[section]):
@@ -353,7 +354,10 @@ def _check_options(task: str, mode: str | None, given: dict, spell) -> None:
                 f"{spell(name)} is set by the recipe from the task, mode and data; leave it out."
             )
         if name not in known and name not in EXTRA_OPTIONS:
-            raise ValueError(f"unknown option {spell(name)}; see the fields of Config.")
+            options = sorted((known - set(DERIVED)) | set(EXTRA_OPTIONS))
+            close = difflib.get_close_matches(name, options, n=1)
+            guess = f"; did you mean {spell(close[0])}?" if close else "; see the fields of Config."
+            raise ValueError(f"unknown option {spell(name)}{guess}")
     for name, (applies, where) in _applies(task, mode).items():
         if name in given and not applies:
             got = f"task {task!r}" + (f", mode {mode!r}" if mode and "mode" in where else "")

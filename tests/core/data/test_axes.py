@@ -89,6 +89,13 @@ def test_bad_axes_raise(axes, ndim, message):
         to_planes(np.zeros((4,) * ndim), axes)
 
 
+@pytest.mark.parametrize(("shape", "example"), [((64, 64, 3), "'YXC'"), ((5, 64, 64), "'SYX'")])
+def test_the_example_of_axes_fits_the_shape(shape, example):
+    # a colour image given to a grey model's YX: 'SYX' would read 64 planes of 64x3 pixels
+    with pytest.raises(ValueError, match=f"e.g. {example}"):
+        check_axes("YX", 3, shape=shape)
+
+
 @pytest.mark.parametrize(
     ("ndim", "rgb", "expected"),
     [(2, False, "YX"), (3, False, "SYX"), (4, False, "TZYX"), (3, True, "YXC"), (4, True, "SYXC")],

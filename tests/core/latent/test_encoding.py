@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -265,3 +267,19 @@ def test_the_memory_of_an_encoding_is_bounded_by_the_batch_not_the_store(encoder
         tracemalloc.stop()
     assert len(encoding.latents) == 4096
     assert peak < 4 * 2**20 / 2  # half the data at most (it measures 0.6 to 0.7 MiB)
+
+
+@pytest.mark.parametrize(
+    ("method", "options", "message"),
+    [
+        ("predict", {"tiles": 64}, "predict has no option 'tiles'; did you mean 'tile'?"),
+        ("encode", {"batchsize": 2}, "no option 'batchsize'; did you mean 'batch_size'?"),
+        ("manifold", {"grids": 3}, "manifold has no option 'grids'; did you mean 'grid'?"),
+    ],
+)
+def test_a_misspelt_option_is_named_with_the_right_one(encoder, method, options, message):
+    # Python's TypeError named a function inside the package, not the option meant
+    frames = np.zeros((2, SIZE, SIZE), np.float32)
+    arguments = {"predict": (frames[0],), "encode": (frames,), "manifold": ()}[method]
+    with pytest.raises(ValueError, match=re.escape(message) + ".*its options are"):
+        getattr(encoder, method)(*arguments, **options)

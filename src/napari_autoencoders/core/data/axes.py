@@ -51,8 +51,12 @@ class Layout:
         return self.stack_axes + ("C" if "C" in self.axes else "") + self.spatial
 
 
-def check_axes(axes: str, ndim: int) -> str:
+def check_axes(axes: str, ndim: int, *, shape: Sequence[int] | None = None) -> str:
     """Return ``axes`` upper-cased after checking it fits an array of ``ndim``.
+
+    The array's ``shape``, when given, makes the example in the message
+    fit it: ``'YXC'`` for a (64, 64, 3) image, where ``ndim`` alone gives
+    ``'SYX'``.
 
     Raises
     ------
@@ -73,8 +77,9 @@ def check_axes(axes: str, ndim: int) -> str:
         raise ValueError(f"axes {axes!r} must contain both 'Y' and 'X'.")
     _check_dimensions(ndim)
     if len(axes) != ndim:
-        # default_axes only guesses 2 to 4 dimensions (it raises otherwise)
-        hint = f", e.g. {default_axes(ndim)!r}" if ndim in (2, 3, 4) else ""
+        hint = ""
+        if ndim in (2, 3, 4):  # the dimensions default_axes guesses (it raises otherwise)
+            hint = f", e.g. {default_axes(ndim) if shape is None else guess_axes(shape)!r}"
         raise ValueError(
             f"axes {axes!r} names {len(axes)} axes but the image has {ndim} dimensions; "
             f"give one letter per dimension{hint}."

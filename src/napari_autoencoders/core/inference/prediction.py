@@ -581,7 +581,7 @@ def check_input(
         model's, it holds NaN or infinite values, it is smaller than a
         dense autoencoder's input, or the model is 3D and the axes have no ``Z``.
     """
-    axes = check_axes(axes or model.config.data.axes, np.ndim(image))
+    axes = check_axes(axes or model.config.data.axes, np.ndim(image), shape=np.shape(image))
     if model.config.model.spatial_dims == 3 and "Z" not in axes:
         raise ValueError(
             f"this is a 3D model, which takes volumes, but the image's axes {axes!r} have no Z; "

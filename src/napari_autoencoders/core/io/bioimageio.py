@@ -320,7 +320,7 @@ def _test_input(model: TrainedModel, sample: np.ndarray | None, axes: str | None
     rules = _axis_rules(mconfig)
     if sample is None:
         return _synthetic_input(model, rules)
-    axes = check_axes(axes or model.config.data.axes, np.ndim(sample))
+    axes = check_axes(axes or model.config.data.axes, np.ndim(sample), shape=np.shape(sample))
     sample = read_test_sample(model, sample, axes)
     check_image(sample, "the sample")  # NaN or complex test tensors would be shipped
     blocks, layout = (to_volumes if mconfig.spatial_dims == 3 else to_planes)(sample, axes)
@@ -366,7 +366,7 @@ def read_test_sample(model: TrainedModel, sample, axes: str | None = None) -> np
     """
     if not hasattr(sample, "shape"):  # a nested list, say
         sample = np.asarray(sample)
-    axes = check_axes(axes or model.config.data.axes, np.ndim(sample))
+    axes = check_axes(axes or model.config.data.axes, np.ndim(sample), shape=np.shape(sample))
     spatial = "ZYX"[-model.config.model.spatial_dims:]
     least = {axis: need for axis, (need, _) in zip(spatial, _axis_rules(model.config.model))}
     index = []
