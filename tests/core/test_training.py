@@ -15,6 +15,7 @@ from napari_autoencoders.core.data.neighbours import EXAGGERATION
 from phantoms import fluorescence_phantom
 from napari_autoencoders.core.inference.prediction import predict
 from napari_autoencoders.core.progress import run as run_steps
+from napari_autoencoders.core.recipes import task_config
 from napari_autoencoders.core.training import Trainer, TrainingEvent, fit
 
 
@@ -543,12 +544,26 @@ def test_an_upscaler_no_epoch_beat_is_named_as_bicubic(tiny_config, blobs, mode)
     trainer = Trainer(config, blobs((96, 96)))
     trainer.prepare()  # not pretrained: bicubic is the result to beat
     assert (trainer.best_epoch, trainer.kept()) == (None, "bicubic upscaling")
+    assert trainer.outcome() == (
+        f"kept bicubic upscaling (validation loss {trainer.input_loss:.4g}), which no epoch beat"
+    )
     warning = trainer.warning()
     assert "no epoch validated better than bicubic upscaling" in warning
     assert "upscales by bicubic interpolation" in warning
     # longer zero-shot training does not help: it learns from a copy of the image
     assert ("train longer" in warning) == (mode == "from-highres")
     assert ("a larger image" in warning) == (mode == "zero-shot")
+
+
+def test_a_zero_shot_choice_without_a_step_is_not_held_against_an_epoch():
+    # a 100x100 image is too small to train zero-shot x2 on: bicubic or the prior is chosen
+    noise = np.random.default_rng(0).random((100, 100), dtype=np.float32)
+    trainer = Trainer(task_config("superres", shape=noise.shape, mode="zero-shot", factor=2), noise)
+    for _ in trainer.run():
+        pass
+    assert trainer.history[-1]["step"] == 0 and trainer.best_epoch is None
+    assert trainer.kept() == "bicubic upscaling"
+    assert "against" not in trainer.warning()  # its one record is the start itself
 
 
 def test_the_kept_weights_are_named_by_their_epoch(tiny_config, blobs):
@@ -558,6 +573,8 @@ def test_the_kept_weights_are_named_by_their_epoch(tiny_config, blobs):
     best = min(trainer.history, key=lambda entry: entry["val_loss"])
     assert trainer.kept() == f"epoch {best['epoch']}" == f"epoch {trainer.best_epoch}"
     assert trainer.best_loss == best["val_loss"]
+    loss = f"{best['val_loss']:.4g}"
+    assert trainer.outcome() == f"kept epoch {best['epoch']} (validation loss {loss})"
 
 
 def test_super_resolution_is_held_against_bicubic_and_latents_against_nothing(

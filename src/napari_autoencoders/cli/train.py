@@ -194,9 +194,7 @@ def _left_as_it_was(path: str) -> str:
 
 def _summary(trainer: Trainer, seconds: float, path: Path) -> str:
     history = trainer.history
-    beaten = "" if trainer.best_epoch is not None else ", which no epoch beat"
     return (
         f"trained {len(history)} epoch(s), {history[-1]['step']} steps in {seconds:.1f} s; "
-        f"kept {trainer.kept()} (validation loss {trainer.best_loss:.4g}){beaten}; "
-        f"model saved to {path}"
+        f"{trainer.outcome()}; model saved to {path}"
     )

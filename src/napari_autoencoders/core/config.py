@@ -9,6 +9,7 @@ from its stored config alone, so every field is plain JSON.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import numbers
 import re
@@ -836,6 +837,12 @@ def _is_newer(version: str, than: str) -> bool:
     release, other = ([int(part) for part in match.group().split(".")] for match in found)
     width = max(len(release), len(other))  # 0.2 is 0.2.0
     return release + [0] * (width - len(release)) > other + [0] * (width - len(other))
+
+
+def closest_name(name: str, known: typing.Iterable[str]) -> str | None:
+    """The name of ``known`` that a misspelt ``name`` most likely meant, or None."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return close[0] if close else None
 
 
 def wrong_type(kind: type, values: dict) -> tuple[str, str] | None:

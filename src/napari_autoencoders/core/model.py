@@ -11,7 +11,6 @@ GPU, several widgets and threads, one after the other.
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 import os
 from collections.abc import Callable, Mapping
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import Config
+from .config import Config, closest_name
 from .data.normalization import Normalizer
 from .latent.density import LatentDensity
 from .nn.device import channels_last, select_device
@@ -175,8 +174,8 @@ def _check_options(options: Mapping[str, object], method: str, *functions: Calla
     )
     for name in options:
         if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            guess = f"did you mean {close[0]!r}? " if close else ""
+            close = closest_name(name, known)
+            guess = f"did you mean {close!r}? " if close else ""
             raise ValueError(
                 f"{method} has no option {name!r}; {guess}its options are {', '.join(known)}."
             )

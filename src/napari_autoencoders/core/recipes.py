@@ -14,7 +14,6 @@ config everywhere.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,6 +35,7 @@ from .config import (
     ReconstructionLoss,
     Task,
     TrainingConfig,
+    closest_name,
     wrong_type,
 )
 from .data.axes import Layout, as_volume_axes, channel_hint, check_axes, guess_axes
@@ -354,9 +354,8 @@ def _check_options(task: str, mode: str | None, given: dict, spell) -> None:
                 f"{spell(name)} is set by the recipe from the task, mode and data; leave it out."
             )
         if name not in known and name not in EXTRA_OPTIONS:
-            options = sorted((known - set(DERIVED)) | set(EXTRA_OPTIONS))
-            close = difflib.get_close_matches(name, options, n=1)
-            guess = f"; did you mean {spell(close[0])}?" if close else "; see the fields of Config."
+            close = closest_name(name, sorted((known - set(DERIVED)) | set(EXTRA_OPTIONS)))
+            guess = f"; did you mean {spell(close)}?" if close else "; see the fields of Config."
             raise ValueError(f"unknown option {spell(name)}{guess}")
     for name, (applies, where) in _applies(task, mode).items():
         if name in given and not applies:

@@ -507,10 +507,16 @@ class Trainer:
         """What :meth:`result` holds: ``"epoch 3"``, or the :attr:`start` no epoch beat."""
         return self.start if self.best_epoch is None else f"epoch {self.best_epoch}"
 
+    def outcome(self) -> str:
+        """The weights kept and their loss, e.g. ``"kept epoch 3 (validation loss 0.0123)"``."""
+        beaten = "" if self.best_epoch is not None else ", which no epoch beat"
+        return f"kept {self.kept()} (validation loss {self.best_loss:.4g}){beaten}"
+
     def _bicubic_kept(self) -> str:
         """The warning for an upscaler kept as bicubic interpolation: no epoch validated better."""
         epochs = [entry["val_loss"] for entry in self.history]
-        against = f" against the best epoch's {min(epochs):.4g}" if epochs else ""
+        trained = epochs and self._step > 0  # not the start's own record (a choice, no step)
+        against = f" against the best epoch's {min(epochs):.4g}" if trained else ""
         if self.config.training.mode == Mode.ZERO_SHOT.value:
             advice = (
                 "zero-shot learns only from the image's own copy, downscaled once more: a larger "

@@ -799,14 +799,10 @@ class TrainWidget(JobPanel):
         self.model = model
         name = self.registry.add(model, self._label)
         if model.history:
-            best, start = min(entry["val_loss"] for entry in model.history), ""
-            trainer = self._trainer
-            if trainer is not None and trainer.best_epoch is None:  # the prior, or bicubic
-                best, start = trainer.best_loss, f", from {trainer.start}, which no epoch beat"
             ended = "Kept the best model before the divergence" if diverged else "Training finished"
             show_info(
-                f"{ended}: best validation loss {best:.4g} after "
-                f"{len(model.history)} epoch(s){start}. Saved in this session as {name!r}."
+                f"{ended} after {len(model.history)} epoch(s): {self._trainer.outcome()}. "
+                f"Saved in this session as {name!r}."
             )
             if self._trainer is not None and (warning := self._trainer.warning()):
                 show_warning(f"Check the result: {warning}")

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 from scipy import sparse
 
+from ..estimators import sklearn_module
 from .patches import PatchSampler, split_indices
 
 #: Components kept before the neighbour search; they hold most of the variance of small frames.
@@ -96,17 +97,15 @@ def neighbour_graph(frames: np.ndarray, neighbours: int, *, seed: int = 0) -> np
     ValueError
         If there are fewer than ``neighbours + 1`` frames.
     """
-    # a second to import, and only the reconstruct and vae tasks' neighbour term needs them
-    from sklearn.decomposition import PCA
-    from sklearn.neighbors import NearestNeighbors
-
     count = len(frames)
     check_neighbour_count(count, neighbours)
     flat = np.asarray(frames, np.float32).reshape(count, -1)
     components = min(PCA_COMPONENTS, count, flat.shape[1])
     if components < flat.shape[1]:
-        flat = PCA(components, random_state=seed).fit_transform(flat)
-    nearest = NearestNeighbors(n_neighbors=neighbours).fit(flat).kneighbors(return_distance=False)
+        pca = sklearn_module("decomposition").PCA(components, random_state=seed)
+        flat = pca.fit_transform(flat)
+    nearest = sklearn_module("neighbors").NearestNeighbors(n_neighbors=neighbours).fit(flat)
+    nearest = nearest.kneighbors(return_distance=False)
     graph = _adjacency(nearest)
     first = _adjacency(nearest[:, :1])
     graph = graph.minimum(graph.T).maximum(first).maximum(first.T).tocoo()

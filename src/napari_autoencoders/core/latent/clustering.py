@@ -1,8 +1,8 @@
 """Project latent codes to 2D, cluster them, and place the scatter beside the data.
 
 All functions take codes (N, D) and are reproducible for a given ``seed``.
-scikit-learn is imported where it is used: it takes about 2 s, and every
-command of the command line reads this module's choices.
+scikit-learn is imported where it is used (:mod:`..estimators`): it takes
+about 2 s, and every command of the command line reads this module's choices.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from ..estimators import sklearn_module
 
 if TYPE_CHECKING:
     from sklearn.mixture import GaussianMixture
@@ -79,14 +81,13 @@ def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndar
     if count < 3:
         raise ValueError(f"projecting needs at least 3 items, got {count}.")
     if method == Embedding.PCA.value:
-        from sklearn.decomposition import PCA
-
-        return PCA(n_components=2, random_state=seed).fit_transform(latents).astype(np.float32)
+        pca = sklearn_module("decomposition").PCA(n_components=2, random_state=seed)
+        return pca.fit_transform(latents).astype(np.float32)
     if method == Embedding.TSNE.value:
-        from sklearn.manifold import TSNE
-
         perplexity = min(30.0, (count - 1) / 3)
-        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
+        tsne = sklearn_module("manifold").TSNE(
+            n_components=2, perplexity=perplexity, init="pca", random_state=seed
+        )
         return tsne.fit_transform(latents).astype(np.float32)
     return _umap(latents, seed)
 
@@ -135,10 +136,9 @@ def cluster(
             "for fewer clusters."
         )
     if method == Clustering.HDBSCAN.value:
-        from sklearn.cluster import HDBSCAN
-
         size = min(n_clusters or max(5, count // 100), count)
-        return HDBSCAN(min_cluster_size=max(2, size), copy=True).fit_predict(latents)
+        hdbscan = sklearn_module("cluster").HDBSCAN(min_cluster_size=max(2, size), copy=True)
+        return hdbscan.fit_predict(latents)
     if n_clusters is None:
         return _auto(latents, method, seed)
     return _fit(latents, method, n_clusters, seed)
@@ -146,17 +146,15 @@ def cluster(
 
 def _fit(latents: np.ndarray, method: str, k: int, seed: int):
     if method == Clustering.KMEANS.value:
-        from sklearn.cluster import KMeans
-
-        return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(latents)
+        kmeans = sklearn_module("cluster").KMeans(n_clusters=k, n_init=4, random_state=seed)
+        return kmeans.fit_predict(latents)
     return _mixture(latents, k, seed).predict(latents)
 
 
 def _mixture(latents: np.ndarray, k: int, seed: int) -> GaussianMixture:
-    from sklearn.mixture import GaussianMixture
-
     # diagonal covariances: full ones overfit small clusters and BIC then picks too many
-    return GaussianMixture(n_components=k, covariance_type="diag", random_state=seed).fit(latents)
+    mixture = sklearn_module("mixture").GaussianMixture
+    return mixture(n_components=k, covariance_type="diag", random_state=seed).fit(latents)
 
 
 def _auto(latents: np.ndarray, method: str, seed: int) -> np.ndarray:
@@ -172,9 +170,7 @@ def _auto(latents: np.ndarray, method: str, seed: int) -> np.ndarray:
             sample = np.random.RandomState(seed).permutation(len(latents))[:SILHOUETTE_SAMPLES]
             if len(np.unique(ids[sample])) < 2:
                 continue
-            from sklearn.metrics import silhouette_score
-
-            score = silhouette_score(latents[sample], ids[sample])
+            score = sklearn_module("metrics").silhouette_score(latents[sample], ids[sample])
         else:
             gmm = _mixture(latents, k, seed)
             ids, score = gmm.predict(latents), -gmm.bic(latents)

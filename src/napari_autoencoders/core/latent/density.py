@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..estimators import sklearn_module
+
 #: Mixture components: one per class of a collection like MNIST.
 COMPONENTS = 10
 #: Added to the covariances' diagonals, in latent units, so every component stays a density.
@@ -47,10 +49,8 @@ class LatentDensity:
         codes = np.asarray(codes, dtype=np.float64)
         if len(codes) == 1:
             return cls(np.ones(1), codes.copy(), REGULARISATION * np.eye(codes.shape[1])[None])
-        from sklearn.mixture import GaussianMixture  # a second to import; only VAEs and AAEs use it
-
         count = max(1, min(components, len(codes) // 2))
-        mixture = GaussianMixture(
+        mixture = sklearn_module("mixture").GaussianMixture(
             count, covariance_type="full", reg_covar=REGULARISATION, random_state=seed
         ).fit(codes)
         return cls(mixture.weights_, mixture.means_, mixture.covariances_)
