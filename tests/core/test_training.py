@@ -653,6 +653,39 @@ def test_synthetic_pretrained_takes_the_noise_description(tiny_config, clean):
     assert trainer.config.model.noise_variance == pytest.approx(0.0025)
 
 
+def test_a_stop_while_preparing_cancels_the_training(tiny_config, blobs, monkeypatch):
+    import napari_autoencoders.core.training as training
+
+    stack = np.stack([add_noise(blobs((64, 64), seed=i), "poisson:30", seed=i) for i in range(3)])
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.data.axes = "SYX"
+    trainer = Trainer(config, stack)
+    measured = []
+
+    def calibrate(*args, **kwargs):  # Stop pressed while the noise is measured
+        trainer.stop()
+        measured.append(True)
+        return original(*args, **kwargs)
+
+    original = training.calibrate
+    monkeypatch.setattr(training, "calibrate", calibrate)
+
+    assert list(trainer.run()) == []
+    assert measured and trainer.cancelled and trainer.history == []
+    assert trainer.config.model.noise_variance == 0  # the noise's measure never finished
+    with pytest.raises(RuntimeError, match="cancelled while it prepared"):
+        trainer.result()
+
+
+def test_a_stop_after_preparing_keeps_the_start(tiny_config, blobs):
+    noisy = add_noise(blobs((96, 96)), "gaussian:0.1", seed=0)  # large enough to train on
+    trainer = Trainer(_pretrained_config(tiny_config, "self-supervised"), noisy)
+    trainer.prepare()
+    trainer.stop()
+    assert list(trainer.run()) == [] and not trainer.cancelled
+    assert trainer.kept() == "the shipped prior" and trainer.result().history == []
+
+
 def test_pretrained_refuses_an_image_without_noise(tiny_config, clean):
     flat = np.zeros((48, 48), np.float32)
     flat[:, 24:] = 1.0

@@ -118,6 +118,24 @@ def test_stop_keeps_the_best_model_so_far(qtbot, viewer, widget, registry, make_
     assert len(registry) == 1
     assert len(widget.model.history) < 10_000
     assert widget.train_button.isEnabled() and not widget.stop_button.isEnabled()
+    # the status says how it ended, not the last step's time left
+    steps = widget.model.history[-1]["step"]
+    assert widget.status.text() == f"Stopped after {steps} step(s): {widget._trainer.outcome()}."
+    assert widget.progress.value() == widget.progress.maximum()
+
+
+def test_stop_before_the_first_step_cancels_without_a_model(
+    qtbot, viewer, widget, registry, make_noisy, notifications
+):
+    viewer.add_image(make_noisy(), name="noisy")
+    widget.train()
+    widget.stop()
+    qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
+
+    assert len(registry) == 0 and widget.model is None
+    assert notifications["info"] == ["Training cancelled before its first step; no model was kept."]
+    assert widget.status.text() == notifications["info"][0]
+    assert notifications["error"] == [] and notifications["warning"] == []
 
 
 @pytest.mark.slow

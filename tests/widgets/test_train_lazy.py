@@ -107,8 +107,8 @@ def test_stop_while_reading_cancels_without_a_model(qtbot, viewer, small_train_w
 
     assert len(registry) == 0 and small_train_widget.model is None
     assert notifications["error"] == [] and notifications["warning"] == []
-    assert notifications["info"] == ["Training cancelled; no model was kept."]
-    assert small_train_widget.status.text() == "Training cancelled; no model was kept."
+    assert notifications["info"] == ["Training cancelled before its first step; no model was kept."]
+    assert small_train_widget.status.text() == notifications["info"][0]
 
 
 def test_the_noise_of_a_lazy_layer_is_measured_in_the_worker(qtbot, viewer, small_train_widget, make_noisy, notifications):

@@ -50,6 +50,7 @@ from .data.stabilization import (
 )
 from .fine_tuning import on_pairs
 from .prior import checked_noise, checked_planes_noise, texture_warning
+from .progress import checkpoint
 
 #: The shortest side, in pixels, of planes whose noise the estimate measures: on 8x8
 #: planes of clearly noisy frames it found none, from 12x12 it does.
@@ -289,6 +290,7 @@ def calibrate(
         else:
             data = x = _ready_planes(found, x, noise, on_pairs(config), training.seed, canvas)
         noisy = x
+        checkpoint()
         # after the defective pixels, found with the model as measured; not on clipped data
         # (squashed variance) or interleaved phases
         if config.model.noise_strides == (1, 1) and not found_clipped:

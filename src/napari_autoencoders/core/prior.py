@@ -49,6 +49,7 @@ from .data.stabilization import NoiseModel, estimate_planes_noise, spread_picks
 from .inference.prediction import symmetry_mean
 from .inference.tiling import apply_tiled
 from .nn.models import build_model
+from .progress import checkpoint
 
 #: Noise standard deviation the prior was trained for, on its own scale.
 PRIOR_SIGMA = 0.1
@@ -266,6 +267,7 @@ def checked_planes_noise(
     """
     shares = []
     for plane in np.asarray(planes, dtype=np.float32)[spread_picks(len(planes), most)]:
+        checkpoint()  # a second or two per plane
         own = estimate_planes_noise(plane[None])[0]
         if own.gain > 0 or own.read_variance > 0:
             shares.append(checked_noise(fill_defects(plane, own)[0], own, config, path)[1])

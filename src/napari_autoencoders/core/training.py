@@ -46,6 +46,7 @@ from .nn.models import build_model
 from .objectives import objective_for, to_device
 from .planes import check_collection, input_planes, target_normalizer
 from .prior import pretrained_network
+from .progress import Cancelled, checkpoint, stoppable
 from .sampling import samplers_for
 
 #: Batches in the fixed validation set.
@@ -192,6 +193,8 @@ class Trainer:
         self.start = "the untrained network"
         self._step = 0
         self._stop = False
+        #: Whether :meth:`stop` interrupted the preparation: :meth:`run` ended, with no model.
+        self.cancelled = False
         #: The validation loss of the input itself (:meth:`.objectives.Objective.input_loss`), once prepared.
         self.input_loss: float | None = None
         #: The latent density a VAE's training ends with (:mod:`.latent.density`).
@@ -208,9 +211,16 @@ class Trainer:
         second on a small image, more on a large one; and, for a process's
         first optimiser, the import of ``torch._dynamo``) happens in the
         thread that trains, not in a GUI's event loop. Later calls do nothing.
+        Within :func:`.progress.stoppable` (as :meth:`run` calls it) it stops
+        between its parts once :meth:`stop` is called, raising
+        :class:`.progress.Cancelled`; a large stack's preparation takes tens
+        of seconds.
         """
+        if self.cancelled:
+            raise RuntimeError("this training was cancelled while it prepared: it has no model.")
         if self._planes is None:
             return
+        checkpoint()
         planes, target_planes = self._planes
         collection = isinstance(planes, ImageCollection)  # normalised patch by patch as sampled
         if self._mode == Mode.SELF_SUPERVISED.value:
@@ -220,8 +230,10 @@ class Trainer:
         if self._splits_noise:  # a collection's sampled windows split alike
             sample, sides = (self._collection_sample(planes), planes.plane_sides) if collection else (x, None)
             split_strides(self.calibration, sample, self.config, sides)
+        checkpoint()
         if self.config.training.pretrained and not superres:
             x = self._calibrate(x, planes)  # may rescale the normalisations' channels
+        checkpoint()
         strides = self.config.model.noise_strides
         if self._splits_noise and not collection and strides != (1, 1):  # train on the phases: white noise
             same = target_planes is planes
@@ -230,6 +242,7 @@ class Trainer:
             self._noisy_planes = x if self._noisy_planes is not None else None
         y = x if collection or target_planes is planes else self.target_norm.normalize(target_planes)
         self._setup(x, y)
+        checkpoint()
         self._frames = x if self._fits_density(x) else None
         with torch.no_grad():
             self.input_loss = self.objective.input_loss(self.validation)
@@ -432,10 +445,17 @@ class Trainer:
         neighbour term, the last weights: see :meth:`_record`). Zero-shot
         super-resolution of a small image takes no step (:meth:`_chooses_only`),
         nor does the prior on clipped Gaussian noise or on an image too small
-        to hold out validation data (:attr:`_kept_prior_reason`).
+        to hold out validation data (:attr:`_kept_prior_reason`). A :meth:`stop`
+        during the preparation ends it within a second or two, with no event
+        and no model: the training is :attr:`cancelled`.
         """
         training = self.config.training
-        self.prepare()
+        try:
+            with stoppable(lambda: self._stop):
+                self.prepare()
+        except Cancelled:
+            self.cancelled = True
+            return
         self._start = time.perf_counter()
         self._step, epoch, stale = 0, 0, 0
         kept_prior = self._kept_prior_reason
@@ -629,7 +649,9 @@ class Trainer:
     def result(self) -> TrainedModel:
         """Return the model with the best weights seen so far, on the CPU.
 
-        Before any training that is the untrained network.
+        Before any training that is the untrained network (or the prior, or
+        the upscaler that training starts from); a RuntimeError once
+        :attr:`cancelled`.
         """
         self.prepare()
         network = copy.deepcopy(self.network)

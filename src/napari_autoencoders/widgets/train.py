@@ -93,7 +93,7 @@ BUDGET_WORDS = {AUTO: "auto", OFF: "off"}
 LAYER, FILES, FOLDER = "layer", "files", "folder"
 FILE_MODES = {FILES: "rm", FOLDER: "d"}
 #: What the status and a notification say of a training cancelled while its input was read.
-CANCELLED = "Training cancelled; no model was kept."
+CANCELLED = "Training cancelled before its first step; no model was kept."
 
 
 class InputError(WorkerError):
@@ -135,6 +135,8 @@ class TrainWidget(JobPanel):
         #: The last trained model, None before the first training ends.
         self.model: TrainedModel | None = None
         self._trainer: Trainer | None = None
+        #: Whether Stop was pressed during the running training.
+        self._stopping = False
         self._label = ""
         self._val_loss: float | None = None
         self._build_buttons()
@@ -522,6 +524,7 @@ class TrainWidget(JobPanel):
             show_error(f"Cannot train: {err}")
             return
         self._trainer, self._label, self._val_loss = trainer, self._model_label(config), None
+        self._stopping = False
         self.plot.clear()
         self.progress.setValue(0)
         self.status.setText("Reading the input…" if trainer is None else "Starting…")
@@ -594,11 +597,14 @@ class TrainWidget(JobPanel):
     def stop(self) -> None:
         """Stop after the current step; the best model so far is kept.
 
-        While a lazy input layer is still read, the worker ends once it is
-        read, and no model is kept.
+        Before the first step (while the input is prepared: its noise
+        measured, ...) the training is cancelled within a second or two, and
+        no model is kept; while a lazy input layer is still read, the worker
+        ends once it is read.
         """
         if not self._busy:
             return
+        self._stopping = True
         if self._trainer is None:
             self.worker.quit()
             self.status.setText("Cancelling once the input is read…")
@@ -787,19 +793,32 @@ class TrainWidget(JobPanel):
         )
 
     def _on_aborted(self) -> None:
-        if self._trainer is None:  # cancelled while a lazy input was read: nothing trained
-            self.status.setText(CANCELLED)
-            show_info(CANCELLED)
+        # cancelled while a lazy input was read, or before the first step: nothing trained
+        if self._trainer is None or self._trainer.cancelled:
+            self._keep(None)
             return
         # quit() (e.g. from napari's activity dock) skips `returned`: keep the model anyway
         self._keep(self._trainer.result())
 
-    def _keep(self, model: TrainedModel, *, diverged: bool = False) -> None:
-        """Keep and register the finished model (the best before a divergence), and say how it went."""
+    def _keep(self, model: TrainedModel | None, *, diverged: bool = False) -> None:
+        """Keep and register the finished model (the best before a divergence), and say how it went.
+
+        None, or a Stop before the first step: the training was cancelled,
+        and there is nothing to keep. The status line then says how it
+        ended, in place of the last step's progress and time left.
+        """
+        if model is None or (self._stopping and not model.history):
+            self.status.setText(CANCELLED)
+            show_info(CANCELLED)
+            return
+        self.progress.setValue(PROGRESS_STEPS)
         self.model = model
         name = self.registry.add(model, self._label)
         if model.history:
-            ended = "Kept the best model before the divergence" if diverged else "Training finished"
+            ended = "Stopped" if self._stopping else "Training finished"
+            ended = "Kept the best model before the divergence" if diverged else ended
+            steps = model.history[-1]["step"]
+            self.status.setText(f"{ended} after {steps} step(s): {self._trainer.outcome()}.")
             show_info(
                 f"{ended} after {len(model.history)} epoch(s): {self._trainer.outcome()}. "
                 f"Saved in this session as {name!r}."
@@ -807,6 +826,7 @@ class TrainWidget(JobPanel):
             if self._trainer is not None and (warning := self._trainer.warning()):
                 show_warning(f"Check the result: {warning}")
         else:
+            self.status.setText("Stopped before the first validation.")
             show_warning(
                 f"Training stopped before the first validation; the unvalidated model is "
                 f"kept as {name!r}."
@@ -818,6 +838,7 @@ class TrainWidget(JobPanel):
             show_error(f"Cannot train: {error}")
             return
         model, message = kept_after_failure(self._trainer, error)
+        self.status.setText(f"Training failed: {message}")
         show_error(f"Training failed: {message}")
         if model is not None:
             self._keep(model, diverged=True)
@@ -857,11 +878,11 @@ def _noise_in_thread(data: np.ndarray, axes: str) -> NoiseReport:
 @thread_worker
 def _train_in_thread(
     trainer: Trainer, warm_up: threading.Thread
-) -> Generator[list[TrainingEvent], None, TrainedModel]:
+) -> Generator[list[TrainingEvent], None, TrainedModel | None]:
     """Run ``trainer`` in a worker once ``warm_up`` has imported; yield lists of events.
 
     Waiting keeps two threads from importing ``torch._dynamo`` at once.
-    Returns the best model.
+    Returns the best model, or None where a stop cancelled it before its first step.
     """
     return (yield from _trained(trainer, warm_up))
 
@@ -869,7 +890,7 @@ def _train_in_thread(
 @thread_worker
 def _read_and_train(
     config: Config, inputs, targets, warm_up: threading.Thread
-) -> Generator[Trainer | list[TrainingEvent], None, TrainedModel]:
+) -> Generator[Trainer | list[TrainingEvent], None, TrainedModel | None]:
     """Read lazy ``inputs`` and ``targets`` (None: none), or open a collection, in a worker; train.
 
     Yields the Trainer first, for the widget to stop it, then lists of
@@ -890,7 +911,7 @@ def _read_and_train(
 
 def _trained(
     trainer: Trainer, warm_up: threading.Thread
-) -> Generator[list[TrainingEvent], None, TrainedModel]:
+) -> Generator[list[TrainingEvent], None, TrainedModel | None]:
     """Wait for ``warm_up``, then yield ``trainer``'s events in lists; return the best model."""
     warm_up.join()
     return (yield from guarded(batched_events(trainer)))
@@ -904,10 +925,12 @@ def _lazy(inputs: np.ndarray | ImageCollection, targets: np.ndarray | None) -> b
 
 def batched_events(
     trainer: Trainer, interval: float = UPDATE_INTERVAL
-) -> Generator[list[TrainingEvent], None, TrainedModel]:
+) -> Generator[list[TrainingEvent], None, TrainedModel | None]:
     """Yield the trainer's events in lists, at most every ``interval`` seconds.
 
     Every epoch's validation event is sent at once, so no validation loss is late.
+    Returns the best model, or None where the training was cancelled before
+    its first step (:attr:`.Trainer.cancelled`).
     """
     batch: list[TrainingEvent] = []
     last = time.monotonic()
@@ -918,7 +941,7 @@ def batched_events(
             batch, last = [], time.monotonic()
     if batch:
         yield batch
-    return trainer.result()
+    return None if trainer.cancelled else trainer.result()
 
 
 def kept_after_failure(trainer: Trainer, error: Exception) -> tuple[TrainedModel | None, str]:

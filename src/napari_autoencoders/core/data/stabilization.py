@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from .canvas import canvas_mask, flat_pixels
 from .clipping import declip
+from ..progress import checkpoint
 from .noise import parse_noise
 
 #: A high-pass filter whose output has the variance of white input noise
@@ -613,6 +614,7 @@ def _plane_bins(
     planes: np.ndarray, index: int, channel: int, binned: dict | None, strides: tuple[int, int]
 ):
     """:func:`_noise_bins` of one plane of (N, C, Y, X) ``planes``, kept in ``binned`` if given."""
+    checkpoint()  # a large stack's planes take a second or more each
     if binned is None:
         return _noise_bins(planes[index, channel], strides)
     if (index, channel) not in binned:
