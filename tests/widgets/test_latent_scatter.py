@@ -143,7 +143,7 @@ def test_a_stack_of_a_selection_of_channels_keeps_them_as_an_axis(qtbot, viewer,
     registry.add(fit(config, data), "two channels")
     widget = LatentWidget(viewer, registry=registry)
     viewer.window.add_dock_widget(widget)
-    viewer.add_image(data, name="pairs", scale=(1, 1, 0.5, 0.25))
+    viewer.add_image(data, name="pairs", scale=(2, 1, 0.5, 0.25), translate=(10, 3, 2, 1))
     widget.axes.setText("SCYX")
     run_and_wait(qtbot, widget, widget.encode)
 
@@ -151,7 +151,9 @@ def test_a_stack_of_a_selection_of_channels_keeps_them_as_an_axis(qtbot, viewer,
     widget.selection_to_stack()
     selection = viewer.layers["pairs selection (2)"]
     np.testing.assert_array_equal(selection.data, data[[1, 4]])
+    # the frames' pixel size and place; the new stack's and channels' axes from 0
     np.testing.assert_array_equal(selection.scale, (1, 1, 0.5, 0.25))
+    np.testing.assert_array_equal(selection.translate, (0, 0, 2, 1))
 
 
 @pytest.mark.slow

@@ -250,13 +250,16 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         )  # (N, C, S, S)
         source = job.source
         if source.rgb:
-            stack, scale = np.moveaxis(crops, 1, -1), (1, *source.scale[-2:])
-        elif crops.shape[1] > 1:  # channels as an axis of the stack: (N, C, S, S)
-            stack, scale = crops, (1, 1, *source.scale[-2:])
-        else:
-            stack, scale = crops[:, 0], (1, *source.scale[-2:])
+            stack = np.moveaxis(crops, 1, -1)
+        else:  # several channels as an axis of the stack: (N, C, S, S)
+            stack = crops if crops.shape[1] > 1 else crops[:, 0]
+        # the source's pixel size and YX origin (a frame's own place; a tile's or object's
+        # crops have none of their own); the stack's and channels' axes start at 0
+        lead = stack.ndim - 2 - source.rgb
         self.viewer.add_image(
-            stack, name=f"{source.name} selection ({len(selected)})", rgb=source.rgb, scale=scale,
+            stack, name=f"{source.name} selection ({len(selected)})", rgb=source.rgb,
+            scale=(*[1] * lead, *source.scale[-2:]),
+            translate=(*[0] * lead, *source.translate[-2:]),
             metadata=copied_metadata(source),
         )
 
