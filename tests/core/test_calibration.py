@@ -209,3 +209,14 @@ def test_planes_too_small_to_measure_say_so_for_the_prior():
     trainer = Trainer(task_config("denoise", shape=frames.shape, axes="SYX"), frames)
     with pytest.raises(ValueError, match="planes of 8x8 pixels are too small to measure their noise"):
         trainer.prepare()
+
+
+@pytest.mark.parametrize("side", [2, 5])
+def test_an_image_too_small_for_the_prior_says_so_first(side):
+    from napari_autoencoders.core.recipes import task_config
+    from napari_autoencoders.core.training import Trainer
+
+    image = np.random.default_rng(0).random((side, side), dtype=np.float32)
+    trainer = Trainer(task_config("denoise", shape=image.shape), image)
+    with pytest.raises(ValueError, match=f"planes of {side}x{side} pixels are too small to measure"):
+        trainer.prepare()

@@ -149,6 +149,11 @@ def test_blind_spot_radius_must_fit_in_the_patch():
         config.validate()
     config.training.mode = "paired"  # no masking: any radius will do
     config.validate()
+    prior = Config(  # the prior fine-tunes on whole pairs, unmasked
+        model=ModelConfig(**PRIOR_NETWORK), data=DataConfig(patch_size=4),
+        training=TrainingConfig(mask_radius=2, pretrained=True),
+    )
+    prior.validate()
 
 
 def test_reconstruct_with_unet_is_rejected():

@@ -262,18 +262,13 @@ def calibrate(
     if mode == Mode.SYNTHETIC.value:
         noise = found.photons = noise_model_of(training.noise)
     else:
+        _check_measurable(np.shape(x)[-2:])
         clipped = None if levels == (None, None) else channel_levels(*levels, norms[0])
         noise, found.photons = estimate_planes_noise(
             x, levels=clipped, binned=binned, strides=config.model.noise_strides
         )
     if noise.gain <= 0 and noise.read_variance <= 0:
-        height, width = np.shape(x)[-2:]
-        if min(height, width) < SMALLEST_MEASURED:  # too few pixels for the noise's bins
-            raise ValueError(
-                f"planes of {height}x{width} pixels are too small to measure their noise, which "
-                f"the pretrained prior needs (at least {SMALLEST_MEASURED} pixels a side); set "
-                "pretrained to false to train from random weights, or give larger images."
-            )
+        _check_measurable(np.shape(x)[-2:])  # synthetic noise's description may be of none
         raise ValueError(
             "no noise could be measured in the input, so there is nothing for the "
             "pretrained prior to remove; check the image, or set pretrained to false."
@@ -303,6 +298,17 @@ def calibrate(
         opponent_colours=colours, clip_low=levels[0], clip_high=levels[1],
     )
     return data, noisy, norms
+
+
+def _check_measurable(sides: tuple[int, int]) -> None:
+    """Refuse planes of ``sides`` (Y, X) too small for the noise's bins, which the prior needs."""
+    height, width = sides
+    if min(height, width) < SMALLEST_MEASURED:
+        raise ValueError(
+            f"planes of {height}x{width} pixels are too small to measure their noise, which "
+            f"the pretrained prior needs (at least {SMALLEST_MEASURED} pixels a side); set "
+            "pretrained to false to train from random weights, or give larger images."
+        )
 
 
 def noise_sample(collection: ImageCollection) -> np.ndarray:

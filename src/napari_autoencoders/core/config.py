@@ -626,16 +626,19 @@ class Config:
                 "training.task 'superres' and model.architecture 'superres' go together; "
                 f"got task {self.training.task!r} with architecture {self.model.architecture!r}."
             )
+        # from random weights; the prior fine-tunes on whole pairs, unmasked
         blind_spot = (self.training.task, self.training.mode) == (
             Task.DENOISE.value,
             Mode.SELF_SUPERVISED.value,
-        )
+        ) and not self.training.pretrained
         if blind_spot and self.data.patch_size <= 2 * self.training.mask_radius:
             # a masked pixel's neighbour must fit in the patch on one side or the other
+            smallest = 2 * self.training.mask_radius + 1
             raise ValueError(
                 f"data.patch_size ({self.data.patch_size}) must exceed 2 * "
-                f"training.mask_radius ({self.training.mask_radius}); use larger patches "
-                "or a smaller radius."
+                f"training.mask_radius ({self.training.mask_radius}): blind-spot masking needs "
+                f"patches, and images, of at least {smallest}x{smallest} pixels; use larger "
+                "patches or a smaller radius."
             )
         return self
 
