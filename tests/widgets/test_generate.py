@@ -253,10 +253,20 @@ def test_an_adversarial_autoencoder_has_no_latent_noise(
     assert widget.worker is None
 
 
-def test_a_failure_stops_the_busy_bar(qtbot, viewer, widget, errors):
-    viewer.add_image(np.zeros((4, 20, 20), np.float32), name="too large")
+def test_colour_frames_for_a_grey_model_are_reported_before_the_worker(qtbot, viewer, widget, errors):
+    viewer.add_image(np.zeros((16, 16, 3), np.float32), name="colour", rgb=True)
     run(qtbot, widget, generate.NOISE)
-    assert errors and "crop or resize the frames to 16x16" in errors[0]
+    assert errors == [
+        "Cannot generate: the model takes 1-channel frames but these have 3 channel(s) (a stack "
+        "of shape (1, 16, 16, 3)); choose grey frames, or a model trained on frames like these."
+    ]
+    assert widget.worker is None and len(viewer.layers) == 1
+
+
+def test_a_failure_stops_the_busy_bar(qtbot, viewer, widget, errors):
+    viewer.add_image(np.full((4, 16, 16), np.nan, np.float32), name="not a number")
+    run(qtbot, widget, generate.NOISE)
+    assert errors and errors[0].startswith("Generation failed:")
     assert (widget.progress.minimum(), widget.progress.maximum()) == (0, 1)  # busy (0, 0) before
 
 

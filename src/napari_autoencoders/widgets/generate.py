@@ -201,6 +201,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
             return model, self._manifold(model), f"{model_name} manifold", None
         layer = self.layer.layer()
         frames = _frames(layer, model)
+        generation.check_frames(model, _model_shape(frames, model))  # before the worker reads them
         if action == INTERPOLATE:
             first, last = self.frame_a.value(), self.frame_b.value()
             if max(first, last) >= len(frames):
@@ -328,6 +329,14 @@ def _model_frames(frames, which, model: TrainedModel) -> np.ndarray:
     if _channel_axis_first(model) and chosen.ndim == 4:
         return np.moveaxis(chosen, 1, -1)
     return chosen
+
+
+def _model_shape(frames, model: TrainedModel) -> tuple[int, ...]:
+    """The shape of a stack as :func:`_model_frames` gives it to ``model``, unread."""
+    shape = tuple(np.shape(frames))
+    if _channel_axis_first(model) and len(shape) == 4:
+        return (shape[0], *shape[2:], shape[1])
+    return shape
 
 
 def _single_frame(layer: Image, model: TrainedModel | None = None) -> bool:

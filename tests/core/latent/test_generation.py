@@ -199,12 +199,15 @@ def test_a_one_dimensional_latent_has_no_manifold(tiny_vae_config, frames):
         manifold(model, grid=3)
 
 
-@pytest.mark.parametrize(
-    "bad", [np.zeros((2, 20, 20)), np.zeros((16, 16)), np.zeros((2, 16, 16, 3))]
-)
+@pytest.mark.parametrize("bad", [np.zeros((2, 20, 20)), np.zeros((16, 16)), np.zeros((2, 20, 20, 3))])
 def test_frames_of_another_shape_are_rejected(vae, bad):
     with pytest.raises(ValueError, match=r"frames of shape \(16, 16\)"):
         reconstruct_noisy(vae, bad)
+
+
+def test_colour_frames_for_a_grey_model_are_told_their_channels(vae):
+    with pytest.raises(ValueError, match="takes 1-channel frames but these have 3 channel"):
+        reconstruct_noisy(vae, np.zeros((2, 16, 16, 3)))
 
 
 @pytest.mark.parametrize("options, message", [

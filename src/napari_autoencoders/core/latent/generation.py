@@ -276,16 +276,35 @@ def check_variational(model: TrainedModel, action: str) -> None:
         )
 
 
+def check_frames(model: TrainedModel, shape: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless a stack of ``shape`` holds frames ``model`` takes: (N, S, S[, C]).
+
+    A stack of the right size but other channels (colour frames for a grey
+    model, or grey for a colour one) is told so, not to resize its frames.
+    """
+    channels, size = model.config.model.in_channels, model.config.model.input_size
+    expected = (size, size) if channels == 1 else (size, size, channels)
+    if len(shape) == len(expected) + 1 and tuple(shape[1:]) == expected:
+        return
+    given = 1 if len(shape) == 3 else shape[-1]
+    kind = "grey" if channels == 1 else f"{channels}-channel"
+    if len(shape) in (3, 4) and tuple(shape[1:3]) == (size, size) and given != channels:
+        raise ValueError(
+            f"the model takes {channels}-channel frames but these have {given} channel(s) "
+            f"(a stack of shape {tuple(shape)}); choose {kind} frames, or a model trained on "
+            "frames like these."
+        )
+    raise ValueError(
+        f"the model takes frames of shape {expected} stacked as (N, *{expected}), got an "
+        f"array of shape {tuple(shape)}; crop or resize the frames to {size}x{size}."
+    )
+
+
 def _to_batch(model: TrainedModel, frames: np.ndarray) -> torch.Tensor:
     """Normalised (N, C, S, S) tensor of frames (N, S, S[, C]) in data units."""
     frames = np.asarray(frames)
-    channels, size = model.config.model.in_channels, model.config.model.input_size
-    expected = (size, size) if channels == 1 else (size, size, channels)
-    if frames.ndim != len(expected) + 1 or frames.shape[1:] != expected:
-        raise ValueError(
-            f"the model takes frames of shape {expected} stacked as (N, *{expected}), got an "
-            f"array of shape {frames.shape}; crop or resize the frames to {size}x{size}."
-        )
+    check_frames(model, frames.shape)
+    channels = model.config.model.in_channels
     check_image(frames, "the frames")
     planes = frames[:, None] if channels == 1 else np.moveaxis(frames, -1, 1)
     return torch.from_numpy(model.input_norm.normalize(planes))
