@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, TrainingConfig
+from napari_autoencoders.core.latent.encoding import FRAMES, TILES
 from napari_autoencoders.core.training import Trainer, fit
 from napari_autoencoders.widgets import latent as latent_module
 from napari_autoencoders.widgets.latent import LatentWidget
@@ -192,6 +193,34 @@ def test_tiles_get_a_map_of_cluster_ids_over_the_image(qtbot, widget):
     tiles = viewer.layers["big clusters"]
     assert tiles.data.shape == (3, 4)
     np.testing.assert_allclose(tiles.scale, (32, 32))
+
+
+def test_the_items_colouring_is_readied_in_the_worker(qtbot, widget, monkeypatch):
+    readied = []
+
+    def ready(encoding, labels):  # napari compiles its label colouring the first time
+        readied.append((threading.get_ident(), encoding.kind, labels))
+        warm(encoding, labels)
+
+    warm = latent_module.warm_items_colouring
+    monkeypatch.setattr(latent_module, "warm_items_colouring", ready)
+    widget.viewer.add_image(np.random.default_rng(3).random((48, 64), dtype=np.float32), name="big")
+    widget.mode.setCurrentText("tiles")
+    widget.stride.setValue(16)
+    run_and_wait(qtbot, widget, widget.encode)
+
+    assert [(kind, labels) for _, kind, labels in readied] == [(TILES, None)]
+    assert readied[0][0] != threading.get_ident()
+    assert "big clusters" in widget.viewer.layers
+
+
+def test_frames_have_no_items_colouring_to_ready():
+    from napari_autoencoders.widgets.scatter import warm_items_colouring
+
+    class Frames:
+        kind = FRAMES
+
+    assert warm_items_colouring(Frames(), None) is None
 
 
 def test_a_dask_layer_is_encoded_without_being_read_whole(qtbot, widget, encoder, monkeypatch):

@@ -39,7 +39,7 @@ from ..core.training import Trainer
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, copied_metadata, guess_axes, image_data, layer_axes
 from .panel import JobPanel
-from .scatter import LatentScatter, cluster_legend
+from .scatter import LatentScatter, cluster_legend, warm_items_colouring
 from .threads import guarded
 from .forms import combo, row, spin
 from .train import batched_events, kept_after_failure
@@ -389,7 +389,9 @@ def _encode_in_thread(
     yield count, count  # each yield lets a Cancel stop the job: after the encoding,
     embedding = embed(encoding.latents, projection, seed=seed)
     yield count, count  # and after the projection
-    return encoding, embedding, cluster(encoding.latents, method, n_clusters, seed=seed)
+    clusters = cluster(encoding.latents, method, n_clusters, seed=seed)
+    warm_items_colouring(encoding, job.labels)  # napari's compiling, here, not in the viewer
+    return encoding, embedding, clusters
 
 
 @thread_worker
