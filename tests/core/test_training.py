@@ -675,6 +675,7 @@ def test_a_stop_while_preparing_cancels_the_training(tiny_config, blobs, monkeyp
     assert trainer.config.model.noise_variance == 0  # the noise's measure never finished
     with pytest.raises(RuntimeError, match="cancelled while it prepared"):
         trainer.result()
+    assert trainer.outcome() == "cancelled while it prepared: no model"
 
 
 def test_a_stop_after_preparing_keeps_the_start(tiny_config, blobs):

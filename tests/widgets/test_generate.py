@@ -306,3 +306,25 @@ def test_channels_that_are_not_colours_are_an_axis_before_y_and_x(qtbot, viewer,
     widget.layer.set_layer(viewer.add_image(pairs, name="pairs"))
     run(qtbot, widget, generate.NOISE, model="two #1")  # refused as frames of the wrong shape
     assert errors == [] and viewer.layers["pairs reconstructed + noise"].data.shape == pairs.shape
+
+
+def test_an_rgb_layer_is_refused_for_a_model_whose_channels_are_not_colours(
+    qtbot, viewer, registry, errors
+):
+    config = Config(
+        model=ModelConfig(architecture="vae", width=4, input_size=16, latent_dim=2),
+        data=DataConfig(axes="SCYX", patch_size=16, batch_size=2, percentiles=(0.0, 100.0)),
+        training=TrainingConfig(task="vae", **TINY),
+    )
+    three = np.stack([disks(), 1 - disks(), disks()], axis=1)  # (8, 3, 16, 16)
+    registry.add(fit(config, three), "three")
+    widget = GenerateWidget(viewer, registry=registry)
+    widget.layer.set_layer(viewer.add_image(np.moveaxis(three, 1, -1), name="colour", rgb=True))
+    run(qtbot, widget, generate.NOISE, model="three #1")
+    assert errors == [
+        "Cannot generate: this model's 3 channels are not colours (it was trained on axes "
+        "'SCYX'): choose a layer with its channels as an axis before Y and X, not the RGB layer "
+        "'colour'."
+    ]
+    assert widget.worker is None
+

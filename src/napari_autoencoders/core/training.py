@@ -524,11 +524,15 @@ class Trainer:
         )
 
     def kept(self) -> str:
-        """What :meth:`result` holds: ``"epoch 3"``, or the :attr:`start` no epoch beat."""
+        """What :meth:`result` holds: ``"epoch 3"``, or the :attr:`start` no epoch beat; or nothing."""
+        if self.cancelled:
+            return "nothing"
         return self.start if self.best_epoch is None else f"epoch {self.best_epoch}"
 
     def outcome(self) -> str:
         """The weights kept and their loss, e.g. ``"kept epoch 3 (validation loss 0.0123)"``."""
+        if self.cancelled:
+            return "cancelled while it prepared: no model"
         beaten = "" if self.best_epoch is not None else ", which no epoch beat"
         return f"kept {self.kept()} (validation loss {self.best_loss:.4g}){beaten}"
 

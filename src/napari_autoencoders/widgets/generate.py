@@ -315,8 +315,18 @@ def _noisy_codes(model: TrainedModel, frames, **options) -> np.ndarray:
 
 
 def _frames(layer: Image | None, model: TrainedModel):
-    """The frames of ``layer``, unread where napari holds them lazily: a single image as a stack of one."""
+    """The frames of ``layer``, unread where napari holds them lazily: a single image as a stack of one.
+
+    Raises ``ValueError`` for an RGB layer and a model whose channels are
+    not colours (it takes them as an axis before Y and X).
+    """
     data = image_data(layer, "frames", lazy=True)
+    if layer.rgb and _channel_axis_first(model):
+        raise ValueError(
+            f"this model's {model.config.model.in_channels} channels are not colours (it was "
+            f"trained on axes {model.config.data.axes!r}): choose a layer with its channels as "
+            f"an axis before Y and X, not the RGB layer {layer.name!r}."
+        )
     return np.asarray(data)[None] if _single_frame(layer, model) else data
 
 

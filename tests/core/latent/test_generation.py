@@ -208,6 +208,9 @@ def test_frames_of_another_shape_are_rejected(vae, bad):
 def test_colour_frames_for_a_grey_model_are_told_their_channels(vae):
     with pytest.raises(ValueError, match="takes 1-channel frames but these have 3 channel"):
         reconstruct_noisy(vae, np.zeros((2, 16, 16, 3)))
+    # a last axis of the frames' size is no colour: (T, Z, Y, X) planes, say
+    with pytest.raises(ValueError, match=r"frames of shape \(16, 16\)"):
+        reconstruct_noisy(vae, np.zeros((2, 16, 16, 16)))
 
 
 @pytest.mark.parametrize("options, message", [

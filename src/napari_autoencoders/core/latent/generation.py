@@ -288,7 +288,9 @@ def check_frames(model: TrainedModel, shape: tuple[int, ...]) -> None:
         return
     given = 1 if len(shape) == 3 else shape[-1]
     kind = "grey" if channels == 1 else f"{channels}-channel"
-    if len(shape) in (3, 4) and tuple(shape[1:3]) == (size, size) and given != channels:
+    # a last axis of 5 or more is no colour: (T, Z, Y, X) frames, say, of the model's size
+    colours = len(shape) == 3 or (len(shape) == 4 and given <= 4)
+    if colours and tuple(shape[1:3]) == (size, size) and given != channels:
         raise ValueError(
             f"the model takes {channels}-channel frames but these have {given} channel(s) "
             f"(a stack of shape {tuple(shape)}); choose {kind} frames, or a model trained on "
