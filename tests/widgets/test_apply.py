@@ -165,6 +165,38 @@ def test_cancel_adds_no_layer(qtbot, viewer, widget, make_noisy, notifications):
     assert widget.apply_button.isEnabled()
 
 
+def test_cancel_stops_a_tile_between_its_orientations(
+    qtbot, viewer, widget, make_noisy, notifications, monkeypatch
+):
+    from napari_autoencoders.core.model import TrainedModel
+
+    viewer.add_image(make_noisy((64, 64)), name="one tile")  # 8 orientations, by default
+    calls = []
+    network_on = TrainedModel.network_on
+
+    def counted_network(model, device):
+        network = network_on(model, device)
+        forward = network.forward
+
+        def counted(x):
+            calls.append(threading.get_ident())
+            if len(calls) == 1:
+                widget.cancel()  # pressed while the first orientation runs
+            return forward(x)
+
+        network.forward = counted
+        return network
+
+    monkeypatch.setattr(TrainedModel, "network_on", counted_network)
+    widget.apply()
+    wait_until_idle(qtbot, widget)
+
+    assert len(calls) == 1  # not the other 7
+    assert [layer.name for layer in viewer.layers] == ["one tile"]
+    assert notifications["info"] == ["Prediction cancelled; no layer was added."]
+    assert notifications["error"] == []
+
+
 def test_bad_choices_are_reported_and_start_nothing(viewer, widget, make_noisy, notifications):
     widget.apply()  # no layer yet
     rgb = viewer.add_image(np.stack([make_noisy()] * 3, axis=-1), name="colour", rgb=True)

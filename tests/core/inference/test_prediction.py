@@ -440,6 +440,20 @@ def test_symmetry_mean_undoes_each_rotation_and_flip():
         torch.testing.assert_close(symmetry_mean(upscaler, x), upscaler(x), atol=1e-5, rtol=0)
 
 
+def test_symmetry_mean_stops_between_orientations_once_asked():
+    from napari_autoencoders.core.progress import Cancelled, stoppable
+
+    seen = []
+
+    def network(view):
+        seen.append(view.shape)
+        return view
+
+    with stoppable(lambda: len(seen) >= 3), pytest.raises(Cancelled):
+        symmetry_mean(network, torch.rand(1, 1, 4, 4))
+    assert len(seen) == 3
+
+
 def test_a_superres_model_averages_the_8_orientations_unless_told_not_to():
     model = untrained_model(architecture="superres", factor=2, blocks=1)
     torch.nn.init.normal_(model.network.tail.weight, std=0.1)  # not equivariant any more
