@@ -8,6 +8,7 @@ from qtpy.QtCore import Qt
 from napari_autoencoders.core.data.collection import ImageCollection
 from napari_autoencoders.core.io.model_files import load_model
 from napari_autoencoders.core.training import Trainer
+from napari_autoencoders.widgets.train import PREPARING
 
 TIMEOUT_MS = 60_000
 
@@ -129,6 +130,7 @@ def test_stop_before_the_first_step_cancels_without_a_model(
 ):
     viewer.add_image(make_noisy(), name="noisy")
     widget.train()
+    assert widget.status.text() == PREPARING  # until the first step
     widget.stop()
     qtbot.waitUntil(widget.train_button.isEnabled, timeout=TIMEOUT_MS)
 

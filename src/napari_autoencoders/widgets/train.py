@@ -94,6 +94,8 @@ LAYER, FILES, FOLDER = "layer", "files", "folder"
 FILE_MODES = {FILES: "rm", FOLDER: "d"}
 #: What the status and a notification say of a training cancelled while its input was read.
 CANCELLED = "Training cancelled before its first step; no model was kept."
+#: The status until the first step: measuring a large stack's noise takes tens of seconds.
+PREPARING = "Preparing the training (measuring the noise of a large input takes a while)…"
 
 
 class InputError(WorkerError):
@@ -527,7 +529,7 @@ class TrainWidget(JobPanel):
         self._stopping = False
         self.plot.clear()
         self.progress.setValue(0)
-        self.status.setText("Reading the input…" if trainer is None else "Starting…")
+        self.status.setText("Reading the input…" if trainer is None else PREPARING)
         self._set_running(True)
         connect = {
             "yielded": self._on_yielded,
@@ -776,7 +778,7 @@ class TrainWidget(JobPanel):
             self._on_events(item)
         elif not self.worker.abort_requested:
             self._trainer = item
-            self.status.setText("Starting…")
+            self.status.setText(PREPARING)
 
     def _on_events(self, events: list[TrainingEvent]) -> None:
         self.plot.add_events(events)
