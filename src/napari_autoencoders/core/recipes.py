@@ -46,7 +46,7 @@ from .data.resolution import FACTORS
 #: ends in a couple of minutes on a laptop's CPU (and stops earlier without progress).
 DEFAULT_TIME_BUDGET = 120.0
 #: Zero-shot super-resolution's default budget: trained longer, it learns detail of the
-#: coarser scale that the image itself lacks (README, super-resolution).
+#: coarser scale that the image itself lacks (docs/superresolution.md, zero-shot).
 ZERO_SHOT_TIME_BUDGET = 30.0
 #: Zero-shot super-resolution's default epochs, a cap within its time budget: on held-apart
 #: validation strips its best weights came within the first 200 steps on real images
