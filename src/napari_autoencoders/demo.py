@@ -1,9 +1,10 @@
 """The main job, headless: denoise the bundled noisy fluorescence sample.
 
 Trains a denoiser on the noisy image alone with the defaults of the
-``denoise`` task (the shipped prior fine-tuned self-supervised), writes the denoised image, the model and a screenshot of a napari viewer
-showing input and output under ``demo_output/``, and prints the PSNR against
-the clean reference before and after. Run it with ``make demo`` or
+``denoise`` task (the shipped prior fine-tuned self-supervised), writes the
+denoised image, the model and a screenshot of a napari viewer showing input
+and output under ``demo_output/``, and prints the PSNR against the clean
+reference before and after. Run it with ``make demo`` or
 ``python -m napari_autoencoders.demo``.
 """
 

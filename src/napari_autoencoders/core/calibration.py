@@ -268,7 +268,6 @@ def calibrate(
             x, levels=clipped, binned=binned, strides=config.model.noise_strides
         )
     if noise.gain <= 0 and noise.read_variance <= 0:
-        _check_measurable(np.shape(x)[-2:])  # synthetic noise's description may be of none
         raise ValueError(
             "no noise could be measured in the input, so there is nothing for the "
             "pretrained prior to remove; check the image, or set pretrained to false."

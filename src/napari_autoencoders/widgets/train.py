@@ -92,7 +92,7 @@ BUDGET_WORDS = {AUTO: "auto", OFF: "off"}
 #: (several files, or a folder of images or a zarr store), with magicgui's file dialog mode.
 LAYER, FILES, FOLDER = "layer", "files", "folder"
 FILE_MODES = {FILES: "rm", FOLDER: "d"}
-#: What the status and a notification say of a training cancelled while its input was read.
+#: What the status and a notification say of a training cancelled before its first step.
 CANCELLED = "Training cancelled before its first step; no model was kept."
 #: The status until the first step: measuring a large stack's noise takes tens of seconds.
 PREPARING = "Preparing the training (measuring the noise of a large input takes a while)…"
@@ -828,7 +828,7 @@ class TrainWidget(JobPanel):
             if self._trainer is not None and (warning := self._trainer.warning()):
                 show_warning(f"Check the result: {warning}")
         else:
-            self.status.setText("Stopped before the first validation.")
+            self.status.setText("Ended before the first validation.")
             show_warning(
                 f"Training stopped before the first validation; the unvalidated model is "
                 f"kept as {name!r}."

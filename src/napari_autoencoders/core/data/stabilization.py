@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
+from ..progress import checkpoint
 from .canvas import canvas_mask, flat_pixels
 from .clipping import declip
-from ..progress import checkpoint
 from .noise import parse_noise
 
 #: A high-pass filter whose output has the variance of white input noise
