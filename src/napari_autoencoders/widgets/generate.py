@@ -342,11 +342,12 @@ def _model_frames(frames, which, model: TrainedModel) -> np.ndarray:
 
 
 def _model_shape(frames, model: TrainedModel) -> tuple[int, ...]:
-    """The shape of a stack as :func:`_model_frames` gives it to ``model``, unread."""
-    shape = tuple(np.shape(frames))
-    if _channel_axis_first(model) and len(shape) == 4:
-        return (shape[0], *shape[2:], shape[1])
-    return shape
+    """The shape of a stack as :func:`_model_frames` gives it to ``model``, unread.
+
+    :func:`_model_frames` of a view of one value in the stack's shape (no memory).
+    """
+    view = np.broadcast_to(np.float32(0), np.shape(frames))
+    return _model_frames(view, slice(None), model).shape
 
 
 def _single_frame(layer: Image, model: TrainedModel | None = None) -> bool:

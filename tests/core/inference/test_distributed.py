@@ -118,6 +118,24 @@ def test_an_unreachable_scheduler_is_one_clear_error():
         pass
 
 
+
+def test_a_client_that_fails_to_start_is_collected_at_once():
+    import gc
+
+    import distributed
+
+    def clients():  # open ones too: this module's cluster may be running
+        return sum(isinstance(thing, distributed.Client) for thing in gc.get_objects())
+
+    before = clients()
+    # left to the garbage collector, it was closed at a random later moment: once inside
+    # another cluster's start, which then hung
+    with pytest.raises(ConnectionError):
+        with cluster_client(scheduler="tcp://127.0.0.1:9", timeout=1):
+            pass
+    assert clients() <= before
+
+
 def test_a_server_that_accepts_but_never_answers_is_one_clear_error():
     with socket.create_server(("127.0.0.1", 0)) as silent:  # e.g. the dashboard's port
         port = silent.getsockname()[1]

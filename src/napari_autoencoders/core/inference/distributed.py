@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import socket
 from collections.abc import Generator, Iterator, Sequence
@@ -396,14 +397,24 @@ def cluster_client(
         # (napari's dask layers too) would then fail with "no Client active"
         dask.config.set(kept)
         if isinstance(err, ValueError):
-            raise ConnectionError(
+            failure = (
                 f"{scheduler!r} is not a dask scheduler's address ({err}); write it as e.g. "
                 "tcp://host:8786."
-            ) from err
-        raise ConnectionError(
-            f"cannot reach the dask scheduler at {scheduler!r} within {timeout:g} s; check the "
-            "address (e.g. tcp://host:8786) and that the scheduler is running."
-        ) from err
+            )
+        else:
+            failure = (
+                f"cannot reach the dask scheduler at {scheduler!r} within {timeout:g} s; check "
+                "the address (e.g. tcp://host:8786) and that the scheduler is running."
+            )
+    else:
+        failure = None
+    if failure is not None:
+        # the failed client lies in a reference cycle, which the garbage collector would
+        # break at any later moment, closing the client there: once inside the start of
+        # another cluster, whose lock that close then waited for, and a test run hung
+        # (faulthandler's dump). Collected here, once the error no longer holds it.
+        gc.collect()
+        raise ConnectionError(failure)
     with client:
         yield client
 
