@@ -23,8 +23,8 @@ import torch
 HERE = Path(__file__).resolve().parent
 #: Benchmark modules, in the order their tables appear: real images lead, phantoms follow.
 MODULES = [
-    "real_denoise", "nuclei", "camera", "colour", "channels", "clipped", "canvas", "defects", "frame_defects",
-    "correlated_noise", "denoise", "volumes", "superres_real", "superres", "vae", "latent", "defaults", "speed",
+    "real_denoise", "nuclei", "camera", "colour", "channels", "clipped", "clipped_photons", "canvas", "defects",
+    "frame_defects", "correlated_noise", "denoise", "volumes", "superres_real", "superres", "vae", "latent", "defaults", "speed",
     "responsiveness", "cluster",
 ]
 

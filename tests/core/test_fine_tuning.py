@@ -51,7 +51,12 @@ def test_the_prior_is_kept_where_much_of_the_noise_is_clipped(share, kept):
     if kept:
         assert f"{100 * share:.1f} % of the input's pixels are clipped (at 0.0 and 1.0)" in reason
     unclipped = kept_prior_reason(unvalidated=False, clipped_share=share, model=ModelConfig(), patch_size=48)
-    assert unclipped is None  # a share without clip levels kept in the model: Poisson noise
+    assert unclipped is None  # a share without clip levels kept in the model
+
+
+def test_poisson_gaussian_noise_clipped_at_zero_photons_fine_tunes():
+    photons = ModelConfig(noise_gain=0.1, clip_low=0.0, clip_high=1.0)
+    assert kept_prior_reason(unvalidated=False, clipped_share=0.25, model=photons, patch_size=48) is None
 
 
 class _Smoother(torch.nn.Module):

@@ -291,6 +291,17 @@ def test_zero_shot_undoes_the_clipping_of_an_8_bit_image():
     assert psnr > 40  # 28 dB before the clipping was modelled: noise fitted at half its sigma, means left brightened
 
 
+def test_zero_shot_takes_poisson_gaussian_noise_clipped_at_zero_photons_for_what_it_is():
+    # a dark sky at 10 photons, 0 where no photon came and the read noise was
+    # negative: fitted as clipped Gaussian noise it came out at 25.4 dB (256x256)
+    image = img_as_float32(data.hubble_deep_field())[300:556, 372:628].mean(axis=-1)
+    low, high = np.percentile(image, (1, 99.8))
+    clean = np.clip((image - low) / (high - low), 0, 1).astype(np.float32)
+    noisy = np.clip(add_noise(clean, "poisson:10+gaussian:0.01", seed=1), 0.0, 1.0)
+    out = prior.denoise_image(noisy, ensemble=False)
+    assert 10 * np.log10(1 / np.mean((np.clip(out, 0, 1) - clean) ** 2)) > 28.5
+
+
 @pytest.mark.parametrize("value", ["least", "median", "greatest"])
 def test_a_canvas_is_kept_and_the_content_beside_it_denoised_as_if_mirrored(value):
     clean = data.camera()[100:228, 200:328].astype(np.float32) / 255

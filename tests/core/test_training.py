@@ -1287,6 +1287,22 @@ def test_only_self_supervised_training_declips(tiny_config, mode):
     assert (trainer.config.model.clip_low, trainer.config.model.clip_high) == (None, None)
 
 
+def test_self_supervised_training_on_counts_clipped_at_zero_photons_keeps_their_shot_noise(tiny_config):
+    from skimage import data
+
+    clean = np.clip(data.moon()[:192, :192] / 255.0 - 0.3, 0.0, None)  # a dark border
+    noisy = np.clip(add_noise(clean, "poisson:10+gaussian:0.01", seed=0), 0.0, 1.0)
+    config = _pretrained_config(tiny_config, "self-supervised")
+    config.training.epochs, config.training.steps_per_epoch = 1, 2
+    trainer = Trainer(config, noisy)
+    for _ in trainer.run():
+        pass
+    model = trainer.config.model
+    assert model.clip_low == 0.0
+    assert model.noise_gain > 0  # not clipped Gaussian noise: thinned counts, fine-tuned
+    assert trainer.history[-1]["step"] == 2
+
+
 def test_self_supervised_training_fine_tunes_where_little_of_the_noise_is_clipped(tiny_config):
     from skimage import data
 

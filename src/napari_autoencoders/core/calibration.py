@@ -215,8 +215,8 @@ def calibrate(
     (:func:`_are_colours`). Self-supervised training on the raw ``planes``
     of an array clipped at its ends (:func:`.data.clipping.clip_levels`;
     ``canvas`` marks the pixels that are no data) fits the noise as clipped
-    and, when it is Gaussian, keeps the clip levels, so that prediction
-    undoes the clipping's bias. The channels of the noisy inputs (of a
+    and keeps the clip levels, so that prediction undoes the clipping's
+    bias. The channels of the noisy inputs (of a
     collection, as its windows show them) are rescaled to one noise model
     (:func:`_equalize_channel_noise`), and ``x`` with them; the hot and dead
     pixels of an array's noisy planes are replaced (:mod:`.data.defects`),
@@ -273,7 +273,6 @@ def calibrate(
             "pretrained prior to remove; check the image, or set pretrained to false."
         )
     found_clipped = levels != (None, None)  # whatever the noise: the prior's check skips it
-    levels = levels if noise.is_gaussian else (None, None)
     found.fewest_photons = 1.0 / noise.gain if noise.gain > 0 else math.inf
     noisy = None
     if mode != Mode.SYNTHETIC.value:

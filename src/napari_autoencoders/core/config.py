@@ -208,10 +208,13 @@ class ModelConfig:
     clip_low, clip_high : float or None
         The levels, in the input's own units (0 and 255 for an 8-bit
         image), at which its noisy values were clipped, None where they
-        were not (``noise_gain`` 0 only). The denoised values, which the
+        were not (with a noise model only). The denoised values, which the
         network learnt as the mean of clipped noisy ones, are mapped back
-        to clean values (:func:`.data.clipping.declip`). Self-supervised
-        training sets them when it finds clipped Gaussian noise.
+        to clean values (:func:`.data.clipping.declip`): at both levels for
+        Gaussian noise, at ``clip_high`` alone for Poisson-Gaussian noise,
+        whose zero photons lie at the low level, where clipping cuts only
+        read noise. Self-supervised training sets them when it finds
+        clipped noise.
     noise_strides : (int, int)
         Strides (Y, X) of the interleaved phases the model denoises apart,
         for noise correlated along rows or columns (:mod:`.data.correlation`);
@@ -328,7 +331,7 @@ class ModelConfig:
             )
 
     def _check_clip_levels(self, stabilized: bool) -> None:
-        """Raise ``ValueError`` unless ``clip_low`` and ``clip_high`` are finite, ordered, with Gaussian noise."""
+        """Raise ``ValueError`` unless ``clip_low`` and ``clip_high`` are finite, ordered, with a noise model."""
         levels = [level for level in (self.clip_low, self.clip_high) if level is not None]
         if not levels:
             return
@@ -341,10 +344,10 @@ class ModelConfig:
             raise ValueError(
                 f"model.clip_low ({self.clip_low}) must be below model.clip_high ({self.clip_high})."
             )
-        if not (stabilized and self.noise_gain == 0):
+        if not stabilized:
             raise ValueError(
-                "model.clip_low and model.clip_high apply to a U-Net with a Gaussian noise model "
-                "(model.noise_variance above 0, model.noise_gain 0) only; set them to null."
+                "model.clip_low and model.clip_high apply to a U-Net with a noise model "
+                "(model.noise_gain or model.noise_variance above 0) only; set them to null."
             )
 
 

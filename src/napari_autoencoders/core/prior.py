@@ -41,11 +41,11 @@ from safetensors.torch import save_file
 
 from .config import PRIOR_NETWORK, Architecture, ModelConfig
 from .data.canvas import canvas_mask, reflect_into
-from .data.clipping import channel_levels, clip_levels, declip
+from .data.clipping import channel_levels, clip_levels
 from .data.correlation import both_axes_warning, choose_strides, correlates_along_both, phase_function
 from .data.defects import fill_defects
 from .data.normalization import Normalizer
-from .data.stabilization import NoiseModel, estimate_planes_noise, spread_picks
+from .data.stabilization import NoiseModel, declip_noise, estimate_planes_noise, spread_picks
 from .inference.prediction import symmetry_mean
 from .inference.tiling import apply_tiled
 from .nn.models import build_model
@@ -318,9 +318,8 @@ def denoise_image(
         and scaled down, with a warning, where the prior removes far less of it
         than it predicts (:func:`checked_noise`). An
         image clipped at its ends (:func:`.clipping.clip_levels`) has its
-        noise fitted as clipped, and Gaussian noise there (estimated or
-        given, its standard deviation before clipping) is declipped
-        (:func:`.clipping.declip`) after denoising.
+        noise fitted as clipped, and the result is declipped
+        (:func:`.stabilization.declip_noise`) after denoising.
     path : path-like, optional
         Weights of another prior (:func:`save_prior`); the shipped one by default.
     tile : int
@@ -393,8 +392,8 @@ def denoise_image(
 
     side = min(tile, *image.shape)
     out = apply_tiled(forward, reflect_into(unit, canvas[None]), tile=side, overlap=min(32, side // 4))
-    if noise.is_gaussian and levels != (None, None):  # the prior averaged clipped values: their mean
-        out = declip(out, noise.read_variance**0.5, *levels)
+    if levels != (None, None):  # the prior averaged clipped values: their mean
+        out = declip_noise(out, noise, levels)
     out = norm.denormalize(out[None])[0, 0]
     out[canvas] = image[canvas]  # it holds no noise
     return out

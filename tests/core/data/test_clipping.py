@@ -9,6 +9,8 @@ from napari_autoencoders.core.data.clipping import (
     clipped_share,
     declip,
     expected_clipped,
+    gaussian_share,
+    photon_share,
 )
 from napari_autoencoders.core.data.normalization import Normalizer
 
@@ -71,3 +73,21 @@ def test_clipped_share_counts_the_values_at_either_level():
     assert clipped_share(values, (0, 9)) == 5 / 8
     assert clipped_share(values, (None, 9)) == 3 / 8
     assert clipped_share(values, (None, None)) == 0.0
+
+
+@pytest.mark.parametrize("levels", [(0.0, 1.0), (0.0, None)])
+def test_gaussian_share_is_the_share_of_clipped_noise_at_the_low_level(levels):
+    rng = np.random.default_rng(3)
+    clean = np.array([-0.15, -0.05, 0.0, 0.1, 0.3])
+    samples = np.clip(clean[:, None] + 0.1 * rng.standard_normal((clean.size, 200_000)), *levels)
+    shares = gaussian_share(samples.mean(axis=1), 0.1, *levels)  # from the clipped means
+    np.testing.assert_allclose(shares, (samples == levels[0]).mean(axis=1), atol=3e-3)
+
+
+@pytest.mark.parametrize("gain, read", [(0.1, 1e-4), (0.02, 4e-4), (0.1, 0.0)])
+def test_photon_share_is_the_share_of_clipped_poisson_gaussian_values_at_zero(gain, read):
+    rng = np.random.default_rng(4)
+    clean = np.array([0.0, 0.01, 0.05, 0.2, 0.5])
+    photons = rng.poisson(clean[:, None] / gain, (clean.size, 200_000))
+    samples = np.maximum(gain * photons + np.sqrt(read) * rng.standard_normal(photons.shape), 0.0)
+    np.testing.assert_allclose(photon_share(clean, gain, read, 0.0), (samples == 0).mean(axis=1), atol=3e-3)

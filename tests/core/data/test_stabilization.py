@@ -11,6 +11,7 @@ from napari_autoencoders.core.data.stabilization import (
     NoiseModel,
     _fit_line,
     channel_balance,
+    declip_noise,
     estimate_channel_noise,
     estimate_noise,
     estimate_planes_noise,
@@ -87,6 +88,38 @@ def test_clipped_data_keep_a_shot_noise_that_shows_clear_of_the_clip_levels(moon
     noisy = np.clip(add_noise(moon, "poisson:30+gaussian:0.01", seed=1), 0.0, 0.9)  # saturated
     noise = estimate_noise(noisy, levels=clip_levels(noisy))
     assert noise.gain == pytest.approx(1 / 30, rel=0.25)
+
+
+@pytest.mark.parametrize("high", [1.0, 0.5])
+def test_poisson_gaussian_noise_clipped_at_zero_photons_is_not_taken_for_gaussian(moon, high):
+    # at 10 photons a dark region piles up at 0 only where no photon came and the
+    # read noise was negative; Gaussian noise that squashed would pile most of it there
+    noisy = np.clip(add_noise(moon, "poisson:10+gaussian:0.01", seed=1), 0.0, high)
+    levels = clip_levels(noisy)
+    assert levels == (0.0, high)
+    noise = estimate_noise(noisy, levels=levels)
+    assert noise.gain == pytest.approx(0.1, rel=0.2)  # saturated bins left out of the line
+    assert noise.read_variance < 0.002
+
+
+def test_declipping_poisson_gaussian_noise_moves_only_values_near_the_high_level():
+    values = np.array([0.0, 0.02, 0.5, 0.9, 0.97])
+    gaussian = declip_noise(values, NoiseModel(0.0, 0.01), (0.0, 1.0))
+    assert gaussian[1] < 0.02 and gaussian[-1] > 0.97  # both ends
+    photons = declip_noise(values, NoiseModel(0.1, 0.0), (0.0, 1.0))
+    np.testing.assert_allclose(photons[:2], values[:2], atol=1e-4)  # no clipped noise at zero photons
+    assert 0.5 < photons[2] < 0.504  # 2.2 deviations (0.22) below 1
+    assert photons[-1] > 1.0  # the deviation at 1 is 0.32: a mean of 0.97 was clipped from above 1
+    np.testing.assert_allclose(declip_noise(values, NoiseModel(0.1, 0.0), (0.0, None)), values)
+
+
+def test_clipped_gaussian_noise_on_a_dark_image_stays_gaussian():
+    # hubble_deep_field: most of it near black, where clipping at 0 squashes the noise
+    image = img_as_float32(data.hubble_deep_field()[:256, :256, 0])
+    noisy = np.round(255 * np.clip(add_noise(image, "gaussian:0.1", seed=2), 0.0, 1.0)) / 255
+    noise = estimate_noise(noisy, levels=clip_levels(noisy))
+    assert noise.gain == 0.0
+    assert np.sqrt(noise.read_variance) == pytest.approx(0.1, rel=0.12)
 
 
 def _padded(image: np.ndarray, value: float, width: int = 64) -> np.ndarray:

@@ -18,7 +18,7 @@ References
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import gammaln, ndtr, xlogy
 
 from .normalization import Normalizer
 
@@ -26,6 +26,8 @@ from .normalization import Normalizer
 LEAST_CLIPPED_SHARE = 0.001
 #: Points of the grid on which the clipped mean is inverted.
 _GRID = 8193
+#: Most photon counts summed over in :func:`photon_share`.
+_MOST_COUNTS = 100_000
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
 
 
@@ -124,6 +126,42 @@ def declip(
     stop = high if high is not None else max(float(values.max()), low)
     grid = np.linspace(start - margin * sigma, stop + margin * sigma, _GRID)
     return np.interp(values, expected_clipped(grid, sigma, low, high), grid).astype(np.float32)
+
+
+def gaussian_share(
+    values: np.ndarray, sigma: float, low: float, high: float | None
+) -> np.ndarray:
+    """Share of ``clip(clean + sigma * n, low, high)`` at ``low``, for the clipped means ``values``.
+
+    The clean level of each value is found through :func:`declip`.
+    """
+    clean = declip(values, sigma, low, high, margin=6.0).astype(np.float64)
+    return ndtr((low - clean) / sigma)
+
+
+def photon_share(values: np.ndarray, gain: float, read_variance: float, low: float) -> np.ndarray:
+    """Share of Poisson-Gaussian values clipped at ``low``, at each mean intensity of ``values``.
+
+    The noisy value of clean intensity ``x`` is ``gain * k + e``, ``k``
+    Poisson of mean ``x / gain`` photons and ``e`` Gaussian of variance
+    ``read_variance``: zero photons lie at intensity 0, and where ``low``
+    is there, clipping cuts only the read noise of the pixels that caught
+    none, half of them, where clipped Gaussian noise of the same variance
+    would pile most of a dark region at ``low``. ``values`` (any shape)
+    stand for the clean intensities (clipping the read noise alone moves
+    them little).
+    """
+    deviation = np.sqrt(max(read_variance, 0.0))
+    # counts whose values lie more than 8 deviations above low never reach it
+    most = int(np.clip((low + 8.0 * deviation) / gain + 1.0, 0, _MOST_COUNTS))
+    counts = np.arange(most + 1)
+    below = low - gain * counts
+    # each count's share of values at or below low (all or none of them without read noise)
+    reach = ndtr(below / deviation) if deviation > 0 else (below >= 0).astype(np.float64)
+    photons = np.maximum(np.asarray(values, dtype=np.float64), 0.0)[..., None] / gain
+    # the Poisson probability of each count (scipy.stats costs a second to import)
+    probability = np.exp(xlogy(counts, photons) - photons - gammaln(counts + 1.0))
+    return np.sum(probability * reach, axis=-1)
 
 
 def density(x: np.ndarray) -> np.ndarray:

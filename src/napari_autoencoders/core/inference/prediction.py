@@ -14,12 +14,12 @@ from ..data.axes import (
 )
 from ..data.canvas import canvas_mask, reflect_into
 from ..data.chunks import ChunkCache, tile_capacity
-from ..data.clipping import channel_levels, declip
+from ..data.clipping import channel_levels
 from ..data.correlation import phase_function
 from ..data.defects import fill_defects, fill_fixed, fixed_defects, frames_mean
 from ..config import LATENT_ARCHITECTURES, Architecture, Task
 from ..data.patches import check_image
-from ..data.stabilization import NoiseModel
+from ..data.stabilization import NoiseModel, declip_noise
 from ..progress import checkpoint, run
 from .tiling import check_tiling, fit_tile, iter_tiled, iter_tiled_volume, tiled_region
 from ..model import TrainedModel
@@ -841,10 +841,10 @@ def _declipper(model: TrainedModel):
     config = model.config.model
     if config.clip_low is None and config.clip_high is None:
         return lambda y: y
-    sigma = config.noise_variance**0.5
+    noise = NoiseModel(config.noise_gain, config.noise_variance)
     levels = channel_levels(config.clip_low, config.clip_high, model.target_norm)
 
     def declipped(y: np.ndarray) -> np.ndarray:
-        return np.stack([declip(y[:, c], sigma, *levels[c]) for c in range(y.shape[1])], axis=1)
+        return np.stack([declip_noise(y[:, c], noise, levels[c]) for c in range(y.shape[1])], axis=1)
 
     return declipped
