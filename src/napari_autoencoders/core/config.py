@@ -210,7 +210,7 @@ class ModelConfig:
         image), at which its noisy values were clipped, None where they
         were not (with a noise model only). The denoised values, which the
         network learnt as the mean of clipped noisy ones, are mapped back
-        to clean values (:func:`.data.clipping.declip`): at both levels for
+        to clean values (:func:`.data.stabilization.declip_noise`): at both levels for
         Gaussian noise, at ``clip_high`` alone for Poisson-Gaussian noise,
         whose zero photons lie at the low level, where clipping cuts only
         read noise. Self-supervised training sets them when it finds

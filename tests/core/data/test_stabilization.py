@@ -8,8 +8,10 @@ from skimage import data, img_as_float32
 from napari_autoencoders.core.data.clipping import clip_levels
 from napari_autoencoders.core.data.noise import add_noise
 from napari_autoencoders.core.data.stabilization import (
+    NoiseBins,
     NoiseModel,
     _fit_line,
+    _photons_clipped,
     channel_balance,
     declip_noise,
     estimate_channel_noise,
@@ -103,14 +105,30 @@ def test_poisson_gaussian_noise_clipped_at_zero_photons_is_not_taken_for_gaussia
 
 
 def test_declipping_poisson_gaussian_noise_moves_only_values_near_the_high_level():
-    values = np.array([0.0, 0.02, 0.5, 0.9, 0.97])
+    values = np.array([0.0, 0.02, 0.5, 0.9, 0.97, 1.0])
     gaussian = declip_noise(values, NoiseModel(0.0, 0.01), (0.0, 1.0))
     assert gaussian[1] < 0.02 and gaussian[-1] > 0.97  # both ends
     photons = declip_noise(values, NoiseModel(0.1, 0.0), (0.0, 1.0))
     np.testing.assert_allclose(photons[:2], values[:2], atol=1e-4)  # no clipped noise at zero photons
     assert 0.5 < photons[2] < 0.504  # 2.2 deviations (0.22) below 1
-    assert photons[-1] > 1.0  # the deviation at 1 is 0.32: a mean of 0.97 was clipped from above 1
+    # with the deviation of 0.32 at 1, clean 1 has a clipped mean of 0.87: the means
+    # above it come from the level or beyond, and go to the level, no further
+    assert photons[3:].tolist() == [1.0, 1.0, 1.0]
     np.testing.assert_allclose(declip_noise(values, NoiseModel(0.1, 0.0), (0.0, None)), values)
+    assert declip_noise(np.zeros(0), NoiseModel(0.1, 0.0), (0.0, 1.0)).shape == (0,)
+
+
+def test_counts_clipped_at_zero_photons_are_told_apart_beside_a_canvas_below_them(moon):
+    noisy = np.clip(add_noise(moon, "poisson:10+gaussian:0.01", seed=1), 0.0, 1.0)
+    padded = _padded(noisy, -0.2)  # stitched onto a background below the data's clip level
+    assert estimate_noise(padded, levels=(0.0, 1.0)).gain == pytest.approx(0.1, rel=0.2)
+
+
+def test_bins_that_no_clipped_gaussian_noise_explains_are_taken_for_photon_counts():
+    means = np.linspace(0.05, 0.5, 6)
+    bins = NoiseBins(means, 0.05 * means + 1e-4, np.full(6, 1000), np.linspace(0.3, 0.0, 6))
+    assert _photons_clipped(bins, 0.0, None, sigma=None)
+    assert not _photons_clipped(bins._replace(lowest=np.zeros(6)), 0.0, None, sigma=None)  # none at low
 
 
 def test_clipped_gaussian_noise_on_a_dark_image_stays_gaussian():

@@ -658,6 +658,15 @@ def test_a_region_at_a_model_s_clip_level_is_data_even_in_a_tile_wholly_within_i
     assert np.allclose(out[8:24, 8:24], kept.item()) == (clip_high is None)  # a canvas unless clipped data
 
 
+def test_a_model_of_photon_counts_declips_its_predictions_at_the_high_level_alone():
+    # the target scale maps the data's 0 and 1 to 0.25 and 0.5 (Normalizer -1 to 3)
+    model = untrained_model(residual=True, noise_gain=0.005, noise_variance=1e-4, clip_low=0.0, clip_high=1.0)
+    normalised = np.array([0.25, 0.26, 0.3, 0.48, 0.5], dtype=np.float32)[None, None]  # (B, C, X)
+    declipped = prediction._declipper(model)(normalised)[0, 0]
+    np.testing.assert_allclose(declipped[:3], normalised[0, 0, :3], atol=1e-3)  # zero photons: no bias
+    assert normalised[0, 0, 3] < declipped[3] <= declipped[4] <= 0.5  # pulled up to the clip level, no further
+
+
 def test_a_dask_input_computes_each_chunk_about_once():
     image = image_of((128, 128))
     computed = []

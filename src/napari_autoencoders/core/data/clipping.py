@@ -128,12 +128,55 @@ def declip(
     return np.interp(values, expected_clipped(grid, sigma, low, high), grid).astype(np.float32)
 
 
+def declip_photons(values: np.ndarray, gain: float, read_variance: float, high: float) -> np.ndarray:
+    """:func:`declip` for Poisson-Gaussian noise clipped at ``high`` alone.
+
+    The noise's deviation at clean intensity ``x`` is
+    ``sqrt(gain * x + read_variance)``, zero photons at 0: the clipped mean
+    is inverted with the deviation of each clean value on the grid, not one
+    for all.
+
+    Parameters
+    ----------
+    values : ndarray
+        Denoised values, clipped means, any shape, on the noise's scale.
+    gain, read_variance : float
+        The noise model.
+    high : float
+        The clip level.
+
+    Returns
+    -------
+    ndarray of float32, shaped like ``values``, at most ``high``.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    if values.size == 0:
+        return values.copy()
+    grid = np.linspace(min(float(np.nanmin(values)), high), high, _GRID)
+    deviation = np.sqrt(np.maximum(gain * np.maximum(grid, 0.0) + read_variance, 1e-24))
+    means = expected_clipped(grid, deviation, None, high)
+    # a deviation that grows fast enough could bend the mean back near high
+    return np.interp(values, np.maximum.accumulate(means), grid).astype(np.float32)
+
+
 def gaussian_share(
     values: np.ndarray, sigma: float, low: float, high: float | None
 ) -> np.ndarray:
-    """Share of ``clip(clean + sigma * n, low, high)`` at ``low``, for the clipped means ``values``.
+    """Share of ``clip(clean + sigma * n, low, high)`` at ``low``, for its clipped means.
 
-    The clean level of each value is found through :func:`declip`.
+    Parameters
+    ----------
+    values : ndarray
+        Clipped means (any shape); the clean level of each is found
+        through :func:`declip`.
+    sigma : float
+        The noise's standard deviation before clipping.
+    low, high : float or None
+        The clip levels (``high`` None where not clipped).
+
+    Returns
+    -------
+    ndarray, shaped like ``values``.
     """
     clean = declip(values, sigma, low, high, margin=6.0).astype(np.float64)
     return ndtr((low - clean) / sigma)
@@ -147,9 +190,21 @@ def photon_share(values: np.ndarray, gain: float, read_variance: float, low: flo
     ``read_variance``: zero photons lie at intensity 0, and where ``low``
     is there, clipping cuts only the read noise of the pixels that caught
     none, half of them, where clipped Gaussian noise of the same variance
-    would pile most of a dark region at ``low``. ``values`` (any shape)
-    stand for the clean intensities (clipping the read noise alone moves
-    them little).
+    would pile most of a dark region at ``low``.
+
+    Parameters
+    ----------
+    values : ndarray
+        Mean intensities (any shape), taken for the clean ones: clipping
+        the read noise alone moves them little.
+    gain, read_variance : float
+        The noise model; ``gain`` above 0.
+    low : float
+        The clip level.
+
+    Returns
+    -------
+    ndarray, shaped like ``values``.
     """
     deviation = np.sqrt(max(read_variance, 0.0))
     # counts whose values lie more than 8 deviations above low never reach it

@@ -28,7 +28,7 @@ from scipy import ndimage
 
 from ..progress import checkpoint
 from .canvas import canvas_mask, flat_pixels
-from .clipping import declip, expected_clipped, gaussian_share, photon_share
+from .clipping import declip, declip_photons, gaussian_share, photon_share
 from .noise import parse_noise
 
 #: A high-pass filter whose output has the variance of white input noise
@@ -178,7 +178,8 @@ def _noise_bins(image: np.ndarray, strides: tuple[int, int] = (1, 1)) -> NoiseBi
     activity = ndimage.gaussian_gradient_magnitude(image, 2.0, mode="reflect")
     # the flat regions, and the pixels whose local mean or residual reaches into them
     noisy = ~ndimage.maximum_filter(flat_pixels(image), 5)
-    lowest = image[noisy] == image.min()
+    data = image[noisy]  # a canvas below the data's clip level is no value of theirs
+    lowest = data == data.min(initial=np.inf)
     return _binned_variances(local_mean[noisy], residual[noisy], activity[noisy], lowest)
 
 
@@ -308,8 +309,11 @@ def _fit_clipped(bins: NoiseBins, low: float | None, high: float | None) -> Nois
     means, variances, counts, _ = bins
     if means.size == 0:  # a blank plane, or too small a one: nothing to measure
         return NoiseModel(0.0, 0.0)
-    if low is not None and _photons_clipped(bins, low, high):
-        return _photon_line(means, variances, counts, high)
+    gaussian = _clipped_sigma(means, variances, counts, low, high)
+    if low is not None and _photons_clipped(bins, low, high, gaussian):
+        line = _photon_line(means, variances, counts, high)
+        if not line.is_gaussian:
+            return line
     sigma = float(np.sqrt(np.average(variances, weights=counts)))
     for _ in range(4):
         clear = np.ones(means.shape, dtype=bool)
@@ -323,8 +327,7 @@ def _fit_clipped(bins: NoiseBins, low: float | None, high: float | None) -> Nois
         if not line.is_gaussian:  # _fit_line keeps only a term that shows
             return line
         sigma = float(np.sqrt(np.average(variances[clear], weights=counts[clear])))
-    sigma = _clipped_sigma(means, variances, counts, low, high)
-    return _fit_line(means, variances, counts) if sigma is None else NoiseModel(0.0, sigma**2)
+    return _fit_line(means, variances, counts) if gaussian is None else NoiseModel(0.0, gaussian**2)
 
 
 def _photon_line(
@@ -334,8 +337,9 @@ def _photon_line(
 
     The deviations are the line's own, refitted until the bins kept stay the
     same: saturated bins' squashed variances tilt the line (retina at 10
-    photons, clipped at 0 and 1: a gain of 0.046 and a read variance of
-    0.016 through every bin, 0.098 and 0 without them).
+    photons, clipped at 0 and 1, in ``bench/clipped_photons.py``: a gain
+    of 0.051 and a read variance of 0.014 through every bin, 0.094 and 0
+    without them).
     """
     line = _fit_line(means, variances, counts)
     for _ in range(4):
@@ -351,16 +355,17 @@ def _photon_line(
     return line
 
 
-def _photons_clipped(bins: NoiseBins, low: float, high: float | None) -> bool:
+def _photons_clipped(bins: NoiseBins, low: float, high: float | None, sigma: float | None) -> bool:
     """Whether the data were clipped at ``low`` with Poisson-Gaussian noise, not Gaussian.
 
     Both explain the squashed variances of dark bins: Gaussian noise of
-    the larger deviation, its clean levels below ``low``, or shot noise
+    the larger deviation ``sigma`` (:func:`_clipped_sigma`; None where
+    none explains them), its clean levels below ``low``, or shot noise
     that clipping at zero photons hardly squashes. The share of each bin's
     pixels at ``low`` tells them apart (:func:`.clipping.gaussian_share`,
     :func:`.clipping.photon_share`): the line through the bins is taken
     where its shares come within half the squared error of the Gaussian
-    noise's (:func:`_clipped_sigma`). On the real-image benchmark's six
+    noise's. On the real-image benchmark's six
     micrographs, 256x256 at 10, 30 and 100 photons clipped at 0 and 1
     (``bench/clipped_photons.py``), it took the line in 13 of the 18
     cases, the other five showing shot noise clear of the clip levels,
@@ -376,7 +381,6 @@ def _photons_clipped(bins: NoiseBins, low: float, high: float | None) -> bool:
     line = _fit_line(means, variances, counts)
     if line.is_gaussian:
         return False
-    sigma = _clipped_sigma(means, variances, counts, low, high)
     if sigma is None:  # no Gaussian deviation explains the bins
         return True
     # a read variance the line clamped to 0 may be none (every pixel without a
@@ -501,28 +505,36 @@ def unstabilize(values: np.ndarray, noise: NoiseModel) -> np.ndarray:
 def declip_noise(
     values: np.ndarray, noise: NoiseModel, levels: tuple[float | None, float | None]
 ) -> np.ndarray:
-    """Denoised values (any shape), clipped noisy ones' means, mapped back to clean values.
+    """Denoised values, the means of clipped noisy ones, mapped back to clean values.
 
     Gaussian noise is declipped at both ``levels`` (:func:`.clipping.declip`);
     Poisson-Gaussian noise at the high level alone, with its deviation at
-    each clean value: its zero photons lie at the low level
-    (:func:`_photons_clipped`), where clipping cut only read noise. On
+    each clean value (:func:`.clipping.declip_photons`): its zero photons
+    lie at the low level (:func:`_photons_clipped`), where clipping cut only
+    read noise. On
     the six micrographs of ``bench/clipped_photons.py`` at 10 photons,
     clipped at 0 and 1, declipping the high level gained the prior 0.18
     dB (hubble_deep_field) to 1.96 (retina, whose brightest regions
     saturate: 27.04 to 29.00).
+
+    Parameters
+    ----------
+    values : ndarray
+        Denoised values, any shape, on the scale of ``noise`` and ``levels``.
+    noise : NoiseModel
+        The noise before clipping.
+    levels : (float or None, float or None)
+        The clip levels, low and high; None where not clipped.
+
+    Returns
+    -------
+    ndarray of float32, shaped like ``values``, between the levels.
     """
-    values = np.asarray(values, dtype=np.float32)
     if noise.is_gaussian:
         return declip(values, noise.read_variance**0.5, *levels)
-    high = levels[1]
-    if high is None:
-        return values.copy()
-    reach = 6.0 * float(noise.sigma(high))  # clean values this far above high still show below it
-    grid = np.linspace(min(float(values.min()), high), high + reach, 8193)
-    means = expected_clipped(grid, np.maximum(noise.sigma(grid), 1e-12), None, high)
-    # a deviation that grows fast enough could bend the mean back far above high
-    return np.interp(values, np.maximum.accumulate(means), grid).astype(np.float32)
+    if levels[1] is None:
+        return np.array(values, dtype=np.float32)
+    return declip_photons(values, noise.gain, noise.read_variance, levels[1])
 
 
 def thin(

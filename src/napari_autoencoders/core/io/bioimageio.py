@@ -608,7 +608,7 @@ def _readme(model: TrainedModel, test_shape: tuple[int, ...]) -> str:
         lines.append(
             f"- not in this package: the data were clipped at {mconfig.clip_low} and "
             f"{mconfig.clip_high}; napari-autoencoders maps the output near those levels, the "
-            "mean of clipped noisy values, back to clean values (its `declip`), a bioimage.io "
+            "mean of clipped noisy values, back to clean values (its `declip_noise`), a bioimage.io "
             "runner does not"
         )
     if mconfig.noise_gain > 0 or mconfig.noise_variance > 0:
