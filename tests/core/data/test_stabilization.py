@@ -127,8 +127,9 @@ def test_counts_clipped_at_zero_photons_are_told_apart_beside_a_canvas_below_the
 def test_bins_that_no_clipped_gaussian_noise_explains_are_taken_for_photon_counts():
     means = np.linspace(0.05, 0.5, 6)
     bins = NoiseBins(means, 0.05 * means + 1e-4, np.full(6, 1000), np.linspace(0.3, 0.0, 6))
-    assert _photons_clipped(bins, 0.0, None, sigma=None)
-    assert not _photons_clipped(bins._replace(lowest=np.zeros(6)), 0.0, None, sigma=None)  # none at low
+    line = _fit_line(*bins[:3])
+    assert _photons_clipped(bins, line, 0.0, None, sigma=None)
+    assert not _photons_clipped(bins._replace(lowest=np.zeros(6)), line, 0.0, None, sigma=None)  # none at low
 
 
 def test_clipped_gaussian_noise_on_a_dark_image_stays_gaussian():

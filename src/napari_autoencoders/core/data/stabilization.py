@@ -309,11 +309,12 @@ def _fit_clipped(bins: NoiseBins, low: float | None, high: float | None) -> Nois
     means, variances, counts, _ = bins
     if means.size == 0:  # a blank plane, or too small a one: nothing to measure
         return NoiseModel(0.0, 0.0)
+    line = _fit_line(means, variances, counts)  # through every bin
     gaussian = _clipped_sigma(means, variances, counts, low, high)
-    if low is not None and _photons_clipped(bins, low, high, gaussian):
-        line = _photon_line(means, variances, counts, high)
-        if not line.is_gaussian:
-            return line
+    if low is not None and _photons_clipped(bins, line, low, high, gaussian):
+        photons = _photon_line(bins, line, high)
+        if not photons.is_gaussian:
+            return photons
     sigma = float(np.sqrt(np.average(variances, weights=counts)))
     for _ in range(4):
         clear = np.ones(means.shape, dtype=bool)
@@ -323,25 +324,23 @@ def _fit_clipped(bins: NoiseBins, low: float | None, high: float | None) -> Nois
             clear &= means < high - _CLEAR_OF_CLIP * sigma
         if clear.sum() < 3 or np.ptp(means[clear]) < _LEAST_CLEAR_SPAN * np.ptp(means):
             break  # too narrow a span to tell shot noise from error: Gaussian
-        line = _fit_line(means[clear], variances[clear], counts[clear])
-        if not line.is_gaussian:  # _fit_line keeps only a term that shows
-            return line
+        clear_line = _fit_line(means[clear], variances[clear], counts[clear])
+        if not clear_line.is_gaussian:  # _fit_line keeps only a term that shows
+            return clear_line
         sigma = float(np.sqrt(np.average(variances[clear], weights=counts[clear])))
-    return _fit_line(means, variances, counts) if gaussian is None else NoiseModel(0.0, gaussian**2)
+    return line if gaussian is None else NoiseModel(0.0, gaussian**2)
 
 
-def _photon_line(
-    means: np.ndarray, variances: np.ndarray, counts: np.ndarray, high: float | None
-) -> NoiseModel:
+def _photon_line(bins: NoiseBins, line: NoiseModel, high: float | None) -> NoiseModel:
     """:func:`_fit_line` through the bins clear of ``high`` by :data:`_CLEAR_OF_CLIP` noise deviations.
 
-    The deviations are the line's own, refitted until the bins kept stay the
-    same: saturated bins' squashed variances tilt the line (retina at 10
+    The deviations are the line's own, from ``line`` (through every bin),
+    refitted until the bins kept stay the same: saturated bins' squashed variances tilt the line (retina at 10
     photons, clipped at 0 and 1, in ``bench/clipped_photons.py``: a gain
     of 0.051 and a read variance of 0.014 through every bin, 0.094 and 0
     without them).
     """
-    line = _fit_line(means, variances, counts)
+    means, variances, counts, _ = bins
     for _ in range(4):
         if high is None or line.is_gaussian:
             return line
@@ -355,10 +354,13 @@ def _photon_line(
     return line
 
 
-def _photons_clipped(bins: NoiseBins, low: float, high: float | None, sigma: float | None) -> bool:
-    """Whether the data were clipped at ``low`` with Poisson-Gaussian noise, not Gaussian.
+def _photons_clipped(
+    bins: NoiseBins, line: NoiseModel, low: float, high: float | None, sigma: float | None
+) -> bool:
+    """Whether the data were clipped at ``low`` with Poisson-Gaussian noise ``line``, not Gaussian.
 
-    Both explain the squashed variances of dark bins: Gaussian noise of
+    ``line`` is :func:`_fit_line` through every bin. Both explain the
+    squashed variances of dark bins: Gaussian noise of
     the larger deviation ``sigma`` (:func:`_clipped_sigma`; None where
     none explains them), its clean levels below ``low``, or shot noise
     that clipping at zero photons hardly squashes. The share of each bin's
@@ -375,10 +377,9 @@ def _photons_clipped(bins: NoiseBins, low: float, high: float | None, sigma: flo
     scikit-image pictures at sigma 5 to 50 (of 255), 8-bit and not, kept
     the fit it had before in every case.
     """
-    means, variances, counts, lowest = bins
+    means, lowest = bins.means, bins.lowest
     if lowest.max(initial=0.0) < _LEAST_SHARE_AT_LOW or lowest.size < 3:
         return False  # too few values at low to tell (this plane may not reach it)
-    line = _fit_line(means, variances, counts)
     if line.is_gaussian:
         return False
     if sigma is None:  # no Gaussian deviation explains the bins
