@@ -35,8 +35,9 @@ def files(tmp_path_factory):
     labels = np.zeros((48, 48), np.int32)
     for label, (y, x) in enumerate([(5, 5), (5, 30), (20, 20), (40, 10), (40, 40)], start=1):
         labels[y - 3 : y + 3, x - 3 : x + 3] = label
-    paths = {name: folder / f"{name}.npy" for name in ("stack", "image", "labels")}
+    paths = {name: folder / f"{name}.npy" for name in ("stack", "image", "labels", "two")}
     np.save(paths["stack"], stack())
+    np.save(paths["two"], stack(2, seed=3))
     np.save(paths["image"], stack(1, seed=1)[0].repeat(3, 0).repeat(3, 1))
     np.save(paths["labels"], labels)
     paths["model"] = save_model(fit(config, stack()), folder / "ae.safetensors")
@@ -60,8 +61,8 @@ def test_frames_give_one_row_each(files, tmp_path):
     status, output = encode(files, tmp_path, "--input", files["stack"], "--clusters", 3)
     assert status == 0
     header, rows = read_csv(output)
-    assert header == ["index", "z0", "z1", "z2", "x", "y", "cluster"]
-    assert rows.shape == (12, 7)
+    assert header == ["index", "center_y", "center_x", "z0", "z1", "z2", "x", "y", "cluster"]
+    assert rows.shape == (12, 9)
     np.testing.assert_array_equal(rows[:, 0], np.arange(12))
     assert set(rows[:, -1]) == {0, 1, 2}
 
@@ -74,6 +75,21 @@ def test_objects_give_one_row_per_label(files, tmp_path):
     assert status == 0
     _, rows = read_csv(output)
     np.testing.assert_array_equal(rows[:, 0], [1, 2, 3, 4, 5])
+    np.testing.assert_allclose(rows[:, 1:3], [(4.5, 4.5), (4.5, 29.5), (19.5, 19.5), (39.5, 9.5),
+                                              (39.5, 39.5)])  # the centroids
+
+
+def test_a_mask_without_labels_is_refused(files, tmp_path, capsys):
+    status, output = encode(files, tmp_path, "--input", files["image"], "--mask")
+    assert status == 2 and "--mask blanks the pixels outside each object" in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_two_items_and_one_cluster_still_give_a_table(files, tmp_path):
+    status, output = encode(files, tmp_path, "--input", files["two"], "--clusters", 1, "--embed", "tsne")
+    assert status == 0
+    _, rows = read_csv(output)
+    assert rows.shape == (2, 9) and set(rows[:, -1]) == {0}
 
 
 def test_tiles_follow_the_stride(files, tmp_path):

@@ -69,6 +69,16 @@ def test_sample_grid_writes_the_manifold_mosaic(files, tmp_path):
 
 
 
+def test_a_plain_autoencoders_manifold_spans_the_codes_of_frames(files, tmp_path, run_error):
+    output = tmp_path / "manifold.npy"
+    options = ["--model", files["plain"], "--grid", "3", "--output", output]
+    assert "give frames to encode" in run_error(["sample", *options])
+    assert sample(*options, "--frames", files["frames"], "--quiet") == 0
+    assert read_image(output).shape == (48, 48)
+    argv = ["sample", "--model", files["vae"], "--frames", files["frames"], "--output", output]
+    assert "--frames applies to the manifold only" in run_error(argv)
+
+
 def test_a_plain_autoencoder_cannot_sample(files, tmp_path, capsys, run_error):
     argv = ["sample", "--model", files["plain"], "--output", tmp_path / "o.tif"]
     assert "not generative" in run_error(argv)

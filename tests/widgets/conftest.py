@@ -4,7 +4,7 @@ import napari
 import numpy as np
 import pytest
 
-from napari_autoencoders.widgets import apply, choice, train
+from napari_autoencoders.widgets import apply, choice, latent, threads, train
 from napari_autoencoders.widgets.session import ModelRegistry
 from napari_autoencoders.widgets.train import TrainWidget
 
@@ -66,7 +66,7 @@ def registry(qtbot):
 def notifications(monkeypatch):
     """Capture the widgets' notifications: {"error": [...], "warning": [...], "info": [...]}."""
     messages = {"error": [], "warning": [], "info": []}
-    for module in (train, apply, choice):
+    for module in (train, apply, choice, latent, threads):
         for kind, store in messages.items():
             if hasattr(module, f"show_{kind}"):
                 monkeypatch.setattr(module, f"show_{kind}", store.append)

@@ -7,8 +7,9 @@ from napari_autoencoders.core.config import Config, DataConfig, ModelConfig, Tra
 from napari_autoencoders.core.latent.encoding import FRAMES, TILES
 from napari_autoencoders.core.training import Trainer, fit
 from napari_autoencoders.widgets import latent as latent_module
+from napari_autoencoders.widgets import threads
 from napari_autoencoders.widgets.latent import LatentWidget
-from napari_autoencoders.widgets.scatter import cluster_colors
+from napari_autoencoders.widgets.scatter import cluster_colors, cluster_legend
 
 TIMEOUT_MS = 60_000
 SIZE = 16
@@ -35,6 +36,7 @@ def messages(monkeypatch):
     found = {"error": [], "warning": [], "info": []}
     for kind, store in found.items():
         monkeypatch.setattr(latent_module, f"show_{kind}", store.append)
+    monkeypatch.setattr(threads, "show_warning", found["warning"].append)  # the workers' warnings
     return found
 
 
@@ -85,6 +87,23 @@ def test_frames_make_a_coloured_scatter_beside_the_stack(qtbot, widget, messages
     points_box = points.extent.world
     assert points_box[0, 1] > image_box[1, 1]
     np.testing.assert_allclose(points_box[:, 0], image_box[:, 0], atol=points.size.max())
+
+
+def test_a_constant_stack_makes_one_cluster_with_a_warning(qtbot, widget, messages):
+    widget.viewer.add_image(np.full((6, SIZE, SIZE), 0.5, np.float32), name="blank")
+    run_and_wait(qtbot, widget, widget.encode)
+    assert messages["error"] == []
+    assert any("all 6 items have the same latent code" in m for m in messages["warning"])
+    assert set(widget.viewer.layers["blank latent"].features["cluster"]) == {0}
+
+
+def test_a_hundred_clusters_have_a_hundred_colours():
+    colours = cluster_colors(np.arange(-1, 100))
+    assert len(np.unique(colours, axis=0)) == 101
+    np.testing.assert_array_equal(colours[1:19], cluster_colors(np.arange(18)))
+    assert cluster_legend(np.array([0])).split("color:")[1][:7] != (
+        cluster_legend(np.array([18])).split("color:")[1][:7]
+    )
 
 
 def test_frames_link_both_ways(qtbot, widget):

@@ -35,6 +35,8 @@ def run_encode(args: argparse.Namespace) -> int:
     check_device(args.device)
     if args.labels and args.tile_stride is not None:
         raise ValueError("give --labels (objects) or --tile-stride (tiles), not both.")
+    if args.mask and not args.labels:
+        raise ValueError("--mask blanks the pixels outside each object: give the objects' --labels.")
     model = load_model(args.model)
     source = open_image(args.input)
     # a zarr store, memory-mapped file or compressed TIFF is read batch by batch, never whole

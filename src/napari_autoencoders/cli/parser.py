@@ -396,7 +396,13 @@ def _add_sample(commands) -> None:
         type=float,
         metavar="R",
         help="with --grid: latent coordinates from -R to R (default: the prior's 5-95 %% "
-        "quantiles; 2.5 for an aae's mixture prior)",
+        "quantiles; 2.5 for an aae's mixture prior; a plain autoencoder's: the codes of --frames)",
+    )
+    generate.add_argument(
+        "--frames",
+        metavar="FILE",
+        help="with --grid: a stack of frames (N, S, S[, C]) the model takes; a plain "
+        "autoencoder's manifold spans their codes",
     )
     generate.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
@@ -407,7 +413,8 @@ def _add_encode(commands) -> None:
         help="encode frames, tiles or objects to latent codes, project and cluster them",
         description="Encode every frame of a stack (default), every tile of a grid over one "
         "image (--tile-stride) or every object of a labels image (--labels) with a trained "
-        "autoencoder, and write one CSV row per item: index, z0..z{D-1}, x, y, cluster.",
+        "autoencoder, and write one CSV row per item: index, center_y, center_x, z0..z{D-1}, x, y, "
+        "cluster.",
     )
     encode.add_argument("--model", required=True, metavar="FILE", help="trained autoencoder")
     encode.add_argument(

@@ -25,7 +25,7 @@ from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, contrast_limits, copied_metadata, image_data, result_layer
 from .forms import float_spin, spin
 from .panel import JobPanel
-from .threads import guarded
+from .threads import guarded, relay_warning
 
 #: The actions, as listed in the widget.
 SAMPLE, MANIFOLD, INTERPOLATE, NOISE = "sample", "manifold", "interpolate", "reconstruct + noise"
@@ -160,6 +160,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
             channels_first=_channel_axis_first(model),
             _connect={
                 "yielded": self._on_progress,
+                "warned": relay_warning,
                 "returned": partial(self._add_result, name=name, source=source, model=model),
                 "aborted": self._on_aborted,
                 "errored": self._on_error,

@@ -40,7 +40,7 @@ from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, copied_metadata, guess_axes, image_data, layer_axes
 from .panel import JobPanel
 from .scatter import LatentScatter, cluster_legend, warm_items_colouring
-from .threads import guarded
+from .threads import guarded, relay_warning
 from .forms import combo, row, spin
 from .train import batched_events, kept_after_failure
 
@@ -324,6 +324,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         self._set_running(True)
         self.worker = worker
         worker.yielded.connect(self._on_progress)
+        worker.warned.connect(relay_warning)
         worker.returned.connect(on_result)
         worker.errored.connect(errored or (lambda error: show_error(f"Failed: {error}")))
         worker.aborted.connect(lambda: show_info("Cancelled; nothing was added."))

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 import napari
 import numpy as np
 import pandas as pd
+from matplotlib.colors import hsv_to_rgb
 from napari.layers import Image, Labels, Points
 from napari.utils.transforms import Affine
 
@@ -51,11 +52,36 @@ _NOISE_RGBA = _rgba(np.array([NOISE]))[0]
 
 
 def cluster_colors(clusters: np.ndarray) -> np.ndarray:
-    """RGBA colours (N, 4) of cluster ids (N,); -1 (outliers) is grey."""
+    """RGBA colours (N, 4) of cluster ids (N,); -1 (outliers) is grey.
+
+    Clusters 0 to 17 take :data:`PALETTE`; each later one a colour of its own
+    (:func:`_later_colors`), so 100 clusters, or clusters added by hand, never
+    share one.
+    """
     clusters = np.asarray(clusters, int)
-    colors = _PALETTE_RGBA[clusters % len(PALETTE)]
+    colors = _later_colors(clusters)
+    first = (clusters >= 0) & (clusters < len(PALETTE))
+    colors[first] = _PALETTE_RGBA[clusters[first]]
     colors[clusters < 0] = _NOISE_RGBA
     return colors
+
+
+def _later_colors(clusters: np.ndarray) -> np.ndarray:
+    """RGBA colours (N, 4) of clusters past the palette: hues a golden angle apart.
+
+    Successive ids differ by 0.618 of a turn of hue, and their saturation
+    and brightness cycle through 3 and 2 steps, so no two ids share a colour.
+    """
+    later = np.maximum(clusters - len(PALETTE), 0)
+    hsv = np.stack(
+        [(later * 0.6180339887) % 1.0, 0.55 + 0.2 * (later % 3), 0.95 - 0.25 * (later % 2)],
+        axis=-1,
+    )
+    return np.column_stack([hsv_to_rgb(hsv), np.ones(len(clusters))]).astype(np.float32)
+
+
+def _hex(color: np.ndarray) -> str:
+    return "#" + "".join(f"{round(255 * channel):02x}" for channel in color[:3])
 
 
 def point_size(height: float, count: int) -> float:
@@ -74,7 +100,7 @@ def cluster_legend(clusters: np.ndarray) -> str:
     ids, counts = np.unique(clusters, return_counts=True)
     entries = []
     for cluster, count in zip(ids, counts):
-        color = NOISE if cluster < 0 else PALETTE[cluster % len(PALETTE)]
+        color = _hex(cluster_colors([cluster])[0])
         name = "outliers" if cluster < 0 else f"cluster {cluster}"
         entries.append(f'<span style="color:{color}">&#9679;</span> {name} ({count})')
     return "<br>".join(entries)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TypeVar
 
+from napari.utils.notifications import show_warning
+
 Y = TypeVar("Y")
 R = TypeVar("R")
 
@@ -25,3 +27,13 @@ def guarded(generator: Generator[Y, None, R]) -> Generator[Y, None, R]:
         return (yield from generator)
     except RuntimeError as err:
         raise WorkerError(str(err)) from err
+
+
+def relay_warning(warning: tuple) -> None:
+    """Show a worker's warning (``warnings.showwarning``'s arguments) as a notification.
+
+    Connect it to a worker's ``warned``: napari 0.9.2's workers do not relay
+    their warnings themselves, and the core's (the prior kept on clipped
+    noise, objects larger than a crop, codes all the same) went unseen.
+    """
+    show_warning(str(warning[0]))

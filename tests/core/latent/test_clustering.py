@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -83,6 +85,37 @@ def test_automatic_k_means_passes_over_a_sample_of_one_cluster():
 def test_too_few_items_or_clusters_are_refused(groups, args, message):
     with pytest.raises(ValueError, match=message):
         cluster(groups[0][:4], "kmeans", *args)
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gmm"])
+def test_one_cluster_asked_for_is_one_cluster(groups, method):
+    np.testing.assert_array_equal(cluster(groups[0], method, 1), np.zeros(90))
+    np.testing.assert_array_equal(cluster(groups[0][:1], method, 1), [0])
+
+
+@pytest.mark.parametrize("method", ["kmeans", "gmm", "hdbscan"])
+def test_codes_all_the_same_make_one_cluster_with_a_warning(method):
+    codes = np.ones((20, 4), np.float32)
+    with pytest.warns(UserWarning, match="all 20 items have the same latent code"):
+        ids = cluster(codes, method)
+    np.testing.assert_array_equal(ids, np.zeros(20))
+
+
+def test_fewer_distinct_codes_than_clusters_are_refused_and_bound_the_automatic_choice(groups):
+    codes = np.repeat(groups[0][[0, 30, 60]], 10, axis=0)  # 30 codes, 3 distinct
+    with pytest.raises(ValueError, match="only 3 distinct latent codes, too few for 5 clusters"):
+        cluster(codes, "kmeans", 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scikit-learn's own warnings about duplicate points
+        ids = cluster(codes, "kmeans")
+    assert len(np.unique(ids)) == 3
+
+
+@pytest.mark.parametrize("method", ["pca", "tsne", "umap"])
+def test_one_or_two_items_lie_on_a_line_as_far_apart_as_their_codes(method):
+    codes = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]], np.float32)
+    np.testing.assert_allclose(embed(codes, method), [[-2.5, 0.0], [2.5, 0.0]])
+    np.testing.assert_array_equal(embed(codes[:1], method), [[0.0, 0.0]])
 
 
 def test_unknown_methods_are_refused(groups):

@@ -115,11 +115,24 @@ def test_masked_crops_blank_other_pixels(blobs):
         (np.zeros((30, 40), np.int32), "do not match"),
         (np.zeros((40, 40), np.int32), "no objects"),
         (np.zeros((40, 40), np.float32), "integers"),
+        (np.full((40, 40), -3, np.int32), "negative ids \\(the lowest -3\\)"),
     ],
 )
 def test_bad_labels_are_refused(blobs, labels, message):
     with pytest.raises(ValueError, match=message):
         object_crops(blobs((40, 40)), labels, SIZE)
+
+
+def test_objects_larger_than_the_crop_are_counted_in_a_warning(encoder, blobs):
+    image, labels = labelled_image(blobs)
+    labels[2:38, 30:34] = 9  # 36 x 4 pixels, above the 16-pixel crop
+    with pytest.warns(UserWarning, match="1 of 3 objects are larger .* 16x16 .* largest 36x4"):
+        run(iter_encode_objects(encoder, image, labels))
+
+
+def test_a_wrong_channel_axis_is_named(encoder, blobs):
+    with pytest.raises(ValueError, match="axis C of the axes 'YXC' has 16 values"):
+        run(iter_encode_frames(encoder, blobs((5, SIZE, SIZE)), axes="YXC"))
 
 
 def test_a_model_without_encoder_is_refused(denoiser, blobs):
@@ -163,7 +176,9 @@ def test_item_crops_give_the_encoded_pixels_back(encoder, blobs):
 def test_latent_table_and_csv(encoder, blobs, tmp_path):
     encoding = run(iter_encode_frames(encoder, blobs((3, SIZE, SIZE))))
     table = latent.latent_table(encoding, np.zeros((3, 2)), np.array([0, 1, 1]))
-    assert list(table) == ["index", "z0", "z1", "z2", "z3", "x", "y", "cluster"]
+    names = ["index", "center_y", "center_x", "z0", "z1", "z2", "z3", "x", "y", "cluster"]
+    assert list(table) == names
+    np.testing.assert_array_equal(table["center_y"], [7.5] * 3)  # a frame's middle
     latent.write_csv(tmp_path / "t.csv", table)
     lines = (tmp_path / "t.csv").read_text().splitlines()
     assert lines[0] == ",".join(table) and lines[3].startswith("2,") and lines[3].endswith(",1")

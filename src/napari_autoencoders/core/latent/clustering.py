@@ -7,6 +7,7 @@ about 2 s, and every command of the command line reads this module's choices.
 
 from __future__ import annotations
 
+import warnings
 from enum import Enum
 
 from typing import TYPE_CHECKING
@@ -58,11 +59,14 @@ def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndar
     seed : int
         Seeds the random parts of PCA, UMAP and t-SNE.
 
+    One or two items lie on the x axis, as far apart as their codes, whatever
+    the method but ``"identity"``: no projection learns from fewer than 3.
+
     Raises
     ------
     ValueError
-        If the method is unknown, ``"identity"`` meets a latent of more
-        than 2 dimensions, or there are fewer than 3 items.
+        If the method is unknown, or ``"identity"`` meets a latent of more
+        than 2 dimensions.
     ImportError
         If ``"umap"`` is asked for without umap-learn installed.
     """
@@ -78,8 +82,8 @@ def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndar
                 "'umap' or 'tsne'."
             )
         return latents.copy()
-    if count < 3:
-        raise ValueError(f"projecting needs at least 3 items, got {count}.")
+    if count < 3:  # too few for a projection: along the line through them, as PCA puts them
+        return _on_a_line(latents)
     if method == Embedding.PCA.value:
         pca = sklearn_module("decomposition").PCA(n_components=2, random_state=seed)
         return pca.fit_transform(latents).astype(np.float32)
@@ -92,6 +96,14 @@ def embed(latents: np.ndarray, method: str = "pca", *, seed: int = 0) -> np.ndar
     return _umap(latents, seed)
 
 
+def _on_a_line(latents: np.ndarray) -> np.ndarray:
+    """2D points (N, 2) of one or two codes (N, D): x their offsets along their difference, y 0."""
+    centred = latents - latents.mean(axis=0)
+    distance = np.linalg.norm(centred, axis=1)
+    x = distance * np.where(np.arange(len(latents)) == 0, -1.0, 1.0)
+    return np.column_stack([x, np.zeros(len(latents))]).astype(np.float32)
+
+
 def _umap(latents: np.ndarray, seed: int) -> np.ndarray:
     try:
         import umap
@@ -101,7 +113,8 @@ def _umap(latents: np.ndarray, seed: int) -> np.ndarray:
             "(or pip install umap-learn), or choose 'pca' or 'tsne'."
         ) from err
     neighbours = min(15, len(latents) - 1)
-    reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed)
+    # one job, as a seed makes it anyway: said here, umap-learn does not warn that it did
+    reducer = umap.UMAP(n_components=2, n_neighbors=neighbours, random_state=seed, n_jobs=1)
     return reducer.fit_transform(latents).astype(np.float32)
 
 
@@ -116,26 +129,45 @@ def cluster(
 
     The number of clusters, when not given, is the best silhouette score
     over 2 to 10 clusters for k-means and the lowest BIC over 2 to 10
-    components for a Gaussian mixture (diagonal covariances); HDBSCAN finds it itself (and marks
-    outliers -1), so ``n_clusters`` is then its minimum cluster size.
+    components for a Gaussian mixture (diagonal covariances), at most the
+    number of distinct codes; HDBSCAN finds it itself (and marks outliers
+    -1), so ``n_clusters`` is then its minimum cluster size. One cluster
+    asked for, or codes that are all the same, make one cluster (cluster 0);
+    codes all the same also warn, for they say nothing of their items.
 
     Raises
     ------
     ValueError
-        If the method is unknown or there are fewer items than clusters.
+        If the method is unknown, or there are fewer items, or fewer
+        distinct codes, than clusters.
     """
     method = _choice(method, Clustering, "clustering")
     latents = np.asarray(latents, np.float64)
     count = len(latents)
     if n_clusters is not None and n_clusters < 1:
         raise ValueError(f"the number of clusters must be positive, got {n_clusters}.")
-    wanted = n_clusters or min(AUTO_RANGE)
-    if count < max(wanted, 2):
+    hdbscan = method == Clustering.HDBSCAN.value
+    if not hdbscan and n_clusters is not None and count < n_clusters:
         raise ValueError(
-            f"{count} item(s) cannot form {max(wanted, 2)} clusters; encode more items or ask "
-            "for fewer clusters."
+            f"{count} item(s) cannot form {n_clusters} clusters; encode more items or ask for "
+            "fewer clusters."
         )
-    if method == Clustering.HDBSCAN.value:
+    distinct = len(np.unique(latents, axis=0))
+    if distinct == 1 and count > 1:
+        warnings.warn(
+            f"all {count} items have the same latent code, so they make one cluster: are the "
+            "images constant, or the model untrained?",
+            stacklevel=2,
+        )
+    if distinct == 1 or (n_clusters == 1 and not hdbscan):
+        return np.zeros(count, int)
+    if not hdbscan and n_clusters is not None and distinct < n_clusters:
+        raise ValueError(
+            f"the {count} items have only {distinct} distinct latent codes, too few for "
+            f"{n_clusters} clusters (identical items, such as constant frames or tiles); ask "
+            f"for at most {distinct} clusters."
+        )
+    if hdbscan:
         size = min(n_clusters or max(5, count // 100), count)
         hdbscan = sklearn_module("cluster").HDBSCAN(min_cluster_size=max(2, size), copy=True)
         return hdbscan.fit_predict(latents)
@@ -160,7 +192,8 @@ def _mixture(latents: np.ndarray, k: int, seed: int) -> GaussianMixture:
 def _auto(latents: np.ndarray, method: str, seed: int) -> np.ndarray:
     """Best k-means by silhouette, or best Gaussian mixture by BIC, over :data:`AUTO_RANGE`."""
     best, best_score = None, -np.inf
-    for k in (k for k in AUTO_RANGE if k < len(latents)):
+    distinct = len(np.unique(latents, axis=0))
+    for k in (k for k in AUTO_RANGE if k < len(latents) and k <= distinct):
         if method == Clustering.KMEANS.value:
             ids = _fit(latents, method, k, seed)
             if len(np.unique(ids)) < 2:

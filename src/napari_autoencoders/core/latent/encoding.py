@@ -11,6 +11,7 @@ The encoder contract: the network has ``encode(x)`` mapping a batch
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Generator
 from dataclasses import dataclass
 
@@ -195,6 +196,8 @@ class ObjectCrops(_Crops):
         The label of each object, in increasing order.
     centers : ndarray, shape (N, 2)
         Centroid (Y, X) of each object.
+    extents : ndarray of int, shape (N, 2)
+        Height and width of each object's bounding box.
     """
 
     def __init__(self, collection: ImageCollection, labels: np.ndarray, size: int, *, mask: bool):
@@ -204,6 +207,7 @@ class ObjectCrops(_Crops):
         self.collection, self.labels, self.size, self.mask = collection, labels, size, mask
         self.ids = np.array([region.label for region in regions])
         self.centers = np.array([region.centroid for region in regions])
+        self.extents = np.array([np.subtract(r.bbox[2:], r.bbox[:2]) for r in regions])
         self.starts = np.rint(self.centers).astype(int) - size // 2  # top-left corners
         self.background = collection.minimum(0)
 
@@ -249,7 +253,7 @@ def iter_encode_frames(
     """
     check_encoder(model)
     frames = FrameCrops(open_items(stack, axes, cache_mb=cache_mb))
-    _check_channels(model, frames.view.shape[1])
+    _check_channels(model, frames.view.shape[1], axes)
     size = model.config.model.input_size
     height, width = frames.view.shape[-2:]
     if (height, width) != (size, size):
@@ -323,7 +327,7 @@ def iter_encode_tiles(
     """
     check_encoder(model)
     collection = _one_plane(image, axes, cache_mb, "tiles")
-    _check_channels(model, collection.channels)
+    _check_channels(model, collection.channels, axes)
     size = model.config.model.input_size
     origins = tile_origins(collection.plane_shape(0)[1:], size, size if stride is None else stride)
     latents = yield from iter_encode(model, TileCrops(collection, origins, size), **options)
@@ -413,9 +417,28 @@ def iter_encode_objects(
     check_encoder(model)
     objects = _objects(image, labels, model.config.model.input_size, axes=axes, mask=mask,
                        cache_mb=cache_mb)  # fmt: skip
-    _check_channels(model, objects.collection.channels)
+    _check_channels(model, objects.collection.channels, axes)
+    _warn_if_larger(objects.extents, objects.size)
     latents = yield from iter_encode(model, objects, **options)
     return Encoding(latents, objects.ids, objects.centers, OBJECTS)
+
+
+def _warn_if_larger(extents: np.ndarray, size: int) -> None:
+    """Warn when objects of ``extents`` (N, 2) (height, width) overflow a crop of side ``size``.
+
+    Their codes then describe the middle of them only, and the outline drawn
+    for each is the crop, not the object.
+    """
+    larger = (extents > size).any(axis=1)
+    if larger.any():
+        height, width = extents[np.argmax(extents.max(axis=1))]
+        warnings.warn(
+            f"{larger.sum()} of {len(extents)} objects are larger than the model's "
+            f"{size}x{size} crop (the largest {height}x{width} pixels): their codes describe "
+            "only their middle; train on objects with a larger input size, or on a downscaled "
+            "image.",
+            stacklevel=3,
+        )
 
 
 # -- the items again ---------------------------------------------------------
@@ -450,15 +473,19 @@ def item_crops(
 
 
 def latent_table(encoding: Encoding, embedding: np.ndarray, clusters: np.ndarray) -> dict:
-    """Columns of one row per item: the index, ``z0..z{D-1}``, the 2D ``x``, ``y`` and ``cluster``.
+    """Columns of one row per item: where it is, ``z0..z{D-1}``, the 2D ``x``, ``y`` and ``cluster``.
 
     Returns
     -------
     dict of str to ndarray
-        Column name to values (N,), in the order above; ``index`` is the
-        frame number, tile number or object label.
+        Column name to values (N,), in the order: ``index`` (the frame
+        number, tile number or object label), ``center_y`` and ``center_x``
+        (the item's centre in the pixels of its plane: a tile's middle, an
+        object's centroid, a frame's middle), the codes, the projection and
+        the cluster.
     """
     columns = {"index": encoding.index}
+    columns.update(center_y=encoding.centers[:, 0], center_x=encoding.centers[:, 1])
     columns.update({f"z{d}": encoding.latents[:, d] for d in range(encoding.latents.shape[1])})
     columns.update(x=embedding[:, 0], y=embedding[:, 1], cluster=clusters)
     return columns
@@ -482,13 +509,21 @@ def write_csv(path, columns: dict) -> None:
 # -- checks ------------------------------------------------------------------
 
 
-def _check_channels(model: TrainedModel, channels: int) -> None:
+def _check_channels(model: TrainedModel, channels: int, axes: str) -> None:
+    """Raise ``ValueError`` unless items of ``channels`` channels (read with ``axes``) fit ``model``."""
     expected = model.config.model.in_channels
-    if channels != expected:
-        raise ValueError(
-            f"the model takes {expected}-channel images but the items have {channels}; "
-            "choose another image or give its channel axis 'C' in the axes."
+    if channels == expected:
+        return
+    if "C" in axes:  # the axes name a channel axis, maybe the wrong one
+        advice = (
+            f"axis C of the axes {axes!r} has {channels} values; check the axes (a stack of grey "
+            "frames is 'SYX')"
         )
+    else:
+        advice = "choose another image or give its channel axis 'C' in the axes"
+    raise ValueError(
+        f"the model takes {expected}-channel images but the items have {channels}; {advice}."
+    )
 
 
 def _one_plane(image, axes: str, cache_mb: float, items: str) -> ImageCollection:
@@ -503,10 +538,15 @@ def _one_plane(image, axes: str, cache_mb: float, items: str) -> ImageCollection
 
 
 def check_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Return ``labels`` as an array after checking it is integer and of ``shape`` (Y, X)."""
+    """Return ``labels`` as an array after checking it is integer, not negative, and of ``shape`` (Y, X)."""
     labels = np.asarray(labels)
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"the labels must be integers, got dtype {labels.dtype}; give a labels image.")
+    if labels.size and labels.min() < 0:
+        raise ValueError(
+            f"the labels hold negative ids (the lowest {labels.min()}); give each object a "
+            "positive id and the background 0."
+        )
     if labels.shape != tuple(shape):
         raise ValueError(
             f"the labels {labels.shape} do not match the image's Y and X {tuple(shape)}; "
