@@ -305,6 +305,14 @@ def test_zero_shot_with_the_shipped_upscaler_takes_a_small_image(factor):
         task_config("superres", shape=(side - factor, side), mode="zero-shot", factor=factor)
 
 
+@pytest.mark.parametrize(("factor", "smaller"), [(2, False), (3, True)])
+def test_a_smaller_factor_is_advised_only_where_there_is_one(factor, smaller):
+    side = ZERO_SHOT_MIN_COPY * factor - factor
+    with pytest.raises(ValueError, match="Use a larger image, a model trained with mode from-highres") as err:
+        task_config("superres", shape=(side, side), mode="zero-shot", factor=factor)
+    assert ("smaller factor" in str(err.value)) == smaller
+
+
 def test_three_d_trains_a_3d_unet_on_thick_patches():
     config = task_config("denoise", shape=(40, 256, 256), axes="ZYX", three_d=True)
 

@@ -122,6 +122,8 @@ def test_events_and_history(tiny_config, noisy):
     assert epochs[0].loss == pytest.approx(np.mean([e.loss for e in steps[:4]]))
     fractions = [e.fraction for e in events]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    # the share done when each step ended, which the time left is estimated from
+    assert [e.fraction for e in steps] == pytest.approx([s / 12 for s in range(1, 13)])
     elapsed = [e.elapsed for e in events]
     assert elapsed == sorted(elapsed)
     model = trainer.result()

@@ -84,9 +84,11 @@ def test_metadata_that_cannot_be_copied_is_shared_not_fatal(qtbot, viewer, widge
     assert result.metadata["reader"] is lock and result.metadata == {"reader": lock, "a": [1]}
 
 
-def test_the_overlap_stays_below_the_tile(widget):
+def test_the_overlap_stays_within_half_a_tile(widget):
     widget.tile.setValue(32)
-    assert widget.overlap.value() == widget.overlap.maximum() == 31
+    assert widget.overlap.value() == widget.overlap.maximum() == 16
+    widget.tile.setValue(17)
+    assert widget.overlap.value() == widget.overlap.maximum() == 8
 
 
 def test_a_stack_is_processed_plane_by_plane(qtbot, viewer, widget, make_noisy):

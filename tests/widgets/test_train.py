@@ -52,7 +52,8 @@ def test_training_registers_a_model_and_leaves_the_input_alone(
     # the weights kept and their loss, as the trainer has them (the neighbour term keeps the last)
     outcome = widget._trainer.outcome()
     assert outcome.startswith("kept epoch ")
-    assert notifications["info"][-1].startswith(f"Training finished after 2 epoch(s): {outcome}.")
+    steps_done = widget.model.history[-1]["step"]  # as the status line says it
+    assert notifications["info"][-1].startswith(f"Training finished after {steps_done} step(s): {outcome}.")
     steps, _ = widget.plot.curves()["training"]
     val_steps, val_losses = widget.plot.curves()["validation"]
     assert list(steps) == list(range(1, 7))
@@ -225,6 +226,29 @@ def test_labels_layers_are_not_offered_and_are_refused(monkeypatch, viewer, widg
         "Cannot train: the input layer 'labels' is a Labels layer; choose an image layer."
     ]
     assert widget.worker is None
+
+
+def test_a_refusal_replaces_the_last_runs_status(
+    qtbot, monkeypatch, viewer, widget, make_noisy, notifications
+):
+    def refusing_run(trainer):  # as the trainer's preparation refuses planes smaller than a patch
+        yield from ()
+        raise ValueError("planes of 8x8 pixels are too small")
+
+    viewer.add_image(make_noisy(), name="noisy")
+    with monkeypatch.context() as patched:
+        patched.setattr(Trainer, "run", refusing_run)
+        widget.status.setText("Training finished after 9 step(s): kept epoch 1.")
+        train_and_wait(qtbot, widget)
+    assert notifications["error"] == ["Cannot train: planes of 8x8 pixels are too small"]
+    assert widget.status.text() == notifications["error"][-1]
+    viewer.layers.clear()
+    viewer.add_image(np.full((48, 48), 0.5, np.float32), name="flat")
+    widget.status.setText("Training finished after 9 step(s): kept epoch 1.")
+    widget.train()  # refused in the main thread: a constant image
+    assert widget.worker is None or not widget._busy
+    assert widget.status.text() == notifications["error"][-1]
+    assert "constant" in widget.status.text()
 
 
 def nan_image(viewer, widget, make_noisy):

@@ -328,14 +328,15 @@ def _check_zero_shot(shape: Sequence[int], axes: str, factor: int, *, pretrained
     needed = ZERO_SHOT_MIN_COPY if pretrained else ZERO_SHOT_MIN_SIDE
     if side // factor >= needed:
         return
+    smaller = ", or a smaller factor" if factor > min(FACTORS) else ""
+    from_highres = "a model trained with mode from-highres on other high-resolution images"
     if pretrained:
-        what, advice = "checks the upscaler on", ". Use a smaller factor."
+        what, advice = "checks the upscaler on", f". Use a larger image, {from_highres}{smaller}."
     else:
         what = "learns from"
         advice = (
-            ", or it comes out worse than bicubic interpolation. Keep the pretrained start, use a "
-            "model trained with mode from-highres on other high-resolution images, or a smaller "
-            "factor."
+            ", or it comes out worse than bicubic interpolation. Keep the pretrained start, use "
+            f"{from_highres}{smaller}."
         )
     raise ValueError(
         f"zero-shot super-resolution x{factor} {what} the image's own copy downscaled "

@@ -60,7 +60,8 @@ class TrainingEvent:
     """Progress after one optimisation step.
 
     ``val_loss`` is set on the last step of an epoch, after validation.
-    ``fraction`` runs from 0 to 1 over the planned steps or time budget.
+    ``fraction`` runs from 0 to 1 over the planned steps or time budget: the
+    share done when the step ended, at ``elapsed`` seconds.
     """
 
     step: int
@@ -604,7 +605,8 @@ class Trainer:
             losses.append(value)
             self._step += 1
             elapsed = time.perf_counter() - self._start
-            yield TrainingEvent(self._step, len(self.history), losses[-1], elapsed, lr, fraction)
+            done = min(self._fraction(), 1.0)  # after the step, as elapsed: the time left follows
+            yield TrainingEvent(self._step, len(self.history), losses[-1], elapsed, lr, done)
         return losses
 
     def _set_learning_rate(self, fraction: float) -> float:

@@ -71,7 +71,7 @@ from .forms import combo, float_spin, show_row, spin, worded_spin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data, layer_axes
 from .plot import LossPlot
 from .panel import JobPanel
-from .threads import WorkerError, guarded
+from .threads import WorkerError, guarded, relay_warning
 
 #: The GUI is updated at most this often (seconds) while training.
 UPDATE_INTERVAL = 0.1
@@ -523,7 +523,7 @@ class TrainWidget(JobPanel):
             # the worker, or napari freezes
             trainer = None if _lazy(inputs, targets) else Trainer(config, inputs, targets)
         except (ValueError, FileNotFoundError) as err:
-            show_error(f"Cannot train: {err}")
+            self._refuse(err)
             return
         self._trainer, self._label, self._val_loss = trainer, self._model_label(config), None
         self._stopping = False
@@ -533,7 +533,7 @@ class TrainWidget(JobPanel):
         self._set_running(True)
         connect = {
             "yielded": self._on_yielded,
-            "warned": self._on_warned,
+            "warned": relay_warning,
             "returned": self._keep,
             "aborted": self._on_aborted,
             "errored": self._on_error,
@@ -822,7 +822,7 @@ class TrainWidget(JobPanel):
             steps = model.history[-1]["step"]
             self.status.setText(f"{ended} after {steps} step(s): {self._trainer.outcome()}.")
             show_info(
-                f"{ended} after {len(model.history)} epoch(s): {self._trainer.outcome()}. "
+                f"{ended} after {steps} step(s): {self._trainer.outcome()}. "
                 f"Saved in this session as {name!r}."
             )
             if self._trainer is not None and (warning := self._trainer.warning()):
@@ -834,24 +834,24 @@ class TrainWidget(JobPanel):
                 f"kept as {name!r}."
             )
 
+    def _refuse(self, error: Exception) -> None:
+        """Say why the input was refused, in a notification and in place of the last run's status."""
+        self.progress.setValue(0)
+        self.status.setText(f"Cannot train: {error}")
+        show_error(f"Cannot train: {error}")
+
     def _on_error(self, error: Exception) -> None:
-        if isinstance(error, InputError):  # as the main thread reports an in-memory layer's
-            self.status.setText(f"Cannot train: {error}")
-            show_error(f"Cannot train: {error}")
+        # a refusal in the worker, before any validation (a lazy layer read there, planes too
+        # small for the trainer's patches), is reported as the main thread reports its own
+        unvalidated = self._trainer is None or not self._trainer.history
+        if isinstance(error, InputError) or (isinstance(error, ValueError) and unvalidated):
+            self._refuse(error)
             return
         model, message = kept_after_failure(self._trainer, error)
         self.status.setText(f"Training failed: {message}")
         show_error(f"Training failed: {message}")
         if model is not None:
             self._keep(model, diverged=True)
-
-    def _on_warned(self, warning: tuple) -> None:
-        """Show a warning of the training (``warnings.showwarning``'s arguments) as a notification.
-
-        napari 0.9.2's workers do not relay their warnings themselves: the
-        trainer's, such as the prior kept on clipped noise, went unseen.
-        """
-        show_warning(str(warning[0]))
 
     def _on_finished(self) -> None:
         self._set_running(False)
