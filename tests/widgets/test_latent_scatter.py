@@ -519,6 +519,35 @@ def test_tiles_of_a_channel_first_image_map_onto_its_plane(qtbot, viewer, regist
     assert viewer.layers["cyx clusters"].data.shape == (4, 3)
 
 
+def test_tiles_and_objects_of_a_stack_come_from_the_plane_the_sliders_show(
+    qtbot, viewer, widget, encoder, messages
+):
+    from napari_autoencoders.core.latent.encoding import iter_encode_objects, iter_encode_tiles, run
+
+    image, labels = cells([(10, 10), (30, 40), (50, 20)])
+    stack = np.stack([image * scale for scale in (1.0, 0.2, 3.0)])  # (Z, Y, X)
+    layer = viewer.add_image(stack, name="zyx", scale=(4, 1, 1), translate=(2, 0, 0))
+    viewer.dims.set_point(0, 2 + 4 * 2)  # world z of plane 2
+    widget.image_layer.set_layer(layer)
+    widget.axes.setText("ZYX")
+    widget.mode.setCurrentText("tiles")
+    widget.stride.setValue(16)
+    encode(qtbot, widget)
+    assert messages["error"] == [] and "plane at Z=2" in messages["info"][-1]
+    expected = run(iter_encode_tiles(encoder, stack[2], stride=16, device="cpu")).latents
+    np.testing.assert_allclose(viewer.layers["zyx latent"].features[["z0", "z1", "z2"]], expected,
+                               rtol=1e-5)
+    viewer.dims.set_point(0, 2 + 4 * 1)
+    viewer.add_labels(np.stack([labels, labels[::-1], labels]), name="labels of every plane")
+    widget.mode.setCurrentText("objects")
+    widget.labels_layer.set_layer(viewer.layers["labels of every plane"])
+    encode(qtbot, widget)
+    assert messages["error"] == [] and "plane at Z=1" in messages["info"][-1]
+    expected = run(iter_encode_objects(encoder, stack[1], labels[::-1], device="cpu")).latents
+    np.testing.assert_allclose(viewer.layers["zyx latent"].features[["z0", "z1", "z2"]], expected,
+                               rtol=1e-5)
+
+
 def test_deleted_points_keep_their_frames(qtbot, widget):
     viewer = widget.viewer
     data = stack()

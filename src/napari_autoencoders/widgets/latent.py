@@ -65,6 +65,8 @@ class _Job:
     labels: np.ndarray | None
     stride: int | None
     mask: bool
+    #: The plane of a stack whose tiles or objects are encoded, e.g. "Z=3"; empty otherwise.
+    plane: str = ""
 
 
 class LatentWidget(ModelChoiceMixin, JobPanel):
@@ -205,7 +207,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             show_warning("The widget is busy; cancel the running job first.")
             return
         try:
-            source, data, axes, labels = self._objects_input()
+            source, data, axes, labels, _ = self._objects_input()
             crops, _, _ = object_crops(
                 data, labels, self.crop_size.value(), axes=axes, mask=self.mask.isChecked()
             )
@@ -285,25 +287,54 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         if model is None:
             raise ValueError("no model: train one (or 'Train on objects') or load a model file.")
         if mode == "objects":
-            source, data, axes, labels = self._objects_input()
+            source, data, axes, labels, chosen = self._objects_input()
         else:
             source = self.image_layer.layer()
-            data, labels = image_data(source, lazy=True), None
+            data, labels, chosen = image_data(source, lazy=True), None, {}
             axes = layer_axes(source, self.axes.text())
+            if mode == "tiles":
+                data, axes, chosen = self._shown_plane(source, data, axes)
         check_encoder(model)
         stride = self.stride.value() or None
-        return _Job(source, data, axes, model, mode, labels, stride, self.mask.isChecked())
+        plane = ", ".join(f"{axis}={index}" for axis, index in chosen.items())
+        return _Job(source, data, axes, model, mode, labels, stride, self.mask.isChecked(), plane)
 
     def _objects_input(self):
+        """The source layer, its shown plane's pixels and axes, its objects' labels, and that plane.
+
+        The labels layer holds the plane's objects (Y, X), or every plane's,
+        of the stack's shape: then the shown plane's are taken.
+        """
         source = self.image_layer.layer()
         data = image_data(source, lazy=True)
         axes = layer_axes(source, self.axes.text())
         layer = self.labels_layer.layer()
         if layer is None:
             raise ValueError("no labels layer: add the objects' labels layer and choose it.")
+        data, axes, chosen = self._shown_plane(source, data, axes)
+        labels = np.asarray(layer.data)
+        if chosen and labels.ndim == 2 + len(chosen):  # labels of every plane: the shown plane's
+            labels = labels[tuple(chosen.values())]
         plane_shape = tuple(data.shape[axes.index(a)] for a in "YX")
-        labels = np.array(check_labels(layer.data, plane_shape), copy=True)  # as encoded, not as edited
-        return source, data, axes, labels
+        labels = np.array(check_labels(labels, plane_shape), copy=True)  # as encoded, not as edited
+        return source, data, axes, labels, chosen
+
+    def _shown_plane(self, source, data, axes: str) -> tuple[object, str, dict[str, int]]:
+        """The plane of a stack that the viewer shows, its axes, and its index on each stack axis.
+
+        Tiles and objects are cut from one plane: of a stack (Z, T or S
+        axes), the one at the viewer's sliders. A plane comes back as it
+        is, with no index.
+        """
+        stack = [i for i, axis in enumerate(axes) if axis not in "YXC"]
+        if not stack:
+            return data, axes, {}
+        # the stack axes precede Y and X (and an RGB layer's C), so they are the layer's first
+        position = source.world_to_data(self.viewer.dims.point)
+        index = {i: int(np.clip(np.rint(position[i]), 0, data.shape[i] - 1)) for i in stack}
+        plane = data[tuple(index.get(i, slice(None)) for i in range(len(axes)))]
+        plane_axes = "".join(axis for i, axis in enumerate(axes) if i not in index)
+        return plane, plane_axes, {axes[i]: at for i, at in index.items()}
 
     def _object_config(self, crops: np.ndarray) -> Config:
         """The recipe's reconstruct config for object crops (N, C, S, S)."""
@@ -358,6 +389,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         self.viewer.layers.selection.active = self.scatter.points
         self.scatter.points.mode = "select"
         self.legend.setText(cluster_legend(clusters))
+        if job.plane:
+            show_info(f"Encoded the {job.mode} of the plane at {job.plane}, where the sliders are.")
 
     def _on_training_error(self, trainer: Trainer, error: Exception) -> None:
         """Say why the training failed; keep its best validated model if it diverged."""
