@@ -91,7 +91,8 @@ def test_plain_autoencoder_manifold_uses_the_layer(qtbot, viewer, widget, errors
 
 
 def test_interpolation_lies_where_the_layer_lies(qtbot, viewer, widget, errors):
-    layer = viewer.add_image(disks(), name="digits", scale=(1, 2, 2))
+    metadata = {"labels": np.arange(8), "names": [f"d{i}" for i in range(8)], "unit": "um"}
+    layer = viewer.add_image(disks(), name="digits", scale=(1, 2, 2), metadata=metadata)
     before = layer.data.copy()
     widget.steps.setValue(4)
     widget.frame_b.setValue(3)
@@ -101,13 +102,17 @@ def test_interpolation_lies_where_the_layer_lies(qtbot, viewer, widget, errors):
     assert result.data.shape == (4, 16, 16)
     assert tuple(result.scale) == (1, 2, 2)
     assert np.array_equal(layer.data, before)
+    # the source's entries of one value per frame do not describe the new frames
+    assert result.metadata == {"unit": "um"} and len(layer.metadata["labels"]) == 8
 
 
 def test_reconstruct_with_noise(qtbot, viewer, widget, errors):
-    viewer.add_image(disks(), name="digits")
+    viewer.add_image(disks(), name="digits", metadata={"labels": np.arange(8)})
     run(qtbot, widget, generate.NOISE)
     assert errors == []
-    assert viewer.layers["digits reconstructed + noise"].data.shape == (8, 16, 16)
+    result = viewer.layers["digits reconstructed + noise"]
+    assert result.data.shape == (8, 16, 16)
+    np.testing.assert_array_equal(result.metadata["labels"], np.arange(8))  # frame for frame
 
 
 def test_a_single_images_results_lie_where_it_lies(qtbot, viewer, widget, errors):

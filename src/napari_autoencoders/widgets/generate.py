@@ -22,7 +22,14 @@ from ..core.latent import generation
 from ..core.config import GENERATIVE_ARCHITECTURES
 from ..core.model import TrainedModel
 from .choice import ModelChoiceMixin
-from .layers import LayerComboBox, contrast_limits, copied_metadata, image_data, result_layer
+from .layers import (
+    LayerComboBox,
+    contrast_limits,
+    copied_metadata,
+    drop_per_frame,
+    image_data,
+    result_layer,
+)
 from .forms import float_spin, spin
 from .panel import JobPanel
 from .threads import guarded, relay_warning
@@ -251,7 +258,8 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
             layers.append(Image(result, name=name, contrast_limits=contrast_limits(result)))
             self._show_first_frame(layers[-1])
             return
-        if _single_frame(source, model) and len(result) == 1:
+        frames = 1 if _single_frame(source, model) else len(source.data)
+        if frames == 1 and len(result) == 1:
             result = result[0]
         if np.ndim(result) == np.ndim(source.data):
             layer = result_layer(source, result, name)
@@ -261,6 +269,7 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
                 translate=(0, *source.translate), metadata=copied_metadata(source),
                 contrast_limits=contrast_limits(result),
             )
+        layer.metadata = drop_per_frame(layer.metadata, frames, len(result))
         layers.insert(layers.index(source) + 1 if source in layers else len(layers), layer)
         self._show_first_frame(layer)
 

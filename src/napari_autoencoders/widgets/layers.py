@@ -201,6 +201,22 @@ def copied_metadata(source: Layer) -> dict:
         return dict(source.metadata)
 
 
+def drop_per_frame(metadata: dict, frames: int, count: int) -> dict:
+    """``metadata`` without its values of one entry per frame of ``frames``, for ``count`` new frames.
+
+    Generated frames are not the source's: a list of its 5,000 digits'
+    labels does not describe 8 interpolated frames. Values are dropped that
+    are sequences or arrays of ``frames`` entries, where ``count`` differs.
+    """
+    if frames < 2 or frames == count:
+        return dict(metadata)  # a dict of its own: napari empties a layer's before filling it
+    return {
+        key: value for key, value in metadata.items()
+        if not (isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) >= 1
+                and len(value) == frames)
+    }
+
+
 def contrast_limits(data: np.ndarray) -> tuple[float, float]:
     """Return robust display limits of ``data``: its 0.1 and 99.9 percentiles."""
     values = np.ravel(data)
