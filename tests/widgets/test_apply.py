@@ -211,12 +211,16 @@ def test_bad_choices_are_reported_and_start_nothing(viewer, widget, make_noisy, 
     with_nan[0, 0] = np.inf
     widget.image_layer.set_layer(viewer.add_image(with_nan, name="with inf"))
     widget.apply()
+    widget.image_layer.set_layer(viewer.add_image(np.zeros((2, 2, 2, 8, 8), np.float32), name="5d"))
+    assert widget.axes.text() == ""  # no guess to fill in
+    widget.apply()
 
     expected = [
         "no input layer",
         "the model takes 1-channel images but this image has 3 channel(s) with axes 'YXC'",
         "axes 'YXZ' names 3 axes but the image has 2 dimensions",
         "the input image has 1 NaN or infinite value(s)",
+        "cannot guess the axes of a 5-dimensional image; give them, e.g. 'TZCYX'",
     ]
     assert len(notifications["error"]) == len(expected)
     for part, message in zip(expected, notifications["error"]):

@@ -1,6 +1,7 @@
 """Tests for the widgets' translation of layers to arrays and back."""
 
 import numpy as np
+import pytest
 from napari.components import ViewerModel
 from napari.layers import Image
 
@@ -25,3 +26,9 @@ def test_a_layer_replaced_in_place_is_listed_instead(qtbot):
     viewer.layers[0] = Image(np.ones((8, 8), np.float32), name="new")
     assert [combo.itemText(i) for i in range(combo.count())] == ["new"]
     assert combo.layer() is viewer.layers[0]
+
+
+def test_axes_left_empty_are_guessed_or_asked_for():
+    assert layers.layer_axes(Image(np.zeros((3, 8, 8))), " ") == "SYX"
+    with pytest.raises(ValueError, match="cannot guess the axes of a 5-dimensional image"):
+        layers.layer_axes(Image(np.zeros((2, 2, 2, 8, 8))), "")

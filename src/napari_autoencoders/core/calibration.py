@@ -270,7 +270,8 @@ def calibrate(
     if noise.gain <= 0 and noise.read_variance <= 0:
         raise ValueError(
             "no noise could be measured in the input, so there is nothing for the "
-            "pretrained prior to remove; check the image, or set pretrained to false."
+            "pretrained prior to remove; check the image, or train from random weights "
+            "(--no-pretrained; in the Train widget, start from random weights)."
         )
     found_clipped = levels != (None, None)  # whatever the noise: the prior's check skips it
     found.fewest_photons = 1.0 / noise.gain if noise.gain > 0 else math.inf
@@ -304,8 +305,9 @@ def _check_measurable(sides: tuple[int, int]) -> None:
     if min(height, width) < SMALLEST_MEASURED:
         raise ValueError(
             f"planes of {height}x{width} pixels are too small to measure their noise, which "
-            f"the pretrained prior needs (at least {SMALLEST_MEASURED} pixels a side); set "
-            "pretrained to false to train from random weights, or give larger images."
+            f"the pretrained prior needs (at least {SMALLEST_MEASURED} pixels a side); train "
+            "from random weights (--no-pretrained; in the Train widget, start from random "
+            "weights), or give larger images."
         )
 
 

@@ -715,13 +715,15 @@ class Config:
         if network != expected:
             raise ValueError(
                 f"training.pretrained needs the prior's network {expected}, got {network}; "
-                "leave the network settings at their defaults, or set pretrained to false."
+                "leave the network settings at their defaults, or train from random weights "
+                "(pretrained false; --no-pretrained; start from random weights in the widget)."
             )
         synthetic = self.training.mode == Mode.SYNTHETIC.value
         if synthetic and has_saltpepper(self.training.noise):
             raise ValueError(
                 "the pretrained prior removes Gaussian and Poisson noise, not salt-and-pepper; "
-                "set training.pretrained to false for that noise."
+                "train from random weights for that noise (training.pretrained false; "
+                "--no-pretrained; start from random weights in the widget)."
             )
 
     def _check_adversarial(self) -> None:

@@ -27,7 +27,7 @@ from ..core.inference.distributed import iter_predict_at
 from ..core.inference.prediction import check_input, iter_predict
 from ..core.progress import Cancelled, stoppable
 from .choice import ModelChoiceMixin
-from .layers import LayerComboBox, axes_edit, guess_axes, image_data, result_layer
+from .layers import LayerComboBox, axes_edit, guess_axes, image_data, layer_axes, result_layer
 from .panel import JobPanel
 from .resolution import upscaled_layer
 from .threads import guarded, relay_warning
@@ -155,7 +155,10 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
                 raise ValueError(
                     "no model: train one with 'Train autoencoder' or load a model file."
                 )
-            axes = check_input(model, data, self.axes.text().strip())
+            given = self.axes.text().strip()
+            if not given and len(model.config.data.axes) != np.ndim(data):
+                given = layer_axes(layer, "")  # the guess, or "cannot guess the axes ..."
+            axes = check_input(model, data, given)
         except ValueError as err:
             show_error(f"Cannot apply the model: {err}")
             return

@@ -157,7 +157,9 @@ def layer_axes(layer: Image, given: str) -> str:
     ValueError
         If the given axes do not fit the layer's dimensions, or none can be guessed.
     """
-    return check_axes(given.strip() or guess_axes(layer), np.ndim(layer.data))
+    if not given.strip():  # guessed, or "cannot guess the axes ...; give them"
+        return default_axes(np.ndim(layer.data), rgb=layer.rgb)
+    return check_axes(given.strip(), np.ndim(layer.data))
 
 
 def result_layer(source: Image, data: np.ndarray, name: str) -> Image:
