@@ -209,8 +209,9 @@ def test_planes_too_small_to_measure_say_so_for_the_prior():
     trainer = Trainer(task_config("denoise", shape=frames.shape, axes="SYX"), frames)
     with pytest.raises(ValueError, match="planes of 8x8 pixels are too small to measure their noise"):
         trainer.prepare()
-    with pytest.raises(ValueError, match=r"--no-pretrained; in the Train widget, start from random"):
-        trainer.prepare()  # the way out, as the command line and the widget name it
+    way_out = r"--no-pretrained; in the Train widget, start from random"  # both named
+    with pytest.raises(ValueError, match=way_out):
+        trainer.prepare()
 
 
 @pytest.mark.parametrize("side", [2, 5])

@@ -326,6 +326,32 @@ def test_a_diverged_training_on_objects_keeps_its_best_validated_model(
     assert len(registry) == before + 1 and len(widget.model().history) == 1
 
 
+@pytest.mark.slow
+def test_a_training_on_objects_cancelled_after_an_epoch_keeps_its_best_model(
+    qtbot, widget, registry, messages, monkeypatch
+):
+    original = Trainer._record
+
+    def cancel_after_the_first_epoch(self, *args, **kwargs):
+        stale = original(self, *args, **kwargs)
+        widget.cancel()  # the worker ends at its next yield, as after a click on Cancel
+        return stale
+
+    monkeypatch.setattr(Trainer, "_record", cancel_after_the_first_epoch)
+    image = np.random.default_rng(2).random((40, 40), dtype=np.float32)
+    labels = np.zeros((40, 40), np.int32)
+    labels[5:10, 5:10], labels[20:30, 20:30] = 1, 2
+    widget.viewer.add_image(image, name="cells")
+    widget.viewer.add_labels(labels)
+    widget.crop_size.setValue(16)
+    widget.epochs.setValue(5)
+    before = len(registry)
+    run_and_wait(qtbot, widget, widget.train_on_objects)
+
+    assert messages["error"] == [] and "Trained " in messages["info"][-1]
+    assert len(registry) == before + 1 and len(widget.model().history) == 1
+
+
 def test_100k_points_make_one_layer_coloured_by_cluster(viewer):
     # how long this blocks napari is measured in bench/responsiveness.py, not here
     from napari_autoencoders.core.latent.encoding import Encoding

@@ -220,6 +220,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             _train_in_thread(trainer, _start_thread=False, _ignore_errors=True),
             self._add_model,
             errored=functools.partial(self._on_training_error, trainer),
+            aborted=functools.partial(self._on_training_cancelled, trainer),
         )
 
     def cancel(self) -> None:
@@ -350,7 +351,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             neighbour_weight=None if self.neighbour_term.isChecked() else 0.0,
         )
 
-    def _start(self, worker, on_result, errored=None) -> None:
+    def _start(self, worker, on_result, errored=None, aborted=None) -> None:
         self.progress.setValue(0)
         self._set_running(True)
         self.worker = worker
@@ -358,7 +359,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         worker.warned.connect(relay_warning)
         worker.returned.connect(on_result)
         worker.errored.connect(errored or (lambda error: show_error(f"Failed: {error}")))
-        worker.aborted.connect(lambda: show_info("Cancelled; nothing was added."))
+        worker.aborted.connect(aborted or (lambda: show_info("Cancelled; nothing was added.")))
         worker.finished.connect(lambda: self._set_running(False))
         worker.start()
 
@@ -398,6 +399,13 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         show_error(f"Training failed: {message}")
         if model is not None:
             self._add_model(model)
+
+    def _on_training_cancelled(self, trainer: Trainer) -> None:
+        """Keep the best validated model of a training cancelled after an epoch, as Stop does."""
+        if not trainer.history:
+            show_info("Cancelled before the first validation; no model was kept.")
+            return
+        self._add_model(trainer.result())
 
     def _add_model(self, model: TrainedModel) -> None:
         name = self.registry.add(model, self._label)
