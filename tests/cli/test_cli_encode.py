@@ -79,6 +79,38 @@ def test_objects_give_one_row_per_label(files, tmp_path):
                                               (39.5, 39.5)])  # the centroids
 
 
+def test_tiles_and_objects_of_a_stack_come_from_the_plane_asked_for(files, tmp_path):
+    image = np.load(files["image"])
+    stack, labels = tmp_path / "zyx.npy", tmp_path / "labels_zyx.npy"
+    np.save(stack, np.stack([image * 0.5, image, image * 2.0]))
+    np.save(labels, np.stack([np.load(files["labels"])] * 3))
+    (tmp_path / "plane").mkdir()
+    for options in (["--tile-stride", 16], ["--labels", files["labels"]]):
+        status, output = encode(files, tmp_path, "--input", stack, "--axes", "ZYX", "--plane", 2,
+                                *options)
+        assert status == 0
+        np.save(tmp_path / "plane" / "z2.npy", image * 2.0)
+        status, expected = encode(files, tmp_path / "plane", "--input", tmp_path / "plane" / "z2.npy",
+                                  *options)
+        assert status == 0
+        np.testing.assert_allclose(read_csv(output)[1], read_csv(expected)[1], atol=1e-5)
+    status, output = encode(files, tmp_path, "--input", stack, "--axes", "ZYX", "--plane", 1,
+                            "--labels", labels)  # labels of every plane
+    assert status == 0 and len(read_csv(output)[1]) == 5
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [(["--plane", 0], "--plane picks the plane to cut tiles or objects from"),
+     (["--plane", 3, "--tile-stride", 16, "--axes", "ZYX"], "plane 3 is outside the 3 planes")],
+)
+def test_a_plane_out_of_place_is_refused(files, tmp_path, capsys, options, message):
+    stack = tmp_path / "zyx.npy"
+    np.save(stack, np.stack([np.load(files["image"])] * 3))
+    status, _ = encode(files, tmp_path, "--input", stack, *options)
+    assert status == 2 and message in capsys.readouterr().err
+
+
 def test_a_mask_without_labels_is_refused(files, tmp_path, capsys):
     status, output = encode(files, tmp_path, "--input", files["image"], "--mask")
     assert status == 2 and "--mask blanks the pixels outside each object" in capsys.readouterr().err

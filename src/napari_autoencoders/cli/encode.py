@@ -13,10 +13,13 @@ from ..core.io.model_files import load_model
 from ..core.io.zarr_store import open_image
 from ..core.latent.clustering import cluster, default_embedding, embed
 from ..core.latent.encoding import (
+    flat_plane_index,
     iter_encode_frames,
     iter_encode_objects,
     iter_encode_tiles,
+    labels_at,
     latent_table,
+    plane_at,
     write_csv,
 )
 from .checks import check_device, check_suffix, input_axes
@@ -36,7 +39,10 @@ def run_encode(args: argparse.Namespace) -> int:
     if args.labels and args.tile_stride is not None:
         raise ValueError("give --labels (objects) or --tile-stride (tiles), not both.")
     if args.mask and not args.labels:
-        raise ValueError("--mask blanks the pixels outside each object: give the objects' --labels.")
+        raise ValueError("--mask blanks the pixels outside each object: give their --labels.")
+    if args.plane is not None and not (args.labels or args.tile_stride is not None):
+        raise ValueError("--plane picks the plane to cut tiles or objects from: give --labels or "
+                         "--tile-stride, or leave it out to encode every frame.")
     model = load_model(args.model)
     source = open_image(args.input)
     # a zarr store, memory-mapped file or compressed TIFF is read batch by batch, never whole
@@ -48,9 +54,12 @@ def run_encode(args: argparse.Namespace) -> int:
     options = dict(
         axes=axes, batch_size=args.batch_size, device=args.device or "auto", cache_mb=args.cache_mb
     )
+    at = {} if args.plane is None else flat_plane_index(image.shape, axes, args.plane)
+    if at:
+        image, options["axes"] = plane_at(image, axes, at)
     if args.labels:
         labels = np.asarray(open_image(args.labels).array)  # the objects' centroids need them all
-        steps = iter_encode_objects(model, image, labels, mask=args.mask, **options)
+        steps = iter_encode_objects(model, image, labels_at(labels, at), mask=args.mask, **options)
     elif args.tile_stride is not None:
         steps = iter_encode_tiles(model, image, stride=args.tile_stride, **options)
     else:

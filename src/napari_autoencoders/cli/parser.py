@@ -425,6 +425,13 @@ def _add_encode(commands) -> None:
     encode.add_argument(
         "--tile-stride", type=int, metavar="N", help="encode tiles of a grid N pixels apart"
     )
+    encode.add_argument(
+        "--plane",
+        type=int,
+        metavar="N",
+        help="tiles or objects of a stack: the plane to cut them from (its stack axes counted "
+        "in C order from 0); --labels may then hold every plane's",
+    )
     encode.add_argument("--axes", help="axes of the input (default: guessed)")
     encode.add_argument("--output", required=True, metavar="CSV", help="table to write (.csv)")
     encode.add_argument(

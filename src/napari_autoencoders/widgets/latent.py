@@ -31,7 +31,9 @@ from ..core.latent.encoding import (
     iter_encode_frames,
     iter_encode_objects,
     iter_encode_tiles,
+    labels_at,
     object_crops,
+    plane_at,
 )
 from ..core.model import TrainedModel
 from ..core.recipes import task_config
@@ -313,9 +315,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         if layer is None:
             raise ValueError("no labels layer: add the objects' labels layer and choose it.")
         data, axes, chosen = self._shown_plane(source, data, axes)
-        labels = np.asarray(layer.data)
-        if chosen and labels.ndim == 2 + len(chosen):  # labels of every plane: the shown plane's
-            labels = labels[tuple(chosen.values())]
+        labels = labels_at(layer.data, chosen)
         plane_shape = tuple(data.shape[axes.index(a)] for a in "YX")
         labels = np.array(check_labels(labels, plane_shape), copy=True)  # as encoded, not as edited
         return source, data, axes, labels, chosen
@@ -330,12 +330,10 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         stack = [i for i, axis in enumerate(axes) if axis not in "YXC"]
         if not stack:
             return data, axes, {}
-        # the stack axes precede Y and X (and an RGB layer's C), so they are the layer's first
+        # data axis i is layer axis i (an RGB layer's C, the last, is no layer axis)
         position = source.world_to_data(self.viewer.dims.point)
-        index = {i: int(np.clip(np.rint(position[i]), 0, data.shape[i] - 1)) for i in stack}
-        plane = data[tuple(index.get(i, slice(None)) for i in range(len(axes)))]
-        plane_axes = "".join(axis for i, axis in enumerate(axes) if i not in index)
-        return plane, plane_axes, {axes[i]: at for i, at in index.items()}
+        at = {axes[i]: int(np.clip(np.rint(position[i]), 0, data.shape[i] - 1)) for i in stack}
+        return (*plane_at(data, axes, at), at)
 
     def _object_config(self, crops: np.ndarray) -> Config:
         """The recipe's reconstruct config for object crops (N, C, S, S)."""

@@ -135,6 +135,30 @@ def test_a_wrong_channel_axis_is_named(encoder, blobs):
         run(iter_encode_frames(encoder, blobs((5, SIZE, SIZE)), axes="YXC"))
 
 
+def test_a_plane_of_a_stack_is_picked_by_its_index_on_each_stack_axis():
+    image = np.arange(2 * 3 * 4 * 5 * 3).reshape(2, 3, 4, 5, 3)  # TZYXC
+    plane, axes = latent.plane_at(image, "TZYXC", {"T": 1, "Z": 2})
+    assert axes == "YXC"
+    np.testing.assert_array_equal(plane, image[1, 2])
+    assert latent.flat_plane_index(image.shape, "TZYXC", 5) == {"T": 1, "Z": 2}
+    labels = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
+    np.testing.assert_array_equal(latent.labels_at(labels, {"T": 1, "Z": 2}), labels[1, 2])
+    np.testing.assert_array_equal(latent.labels_at(labels[0, 0], {"T": 1, "Z": 2}), labels[0, 0])
+    with pytest.raises(ValueError, match="plane 6 is outside the 6 planes"):
+        latent.flat_plane_index(image.shape, "TZYXC", 6)
+    with pytest.raises(ValueError, match="Z=3 is outside the image's 3 planes along Z"):
+        latent.plane_at(image, "TZYXC", {"T": 0, "Z": 3})
+    with pytest.raises(ValueError, match="needs an index on"):
+        latent.plane_at(image, "TZYXC", {"Z": 0})
+    with pytest.raises(ValueError, match="of one plane already"):
+        latent.flat_plane_index((4, 5), "YX", 0)
+
+
+def test_tiles_of_a_stack_name_the_way_to_choose_a_plane(encoder, blobs):
+    with pytest.raises(ValueError, match="--plane N on the command line; in napari, the plane"):
+        run(iter_encode_tiles(encoder, blobs((2, 40, 40)), axes="ZYX"))
+
+
 def test_a_model_without_encoder_is_refused(denoiser, blobs):
     with pytest.raises(ValueError, match="no encoder"):
         run(iter_encode_frames(denoiser, blobs((2, 32, 32))))

@@ -344,6 +344,67 @@ def tile_map_placement(scale, translate, size: int, stride: int) -> tuple[np.nda
     return scale * stride, translate + scale * (size - 1) / 2
 
 
+# -- one plane of a stack ----------------------------------------------------
+
+
+def plane_at(image, axes: str, at: dict[str, int]) -> tuple[object, str]:
+    """The plane of ``image`` at index ``at[a]`` of each stack axis ``a``, and its axes.
+
+    Tiles and objects are cut from one plane. A zarr, dask or memory-mapped
+    ``image`` is indexed, not read whole, where it allows.
+
+    Parameters
+    ----------
+    image : ndarray or array-like
+        An image with axes ``axes``, e.g. ``"TZYX"`` or ``"ZYXC"``.
+    at : dict of str to int
+        An index on every axis of ``axes`` but Y, X and C, e.g. ``{"Z": 3}``.
+
+    Raises
+    ------
+    ValueError
+        If ``at`` misses a stack axis or names another, or an index is out of range.
+    """
+    stack = [axis for axis in axes if axis not in "YXC"]
+    if sorted(at) != sorted(stack):
+        raise ValueError(f"a plane of axes {axes!r} needs an index on {stack}, got {sorted(at)}.")
+    for axis, index in at.items():
+        length = image.shape[axes.index(axis)]
+        if not 0 <= index < length:
+            raise ValueError(f"{axis}={index} is outside the image's {length} planes along {axis}.")
+    plane = image[tuple(at.get(axis, slice(None)) for axis in axes)]
+    return plane, "".join(axis for axis in axes if axis not in at)
+
+
+def flat_plane_index(shape, axes: str, plane: int) -> dict[str, int]:
+    """The index on each stack axis of plane number ``plane``, counted in C order over them.
+
+    Raises
+    ------
+    ValueError
+        If the image has no stack axes, or ``plane`` is out of range.
+    """
+    stack = [axis for axis in axes if axis not in "YXC"]
+    sizes = [shape[axes.index(axis)] for axis in stack]
+    if not stack:
+        raise ValueError(f"axes {axes!r} are of one plane already; leave the plane out.")
+    if not 0 <= plane < int(np.prod(sizes)):
+        raise ValueError(f"plane {plane} is outside the {int(np.prod(sizes))} planes of axes {axes!r}.")
+    return dict(zip(stack, (int(i) for i in np.unravel_index(plane, sizes))))
+
+
+def labels_at(labels, at: dict[str, int]) -> np.ndarray:
+    """The objects' labels of the plane at ``at`` (see :func:`plane_at`).
+
+    Labels of one plane (Y, X) are those of every plane; labels of every
+    plane (the stack axes in the image's order, then Y, X) are indexed at ``at``.
+    """
+    labels = np.asarray(labels)
+    if at and labels.ndim == 2 + len(at):
+        return labels[tuple(at.values())]
+    return labels
+
+
 # -- objects -----------------------------------------------------------------
 
 
@@ -532,7 +593,8 @@ def _one_plane(image, axes: str, cache_mb: float, items: str) -> ImageCollection
     if len(collection) != 1:
         raise ValueError(
             f"{items} are cut from one plane but axes {axes!r} give {len(collection)}; choose "
-            "one frame, or encode the frames themselves."
+            "one (--plane N on the command line; in napari, the plane the sliders show), or "
+            "encode the frames themselves."
         )
     return collection
 
