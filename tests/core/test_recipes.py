@@ -308,7 +308,7 @@ def test_zero_shot_with_the_shipped_upscaler_takes_a_small_image(factor):
 @pytest.mark.parametrize(("factor", "smaller"), [(2, False), (3, True)])
 def test_a_smaller_factor_is_advised_only_where_there_is_one(factor, smaller):
     side = ZERO_SHOT_MIN_COPY * factor - factor
-    with pytest.raises(ValueError, match="Use a larger image, a model trained with mode from-highres") as err:
+    with pytest.raises(ValueError, match="Use a larger image, or a model trained with mode from-highres") as err:
         task_config("superres", shape=(side, side), mode="zero-shot", factor=factor)
     assert ("smaller factor" in str(err.value)) == smaller
 

@@ -85,6 +85,7 @@ def test_metadata_that_cannot_be_copied_is_shared_not_fatal(qtbot, viewer, widge
 
 
 def test_the_overlap_stays_within_half_a_tile(widget):
+    assert widget.overlap.maximum() == widget.tile.value() // 2  # from the start
     widget.tile.setValue(32)
     assert widget.overlap.value() == widget.overlap.maximum() == 16
     widget.tile.setValue(17)
@@ -359,3 +360,16 @@ def test_cancel_on_a_cluster_adds_no_layer(
     assert [layer.name for layer in viewer.layers] == ["big"]
     assert notifications["info"] == ["Prediction cancelled; no layer was added."]
     assert widget._steps.gi_frame is None  # closed: its tasks cancelled, the client gone
+
+
+def test_an_empty_axes_field_takes_the_prefills_axes():
+    from types import SimpleNamespace
+
+    from napari.layers import Image
+
+    from napari_autoencoders.widgets.apply import _axes_for
+
+    model = SimpleNamespace(config=SimpleNamespace(data=SimpleNamespace(axes="TZYX")))
+    assert _axes_for(Image(np.zeros((5, 8, 8))), model) == "ZYX"  # a 3D model reads a volume
+    assert _axes_for(Image(np.zeros((2, 5, 8, 8))), model) == "TZYX"
+    assert _axes_for(Image(np.zeros((2, 2, 2, 8, 8))), None) == ""

@@ -348,7 +348,7 @@ def test_a_training_on_objects_cancelled_after_an_epoch_keeps_its_best_model(
     before = len(registry)
     run_and_wait(qtbot, widget, widget.train_on_objects)
 
-    assert messages["error"] == [] and "Trained " in messages["info"][-1]
+    assert messages["error"] == [] and "Cancelled after 1 epoch(s); kept" in messages["info"][-1]
     assert len(registry) == before + 1 and len(widget.model().history) == 1
 
 
@@ -572,6 +572,21 @@ def test_tiles_and_objects_of_a_stack_come_from_the_plane_the_sliders_show(
     expected = run(iter_encode_objects(encoder, stack[1], labels[::-1], device="cpu")).latents
     np.testing.assert_allclose(viewer.layers["zyx latent"].features[["z0", "z1", "z2"]], expected,
                                rtol=1e-5)
+
+
+def test_a_plane_is_not_guessed_off_the_layer_or_in_the_3d_view(viewer, widget, messages):
+    layer = viewer.add_image(np.random.default_rng(0).random((3, 40, 40), dtype=np.float32))
+    viewer.add_image(np.zeros((8, 40, 40), np.float32), name="deeper")  # the sliders reach 7
+    widget.image_layer.set_layer(layer)
+    widget.mode.setCurrentText("tiles")
+    viewer.dims.set_point(0, 6)
+    widget.encode()
+    assert "the sliders lie outside the layer's planes (S=6, of (3,))" in messages["error"][-1]
+    viewer.dims.set_point(0, 1)
+    viewer.dims.ndisplay = 3
+    widget.encode()
+    assert "switch to the 2D view" in messages["error"][-1]
+    assert widget.worker is None or not widget._busy
 
 
 def test_deleted_points_keep_their_frames(qtbot, widget):

@@ -32,3 +32,14 @@ def test_axes_left_empty_are_guessed_or_asked_for():
     assert layers.layer_axes(Image(np.zeros((3, 8, 8))), " ") == "SYX"
     with pytest.raises(ValueError, match="cannot guess the axes of a 5-dimensional image"):
         layers.layer_axes(Image(np.zeros((2, 2, 2, 8, 8))), "")
+
+
+def test_metadata_of_one_entry_per_frame_is_dropped_for_other_frames():
+    metadata = {
+        "labels": np.arange(5), "ragged": [[1], [1, 2], [], [3], [4, 5, 6]], "names": tuple("abcde"),
+        "scalar": np.array(5.0), "text": "abcde", "other": [1, 2],
+    }
+    kept = layers.drop_per_frame(metadata, 5, 8)
+    assert sorted(kept) == ["other", "scalar", "text"]
+    assert layers.drop_per_frame(metadata, 5, 5) == metadata
+    assert layers.drop_per_frame(metadata, 5, 5) is not metadata

@@ -365,6 +365,22 @@ def test_failures_in_the_worker_are_reported(
     assert widget.train_button.isEnabled() and not widget.stop_button.isEnabled()
 
 
+def test_a_value_error_after_the_first_step_is_a_failure_not_a_refusal(
+    qtbot, monkeypatch, viewer, widget, make_noisy, notifications
+):
+    def failing_run(trainer):
+        trainer._step = 1  # one step taken
+        yield from ()
+        raise ValueError("Expected more than 1 value per channel when training")
+
+    monkeypatch.setattr(Trainer, "run", failing_run)
+    viewer.add_image(make_noisy(), name="noisy")
+    train_and_wait(qtbot, widget)
+    assert notifications["error"] == [
+        "Training failed: Expected more than 1 value per channel when training"
+    ]
+
+
 @pytest.mark.slow
 def test_vae_task_trains_a_variational_autoencoder(qtbot, viewer, widget, registry, make_noisy):
     viewer.add_image(make_noisy((6, 16, 16)), name="digits")

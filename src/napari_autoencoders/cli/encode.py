@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import functools
 
-import numpy as np
-
 from ..core.data.axes import guess_axes
 from ..core.io.images import check_destination, check_not_input
 from ..core.io.model_files import load_model
@@ -55,11 +53,13 @@ def run_encode(args: argparse.Namespace) -> int:
         axes=axes, batch_size=args.batch_size, device=args.device or "auto", cache_mb=args.cache_mb
     )
     at = {} if args.plane is None else flat_plane_index(image.shape, axes, args.plane)
+    stack_shape = tuple(image.shape[axes.index(axis)] for axis in at)
     if at:
         image, options["axes"] = plane_at(image, axes, at)
     if args.labels:
-        labels = np.asarray(open_image(args.labels).array)  # the objects' centroids need them all
-        steps = iter_encode_objects(model, image, labels_at(labels, at), mask=args.mask, **options)
+        # the plane's labels read whole: the objects' centroids need them all
+        labels = labels_at(open_image(args.labels).array, at, stack_shape)
+        steps = iter_encode_objects(model, image, labels, mask=args.mask, **options)
     elif args.tile_stride is not None:
         steps = iter_encode_tiles(model, image, stride=args.tile_stride, **options)
     else:

@@ -328,15 +328,16 @@ def _check_zero_shot(shape: Sequence[int], axes: str, factor: int, *, pretrained
     needed = ZERO_SHOT_MIN_COPY if pretrained else ZERO_SHOT_MIN_SIDE
     if side // factor >= needed:
         return
-    smaller = ", or a smaller factor" if factor > min(FACTORS) else ""
-    from_highres = "a model trained with mode from-highres on other high-resolution images"
+    ways = ["a model trained with mode from-highres on other high-resolution images"]
+    ways += ["a smaller factor"] if factor > min(FACTORS) else []
     if pretrained:
-        what, advice = "checks the upscaler on", f". Use a larger image, {from_highres}{smaller}."
+        what = "checks the upscaler on"
+        advice = f". Use a larger image, or {', or '.join(ways)}."
     else:
         what = "learns from"
         advice = (
-            ", or it comes out worse than bicubic interpolation. Keep the pretrained start, use "
-            f"{from_highres}{smaller}."
+            ", or it comes out worse than bicubic interpolation. Keep the pretrained start, or "
+            f"use {', or '.join(ways)}."
         )
     raise ValueError(
         f"zero-shot super-resolution x{factor} {what} the image's own copy downscaled "

@@ -431,6 +431,11 @@ class Trainer:
             loss = loss + weight * neighbour_loss(heads, tails, exaggeration=exaggeration)
         return loss
 
+    @property
+    def steps_done(self) -> int:
+        """The optimisation steps taken so far (0 while the input is prepared)."""
+        return self._step
+
     def stop(self) -> None:
         """Ask :meth:`run` to stop after the current step (thread-safe)."""
         self._stop = True

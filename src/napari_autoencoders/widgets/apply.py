@@ -25,6 +25,7 @@ from ..core.config import Task
 from ..core.data.axes import as_volume_axes
 from ..core.inference.distributed import iter_predict_at
 from ..core.inference.prediction import check_input, iter_predict
+from ..core.model import TrainedModel
 from ..core.progress import Cancelled, stoppable
 from .choice import ModelChoiceMixin
 from .layers import LayerComboBox, axes_edit, guess_axes, image_data, layer_axes, result_layer
@@ -111,6 +112,7 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
         # at most half a tile: more covers each pixel many times over (tile 17, overlap 16
         # made 30,976 tiles of a 192x192 image, minutes where the default takes a second)
         self.tile.valueChanged.connect(lambda side: self.overlap.setMaximum(side // 2))
+        self.overlap.setMaximum(self.tile.value() // 2)
         self.scheduler = QLineEdit()
         self.scheduler.setPlaceholderText("empty: this computer")
         self.scheduler.setToolTip(
@@ -155,9 +157,8 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
                 raise ValueError(
                     "no model: train one with 'Train autoencoder' or load a model file."
                 )
-            given = self.axes.text().strip()
-            if not given and len(model.config.data.axes) != np.ndim(data):
-                given = layer_axes(layer, "")  # the guess, or "cannot guess the axes ..."
+            # a field left empty: the prefill's axes, or "cannot guess the axes ...; give them"
+            given = self.axes.text().strip() or _axes_for(layer, model) or layer_axes(layer, "")
             axes = check_input(model, data, given)
         except ValueError as err:
             show_error(f"Cannot apply the model: {err}")
@@ -203,12 +204,8 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
         A 3D model's guess reads a stack as a volume (``ZYX``, not ``SYX``).
         """
         layer, model = self.image_layer.layer(), self.model()
-        if layer is None:
-            return
-        axes = model.config.data.axes if model is not None else ""
-        fits = len(axes) == np.ndim(layer.data) and (axes.endswith("C") or not layer.rgb)
-        guess = as_volume_axes(guess_axes(layer)) if "Z" in axes else guess_axes(layer)
-        self.axes.setText(axes if fits else guess)
+        if layer is not None:
+            self.axes.setText(_axes_for(layer, model))
 
     # -- worker signals (main thread) --------------------------------------
 
@@ -228,6 +225,17 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
     def _on_aborted(self) -> None:
         self.progress.setValue(0)
         show_info("Prediction cancelled; no layer was added.")
+
+
+def _axes_for(layer: Image, model: TrainedModel | None) -> str:
+    """The axes to prefill for ``layer``: the model's if they fit it, else a guess ("" if none).
+
+    A 3D model's guess reads a stack as a volume (``ZYX``, not ``SYX``).
+    """
+    axes = model.config.data.axes if model is not None else ""
+    fits = len(axes) == np.ndim(layer.data) and (axes.endswith("C") or not layer.rgb)
+    guess = guess_axes(layer)
+    return axes if fits else (as_volume_axes(guess) if "Z" in axes else guess)
 
 
 @thread_worker

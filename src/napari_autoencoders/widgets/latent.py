@@ -209,7 +209,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
             show_warning("The widget is busy; cancel the running job first.")
             return
         try:
-            source, data, axes, labels, _ = self._objects_input()
+            source, data, axes, labels, chosen = self._objects_input()
             crops, _, _ = object_crops(
                 data, labels, self.crop_size.value(), axes=axes, mask=self.mask.isChecked()
             )
@@ -217,7 +217,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         except ValueError as err:
             show_error(f"Cannot train on the objects: {err}")
             return
-        self._label = f"objects of {source.name}"
+        plane = ", ".join(f"{axis}={index}" for axis, index in chosen.items())
+        self._label = f"objects of {source.name}" + (f" at {plane}" if plane else "")
         self._start(
             _train_in_thread(trainer, _start_thread=False, _ignore_errors=True),
             self._add_model,
@@ -226,7 +227,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         )
 
     def cancel(self) -> None:
-        """Stop the running job; nothing is added."""
+        """Stop the running job: an encoding adds nothing, a training keeps its best epoch."""
         if self._busy:
             self.worker.quit()
 
@@ -314,8 +315,9 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         layer = self.labels_layer.layer()
         if layer is None:
             raise ValueError("no labels layer: add the objects' labels layer and choose it.")
+        stack_shape = tuple(data.shape[axes.index(axis)] for axis in axes if axis not in "YXC")
         data, axes, chosen = self._shown_plane(source, data, axes)
-        labels = labels_at(layer.data, chosen)
+        labels = labels_at(layer.data, chosen, stack_shape)
         plane_shape = tuple(data.shape[axes.index(a)] for a in "YX")
         labels = np.array(check_labels(labels, plane_shape), copy=True)  # as encoded, not as edited
         return source, data, axes, labels, chosen
@@ -330,9 +332,22 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         stack = [i for i, axis in enumerate(axes) if axis not in "YXC"]
         if not stack:
             return data, axes, {}
-        # data axis i is layer axis i (an RGB layer's C, the last, is no layer axis)
+        # data axis i is layer axis i (an RGB layer's C, the last, is no layer axis), and
+        # world axis i + (viewer's dimensions - layer's)
+        first = self.viewer.dims.ndim - source.ndim
+        if any(first + i in self.viewer.dims.displayed for i in stack):
+            raise ValueError(
+                f"the view shows {axes[stack[0]]} as a dimension; switch to the 2D view and "
+                "choose the plane of tiles or objects with the sliders."
+            )
         position = source.world_to_data(self.viewer.dims.point)
-        at = {axes[i]: int(np.clip(np.rint(position[i]), 0, data.shape[i] - 1)) for i in stack}
+        at = {axes[i]: int(np.rint(position[i])) for i in stack}
+        if any(not 0 <= at[axes[i]] < data.shape[i] for i in stack):
+            where = ", ".join(f"{axis}={index}" for axis, index in at.items())
+            raise ValueError(
+                f"the sliders lie outside the layer's planes ({where}, of "
+                f"{tuple(data.shape[i] for i in stack)}); move them onto a plane of it."
+            )
         return (*plane_at(data, axes, at), at)
 
     def _object_config(self, crops: np.ndarray) -> Config:
@@ -403,12 +418,13 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         if not trainer.history:
             show_info("Cancelled before the first validation; no model was kept.")
             return
-        self._add_model(trainer.result())
+        self._add_model(trainer.result(), cancelled=True)
 
-    def _add_model(self, model: TrainedModel) -> None:
+    def _add_model(self, model: TrainedModel, *, cancelled: bool = False) -> None:
         name = self.registry.add(model, self._label)
         self.model_choice.setCurrentText(name)
-        show_info(f"Trained {name!r} on the objects; choose 'objects' and press Encode.")
+        how = f"Cancelled after {len(model.history)} epoch(s); kept" if cancelled else "Trained"
+        show_info(f"{how} {name!r} on the objects; choose 'objects' and press Encode.")
 
 
 @thread_worker

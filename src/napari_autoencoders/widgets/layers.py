@@ -212,11 +212,13 @@ def drop_per_frame(metadata: dict, frames: int, count: int) -> dict:
     """
     if frames < 2 or frames == count:
         return dict(metadata)  # a dict of its own: napari empties a layer's before filling it
-    return {
-        key: value for key, value in metadata.items()
-        if not (isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) >= 1
-                and len(value) == frames)
-    }
+    return {key: value for key, value in metadata.items() if not _per_frame(value, frames)}
+
+
+def _per_frame(value: object, frames: int) -> bool:
+    """Whether ``value`` is a list, tuple or array (not 0-d) of ``frames`` entries; ragged ones too."""
+    sized = isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray) and value.ndim > 0)
+    return sized and len(value) == frames
 
 
 def contrast_limits(data: np.ndarray) -> tuple[float, float]:

@@ -35,5 +35,12 @@ def relay_warning(warning: tuple) -> None:
     Connect it to a worker's ``warned``: napari 0.9.2's workers do not relay
     their warnings themselves, and the core's (the prior kept on clipped
     noise, objects larger than a crop, codes all the same) went unseen.
+    Warnings meant for developers are left out: the worker records every
+    warning, so umap-learn's ImportWarning of a missing TensorFlow would
+    reach the user.
     """
-    show_warning(str(warning[0]))
+    if not issubclass(warning[1], _FOR_DEVELOPERS):
+        show_warning(str(warning[0]))
+
+
+_FOR_DEVELOPERS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning)

@@ -841,10 +841,10 @@ class TrainWidget(JobPanel):
         show_error(f"Cannot train: {error}")
 
     def _on_error(self, error: Exception) -> None:
-        # a refusal in the worker, before any validation (a lazy layer read there, planes too
-        # small for the trainer's patches), is reported as the main thread reports its own
-        unvalidated = self._trainer is None or not self._trainer.history
-        if isinstance(error, InputError) or (isinstance(error, ValueError) and unvalidated):
+        # a refusal in the worker, before the first step (a lazy layer read there, planes too
+        # small to measure their noise), is reported as the main thread reports its own
+        unstarted = self._trainer is None or self._trainer.steps_done == 0
+        if isinstance(error, InputError) or (isinstance(error, ValueError) and unstarted):
             self._refuse(error)
             return
         model, message = kept_after_failure(self._trainer, error)
