@@ -284,18 +284,21 @@ def test_bad_input_is_reported(qtbot, widget, registry, messages, setup, message
     assert message in messages["error"][-1]
 
 
-@pytest.mark.slow
-def test_training_on_objects_adds_a_model(qtbot, widget, registry, messages):
-    viewer = widget.viewer
-    image = np.random.default_rng(2).random((40, 40), dtype=np.float32)
+def train_on_two_objects(qtbot, widget, *, epochs):
+    """Train on 16-pixel crops of the two objects of a 40x40 image, for ``epochs`` epochs."""
     labels = np.zeros((40, 40), np.int32)
     labels[5:10, 5:10], labels[20:30, 20:30] = 1, 2
-    viewer.add_image(image, name="cells")
-    viewer.add_labels(labels)
+    widget.viewer.add_image(np.random.default_rng(2).random((40, 40), dtype=np.float32), name="cells")
+    widget.viewer.add_labels(labels)
     widget.crop_size.setValue(16)
-    widget.epochs.setValue(1)
-    before = len(registry)
+    widget.epochs.setValue(epochs)
     run_and_wait(qtbot, widget, widget.train_on_objects)
+
+
+@pytest.mark.slow
+def test_training_on_objects_adds_a_model(qtbot, widget, registry, messages):
+    before = len(registry)
+    train_on_two_objects(qtbot, widget, epochs=1)
     assert messages["error"] == []
     assert len(registry) == before + 1
     assert widget.model().config.model.input_size == 16
@@ -312,15 +315,8 @@ def test_a_diverged_training_on_objects_keeps_its_best_validated_model(
         return value * float("nan") if self.history else value
 
     monkeypatch.setattr(Trainer, "_loss", diverging)
-    image = np.random.default_rng(2).random((40, 40), dtype=np.float32)
-    labels = np.zeros((40, 40), np.int32)
-    labels[5:10, 5:10], labels[20:30, 20:30] = 1, 2
-    widget.viewer.add_image(image, name="cells")
-    widget.viewer.add_labels(labels)
-    widget.crop_size.setValue(16)
-    widget.epochs.setValue(3)
     before = len(registry)
-    run_and_wait(qtbot, widget, widget.train_on_objects)
+    train_on_two_objects(qtbot, widget, epochs=3)
 
     assert "the training diverged" in messages["error"][-1]
     assert len(registry) == before + 1 and len(widget.model().history) == 1
@@ -338,15 +334,8 @@ def test_a_training_on_objects_cancelled_after_an_epoch_keeps_its_best_model(
         return stale
 
     monkeypatch.setattr(Trainer, "_record", cancel_after_the_first_epoch)
-    image = np.random.default_rng(2).random((40, 40), dtype=np.float32)
-    labels = np.zeros((40, 40), np.int32)
-    labels[5:10, 5:10], labels[20:30, 20:30] = 1, 2
-    widget.viewer.add_image(image, name="cells")
-    widget.viewer.add_labels(labels)
-    widget.crop_size.setValue(16)
-    widget.epochs.setValue(5)
     before = len(registry)
-    run_and_wait(qtbot, widget, widget.train_on_objects)
+    train_on_two_objects(qtbot, widget, epochs=5)
 
     assert messages["error"] == [] and "Cancelled after 1 epoch(s); kept" in messages["info"][-1]
     assert len(registry) == before + 1 and len(widget.model().history) == 1
