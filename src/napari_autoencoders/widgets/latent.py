@@ -20,7 +20,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..core.data.axes import Layout
+from ..core.data.axes import Layout, STACK_AXES
 from ..core.latent.clustering import Clustering, Embedding, cluster, default_embedding, embed
 from ..core.config import Config, ModelConfig, Task, TrainingConfig
 from ..core.latent.encoding import (
@@ -217,7 +217,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         except ValueError as err:
             show_error(f"Cannot train on the objects: {err}")
             return
-        plane = ", ".join(f"{axis}={index}" for axis, index in chosen.items())
+        plane = _plane_name(chosen)
         self._label = f"objects of {source.name}" + (f" at {plane}" if plane else "")
         self._start(
             _train_in_thread(trainer, _start_thread=False, _ignore_errors=True),
@@ -300,7 +300,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
                 data, axes, chosen = self._shown_plane(source, data, axes)
         check_encoder(model)
         stride = self.stride.value() or None
-        plane = ", ".join(f"{axis}={index}" for axis, index in chosen.items())
+        plane = _plane_name(chosen)
         return _Job(source, data, axes, model, mode, labels, stride, self.mask.isChecked(), plane)
 
     def _objects_input(self):
@@ -315,7 +315,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         layer = self.labels_layer.layer()
         if layer is None:
             raise ValueError("no labels layer: add the objects' labels layer and choose it.")
-        stack_shape = tuple(data.shape[axes.index(axis)] for axis in axes if axis not in "YXC")
+        stack_shape = tuple(data.shape[axes.index(axis)] for axis in axes if axis in STACK_AXES)
         data, axes, chosen = self._shown_plane(source, data, axes)
         labels = labels_at(layer.data, chosen, stack_shape)
         plane_shape = tuple(data.shape[axes.index(a)] for a in "YX")
@@ -329,7 +329,7 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         axes), the one at the viewer's sliders. A plane comes back as it
         is, with no index.
         """
-        stack = [i for i, axis in enumerate(axes) if axis not in "YXC"]
+        stack = [i for i, axis in enumerate(axes) if axis in STACK_AXES]
         if not stack:
             return data, axes, {}
         # data axis i is layer axis i (an RGB layer's C, the last, is no layer axis), and
@@ -343,9 +343,8 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         position = source.world_to_data(self.viewer.dims.point)
         at = {axes[i]: int(np.rint(position[i])) for i in stack}
         if any(not 0 <= at[axes[i]] < data.shape[i] for i in stack):
-            where = ", ".join(f"{axis}={index}" for axis, index in at.items())
             raise ValueError(
-                f"the sliders lie outside the layer's planes ({where}, of "
+                f"the sliders lie outside the layer's planes ({_plane_name(at)}, of "
                 f"{tuple(data.shape[i] for i in stack)}); move them onto a plane of it."
             )
         return (*plane_at(data, axes, at), at)
@@ -425,6 +424,11 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         self.model_choice.setCurrentText(name)
         how = f"Cancelled after {len(model.history)} epoch(s); kept" if cancelled else "Trained"
         show_info(f"{how} {name!r} on the objects; choose 'objects' and press Encode.")
+
+
+def _plane_name(at: dict[str, int]) -> str:
+    """A plane's index on each stack axis as text, e.g. ``"T=1, Z=3"``; empty for none."""
+    return ", ".join(f"{axis}={index}" for axis, index in at.items())
 
 
 @thread_worker

@@ -172,7 +172,7 @@ def cluster(
         hdbscan = sklearn_module("cluster").HDBSCAN(min_cluster_size=max(2, size), copy=True)
         return hdbscan.fit_predict(latents)
     if n_clusters is None:
-        return _auto(latents, method, seed)
+        return _auto(latents, method, seed, distinct)
     return _fit(latents, method, n_clusters, seed)
 
 
@@ -189,10 +189,12 @@ def _mixture(latents: np.ndarray, k: int, seed: int) -> GaussianMixture:
     return mixture(n_components=k, covariance_type="diag", random_state=seed).fit(latents)
 
 
-def _auto(latents: np.ndarray, method: str, seed: int) -> np.ndarray:
-    """Best k-means by silhouette, or best Gaussian mixture by BIC, over :data:`AUTO_RANGE`."""
+def _auto(latents: np.ndarray, method: str, seed: int, distinct: int) -> np.ndarray:
+    """Best k-means by silhouette, or Gaussian mixture by BIC, of at most ``distinct`` clusters.
+
+    Tried over :data:`AUTO_RANGE`; ``distinct`` is the number of distinct codes.
+    """
     best, best_score = None, -np.inf
-    distinct = len(np.unique(latents, axis=0))
     for k in (k for k in AUTO_RANGE if k < len(latents) and k <= distinct):
         if method == Clustering.KMEANS.value:
             ids = _fit(latents, method, k, seed)

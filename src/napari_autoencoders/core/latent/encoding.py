@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from skimage.measure import regionprops
 
+from ..data.axes import STACK_AXES
 from ..data.collection import DEFAULT_CACHE_MB, ImageCollection
 from ..data.patches import check_image
 from ..io.images import replacing
@@ -365,7 +366,7 @@ def plane_at(image, axes: str, at: dict[str, int]) -> tuple[object, str]:
     ValueError
         If ``at`` misses a stack axis or names another, or an index is out of range.
     """
-    stack = [axis for axis in axes if axis not in "YXC"]
+    stack = [axis for axis in axes if axis in STACK_AXES]
     if sorted(at) != sorted(stack):
         raise ValueError(f"a plane of axes {axes!r} needs an index on {stack}, got {sorted(at)}.")
     for axis, index in at.items():
@@ -384,7 +385,7 @@ def flat_plane_index(shape, axes: str, plane: int) -> dict[str, int]:
     ValueError
         If the image has no stack axes, or ``plane`` is out of range.
     """
-    stack = [axis for axis in axes if axis not in "YXC"]
+    stack = [axis for axis in axes if axis in STACK_AXES]
     sizes = [shape[axes.index(axis)] for axis in stack]
     if not stack:
         raise ValueError(f"axes {axes!r} are of one plane already; leave the plane out.")
