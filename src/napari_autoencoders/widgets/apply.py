@@ -185,10 +185,14 @@ class ApplyWidget(ModelChoiceMixin, JobPanel):
                 "errored": self._on_error,
                 "finished": lambda: self._set_running(False),
             },
-        )  # starts the worker
+            _start_thread=False,
+        )
         # closed in the worker thread as it stops, between two steps: a cluster's tasks are
         # cancelled and its client closed in the thread that opened it
         self.worker.aborted.connect(self._steps.close, Qt.ConnectionType.DirectConnection)
+        # started once it is self.worker and fully connected: a Cancel as the first tile
+        # runs must find it (it found None, or the last prediction's worker)
+        self.worker.start()
 
     def cancel(self) -> None:
         """Stop the running prediction; no layer is added."""

@@ -173,7 +173,9 @@ class GenerateWidget(ModelChoiceMixin, JobPanel):
                 "errored": self._on_error,
                 "finished": lambda: self._set_running(False),
             },
-        )  # starts the worker
+            _start_thread=False,
+        )
+        self.worker.start()  # once it is self.worker, which a Cancel must find
 
     def cancel(self) -> None:
         """Stop the running generation after the current batch; no layer is added."""

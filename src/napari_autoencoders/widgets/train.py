@@ -539,10 +539,12 @@ class TrainWidget(JobPanel):
             "errored": self._on_error,
             "finished": self._on_finished,
         }
+        start = dict(_connect=connect, _start_thread=False)
         if trainer is None:
-            self.worker = _read_and_train(config, inputs, targets, self._warm_up, _connect=connect)
+            self.worker = _read_and_train(config, inputs, targets, self._warm_up, **start)
         else:
-            self.worker = _train_in_thread(trainer, self._warm_up, _connect=connect)
+            self.worker = _train_in_thread(trainer, self._warm_up, **start)
+        self.worker.start()  # once it is self.worker, which a Stop must find
 
     def measure_noise(self) -> None:
         """Measure the input layer's noise in a worker and show the report as a notification.
