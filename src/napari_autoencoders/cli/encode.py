@@ -52,13 +52,13 @@ def run_encode(args: argparse.Namespace) -> int:
     options = dict(
         axes=axes, batch_size=args.batch_size, device=args.device or "auto", cache_mb=args.cache_mb
     )
-    at = {} if args.plane is None else flat_plane_index(image.shape, axes, args.plane)
-    stack_shape = tuple(image.shape[axes.index(axis)] for axis in at)
+    shape = image.shape
+    at = {} if args.plane is None else flat_plane_index(shape, axes, args.plane)
     if at:
         image, options["axes"] = plane_at(image, axes, at)
     if args.labels:
         # the plane's labels read whole: the objects' centroids need them all
-        labels = labels_at(open_image(args.labels).array, at, stack_shape)
+        labels = labels_at(open_image(args.labels).array, at, shape, axes)
         steps = iter_encode_objects(model, image, labels, mask=args.mask, **options)
     elif args.tile_stride is not None:
         steps = iter_encode_tiles(model, image, stride=args.tile_stride, **options)

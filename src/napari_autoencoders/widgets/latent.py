@@ -315,9 +315,9 @@ class LatentWidget(ModelChoiceMixin, JobPanel):
         layer = self.labels_layer.layer()
         if layer is None:
             raise ValueError("no labels layer: add the objects' labels layer and choose it.")
-        stack_shape = tuple(data.shape[axes.index(axis)] for axis in axes if axis in STACK_AXES)
+        shape, stack_axes = data.shape, axes
         data, axes, chosen = self._shown_plane(source, data, axes)
-        labels = labels_at(layer.data, chosen, stack_shape)
+        labels = labels_at(layer.data, chosen, shape, stack_axes)
         plane_shape = tuple(data.shape[axes.index(a)] for a in "YX")
         labels = np.array(check_labels(labels, plane_shape), copy=True)  # as encoded, not as edited
         return source, data, axes, labels, chosen

@@ -143,10 +143,10 @@ def test_a_plane_of_a_stack_is_picked_by_its_index_on_each_stack_axis():
     assert latent.flat_plane_index(image.shape, "TZYXC", 5) == {"T": 1, "Z": 2}
     labels = np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5)
     at = {"T": 1, "Z": 2}
-    np.testing.assert_array_equal(latent.labels_at(labels, at, (2, 3)), labels[1, 2])
-    np.testing.assert_array_equal(latent.labels_at(labels[0, 0], at, (2, 3)), labels[0, 0])
+    np.testing.assert_array_equal(latent.labels_at(labels, at, image.shape, "TZYXC"), labels[1, 2])
+    np.testing.assert_array_equal(latent.labels_at(labels[0, 0], at, image.shape, "TZYXC"), labels[0, 0])
     with pytest.raises(ValueError, match=r"the labels hold planes \(3,\) where the image's stack"):
-        latent.labels_at(labels[0], at, (2, 3))
+        latent.labels_at(labels[0], at, image.shape, "TZYXC")
     with pytest.raises(ValueError, match="plane 6 is outside the 6 planes"):
         latent.flat_plane_index(image.shape, "TZYXC", 6)
     with pytest.raises(ValueError, match="Z=3 is outside the image's 3 planes along Z"):

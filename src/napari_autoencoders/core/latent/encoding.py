@@ -394,27 +394,26 @@ def flat_plane_index(shape, axes: str, plane: int) -> dict[str, int]:
     return dict(zip(stack, (int(i) for i in np.unravel_index(plane, sizes))))
 
 
-def labels_at(labels, at: dict[str, int], stack_shape: tuple[int, ...]) -> np.ndarray:
-    """The objects' labels of the plane at ``at`` (see :func:`plane_at`), as an array.
+def labels_at(labels, at: dict[str, int], shape: tuple[int, ...], axes: str) -> np.ndarray:
+    """The objects' labels of the plane at ``at`` of an image of ``shape`` and ``axes``, as an array.
 
-    Labels of one plane (Y, X) serve every plane; labels of every plane,
-    of the image's stack shape ``stack_shape`` (its lengths on the axes of
-    ``at``, in that order) then Y, X, are indexed at ``at`` before they
-    are read, so a lazy stack of labels is read one plane.
+    Labels of one plane (Y, X) serve every plane; labels of every plane
+    (the image's stack axes of ``at``, in its order, then Y, X) are indexed
+    at ``at`` before they are read, so a lazy stack of labels is read one
+    plane (see :func:`plane_at`).
 
     Raises
     ------
     ValueError
         If labels of several planes do not have the image's stack shape.
     """
-    ndim = np.ndim(labels)
-    if ndim <= 2 or not at:
+    if np.ndim(labels) <= 2 or not at:
         return np.asarray(labels)
-    shape = tuple(np.shape(labels)[:-2])
-    if shape != tuple(stack_shape):
+    planes, stack_shape = tuple(np.shape(labels)[:-2]), tuple(shape[axes.index(a)] for a in at)
+    if planes != stack_shape:
         raise ValueError(
-            f"the labels hold planes {shape} where the image's stack is {tuple(stack_shape)} "
-            f"(axes {''.join(at)}); give the labels of one plane (Y, X) or of every plane."
+            f"the labels hold planes {planes} where the image's stack is {stack_shape} (axes "
+            f"{''.join(at)}); give the labels of one plane (Y, X) or of every plane."
         )
     return np.asarray(labels[tuple(at.values())])
 
